@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian package Drydock's build, tests and benchmarks need.
+# Idempotent: skips apt entirely when everything is already installed.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config clang-format git
+  # libraries (see DEVELOPERS.md: chosen libraries)
+  libboost-dev libboost-system-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
+  libarchive-dev zlib1g-dev libzstd-dev libisal-dev libcrypt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # real peers used by tests and benchmarks
+  skopeo buildah podman runc busybox-static docker-registry
+  curl jq wrk apache2-utils uidmap fuse-overlayfs
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,211 @@
+#include "auth/auth.h"
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "auth/jwt.h"
+#include "base/random.h"
+#include "oci/digest.h"
+
+namespace drydock::auth {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kLoginCacheSeconds = 60;
+
+int64_t Now() { return static_cast<int64_t>(::time(nullptr)); }
+
+Status Unauthenticated(std::string m) { return Status(Code::kUnauthenticated, std::move(m)); }
+
+bool StartsWithI(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string ActionsToString(unsigned a) {
+  std::string out;
+  for (auto [bit, name] : {std::pair{kPull, "pull"}, std::pair{kPush, "push"}, std::pair{kDelete, "delete"}}) {
+    if (a & bit) out += (out.empty() ? "" : ",") + std::string(name);
+  }
+  return out;
+}
+
+unsigned ParseActions(std::string_view csv) {
+  unsigned a = 0;
+  while (!csv.empty()) {
+    auto comma = csv.find(',');
+    auto word = csv.substr(0, comma);
+    if (word == "pull") a |= kPull;
+    if (word == "push") a |= kPush;
+    if (word == "delete") a |= kDelete;
+    if (word == "*") a |= kAll;
+    if (comma == std::string_view::npos) break;
+    csv.remove_prefix(comma + 1);
+  }
+  return a;
+}
+
+bool PatternMatches(std::string_view pattern, std::string_view repo) {
+  if (pattern == "*" || pattern.empty()) return true;
+  if (pattern.size() >= 2 && pattern.substr(pattern.size() - 2) == "/*") {
+    auto prefix = pattern.substr(0, pattern.size() - 1);  // keeps the '/'
+    return repo.substr(0, prefix.size()) == prefix;
+  }
+  return pattern == repo;
+}
+
+Authenticator::Authenticator(storage::MetadataStore& store, Options options, std::string signing_key)
+    : store_(store), options_(std::move(options)), key_(std::move(signing_key)) {}
+
+Result<Identity> Authenticator::Login(const std::string& user, const std::string& password) {
+  std::string fingerprint = oci::Digest::Of(user + '\0' + password).hex();
+  {
+    std::lock_guard lock(mu_);
+    auto it = login_cache_.find(user);
+    if (it != login_cache_.end() && it->second.first == fingerprint && it->second.second > Now()) {
+      auto u = store_.GetUser(user);
+      if (u.ok()) return Identity{user, u->admin, std::nullopt, false};
+    }
+  }
+  auto u = store_.GetUser(user);
+  if (!u.ok() || !VerifyPassword(password, u->password_hash)) {
+    return Unauthenticated("wrong user name or password for '" + user + "'");
+  }
+  std::lock_guard lock(mu_);
+  if (login_cache_.size() > 10000) login_cache_.clear();
+  login_cache_[user] = {fingerprint, Now() + kLoginCacheSeconds};
+  return Identity{user, u->admin, std::nullopt, false};
+}
+
+Result<Identity> Authenticator::Authenticate(std::string_view header) {
+  if (header.empty()) return Identity{};
+  if (StartsWithI(header, "Basic ")) {
+    std::string decoded = Base64Decode(header.substr(6));
+    auto colon = decoded.find(':');
+    if (colon == std::string::npos) return Unauthenticated("malformed Basic credentials");
+    return Login(decoded.substr(0, colon), decoded.substr(colon + 1));
+  }
+  if (StartsWithI(header, "Bearer ")) return VerifyToken(header.substr(7));
+  return Unauthenticated("unsupported Authorization scheme");
+}
+
+Result<Identity> Authenticator::VerifyToken(std::string_view jwt) {
+  auto payload = VerifyJwt(jwt, key_);
+  if (!payload.ok()) return payload.status();
+  json claims = json::parse(*payload, nullptr, false);
+  if (!claims.is_object()) return Unauthenticated("token claims are not JSON");
+  int64_t now = Now();
+  if (claims.value("exp", int64_t{0}) < now) return Unauthenticated("token has expired");
+  if (claims.value("nbf", int64_t{0}) > now + 60) return Unauthenticated("token is not valid yet");
+  if (claims.value("aud", std::string()) != options_.service) return Unauthenticated("token is for another service");
+  Identity id;
+  id.user = claims.value("sub", std::string());
+  if (!id.user.empty()) {
+    auto u = store_.GetUser(id.user);
+    if (!u.ok()) return Unauthenticated("token user '" + id.user + "' no longer exists");
+    id.admin = u->admin;
+  }
+  std::map<std::string, unsigned> access;
+  if (auto it = claims.find("access"); it != claims.end() && it->is_array()) {
+    for (const auto& a : *it) {
+      if (!a.is_object()) continue;
+      std::string type = a.value("type", std::string());
+      std::string name = a.value("name", std::string());
+      unsigned bits = 0;
+      if (auto acts = a.find("actions"); acts != a.end() && acts->is_array()) {
+        for (const auto& x : *acts) {
+          if (x.is_string()) bits |= ParseActions(x.get<std::string>());
+        }
+      }
+      if (type == "repository") access[name] |= bits;
+      if (type == "registry" && name == "catalog") id.catalog_in_token = true;
+    }
+  }
+  id.token_access = std::move(access);
+  return id;
+}
+
+unsigned Authenticator::Allowed(const Identity& who, std::string_view repo) {
+  unsigned bits = 0;
+  for (const auto& p : options_.anonymous_pull) {
+    if (PatternMatches(p, repo)) bits |= kPull;
+  }
+  if (!who.anonymous()) {
+    if (who.admin) {
+      bits = kAll;
+    } else if (auto grants = store_.GetGrants(who.user); grants.ok()) {
+      for (const auto& g : *grants) {
+        if (PatternMatches(g.prefix, repo)) bits |= ParseActions(g.actions);
+      }
+    }
+  }
+  if (who.token_access) {
+    auto it = who.token_access->find(std::string(repo));
+    bits &= it == who.token_access->end() ? 0u : it->second;
+  }
+  return bits;
+}
+
+bool Authenticator::CanListCatalog(const Identity& who) const {
+  if (who.anonymous()) return false;
+  return !who.token_access || who.catalog_in_token || who.admin;
+}
+
+Result<Token> Authenticator::IssueToken(const Identity& who, const std::vector<std::string>& scopes) {
+  Identity base = who;
+  base.token_access.reset();  // a token is derived from the user's rights, not from another token's
+  json access = json::array();
+  for (const auto& scope : scopes) {
+    // A scope parameter may hold several space-separated scopes.
+    size_t start = 0;
+    while (start < scope.size()) {
+      size_t end = scope.find(' ', start);
+      std::string one = scope.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      start = end == std::string::npos ? scope.size() : end + 1;
+      auto c1 = one.find(':');
+      auto c2 = one.rfind(':');
+      if (c1 == std::string::npos || c1 == c2) continue;
+      std::string type = one.substr(0, c1), name = one.substr(c1 + 1, c2 - c1 - 1);
+      unsigned asked = ParseActions(one.substr(c2 + 1));
+      if (type == "repository") {
+        unsigned granted = asked & Allowed(base, name);
+        json actions = json::array();
+        for (auto bit : {kPull, kPush, kDelete}) {
+          if (granted & bit) actions.push_back(ActionsToString(bit));
+        }
+        access.push_back({{"type", type}, {"name", name}, {"actions", actions}});
+      } else if (type == "registry" && name == "catalog" && CanListCatalog(base)) {
+        access.push_back({{"type", type}, {"name", name}, {"actions", json::array({"*"})}});
+      }
+    }
+  }
+  int64_t now = Now();
+  json claims = {{"iss", options_.service}, {"sub", who.user},     {"aud", options_.service},
+                 {"iat", now},              {"nbf", now - 5},      {"exp", now + options_.token_ttl_seconds},
+                 {"jti", RandomHex(12)},    {"access", access}};
+  return Token{SignJwt(claims.dump(), key_), options_.token_ttl_seconds, now};
+}
+
+Status Authenticator::CreateUser(const std::string& name, const std::string& password, bool admin,
+                                 const std::vector<storage::Grant>& grants) {
+  if (name.empty() || name.find(':') != std::string::npos) return Invalid("user name must be non-empty without ':'");
+  if (password.size() < 8) return Invalid("password must be at least 8 characters");
+  auto hash = HashPassword(password);
+  if (!hash.ok()) return hash.status();
+  DD_RETURN_IF_ERROR(store_.PutUser(storage::User{name, *hash, admin}));
+  {
+    std::lock_guard lock(mu_);
+    login_cache_.erase(name);
+  }
+  return store_.SetGrants(name, grants);
+}
+
+}  // namespace drydock::auth

@@ -1,0 +1,87 @@
+// Who is asking and what they may do: users with bcrypt passwords, Basic
+// auth, and Docker token auth (Bearer JWTs signed by this server with scopes
+// `repository:<name>:pull,push,delete`).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "storage/metadata_store.h"
+
+namespace drydock::auth {
+
+enum Action : unsigned { kPull = 1, kPush = 2, kDelete = 4, kAll = 7 };
+
+std::string ActionsToString(unsigned actions);
+unsigned ParseActions(std::string_view csv);
+
+struct Identity {
+  std::string user;  // "" for anonymous
+  bool admin = false;
+  // Set when the request carried a token: the token's grants cap the user's.
+  std::optional<std::map<std::string, unsigned>> token_access;
+  bool catalog_in_token = false;
+  bool anonymous() const { return user.empty(); }
+};
+
+struct Options {
+  std::vector<std::string> anonymous_pull;  // repository patterns: "*", "public/*", "exact/name"
+  std::string service = "drydock";
+  int64_t token_ttl_seconds = 900;
+};
+
+struct Token {
+  std::string jwt;
+  int64_t expires_in = 0;
+  int64_t issued_at = 0;
+};
+
+// "*" matches everything, "team/*" every repository under team/, else exact.
+bool PatternMatches(std::string_view pattern, std::string_view repo);
+
+class Authenticator {
+ public:
+  Authenticator(storage::MetadataStore& store, Options options, std::string signing_key);
+
+  // Parses an Authorization header ("" → anonymous). Wrong credentials or a
+  // bad/expired token → kUnauthenticated with a reason.
+  Result<Identity> Authenticate(std::string_view authorization);
+  // Checks a user's password (bcrypt), with a short in-memory cache so
+  // clients sending Basic on every request do not pay bcrypt each time.
+  Result<Identity> Login(const std::string& user, const std::string& password);
+
+  // Actions `who` may perform on `repo`.
+  unsigned Allowed(const Identity& who, std::string_view repo);
+  bool CanListCatalog(const Identity& who) const;
+
+  // Issues a token for the requested scopes, granting the intersection of
+  // what was asked and what `who` may do.
+  Result<Token> IssueToken(const Identity& who, const std::vector<std::string>& scopes);
+
+  Status CreateUser(const std::string& name, const std::string& password, bool admin,
+                    const std::vector<storage::Grant>& grants);
+
+  const Options& options() const { return options_; }
+
+ private:
+  Result<Identity> VerifyToken(std::string_view jwt);
+
+  storage::MetadataStore& store_;
+  Options options_;
+  std::string key_;
+  std::mutex mu_;
+  std::map<std::string, std::pair<std::string, int64_t>> login_cache_;  // user -> (sha256(password), expiry)
+};
+
+// bcrypt via libxcrypt.
+Result<std::string> HashPassword(const std::string& password);
+bool VerifyPassword(const std::string& password, const std::string& hash);
+
+}  // namespace drydock::auth

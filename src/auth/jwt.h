@@ -1,0 +1,20 @@
+// Compact JWS (HS256) over OpenSSL's HMAC: the tokens are issued and
+// verified by the same server, so a shared secret is all that is needed.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+
+namespace drydock::auth {
+
+std::string Base64UrlEncode(std::string_view in);
+Result<std::string> Base64UrlDecode(std::string_view in);
+std::string Base64Decode(std::string_view in);  // standard alphabet; "" on error
+
+std::string SignJwt(std::string_view payload_json, std::string_view key);
+// Returns the payload JSON if the signature is valid (no claim checks).
+Result<std::string> VerifyJwt(std::string_view jwt, std::string_view key);
+
+}  // namespace drydock::auth

@@ -1,0 +1,78 @@
+#include "cli/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+
+namespace drydock::cli {
+namespace {
+
+template <typename T>
+void Read(const YAML::Node& n, const char* key, T& out) {
+  if (n && n[key]) out = n[key].as<T>();
+}
+
+}  // namespace
+
+Result<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return Invalid("listen address '" + listen + "' must be ADDR:PORT");
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  std::string port = listen.substr(colon + 1);
+  if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535) {
+    return Invalid("listen port in '" + listen + "' must be 0-65535");
+  }
+  return std::pair{host, static_cast<uint16_t>(std::stoul(port))};
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  Config c;
+  if (const char* d = std::getenv("DRYDOCK_DATA"); d && *d) c.data_dir = d;
+  if (const char* p = std::getenv("DRYDOCK_ADMIN_PASSWORD"); p && *p) c.admin_password = p;
+  if (path.empty()) return c;
+  try {
+    YAML::Node y = YAML::LoadFile(path);
+    Read(y, "listen", c.listen);
+    Read(y, "data", c.data_dir);
+    Read(y, "public_url", c.public_url);
+    Read(y, "access_log", c.access_log);
+    if (auto t = y["tls"]) {
+      Read(t, "cert", c.tls_cert);
+      Read(t, "key", c.tls_key);
+    }
+    if (auto a = y["auth"]) {
+      Read(a, "anonymous_pull", c.auth.anonymous_pull);
+      Read(a, "token_ttl_seconds", c.auth.token_ttl_seconds);
+      if (c.admin_password.empty()) Read(a, "admin_password", c.admin_password);
+    }
+    if (auto r = y["registry"]) Read(r, "max_manifest_bytes", c.registry.max_manifest_bytes);
+    if (auto g = y["gc"]) {
+      Read(g, "interval_seconds", c.gc_interval_seconds);
+      Read(g, "delete_untagged", c.gc.delete_untagged);
+      Read(g, "grace_seconds", c.gc.grace_seconds);
+      Read(g, "upload_ttl_seconds", c.gc.upload_ttl_seconds);
+    }
+    if (auto list = y["notifications"]) {
+      for (const auto& n : list) {
+        events::Endpoint e;
+        Read(n, "name", e.name);
+        Read(n, "url", e.url);
+        Read(n, "headers", e.headers);
+        Read(n, "timeout_ms", e.timeout_ms);
+        Read(n, "max_attempts", e.max_attempts);
+        Read(n, "backoff_ms", e.backoff_ms);
+        if (e.url.empty()) return Invalid(path + ": every notifications entry needs a url");
+        if (e.name.empty()) e.name = e.url;
+        c.notifications.push_back(std::move(e));
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Invalid("config " + path + ": " + e.what());
+  }
+  if (c.gc.grace_seconds < 0 || c.gc_interval_seconds < 0) return Invalid(path + ": gc durations must be >= 0");
+  return c;
+}
+
+}  // namespace drydock::cli

@@ -1,0 +1,34 @@
+// Server configuration: embedded defaults, overridden by a YAML file, by
+// environment variables, then by command-line flags.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "auth/auth.h"
+#include "base/result.h"
+#include "events/events.h"
+#include "registry/registry.h"
+
+namespace drydock::cli {
+
+struct Config {
+  std::string listen = "127.0.0.1:5000";
+  std::string data_dir = "./data";
+  std::string public_url;
+  std::string tls_cert, tls_key;
+  std::string admin_password;  // first start only
+  bool access_log = true;
+  auth::Options auth;
+  registry::Options registry;
+  registry::GcOptions gc;
+  int64_t gc_interval_seconds = 0;  // 0: online GC off
+  std::vector<events::Endpoint> notifications;
+};
+
+// Defaults, then $DRYDOCK_DATA, then the YAML file at `path` (if not empty).
+Result<Config> LoadConfig(const std::string& path);
+Result<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen);
+
+}  // namespace drydock::cli

@@ -1,0 +1,18 @@
+#include "cli/stores.h"
+
+#include <filesystem>
+
+namespace drydock::cli {
+
+Result<Stores> OpenStores(const std::string& data_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) return Internal("create data directory " + data_dir + ": " + ec.message());
+  auto blobs = storage::OpenFilesystemBlobStore(data_dir);
+  if (!blobs.ok()) return blobs.status();
+  auto meta = storage::OpenSqliteMetadataStore(data_dir + "/drydock.db");
+  if (!meta.ok()) return meta.status();
+  return Stores{std::move(*blobs), std::move(*meta)};
+}
+
+}  // namespace drydock::cli

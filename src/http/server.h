@@ -1,0 +1,115 @@
+// A small blocking HTTP/1.1 server over Boost.Beast: one thread per
+// connection, request bodies and response bodies both streamed, so a
+// multi-gigabyte blob never sits in memory. TLS when given a cert and key.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/result.h"
+
+namespace drydock::http {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // Reads up to n bytes; 0 at the end of the body. An error means the
+  // client went away or sent a malformed body: the request is lost.
+  virtual Result<size_t> Read(char* buf, size_t n) = 0;
+};
+
+struct Request {
+  std::string method;
+  std::string target;  // as sent
+  std::string path;    // percent-decoded, without the query
+  std::vector<std::pair<std::string, std::string>> query;
+  HeaderList headers;
+  std::optional<uint64_t> content_length;
+  bool chunked = false;
+  std::string remote_addr;
+  bool tls = false;
+  BodyReader* body = nullptr;
+
+  std::optional<std::string> Query(std::string_view key) const;
+  std::vector<std::string> QueryAll(std::string_view key) const;
+  // Case-insensitive; "" when absent.
+  std::string Header(std::string_view name) const;
+  bool HasHeader(std::string_view name) const;
+  bool HasBody() const { return chunked || content_length.value_or(0) > 0; }
+  // The whole body, refusing more than `limit` bytes with kTooLarge.
+  Result<std::string> ReadAll(size_t limit);
+};
+
+// A streamed response body: `length` bytes starting at `offset` read via
+// `read`, or sent with sendfile(2) from `fd` when it is a plain socket.
+struct BodySource {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  std::function<Result<size_t>(uint64_t offset, char* buf, size_t n)> read;
+  int fd = -1;
+  std::shared_ptr<void> owner;  // keeps whatever `read`/`fd` use alive
+};
+
+struct Response {
+  int status = 200;
+  HeaderList headers;
+  std::string body;
+  std::optional<BodySource> source;
+  bool head_only = false;  // HEAD: headers (with Content-Length) but no body
+  std::string route;       // label for metrics and the access log
+
+  void Set(std::string name, std::string value);
+};
+
+// What the server reports about each finished request.
+struct Completion {
+  const Request& request;
+  const Response& response;
+  uint64_t bytes_in;
+  uint64_t bytes_out;
+  double seconds;
+};
+
+using Handler = std::function<void(Request&, Response&)>;
+using CompletionHook = std::function<void(const Completion&)>;
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 5000;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  size_t max_connections = 4096;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, Handler handler, CompletionHook on_complete);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens; after this port() is the real port (useful with 0).
+  Status Listen();
+  uint16_t port() const;
+  // Accepts until Stop(); blocks.
+  void Run();
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+std::string PercentDecode(std::string_view s);
+std::string PercentEncode(std::string_view s);
+
+}  // namespace drydock::http

@@ -1,0 +1,80 @@
+// Private to the registry component: the state shared by its handlers.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+
+#include "registry/registry.h"
+
+namespace drydock::registry {
+
+// Per-request context after routing and authentication.
+struct Ctx {
+  http::Request& req;
+  http::Response& resp;
+  std::string repo;
+  auth::Identity who;
+};
+
+struct UploadSession {
+  std::mutex mu;
+  std::unique_ptr<storage::BlobWriter> writer;  // null once finished or cancelled
+};
+
+// Writes the spec's JSON error body.
+void SendError(http::Response& r, int status, std::string_view code, std::string_view message,
+               const std::string& detail_json = "");
+// Maps a storage Status onto an error response with `not_found_code` for kNotFound.
+void SendStatus(http::Response& r, const Status& s, std::string_view not_found_code);
+
+struct Registry::Impl {
+  storage::BlobStore& blobs;
+  storage::MetadataStore& meta;
+  auth::Authenticator& auth;
+  events::Bus& bus;
+  Options options;
+
+  // Blob commits and links hold it shared; GC deletes blob files holding it
+  // exclusively, so a blob cannot vanish between being committed and linked.
+  std::shared_mutex gc_mu;
+  mutable std::mutex uploads_mu;
+  std::map<std::string, std::shared_ptr<UploadSession>> uploads;
+
+  Impl(storage::BlobStore& b, storage::MetadataStore& m, auth::Authenticator& a, events::Bus& e, Options o)
+      : blobs(b), meta(m), auth(a), bus(e), options(std::move(o)) {}
+
+  // Returns false after answering 401/403 when `who` may not do `need`.
+  bool Authorize(Ctx& c, unsigned need);
+  void Challenge(Ctx& c, const std::string& scope, std::string_view code, std::string_view message);
+
+  void Base(Ctx& c);
+  void Catalog(Ctx& c);
+  void TokenEndpoint(http::Request& req, http::Response& resp);
+
+  void GetBlob(Ctx& c, const std::string& digest);
+  void DeleteBlob(Ctx& c, const std::string& digest);
+  void StartUpload(Ctx& c);
+  void PatchUpload(Ctx& c, const std::string& id);
+  void PutUpload(Ctx& c, const std::string& id);
+  void UploadStatus(Ctx& c, const std::string& id);
+  void CancelUpload(Ctx& c, const std::string& id);
+
+  void GetManifest(Ctx& c, const std::string& ref);
+  void PutManifest(Ctx& c, const std::string& ref);
+  void DeleteManifest(Ctx& c, const std::string& ref);
+  void ListTags(Ctx& c);
+  void Referrers(Ctx& c, const std::string& digest);
+
+  // Upload helpers (uploads.cc).
+  std::shared_ptr<UploadSession> FindSession(Ctx& c, const std::string& id);
+  void DropSession(const std::string& id);
+  void SendUploadState(Ctx& c, int status, const std::string& id, uint64_t size);
+  Result<storage::BlobInfo> Finish(Ctx& c, storage::BlobWriter& w, const oci::Digest& d);
+
+  void Emit(const Ctx& c, const std::string& action, const std::string& tag, const oci::Digest& d,
+            const std::string& media_type, int64_t size);
+};
+
+}  // namespace drydock::registry

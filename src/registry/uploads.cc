@@ -1,0 +1,252 @@
+// Blob uploads: POST (session, monolithic, mount), PATCH, PUT, GET, DELETE.
+// A session's bytes live in the blob store's staging area; its record in
+// the metadata store ties it to a repository so it survives a restart.
+#include <cstdlib>
+#include <ctime>
+#include <vector>
+
+#include "base/random.h"
+#include "oci/reference.h"
+#include "registry/impl.h"
+
+namespace drydock::registry {
+namespace {
+
+struct ContentRange {
+  uint64_t first = 0, last = 0;
+};
+
+// Accepts "a-b" as the spec writes it, and the "bytes a-b[/n]" / "bytes=a-b" forms some clients send.
+Result<std::optional<ContentRange>> ParseContentRange(std::string h) {
+  if (h.empty()) return std::optional<ContentRange>();
+  if (h.rfind("bytes", 0) == 0) h = h.substr(h.find_first_not_of("bytes= "));
+  if (auto slash = h.find('/'); slash != std::string::npos) h.resize(slash);
+  auto dash = h.find('-');
+  auto digits = [](const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; };
+  if (dash == std::string::npos || !digits(h.substr(0, dash)) || !digits(h.substr(dash + 1))) {
+    return Invalid("malformed Content-Range '" + h + "'");
+  }
+  ContentRange r{std::strtoull(h.c_str(), nullptr, 10), std::strtoull(h.c_str() + dash + 1, nullptr, 10)};
+  if (r.last < r.first) return Invalid("Content-Range end is before its start");
+  return std::optional<ContentRange>(r);
+}
+
+// Streams the request body into the upload; returns the byte count.
+Result<uint64_t> Pump(http::Request& req, storage::BlobWriter& w) {
+  std::vector<char> buf(1 << 20);
+  uint64_t total = 0;
+  while (true) {
+    auto n = req.body->Read(buf.data(), buf.size());
+    if (!n.ok()) return n.status();
+    if (*n == 0) return total;
+    DD_RETURN_IF_ERROR(w.Write(buf.data(), *n));
+    total += *n;
+  }
+}
+
+std::string UploadLocation(const std::string& repo, const std::string& id) {
+  return "/v2/" + repo + "/blobs/uploads/" + id;
+}
+
+}  // namespace
+
+void Registry::Impl::SendUploadState(Ctx& c, int status, const std::string& id, uint64_t size) {
+  c.resp.status = status;
+  c.resp.Set("Location", UploadLocation(c.repo, id));
+  // Inclusive end offset; an empty upload reports 0-0 as distribution does.
+  c.resp.Set("Range", "0-" + std::to_string(size == 0 ? 0 : size - 1));
+  c.resp.Set("Docker-Upload-UUID", id);
+}
+
+std::shared_ptr<UploadSession> Registry::Impl::FindSession(Ctx& c, const std::string& id) {
+  auto record = meta.GetUpload(id);
+  if (!record.ok() || record->repo != c.repo) {
+    SendError(c.resp, 404, "BLOB_UPLOAD_UNKNOWN", "upload " + id + " is not in progress in " + c.repo);
+    return nullptr;
+  }
+  std::lock_guard lock(uploads_mu);
+  auto it = uploads.find(id);
+  if (it != uploads.end()) return it->second;
+  // Not in memory: started before a restart. Pick it up from its staging file.
+  auto writer = blobs.ResumeUpload(id);
+  if (!writer.ok()) {
+    (void)meta.DeleteUpload(id);
+    SendError(c.resp, 404, "BLOB_UPLOAD_UNKNOWN", "upload " + id + " was lost: " + writer.status().message());
+    return nullptr;
+  }
+  auto s = std::make_shared<UploadSession>();
+  s->writer = std::move(*writer);
+  uploads[id] = s;
+  return s;
+}
+
+void Registry::Impl::DropSession(const std::string& id) {
+  (void)meta.DeleteUpload(id);
+  std::lock_guard lock(uploads_mu);
+  uploads.erase(id);
+}
+
+Result<storage::BlobInfo> Registry::Impl::Finish(Ctx& c, storage::BlobWriter& w, const oci::Digest& d) {
+  std::shared_lock gc_lock(gc_mu);
+  auto info = w.Commit(d);
+  if (!info.ok()) return info.status();
+  DD_RETURN_IF_ERROR(meta.LinkBlob(c.repo, d, info->size));
+  return info;
+}
+
+void Registry::Impl::StartUpload(Ctx& c) {
+  if (!Authorize(c, auth::kPush)) return;
+  auto& req = c.req;
+  if (auto mount = req.Query("mount")) {
+    auto d = oci::Digest::Parse(*mount);
+    auto from = req.Query("from");
+    // Mount only from a repository the caller may pull from; otherwise fall
+    // back to a normal upload session (202), as the spec asks.
+    if (d.ok() && from && oci::ValidateRepositoryName(*from).ok() && (auth.Allowed(c.who, *from) & auth::kPull)) {
+      std::shared_lock gc_lock(gc_mu);
+      auto size = meta.LinkedBlobSize(*from, *d);
+      if (size.ok() && *size && blobs.Stat(*d).ok() && meta.LinkBlob(c.repo, *d, **size).ok()) {
+        c.resp.status = 201;
+        c.resp.Set("Location", "/v2/" + c.repo + "/blobs/" + d->str());
+        c.resp.Set("Docker-Content-Digest", d->str());
+        return;
+      }
+    }
+  }
+  if (auto digest = req.Query("digest")) {  // monolithic upload in one POST
+    auto d = oci::Digest::Parse(*digest);
+    if (!d.ok()) return SendError(c.resp, 400, "DIGEST_INVALID", d.status().message());
+    auto w = blobs.CreateUpload(RandomUuid());
+    if (!w.ok()) return SendStatus(c.resp, w.status(), "BLOB_UPLOAD_UNKNOWN");
+    auto pumped = Pump(req, **w);
+    if (!pumped.ok()) {
+      (void)blobs.DeleteUpload((*w)->id());
+      return SendError(c.resp, 400, "BLOB_UPLOAD_INVALID", pumped.status().message());
+    }
+    auto info = Finish(c, **w, *d);
+    if (!info.ok()) {
+      (void)blobs.DeleteUpload((*w)->id());
+      return SendError(c.resp, info.status().code() == Code::kInvalid ? 400 : 500, "DIGEST_INVALID",
+                       info.status().message());
+    }
+    c.resp.status = 201;
+    c.resp.Set("Location", "/v2/" + c.repo + "/blobs/" + d->str());
+    c.resp.Set("Docker-Content-Digest", d->str());
+    return;
+  }
+  std::string id = RandomUuid();
+  auto w = blobs.CreateUpload(id);
+  if (!w.ok()) return SendStatus(c.resp, w.status(), "BLOB_UPLOAD_UNKNOWN");
+  auto record = meta.CreateUpload(storage::UploadRecord{id, c.repo, static_cast<int64_t>(::time(nullptr))});
+  if (!record.ok()) {
+    (void)blobs.DeleteUpload(id);
+    return SendStatus(c.resp, record, "BLOB_UPLOAD_UNKNOWN");
+  }
+  auto s = std::make_shared<UploadSession>();
+  s->writer = std::move(*w);
+  {
+    std::lock_guard lock(uploads_mu);
+    uploads[id] = s;
+  }
+  SendUploadState(c, 202, id, 0);
+}
+
+void Registry::Impl::PatchUpload(Ctx& c, const std::string& id) {
+  if (!Authorize(c, auth::kPush)) return;
+  auto range = ParseContentRange(c.req.Header("Content-Range"));
+  if (!range.ok()) return SendError(c.resp, 400, "BLOB_UPLOAD_INVALID", range.status().message());
+  auto session = FindSession(c, id);
+  if (!session) return;
+  std::lock_guard lock(session->mu);
+  auto& w = session->writer;
+  if (!w) return SendError(c.resp, 404, "BLOB_UPLOAD_UNKNOWN", "upload " + id + " has finished");
+  if (*range) {
+    const auto& r = **range;
+    if (r.first != w->size()) {
+      SendError(c.resp, 416, "BLOB_UPLOAD_INVALID",
+                "chunk starts at " + std::to_string(r.first) + " but the upload has " + std::to_string(w->size()) +
+                    " bytes; send the chunk that starts there");
+      c.resp.Set("Location", UploadLocation(c.repo, id));
+      c.resp.Set("Range", "0-" + std::to_string(w->size() == 0 ? 0 : w->size() - 1));
+      return;
+    }
+    if (c.req.content_length && *c.req.content_length != r.last - r.first + 1) {
+      return SendError(c.resp, 400, "SIZE_INVALID", "Content-Range covers " + std::to_string(r.last - r.first + 1) +
+                                                         " bytes but Content-Length is " +
+                                                         std::to_string(*c.req.content_length));
+    }
+  }
+  w->Checkpoint();
+  auto n = Pump(c.req, *w);
+  bool short_chunk = n.ok() && *range && *n != (*range)->last - (*range)->first + 1;
+  if (!n.ok() || short_chunk) {
+    // Undo the partial chunk so the client can resend it from the same offset.
+    (void)w->Rollback();
+    return SendError(c.resp, 400, "BLOB_UPLOAD_INVALID",
+                     n.ok() ? "chunk is shorter than its Content-Range" : n.status().message());
+  }
+  SendUploadState(c, 202, id, w->size());
+}
+
+void Registry::Impl::PutUpload(Ctx& c, const std::string& id) {
+  if (!Authorize(c, auth::kPush)) return;
+  auto digest = c.req.Query("digest");
+  if (!digest) return SendError(c.resp, 400, "DIGEST_INVALID", "the final PUT needs ?digest=<algorithm>:<hex>");
+  auto d = oci::Digest::Parse(*digest);
+  if (!d.ok()) return SendError(c.resp, 400, "DIGEST_INVALID", d.status().message());
+  auto range = ParseContentRange(c.req.Header("Content-Range"));
+  if (!range.ok()) return SendError(c.resp, 400, "BLOB_UPLOAD_INVALID", range.status().message());
+  auto session = FindSession(c, id);
+  if (!session) return;
+  std::lock_guard lock(session->mu);
+  auto& w = session->writer;
+  if (!w) return SendError(c.resp, 404, "BLOB_UPLOAD_UNKNOWN", "upload " + id + " has finished");
+  if (*range && (*range)->first != w->size()) {
+    SendError(c.resp, 416, "BLOB_UPLOAD_INVALID",
+              "final chunk starts at " + std::to_string((*range)->first) + " but the upload has " +
+                  std::to_string(w->size()) + " bytes");
+    c.resp.Set("Location", UploadLocation(c.repo, id));
+    c.resp.Set("Range", "0-" + std::to_string(w->size() == 0 ? 0 : w->size() - 1));
+    return;
+  }
+  w->Checkpoint();
+  auto n = Pump(c.req, *w);
+  if (!n.ok()) {
+    (void)w->Rollback();
+    return SendError(c.resp, 400, "BLOB_UPLOAD_INVALID", n.status().message());
+  }
+  auto info = Finish(c, *w, *d);
+  if (!info.ok() && info.status().code() != Code::kInvalid) {
+    (void)w->Rollback();
+    return SendStatus(c.resp, info.status(), "BLOB_UPLOAD_UNKNOWN");
+  }
+  w.reset();
+  (void)blobs.DeleteUpload(id);  // already renamed away on success
+  DropSession(id);
+  if (!info.ok()) return SendError(c.resp, 400, "DIGEST_INVALID", info.status().message());
+  c.resp.status = 201;
+  c.resp.Set("Location", "/v2/" + c.repo + "/blobs/" + d->str());
+  c.resp.Set("Docker-Content-Digest", d->str());
+}
+
+void Registry::Impl::UploadStatus(Ctx& c, const std::string& id) {
+  if (!Authorize(c, auth::kPush)) return;
+  auto session = FindSession(c, id);
+  if (!session) return;
+  std::lock_guard lock(session->mu);
+  if (!session->writer) return SendError(c.resp, 404, "BLOB_UPLOAD_UNKNOWN", "upload " + id + " has finished");
+  SendUploadState(c, 204, id, session->writer->size());
+}
+
+void Registry::Impl::CancelUpload(Ctx& c, const std::string& id) {
+  if (!Authorize(c, auth::kPush)) return;
+  auto session = FindSession(c, id);
+  if (!session) return;
+  std::lock_guard lock(session->mu);
+  session->writer.reset();
+  (void)blobs.DeleteUpload(id);
+  DropSession(id);
+  c.resp.status = 204;
+}
+
+}  // namespace drydock::registry

@@ -1,0 +1,68 @@
+// Content-addressed blob storage. Bytes become visible under a digest only
+// through BlobWriter::Commit, which verifies the digest first: a reader can
+// never see a blob whose bytes do not match its name.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+#include "oci/digest.h"
+
+namespace drydock::storage {
+
+struct BlobInfo {
+  uint64_t size = 0;
+  int64_t mtime = 0;  // unix seconds; garbage collection's grace period uses it
+};
+
+// Random-access reader over one committed blob.
+class BlobReader {
+ public:
+  virtual ~BlobReader() = default;
+  virtual uint64_t size() const = 0;
+  // Reads up to `n` bytes at `offset`; returns bytes read (0 at end).
+  virtual Result<size_t> ReadAt(uint64_t offset, char* buf, size_t n) = 0;
+  // A file descriptor when the bytes live in a local file (for sendfile), else -1.
+  virtual int fd() const { return -1; }
+};
+
+// One upload in progress. Not thread-safe: callers serialise access per upload.
+class BlobWriter {
+ public:
+  virtual ~BlobWriter() = default;
+  virtual const std::string& id() const = 0;
+  virtual uint64_t size() const = 0;
+  virtual Status Write(const char* data, size_t n) = 0;
+  // Remembers the current length and hash state so a chunk that is cut short
+  // can be undone with Rollback and the upload continues where it was.
+  virtual void Checkpoint() = 0;
+  virtual Status Rollback() = 0;
+  // Verifies the content against `expected`, makes it durable and visible.
+  // On mismatch nothing is stored and the upload is discarded.
+  virtual Result<BlobInfo> Commit(const oci::Digest& expected) = 0;
+};
+
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+  virtual Result<BlobInfo> Stat(const oci::Digest& digest) = 0;
+  virtual Result<std::unique_ptr<BlobReader>> Open(const oci::Digest& digest) = 0;
+  // Stores `bytes` directly (small blobs such as manifests pushed as blobs).
+  virtual Result<BlobInfo> Put(const oci::Digest& digest, std::string_view bytes) = 0;
+  virtual Status Delete(const oci::Digest& digest) = 0;
+  virtual Status ForEachBlob(const std::function<void(const oci::Digest&, const BlobInfo&)>& fn) = 0;
+
+  virtual Result<std::unique_ptr<BlobWriter>> CreateUpload(const std::string& id) = 0;
+  // Reopens an upload started earlier (possibly by a server that was killed since).
+  virtual Result<std::unique_ptr<BlobWriter>> ResumeUpload(const std::string& id) = 0;
+  virtual Status DeleteUpload(const std::string& id) = 0;
+  virtual Status ForEachUpload(const std::function<void(const std::string& id, int64_t mtime)>& fn) = 0;
+};
+
+// The embedded default: files under `root` (blobs/<alg>/<xx>/<hex>, uploads/<id>).
+Result<std::unique_ptr<BlobStore>> OpenFilesystemBlobStore(const std::string& root);
+
+}  // namespace drydock::storage

@@ -1,0 +1,485 @@
+// SQLite implementation of MetadataStore. Each public method is a single
+// statement or one IMMEDIATE transaction, which is what makes a kill -9 safe.
+#include <ctime>
+#include <map>
+#include <set>
+
+#include "storage/metadata_store.h"
+#include "storage/sqlite_db.h"
+
+namespace drydock::storage {
+namespace {
+
+using sqlite::Pool;
+using sqlite::Transaction;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS repositories(
+  name TEXT PRIMARY KEY, created INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blob_links(
+  repo TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL, created INTEGER NOT NULL,
+  PRIMARY KEY(repo, digest)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS blob_links_digest ON blob_links(digest);
+CREATE TABLE IF NOT EXISTS manifests(
+  repo TEXT NOT NULL, digest TEXT NOT NULL, media_type TEXT NOT NULL, content BLOB NOT NULL,
+  subject TEXT, artifact_type TEXT NOT NULL DEFAULT '', annotations TEXT NOT NULL DEFAULT '',
+  created INTEGER NOT NULL, PRIMARY KEY(repo, digest)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS manifests_subject ON manifests(repo, subject) WHERE subject IS NOT NULL;
+CREATE TABLE IF NOT EXISTS manifest_refs(
+  repo TEXT NOT NULL, parent TEXT NOT NULL, child TEXT NOT NULL,
+  PRIMARY KEY(repo, parent, child)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS manifest_refs_child ON manifest_refs(repo, child);
+CREATE TABLE IF NOT EXISTS tags(
+  repo TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT NOT NULL, updated INTEGER NOT NULL,
+  PRIMARY KEY(repo, tag)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_digest ON tags(repo, digest);
+CREATE TABLE IF NOT EXISTS uploads(
+  id TEXT PRIMARY KEY, repo TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS users(
+  name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, admin INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS grants(
+  user TEXT NOT NULL, prefix TEXT NOT NULL, actions TEXT NOT NULL, PRIMARY KEY(user, prefix)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, action TEXT NOT NULL, repo TEXT NOT NULL, tag TEXT NOT NULL,
+  digest TEXT NOT NULL, media_type TEXT NOT NULL, actor TEXT NOT NULL, time INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+)sql";
+
+int64_t Now() { return static_cast<int64_t>(::time(nullptr)); }
+
+class SqliteMetadataStore final : public MetadataStore {
+ public:
+  explicit SqliteMetadataStore(std::string path) : pool_(std::move(path)) {}
+
+  Status Init() {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    return c->Exec(kSchema);
+  }
+
+  Status LinkBlob(const std::string& repo, const oci::Digest& d, uint64_t size) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    Transaction tx(*c);
+    DD_RETURN_IF_ERROR(tx.status());
+    DD_RETURN_IF_ERROR(EnsureRepo(*c, repo));
+    DD_ASSIGN_OR_RETURN(s, c->Prepare(
+        "INSERT INTO blob_links(repo,digest,size,created) VALUES(?,?,?,?) "
+        "ON CONFLICT(repo,digest) DO UPDATE SET created=excluded.created"));
+    DD_RETURN_IF_ERROR(s->Bind(1, repo).Bind(2, d.str()).Bind(3, static_cast<int64_t>(size)).Bind(4, Now()).Run());
+    return tx.Commit();
+  }
+
+  Result<std::optional<uint64_t>> LinkedBlobSize(const std::string& repo, const oci::Digest& d) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT size FROM blob_links WHERE repo=? AND digest=?"));
+    s->Bind(1, repo).Bind(2, d.str());
+    DD_ASSIGN_OR_RETURN(row, s->Step());
+    if (!row) return std::optional<uint64_t>();
+    return std::optional<uint64_t>(static_cast<uint64_t>(s->Int(0)));
+  }
+
+  Status UnlinkBlob(const std::string& repo, const oci::Digest& d) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("DELETE FROM blob_links WHERE repo=? AND digest=?"));
+    DD_RETURN_IF_ERROR(s->Bind(1, repo).Bind(2, d.str()).Run());
+    if (c->Changes() == 0) return NotFound("blob " + d.str() + " is not in repository " + repo);
+    return Status::Ok();
+  }
+
+  Result<bool> AnyLink(const oci::Digest& d) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT 1 FROM blob_links WHERE digest=? LIMIT 1"));
+    s->Bind(1, d.str());
+    return s->Step();
+  }
+
+  Result<TagChange> PutManifest(const ManifestPut& put) override {
+    const auto& m = put.record;
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    Transaction tx(*c);
+    DD_RETURN_IF_ERROR(tx.status());
+    for (const auto& b : put.blobs) {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT 1 FROM blob_links WHERE repo=? AND digest=?"));
+      s->Bind(1, m.repo).Bind(2, b.str());
+      DD_ASSIGN_OR_RETURN(found, s->Step());
+      if (!found) return NotFound("blob " + b.str() + " referenced by the manifest is not in repository " + m.repo);
+    }
+    for (const auto& child : put.manifests) {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT 1 FROM manifests WHERE repo=? AND digest=?"));
+      s->Bind(1, m.repo).Bind(2, child.str());
+      DD_ASSIGN_OR_RETURN(found, s->Step());
+      if (!found) return NotFound("manifest " + child.str() + " referenced by the index is not in repository " + m.repo);
+    }
+    DD_RETURN_IF_ERROR(EnsureRepo(*c, m.repo));
+    {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare(
+          "INSERT INTO manifests(repo,digest,media_type,content,subject,artifact_type,annotations,created) "
+          "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(repo,digest) DO NOTHING"));
+      s->Bind(1, m.repo).Bind(2, m.digest.str()).Bind(3, m.media_type).BindBlob(4, m.content);
+      if (m.subject) s->Bind(5, m.subject->str()); else s->BindNull(5);
+      s->Bind(6, m.artifact_type).Bind(7, m.annotations_json).Bind(8, Now());
+      DD_RETURN_IF_ERROR(s->Run());
+    }
+    std::set<std::string> children;
+    for (const auto& b : put.blobs) children.insert(b.str());
+    for (const auto& x : put.manifests) children.insert(x.str());
+    for (const auto& child : children) {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare(
+          "INSERT OR IGNORE INTO manifest_refs(repo,parent,child) VALUES(?,?,?)"));
+      DD_RETURN_IF_ERROR(s->Bind(1, m.repo).Bind(2, m.digest.str()).Bind(3, child).Run());
+    }
+    TagChange change;
+    if (put.tag) {
+      DD_ASSIGN_OR_RETURN(q, c->Prepare("SELECT digest FROM tags WHERE repo=? AND tag=?"));
+      q->Bind(1, m.repo).Bind(2, *put.tag);
+      DD_ASSIGN_OR_RETURN(had, q->Step());
+      if (had) change.previous = *oci::Digest::Parse(q->Text(0));
+      DD_ASSIGN_OR_RETURN(s, c->Prepare(
+          "INSERT INTO tags(repo,tag,digest,updated) VALUES(?,?,?,?) "
+          "ON CONFLICT(repo,tag) DO UPDATE SET digest=excluded.digest, updated=excluded.updated"));
+      DD_RETURN_IF_ERROR(s->Bind(1, m.repo).Bind(2, *put.tag).Bind(3, m.digest.str()).Bind(4, Now()).Run());
+    }
+    DD_RETURN_IF_ERROR(tx.Commit());
+    return change;
+  }
+
+  Result<ManifestRecord> GetManifest(const std::string& repo, const oci::Digest& d) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare(
+        "SELECT media_type, content, subject, artifact_type, annotations, created FROM manifests "
+        "WHERE repo=? AND digest=?"));
+    s->Bind(1, repo).Bind(2, d.str());
+    DD_ASSIGN_OR_RETURN(row, s->Step());
+    if (!row) return NotFound("manifest " + d.str() + " not found in " + repo);
+    ManifestRecord m;
+    m.repo = repo;
+    m.digest = d;
+    m.media_type = s->Text(0);
+    m.content = s->Blob(1);
+    if (!s->IsNull(2)) m.subject = *oci::Digest::Parse(s->Text(2));
+    m.artifact_type = s->Text(3);
+    m.annotations_json = s->Text(4);
+    m.created = s->Int(5);
+    return m;
+  }
+
+  Result<oci::Digest> ResolveTag(const std::string& repo, const std::string& tag) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT digest FROM tags WHERE repo=? AND tag=?"));
+    s->Bind(1, repo).Bind(2, tag);
+    DD_ASSIGN_OR_RETURN(row, s->Step());
+    if (!row) return NotFound("tag " + tag + " not found in " + repo);
+    return oci::Digest::Parse(s->Text(0));
+  }
+
+  Result<std::vector<std::string>> DeleteManifest(const std::string& repo, const oci::Digest& d) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    Transaction tx(*c);
+    DD_RETURN_IF_ERROR(tx.status());
+    std::vector<std::string> tags;
+    {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT tag FROM tags WHERE repo=? AND digest=?"));
+      s->Bind(1, repo).Bind(2, d.str());
+      while (true) {
+        DD_ASSIGN_OR_RETURN(row, s->Step());
+        if (!row) break;
+        tags.push_back(s->Text(0));
+      }
+    }
+    DD_RETURN_IF_ERROR(DeleteManifestRows(*c, repo, d));
+    if (c->Changes() == 0) return NotFound("manifest " + d.str() + " not found in " + repo);
+    DD_RETURN_IF_ERROR(tx.Commit());
+    return tags;
+  }
+
+  Result<oci::Digest> DeleteTag(const std::string& repo, const std::string& tag) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("DELETE FROM tags WHERE repo=? AND tag=? RETURNING digest"));
+    s->Bind(1, repo).Bind(2, tag);
+    DD_ASSIGN_OR_RETURN(row, s->Step());
+    if (!row) return NotFound("tag " + tag + " not found in " + repo);
+    auto d = oci::Digest::Parse(s->Text(0));
+    DD_RETURN_IF_ERROR(s->Run());
+    return d;
+  }
+
+  Result<std::vector<std::string>> ListTags(const std::string& repo, const Page& page) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT tag FROM tags WHERE repo=? AND tag>? ORDER BY tag LIMIT ?"));
+    s->Bind(1, repo).Bind(2, page.last).Bind(3, page.limit);
+    return Column(*s);
+  }
+
+  Result<bool> RepositoryExists(const std::string& repo) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT 1 FROM repositories WHERE name=?"));
+    s->Bind(1, repo);
+    return s->Step();
+  }
+
+  Result<std::vector<std::string>> ListRepositories(const Page& page) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT name FROM repositories WHERE name>? ORDER BY name LIMIT ?"));
+    s->Bind(1, page.last).Bind(2, page.limit);
+    return Column(*s);
+  }
+
+  Result<std::vector<Referrer>> ListReferrers(const std::string& repo, const oci::Digest& subject) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare(
+        "SELECT digest, media_type, length(content), artifact_type, annotations FROM manifests "
+        "WHERE repo=? AND subject=? ORDER BY created, digest"));
+    s->Bind(1, repo).Bind(2, subject.str());
+    std::vector<Referrer> out;
+    while (true) {
+      DD_ASSIGN_OR_RETURN(row, s->Step());
+      if (!row) break;
+      out.push_back(Referrer{*oci::Digest::Parse(s->Text(0)), s->Text(1), s->Int(2), s->Text(3), s->Text(4)});
+    }
+    return out;
+  }
+
+  Status CreateUpload(const UploadRecord& u) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("INSERT INTO uploads(id,repo,created) VALUES(?,?,?)"));
+    return s->Bind(1, u.id).Bind(2, u.repo).Bind(3, u.created).Run();
+  }
+
+  Result<UploadRecord> GetUpload(const std::string& id) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT repo, created FROM uploads WHERE id=?"));
+    s->Bind(1, id);
+    DD_ASSIGN_OR_RETURN(row, s->Step());
+    if (!row) return NotFound("upload " + id + " not found");
+    return UploadRecord{id, s->Text(0), s->Int(1)};
+  }
+
+  Status DeleteUpload(const std::string& id) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("DELETE FROM uploads WHERE id=?"));
+    return s->Bind(1, id).Run();
+  }
+
+  Result<std::vector<UploadRecord>> ListUploads() override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT id, repo, created FROM uploads"));
+    std::vector<UploadRecord> out;
+    while (true) {
+      DD_ASSIGN_OR_RETURN(row, s->Step());
+      if (!row) break;
+      out.push_back(UploadRecord{s->Text(0), s->Text(1), s->Int(2)});
+    }
+    return out;
+  }
+
+  Status PutUser(const User& u) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare(
+        "INSERT INTO users(name,password_hash,admin) VALUES(?,?,?) ON CONFLICT(name) DO UPDATE "
+        "SET password_hash=excluded.password_hash, admin=excluded.admin"));
+    return s->Bind(1, u.name).Bind(2, u.password_hash).Bind(3, int64_t{u.admin}).Run();
+  }
+
+  Result<User> GetUser(const std::string& name) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT password_hash, admin FROM users WHERE name=?"));
+    s->Bind(1, name);
+    DD_ASSIGN_OR_RETURN(row, s->Step());
+    if (!row) return NotFound("user " + name + " not found");
+    return User{name, s->Text(0), s->Int(1) != 0};
+  }
+
+  Result<int64_t> CountUsers() override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT count(*) FROM users"));
+    DD_ASSIGN_OR_RETURN(row, s->Step());
+    (void)row;
+    return s->Int(0);
+  }
+
+  Status SetGrants(const std::string& user, const std::vector<Grant>& grants) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    Transaction tx(*c);
+    DD_RETURN_IF_ERROR(tx.status());
+    {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("DELETE FROM grants WHERE user=?"));
+      DD_RETURN_IF_ERROR(s->Bind(1, user).Run());
+    }
+    for (const auto& g : grants) {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("INSERT OR REPLACE INTO grants(user,prefix,actions) VALUES(?,?,?)"));
+      DD_RETURN_IF_ERROR(s->Bind(1, user).Bind(2, g.prefix).Bind(3, g.actions).Run());
+    }
+    return tx.Commit();
+  }
+
+  Result<std::vector<Grant>> GetGrants(const std::string& user) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT prefix, actions FROM grants WHERE user=?"));
+    s->Bind(1, user);
+    std::vector<Grant> out;
+    while (true) {
+      DD_ASSIGN_OR_RETURN(row, s->Step());
+      if (!row) break;
+      out.push_back(Grant{s->Text(0), s->Text(1)});
+    }
+    return out;
+  }
+
+  Result<int64_t> AppendEvent(const Event& e) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare(
+        "INSERT INTO events(action,repo,tag,digest,media_type,actor,time) VALUES(?,?,?,?,?,?,?) RETURNING id"));
+    s->Bind(1, e.action).Bind(2, e.repo).Bind(3, e.tag).Bind(4, e.digest).Bind(5, e.media_type)
+        .Bind(6, e.actor).Bind(7, e.time);
+    DD_ASSIGN_OR_RETURN(row, s->Step());
+    if (!row) return Internal("event insert returned no id");
+    int64_t id = s->Int(0);
+    DD_RETURN_IF_ERROR(s->Run());
+    return id;
+  }
+
+  Result<std::vector<Event>> EventsAfter(int64_t id, int64_t limit) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare(
+        "SELECT id,action,repo,tag,digest,media_type,actor,time FROM events WHERE id>? ORDER BY id LIMIT ?"));
+    s->Bind(1, id).Bind(2, limit);
+    std::vector<Event> out;
+    while (true) {
+      DD_ASSIGN_OR_RETURN(row, s->Step());
+      if (!row) break;
+      out.push_back(Event{s->Int(0), s->Text(1), s->Text(2), s->Text(3), s->Text(4), s->Text(5), s->Text(6), s->Int(7)});
+    }
+    return out;
+  }
+
+  Result<std::optional<std::string>> GetSetting(const std::string& key) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT value FROM settings WHERE key=?"));
+    s->Bind(1, key);
+    DD_ASSIGN_OR_RETURN(row, s->Step());
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(s->Text(0));
+  }
+
+  Result<std::string> InitSetting(const std::string& key, const std::string& value) override {
+    {
+      DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("INSERT OR IGNORE INTO settings(key,value) VALUES(?,?)"));
+      DD_RETURN_IF_ERROR(s->Bind(1, key).Bind(2, value).Run());
+    }
+    DD_ASSIGN_OR_RETURN(v, GetSetting(key));
+    return *v;
+  }
+
+  Result<std::vector<std::string>> AllRepositories() override { return ListRepositories(Page{}); }
+
+  Result<RepoGraph> LoadRepoGraph(const std::string& repo) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    RepoGraph g;
+    std::map<std::string, size_t> index;
+    {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare(
+          "SELECT digest, created, subject, EXISTS(SELECT 1 FROM tags t WHERE t.repo=m.repo AND t.digest=m.digest) "
+          "FROM manifests m WHERE repo=?"));
+      s->Bind(1, repo);
+      while (true) {
+        DD_ASSIGN_OR_RETURN(row, s->Step());
+        if (!row) break;
+        RepoGraph::Node n;
+        n.digest = *oci::Digest::Parse(s->Text(0));
+        n.created = s->Int(1);
+        if (!s->IsNull(2)) n.subject = *oci::Digest::Parse(s->Text(2));
+        n.tagged = s->Int(3) != 0;
+        index[s->Text(0)] = g.manifests.size();
+        g.manifests.push_back(std::move(n));
+      }
+    }
+    {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT parent, child FROM manifest_refs WHERE repo=?"));
+      s->Bind(1, repo);
+      while (true) {
+        DD_ASSIGN_OR_RETURN(row, s->Step());
+        if (!row) break;
+        auto it = index.find(s->Text(0));
+        if (it != index.end()) g.manifests[it->second].children.push_back(*oci::Digest::Parse(s->Text(1)));
+      }
+    }
+    {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT digest, created FROM blob_links WHERE repo=?"));
+      s->Bind(1, repo);
+      while (true) {
+        DD_ASSIGN_OR_RETURN(row, s->Step());
+        if (!row) break;
+        g.links.emplace_back(*oci::Digest::Parse(s->Text(0)), s->Int(1));
+      }
+    }
+    return g;
+  }
+
+  Result<bool> DeleteManifestIfUnreferenced(const std::string& repo, const oci::Digest& d) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    Transaction tx(*c);
+    DD_RETURN_IF_ERROR(tx.status());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare(
+        "SELECT EXISTS(SELECT 1 FROM tags WHERE repo=?1 AND digest=?2) OR "
+        "EXISTS(SELECT 1 FROM manifest_refs WHERE repo=?1 AND child=?2)"));
+    s->Bind(1, repo).Bind(2, d.str());
+    DD_ASSIGN_OR_RETURN(row, s->Step());
+    (void)row;
+    if (s->Int(0) != 0) return false;
+    DD_RETURN_IF_ERROR(DeleteManifestRows(*c, repo, d));
+    DD_RETURN_IF_ERROR(tx.Commit());
+    return true;
+  }
+
+  Result<bool> UnlinkBlobIfUnreferenced(const std::string& repo, const oci::Digest& d,
+                                        int64_t linked_before) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare(
+        "DELETE FROM blob_links WHERE repo=?1 AND digest=?2 AND created<?3 AND NOT EXISTS("
+        "SELECT 1 FROM manifest_refs WHERE repo=?1 AND child=?2)"));
+    DD_RETURN_IF_ERROR(s->Bind(1, repo).Bind(2, d.str()).Bind(3, linked_before).Run());
+    return c->Changes() > 0;
+  }
+
+ private:
+  static Result<std::vector<std::string>> Column(sqlite::Stmt& s) {
+    std::vector<std::string> out;
+    while (true) {
+      DD_ASSIGN_OR_RETURN(row, s.Step());
+      if (!row) break;
+      out.push_back(s.Text(0));
+    }
+    return out;
+  }
+
+  static Status EnsureRepo(sqlite::Connection& c, const std::string& repo) {
+    DD_ASSIGN_OR_RETURN(s, c.Prepare("INSERT OR IGNORE INTO repositories(name,created) VALUES(?,?)"));
+    return s->Bind(1, repo).Bind(2, Now()).Run();
+  }
+
+  // Leaves Changes() reporting the manifests row deletion.
+  static Status DeleteManifestRows(sqlite::Connection& c, const std::string& repo, const oci::Digest& d) {
+    {
+      DD_ASSIGN_OR_RETURN(s, c.Prepare("DELETE FROM tags WHERE repo=? AND digest=?"));
+      DD_RETURN_IF_ERROR(s->Bind(1, repo).Bind(2, d.str()).Run());
+    }
+    {
+      DD_ASSIGN_OR_RETURN(s, c.Prepare("DELETE FROM manifest_refs WHERE repo=? AND parent=?"));
+      DD_RETURN_IF_ERROR(s->Bind(1, repo).Bind(2, d.str()).Run());
+    }
+    DD_ASSIGN_OR_RETURN(s, c.Prepare("DELETE FROM manifests WHERE repo=? AND digest=?"));
+    return s->Bind(1, repo).Bind(2, d.str()).Run();
+  }
+
+  Pool pool_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<MetadataStore>> OpenSqliteMetadataStore(const std::string& path) {
+  auto store = std::make_unique<SqliteMetadataStore>(path);
+  DD_RETURN_IF_ERROR(store->Init());
+  return std::unique_ptr<MetadataStore>(std::move(store));
+}
+
+}  // namespace drydock::storage
