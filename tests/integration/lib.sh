@@ -1,0 +1,389 @@
+# Shared helpers for Drydock's integration tests. Source it from a test:
+#   . "$(dirname "$0")/lib.sh"
+# Each test gets its own temporary work directory, server and container
+# storage; everything is removed on exit (set KEEP_WORK=1 to keep it).
+set -euo pipefail
+shopt -s inherit_errexit
+
+DRYDOCK_BIN=${DRYDOCK_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/src/drydock}
+TEST_NAME=$(basename "$0" .sh)
+WORK=$(mktemp -d "/tmp/drydock-it-$TEST_NAME.XXXXXX")
+ADMIN_PASS="admin-$RANDOM-$RANDOM-pw"
+CHECKS=0
+SERVER_PID=""
+PORT=""
+REG=""
+URL=""
+BG_PIDS=()
+
+# Keep skopeo/buildah/podman away from the machine's own configuration and storage.
+export REGISTRY_AUTH_FILE="$WORK/auth.json"
+export CONTAINERS_STORAGE_CONF="$WORK/storage.conf"
+export CONTAINERS_REGISTRIES_CONF="$WORK/registries.conf"
+export XDG_RUNTIME_DIR="$WORK/xdg"
+mkdir -p "$XDG_RUNTIME_DIR" "$WORK/containers/root" "$WORK/containers/run"
+cat >"$CONTAINERS_STORAGE_CONF" <<EOF
+[storage]
+driver = "vfs"
+graphroot = "$WORK/containers/root"
+runroot = "$WORK/containers/run"
+EOF
+cat >"$CONTAINERS_REGISTRIES_CONF" <<EOF
+unqualified-search-registries = []
+EOF
+
+log() { echo "[$TEST_NAME] $*"; }
+
+ok() {
+  CHECKS=$((CHECKS + 1))
+  echo "  ok $CHECKS: $*"
+}
+
+server_log_tail() {
+  if [ -n "${SERVER_LOG:-}" ] && [ -f "$SERVER_LOG" ]; then
+    echo "---- last lines of $SERVER_LOG ----" >&2
+    tail -n 25 "$SERVER_LOG" >&2 || true
+  fi
+}
+
+fail() {
+  echo "FAIL [$TEST_NAME]: $*" >&2
+  server_log_tail
+  exit 1
+}
+
+# assert_eq EXPECTED ACTUAL WHAT
+assert_eq() {
+  if [ "$1" != "$2" ]; then
+    fail "$3: expected '$1', got '$2'"
+  fi
+  ok "$3 = '$2'"
+}
+
+assert_ne() {
+  if [ "$1" = "$2" ]; then
+    fail "$3: expected anything but '$1'"
+  fi
+  ok "$3 != '$1'"
+}
+
+# assert_contains HAYSTACK NEEDLE WHAT
+assert_contains() {
+  case "$1" in
+    *"$2"*) ok "$3 contains '$2'" ;;
+    *) fail "$3: expected to contain '$2', got '$1'" ;;
+  esac
+}
+
+assert_not_contains() {
+  case "$1" in
+    *"$2"*) fail "$3: expected not to contain '$2', got '$1'" ;;
+    *) ok "$3 does not contain '$2'" ;;
+  esac
+}
+
+# assert_status EXPECTED ACTUAL WHAT; EXPECTED may list alternatives: "201|202".
+assert_status() {
+  local alt
+  IFS='|' read -ra alt <<<"$1"
+  for a in "${alt[@]}"; do
+    if [ "$a" = "$2" ]; then
+      ok "$3 -> HTTP $2"
+      return 0
+    fi
+  done
+  fail "$3: expected HTTP $1, got HTTP $2${LAST_BODY:+ (body: $(head -c 400 <<<"$LAST_BODY"))}"
+}
+
+# assert_file_eq FILE_A FILE_B WHAT: byte-for-byte equality.
+assert_same_bytes() {
+  if ! cmp -s "$1" "$2"; then
+    fail "$3: $1 and $2 differ ($(sha256sum <"$1" | cut -c1-12) vs $(sha256sum <"$2" | cut -c1-12))"
+  fi
+  ok "$3: identical bytes"
+}
+
+# ---------------------------------------------------------------- HTTP ---
+# req METHOD PATH [curl args...]: runs curl against the server and sets
+# STATUS, LAST_BODY and HDR (response headers, CRs stripped) for inspection.
+req() {
+  local method=$1 path=$2
+  shift 2
+  local out="$WORK/.resp.body" hdr="$WORK/.resp.hdr"
+  local m=(-X "$method")
+  [ "$method" = HEAD ] && m=(-I)
+  STATUS=$(curl -sS "${m[@]}" -o "$out" -D "$hdr" -w '%{http_code}' "$@" "$URL$path") || STATUS="curl-error-$?"
+  LAST_BODY=$(cat "$out" 2>/dev/null || true)
+  HDR=$(tr -d '\r' <"$hdr" 2>/dev/null || true)
+}
+
+# header NAME: a header from the last req (case-insensitive, last one wins).
+header() {
+  awk -v n="$(tr '[:upper:]' '[:lower:]' <<<"$1")" -F': ' \
+    'tolower($1) == n { sub(/^[^:]*: /, ""); v = $0 } END { print v }' <<<"$HDR"
+}
+
+# error_code: errors[0].code of the last JSON error body.
+error_code() { jq -r '.errors[0].code // empty' <<<"$LAST_BODY" 2>/dev/null || true; }
+
+ADMIN=()  # curl auth args, set once the server runs
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+sha256_str() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+
+# ------------------------------------------------------------- server ---
+# start_server [drydock serve args...]: starts drydock on a free port with
+# DATA (default $WORK/data) and the admin password $ADMIN_PASS; waits until
+# it answers. Sets SERVER_PID, PORT, REG (host:port) and URL.
+start_server() {
+  DATA=${DATA:-$WORK/data}
+  SERVER_LOG="$WORK/server.$((${SERVER_STARTS:-0} + 1)).log"
+  SERVER_STARTS=$((${SERVER_STARTS:-0} + 1))
+  local listen="127.0.0.1:${FIXED_PORT:-0}"
+  DRYDOCK_ADMIN_PASSWORD="$ADMIN_PASS" "$DRYDOCK_BIN" serve --data "$DATA" --listen "$listen" "$@" \
+    >"$SERVER_LOG" 2>&1 &
+  SERVER_PID=$!
+  local i
+  for i in $(seq 1 200); do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      SERVER_PID=""
+      fail "drydock serve exited during startup"
+    fi
+    PORT=$(sed -n 's/.*listening on https\{0,1\}:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$SERVER_LOG" | head -n1)
+    if [ -n "$PORT" ] && curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz"; then
+      REG="127.0.0.1:$PORT"
+      URL="http://$REG"
+      ADMIN=(-u "admin:$ADMIN_PASS")
+      log "drydock pid $SERVER_PID listening on $REG (data $DATA)"
+      return 0
+    fi
+    sleep 0.05
+  done
+  fail "drydock did not start listening within 10s"
+}
+
+stop_server() {
+  [ -n "$SERVER_PID" ] || return 0
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  local i
+  for i in $(seq 1 100); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+
+kill9_server() {
+  [ -n "$SERVER_PID" ] || return 0
+  kill -KILL "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+
+# free_port: a TCP port nothing on 127.0.0.1 listens on right now.
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  fail "no free port found"
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  stop_server
+  local p
+  for p in "${BG_PIDS[@]}"; do
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  # buildah/podman may leave mounts under the work directory.
+  if [ -d "$WORK/containers" ]; then
+    grep -o " $WORK/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  fi
+  if [ "$rc" -ne 0 ] || [ -n "${KEEP_WORK:-}" ]; then
+    [ -n "${KEEP_WORK:-}" ] && echo "[$TEST_NAME] work directory kept: $WORK" >&2
+    [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  if [ "$rc" -eq 0 ]; then
+    echo "[$TEST_NAME] PASS: $CHECKS checks"
+  else
+    echo "[$TEST_NAME] FAILED (exit $rc) after $CHECKS passing checks" >&2
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+[ -x "$DRYDOCK_BIN" ] || fail "DRYDOCK_BIN=$DRYDOCK_BIN is not an executable"
+
+# ---------------------------------------------------------- OCI layouts ---
+BUSYBOX=/bin/busybox
+[ -x "$BUSYBOX" ] || fail "/bin/busybox (busybox-static) is missing"
+
+# _blob_put LAYOUT FILE: moves FILE into LAYOUT/blobs/sha256/<hex>; prints the hex.
+_blob_put() {
+  local hex
+  hex=$(sha256_of "$2")
+  mv "$2" "$1/blobs/sha256/$hex"
+  echo "$hex"
+}
+
+_blob_size() { stat -c %s "$1/blobs/sha256/$2"; }
+
+# The busybox base layer, built once per test and shared by every image
+# (so pushes exercise deduplication); cached as $WORK/.base-layer.tar.gz.
+_base_layer() {
+  local cache="$WORK/.base-layer"
+  if [ ! -f "$cache.tar.gz" ]; then
+    local root="$WORK/.base-rootfs"
+    rm -rf "$root"
+    mkdir -p "$root/bin" "$root/etc" "$root/tmp"
+    cp "$BUSYBOX" "$root/bin/busybox"
+    local tool
+    for tool in sh echo cat ls true false uname id env sleep; do ln -s busybox "$root/bin/$tool"; done
+    echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
+    tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf "$cache.tar" -C "$root" .
+    gzip -n -c "$cache.tar" >"$cache.tar.gz"
+    sha256_of "$cache.tar" >"$cache.diffid"
+    rm -rf "$root"
+  fi
+  echo "$cache"
+}
+
+# _image LAYOUT TAG EXTRA ARCH: writes layers, config and manifest blobs for
+# one image into LAYOUT; prints "<manifest hex> <manifest size>".
+_image() {
+  local dir=$1 tag=$2 extra=$3 arch=$4
+  local base
+  base=$(_base_layer)
+  cp "$base.tar.gz" "$dir/.l1"
+  local l1 l1_diff
+  l1=$(_blob_put "$dir" "$dir/.l1")
+  l1_diff=$(cat "$base.diffid")
+  # A second layer makes the image unique: its tag, arch and extra content.
+  local root="$dir/.rootfs"
+  rm -rf "$root"
+  mkdir -p "$root/etc"
+  printf 'tag=%s\narch=%s\n%s\n' "$tag" "$arch" "$extra" >"$root/etc/drydock-test"
+  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf "$dir/.l2.tar" -C "$root" .
+  rm -rf "$root"
+  local l2_diff l2
+  l2_diff=$(sha256_of "$dir/.l2.tar")
+  gzip -n -c "$dir/.l2.tar" >"$dir/.l2"
+  rm -f "$dir/.l2.tar"
+  l2=$(_blob_put "$dir" "$dir/.l2")
+  jq -cn --arg arch "$arch" --arg d1 "sha256:$l1_diff" --arg d2 "sha256:$l2_diff" --arg tag "$tag" '{
+      created: "1970-01-01T00:00:00Z", architecture: $arch, os: "linux",
+      config: {Env: ["PATH=/bin"], Cmd: ["/bin/sh"], Labels: {"drydock.test.tag": $tag}},
+      rootfs: {type: "layers", diff_ids: [$d1, $d2]},
+      history: [{created: "1970-01-01T00:00:00Z", created_by: "busybox"},
+                {created: "1970-01-01T00:00:00Z", created_by: "drydock-test"}]}' >"$dir/.cfg"
+  local cfg
+  cfg=$(_blob_put "$dir" "$dir/.cfg")
+  jq -cn --arg cfg "sha256:$cfg" --argjson cs "$(_blob_size "$dir" "$cfg")" \
+    --arg l1 "sha256:$l1" --argjson s1 "$(_blob_size "$dir" "$l1")" \
+    --arg l2 "sha256:$l2" --argjson s2 "$(_blob_size "$dir" "$l2")" '{
+      schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $cfg, size: $cs},
+      layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $l1, size: $s1},
+               {mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $l2, size: $s2}]}' >"$dir/.man"
+  local man
+  man=$(_blob_put "$dir" "$dir/.man")
+  echo "$man $(_blob_size "$dir" "$man")"
+}
+
+_layout_init() {
+  mkdir -p "$1/blobs/sha256"
+  echo '{"imageLayoutVersion":"1.0.0"}' >"$1/oci-layout"
+  [ -f "$1/index.json" ] || echo '{"schemaVersion":2,"manifests":[]}' >"$1/index.json"
+}
+
+# _layout_add_ref LAYOUT MEDIATYPE HEX SIZE TAG: (re)points TAG in index.json.
+_layout_add_ref() {
+  jq --arg mt "$2" --arg d "sha256:$3" --argjson s "$4" --arg tag "$5" '
+    .manifests |= (map(select(.annotations["org.opencontainers.image.ref.name"] != $tag))
+      + [{mediaType: $mt, digest: $d, size: $s, annotations: {"org.opencontainers.image.ref.name": $tag}}])' \
+    "$1/index.json" >"$1/index.json.new"
+  mv "$1/index.json.new" "$1/index.json"
+}
+
+# make_busybox_layout DIR TAG [EXTRA]: a real OCI image layout at DIR with a
+# linux/amd64 busybox image under TAG (rootfs = busybox layer + a small
+# layer naming TAG and EXTRA, so different arguments give different
+# digests). Prints the manifest digest.
+make_busybox_layout() {
+  local dir=$1 tag=$2 extra=${3:-}
+  _layout_init "$dir"
+  local out m
+  out=$(_image "$dir" "$tag" "$extra" "${IMAGE_ARCH:-amd64}")
+  read -r -a m <<<"$out"
+  _layout_add_ref "$dir" application/vnd.oci.image.manifest.v1+json "${m[0]}" "${m[1]}" "$tag"
+  echo "sha256:${m[0]}"
+}
+
+# make_multiarch_layout DIR TAG [EXTRA]: an OCI image index under TAG with
+# linux/amd64 and linux/arm64 manifests. Prints the index digest.
+make_multiarch_layout() {
+  local dir=$1 tag=$2 extra=${3:-}
+  _layout_init "$dir"
+  local out a b
+  out=$(_image "$dir" "$tag" "$extra" amd64)
+  read -r -a a <<<"$out"
+  out=$(_image "$dir" "$tag" "$extra" arm64)
+  read -r -a b <<<"$out"
+  jq -cn --arg a "sha256:${a[0]}" --argjson sa "${a[1]}" --arg b "sha256:${b[0]}" --argjson sb "${b[1]}" '{
+      schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [
+        {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $a, size: $sa,
+         platform: {architecture: "amd64", os: "linux"}},
+        {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $b, size: $sb,
+         platform: {architecture: "arm64", os: "linux"}}]}' >"$dir/.idx"
+  local idx
+  idx=$(_blob_put "$dir" "$dir/.idx")
+  _layout_add_ref "$dir" application/vnd.oci.image.index.v1+json "$idx" "$(_blob_size "$dir" "$idx")" "$tag"
+  echo "sha256:$idx"
+}
+
+# layout_digest DIR TAG: the digest index.json gives for TAG.
+layout_digest() {
+  jq -r --arg tag "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $tag) | .digest' \
+    "$1/index.json"
+}
+
+# layout_blob DIR DIGEST: the path of a blob in a layout.
+layout_blob() { echo "$1/blobs/${2%%:*}/${2#*:}"; }
+
+# push_layout DIR TAG REPO:TAG [skopeo copy args...]: copies into drydock as admin.
+push_layout() {
+  local dir=$1 tag=$2 dest=$3
+  shift 3
+  skopeo copy -q --dest-creds "admin:$ADMIN_PASS" --dest-tls-verify=false "$@" "oci:$dir:$tag" "docker://$REG/$dest" \
+    >"$WORK/.skopeo.out" 2>&1 || { cat "$WORK/.skopeo.out" >&2; fail "skopeo copy oci:$dir:$tag -> $REG/$dest failed"; }
+}
+
+# upload_blob REPO FILE: monolithic POST+PUT as admin; prints the digest.
+upload_blob() {
+  local repo=$1 file=$2 d loc
+  d="sha256:$(sha256_of "$file")"
+  req POST "/v2/$repo/blobs/uploads/" "${ADMIN[@]}"
+  [ "$STATUS" = 202 ] || fail "upload_blob: POST returned $STATUS"
+  loc=$(header Location)
+  req PUT "$loc?digest=$d" "${ADMIN[@]}" -H 'Content-Type: application/octet-stream' --data-binary "@$file"
+  [ "$STATUS" = 201 ] || fail "upload_blob: PUT returned $STATUS: $LAST_BODY"
+  echo "$d"
+}
+
+# put_manifest REPO REF FILE [MEDIATYPE]: PUT as admin; sets STATUS etc.
+put_manifest() {
+  req PUT "/v2/$1/manifests/$2" "${ADMIN[@]}" -H "Content-Type: ${4:-application/vnd.oci.image.manifest.v1+json}" \
+    --data-binary "@$3"
+}

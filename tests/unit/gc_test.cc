@@ -1,0 +1,95 @@
+#include <gtest/gtest.h>
+
+#include "registry/registry.h"
+#include "test_dir.h"
+
+namespace drydock::registry {
+namespace {
+
+oci::Digest D(const std::string& s) { return oci::Digest::Of(s); }
+
+class GcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    blobs_ = std::move(*storage::OpenFilesystemBlobStore(dir_.path().string()));
+    meta_ = std::move(*storage::OpenSqliteMetadataStore((dir_.path() / "meta.db").string()));
+    for (const char* b : {"config", "layer1", "layer2", "orphan"}) ASSERT_TRUE(blobs_->Put(D(b), b).ok());
+    for (const char* b : {"config", "layer1", "layer2"}) ASSERT_TRUE(meta_->LinkBlob("r", D(b), 6).ok());
+    Put("tagged", {D("config"), D("layer1")}, {}, "latest");
+    Put("untagged", {D("config"), D("layer2")}, {}, std::nullopt);
+    Put("child", {D("config")}, {}, std::nullopt);
+    Put("index", {}, {D("child")}, "multi");
+    storage::ManifestPut sig;
+    sig.record = {"r", D("signature"), "application/vnd.oci.image.manifest.v1+json", "signature", D("tagged"), "", "", 0};
+    ASSERT_TRUE(meta_->PutManifest(sig).ok());
+  }
+
+  void Put(const std::string& name, std::vector<oci::Digest> blobs, std::vector<oci::Digest> children,
+           std::optional<std::string> tag) {
+    storage::ManifestPut p;
+    p.record = {"r", D(name), "application/vnd.oci.image.manifest.v1+json", name, std::nullopt, "", "", 0};
+    p.blobs = std::move(blobs);
+    p.manifests = std::move(children);
+    p.tag = std::move(tag);
+    ASSERT_TRUE(meta_->PutManifest(p).ok());
+  }
+
+  // Grace in the future: everything counts as old enough to collect.
+  GcOptions Options(bool dry_run) {
+    GcOptions o;
+    o.delete_untagged = true;
+    o.grace_seconds = -5;
+    o.dry_run = dry_run;
+    return o;
+  }
+
+  TempDir dir_ = testing::MakeTestDir();
+  std::unique_ptr<storage::BlobStore> blobs_;
+  std::unique_ptr<storage::MetadataStore> meta_;
+};
+
+TEST_F(GcTest, DryRunReportsButKeepsEverything) {
+  auto report = CollectGarbage(*blobs_, *meta_, Options(true));
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->manifests_deleted, 1);
+  EXPECT_EQ(report->links_removed, 1);
+  EXPECT_EQ(report->blobs_deleted, 2);  // layer2 and the never-linked orphan
+  EXPECT_TRUE(meta_->GetManifest("r", D("untagged")).ok());
+  EXPECT_TRUE(blobs_->Stat(D("orphan")).ok());
+  EXPECT_TRUE(blobs_->Stat(D("layer2")).ok());
+}
+
+TEST_F(GcTest, CollectsUntaggedAndUnreferencedOnly) {
+  auto report = CollectGarbage(*blobs_, *meta_, Options(false));
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_FALSE(meta_->GetManifest("r", D("untagged")).ok());
+  EXPECT_FALSE(blobs_->Stat(D("layer2")).ok());
+  EXPECT_FALSE(blobs_->Stat(D("orphan")).ok());
+  // Kept: tagged, its referrer, the tagged index and its untagged child, shared blobs.
+  for (const char* m : {"tagged", "signature", "index", "child"}) EXPECT_TRUE(meta_->GetManifest("r", D(m)).ok()) << m;
+  for (const char* b : {"config", "layer1"}) EXPECT_TRUE(blobs_->Stat(D(b)).ok()) << b;
+  // A second pass finds nothing more.
+  auto again = CollectGarbage(*blobs_, *meta_, Options(false));
+  EXPECT_EQ(again->manifests_deleted + again->links_removed + again->blobs_deleted, 0);
+}
+
+TEST_F(GcTest, GraceProtectsNewContent) {
+  GcOptions o = Options(false);
+  o.grace_seconds = 3600;
+  auto report = CollectGarbage(*blobs_, *meta_, o);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->manifests_deleted + report->links_removed + report->blobs_deleted, 0);
+  EXPECT_TRUE(blobs_->Stat(D("orphan")).ok());
+}
+
+TEST_F(GcTest, KeepsUntaggedWhenNotAsked) {
+  GcOptions o = Options(false);
+  o.delete_untagged = false;
+  ASSERT_TRUE(CollectGarbage(*blobs_, *meta_, o).ok());
+  EXPECT_TRUE(meta_->GetManifest("r", D("untagged")).ok());
+  EXPECT_TRUE(blobs_->Stat(D("layer2")).ok());
+  EXPECT_FALSE(blobs_->Stat(D("orphan")).ok());
+}
+
+}  // namespace
+}  // namespace drydock::registry

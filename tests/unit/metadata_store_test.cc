@@ -1,0 +1,137 @@
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "storage/metadata_store.h"
+#include "test_dir.h"
+
+namespace drydock::storage {
+namespace {
+
+oci::Digest D(const std::string& s) { return oci::Digest::Of(s); }
+
+class MetadataStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = OpenSqliteMetadataStore((dir_.path() / "meta.db").string());
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    store_ = std::move(*s);
+  }
+  ManifestPut Manifest(const std::string& repo, const std::string& content, std::vector<oci::Digest> blobs,
+                       std::optional<std::string> tag = std::nullopt) {
+    ManifestPut p;
+    p.record.repo = repo;
+    p.record.digest = D(content);
+    p.record.media_type = "application/vnd.oci.image.manifest.v1+json";
+    p.record.content = content;
+    p.blobs = std::move(blobs);
+    p.tag = std::move(tag);
+    return p;
+  }
+  TempDir dir_ = testing::MakeTestDir();
+  std::unique_ptr<MetadataStore> store_;
+};
+
+TEST_F(MetadataStoreTest, ManifestNeedsItsBlobsLinkedInTheSameRepository) {
+  auto put = Manifest("a", "m1", {D("layer")}, "v1");
+  auto r = store_->PutManifest(put);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+  EXPECT_NE(r.status().message().find(D("layer").str()), std::string::npos);
+  EXPECT_FALSE(store_->ResolveTag("a", "v1").ok());  // nothing half-stored
+
+  ASSERT_TRUE(store_->LinkBlob("b", D("layer"), 5).ok());
+  EXPECT_FALSE(store_->PutManifest(put).ok());  // linked elsewhere does not count
+  ASSERT_TRUE(store_->LinkBlob("a", D("layer"), 5).ok());
+  ASSERT_TRUE(store_->PutManifest(put).ok());
+  auto tag = store_->ResolveTag("a", "v1");
+  ASSERT_TRUE(tag.ok());
+  EXPECT_EQ(*tag, D("m1"));
+  auto m = store_->GetManifest("a", D("m1"));
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->content, "m1");
+}
+
+TEST_F(MetadataStoreTest, TagMovesReportPreviousDigest) {
+  ASSERT_TRUE(store_->PutManifest(Manifest("a", "m1", {}, "latest")).ok());
+  auto change = store_->PutManifest(Manifest("a", "m2", {}, "latest"));
+  ASSERT_TRUE(change.ok());
+  ASSERT_TRUE(change->previous.has_value());
+  EXPECT_EQ(*change->previous, D("m1"));
+  EXPECT_EQ(*store_->ResolveTag("a", "latest"), D("m2"));
+}
+
+TEST_F(MetadataStoreTest, DeleteManifestRemovesItsTags) {
+  ASSERT_TRUE(store_->PutManifest(Manifest("a", "m1", {}, "t1")).ok());
+  ASSERT_TRUE(store_->PutManifest(Manifest("a", "m1", {}, "t2")).ok());
+  ASSERT_TRUE(store_->PutManifest(Manifest("a", "m2", {}, "t3")).ok());
+  auto removed = store_->DeleteManifest("a", D("m1"));
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(removed->size(), 2u);
+  auto tags = store_->ListTags("a", Page{});
+  ASSERT_TRUE(tags.ok());
+  EXPECT_EQ(*tags, std::vector<std::string>{"t3"});
+  EXPECT_EQ(store_->DeleteManifest("a", D("m1")).status().code(), Code::kNotFound);
+}
+
+TEST_F(MetadataStoreTest, TagsAreSortedAndPaged) {
+  for (const char* t : {"b", "a", "d", "c"}) ASSERT_TRUE(store_->PutManifest(Manifest("r", "m", {}, t)).ok());
+  EXPECT_EQ(*store_->ListTags("r", Page{"", 2}), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(*store_->ListTags("r", Page{"b", 10}), (std::vector<std::string>{"c", "d"}));
+  EXPECT_EQ(*store_->ListTags("r", Page{"bb", -1}), (std::vector<std::string>{"c", "d"}));
+}
+
+TEST_F(MetadataStoreTest, ReferrersFoundEvenWhenPushedBeforeSubject) {
+  auto ref = Manifest("r", "sig", {});
+  ref.record.subject = D("subject");
+  ref.record.artifact_type = "application/x-sig";
+  ASSERT_TRUE(store_->PutManifest(ref).ok());
+  auto list = store_->ListReferrers("r", D("subject"));
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].digest, D("sig"));
+  EXPECT_EQ((*list)[0].size, 3);
+  EXPECT_EQ((*list)[0].artifact_type, "application/x-sig");
+  EXPECT_TRUE(store_->ListReferrers("other", D("subject"))->empty());
+}
+
+TEST_F(MetadataStoreTest, IndexNeedsChildManifests) {
+  auto index = Manifest("r", "index", {});
+  index.manifests = {D("child")};
+  EXPECT_EQ(store_->PutManifest(index).status().code(), Code::kNotFound);
+  ASSERT_TRUE(store_->PutManifest(Manifest("r", "child", {})).ok());
+  EXPECT_TRUE(store_->PutManifest(index).ok());
+  // The child is pinned by its index for GC purposes.
+  EXPECT_FALSE(*store_->DeleteManifestIfUnreferenced("r", D("child")));
+}
+
+TEST_F(MetadataStoreTest, ConcurrentWritersAllLand) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        std::string tag = "t" + std::to_string(t) + "-" + std::to_string(i);
+        EXPECT_TRUE(store_->PutManifest(Manifest("c", tag, {}, tag)).ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(store_->ListTags("c", Page{})->size(), 100u);
+}
+
+TEST_F(MetadataStoreTest, UsersGrantsSettingsEvents) {
+  ASSERT_TRUE(store_->PutUser(User{"bob", "hash", false}).ok());
+  ASSERT_TRUE(store_->SetGrants("bob", {Grant{"team/*", "pull"}}).ok());
+  EXPECT_EQ(store_->GetGrants("bob")->at(0).prefix, "team/*");
+  EXPECT_EQ(*store_->CountUsers(), 1);
+  EXPECT_EQ(*store_->InitSetting("k", "first"), "first");
+  EXPECT_EQ(*store_->InitSetting("k", "second"), "first");
+  auto id = store_->AppendEvent(Event{0, "push", "r", "t", "d", "m", "bob", 1});
+  ASSERT_TRUE(id.ok());
+  auto events = store_->EventsAfter(0, 10);
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ(events->at(0).actor, "bob");
+}
+
+}  // namespace
+}  // namespace drydock::storage
