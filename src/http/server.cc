@@ -300,7 +300,11 @@ void Server::Impl::Serve(Stream& stream, const std::string& remote) {
     req.target = std::string(msg.target());
     ParseTarget(req);
     for (const auto& f : msg) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-    if (auto len = parser.content_length()) req.content_length = *len;
+    // Read from the header rather than parser.content_length(): GCC 12 warns
+    // (maybe-uninitialized) inside boost::optional under the sanitizers.
+    if (auto it = msg.find(bhttp::field::content_length); it != msg.end() && !parser.chunked()) {
+      req.content_length = std::strtoull(std::string(it->value()).c_str(), nullptr, 10);
+    }
     req.chunked = parser.chunked();
     req.remote_addr = remote;
     req.tls = !std::is_same_v<Stream, tcp::socket>;
@@ -317,6 +321,9 @@ void Server::Impl::Serve(Stream& stream, const std::string& remote) {
       resp.body = std::string("{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"internal error: ") + e.what() + "\"}]}";
       resp.Set("Content-Type", "application/json");
     }
+    // A HEAD response never has a body, whichever handler (or error) built it;
+    // stray bytes would be read as the next response on a kept-alive connection.
+    if (req.method == "HEAD") resp.head_only = true;
     bool keep = msg.keep_alive() && !stopping;
     if (!parser.is_done()) {
       // Drain a small unread body so the connection stays usable; give up on large ones.
