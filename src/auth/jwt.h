@@ -5,13 +5,10 @@
 #include <string>
 #include <string_view>
 
+#include "base/base64.h"
 #include "base/result.h"
 
 namespace drydock::auth {
-
-std::string Base64UrlEncode(std::string_view in);
-Result<std::string> Base64UrlDecode(std::string_view in);
-std::string Base64Decode(std::string_view in);  // standard alphabet; "" on error
 
 std::string SignJwt(std::string_view payload_json, std::string_view key);
 // Returns the payload JSON if the signature is valid (no claim checks).

@@ -68,4 +68,47 @@ Status ValidateTag(std::string_view tag) {
   return Status::Ok();
 }
 
+std::string ImageReference::Reference() const { return digest ? digest->str() : tag; }
+
+std::string ImageReference::String() const {
+  std::string s = registry + "/" + repository;
+  if (!tag.empty()) s += ":" + tag;
+  if (digest) s += "@" + digest->str();
+  return s;
+}
+
+Result<ImageReference> ParseImageReference(std::string_view text, std::string_view default_registry) {
+  ImageReference r;
+  std::string_view rest = text;
+  if (auto at = rest.find('@'); at != std::string_view::npos) {
+    auto d = Digest::Parse(rest.substr(at + 1));
+    if (!d.ok()) return Invalid("image reference '" + std::string(text) + "': " + d.status().message());
+    r.digest = *d;
+    rest = rest.substr(0, at);
+  }
+  auto slash = rest.find('/');
+  if (slash != std::string_view::npos) {
+    auto first = rest.substr(0, slash);
+    if (first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos || first == "localhost") {
+      r.registry = std::string(first);
+      rest = rest.substr(slash + 1);
+    }
+  }
+  if (r.registry.empty()) r.registry = std::string(default_registry);
+  // A ':' after the last '/' starts the tag.
+  auto colon = rest.rfind(':');
+  if (colon != std::string_view::npos && rest.find('/', colon) == std::string_view::npos) {
+    r.tag = std::string(rest.substr(colon + 1));
+    rest = rest.substr(0, colon);
+    if (auto s = ValidateTag(r.tag); !s.ok()) return Invalid("image reference '" + std::string(text) + "': " + s.message());
+  }
+  r.repository = std::string(rest);
+  if (r.registry == "docker.io" && r.repository.find('/') == std::string::npos) r.repository = "library/" + r.repository;
+  if (auto s = ValidateRepositoryName(r.repository); !s.ok()) {
+    return Invalid("image reference '" + std::string(text) + "': " + s.message());
+  }
+  if (r.tag.empty() && !r.digest) r.tag = "latest";
+  return r;
+}
+
 }  // namespace drydock::oci

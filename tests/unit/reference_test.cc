@@ -32,3 +32,33 @@ TEST(Tag, AcceptsAndRejects) {
 
 }  // namespace
 }  // namespace drydock::oci
+
+namespace drydock::oci {
+namespace {
+
+TEST(ImageReference, NormalisesLikeDocker) {
+  auto r = ParseImageReference("busybox");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->String(), "docker.io/library/busybox:latest");
+  r = ParseImageReference("localhost:5000/team/app:1.2");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->registry, "localhost:5000");
+  EXPECT_EQ(r->repository, "team/app");
+  EXPECT_EQ(r->tag, "1.2");
+  r = ParseImageReference("127.0.0.1:5000/app@sha256:" + std::string(64, 'a'));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->tag, "");
+  EXPECT_EQ(r->Reference(), "sha256:" + std::string(64, 'a'));
+  r = ParseImageReference("team/app:v1", "registry.local");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->String(), "registry.local/team/app:v1");
+}
+
+TEST(ImageReference, RejectsBadOnes) {
+  for (const char* bad : {"", "UPPER/app", "app:bad tag", "app@sha256:short", "localhost:5000/", "a//b"}) {
+    EXPECT_FALSE(ParseImageReference(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace drydock::oci

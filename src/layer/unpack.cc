@@ -1,0 +1,148 @@
+// Layer tar → directory, either in overlayfs format (whiteouts kept as 0/0
+// char devices and opaque xattrs, for stacking) or applied onto a merged
+// root (whiteouts delete). Entry names are sanitised before anything is
+// written, and libarchive refuses to write through symlinks.
+#include <archive.h>
+#include <archive_entry.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "layer/layer.h"
+
+namespace drydock::layer {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ReadDeleter {
+  void operator()(archive* a) const { archive_read_free(a); }
+};
+struct DiskDeleter {
+  void operator()(archive* a) const { archive_write_free(a); }
+};
+
+constexpr std::string_view kWhiteout = ".wh.";
+constexpr std::string_view kOpaque = ".wh..wh..opq";
+
+// "./a//b/" → "a/b"; an entry climbing out with ".." is an error.
+Result<std::string> CleanPath(std::string_view name) {
+  std::vector<std::string_view> parts;
+  while (!name.empty()) {
+    auto slash = name.find('/');
+    auto part = name.substr(0, slash);
+    name = slash == std::string_view::npos ? std::string_view() : name.substr(slash + 1);
+    if (part.empty() || part == ".") continue;
+    if (part == "..") return Invalid("layer entry escapes the root with '..'");
+    parts.push_back(part);
+  }
+  std::string out;
+  for (auto p : parts) out += (out.empty() ? "" : "/") + std::string(p);
+  return out;
+}
+
+enum class Mode { kOverlay, kApply };
+
+class Unpacker {
+ public:
+  Unpacker(const fs::path& dest, Mode mode) : dest_(dest), mode_(mode) {}
+
+  Status Run(const fs::path& blob) {
+    std::unique_ptr<archive, ReadDeleter> in(archive_read_new());
+    archive_read_support_filter_all(in.get());
+    archive_read_support_format_tar(in.get());
+    archive_read_support_format_gnutar(in.get());
+    if (archive_read_open_filename(in.get(), blob.c_str(), 256 * 1024) != ARCHIVE_OK) {
+      return Invalid("open layer " + blob.string() + ": " + archive_error_string(in.get()));
+    }
+    std::unique_ptr<archive, DiskDeleter> out(archive_write_disk_new());
+    archive_write_disk_set_options(out.get(), ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_TIME |
+                                                  ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                                  ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_UNLINK);
+    archive_entry* e;
+    while (true) {
+      int rc = archive_read_next_header(in.get(), &e);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc < ARCHIVE_WARN) return Invalid("layer " + blob.string() + ": " + archive_error_string(in.get()));
+      DD_RETURN_IF_ERROR(Entry(in.get(), out.get(), e));
+    }
+    if (archive_write_close(out.get()) != ARCHIVE_OK) {
+      return Internal(std::string("finish unpacking: ") + archive_error_string(out.get()));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Status Entry(archive* in, archive* out, archive_entry* e) {
+    const char* raw = archive_entry_pathname(e);
+    auto rel = CleanPath(raw ? raw : "");
+    if (!rel.ok()) return Invalid(std::string("layer entry '") + (raw ? raw : "") + "': " + rel.status().message());
+    if (rel->empty()) return Status::Ok();  // the root itself
+    fs::path rp(*rel);
+    std::string base = rp.filename().string();
+    fs::path parent = dest_ / rp.parent_path();
+    if (base == kOpaque) return Opaque(parent);
+    if (base.rfind(kWhiteout, 0) == 0) return Whiteout(parent / base.substr(kWhiteout.size()));
+    archive_entry_set_pathname(e, (dest_ / rp).c_str());
+    if (const char* link = archive_entry_hardlink(e)) {
+      auto target = CleanPath(link);
+      if (!target.ok()) return Invalid(std::string("hard link target '") + link + "' escapes the root");
+      archive_entry_set_hardlink(e, (dest_ / *target).c_str());
+    }
+    if (archive_write_header(out, e) < ARCHIVE_WARN) {
+      return Invalid("unpack " + *rel + ": " + archive_error_string(out));
+    }
+    const void* buf;
+    size_t size;
+    la_int64_t offset;
+    while (true) {
+      int rc = archive_read_data_block(in, &buf, &size, &offset);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc < ARCHIVE_WARN) return Invalid("read " + *rel + ": " + archive_error_string(in));
+      if (archive_write_data_block(out, buf, size, offset) < ARCHIVE_WARN) {
+        return Internal("write " + *rel + ": " + archive_error_string(out));
+      }
+    }
+    if (archive_write_finish_entry(out) < ARCHIVE_WARN) return Internal("finish " + *rel + ": " + archive_error_string(out));
+    return Status::Ok();
+  }
+
+  Status Opaque(const fs::path& dir) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (mode_ == Mode::kApply) {
+      for (const auto& child : fs::directory_iterator(dir, ec)) fs::remove_all(child.path(), ec);
+      return Status::Ok();
+    }
+    if (::lsetxattr(dir.c_str(), "trusted.overlay.opaque", "y", 1, 0) != 0) {
+      return Internal("mark " + dir.string() + " opaque: " + std::strerror(errno));
+    }
+    return Status::Ok();
+  }
+
+  Status Whiteout(const fs::path& target) {
+    std::error_code ec;
+    fs::remove_all(target, ec);
+    if (mode_ == Mode::kApply) return Status::Ok();
+    fs::create_directories(target.parent_path(), ec);
+    if (::mknod(target.c_str(), S_IFCHR | 0, makedev(0, 0)) != 0) {
+      return Internal("whiteout " + target.string() + ": " + std::strerror(errno));
+    }
+    return Status::Ok();
+  }
+
+  fs::path dest_;
+  Mode mode_;
+};
+
+}  // namespace
+
+Status UnpackLayer(const fs::path& blob, const fs::path& dest) { return Unpacker(dest, Mode::kOverlay).Run(blob); }
+Status ApplyLayer(const fs::path& blob, const fs::path& root) { return Unpacker(root, Mode::kApply).Run(blob); }
+
+}  // namespace drydock::layer

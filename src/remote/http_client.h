@@ -1,0 +1,45 @@
+// One libcurl request/response, with the request body streamed from a
+// string or a file and the response body streamed to a callback.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace drydock::remote {
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::string> headers;  // "Name: value"
+  const std::string* body = nullptr;  // or:
+  int body_fd = -1;
+  uint64_t body_size = 0;
+  // Receives the response body; return false to abort. When unset, the
+  // body is collected into HttpResponse::body up to `body_limit`.
+  std::function<bool(const char*, size_t)> sink;
+  size_t body_limit = 8 * 1024 * 1024;
+  long timeout_seconds = 600;
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string Header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+// Transport failures (connection refused, TLS, timeout) are kUnavailable.
+Result<HttpResponse> SendHttp(const HttpRequest& req);
+
+// Parses `Bearer realm="…",service="…"` into {"scheme": "bearer", "realm": …}.
+std::map<std::string, std::string> ParseChallenge(const std::string& header);
+
+}  // namespace drydock::remote

@@ -1,0 +1,133 @@
+// `runc run` in the foreground with its output on a pipe we poll, so a
+// timeout or cancel can `runc kill` the container and still collect it.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <optional>
+
+#include "base/fd.h"
+#include "base/random.h"
+#include "runtime/runtime.h"
+
+namespace drydock::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// Runs a short runc subcommand (kill, delete) and waits for it.
+int RuncCommand(const std::vector<std::string>& args) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_RDWR);
+    ::dup2(devnull, 0);
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execvp("runc", argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Removes runc's state for the container however the run ended.
+class ContainerGuard {
+ public:
+  ContainerGuard(std::string root, std::string id) : root_(std::move(root)), id_(std::move(id)) {}
+  ~ContainerGuard() { RuncCommand({"runc", "--root", root_, "delete", "--force", id_}); }
+  void Kill() { RuncCommand({"runc", "--root", root_, "kill", "--all", id_, "KILL"}); }
+
+ private:
+  std::string root_, id_;
+};
+
+Status WriteText(const fs::path& p, const std::string& text) {
+  std::ofstream f(p);
+  f << text;
+  return f ? Status::Ok() : Internal("write " + p.string());
+}
+
+std::string ResolvConf(Network n) {
+  if (n == Network::kNone) return "";
+  std::ifstream f("/etc/resolv.conf");
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+}  // namespace
+
+Result<RunResult> Run(const ContainerSpec& spec, const RunOptions& options) {
+  std::error_code ec;
+  fs::create_directories(options.state_dir, ec);
+  TempDir bundle(options.state_dir, "bundle");
+  std::string id = "drydock-" + RandomHex(8);
+  std::string runc_root = (options.state_dir / "runc").string();
+  fs::path hosts = bundle.path() / "hosts", resolv = bundle.path() / "resolv.conf";
+  DD_RETURN_IF_ERROR(WriteText(hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" +
+                                          spec.hostname + "\n"));
+  DD_RETURN_IF_ERROR(WriteText(resolv, ResolvConf(spec.network)));
+  DD_RETURN_IF_ERROR(WriteText(bundle.path() / "config.json", RuntimeSpecJson(spec, hosts, resolv)));
+
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + std::strerror(errno));
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
+  std::string bundle_path = bundle.path().string();
+  pid_t pid = ::fork();
+  if (pid < 0) return Internal(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_RDONLY);
+    ::dup2(devnull, 0);
+    ::dup2(write_end.get(), 1);
+    ::dup2(write_end.get(), 2);
+    ::execlp("runc", "runc", "--root", runc_root.c_str(), "run", "--no-new-keyring", "--bundle", bundle_path.c_str(),
+             id.c_str(), nullptr);
+    const char msg[] = "drydock: cannot execute runc\n";
+    (void)!::write(2, msg, sizeof msg - 1);
+    ::_exit(127);
+  }
+  write_end.Reset();
+  ContainerGuard guard(runc_root, id);
+  RunResult result;
+  auto deadline = Clock::now() + options.timeout;
+  std::optional<Clock::time_point> killed_at;
+  char buf[16384];
+  while (true) {
+    pollfd p{read_end.get(), POLLIN, 0};
+    if (::poll(&p, 1, 100) > 0) {
+      ssize_t n = ::read(read_end.get(), buf, sizeof buf);
+      if (n == 0) break;  // runc and every container process closed their output
+      if (n > 0 && options.output) options.output(std::string_view(buf, static_cast<size_t>(n)));
+      if (n < 0 && errno != EINTR) break;
+    }
+    if (killed_at) {
+      if (Clock::now() - *killed_at > std::chrono::seconds(10)) break;
+      continue;
+    }
+    result.timed_out = Clock::now() > deadline;
+    result.canceled = options.cancel && options.cancel->load();
+    if (result.timed_out || result.canceled) {
+      guard.Kill();
+      ::kill(pid, SIGKILL);
+      killed_at = Clock::now();
+    }
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (result.exit_code == 127 && !killed_at && !fs::exists("/usr/sbin/runc") && !fs::exists("/usr/bin/runc")) {
+    return Internal("runc is not installed (apt-get install runc)");
+  }
+  return result;
+}
+
+}  // namespace drydock::runtime

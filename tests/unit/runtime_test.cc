@@ -1,0 +1,123 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "runtime/runtime.h"
+#include "test_dir.h"
+
+namespace drydock::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool IsMounted(const fs::path& p) {
+  std::ifstream mounts("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mounts, line)) {
+    if (line.find(" " + p.string() + " ") != std::string::npos) return true;
+  }
+  return false;
+}
+
+class RuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root for mounts and runc";
+    if (!fs::exists("/bin/busybox")) GTEST_SKIP() << "busybox-static is not installed";
+    // A base layer with busybox and its applet links.
+    base_ = dir_.path() / "base";
+    fs::create_directories(base_ / "bin");
+    fs::copy_file("/bin/busybox", base_ / "bin/busybox");
+    for (const char* applet : {"sh", "echo", "id", "sleep", "cat", "rm", "ls", "mkdir", "touch", "hostname"}) {
+      fs::create_symlink("busybox", base_ / "bin" / applet);
+    }
+    fs::create_directories(base_ / "etc");
+    std::ofstream(base_ / "etc/passwd") << "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n";
+    std::ofstream(base_ / "etc/doomed") << "bye";
+  }
+
+  Result<OverlayMount> Mount() {
+    return OverlayMount::Mount({base_}, dir_.path() / "upper", dir_.path() / "work", dir_.path() / "rootfs");
+  }
+
+  RunResult RunIn(const fs::path& rootfs, std::vector<std::string> args, std::string& out,
+                  std::chrono::seconds timeout = std::chrono::seconds(60), Network net = Network::kHost) {
+    ContainerSpec spec;
+    spec.rootfs = rootfs;
+    spec.args = std::move(args);
+    spec.env = {"PATH=/bin", "GREETING=hello"};
+    spec.network = net;
+    RunOptions o;
+    o.state_dir = dir_.path() / "state";
+    o.timeout = timeout;
+    o.output = [&](std::string_view s) { out.append(s); };
+    auto r = runtime::Run(spec, o);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? *r : RunResult{-1};
+  }
+
+  TempDir dir_ = testing::MakeTestDir();
+  fs::path base_;
+};
+
+TEST_F(RuntimeTest, RunsAndCapturesChangesInTheUpperDir) {
+  auto m = Mount();
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  std::string out;
+  auto r = RunIn(m->target(), {"/bin/sh", "-c", "echo $GREETING; id -u; hostname; echo new > /etc/new; rm /etc/doomed"}, out);
+  EXPECT_EQ(r.exit_code, 0) << out;
+  EXPECT_EQ(out, "hello\n0\ndrydock\n");
+  fs::path upper = dir_.path() / "upper";
+  EXPECT_TRUE(fs::exists(upper / "etc/new"));
+  struct stat st;
+  ASSERT_EQ(::lstat((upper / "etc/doomed").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));  // overlayfs whiteout
+  EXPECT_TRUE(fs::exists(base_ / "etc/doomed"));  // the lower layer is untouched
+}
+
+TEST_F(RuntimeTest, ExitCodeIsAResult) {
+  auto m = Mount();
+  ASSERT_TRUE(m.ok());
+  std::string out;
+  auto r = RunIn(m->target(), {"/bin/sh", "-c", "echo failing >&2; exit 7"}, out);
+  EXPECT_EQ(r.exit_code, 7);
+  EXPECT_EQ(out, "failing\n");
+}
+
+TEST_F(RuntimeTest, TimeoutKillsTheContainer) {
+  auto m = Mount();
+  ASSERT_TRUE(m.ok());
+  std::string out;
+  auto start = std::chrono::steady_clock::now();
+  auto r = RunIn(m->target(), {"/bin/sh", "-c", "echo started; sleep 300"}, out, std::chrono::seconds(1));
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  EXPECT_EQ(out, "started\n");
+  // runc's state is gone: nothing left running under our root.
+  EXPECT_FALSE(fs::exists(dir_.path() / "state/runc") && !fs::is_empty(dir_.path() / "state/runc"));
+}
+
+TEST_F(RuntimeTest, NetworkNoneHasOnlyLoopback) {
+  auto m = Mount();
+  ASSERT_TRUE(m.ok());
+  std::string out;
+  auto r = RunIn(m->target(), {"/bin/sh", "-c", "ls /sys/class/net"}, out, std::chrono::seconds(60), Network::kNone);
+  EXPECT_EQ(r.exit_code, 0) << out;
+  EXPECT_EQ(out, "lo\n");
+}
+
+TEST_F(RuntimeTest, MountIsReleased) {
+  fs::path target = dir_.path() / "rootfs";
+  {
+    auto m = Mount();
+    ASSERT_TRUE(m.ok());
+    EXPECT_TRUE(IsMounted(target));
+  }
+  EXPECT_FALSE(IsMounted(target));
+}
+
+}  // namespace
+}  // namespace drydock::runtime
