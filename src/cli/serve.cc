@@ -20,10 +20,12 @@ namespace drydock::cli {
 namespace {
 
 // Creates the admin user on first start; prints a generated password once.
+// Users added with `drydock user add` before the first start do not stop a
+// configured admin password from taking effect.
 Status EnsureAdmin(storage::MetadataStore& meta, auth::Authenticator& auth, const std::string& configured) {
   auto count = meta.CountUsers();
   if (!count.ok()) return count.status();
-  if (*count > 0) return Status::Ok();
+  if (*count > 0 && (configured.empty() || meta.GetUser("admin").ok())) return Status::Ok();
   std::string password = configured.empty() ? RandomHex(16) : configured;
   DD_RETURN_IF_ERROR(auth.CreateUser("admin", password, true, {}));
   if (configured.empty()) {

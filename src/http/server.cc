@@ -439,11 +439,13 @@ void Server::Run() {
 
 void Server::Stop() {
   auto& i = *impl_;
+  // All under mu: waking Run() lets ~Server proceed, and it must not free the
+  // acceptor while this Stop (e.g. from a signal thread) is still closing it.
+  std::lock_guard lock(i.mu);
   if (i.stopping.exchange(true)) return;
   beast::error_code ec;
   ::shutdown(i.acceptor.native_handle(), SHUT_RDWR);
   i.acceptor.close(ec);
-  std::lock_guard lock(i.mu);
   for (int fd : i.sockets) ::shutdown(fd, SHUT_RDWR);
 }
 

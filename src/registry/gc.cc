@@ -89,7 +89,10 @@ class Collector {
       needed.insert(m.children.begin(), m.children.end());
     }
     for (const auto& [digest, linked_at] : g->links) {
-      if (needed.count(digest) || linked_at >= cutoff()) continue;
+      if (needed.count(digest) || linked_at >= cutoff()) {
+        still_linked_.insert(digest);
+        continue;
+      }
       bool gone = o_.dry_run;
       if (!o_.dry_run) {
         auto r = meta_.UnlinkBlobIfUnreferenced(repo, digest, cutoff());
@@ -100,6 +103,8 @@ class Collector {
         report_.links_removed++;
         report_.actions.push_back("unlink blob " + repo + "@" + digest.str());
         unlinked_.insert(digest);
+      } else {
+        still_linked_.insert(digest);
       }
     }
     return Status::Ok();
@@ -114,8 +119,9 @@ class Collector {
       std::unique_lock lock(mu_);
       auto linked = meta_.AnyLink(d);
       if (!linked.ok()) return linked.status();
-      // In a dry run, links this pass would have removed do not count.
-      if (*linked && !(o_.dry_run && unlinked_.count(d))) continue;
+      // In a dry run, links this pass would have removed do not count, but
+      // a blob another repository keeps linked stays.
+      if (*linked && !(o_.dry_run && unlinked_.count(d) && !still_linked_.count(d))) continue;
       auto fresh = blobs_.Stat(d);
       if (!fresh.ok() || fresh->mtime >= cutoff()) continue;
       if (!o_.dry_run) DD_RETURN_IF_ERROR(blobs_.Delete(d));
@@ -161,6 +167,7 @@ class Collector {
   int64_t now_;
   GcReport report_;
   std::set<oci::Digest> unlinked_;
+  std::set<oci::Digest> still_linked_;  // linked in some repository after its sweep
 };
 
 }  // namespace

@@ -7,7 +7,9 @@ shopt -s inherit_errexit
 
 DRYDOCK_BIN=${DRYDOCK_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/src/drydock}
 TEST_NAME=$(basename "$0" .sh)
-WORK=$(mktemp -d "/tmp/drydock-it-$TEST_NAME.XXXXXX")
+# Lower case only: buildah derives image names from oci: layout paths.
+WORK="${TMPDIR:-/tmp}/drydock-it-$TEST_NAME-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+mkdir -m 700 "$WORK"
 ADMIN_PASS="admin-$RANDOM-$RANDOM-pw"
 CHECKS=0
 SERVER_PID=""
@@ -22,6 +24,7 @@ export CONTAINERS_STORAGE_CONF="$WORK/storage.conf"
 export CONTAINERS_REGISTRIES_CONF="$WORK/registries.conf"
 export XDG_RUNTIME_DIR="$WORK/xdg"
 mkdir -p "$XDG_RUNTIME_DIR" "$WORK/containers/root" "$WORK/containers/run"
+echo '{"auths":{}}' >"$REGISTRY_AUTH_FILE"
 cat >"$CONTAINERS_STORAGE_CONF" <<EOF
 [storage]
 driver = "vfs"
@@ -32,7 +35,8 @@ cat >"$CONTAINERS_REGISTRIES_CONF" <<EOF
 unqualified-search-registries = []
 EOF
 
-log() { echo "[$TEST_NAME] $*"; }
+T0=$(date +%s.%N)
+log() { echo "[$TEST_NAME $(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%6.1fs", b - a }')] $*"; }
 
 ok() {
   CHECKS=$((CHECKS + 1))
@@ -44,6 +48,18 @@ server_log_tail() {
     echo "---- last lines of $SERVER_LOG ----" >&2
     tail -n 25 "$SERVER_LOG" >&2 || true
   fi
+  sanitizer_reports >&2
+}
+
+# sanitizer_reports: the start of every sanitizer report in this test's server logs.
+sanitizer_reports() {
+  local f
+  for f in "$WORK"/server.*.log; do
+    [ -f "$f" ] || continue
+    grep -q -E 'ERROR: [A-Za-z]*Sanitizer|runtime error:' "$f" || continue
+    echo "---- sanitizer report in $f ----"
+    grep -m 3 -A 30 -E 'ERROR: [A-Za-z]*Sanitizer|runtime error:' "$f" | cut -c1-300
+  done
 }
 
 fail() {
@@ -95,7 +111,7 @@ assert_status() {
   fail "$3: expected HTTP $1, got HTTP $2${LAST_BODY:+ (body: $(head -c 400 <<<"$LAST_BODY"))}"
 }
 
-# assert_file_eq FILE_A FILE_B WHAT: byte-for-byte equality.
+# assert_same_bytes FILE_A FILE_B WHAT: byte-for-byte equality.
 assert_same_bytes() {
   if ! cmp -s "$1" "$2"; then
     fail "$3: $1 and $2 differ ($(sha256sum <"$1" | cut -c1-12) vs $(sha256sum <"$2" | cut -c1-12))"
@@ -112,21 +128,47 @@ req() {
   local out="$WORK/.resp.body" hdr="$WORK/.resp.hdr"
   local m=(-X "$method")
   [ "$method" = HEAD ] && m=(-I)
+  : >"$out"
+  : >"$hdr"
   STATUS=$(curl -sS "${m[@]}" -o "$out" -D "$hdr" -w '%{http_code}' "$@" "$URL$path") || STATUS="curl-error-$?"
-  LAST_BODY=$(cat "$out" 2>/dev/null || true)
-  HDR=$(tr -d '\r' <"$hdr" 2>/dev/null || true)
+  { LAST_BODY=$(<"$out"); } 2>/dev/null  # binary bodies: bash drops NULs (and warns)
+  [ "$method" = HEAD ] && LAST_BODY=""     # curl -I writes the headers there
+  HDR=$(<"$hdr")
+  HDR=${HDR//$'\r'/}
 }
 
 # header NAME: a header from the last req (case-insensitive, last one wins).
 header() {
-  awk -v n="$(tr '[:upper:]' '[:lower:]' <<<"$1")" -F': ' \
-    'tolower($1) == n { sub(/^[^:]*: /, ""); v = $0 } END { print v }' <<<"$HDR"
+  local line name v="" want="${1,,}"
+  while IFS= read -r line; do
+    name=${line%%:*}
+    [ "$name" != "$line" ] && [ "${name,,}" = "$want" ] && v=${line#*: }
+  done <<<"$HDR"
+  echo "$v"
 }
+
+# raw_head PATH: sends a HEAD as admin over a plain socket and prints every
+# byte after the header block (curl never reads a HEAD response's body).
+raw_head() {
+  local auth
+  auth=$(printf 'admin:%s' "$ADMIN_PASS" | base64 -w0)
+  exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+  printf 'HEAD %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\nConnection: close\r\n\r\n' "$1" "$REG" "$auth" >&5
+  timeout 5 cat <&5 | tr -d '\r' | sed '1,/^$/d'
+  exec 5<&-
+}
+
+# save_body FILE: the last req's response body, byte for byte.
+save_body() { cp "$WORK/.resp.body" "$1"; }
+
 
 # error_code: errors[0].code of the last JSON error body.
 error_code() { jq -r '.errors[0].code // empty' <<<"$LAST_BODY" 2>/dev/null || true; }
 
 ADMIN=()  # curl auth args, set once the server runs
+
+# metric 'NAME{labels}': a value from /metrics now (0 when absent).
+metric() { curl -sS "$URL/metrics" | awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }'; }
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 sha256_str() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 
@@ -139,6 +181,7 @@ start_server() {
   SERVER_LOG="$WORK/server.$((${SERVER_STARTS:-0} + 1)).log"
   SERVER_STARTS=$((${SERVER_STARTS:-0} + 1))
   local listen="127.0.0.1:${FIXED_PORT:-0}"
+  : >"$SERVER_LOG"
   DRYDOCK_ADMIN_PASSWORD="$ADMIN_PASS" "$DRYDOCK_BIN" serve --data "$DATA" --listen "$listen" "$@" \
     >"$SERVER_LOG" 2>&1 &
   SERVER_PID=$!
@@ -161,17 +204,36 @@ start_server() {
   fail "drydock did not start listening within 10s"
 }
 
+# server_problems: sanitizer reports in any server log of this test.
+server_problems() {
+  cat "$WORK"/server.*.log 2>/dev/null |
+    grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: [A-Za-z]*Sanitizer' | head -n 5 || true
+}
+
+# stop_server [quiet]: SIGTERM, then waits; drydock must exit 0 within 20 s
+# and without sanitizer reports (unless quiet, as during cleanup).
 stop_server() {
   [ -n "$SERVER_PID" ] || return 0
   kill -TERM "$SERVER_PID" 2>/dev/null || true
-  local i
-  for i in $(seq 1 100); do
+  local i rc=0
+  for i in $(seq 1 200); do
     kill -0 "$SERVER_PID" 2>/dev/null || break
     sleep 0.1
   done
-  kill -KILL "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
+  if kill -0 "$SERVER_PID" 2>/dev/null; then
+    echo "[$TEST_NAME] drydock (pid $SERVER_PID) still running 20 s after SIGTERM; threads:" >&2
+    grep -H . /proc/"$SERVER_PID"/status /proc/"$SERVER_PID"/task/*/{comm,wchan,syscall} 2>&1 |
+      grep -v 'status:\(Vm\|Rss\|Huge\|Sig\|Cap\|Cpus\|Mems\|voluntary\|nonvol\)' | sed 's/^/  /' >&2 || true
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+  fi
+  wait "$SERVER_PID" 2>/dev/null || rc=$?
   SERVER_PID=""
+  SERVER_EXIT=$rc
+  [ "${1:-}" = quiet ] && return 0
+  [ "$rc" = 0 ] || fail "drydock exited with status $rc after SIGTERM"
+  local problems
+  problems=$(server_problems)
+  [ -z "$problems" ] || fail "sanitizer reports in the server log"
 }
 
 kill9_server() {
@@ -197,7 +259,16 @@ free_port() {
 cleanup() {
   local rc=$?
   set +e
-  stop_server
+  stop_server quiet
+  if [ "$rc" -eq 0 ] && [ "${SERVER_EXIT:-0}" != 0 ]; then
+    echo "FAIL [$TEST_NAME]: drydock exited with status $SERVER_EXIT after SIGTERM" >&2
+    rc=1
+  fi
+  if [ "$rc" -eq 0 ] && [ -n "$(server_problems)" ]; then
+    echo "FAIL [$TEST_NAME]: sanitizer reports in the server log:" >&2
+    sanitizer_reports >&2
+    rc=1
+  fi
   local p
   for p in "${BG_PIDS[@]}"; do
     kill "$p" 2>/dev/null || true
@@ -274,6 +345,8 @@ _image() {
   rm -rf "$root"
   mkdir -p "$root/etc"
   printf 'tag=%s\narch=%s\n%s\n' "$tag" "$arch" "$extra" >"$root/etc/drydock-test"
+  # IMAGE_RANDOM_KB=N adds N KiB of incompressible data (bigger, slower pushes).
+  if [ -n "${IMAGE_RANDOM_KB:-}" ]; then head -c "$((IMAGE_RANDOM_KB * 1024))" /dev/urandom >"$root/etc/drydock-random"; fi
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf "$dir/.l2.tar" -C "$root" .
   rm -rf "$root"
   local l2_diff l2
@@ -319,7 +392,8 @@ _layout_add_ref() {
 # make_busybox_layout DIR TAG [EXTRA]: a real OCI image layout at DIR with a
 # linux/amd64 busybox image under TAG (rootfs = busybox layer + a small
 # layer naming TAG and EXTRA, so different arguments give different
-# digests). Prints the manifest digest.
+# digests; IMAGE_ARCH and IMAGE_RANDOM_KB vary it further). Prints the
+# manifest digest.
 make_busybox_layout() {
   local dir=$1 tag=$2 extra=${3:-}
   _layout_init "$dir"

@@ -94,11 +94,16 @@ copy "${SRC[@]}" "docker://$REG/skopeo/docker:v2" "oci:$WORK/out3:v2"
 ok "schema2 image copied back to an OCI layout"
 
 log "cross-repository copy (blob mount)"
+MOUNTED_KEY='drydock_http_requests_total{route="upload_start",method="POST",status="201"}'
+MOUNTS_BEFORE=$(metric "$MOUNTED_KEY")
 copy "${SRC[@]}" "${DST[@]}" "docker://$REG/skopeo/busybox:v1" "docker://$REG/skopeo/mounted:v1"
 assert_eq "$D1" "$(skopeo inspect "${SK[@]}" "docker://$REG/skopeo/mounted:v1" | jq -r .Digest)" "digest after cross-repo copy"
 LAYER=$(jq -r '.layers[0].digest' "$WORK/raw.json")
 req HEAD "/v2/skopeo/mounted/blobs/$LAYER" "${ADMIN[@]}"
 assert_status 200 "$STATUS" "layer present in target repository"
+MOUNTS=$(($(metric "$MOUNTED_KEY") - MOUNTS_BEFORE))
+[ "$MOUNTS" -ge 2 ] || fail "expected skopeo to mount both layers (POST ?mount= -> 201), saw $MOUNTS"
+ok "skopeo mounted $MOUNTS blobs from skopeo/busybox instead of uploading them"
 
 log "list-tags and delete"
 copy "${DST[@]}" "oci:$SRC1:v1" "docker://$REG/skopeo/busybox:latest"

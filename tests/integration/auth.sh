@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Authentication and authorization: Basic auth, the Docker token flow
+# (/auth/token, HS256 JWTs), per-user grants, anonymous pull patterns,
+# challenges, and skopeo with good and bad credentials.
+. "$(dirname "$0")/lib.sh"
+
+cat >"$WORK/config.yaml" <<EOF
+auth:
+  anonymous_pull: ["public/*"]
+EOF
+DATA="$WORK/data"
+READER_PASS="reader-$RANDOM-pw"
+WRITER_PASS="writer-$RANDOM-pw"
+# One user before the first start (the admin must still be created) and one
+# while the server runs (it must see the new user at once).
+"$DRYDOCK_BIN" user add reader --data "$DATA" -p "$READER_PASS" --grant 'auth/*=pull' >"$WORK/useradd.out" 2>&1 ||
+  { cat "$WORK/useradd.out" >&2; fail "drydock user add reader"; }
+ok "created user reader (grant auth/*=pull) before the first start"
+start_server --config "$WORK/config.yaml"
+req GET /v2/ "${ADMIN[@]}"
+assert_status 200 "$STATUS" "admin created from DRYDOCK_ADMIN_PASSWORD although a user already existed"
+"$DRYDOCK_BIN" user add writer --data "$DATA" -p "$WRITER_PASS" --grant 'team/*=pull,push' --grant 'auth/*=pull' \
+  >"$WORK/useradd.out" 2>&1 || { cat "$WORK/useradd.out" >&2; fail "drydock user add writer"; }
+ok "created user writer (team/*=pull,push, auth/*=pull) while the server runs"
+
+jwt_claims() { # jwt_claims TOKEN: the decoded payload
+  local p
+  p=$(cut -d. -f2 <<<"$1" | tr '_-' '/+')
+  while [ $((${#p} % 4)) -ne 0 ]; do p="$p="; done
+  base64 -d <<<"$p"
+}
+token_for() { # token_for USER:PASS SCOPE -> token (empty creds: anonymous)
+  local creds=()
+  [ -n "$1" ] && creds=(-u "$1")
+  req GET "/auth/token?service=drydock&scope=$2" "${creds[@]}"
+  [ "$STATUS" = 200 ] || fail "token for '${1%%:*}' scope $2: HTTP $STATUS $LAST_BODY"
+  jq -r .token <<<"$LAST_BODY"
+}
+actions_in() { jq -c --arg n "$2" '[.access[] | select(.type == "repository" and .name == $n) | .actions[]]' <<<"$1"; }
+
+make_busybox_layout "$WORK/img" v1 "auth test" >"$WORK/img.digest"
+IMG=$(cat "$WORK/img.digest")
+push_layout "$WORK/img" v1 auth/app:v1
+push_layout "$WORK/img" v1 public/app:v1
+push_layout "$WORK/img" v1 private/app:v1
+ok "admin pushed auth/app, public/app and private/app with skopeo"
+REALM="http://$REG/auth/token"
+
+log "anonymous requests"
+req POST /v2/auth/app/blobs/uploads/
+assert_status 401 "$STATUS" "anonymous push"
+assert_eq UNAUTHORIZED "$(error_code)" "its error code"
+assert_eq "Bearer realm=\"$REALM\",service=\"drydock\",scope=\"repository:auth/app:pull,push\"" \
+  "$(header WWW-Authenticate)" "WWW-Authenticate on anonymous push"
+req POST /v2/public/app/blobs/uploads/
+assert_status 401 "$STATUS" "anonymous push to an anonymous-pull repository"
+req GET /v2/auth/app/manifests/v1
+assert_status 401 "$STATUS" "anonymous pull outside anonymous_pull"
+assert_eq "Bearer realm=\"$REALM\",service=\"drydock\",scope=\"repository:auth/app:pull\"" \
+  "$(header WWW-Authenticate)" "WWW-Authenticate on anonymous pull"
+req GET /v2/public/app/manifests/v1
+assert_status 200 "$STATUS" "anonymous pull of public/app (anonymous_pull: public/*)"
+assert_eq "$IMG" "$(header Docker-Content-Digest)" "anonymously pulled digest"
+req GET "/v2/public/app/blobs/$(jq -r .config.digest <<<"$LAST_BODY")"
+assert_status 200 "$STATUS" "anonymous blob pull of public/app"
+req GET /v2/public/app/tags/list
+assert_status 200 "$STATUS" "anonymous tags/list of public/app"
+req GET /v2/publicity/app/manifests/v1
+assert_status 401 "$STATUS" "anonymous pull of publicity/app (pattern is public/*, not a prefix)"
+req DELETE /v2/public/app/manifests/v1
+assert_status 401 "$STATUS" "anonymous delete in public/app"
+req GET /v2/_catalog
+assert_status 401 "$STATUS" "anonymous catalog"
+req GET /v2/
+assert_status 401 "$STATUS" "anonymous GET /v2/"
+assert_eq "Bearer realm=\"$REALM\",service=\"drydock\"" "$(header WWW-Authenticate)" "WWW-Authenticate on /v2/"
+
+log "wrong credentials"
+req GET /v2/ -u "admin:not-the-password"
+assert_status 401 "$STATUS" "GET /v2/ with a wrong password"
+req GET /v2/public/app/manifests/v1 -u "admin:not-the-password"
+assert_status 401 "$STATUS" "wrong password is refused even where anonymous pull works"
+req GET "/auth/token?service=drydock&scope=repository:auth/app:pull" -u "admin:not-the-password"
+assert_status 401 "$STATUS" "token with a wrong password"
+req GET "/auth/token?service=drydock" -u "nobody:whatever-password"
+assert_status 401 "$STATUS" "token for an unknown user"
+req GET /v2/ -H "Authorization: Bearer not.a.jwt"
+assert_status 401 "$STATUS" "garbage bearer token"
+
+log "token flow (admin)"
+TOKEN=$(token_for "admin:$ADMIN_PASS" "repository:auth/app:pull,push")
+CLAIMS=$(jwt_claims "$TOKEN")
+assert_eq '["pull","push"]' "$(actions_in "$CLAIMS" auth/app)" "admin token actions"
+assert_eq "admin drydock" "$(jq -r '"\(.sub) \(.aud)"' <<<"$CLAIMS")" "token sub and aud"
+assert_eq 900 "$(jq '.exp - .iat' <<<"$CLAIMS")" "token lifetime (default)"
+req GET "/auth/token?service=drydock&scope=repository:auth/app:pull" "${ADMIN[@]}"
+assert_eq 900 "$(jq .expires_in <<<"$LAST_BODY")" "expires_in"
+assert_eq "$(jq -r .token <<<"$LAST_BODY")" "$(jq -r .access_token <<<"$LAST_BODY")" "token = access_token"
+BEARER=(-H "Authorization: Bearer $TOKEN")
+req GET /v2/auth/app/manifests/v1 "${BEARER[@]}"
+assert_status 200 "$STATUS" "pull with the token"
+req POST /v2/auth/app/blobs/uploads/ "${BEARER[@]}"
+assert_status 202 "$STATUS" "push with the token"
+req DELETE "$(header Location)" "${BEARER[@]}"
+req POST /v2/private/app/blobs/uploads/ "${BEARER[@]}"
+assert_status 401 "$STATUS" "push with the token to a repository outside its scope"
+assert_contains "$(header WWW-Authenticate)" 'scope="repository:private/app:pull,push",error="insufficient_scope"' \
+  "challenge for a token without the scope"
+SIG=${TOKEN##*.}
+FLIPPED="$( [ "${SIG:0:1}" = A ] && echo B || echo A)${SIG:1}"
+req GET /v2/auth/app/manifests/v1 -H "Authorization: Bearer ${TOKEN%.*}.$FLIPPED"
+assert_status 401 "$STATUS" "token with a tampered signature"
+FORGED=$(jq -c '.access = [{type: "repository", name: "private/app", actions: ["pull", "push"]}]' <<<"$CLAIMS" |
+  base64 -w0 | tr '+/' '-_' | tr -d '=')
+req GET /v2/private/app/manifests/v1 -H "Authorization: Bearer $(cut -d. -f1 <<<"$TOKEN").$FORGED.$SIG"
+assert_status 401 "$STATUS" "token with forged claims and the original signature"
+PULL_ONLY=$(token_for "admin:$ADMIN_PASS" "repository:auth/app:pull")
+req POST /v2/auth/app/blobs/uploads/ -H "Authorization: Bearer $PULL_ONLY"
+assert_status 401 "$STATUS" "admin's pull-only token cannot push"
+req POST /auth/token -d "grant_type=password&service=drydock&username=admin&password=$ADMIN_PASS&scope=repository:auth/app:pull"
+assert_status 200 "$STATUS" "OAuth2 password grant (POST /auth/token)"
+assert_eq '["pull"]' "$(actions_in "$(jwt_claims "$(jq -r .access_token <<<"$LAST_BODY")")" auth/app)" \
+  "actions of the POSTed token"
+
+log "pull-only user"
+RTOKEN=$(token_for "reader:$READER_PASS" "repository:auth/app:pull,push")
+assert_eq '["pull"]' "$(actions_in "$(jwt_claims "$RTOKEN")" auth/app)" "reader asked for pull,push, got"
+req GET /v2/auth/app/manifests/v1 -H "Authorization: Bearer $RTOKEN"
+assert_status 200 "$STATUS" "reader pulls with its token"
+req POST /v2/auth/app/blobs/uploads/ -H "Authorization: Bearer $RTOKEN"
+assert_status 401 "$STATUS" "reader pushes with its token"
+put_manifest_as() { req PUT "/v2/$2/manifests/$3" "$1" -H "Content-Type: application/vnd.oci.image.manifest.v1+json" \
+  --data-binary "@$(layout_blob "$WORK/img" "$IMG")"; }
+put_manifest_as "-ureader:$READER_PASS" auth/app v2
+assert_status 403 "$STATUS" "reader pushes a manifest with Basic auth"
+assert_eq DENIED "$(error_code)" "its error code"
+req DELETE /v2/auth/app/manifests/v1 -u "reader:$READER_PASS"
+assert_status 403 "$STATUS" "reader deletes"
+req GET /v2/private/app/manifests/v1 -u "reader:$READER_PASS"
+assert_status 403 "$STATUS" "reader pulls outside its grant"
+RTOKEN2=$(token_for "reader:$READER_PASS" "repository:private/app:pull")
+assert_eq '[]' "$(actions_in "$(jwt_claims "$RTOKEN2")" private/app)" "reader's token actions on private/app"
+req GET /v2/_catalog -u "reader:$READER_PASS"
+assert_status 200 "$STATUS" "reader lists the catalog"
+assert_eq "auth/app,public/app" "$(jq -r '.repositories | join(",")' <<<"$LAST_BODY")" "catalog as reader (pullable only)"
+req GET /v2/_catalog "${ADMIN[@]}"
+assert_eq "auth/app,private/app,public/app" "$(jq -r '.repositories | join(",")' <<<"$LAST_BODY")" "catalog as admin"
+
+log "user with push on team/*"
+req POST /v2/team/app/blobs/uploads/ -u "writer:$WRITER_PASS"
+assert_status 202 "$STATUS" "writer starts an upload in team/app"
+req DELETE "$(header Location)" -u "writer:$WRITER_PASS"
+assert_status 204 "$STATUS" "writer cancels it"
+req POST /v2/auth/app/blobs/uploads/ -u "writer:$WRITER_PASS"
+assert_status 403 "$STATUS" "writer pushes to auth/app (pull only there)"
+WTOKEN=$(token_for "writer:$WRITER_PASS" "repository:team/app:pull,push,delete")
+assert_eq '["pull","push"]' "$(actions_in "$(jwt_claims "$WTOKEN")" team/app)" "writer asked for pull,push,delete, got"
+skopeo copy -q --dest-tls-verify=false --dest-creds "writer:$WRITER_PASS" "oci:$WORK/img:v1" \
+  "docker://$REG/team/app:v1" >"$WORK/sk.out" 2>&1 || { cat "$WORK/sk.out" >&2; fail "skopeo copy as writer"; }
+req HEAD /v2/team/app/manifests/v1 "${ADMIN[@]}"
+assert_eq "$IMG" "$(header Docker-Content-Digest)" "image skopeo pushed as writer"
+req DELETE /v2/team/app/manifests/v1 -u "writer:$WRITER_PASS"
+assert_status 403 "$STATUS" "writer deletes (no delete grant)"
+
+log "anonymous token"
+ATOKEN=$(token_for "" "repository:public/app:pull,push")
+assert_eq '["pull"]' "$(actions_in "$(jwt_claims "$ATOKEN")" public/app)" "anonymous token actions on public/app"
+req GET /v2/public/app/manifests/v1 -H "Authorization: Bearer $ATOKEN"
+assert_status 200 "$STATUS" "pull with the anonymous token"
+req POST /v2/public/app/blobs/uploads/ -H "Authorization: Bearer $ATOKEN"
+assert_status 401 "$STATUS" "push with the anonymous token"
+
+log "skopeo with good, limited and wrong credentials"
+SKO=(--tls-verify=false)
+assert_eq "$IMG" "$(skopeo inspect "${SKO[@]}" --no-creds "docker://$REG/public/app:v1" | jq -r .Digest)" \
+  "skopeo inspect public/app anonymously"
+if skopeo inspect "${SKO[@]}" --no-creds "docker://$REG/auth/app:v1" >"$WORK/sk.out" 2>&1; then
+  fail "skopeo inspect of auth/app succeeded anonymously"
+fi
+assert_contains "$(cat "$WORK/sk.out")" "unauthorized" "skopeo's error for anonymous inspect of auth/app"
+if skopeo copy -q --dest-tls-verify=false --dest-creds "admin:wrong-password" "oci:$WORK/img:v1" \
+  "docker://$REG/auth/app:wrong" >"$WORK/sk.out" 2>&1; then
+  fail "skopeo copy with a wrong password succeeded"
+fi
+assert_contains "$(cat "$WORK/sk.out")" "unauthorized" "skopeo's error for a wrong password"
+if skopeo copy -q --dest-tls-verify=false --dest-creds "reader:$READER_PASS" "oci:$WORK/img:v1" \
+  "docker://$REG/auth/app:by-reader" >"$WORK/sk.out" 2>&1; then
+  fail "skopeo copy as the pull-only reader succeeded"
+fi
+ok "skopeo copy as reader fails: $(tail -n 1 "$WORK/sk.out" | cut -c1-120)"
+req GET /v2/auth/app/manifests/by-reader "${ADMIN[@]}"
+assert_status 404 "$STATUS" "nothing was tagged by the refused pushes"
+skopeo copy -q --src-tls-verify=false --src-creds "reader:$READER_PASS" "docker://$REG/auth/app:v1" \
+  "oci:$WORK/out:v1" >"$WORK/sk.out" 2>&1 || { cat "$WORK/sk.out" >&2; fail "skopeo copy out as reader"; }
+assert_eq "$IMG" "$(layout_digest "$WORK/out" v1)" "reader pulled auth/app:v1 with skopeo"
+
+log "token expiry (restart with auth.token_ttl_seconds: 1)"
+stop_server
+echo "  token_ttl_seconds: 1" >>"$WORK/config.yaml"
+start_server --config "$WORK/config.yaml"
+SHORT=$(token_for "admin:$ADMIN_PASS" "repository:auth/app:pull")
+assert_eq 1 "$(jq '.exp - .iat' <<<"$(jwt_claims "$SHORT")")" "token lifetime from the config"
+req GET /v2/auth/app/manifests/v1 "${BEARER[@]}"
+assert_status 200 "$STATUS" "a token from before the restart still works (the signing key persists)"
+sleep 2.2
+req GET /v2/auth/app/manifests/v1 -H "Authorization: Bearer $SHORT"
+assert_status 401 "$STATUS" "pull with a token past its 1 s lifetime"
+assert_contains "$LAST_BODY" "expired" "error message"
