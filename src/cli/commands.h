@@ -27,4 +27,14 @@ struct UserAddFlags {
 };
 int UserAdd(const UserAddFlags& flags);
 
+struct BuildFlags {
+  bool local = false;
+  std::string context, file, target, output, state;
+  std::string platform = "linux/amd64";
+  std::vector<std::string> tags, build_args, insecure_registries;
+  bool push = false, no_cache = false, docker_format = false;
+  bool print_dependencies = false, dependencies_only = false;
+};
+int BuildLocal(const BuildFlags& flags);
+
 }  // namespace drydock::cli

@@ -1,5 +1,6 @@
 // drydock: one binary, one subcommand per capability.
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 
 #include "cli/commands.h"
 
@@ -34,7 +35,27 @@ int main(int argc, char** argv) {
   ua->add_flag("--admin", user.admin, "Full access to every repository");
   ua->add_option("--grant", user.grants, "PATTERN=ACTIONS, e.g. 'team/*=pull,push' (repeatable)");
 
+  BuildFlags build;
+  build.state = std::getenv("DRYDOCK_BUILD_STATE") ? std::getenv("DRYDOCK_BUILD_STATE") : "/var/lib/drydock/build";
+  auto* b = app.add_subcommand("build", "Build an image from a Dockerfile");
+  b->add_flag("--local", build.local, "Build in this process, without a server");
+  b->add_option("context", build.context, "Build context directory")->required();
+  b->add_option("-f,--file", build.file, "Dockerfile (default: CONTEXT/Dockerfile)");
+  b->add_option("-t,--tag", build.tags, "Image reference to tag (repeatable)");
+  b->add_option("--build-arg", build.build_args, "K=V build argument (repeatable)");
+  b->add_option("--target", build.target, "Stage to build");
+  b->add_option("--platform", build.platform, "Target platform (default linux/amd64)");
+  b->add_option("--output", build.output, "oci:DIR to write an OCI image layout");
+  b->add_flag("--push", build.push, "Push the image to every -t reference");
+  b->add_flag("--no-cache", build.no_cache, "Do not use the build cache");
+  b->add_flag("--docker-format", build.docker_format, "Docker schema 2 manifest instead of OCI");
+  b->add_option("--insecure-registry", build.insecure_registries, "HOST[:PORT] that may be plain HTTP (repeatable)");
+  b->add_option("--state", build.state, "Cache and snapshot directory (default $DRYDOCK_BUILD_STATE or /var/lib/drydock/build)");
+  b->add_flag("--print-dependencies", build.print_dependencies, "Print the base-image dependency record");
+  b->add_flag("--dependencies-only", build.dependencies_only, "Print the dependencies without building");
+
   CLI11_PARSE(app, argc, argv);
+  if (b->parsed()) return BuildLocal(build);
   if (s->parsed()) return Serve(serve);
   if (g->parsed()) return Gc(gc);
   if (ua->parsed()) return UserAdd(user);

@@ -46,4 +46,7 @@ Status ApplyLayer(const std::filesystem::path& blob, const std::filesystem::path
 
 std::string MediaTypeFor(Compression c);
 
+// True when `file` is a tar archive, compressed or not (ADD extracts those).
+bool IsArchive(const std::filesystem::path& file);
+
 }  // namespace drydock::layer

@@ -142,6 +142,16 @@ class Unpacker {
 
 }  // namespace
 
+bool IsArchive(const fs::path& file) {
+  std::unique_ptr<archive, ReadDeleter> in(archive_read_new());
+  archive_read_support_filter_all(in.get());
+  archive_read_support_format_tar(in.get());
+  archive_read_support_format_gnutar(in.get());
+  if (archive_read_open_filename(in.get(), file.c_str(), 64 * 1024) != ARCHIVE_OK) return false;
+  archive_entry* e;
+  return archive_read_next_header(in.get(), &e) == ARCHIVE_OK;
+}
+
 Status UnpackLayer(const fs::path& blob, const fs::path& dest) { return Unpacker(dest, Mode::kOverlay).Run(blob); }
 Status ApplyLayer(const fs::path& blob, const fs::path& root) { return Unpacker(root, Mode::kApply).Run(blob); }
 

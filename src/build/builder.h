@@ -1,0 +1,73 @@
+// Drydock's native, daemonless Dockerfile builder: parse, pull bases, run
+// stages (RUN under runc on overlayfs snapshots), write layers, and push or
+// export the image. This header is the whole public surface of build/.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "oci/digest.h"
+#include "oci/reference.h"
+#include "remote/client.h"
+
+namespace drydock::build {
+
+struct BuildOptions {
+  std::filesystem::path context_dir;
+  std::filesystem::path dockerfile;  // default: <context>/Dockerfile
+  std::map<std::string, std::string> build_args;
+  std::string target;                 // stage name; default: the last stage
+  std::string platform = "linux/amd64";
+  std::vector<oci::ImageReference> tags;
+  bool push = false;
+  std::string output;                 // "oci:DIR" or "docker-archive:FILE" (not yet), or ""
+  bool no_cache = false;
+  bool docker_media_types = false;    // Docker schema 2 instead of OCI
+  std::optional<int64_t> source_date_epoch;
+  std::filesystem::path state_dir;    // cache, snapshots, scratch: shared by every build
+  remote::ClientOptions registry;     // credentials and insecure registries
+  std::chrono::seconds run_timeout{3600};
+  const std::atomic<bool>* cancel = nullptr;
+  std::function<void(std::string_view)> log;  // build log lines and RUN output
+};
+
+struct ImageDependency {
+  std::string registry, repository, tag, digest;
+};
+
+// One record per built image, in ACR's dependency-document shape.
+struct Dependencies {
+  std::vector<oci::ImageReference> images;  // what was tagged
+  std::optional<ImageDependency> runtime;   // the target stage's root base
+  std::vector<ImageDependency> buildtime;   // every other base (other stages, COPY --from=<image>)
+};
+
+struct BuildResult {
+  oci::Digest manifest_digest;
+  oci::Digest config_digest;
+  std::string manifest;  // bytes as pushed
+  std::string media_type;
+  Dependencies dependencies;
+};
+
+Result<BuildResult> Build(const BuildOptions& options);
+
+// Base images a Dockerfile depends on, without building: FROM (with ARG
+// defaults and build args applied, `--platform`, aliases chained to their
+// root image) and COPY --from=<image>. Digests are left empty.
+Result<Dependencies> ScanDependencies(const std::string& dockerfile_text,
+                                      const std::map<std::string, std::string>& build_args,
+                                      const std::string& target, const std::string& default_registry = "docker.io");
+
+// ACR-compatible JSON: [{"image":{…},"runtime-dependency":{…},"buildtime-dependency":[…],"git":{…}}].
+std::string DependenciesJson(const Dependencies& deps, const std::string& git_head = "");
+
+}  // namespace drydock::build
