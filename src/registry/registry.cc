@@ -209,9 +209,14 @@ void Registry::Impl::TokenEndpoint(http::Request& req, http::Response& resp) {
       auto amp = part.find('&');
       auto kv = part.substr(0, amp);
       auto eq = kv.find('=');
-      std::string k = http::PercentDecode(kv.substr(0, eq));
-      std::string v = eq == std::string_view::npos ? "" : http::PercentDecode(kv.substr(eq + 1));
-      for (char& ch : v) ch = ch == '+' ? ' ' : ch;
+      // Form encoding: '+' is a space, decoded before %XX so "%2B" stays a '+'.
+      auto decode = [](std::string_view raw) {
+        std::string t(raw);
+        for (char& ch : t) ch = ch == '+' ? ' ' : ch;
+        return http::PercentDecode(t);
+      };
+      std::string k = decode(kv.substr(0, eq));
+      std::string v = eq == std::string_view::npos ? "" : decode(kv.substr(eq + 1));
       if (k == "username") user = v;
       if (k == "password") password = v;
       if (k == "scope") scopes.push_back(v);
