@@ -13,7 +13,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # real peers used by tests and benchmarks
   skopeo buildah podman runc busybox-static docker-registry
-  curl jq wrk apache2-utils uidmap fuse-overlayfs
+  curl jq wrk apache2-utils uidmap fuse-overlayfs openssl
+  util-linux-extra  # fincore: bench/registry checks the page cache
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #include "build/config.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace drydock::build {
 namespace {
@@ -26,16 +27,6 @@ Result<int64_t> ParseDuration(const std::string& s) {
   return total;
 }
 
-std::string FlagValue(const Instruction& ins, const std::string& name, bool* present = nullptr) {
-  for (const auto& f : ins.flags) {
-    if (f.name == name) {
-      if (present) *present = true;
-      return f.value;
-    }
-  }
-  if (present) *present = false;
-  return "";
-}
 
 // Exec form as is; shell form wrapped in the config's SHELL.
 json CommandOf(const Instruction& ins, const json& config, size_t skip = 0) {
@@ -44,6 +35,29 @@ json CommandOf(const Instruction& ins, const json& config, size_t skip = 0) {
   std::string text = skip == 0 ? ins.raw_args : (ins.args.size() > skip ? ins.args[skip] : "");
   cmd.push_back(text);
   return cmd;
+}
+
+// An EXPOSE word as BuildKit reads it: [[ip:]host:]port[-end][/proto],
+// giving "port/proto" for each port of the range; proto is lower-cased,
+// tcp by default; the ip and host parts are ignored.
+Result<std::vector<std::string>> PortSpecs(const std::string& spec) {
+  std::string container = spec.substr(spec.rfind(':') == std::string::npos ? 0 : spec.rfind(':') + 1);
+  std::string range = container.substr(0, container.find('/'));
+  std::string proto = container.find('/') == std::string::npos ? "" : container.substr(container.find('/') + 1);
+  std::transform(proto.begin(), proto.end(), proto.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  if (proto.empty()) proto = "tcp";
+  if (proto != "tcp" && proto != "udp" && proto != "sctp") return Invalid("invalid protocol in port '" + spec + "'");
+  auto number = [](const std::string& s) -> std::optional<int> {
+    if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    int n = std::stoi(s);
+    return n <= 65535 ? std::optional<int>(n) : std::nullopt;
+  };
+  auto start = number(range.substr(0, range.find('-')));
+  auto end = range.find('-') == std::string::npos ? start : number(range.substr(range.find('-') + 1));
+  if (!start || !end || *end < *start) return Invalid("invalid port '" + spec + "'");
+  std::vector<std::string> out;
+  for (int port = *start; port <= *end; ++port) out.push_back(std::to_string(port) + "/" + proto);
+  return out;
 }
 
 Status LineError(const Instruction& ins, const std::string& message) {
@@ -66,20 +80,17 @@ Result<json> Healthcheck(const Instruction& ins, const json& config) {
   }
   for (auto [flag, key] : {std::pair{"interval", "Interval"}, std::pair{"timeout", "Timeout"},
                            std::pair{"start-period", "StartPeriod"}, std::pair{"start-interval", "StartInterval"}}) {
-    bool present;
-    std::string v = FlagValue(ins, flag, &present);
-    if (!present) continue;
-    auto d = ParseDuration(v);
+    auto v = FlagValue(ins, flag);
+    if (!v) continue;
+    auto d = ParseDuration(*v);
     if (!d.ok()) return LineError(ins, "--" + std::string(flag) + ": " + d.status().message());
     h[key] = *d;
   }
-  bool present;
-  std::string retries = FlagValue(ins, "retries", &present);
-  if (present) {
-    if (retries.empty() || retries.find_first_not_of("0123456789") != std::string::npos) {
+  if (auto retries = FlagValue(ins, "retries")) {
+    if (retries->empty() || retries->size() > 9 || retries->find_first_not_of("0123456789") != std::string::npos) {
       return LineError(ins, "--retries must be a non-negative integer");
     }
-    h["Retries"] = std::stoi(retries);
+    h["Retries"] = std::stoi(*retries);
   }
   (void)config;
   return h;
@@ -162,12 +173,10 @@ Result<bool> ApplyConfigInstruction(json& config, const Instruction& ins, const 
   } else if (k == "EXPOSE") {
     auto ports = ExpandWords(ins.raw_args, ctx.env, ctx.escape);
     if (!ports.ok()) return ports.status();
-    for (auto p : *ports) {
-      if (p.find('/') == std::string::npos) p += "/tcp";
-      std::string proto = p.substr(p.find('/') + 1);
-      std::transform(proto.begin(), proto.end(), proto.begin(), [](unsigned char ch) { return std::tolower(ch); });
-      if (proto != "tcp" && proto != "udp" && proto != "sctp") return LineError(ins, "invalid protocol in '" + p + "'");
-      c["ExposedPorts"][p.substr(0, p.find('/') + 1) + proto] = json::object();
+    for (const auto& p : *ports) {
+      auto expanded = PortSpecs(p);
+      if (!expanded.ok()) return LineError(ins, expanded.status().message());
+      for (const auto& port : *expanded) c["ExposedPorts"][port] = json::object();
     }
   } else if (k == "VOLUME") {
     std::vector<std::string> vols;
@@ -205,7 +214,12 @@ Result<bool> ApplyConfigInstruction(json& config, const Instruction& ins, const 
     if (!h.ok()) return h.status();
     c["Healthcheck"] = *h;
   } else if (k == "ONBUILD") {
+    // As BuildKit stores it: the trigger's text, each heredoc body and
+    // delimiter after it, so the child can parse it again.
     std::string trigger = ins.raw_args;
+    if (ins.onbuild) {
+      for (const auto& h : ins.onbuild->heredocs) trigger += "\n" + h.content + h.name;
+    }
     c["OnBuild"].push_back(trigger);
   } else {
     return false;

@@ -632,6 +632,14 @@ Status Validate(const Instruction& ins, char escape) {
 
 }  // namespace
 
+std::optional<std::string> FlagValue(const Instruction& ins, std::string_view name) {
+  std::optional<std::string> value;
+  for (const auto& f : ins.flags) {
+    if (f.name == name) value = f.value;
+  }
+  return value;
+}
+
 Result<Dockerfile> ParseDockerfile(std::string_view text) {
   Dockerfile df;
   if (text.starts_with(kBom)) text.remove_prefix(kBom.size());

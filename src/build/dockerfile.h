@@ -73,6 +73,9 @@ struct Dockerfile {
 // Errors read "line N: <what is wrong>".
 Result<Dockerfile> ParseDockerfile(std::string_view text);
 
+// The value of the last --`name` flag, or nullopt when the flag is absent.
+std::optional<std::string> FlagValue(const Instruction& ins, std::string_view name);
+
 // Later entries win.
 using Env = std::vector<std::pair<std::string, std::string>>;
 

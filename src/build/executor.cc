@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <sstream>
@@ -44,16 +46,6 @@ struct StageState {
 
 std::string Hex(const std::string& s) { return oci::Digest::Of(s).hex(); }
 
-std::string FlagValue(const Instruction& ins, const std::string& name, bool* present = nullptr) {
-  for (const auto& f : ins.flags) {
-    if (f.name == name) {
-      if (present) *present = true;
-      return f.value;
-    }
-  }
-  if (present) *present = false;
-  return "";
-}
 
 std::string Now(const BuildOptions& o) {
   std::time_t t = o.source_date_epoch ? *o.source_date_epoch : std::time(nullptr);
@@ -153,8 +145,9 @@ class Executor {
     Log("[stage " + std::to_string(index) + (s.name.empty() ? "" : " " + s.name) + "] FROM " + s.base + "\n");
     StageState st;
     if (s.base_stage >= 0) {
+      // A child stage inherits the parent's ARGs (BuildKit keeps them in the
+      // state's env; docs.docker.com/build/building/variables/#scoping).
       st = *states_[static_cast<size_t>(s.base_stage)];
-      st.args.clear();
       st.cmd_set = false;
     } else if (s.base == "scratch") {
       st.config = ScratchConfig(o_.platform);
@@ -166,7 +159,7 @@ class Executor {
       if (index != plan_.target) deps_.buildtime.push_back(*st.root_base);
     }
     st.config["history"] = st.config.value("history", json::array());
-    DD_RETURN_IF_ERROR(RunOnBuildTriggers(st));
+    DD_RETURN_IF_ERROR(RunOnBuildTriggers(st, index));
     for (const Instruction* ins : s.body) {
       Log("[stage " + std::to_string(index) + "] " + ins->keyword + " " + ins->raw_args.substr(0, 200) + "\n");
       DD_RETURN_IF_ERROR(Dispatch(st, *ins, index));
@@ -176,16 +169,32 @@ class Executor {
   }
 
   // The base image's ONBUILD triggers run first, then are not inherited.
-  Status RunOnBuildTriggers(StageState& st) {
+  Status RunOnBuildTriggers(StageState& st, size_t stage) {
     json triggers = st.config["config"].value("OnBuild", json::array());
     if (!triggers.is_array() || triggers.empty()) return Status::Ok();
     st.config["config"]["OnBuild"] = nullptr;
-    std::string text;
-    for (const auto& t : triggers) text += t.get<std::string>() + "\n";
+    // The parser wants a FROM first; the triggers follow it, one per line
+    // (plus their heredoc bodies), so "line N" counts from the first trigger.
+    std::string text = "FROM scratch\n";
+    for (const auto& t : triggers) {
+      if (!t.is_string()) return Invalid("ONBUILD trigger from the base image is not a string");
+      text += t.get<std::string>() + "\n";
+    }
     auto parsed = ParseDockerfile(text);
     if (!parsed.ok()) return Invalid("ONBUILD trigger from the base image: " + parsed.status().message());
+    auto& instructions = parsed->instructions;
+    instructions.erase(instructions.begin());
+    for (auto& ins : instructions) {
+      if (ins.keyword == "FROM" || ins.keyword == "ONBUILD" || ins.keyword == "MAINTAINER") {
+        return Invalid("ONBUILD trigger from the base image: " + ins.keyword + " isn't allowed as an ONBUILD trigger");
+      }
+      --ins.line;
+    }
     onbuild_.push_back(std::move(*parsed));
-    for (const auto& ins : onbuild_.back().instructions) DD_RETURN_IF_ERROR(Dispatch(st, ins, SIZE_MAX));
+    for (const auto& ins : onbuild_.back().instructions) {
+      Log("[stage " + std::to_string(stage) + "] ONBUILD " + ins.keyword + " " + ins.raw_args.substr(0, 200) + "\n");
+      DD_RETURN_IF_ERROR(Dispatch(st, ins, stage));
+    }
     return Status::Ok();
   }
 
@@ -310,10 +319,12 @@ class Executor {
     if (ins.json_form) {
       args = ins.args;
     } else {
+      auto script = HeredocScript(ins, scratch.path(), binds);
+      if (!script.ok()) return script.status();
       args = ShellOf(st.config);
-      args.push_back(HeredocScript(ins, scratch.path(), binds));
+      args.push_back(std::move(*script));
     }
-    std::string network = FlagValue(ins, "network");
+    std::string network = FlagValue(ins, "network").value_or("");
     if (!network.empty() && network != "none" && network != "host" && network != "default") {
       return LineError(ins, "--network must be default, none or host, not " + network);
     }
@@ -328,8 +339,11 @@ class Executor {
     for (const auto& [k, v] : st.args) {
       if (!in_config.count(k)) run_env.push_back(k + "=" + v);
     }
+    // A #! heredoc runs from a file: its body is not in args.
+    std::string bodies;
+    for (const auto& h : ins.heredocs) bodies += h.name + "\n" + h.content;
     std::string key = Hex(st.cache_key + "\nRUN " + json(args).dump() + json(run_env).dump() + network +
-                          st.config["config"].value("User", "") + st.config["config"].value("WorkingDir", ""));
+                          st.config["config"].value("User", "") + st.config["config"].value("WorkingDir", "") + bodies);
     st.cache_key = key;
     if (UseCache(st, ins, key)) return Status::Ok();
 
@@ -337,7 +351,7 @@ class Executor {
     if (!m.ok()) return m.status();
     std::string cwd = st.config["config"].value("WorkingDir", "");
     if (cwd.empty()) cwd = "/";
-    auto user = ResolveUser((*m)->root(), st.config["config"].value("User", ""));
+    auto user = ResolveUser((*m)->root(), st.config["config"].value("User", ""), UserRule::kProcess);
     if (!user.ok()) return LineError(ins, user.status().message());
     DD_RETURN_IF_ERROR(MkdirAllInRoot((*m)->root(), cwd, 0, 0));
     // runc creates mount points (/proc, /etc/hosts, bind targets) in the
@@ -393,30 +407,32 @@ class Executor {
     }
   }
 
-  // `RUN <<EOF` runs the heredoc as the script; `RUN cmd <<EOF` feeds it on stdin.
-  std::string HeredocScript(const Instruction& ins, const fs::path& scratch, std::vector<runtime::BindMount>& binds) {
+  // BuildKit's rules: `RUN <<EOF` alone runs the body as the shell command,
+  // or, when it starts with "#!", as an executable file (/dev/pipes/EOF);
+  // otherwise each body and its delimiter go back after the command line and
+  // the shell reads them (expanding unquoted ones, stripping tabs for <<-).
+  Result<std::string> HeredocScript(const Instruction& ins, const fs::path& scratch,
+                                    std::vector<runtime::BindMount>& binds) {
     if (ins.heredocs.empty()) return ins.raw_args;
-    std::string cmd = ins.raw_args;
-    for (size_t i = 0; i < ins.heredocs.size(); ++i) {
-      const auto& h = ins.heredocs[i];
-      std::string marker;
-      for (const char* form : {"<<-", "<<"}) {
-        for (const std::string& q : {std::string(), std::string("\""), std::string("'")}) {
-          std::string m = form + q + h.name + q;
-          if (marker.empty() && cmd.find(m) != std::string::npos) marker = m;
-        }
-      }
-      if (i == 0 && cmd.find_first_not_of(" \t") == cmd.find(marker)) {
-        std::string rest = cmd.substr(cmd.find(marker) + marker.size());
-        if (rest.find_first_not_of(" \t\n") == std::string::npos) return h.content;  // the script itself
-      }
-      fs::path file = scratch / ("heredoc-" + std::to_string(i));
-      std::ofstream(file) << h.content;
-      std::string dest = "/.drydock-heredoc-" + std::to_string(i);
-      binds.push_back({file, dest, true});
-      if (!marker.empty()) cmd.replace(cmd.find(marker), marker.size(), "<" + dest);
+    const Heredoc& first = ins.heredocs.front();
+    if (HeredocReference(ins.raw_args) != first.name) {
+      std::string cmd = ins.raw_args;
+      for (const auto& h : ins.heredocs) cmd += "\n" + h.content + h.name;
+      return cmd;
     }
-    return cmd;
+    if (!first.content.starts_with("#!")) return first.content;
+    fs::path file = scratch / "heredoc";
+    {
+      std::ofstream out(file);
+      out << first.content;
+      if (!out.flush()) return Internal("write " + file.string() + ": " + std::strerror(errno));
+    }
+    std::error_code ec;
+    fs::permissions(file, fs::perms(0755), ec);
+    if (ec) return Internal("chmod " + file.string() + ": " + ec.message());
+    std::string dest = "/dev/pipes/" + first.name;
+    binds.push_back({file, dest, true});
+    return dest;
   }
 
   Status MountFlags(const Instruction& ins, const Env& env, std::vector<runtime::BindMount>& binds) {
@@ -470,7 +486,7 @@ class Executor {
     // Docker creates the directory (owned by USER) even if nothing uses it.
     auto m = StageMount::Create(store_, st.layers);
     if (!m.ok()) return m.status();
-    auto user = ResolveUser((*m)->root(), st.config["config"].value("User", ""));
+    auto user = ResolveUser((*m)->root(), st.config["config"].value("User", ""), UserRule::kOwner);
     if (!user.ok()) return LineError(ins, user.status().message());
     DD_RETURN_IF_ERROR(MkdirAllInRoot((*m)->root(), path, user->uid, user->gid));
     return Commit(st, **m, ins, key);
@@ -488,7 +504,7 @@ class Executor {
 
   Result<Source> SourceFor(const Instruction& ins, size_t stage) {
     Source src;
-    std::string from = FlagValue(ins, "from");
+    std::string from = FlagValue(ins, "from").value_or("");
     if (from.empty()) {
       src.root = o_.context_dir;
       src.ignore = &ignore_;
@@ -498,7 +514,9 @@ class Executor {
     auto expanded = ExpandWord(from, plan_.meta_args, df_.escape);
     std::string name = expanded.ok() ? *expanded : from;
     std::vector<LayerRef> layers;
-    if (auto idx = FindStage(plan_, name, stage == SIZE_MAX ? plan_.stages.size() : stage)) {
+    if (auto idx = FindStage(plan_, name, stage)) {
+      // Planning saw every COPY --from in the Dockerfile, not those of ONBUILD triggers.
+      if (!states_[static_cast<size_t>(*idx)]) return Invalid("stage " + name + " is not built for this target");
       layers = states_[static_cast<size_t>(*idx)]->layers;
       src.identity = "stage " + states_[static_cast<size_t>(*idx)]->cache_key;
     } else {
@@ -554,21 +572,18 @@ class Executor {
   Result<CopyOptions> CopyFlags(const Instruction& ins, const fs::path& dest_root, const Env& env) {
     CopyOptions co;
     co.mtime = o_.source_date_epoch;
-    bool has;
-    std::string chown = FlagValue(ins, "chown", &has);
-    if (has) {
-      auto expanded = ExpandWord(chown, env, df_.escape);
-      auto ids = ResolveUser(dest_root, expanded.ok() ? *expanded : chown);
+    if (auto chown = FlagValue(ins, "chown")) {
+      auto expanded = ExpandWord(*chown, env, df_.escape);
+      auto ids = ResolveUser(dest_root, expanded.ok() ? *expanded : *chown, UserRule::kOwner);
       if (!ids.ok()) return LineError(ins, "--chown: " + ids.status().message());
       co.uid = ids->uid;
       co.gid = ids->gid;
     }
-    std::string chmod = FlagValue(ins, "chmod", &has);
-    if (has) {
-      if (chmod.empty() || chmod.find_first_not_of("01234567") != std::string::npos || chmod.size() > 4) {
-        return LineError(ins, "--chmod must be an octal mode, not '" + chmod + "'");
+    if (auto chmod = FlagValue(ins, "chmod")) {
+      if (chmod->empty() || chmod->find_first_not_of("01234567") != std::string::npos || chmod->size() > 4) {
+        return LineError(ins, "--chmod must be an octal mode, not '" + *chmod + "'");
       }
-      co.mode = static_cast<uint32_t>(std::stoul(chmod, nullptr, 8));
+      co.mode = static_cast<uint32_t>(std::stoul(*chmod, nullptr, 8));
     }
     return co;
   }
@@ -603,6 +618,10 @@ class Executor {
             if (e.ok()) content = *e;
           }
           std::ofstream(scratch.path() / h.name) << content;
+          // BuildKit makes these files 0644, whatever the umask.
+          std::error_code ec;
+          fs::permissions(scratch.path() / h.name, fs::perms(0644), ec);
+          if (ec) return LineError(ins, "heredoc " + h.name + ": " + ec.message());
           sources.push_back(h.name);
           heredoc_sources = true;
         }
@@ -631,7 +650,7 @@ class Executor {
     auto co = CopyFlags(ins, (*m)->root(), env);
     if (!co.ok()) return co.status();
     co->ignore = heredoc_sources ? nullptr : src->ignore;
-    co->preserve_owner = !FlagValue(ins, "from").empty();  // BuildKit keeps owners across stages
+    co->preserve_owner = FlagValue(ins, "from").has_value();  // BuildKit keeps owners across stages
     std::string workdir = st.config["config"].value("WorkingDir", "/");
     if (ins.keyword == "ADD" && !heredoc_sources) {
       DD_RETURN_IF_ERROR(AddArchives(ins, src_root, sources, (*m)->root(), dest, workdir));

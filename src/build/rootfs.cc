@@ -111,19 +111,23 @@ Result<std::filesystem::path> ResolveDirInRoot(const std::filesystem::path& root
   return real;
 }
 
-Result<UserIds> ResolveUser(const std::filesystem::path& root, const std::string& spec) {
+Result<UserIds> ResolveUser(const std::filesystem::path& root, const std::string& spec, UserRule rule) {
   UserIds ids;
   if (spec.empty()) return ids;
   std::string user = spec.substr(0, spec.find(':'));
   std::string group = spec.find(':') == std::string::npos ? "" : spec.substr(spec.find(':') + 1);
-  auto passwd = ReadFileInRoot(root, "/etc/passwd");
-  if (!passwd.ok()) return passwd.status();
-  auto entry = passwd->has_value() ? FindEntry(**passwd, user, 2) : std::nullopt;
+  std::optional<std::vector<std::string>> entry;
+  if (!IsNumber(user) || rule == UserRule::kProcess) {
+    auto passwd = ReadFileInRoot(root, "/etc/passwd");
+    if (!passwd.ok()) return passwd.status();
+    if (passwd->has_value()) entry = FindEntry(**passwd, user, 2);
+  }
   if (entry && entry->size() > 3) {
     ids.uid = static_cast<uint32_t>(std::stoul((*entry)[2]));
     ids.gid = static_cast<uint32_t>(std::stoul((*entry)[3]));
   } else if (IsNumber(user)) {
-    ids.uid = ids.gid = static_cast<uint32_t>(std::stoul(user));
+    ids.uid = static_cast<uint32_t>(std::stoul(user));
+    ids.gid = rule == UserRule::kOwner ? ids.uid : 0;
   } else {
     return Invalid("unable to find user " + user + ": no matching entries in passwd file");
   }

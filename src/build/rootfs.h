@@ -28,8 +28,13 @@ struct UserIds {
   uint32_t uid = 0, gid = 0;
   std::vector<uint32_t> groups;  // supplementary groups from /etc/group
 };
+// How a user without a group gets its gid; names always take their passwd gid.
+enum class UserRule {
+  kProcess,  // USER for RUN (runc's GetExecUser): a uid's passwd entry gives the gid, else gid 0
+  kOwner,    // --chown and WORKDIR owners (BuildKit's ChownOpt): a uid is also the gid, passwd unread
+};
 // Resolves Docker's USER / --chown forms (name, uid, name:group, uid:gid)
 // against the image's /etc/passwd and /etc/group.
-Result<UserIds> ResolveUser(const std::filesystem::path& root, const std::string& spec);
+Result<UserIds> ResolveUser(const std::filesystem::path& root, const std::string& spec, UserRule rule);
 
 }  // namespace drydock::build

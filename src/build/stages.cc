@@ -11,12 +11,6 @@ std::string Lower(std::string s) {
   return s;
 }
 
-std::string FlagValue(const Instruction& ins, const std::string& name) {
-  for (const auto& f : ins.flags) {
-    if (f.name == name) return f.value;
-  }
-  return "";
-}
 
 }  // namespace
 
@@ -74,7 +68,7 @@ Result<Plan> PlanStages(const Dockerfile& df, const std::map<std::string, std::s
     s.base = *base;
     if (s.base.empty()) return Invalid("line " + std::to_string(ins.line) + ": FROM names no image after expanding '" + ins.args[0] + "'");
     if (ins.args.size() >= 3) s.name = Lower(ins.args[2]);
-    auto plat = ExpandWord(FlagValue(ins, "platform"), plan.meta_args, df.escape);
+    auto plat = ExpandWord(FlagValue(ins, "platform").value_or(""), plan.meta_args, df.escape);
     if (plat.ok()) s.platform = *plat;
     if (auto prior = FindStage(plan, s.base, s.index); prior && Lower(s.base) == plan.stages[*prior].name) {
       s.base_stage = *prior;
@@ -85,7 +79,7 @@ Result<Plan> PlanStages(const Dockerfile& df, const std::map<std::string, std::s
   for (auto& s : plan.stages) {
     for (const Instruction* ins : s.body) {
       if (ins->keyword != "COPY" && ins->keyword != "ADD") continue;
-      std::string from = FlagValue(*ins, "from");
+      std::string from = FlagValue(*ins, "from").value_or("");
       if (from.empty()) continue;
       auto expanded = ExpandWord(from, plan.meta_args, df.escape);
       if (auto st = FindStage(plan, expanded.ok() ? *expanded : from, s.index)) s.needs.push_back(*st);

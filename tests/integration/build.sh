@@ -5,48 +5,12 @@
 . "$(dirname "$0")/lib.sh"
 
 start_server
-export DRYDOCK_BUILD_STATE="$WORK/build-state"
-export DOCKER_CONFIG="$WORK/docker"
-mkdir -p "$DOCKER_CONFIG"
-jq -n --arg reg "$REG" --arg auth "$(printf 'admin:%s' "$ADMIN_PASS" | base64 -w0)" \
-  '{auths: {($reg): {auth: $auth}}}' >"$DOCKER_CONFIG/config.json"
+use_build_env
 
 make_busybox_layout "$WORK/base" 1 >/dev/null
 push_layout "$WORK/base" 1 base/busybox:1
 BASE_DIGEST=$(skopeo inspect --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/base/busybox:1" | jq -r .Digest)
 ok "base image base/busybox:1 is $BASE_DIGEST"
-
-# build NAME [drydock build args...]: builds $WORK/NAME, logs to $WORK/NAME.log, prints the digest.
-build() {
-  local name=$1
-  shift
-  "$DRYDOCK_BIN" build --local "$@" "$WORK/$name" >"$WORK/$name.out" 2>"$WORK/$name.log" ||
-    { tail -n 20 "$WORK/$name.log" >&2; fail "drydock build $name failed"; }
-  head -n1 "$WORK/$name.out"
-}
-
-# rootfs REF DIR: pulls REF and applies its layers in order (whiteouts delete).
-rootfs() {
-  local ref=$1 dir=$2
-  rm -rf "$dir" "$dir.oci"
-  skopeo copy -q --src-tls-verify=false --src-creds "admin:$ADMIN_PASS" "docker://$REG/$ref" "oci:$dir.oci:x" >/dev/null
-  mkdir -p "$dir"
-  local manifest layer path
-  manifest=$(layout_blob "$dir.oci" "$(layout_digest "$dir.oci" x)")
-  for layer in $(jq -r '.layers[].digest' "$manifest"); do
-    path=$(layout_blob "$dir.oci" "$layer")
-    # Apply whiteouts, then extract everything else.
-    { tar -tzf "$path" | grep -E '(^|/)\.wh\.' || true; } | while read -r wh; do
-      base=$(basename "$wh")
-      if [ "$base" = .wh..wh..opq ]; then rm -rf "${dir:?}/$(dirname "$wh")"/*; else rm -rf "$dir/$(dirname "$wh")/${base#.wh.}"; fi
-    done
-    tar -xzf "$path" -C "$dir" --exclude='.wh.*' --exclude='*/.wh.*'
-  done
-}
-
-config_of() {
-  skopeo inspect --config --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/$1"
-}
 
 log "semantics: ENV, ARG, WORKDIR, USER, COPY, RUN, whiteouts, CMD/ENTRYPOINT, LABEL, EXPOSE, VOLUME, .dockerignore"
 mkdir -p "$WORK/app/src/sub"

@@ -192,9 +192,11 @@ start_server() {
       fail "drydock serve exited during startup"
     fi
     PORT=$(sed -n 's/.*listening on https\{0,1\}:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$SERVER_LOG" | head -n1)
-    if [ -n "$PORT" ] && curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz"; then
+    local scheme=http
+    grep -q 'listening on https://' "$SERVER_LOG" && scheme=https
+    if [ -n "$PORT" ] && curl -sk -o /dev/null "$scheme://127.0.0.1:$PORT/healthz"; then
       REG="127.0.0.1:$PORT"
-      URL="http://$REG"
+      URL="$scheme://$REG"
       ADMIN=(-u "admin:$ADMIN_PASS")
       log "drydock pid $SERVER_PID listening on $REG (data $DATA)"
       return 0
@@ -460,4 +462,57 @@ upload_blob() {
 put_manifest() {
   req PUT "/v2/$1/manifests/$2" "${ADMIN[@]}" -H "Content-Type: ${4:-application/vnd.oci.image.manifest.v1+json}" \
     --data-binary "@$3"
+}
+
+# ------------------------------------------------------------- builds ---
+# use_build_env: drydock build state under $WORK and a Docker config with
+# the admin's credentials for the running server (call after start_server).
+use_build_env() {
+  export DRYDOCK_BUILD_STATE="$WORK/build-state"
+  export DOCKER_CONFIG="$WORK/docker"
+  mkdir -p "$DOCKER_CONFIG"
+  jq -n --arg reg "$REG" --arg auth "$(printf 'admin:%s' "$ADMIN_PASS" | base64 -w0)" \
+    '{auths: {($reg): {auth: $auth}}}' >"$DOCKER_CONFIG/config.json"
+}
+
+# build NAME [drydock build args...]: builds the context $WORK/NAME, logs to
+# $WORK/NAME.log, prints the digest.
+build() {
+  local name=$1
+  shift
+  "$DRYDOCK_BIN" build --local "$@" "$WORK/$name" >"$WORK/$name.out" 2>"$WORK/$name.log" ||
+    { tail -n 20 "$WORK/$name.log" >&2; fail "drydock build $name failed"; }
+  head -n1 "$WORK/$name.out"
+}
+
+# config_of REPO:TAG: the image config blob of an image in the test registry.
+config_of() {
+  skopeo inspect --config --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/$1"
+}
+
+# rootfs REPO:TAG DIR: pulls an image from the test registry and applies its
+# layers in order into DIR (as root, so owners and modes are kept): each
+# layer's whiteouts delete from the layers below, then its other entries are
+# extracted.
+rootfs() {
+  local ref=$1 dir=$2
+  rm -rf "$dir" "$dir.oci"
+  skopeo copy -q --src-tls-verify=false --src-creds "admin:$ADMIN_PASS" "docker://$REG/$ref" "oci:$dir.oci:x" >/dev/null
+  mkdir -p "$dir"
+  local manifest layer path wh base parent
+  manifest=$(layout_blob "$dir.oci" "$(layout_digest "$dir.oci" x)")
+  for layer in $(jq -r '.layers[].digest' "$manifest"); do
+    path=$(layout_blob "$dir.oci" "$layer")
+    while read -r wh; do
+      base=$(basename "$wh")
+      parent="$dir/$(dirname "$wh")"
+      if [ "$base" = .wh..wh..opq ]; then
+        [ ! -d "$parent" ] || find "$parent" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
+      else
+        rm -rf "${parent:?}/${base#.wh.}"
+      fi
+    done < <(tar -tzf "$path" | grep -E '(^|/)\.wh\.' || true)
+    tar -xzf "$path" -C "$dir" --exclude='.wh.*' --exclude='*/.wh.*'
+  done
+  rm -rf "$dir.oci"
 }
