@@ -109,6 +109,24 @@ TEST_F(RuntimeTest, NetworkNoneHasOnlyLoopback) {
   EXPECT_EQ(out, "lo\n");
 }
 
+// 120 lowers: far past what fits in the mount options as absolute paths.
+TEST_F(RuntimeTest, StacksDeepImages) {
+  std::vector<fs::path> lowers;
+  for (int i = 119; i >= 0; --i) {
+    fs::path l = dir_.path() / "deep-snapshots" / (std::string(64, 'a' + i % 6) + std::to_string(i));
+    fs::create_directories(l / "layers");
+    std::ofstream(l / "layers" / std::to_string(i)) << i;
+    lowers.push_back(l);
+  }
+  lowers.push_back(base_);
+  auto m = OverlayMount::Mount(lowers, dir_.path() / "upper", dir_.path() / "work", dir_.path() / "rootfs");
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  size_t n = 0;
+  for ([[maybe_unused]] auto& e : fs::directory_iterator(m->target() / "layers")) ++n;
+  EXPECT_EQ(n, 120u);
+  EXPECT_TRUE(fs::exists(m->target() / "bin/busybox"));
+}
+
 TEST_F(RuntimeTest, MountIsReleased) {
   fs::path target = dir_.path() / "rootfs";
   {
