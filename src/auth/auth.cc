@@ -21,7 +21,8 @@ Status Unauthenticated(std::string m) { return Status(Code::kUnauthenticated, st
 bool StartsWithI(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
   for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i]))) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) !=
+        std::tolower(static_cast<unsigned char>(prefix[i]))) {
       return false;
     }
   }
@@ -32,7 +33,8 @@ bool StartsWithI(std::string_view s, std::string_view prefix) {
 
 std::string ActionsToString(unsigned a) {
   std::string out;
-  for (auto [bit, name] : {std::pair{kPull, "pull"}, std::pair{kPush, "push"}, std::pair{kDelete, "delete"}}) {
+  for (auto [bit, name] :
+       {std::pair{kPull, "pull"}, std::pair{kPush, "push"}, std::pair{kDelete, "delete"}}) {
     if (a & bit) out += (out.empty() ? "" : ",") + std::string(name);
   }
   return out;
@@ -62,7 +64,8 @@ bool PatternMatches(std::string_view pattern, std::string_view repo) {
   return pattern == repo;
 }
 
-Authenticator::Authenticator(storage::MetadataStore& store, Options options, std::string signing_key)
+Authenticator::Authenticator(storage::MetadataStore& store, Options options,
+                             std::string signing_key)
     : store_(store), options_(std::move(options)), key_(std::move(signing_key)) {}
 
 Result<Identity> Authenticator::Login(const std::string& user, const std::string& password) {
@@ -105,7 +108,8 @@ Result<Identity> Authenticator::VerifyToken(std::string_view jwt) {
   int64_t now = Now();
   if (claims.value("exp", int64_t{0}) < now) return Unauthenticated("token has expired");
   if (claims.value("nbf", int64_t{0}) > now + 60) return Unauthenticated("token is not valid yet");
-  if (claims.value("aud", std::string()) != options_.service) return Unauthenticated("token is for another service");
+  if (claims.value("aud", std::string()) != options_.service)
+    return Unauthenticated("token is for another service");
   Identity id;
   id.user = claims.value("sub", std::string());
   if (!id.user.empty()) {
@@ -159,7 +163,8 @@ bool Authenticator::CanListCatalog(const Identity& who) const {
   return !who.token_access || who.catalog_in_token || who.admin;
 }
 
-Result<Token> Authenticator::IssueToken(const Identity& who, const std::vector<std::string>& scopes) {
+Result<Token> Authenticator::IssueToken(const Identity& who,
+                                        const std::vector<std::string>& scopes) {
   Identity base = who;
   base.token_access.reset();  // a token is derived from the user's rights, not from another token's
   json access = json::array();
@@ -168,7 +173,8 @@ Result<Token> Authenticator::IssueToken(const Identity& who, const std::vector<s
     size_t start = 0;
     while (start < scope.size()) {
       size_t end = scope.find(' ', start);
-      std::string one = scope.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      std::string one =
+          scope.substr(start, end == std::string::npos ? std::string::npos : end - start);
       start = end == std::string::npos ? scope.size() : end + 1;
       auto c1 = one.find(':');
       auto c2 = one.rfind(':');
@@ -188,15 +194,17 @@ Result<Token> Authenticator::IssueToken(const Identity& who, const std::vector<s
     }
   }
   int64_t now = Now();
-  json claims = {{"iss", options_.service}, {"sub", who.user},     {"aud", options_.service},
-                 {"iat", now},              {"nbf", now - 5},      {"exp", now + options_.token_ttl_seconds},
+  json claims = {{"iss", options_.service}, {"sub", who.user},
+                 {"aud", options_.service}, {"iat", now},
+                 {"nbf", now - 5},          {"exp", now + options_.token_ttl_seconds},
                  {"jti", RandomHex(12)},    {"access", access}};
   return Token{SignJwt(claims.dump(), key_), options_.token_ttl_seconds, now};
 }
 
 Status Authenticator::CreateUser(const std::string& name, const std::string& password, bool admin,
                                  const std::vector<storage::Grant>& grants) {
-  if (name.empty() || name.find(':') != std::string::npos) return Invalid("user name must be non-empty without ':'");
+  if (name.empty() || name.find(':') != std::string::npos)
+    return Invalid("user name must be non-empty without ':'");
   if (password.size() < 8) return Invalid("password must be at least 8 characters");
   auto hash = HashPassword(password);
   if (!hash.ok()) return hash.status();

@@ -77,7 +77,8 @@ class Authenticator {
   Options options_;
   std::string key_;
   std::mutex mu_;
-  std::map<std::string, std::pair<std::string, int64_t>> login_cache_;  // user -> (sha256(password), expiry)
+  std::map<std::string, std::pair<std::string, int64_t>>
+      login_cache_;  // user -> (sha256(password), expiry)
 };
 
 // bcrypt via libxcrypt.

@@ -9,7 +9,8 @@ namespace drydock {
 
 std::string Base64Encode(std::string_view in) {
   std::vector<unsigned char> out(4 * ((in.size() + 2) / 3) + 1);
-  int n = EVP_EncodeBlock(out.data(), reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  int n = EVP_EncodeBlock(out.data(), reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
   return std::string(reinterpret_cast<char*>(out.data()), static_cast<size_t>(n));
 }
 
@@ -17,12 +18,14 @@ std::string Base64Decode(std::string_view in) {
   std::string s(in);
   while (s.size() % 4 != 0) s += '=';
   std::vector<unsigned char> out(s.size() / 4 * 3 + 1);
-  int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
+  int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(s.data()),
+                          static_cast<int>(s.size()));
   if (n < 0) return {};
   // EVP_DecodeBlock counts padding as zero bytes; drop them.
   size_t pad = 0;
   for (size_t i = s.size(); i > 0 && s[i - 1] == '='; --i) ++pad;
-  return std::string(reinterpret_cast<char*>(out.data()), static_cast<size_t>(n) - std::min<size_t>(pad, 2));
+  return std::string(reinterpret_cast<char*>(out.data()),
+                     static_cast<size_t>(n) - std::min<size_t>(pad, 2));
 }
 
 std::string Base64UrlEncode(std::string_view in) {

@@ -10,7 +10,8 @@ namespace drydock {
 namespace {
 std::vector<unsigned char> RandomBytes(size_t n) {
   std::vector<unsigned char> buf(n);
-  if (RAND_bytes(buf.data(), static_cast<int>(n)) != 1) throw std::runtime_error("RAND_bytes failed");
+  if (RAND_bytes(buf.data(), static_cast<int>(n)) != 1)
+    throw std::runtime_error("RAND_bytes failed");
   return buf;
 }
 }  // namespace

@@ -49,7 +49,7 @@ inline Status Conflict(std::string m) { return {Code::kConflict, std::move(m)}; 
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT
 
   bool ok() const { return value_.has_value(); }
@@ -68,15 +68,15 @@ class [[nodiscard]] Result {
 };
 
 // Propagates a failed Status out of the current function.
-#define DD_RETURN_IF_ERROR(expr)         \
-  do {                                   \
-    ::drydock::Status dd_status_ = (expr); \
+#define DD_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::drydock::Status dd_status_ = (expr);   \
     if (!dd_status_.ok()) return dd_status_; \
   } while (0)
 
 // Declares `lhs` as a reference to the value of a Result, or returns its error.
-#define DD_ASSIGN_OR_RETURN(lhs, expr)          \
-  auto lhs##_result_ = (expr);                  \
+#define DD_ASSIGN_OR_RETURN(lhs, expr)                    \
+  auto lhs##_result_ = (expr);                            \
   if (!lhs##_result_.ok()) return lhs##_result_.status(); \
   auto& lhs = *lhs##_result_;
 

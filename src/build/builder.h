@@ -24,16 +24,16 @@ struct BuildOptions {
   std::filesystem::path context_dir;
   std::filesystem::path dockerfile;  // default: <context>/Dockerfile
   std::map<std::string, std::string> build_args;
-  std::string target;                 // stage name; default: the last stage
+  std::string target;  // stage name; default: the last stage
   std::string platform = "linux/amd64";
   std::vector<oci::ImageReference> tags;
   bool push = false;
-  std::string output;                 // "oci:DIR" or "docker-archive:FILE" (not yet), or ""
+  std::string output;  // "oci:DIR" or "docker-archive:FILE" (not yet), or ""
   bool no_cache = false;
-  bool docker_media_types = false;    // Docker schema 2 instead of OCI
+  bool docker_media_types = false;  // Docker schema 2 instead of OCI
   std::optional<int64_t> source_date_epoch;
-  std::filesystem::path state_dir;    // cache, snapshots, scratch: shared by every build
-  remote::ClientOptions registry;     // credentials and insecure registries
+  std::filesystem::path state_dir;  // cache, snapshots, scratch: shared by every build
+  remote::ClientOptions registry;   // credentials and insecure registries
   std::chrono::seconds run_timeout{3600};
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::string_view)> log;  // build log lines and RUN output
@@ -65,9 +65,11 @@ Result<BuildResult> Build(const BuildOptions& options);
 // root image) and COPY --from=<image>. Digests are left empty.
 Result<Dependencies> ScanDependencies(const std::string& dockerfile_text,
                                       const std::map<std::string, std::string>& build_args,
-                                      const std::string& target, const std::string& default_registry = "docker.io");
+                                      const std::string& target,
+                                      const std::string& default_registry = "docker.io");
 
-// ACR-compatible JSON: [{"image":{…},"runtime-dependency":{…},"buildtime-dependency":[…],"git":{…}}].
+// ACR-compatible JSON:
+// [{"image":{…},"runtime-dependency":{…},"buildtime-dependency":[…],"git":{…}}].
 std::string DependenciesJson(const Dependencies& deps, const std::string& git_head = "");
 
 }  // namespace drydock::build

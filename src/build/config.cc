@@ -19,18 +19,24 @@ Result<int64_t> ParseDuration(const std::string& s) {
     size_t u = i;
     while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
     std::string unit = s.substr(u, i - u);
-    double mult = unit == "ns" ? 1 : unit == "us" ? 1e3 : unit == "ms" ? 1e6 : unit == "s" ? 1e9
-                : unit == "m" ? 60e9 : unit == "h" ? 3600e9 : -1;
+    double mult = unit == "ns"   ? 1
+                  : unit == "us" ? 1e3
+                  : unit == "ms" ? 1e6
+                  : unit == "s"  ? 1e9
+                  : unit == "m"  ? 60e9
+                  : unit == "h"  ? 3600e9
+                                 : -1;
     if (mult < 0) return Invalid("bad duration unit in '" + s + "'");
     total += static_cast<int64_t>(n * mult);
   }
   return total;
 }
 
-
 // Exec form as is; shell form wrapped in the config's SHELL.
 json CommandOf(const Instruction& ins, const json& config, size_t skip = 0) {
-  if (ins.json_form) return json(std::vector<std::string>(ins.args.begin() + static_cast<long>(skip), ins.args.end()));
+  if (ins.json_form)
+    return json(
+        std::vector<std::string>(ins.args.begin() + static_cast<long>(skip), ins.args.end()));
   std::vector<std::string> cmd = ShellOf(config);
   std::string text = skip == 0 ? ins.raw_args : (ins.args.size() > skip ? ins.args[skip] : "");
   cmd.push_back(text);
@@ -41,19 +47,25 @@ json CommandOf(const Instruction& ins, const json& config, size_t skip = 0) {
 // giving "port/proto" for each port of the range; proto is lower-cased,
 // tcp by default; the ip and host parts are ignored.
 Result<std::vector<std::string>> PortSpecs(const std::string& spec) {
-  std::string container = spec.substr(spec.rfind(':') == std::string::npos ? 0 : spec.rfind(':') + 1);
+  std::string container =
+      spec.substr(spec.rfind(':') == std::string::npos ? 0 : spec.rfind(':') + 1);
   std::string range = container.substr(0, container.find('/'));
-  std::string proto = container.find('/') == std::string::npos ? "" : container.substr(container.find('/') + 1);
-  std::transform(proto.begin(), proto.end(), proto.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  std::string proto =
+      container.find('/') == std::string::npos ? "" : container.substr(container.find('/') + 1);
+  std::transform(proto.begin(), proto.end(), proto.begin(),
+                 [](unsigned char ch) { return std::tolower(ch); });
   if (proto.empty()) proto = "tcp";
-  if (proto != "tcp" && proto != "udp" && proto != "sctp") return Invalid("invalid protocol in port '" + spec + "'");
+  if (proto != "tcp" && proto != "udp" && proto != "sctp")
+    return Invalid("invalid protocol in port '" + spec + "'");
   auto number = [](const std::string& s) -> std::optional<int> {
-    if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string::npos)
+      return std::nullopt;
     int n = std::stoi(s);
     return n <= 65535 ? std::optional<int>(n) : std::nullopt;
   };
   auto start = number(range.substr(0, range.find('-')));
-  auto end = range.find('-') == std::string::npos ? start : number(range.substr(range.find('-') + 1));
+  auto end =
+      range.find('-') == std::string::npos ? start : number(range.substr(range.find('-') + 1));
   if (!start || !end || *end < *start) return Invalid("invalid port '" + spec + "'");
   std::vector<std::string> out;
   for (int port = *start; port <= *end; ++port) out.push_back(std::to_string(port) + "/" + proto);
@@ -67,7 +79,8 @@ Status LineError(const Instruction& ins, const std::string& message) {
 Result<json> Healthcheck(const Instruction& ins, const json& config) {
   if (ins.args.empty()) return LineError(ins, "needs NONE or CMD");
   std::string type = ins.args[0];
-  std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::toupper(c); });
+  std::transform(type.begin(), type.end(), type.begin(),
+                 [](unsigned char c) { return std::toupper(c); });
   if (type == "NONE") return json{{"Test", {"NONE"}}};
   if (type != "CMD") return LineError(ins, "type must be NONE or CMD, not " + ins.args[0]);
   json h;
@@ -78,8 +91,9 @@ Result<json> Healthcheck(const Instruction& ins, const json& config) {
   } else {
     h["Test"] = {"CMD-SHELL", ins.args.size() > 1 ? ins.args[1] : ""};
   }
-  for (auto [flag, key] : {std::pair{"interval", "Interval"}, std::pair{"timeout", "Timeout"},
-                           std::pair{"start-period", "StartPeriod"}, std::pair{"start-interval", "StartInterval"}}) {
+  for (auto [flag, key] :
+       {std::pair{"interval", "Interval"}, std::pair{"timeout", "Timeout"},
+        std::pair{"start-period", "StartPeriod"}, std::pair{"start-interval", "StartInterval"}}) {
     auto v = FlagValue(ins, flag);
     if (!v) continue;
     auto d = ParseDuration(*v);
@@ -87,7 +101,8 @@ Result<json> Healthcheck(const Instruction& ins, const json& config) {
     h[key] = *d;
   }
   if (auto retries = FlagValue(ins, "retries")) {
-    if (retries->empty() || retries->size() > 9 || retries->find_first_not_of("0123456789") != std::string::npos) {
+    if (retries->empty() || retries->size() > 9 ||
+        retries->find_first_not_of("0123456789") != std::string::npos) {
       return LineError(ins, "--retries must be a non-negative integer");
     }
     h["Retries"] = std::stoi(*retries);
@@ -137,7 +152,8 @@ void SetEnv(json& config, const std::string& key, const std::string& value) {
 
 std::vector<std::string> ShellOf(const json& config) {
   const json& c = config.value("config", json::object());
-  if (c.contains("Shell") && c["Shell"].is_array() && !c["Shell"].empty()) return c["Shell"].get<std::vector<std::string>>();
+  if (c.contains("Shell") && c["Shell"].is_array() && !c["Shell"].empty())
+    return c["Shell"].get<std::vector<std::string>>();
   return {"/bin/sh", "-c"};
 }
 
@@ -155,7 +171,8 @@ std::string CreatedBy(const Instruction& ins, const json& config) {
   return ins.keyword + " " + flags + ins.raw_args + " # buildkit";
 }
 
-Result<bool> ApplyConfigInstruction(json& config, const Instruction& ins, const ConfigContext& ctx) {
+Result<bool> ApplyConfigInstruction(json& config, const Instruction& ins,
+                                    const ConfigContext& ctx) {
   json& c = config["config"];
   if (!c.is_object()) c = json::object();
   const std::string& k = ins.keyword;

@@ -22,8 +22,8 @@ std::vector<std::string> ShellOf(const json& config);
 
 struct ConfigContext {
   char escape = '\\';
-  Env env;                // what ${…} sees: stage ARGs, then ENV
-  bool* cmd_set_in_stage; // ENTRYPOINT resets an inherited CMD
+  Env env;                 // what ${…} sees: stage ARGs, then ENV
+  bool* cmd_set_in_stage;  // ENTRYPOINT resets an inherited CMD
 };
 
 // Applies a config-only instruction; returns false when `ins` is not one.

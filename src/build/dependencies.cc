@@ -18,14 +18,19 @@ ImageDependency FromReference(const oci::ImageReference& r) {
 json ToJson(const ImageDependency& d) {
   std::string reference = d.registry + "/" + d.repository + (d.tag.empty() ? "" : ":" + d.tag);
   if (!d.digest.empty()) reference += "@" + d.digest;
-  return {{"registry", d.registry}, {"repository", d.repository}, {"tag", d.tag}, {"digest", d.digest},
+  return {{"registry", d.registry},
+          {"repository", d.repository},
+          {"tag", d.tag},
+          {"digest", d.digest},
           {"reference", reference}};
 }
 
 }  // namespace
 
-Result<Dependencies> ScanDependencies(const std::string& text, const std::map<std::string, std::string>& build_args,
-                                      const std::string& target, const std::string& default_registry) {
+Result<Dependencies> ScanDependencies(const std::string& text,
+                                      const std::map<std::string, std::string>& build_args,
+                                      const std::string& target,
+                                      const std::string& default_registry) {
   auto df = ParseDockerfile(text);
   if (!df.ok()) return df.status();
   auto plan = PlanStages(*df, build_args, target, "linux/amd64");
@@ -40,7 +45,8 @@ Result<Dependencies> ScanDependencies(const std::string& text, const std::map<st
     const Stage& s = plan->stages[i];
     if (s.base_stage < 0 && s.base != "scratch") {
       auto d = image_dep(s.base);
-      if (!d.ok()) return Invalid("line " + std::to_string(s.from->line) + ": " + d.status().message());
+      if (!d.ok())
+        return Invalid("line " + std::to_string(s.from->line) + ": " + d.status().message());
       // The target's root base is the runtime dependency; a stage the target
       // is built FROM (directly or through aliases) shares that root.
       const Stage* root = &plan->stages[plan->target];
@@ -59,7 +65,8 @@ Result<Dependencies> ScanDependencies(const std::string& text, const std::map<st
         std::string from = name.ok() ? *name : f.value;
         if (FindStage(*plan, from, i)) continue;
         auto d = image_dep(from);
-        if (!d.ok()) return Invalid("line " + std::to_string(ins->line) + ": " + d.status().message());
+        if (!d.ok())
+          return Invalid("line " + std::to_string(ins->line) + ": " + d.status().message());
         deps.buildtime.push_back(*d);
       }
     }

@@ -12,8 +12,8 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
-#include <sstream>
 #include <set>
+#include <sstream>
 
 #include "base/fd.h"
 #include "base/random.h"
@@ -34,8 +34,8 @@ namespace fs = std::filesystem;
 struct StageState {
   json config;
   std::vector<LayerRef> layers;
-  Env args;                // ARG values declared in this stage
-  std::string cache_key;   // running key: base + every instruction so far
+  Env args;               // ARG values declared in this stage
+  std::string cache_key;  // running key: base + every instruction so far
   bool cmd_set = false;
   // Time of the newest layer: config-only steps and the image reuse it, so a
   // fully cached rebuild reproduces the same digest, as BuildKit's does.
@@ -45,7 +45,6 @@ struct StageState {
 };
 
 std::string Hex(const std::string& s) { return oci::Digest::Of(s).hex(); }
-
 
 std::string Now(const BuildOptions& o) {
   std::time_t t = o.source_date_epoch ? *o.source_date_epoch : std::time(nullptr);
@@ -64,11 +63,14 @@ bool DirEmpty(const fs::path& p) {
 // A scratch overlay over a stage: unmounted and removed when it goes away.
 class StageMount {
  public:
-  static Result<std::unique_ptr<StageMount>> Create(LayerStore& store, const std::vector<LayerRef>& layers) {
+  static Result<std::unique_ptr<StageMount>> Create(LayerStore& store,
+                                                    const std::vector<LayerRef>& layers) {
     auto m = std::unique_ptr<StageMount>(new StageMount(store.scratch()));
     std::vector<fs::path> lowers;
-    for (auto it = layers.rbegin(); it != layers.rend(); ++it) lowers.push_back(store.SnapshotPath(it->chain));
-    auto mount = runtime::OverlayMount::Mount(lowers, m->upper(), m->dir_.path() / "work", m->dir_.path() / "root");
+    for (auto it = layers.rbegin(); it != layers.rend(); ++it)
+      lowers.push_back(store.SnapshotPath(it->chain));
+    auto mount = runtime::OverlayMount::Mount(lowers, m->upper(), m->dir_.path() / "work",
+                                              m->dir_.path() / "root");
     if (!mount.ok()) return mount.status();
     m->mount_.emplace(std::move(*mount));
     return m;
@@ -142,7 +144,8 @@ class Executor {
 
   Status RunStage(size_t index) {
     const Stage& s = plan_.stages[index];
-    Log("[stage " + std::to_string(index) + (s.name.empty() ? "" : " " + s.name) + "] FROM " + s.base + "\n");
+    Log("[stage " + std::to_string(index) + (s.name.empty() ? "" : " " + s.name) + "] FROM " +
+        s.base + "\n");
     StageState st;
     if (s.base_stage >= 0) {
       // A child stage inherits the parent's ARGs (BuildKit keeps them in the
@@ -154,14 +157,17 @@ class Executor {
       st.cache_key = "scratch " + o_.platform;
     } else {
       auto base = FromImage(s.base, s.platform);
-      if (!base.ok()) return Invalid("line " + std::to_string(s.from->line) + ": FROM " + s.base + ": " + base.status().message());
+      if (!base.ok())
+        return Invalid("line " + std::to_string(s.from->line) + ": FROM " + s.base + ": " +
+                       base.status().message());
       st = std::move(*base);
       if (index != plan_.target) deps_.buildtime.push_back(*st.root_base);
     }
     st.config["history"] = st.config.value("history", json::array());
     DD_RETURN_IF_ERROR(RunOnBuildTriggers(st, index));
     for (const Instruction* ins : s.body) {
-      Log("[stage " + std::to_string(index) + "] " + ins->keyword + " " + ins->raw_args.substr(0, 200) + "\n");
+      Log("[stage " + std::to_string(index) + "] " + ins->keyword + " " +
+          ins->raw_args.substr(0, 200) + "\n");
       DD_RETURN_IF_ERROR(Dispatch(st, *ins, index));
     }
     states_[index] = std::move(st);
@@ -181,18 +187,21 @@ class Executor {
       text += t.get<std::string>() + "\n";
     }
     auto parsed = ParseDockerfile(text);
-    if (!parsed.ok()) return Invalid("ONBUILD trigger from the base image: " + parsed.status().message());
+    if (!parsed.ok())
+      return Invalid("ONBUILD trigger from the base image: " + parsed.status().message());
     auto& instructions = parsed->instructions;
     instructions.erase(instructions.begin());
     for (auto& ins : instructions) {
       if (ins.keyword == "FROM" || ins.keyword == "ONBUILD" || ins.keyword == "MAINTAINER") {
-        return Invalid("ONBUILD trigger from the base image: " + ins.keyword + " isn't allowed as an ONBUILD trigger");
+        return Invalid("ONBUILD trigger from the base image: " + ins.keyword +
+                       " isn't allowed as an ONBUILD trigger");
       }
       --ins.line;
     }
     onbuild_.push_back(std::move(*parsed));
     for (const auto& ins : onbuild_.back().instructions) {
-      Log("[stage " + std::to_string(stage) + "] ONBUILD " + ins.keyword + " " + ins.raw_args.substr(0, 200) + "\n");
+      Log("[stage " + std::to_string(stage) + "] ONBUILD " + ins.keyword + " " +
+          ins.raw_args.substr(0, 200) + "\n");
       DD_RETURN_IF_ERROR(Dispatch(st, ins, stage));
     }
     return Status::Ok();
@@ -214,7 +223,9 @@ class Executor {
   }
 
   void AddHistory(StageState& st, const Instruction& ins, bool empty) {
-    json h = {{"created", st.last_created}, {"created_by", CreatedBy(ins, st.config)}, {"comment", "drydock"}};
+    json h = {{"created", st.last_created},
+              {"created_by", CreatedBy(ins, st.config)},
+              {"comment", "drydock"}};
     if (empty) h["empty_layer"] = true;
     st.config["history"].push_back(h);
   }
@@ -254,14 +265,19 @@ class Executor {
     auto digest = oci::Digest::Parse(j.value("digest", ""));
     auto diff = oci::Digest::Parse(j.value("diff_id", ""));
     if (!digest.ok() || !diff.ok()) return std::nullopt;
-    LayerRef l{*digest, j.value("size", int64_t{0}), j.value("media_type", ""), *diff, ChainId(st.layers, *diff)};
+    LayerRef l{*digest, j.value("size", int64_t{0}), j.value("media_type", ""), *diff,
+               ChainId(st.layers, *diff)};
     if (!store_.HasBlob(l.digest) || !store_.HasSnapshot(l.chain)) return std::nullopt;
     return CachedLayer{false, l, j.value("created", "")};
   }
 
-  void Remember(const std::string& key, const std::optional<LayerRef>& layer, const std::string& created) {
-    json j = layer ? json{{"digest", layer->digest.str()}, {"diff_id", layer->diff_id.str()}, {"size", layer->size},
-                          {"media_type", layer->media_type}, {"created", created}}
+  void Remember(const std::string& key, const std::optional<LayerRef>& layer,
+                const std::string& created) {
+    json j = layer ? json{{"digest", layer->digest.str()},
+                          {"diff_id", layer->diff_id.str()},
+                          {"size", layer->size},
+                          {"media_type", layer->media_type},
+                          {"created", created}}
                    : json{{"empty", true}};
     fs::path tmp = cache_dir_ / (key + ".tmp" + RandomHex(4));
     std::ofstream(tmp) << j.dump();
@@ -278,7 +294,8 @@ class Executor {
       return Status::Ok();
     }
     fs::path out = store_.scratch() / ("layer-" + RandomHex(8));
-    auto blob = layer::WriteLayer(m.upper(), out, layer::WriteOptions{layer::Compression::kGzip, o_.source_date_epoch});
+    auto blob = layer::WriteLayer(
+        m.upper(), out, layer::WriteOptions{layer::Compression::kGzip, o_.source_date_epoch});
     if (!blob.ok()) return blob.status();
     LayerRef l{blob->digest, static_cast<int64_t>(blob->size), blob->media_type, blob->diff_id,
                ChainId(st.layers, blob->diff_id)};
@@ -342,8 +359,9 @@ class Executor {
     // A #! heredoc runs from a file: its body is not in args.
     std::string bodies;
     for (const auto& h : ins.heredocs) bodies += h.name + "\n" + h.content;
-    std::string key = Hex(st.cache_key + "\nRUN " + json(args).dump() + json(run_env).dump() + network +
-                          st.config["config"].value("User", "") + st.config["config"].value("WorkingDir", "") + bodies);
+    std::string key = Hex(st.cache_key + "\nRUN " + json(args).dump() + json(run_env).dump() +
+                          network + st.config["config"].value("User", "") +
+                          st.config["config"].value("WorkingDir", "") + bodies);
     st.cache_key = key;
     if (UseCache(st, ins, key)) return Status::Ok();
 
@@ -351,7 +369,8 @@ class Executor {
     if (!m.ok()) return m.status();
     std::string cwd = st.config["config"].value("WorkingDir", "");
     if (cwd.empty()) cwd = "/";
-    auto user = ResolveUser((*m)->root(), st.config["config"].value("User", ""), UserRule::kProcess);
+    auto user =
+        ResolveUser((*m)->root(), st.config["config"].value("User", ""), UserRule::kProcess);
     if (!user.ok()) return LineError(ins, user.status().message());
     DD_RETURN_IF_ERROR(MkdirAllInRoot((*m)->root(), cwd, 0, 0));
     // runc creates mount points (/proc, /etc/hosts, bind targets) in the
@@ -379,7 +398,8 @@ class Executor {
     ro.output = o_.log;
     auto r = runtime::Run(spec, ro);
     if (!r.ok()) return r.status();
-    if (r->timed_out) return LineError(ins, "timed out after " + std::to_string(o_.run_timeout.count()) + "s");
+    if (r->timed_out)
+      return LineError(ins, "timed out after " + std::to_string(o_.run_timeout.count()) + "s");
     if (r->canceled) return Status(Code::kUnavailable, "build canceled");
     if (r->exit_code != 0) {
       return LineError(ins, "'" + (ins.json_form ? json(ins.args).dump() : ins.raw_args) +
@@ -397,11 +417,13 @@ class Executor {
       std::error_code ec;
       auto st = fs::symlink_status(target, ec);
       if (ec) continue;
-      bool stub = (fs::is_directory(st) && fs::is_empty(target, ec)) || (fs::is_regular_file(st) && fs::file_size(target, ec) == 0);
+      bool stub = (fs::is_directory(st) && fs::is_empty(target, ec)) ||
+                  (fs::is_regular_file(st) && fs::file_size(target, ec) == 0);
       if (!stub) continue;
       fs::remove(target, ec);
       // Parents that only existed to hold the stub go too (e.g. a new /run for a cache mount).
-      for (fs::path parent = target.parent_path(); parent != upper && fs::is_empty(parent, ec); parent = parent.parent_path()) {
+      for (fs::path parent = target.parent_path(); parent != upper && fs::is_empty(parent, ec);
+           parent = parent.parent_path()) {
         fs::remove(parent, ec);
       }
     }
@@ -435,7 +457,8 @@ class Executor {
     return dest;
   }
 
-  Status MountFlags(const Instruction& ins, const Env& env, std::vector<runtime::BindMount>& binds) {
+  Status MountFlags(const Instruction& ins, const Env& env,
+                    std::vector<runtime::BindMount>& binds) {
     for (const auto& f : ins.flags) {
       if (f.name != "mount") continue;
       std::map<std::string, std::string> kv;
@@ -446,7 +469,9 @@ class Executor {
         kv[part.substr(0, eq)] = eq == std::string::npos ? "true" : part.substr(eq + 1);
       }
       std::string type = kv.count("type") ? kv["type"] : "bind";
-      std::string target = kv.count("target") ? kv["target"] : kv.count("dst") ? kv["dst"] : kv["destination"];
+      std::string target = kv.count("target") ? kv["target"]
+                           : kv.count("dst")  ? kv["dst"]
+                                              : kv["destination"];
       if (target.empty() && type != "secret") return LineError(ins, "--mount needs target=");
       if (type == "cache") {
         std::string id = kv.count("id") ? kv["id"] : target;
@@ -456,9 +481,12 @@ class Executor {
         binds.push_back({dir, target, false});
       } else if (type == "bind") {
         if (kv.count("from")) return LineError(ins, "--mount=type=bind,from= is not supported yet");
-        auto source = ExpandSources(o_.context_dir, kv.count("source") ? kv["source"] : ".", nullptr);
-        if (!source.ok() || source->size() != 1) return LineError(ins, "--mount source not found in the build context");
-        binds.push_back({o_.context_dir / source->front(), target, kv.count("rw") == 0 && kv.count("readwrite") == 0});
+        auto source =
+            ExpandSources(o_.context_dir, kv.count("source") ? kv["source"] : ".", nullptr);
+        if (!source.ok() || source->size() != 1)
+          return LineError(ins, "--mount source not found in the build context");
+        binds.push_back({o_.context_dir / source->front(), target,
+                         kv.count("rw") == 0 && kv.count("readwrite") == 0});
       } else if (type == "secret" || type == "ssh" || type == "tmpfs") {
         return LineError(ins, "--mount=type=" + type + " is not supported yet");
       } else {
@@ -480,7 +508,8 @@ class Executor {
     path = fs::path(path).lexically_normal().string();
     if (path.size() > 1 && path.back() == '/') path.pop_back();
     st.config["config"]["WorkingDir"] = path;
-    std::string key = Hex(st.cache_key + "\nWORKDIR " + path + st.config["config"].value("User", ""));
+    std::string key =
+        Hex(st.cache_key + "\nWORKDIR " + path + st.config["config"].value("User", ""));
     st.cache_key = key;
     if (UseCache(st, ins, key)) return Status::Ok();
     // Docker creates the directory (owned by USER) even if nothing uses it.
@@ -516,7 +545,8 @@ class Executor {
     std::vector<LayerRef> layers;
     if (auto idx = FindStage(plan_, name, stage)) {
       // Planning saw every COPY --from in the Dockerfile, not those of ONBUILD triggers.
-      if (!states_[static_cast<size_t>(*idx)]) return Invalid("stage " + name + " is not built for this target");
+      if (!states_[static_cast<size_t>(*idx)])
+        return Invalid("stage " + name + " is not built for this target");
       layers = states_[static_cast<size_t>(*idx)]->layers;
       src.identity = "stage " + states_[static_cast<size_t>(*idx)]->cache_key;
     } else {
@@ -534,13 +564,15 @@ class Executor {
   }
 
   // Content checksum of the sources, so a changed file misses the cache.
-  std::string SourcesDigest(const fs::path& root, const std::vector<std::string>& sources, const IgnoreMatcher* ignore) {
+  std::string SourcesDigest(const fs::path& root, const std::vector<std::string>& sources,
+                            const IgnoreMatcher* ignore) {
     oci::Hasher h;
     std::vector<char> buf(1 << 16);
     auto add_file = [&](const fs::path& p, const std::string& rel) {
       struct stat st;
       if (::lstat(p.c_str(), &st) != 0) return;
-      std::string meta = rel + " " + std::to_string(st.st_mode) + " " + std::to_string(st.st_size) + "\n";
+      std::string meta =
+          rel + " " + std::to_string(st.st_mode) + " " + std::to_string(st.st_size) + "\n";
       h.Update(meta.data(), meta.size());
       if (S_ISLNK(st.st_mode)) {
         std::error_code ec;
@@ -549,7 +581,8 @@ class Executor {
       } else if (S_ISREG(st.st_mode)) {
         UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
         ssize_t n;
-        while (fd.valid() && (n = ::read(fd.get(), buf.data(), buf.size())) > 0) h.Update(buf.data(), static_cast<size_t>(n));
+        while (fd.valid() && (n = ::read(fd.get(), buf.data(), buf.size())) > 0)
+          h.Update(buf.data(), static_cast<size_t>(n));
       }
     };
     for (const auto& s : sources) {
@@ -558,7 +591,8 @@ class Executor {
       std::error_code ec;
       if (!fs::is_directory(fs::symlink_status(p, ec))) continue;
       std::vector<std::pair<std::string, fs::path>> entries;
-      for (auto it = fs::recursive_directory_iterator(p, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      for (auto it = fs::recursive_directory_iterator(p, ec);
+           it != fs::recursive_directory_iterator(); it.increment(ec)) {
         std::string rel = fs::relative(it->path(), root, ec).string();
         if (ignore && ignore->Excluded(rel)) continue;
         entries.emplace_back(rel, it->path());
@@ -580,7 +614,8 @@ class Executor {
       co.gid = ids->gid;
     }
     if (auto chmod = FlagValue(ins, "chmod")) {
-      if (chmod->empty() || chmod->find_first_not_of("01234567") != std::string::npos || chmod->size() > 4) {
+      if (chmod->empty() || chmod->find_first_not_of("01234567") != std::string::npos ||
+          chmod->size() > 4) {
         return LineError(ins, "--chmod must be an octal mode, not '" + *chmod + "'");
       }
       co.mode = static_cast<uint32_t>(std::stoul(*chmod, nullptr, 8));
@@ -589,7 +624,8 @@ class Executor {
   }
 
   Status CopyStep(StageState& st, const Instruction& ins, const Env& env, size_t stage) {
-    if (ins.args.size() < 2 && ins.heredocs.empty()) return LineError(ins, "needs a source and a destination");
+    if (ins.args.size() < 2 && ins.heredocs.empty())
+      return LineError(ins, "needs a source and a destination");
     std::vector<std::string> words;
     if (ins.json_form) {
       words = ins.args;
@@ -640,9 +676,11 @@ class Executor {
     }
     std::string flags;
     for (const auto& f : ins.flags) flags += f.name + "=" + f.value + ";";
-    std::string key = Hex(st.cache_key + "\n" + ins.keyword + " " + flags + json(sources).dump() + " " + dest + " " +
-                          src->identity + " " + SourcesDigest(src_root, sources, heredoc_sources ? nullptr : src->ignore) +
-                          st.config["config"].value("WorkingDir", ""));
+    std::string key =
+        Hex(st.cache_key + "\n" + ins.keyword + " " + flags + json(sources).dump() + " " + dest +
+            " " + src->identity + " " +
+            SourcesDigest(src_root, sources, heredoc_sources ? nullptr : src->ignore) +
+            st.config["config"].value("WorkingDir", ""));
     st.cache_key = key;
     if (UseCache(st, ins, key)) return Status::Ok();
     auto m = StageMount::Create(store_, st.layers);
@@ -664,8 +702,9 @@ class Executor {
 
   // ADD unpacks local tar archives (any compression) into the destination
   // directory; those sources are then removed from the plain-copy list.
-  Status AddArchives(const Instruction& ins, const fs::path& root, std::vector<std::string>& sources,
-                     const fs::path& dest_root, const std::string& dest, const std::string& workdir) {
+  Status AddArchives(const Instruction& ins, const fs::path& root,
+                     std::vector<std::string>& sources, const fs::path& dest_root,
+                     const std::string& dest, const std::string& workdir) {
     std::vector<std::string> plain;
     for (const auto& s : sources) {
       fs::path p = root / s;

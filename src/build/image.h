@@ -21,12 +21,13 @@ struct AssembledImage {
   std::vector<LayerRef> layers;  // with the media types the manifest names
 };
 
-Result<AssembledImage> AssembleImage(const nlohmann::json& config, const std::vector<LayerRef>& layers,
-                                     bool docker_media_types);
+Result<AssembledImage> AssembleImage(const nlohmann::json& config,
+                                     const std::vector<LayerRef>& layers, bool docker_media_types);
 
-// Pushes layers (mounting from `base`'s repository when on the same registry), config, then manifest.
-Status PushImage(remote::Client& client, LayerStore& store, const AssembledImage& image, const oci::ImageReference& tag,
-                 const std::optional<oci::ImageReference>& base);
+// Pushes layers (mounting from `base`'s repository when on the same registry), config, then
+// manifest.
+Status PushImage(remote::Client& client, LayerStore& store, const AssembledImage& image,
+                 const oci::ImageReference& tag, const std::optional<oci::ImageReference>& base);
 
 // "oci:DIR" writes (or adds to) an OCI image layout, one index entry per tag.
 Status WriteOutput(LayerStore& store, const AssembledImage& image, const std::string& output,

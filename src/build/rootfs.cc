@@ -20,7 +20,8 @@ int OpenInRoot(int root_fd, const std::string& rel, uint64_t flags) {
   open_how how{};
   how.flags = flags | O_CLOEXEC;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  return static_cast<int>(::syscall(SYS_openat2, root_fd, rel.empty() ? "." : rel.c_str(), &how, sizeof how));
+  return static_cast<int>(
+      ::syscall(SYS_openat2, root_fd, rel.empty() ? "." : rel.c_str(), &how, sizeof how));
 }
 
 std::vector<std::string> Components(const std::string& path) {
@@ -33,10 +34,13 @@ std::vector<std::string> Components(const std::string& path) {
   return out;
 }
 
-bool IsNumber(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
+bool IsNumber(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+}
 
 // Looks `name` up in a passwd/group style file; returns fields of the matching line.
-std::optional<std::vector<std::string>> FindEntry(const std::string& file, const std::string& name, size_t id_field) {
+std::optional<std::vector<std::string>> FindEntry(const std::string& file, const std::string& name,
+                                                  size_t id_field) {
   std::stringstream lines(file);
   std::string line;
   while (std::getline(lines, line)) {
@@ -52,7 +56,8 @@ std::optional<std::vector<std::string>> FindEntry(const std::string& file, const
 
 }  // namespace
 
-Status MkdirAllInRoot(const std::filesystem::path& root, const std::string& path, uint32_t uid, uint32_t gid) {
+Status MkdirAllInRoot(const std::filesystem::path& root, const std::string& path, uint32_t uid,
+                      uint32_t gid) {
   UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir.valid()) return Internal("open " + root.string() + ": " + std::strerror(errno));
   std::string rel;
@@ -62,8 +67,10 @@ Status MkdirAllInRoot(const std::filesystem::path& root, const std::string& path
     if (existing.valid()) continue;
     // Create the last component in its (already resolved) parent.
     auto slash = rel.rfind('/');
-    UniqueFd parent(OpenInRoot(dir.get(), slash == std::string::npos ? "" : rel.substr(0, slash), O_RDONLY | O_DIRECTORY));
-    if (!parent.valid()) return Internal("resolve " + path + " in the image: " + std::strerror(errno));
+    UniqueFd parent(OpenInRoot(dir.get(), slash == std::string::npos ? "" : rel.substr(0, slash),
+                               O_RDONLY | O_DIRECTORY));
+    if (!parent.valid())
+      return Internal("resolve " + path + " in the image: " + std::strerror(errno));
     if (::mkdirat(parent.get(), part.c_str(), 0755) != 0 && errno != EEXIST) {
       return Internal("mkdir " + path + " in the image: " + std::strerror(errno));
     }
@@ -81,7 +88,8 @@ bool ExistsInRoot(const std::filesystem::path& root, const std::string& path) {
   return fd.valid();
 }
 
-Result<std::optional<std::string>> ReadFileInRoot(const std::filesystem::path& root, const std::string& path) {
+Result<std::optional<std::string>> ReadFileInRoot(const std::filesystem::path& root,
+                                                  const std::string& path) {
   UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir.valid()) return Internal("open " + root.string());
   std::string rel;
@@ -98,7 +106,8 @@ Result<std::optional<std::string>> ReadFileInRoot(const std::filesystem::path& r
   return std::optional<std::string>(out);
 }
 
-Result<std::filesystem::path> ResolveDirInRoot(const std::filesystem::path& root, const std::string& path) {
+Result<std::filesystem::path> ResolveDirInRoot(const std::filesystem::path& root,
+                                               const std::string& path) {
   UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir.valid()) return Internal("open " + root.string());
   std::string rel;
@@ -111,7 +120,8 @@ Result<std::filesystem::path> ResolveDirInRoot(const std::filesystem::path& root
   return real;
 }
 
-Result<UserIds> ResolveUser(const std::filesystem::path& root, const std::string& spec, UserRule rule) {
+Result<UserIds> ResolveUser(const std::filesystem::path& root, const std::string& spec,
+                            UserRule rule) {
   UserIds ids;
   if (spec.empty()) return ids;
   std::string user = spec.substr(0, spec.find(':'));

@@ -14,15 +14,18 @@
 namespace drydock::build {
 
 // mkdir -p of `path` inside `root`; new directories get uid/gid and 0755.
-Status MkdirAllInRoot(const std::filesystem::path& root, const std::string& path, uint32_t uid, uint32_t gid);
+Status MkdirAllInRoot(const std::filesystem::path& root, const std::string& path, uint32_t uid,
+                      uint32_t gid);
 // Whether `path` exists inside `root` (the last component is not followed).
 bool ExistsInRoot(const std::filesystem::path& root, const std::string& path);
 // The file's contents, or nullopt when it does not exist.
-Result<std::optional<std::string>> ReadFileInRoot(const std::filesystem::path& root, const std::string& path);
+Result<std::optional<std::string>> ReadFileInRoot(const std::filesystem::path& root,
+                                                  const std::string& path);
 
 // The host path of directory `path` inside `root`, with every symlink on the
 // way resolved inside the root (for handing the directory to other code).
-Result<std::filesystem::path> ResolveDirInRoot(const std::filesystem::path& root, const std::string& path);
+Result<std::filesystem::path> ResolveDirInRoot(const std::filesystem::path& root,
+                                               const std::string& path);
 
 struct UserIds {
   uint32_t uid = 0, gid = 0;
@@ -31,10 +34,11 @@ struct UserIds {
 // How a user without a group gets its gid; names always take their passwd gid.
 enum class UserRule {
   kProcess,  // USER for RUN (runc's GetExecUser): a uid's passwd entry gives the gid, else gid 0
-  kOwner,    // --chown and WORKDIR owners (BuildKit's ChownOpt): a uid is also the gid, passwd unread
+  kOwner,  // --chown and WORKDIR owners (BuildKit's ChownOpt): a uid is also the gid, passwd unread
 };
 // Resolves Docker's USER / --chown forms (name, uid, name:group, uid:gid)
 // against the image's /etc/passwd and /etc/group.
-Result<UserIds> ResolveUser(const std::filesystem::path& root, const std::string& spec, UserRule rule);
+Result<UserIds> ResolveUser(const std::filesystem::path& root, const std::string& spec,
+                            UserRule rule);
 
 }  // namespace drydock::build

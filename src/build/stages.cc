@@ -11,16 +11,17 @@ std::string Lower(std::string s) {
   return s;
 }
 
-
 }  // namespace
 
 Env PlatformArgs(const std::string& platform) {
   std::string os = platform.substr(0, platform.find('/'));
-  std::string rest = platform.find('/') == std::string::npos ? "" : platform.substr(platform.find('/') + 1);
+  std::string rest =
+      platform.find('/') == std::string::npos ? "" : platform.substr(platform.find('/') + 1);
   std::string arch = rest.substr(0, rest.find('/'));
   std::string variant = rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/') + 1);
-  return {{"TARGETPLATFORM", platform}, {"TARGETOS", os},      {"TARGETARCH", arch},
-          {"TARGETVARIANT", variant},   {"BUILDPLATFORM", platform}, {"BUILDOS", os},
+  return {{"TARGETPLATFORM", platform}, {"TARGETOS", os},
+          {"TARGETARCH", arch},         {"TARGETVARIANT", variant},
+          {"BUILDPLATFORM", platform},  {"BUILDOS", os},
           {"BUILDARCH", arch},          {"BUILDVARIANT", variant}};
 }
 
@@ -44,13 +45,15 @@ Result<Plan> PlanStages(const Dockerfile& df, const std::map<std::string, std::s
   for (; i < df.instructions.size() && df.instructions[i].keyword != "FROM"; ++i) {
     const auto& ins = df.instructions[i];
     if (ins.keyword != "ARG") {
-      return Invalid("line " + std::to_string(ins.line) + ": " + ins.keyword + " before the first FROM (only ARG may come first)");
+      return Invalid("line " + std::to_string(ins.line) + ": " + ins.keyword +
+                     " before the first FROM (only ARG may come first)");
     }
     auto decls = ParseArgDecls(ins, plan.meta_args, df.escape);
     if (!decls.ok()) return decls.status();
     for (const auto& d : *decls) {
       auto override = build_args.find(d.name);
-      plan.meta_args.emplace_back(d.name, override != build_args.end() ? override->second : d.default_value.value_or(""));
+      plan.meta_args.emplace_back(
+          d.name, override != build_args.end() ? override->second : d.default_value.value_or(""));
     }
   }
   if (i == df.instructions.size()) return Invalid("the Dockerfile has no FROM instruction");
@@ -64,13 +67,17 @@ Result<Plan> PlanStages(const Dockerfile& df, const std::map<std::string, std::s
     s.index = plan.stages.size();
     s.from = &ins;
     auto base = ExpandWord(ins.args.at(0), plan.meta_args, df.escape);
-    if (!base.ok()) return Invalid("line " + std::to_string(ins.line) + ": " + base.status().message());
+    if (!base.ok())
+      return Invalid("line " + std::to_string(ins.line) + ": " + base.status().message());
     s.base = *base;
-    if (s.base.empty()) return Invalid("line " + std::to_string(ins.line) + ": FROM names no image after expanding '" + ins.args[0] + "'");
+    if (s.base.empty())
+      return Invalid("line " + std::to_string(ins.line) +
+                     ": FROM names no image after expanding '" + ins.args[0] + "'");
     if (ins.args.size() >= 3) s.name = Lower(ins.args[2]);
     auto plat = ExpandWord(FlagValue(ins, "platform").value_or(""), plan.meta_args, df.escape);
     if (plat.ok()) s.platform = *plat;
-    if (auto prior = FindStage(plan, s.base, s.index); prior && Lower(s.base) == plan.stages[*prior].name) {
+    if (auto prior = FindStage(plan, s.base, s.index);
+        prior && Lower(s.base) == plan.stages[*prior].name) {
       s.base_stage = *prior;
       s.needs.push_back(*prior);
     }
@@ -82,13 +89,15 @@ Result<Plan> PlanStages(const Dockerfile& df, const std::map<std::string, std::s
       std::string from = FlagValue(*ins, "from").value_or("");
       if (from.empty()) continue;
       auto expanded = ExpandWord(from, plan.meta_args, df.escape);
-      if (auto st = FindStage(plan, expanded.ok() ? *expanded : from, s.index)) s.needs.push_back(*st);
+      if (auto st = FindStage(plan, expanded.ok() ? *expanded : from, s.index))
+        s.needs.push_back(*st);
     }
   }
   plan.target = plan.stages.size() - 1;
   if (!target.empty()) {
     auto t = FindStage(plan, target, plan.stages.size());
-    if (!t || plan.stages[*t].name != Lower(target)) return Invalid("target stage '" + target + "' is not defined");
+    if (!t || plan.stages[*t].name != Lower(target))
+      return Invalid("target stage '" + target + "' is not defined");
     plan.target = static_cast<size_t>(*t);
   }
   std::vector<bool> seen(plan.stages.size());

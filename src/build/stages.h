@@ -25,7 +25,7 @@ struct Stage {
 
 struct Plan {
   std::vector<Stage> stages;
-  Env meta_args;       // ARGs before the first FROM, with build-arg overrides
+  Env meta_args;  // ARGs before the first FROM, with build-arg overrides
   size_t target = 0;
   std::vector<size_t> order;  // stages the target needs, dependencies first
 };

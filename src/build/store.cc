@@ -22,11 +22,16 @@ LayerStore::LayerStore(fs::path root) : root_(std::move(root)) {
 }
 
 fs::path LayerStore::BlobPath(const oci::Digest& d) const { return root_ / "layers" / d.hex(); }
-fs::path LayerStore::SnapshotPath(const oci::Digest& chain) const { return root_ / "snapshots" / chain.hex(); }
+fs::path LayerStore::SnapshotPath(const oci::Digest& chain) const {
+  return root_ / "snapshots" / chain.hex();
+}
 bool LayerStore::HasBlob(const oci::Digest& d) const { return fs::exists(BlobPath(d)); }
-bool LayerStore::HasSnapshot(const oci::Digest& chain) const { return fs::exists(SnapshotPath(chain)); }
+bool LayerStore::HasSnapshot(const oci::Digest& chain) const {
+  return fs::exists(SnapshotPath(chain));
+}
 
-Status LayerStore::Ensure(const LayerRef& layer, const std::function<Status(const fs::path&)>& fetch) {
+Status LayerStore::Ensure(const LayerRef& layer,
+                          const std::function<Status(const fs::path&)>& fetch) {
   std::error_code ec;
   if (!HasBlob(layer.digest)) {
     fs::path tmp = scratch() / ("blob-" + RandomHex(8));
@@ -50,7 +55,8 @@ Status LayerStore::Ensure(const LayerRef& layer, const std::function<Status(cons
   return s;
 }
 
-Status LayerStore::Adopt(const layer::LayerBlob& blob, const oci::Digest& chain, const fs::path& upper) {
+Status LayerStore::Adopt(const layer::LayerBlob& blob, const oci::Digest& chain,
+                         const fs::path& upper) {
   std::error_code ec;
   if (!HasBlob(blob.digest)) fs::rename(blob.path, BlobPath(blob.digest), ec);
   if (ec) return Internal("store layer: " + ec.message());
@@ -71,14 +77,16 @@ std::string PlatformOf(const json& p) {
 }
 
 // From an index, the manifest for `platform` ("linux/amd64", "linux/arm64/v8").
-Result<oci::Digest> PickPlatform(const std::string& index_bytes, const std::string& platform, const std::string& what) {
+Result<oci::Digest> PickPlatform(const std::string& index_bytes, const std::string& platform,
+                                 const std::string& what) {
   json j = json::parse(index_bytes, nullptr, false);
   std::vector<std::string> seen;
   for (const auto& m : j.value("manifests", json::array())) {
     std::string p = m.contains("platform") ? PlatformOf(m["platform"]) : "";
     seen.push_back(p);
-    if (p == platform || (platform.rfind(p, 0) == 0 && !p.empty() && p.find('/') != std::string::npos &&
-                          platform.size() > p.size() && platform[p.size()] == '/')) {
+    if (p == platform ||
+        (platform.rfind(p, 0) == 0 && !p.empty() && p.find('/') != std::string::npos &&
+         platform.size() > p.size() && platform[p.size()] == '/')) {
       return oci::Digest::Parse(m.value("digest", ""));
     }
   }
@@ -89,12 +97,15 @@ Result<oci::Digest> PickPlatform(const std::string& index_bytes, const std::stri
 
 }  // namespace
 
-Result<BaseImage> PullBase(remote::Client& client, LayerStore& store, const oci::ImageReference& ref,
-                           const std::string& platform, const std::function<void(std::string_view)>& log) {
+Result<BaseImage> PullBase(remote::Client& client, LayerStore& store,
+                           const oci::ImageReference& ref, const std::string& platform,
+                           const std::function<void(std::string_view)>& log) {
   BaseImage base;
   base.ref = ref;
   auto top = client.GetManifest(ref);
-  if (!top.ok()) return Status(top.status().code(), "pulling base image " + ref.String() + ": " + top.status().message());
+  if (!top.ok())
+    return Status(top.status().code(),
+                  "pulling base image " + ref.String() + ": " + top.status().message());
   base.dependency = {ref.registry, ref.repository, ref.tag, top->digest.str()};
   remote::Manifest image_manifest = *top;
   if (oci::IsIndexMediaType(top->media_type)) {
@@ -108,15 +119,18 @@ Result<BaseImage> PullBase(remote::Client& client, LayerStore& store, const oci:
   }
   auto parsed = oci::ParseManifest(image_manifest.bytes, image_manifest.media_type);
   if (!parsed.ok()) return Invalid("base image " + ref.String() + ": " + parsed.status().message());
-  if (!parsed->config) return Invalid("base image " + ref.String() + " is an index inside an index");
+  if (!parsed->config)
+    return Invalid("base image " + ref.String() + " is an index inside an index");
   auto config = client.FetchBlobBytes(ref, parsed->config->digest, 8 << 20);
   if (!config.ok()) return config.status();
   base.config = json::parse(*config, nullptr, false);
-  if (!base.config.is_object()) return Invalid("base image " + ref.String() + " has a config that is not JSON");
+  if (!base.config.is_object())
+    return Invalid("base image " + ref.String() + " has a config that is not JSON");
   auto diff_ids = base.config.value("rootfs", json::object()).value("diff_ids", json::array());
   if (diff_ids.size() != parsed->layers.size()) {
-    return Invalid("base image " + ref.String() + ": config lists " + std::to_string(diff_ids.size()) +
-                   " diff IDs for " + std::to_string(parsed->layers.size()) + " layers");
+    return Invalid("base image " + ref.String() + ": config lists " +
+                   std::to_string(diff_ids.size()) + " diff IDs for " +
+                   std::to_string(parsed->layers.size()) + " layers");
   }
   for (size_t i = 0; i < parsed->layers.size(); ++i) {
     const auto& l = parsed->layers[i];
@@ -124,7 +138,8 @@ Result<BaseImage> PullBase(remote::Client& client, LayerStore& store, const oci:
     if (!diff.ok()) return Invalid("base image " + ref.String() + ": " + diff.status().message());
     LayerRef layer{l.digest, l.size, l.media_type, *diff, ChainId(base.layers, *diff)};
     if (!store.HasBlob(layer.digest) && log) log("pulling layer " + layer.digest.str() + "\n");
-    DD_RETURN_IF_ERROR(store.Ensure(layer, [&](const fs::path& dest) { return client.FetchBlob(ref, l.digest, dest); }));
+    DD_RETURN_IF_ERROR(store.Ensure(
+        layer, [&](const fs::path& dest) { return client.FetchBlob(ref, l.digest, dest); }));
     base.layers.push_back(layer);
   }
   return base;

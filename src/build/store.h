@@ -19,11 +19,11 @@
 namespace drydock::build {
 
 struct LayerRef {
-  oci::Digest digest;   // compressed blob
+  oci::Digest digest;  // compressed blob
   int64_t size = 0;
   std::string media_type;
   oci::Digest diff_id;
-  oci::Digest chain;    // snapshot key
+  oci::Digest chain;  // snapshot key
 };
 
 // ChainID(L1..Ln) = sha256(ChainID(L1..Ln-1) + " " + DiffID(Ln)), as the image spec defines.
@@ -40,9 +40,11 @@ class LayerStore {
 
   // Makes sure `layer` is unpacked as its snapshot, fetching the blob with
   // `fetch` (which writes the file it is given) when it is not here yet.
-  Status Ensure(const LayerRef& layer, const std::function<Status(const std::filesystem::path&)>& fetch);
+  Status Ensure(const LayerRef& layer,
+                const std::function<Status(const std::filesystem::path&)>& fetch);
   // Takes a layer a build just wrote: its blob file and its overlay upper dir.
-  Status Adopt(const layer::LayerBlob& blob, const oci::Digest& chain, const std::filesystem::path& upper);
+  Status Adopt(const layer::LayerBlob& blob, const oci::Digest& chain,
+               const std::filesystem::path& upper);
 
  private:
   std::filesystem::path root_;
@@ -55,7 +57,8 @@ struct BaseImage {
   oci::ImageReference ref;
 };
 
-Result<BaseImage> PullBase(remote::Client& client, LayerStore& store, const oci::ImageReference& ref,
-                           const std::string& platform, const std::function<void(std::string_view)>& log);
+Result<BaseImage> PullBase(remote::Client& client, LayerStore& store,
+                           const oci::ImageReference& ref, const std::string& platform,
+                           const std::function<void(std::string_view)>& log);
 
 }  // namespace drydock::build

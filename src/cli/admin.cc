@@ -36,9 +36,10 @@ int Gc(const GcFlags& flags) {
     return 1;
   }
   for (const auto& line : report->actions) std::cout << (o.dry_run ? "would " : "") << line << "\n";
-  std::cout << (o.dry_run ? "dry run: would remove " : "removed ") << report->manifests_deleted << " manifests, "
-            << report->links_removed << " blob links, " << report->blobs_deleted << " blobs ("
-            << report->bytes_freed << " bytes), " << report->uploads_removed << " uploads\n";
+  std::cout << (o.dry_run ? "dry run: would remove " : "removed ") << report->manifests_deleted
+            << " manifests, " << report->links_removed << " blob links, " << report->blobs_deleted
+            << " blobs (" << report->bytes_freed << " bytes), " << report->uploads_removed
+            << " uploads\n";
   return 0;
 }
 
@@ -55,7 +56,8 @@ int UserAdd(const UserAddFlags& flags) {
   for (const auto& g : flags.grants) {
     auto eq = g.find('=');
     if (eq == std::string::npos || auth::ParseActions(g.substr(eq + 1)) == 0) {
-      std::cerr << "drydock user add: --grant '" << g << "' must be PATTERN=ACTIONS, e.g. 'team/*=pull,push'\n";
+      std::cerr << "drydock user add: --grant '" << g
+                << "' must be PATTERN=ACTIONS, e.g. 'team/*=pull,push'\n";
       return 2;
     }
     grants.push_back(storage::Grant{g.substr(0, eq), g.substr(eq + 1)});

@@ -10,7 +10,8 @@ namespace drydock::cli {
 namespace {
 
 std::filesystem::path DockerConfigPath() {
-  if (const char* d = std::getenv("DOCKER_CONFIG"); d && *d) return std::filesystem::path(d) / "config.json";
+  if (const char* d = std::getenv("DOCKER_CONFIG"); d && *d)
+    return std::filesystem::path(d) / "config.json";
   const char* home = std::getenv("HOME");
   return std::filesystem::path(home ? home : "/root") / ".docker" / "config.json";
 }
@@ -34,12 +35,14 @@ Result<std::map<std::string, std::string>> ParseBuildArgs(const std::vector<std:
 
 int BuildLocal(const BuildFlags& flags) {
   if (!flags.local) {
-    std::cerr << "drydock build: only --local builds exist so far (server-side builds come with the run queue)\n";
+    std::cerr << "drydock build: only --local builds exist so far (server-side builds come with "
+                 "the run queue)\n";
     return 2;
   }
   build::BuildOptions o;
   o.context_dir = flags.context;
-  o.dockerfile = flags.file.empty() ? std::filesystem::path(flags.context) / "Dockerfile" : std::filesystem::path(flags.file);
+  o.dockerfile = flags.file.empty() ? std::filesystem::path(flags.context) / "Dockerfile"
+                                    : std::filesystem::path(flags.file);
   auto args = ParseBuildArgs(flags.build_args);
   o.build_args = *args;
   o.target = flags.target;
@@ -48,7 +51,8 @@ int BuildLocal(const BuildFlags& flags) {
   o.output = flags.output;
   o.no_cache = flags.no_cache;
   o.docker_media_types = flags.docker_format;
-  if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde) o.source_date_epoch = std::atoll(sde);
+  if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde)
+    o.source_date_epoch = std::atoll(sde);
   o.state_dir = flags.state;
   o.registry.insecure_registries = flags.insecure_registries;
   o.registry.credentials = remote::DockerConfigCredentials(DockerConfigPath());

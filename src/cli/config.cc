@@ -16,12 +16,15 @@ void Read(const YAML::Node& n, const char* key, T& out) {
 
 Result<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen) {
   auto colon = listen.rfind(':');
-  if (colon == std::string::npos) return Invalid("listen address '" + listen + "' must be ADDR:PORT");
+  if (colon == std::string::npos)
+    return Invalid("listen address '" + listen + "' must be ADDR:PORT");
   std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) host = "0.0.0.0";
   std::string port = listen.substr(colon + 1);
-  if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535) {
+  if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port) > 65535) {
     return Invalid("listen port in '" + listen + "' must be 0-65535");
   }
   return std::pair{host, static_cast<uint16_t>(std::stoul(port))};
@@ -71,7 +74,8 @@ Result<Config> LoadConfig(const std::string& path) {
   } catch (const YAML::Exception& e) {
     return Invalid("config " + path + ": " + e.what());
   }
-  if (c.gc.grace_seconds < 0 || c.gc_interval_seconds < 0) return Invalid(path + ": gc durations must be >= 0");
+  if (c.gc.grace_seconds < 0 || c.gc_interval_seconds < 0)
+    return Invalid(path + ": gc durations must be >= 0");
   return c;
 }
 

@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
   s->add_option("--data", serve.data, "Data directory (default ./data or $DRYDOCK_DATA)");
 
   GcFlags gc;
-  auto* g = app.add_subcommand("gc", "Remove unreferenced blobs (and untagged manifests) from a stopped server's data");
+  auto* g = app.add_subcommand(
+      "gc", "Remove unreferenced blobs (and untagged manifests) from a stopped server's data");
   g->add_option("--config", gc.config, "YAML configuration file");
   g->add_option("--data", gc.data, "Data directory");
   g->add_flag("--dry-run", gc.dry_run, "Only report what would be removed");
@@ -36,7 +37,8 @@ int main(int argc, char** argv) {
   ua->add_option("--grant", user.grants, "PATTERN=ACTIONS, e.g. 'team/*=pull,push' (repeatable)");
 
   BuildFlags build;
-  build.state = std::getenv("DRYDOCK_BUILD_STATE") ? std::getenv("DRYDOCK_BUILD_STATE") : "/var/lib/drydock/build";
+  build.state = std::getenv("DRYDOCK_BUILD_STATE") ? std::getenv("DRYDOCK_BUILD_STATE")
+                                                   : "/var/lib/drydock/build";
   auto* b = app.add_subcommand("build", "Build an image from a Dockerfile");
   b->add_flag("--local", build.local, "Build in this process, without a server");
   b->add_option("context", build.context, "Build context directory")->required();
@@ -49,10 +51,15 @@ int main(int argc, char** argv) {
   b->add_flag("--push", build.push, "Push the image to every -t reference");
   b->add_flag("--no-cache", build.no_cache, "Do not use the build cache");
   b->add_flag("--docker-format", build.docker_format, "Docker schema 2 manifest instead of OCI");
-  b->add_option("--insecure-registry", build.insecure_registries, "HOST[:PORT] that may be plain HTTP (repeatable)");
-  b->add_option("--state", build.state, "Cache and snapshot directory (default $DRYDOCK_BUILD_STATE or /var/lib/drydock/build)");
-  b->add_flag("--print-dependencies", build.print_dependencies, "Print the base-image dependency record");
-  b->add_flag("--dependencies-only", build.dependencies_only, "Print the dependencies without building");
+  b->add_option("--insecure-registry", build.insecure_registries,
+                "HOST[:PORT] that may be plain HTTP (repeatable)");
+  b->add_option(
+      "--state", build.state,
+      "Cache and snapshot directory (default $DRYDOCK_BUILD_STATE or /var/lib/drydock/build)");
+  b->add_flag("--print-dependencies", build.print_dependencies,
+              "Print the base-image dependency record");
+  b->add_flag("--dependencies-only", build.dependencies_only,
+              "Print the dependencies without building");
 
   CLI11_PARSE(app, argc, argv);
   if (b->parsed()) return BuildLocal(build);

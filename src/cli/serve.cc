@@ -22,15 +22,18 @@ namespace {
 // Creates the admin user on first start; prints a generated password once.
 // Users added with `drydock user add` before the first start do not stop a
 // configured admin password from taking effect.
-Status EnsureAdmin(storage::MetadataStore& meta, auth::Authenticator& auth, const std::string& configured) {
+Status EnsureAdmin(storage::MetadataStore& meta, auth::Authenticator& auth,
+                   const std::string& configured) {
   auto count = meta.CountUsers();
   if (!count.ok()) return count.status();
   if (*count > 0 && (configured.empty() || meta.GetUser("admin").ok())) return Status::Ok();
   std::string password = configured.empty() ? RandomHex(16) : configured;
   DD_RETURN_IF_ERROR(auth.CreateUser("admin", password, true, {}));
   if (configured.empty()) {
-    std::printf("Created user 'admin' with password: %s\n(shown once; set DRYDOCK_ADMIN_PASSWORD to choose it)\n",
-                password.c_str());
+    std::printf(
+        "Created user 'admin' with password: %s\n(shown once; set DRYDOCK_ADMIN_PASSWORD to choose "
+        "it)\n",
+        password.c_str());
   } else {
     std::printf("Created user 'admin' with the configured password\n");
   }
@@ -45,7 +48,8 @@ bool IsLoopback(const std::string& host) {
 // Runs GC every `interval` seconds until destroyed.
 class GcLoop {
  public:
-  GcLoop(registry::Registry& r, registry::GcOptions o, int64_t interval) : r_(r), o_(o), interval_(interval) {
+  GcLoop(registry::Registry& r, registry::GcOptions o, int64_t interval)
+      : r_(r), o_(o), interval_(interval) {
     if (interval_ > 0) thread_ = std::thread([this] { Loop(); });
   }
   ~GcLoop() {
@@ -64,8 +68,9 @@ class GcLoop {
       lock.unlock();
       auto report = r_.CollectGarbage(o_);
       if (report.ok()) {
-        spdlog::info("gc: {} manifests, {} links, {} blobs ({} bytes), {} uploads removed", report->manifests_deleted,
-                     report->links_removed, report->blobs_deleted, report->bytes_freed, report->uploads_removed);
+        spdlog::info("gc: {} manifests, {} links, {} blobs ({} bytes), {} uploads removed",
+                     report->manifests_deleted, report->links_removed, report->blobs_deleted,
+                     report->bytes_freed, report->uploads_removed);
       } else {
         spdlog::error("gc failed: {}", report.status().message());
       }
@@ -170,8 +175,10 @@ int Serve(const ServeFlags& flags) {
     return 1;
   }
   if (config->tls_cert.empty() && !IsLoopback(addr->first)) {
-    spdlog::warn("listening on {} without TLS: docker and podman refuse plain HTTP from other hosts; "
-                 "set tls.cert and tls.key", addr->first);
+    spdlog::warn(
+        "listening on {} without TLS: docker and podman refuse plain HTTP from other hosts; "
+        "set tls.cert and tls.key",
+        addr->first);
   }
   GcLoop gc(reg, config->gc, config->gc_interval_seconds);
 
@@ -182,8 +189,9 @@ int Serve(const ServeFlags& flags) {
   });
   signals.detach();
 
-  std::printf("Drydock registry listening on %s://%s:%u (data in %s)\n", config->tls_cert.empty() ? "http" : "https",
-              addr->first.c_str(), server.port(), config->data_dir.c_str());
+  std::printf("Drydock registry listening on %s://%s:%u (data in %s)\n",
+              config->tls_cert.empty() ? "http" : "https", addr->first.c_str(), server.port(),
+              config->data_dir.c_str());
   std::fflush(stdout);
   server.Run();
   return 0;

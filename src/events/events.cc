@@ -31,7 +31,9 @@ std::string EnvelopeJson(const std::vector<ManifestEvent>& events) {
     std::tm tm{};
     gmtime_r(&t, &tm);
     std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    nlohmann::json target = {{"mediaType", e.media_type}, {"digest", e.digest}, {"repository", e.repository},
+    nlohmann::json target = {{"mediaType", e.media_type},
+                             {"digest", e.digest},
+                             {"repository", e.repository},
                              {"size", e.size}};
     if (!e.tag.empty()) target["tag"] = e.tag;
     list.push_back({{"id", std::to_string(e.id)},
@@ -74,7 +76,8 @@ size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
 bool Post(const Endpoint& ep, const std::string& body, std::string& error) {
   CURL* curl = curl_easy_init();
   if (!curl) return false;
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/vnd.docker.distribution.events.v1+json");
+  curl_slist* headers = curl_slist_append(
+      nullptr, "Content-Type: application/vnd.docker.distribution.events.v1+json");
   for (const auto& h : ep.headers) headers = curl_slist_append(headers, h.c_str());
   curl_easy_setopt(curl, CURLOPT_URL, ep.url.c_str());
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
@@ -114,8 +117,8 @@ void WebhookNotifier::Deliver(size_t index) {
     for (int attempt = 1; attempt <= ep.max_attempts && !ok; ++attempt) {
       ok = Post(ep, body, error);
       if (!ok) {
-        spdlog::warn("webhook {}: delivery of event {} failed (attempt {}/{}): {}", ep.name, e.id, attempt,
-                     ep.max_attempts, error);
+        spdlog::warn("webhook {}: delivery of event {} failed (attempt {}/{}): {}", ep.name, e.id,
+                     attempt, ep.max_attempts, error);
         std::unique_lock wait(mu_);
         if (cv_.wait_for(wait, std::chrono::milliseconds(delay), [&] { return stop_; })) return;
         delay *= 2;

@@ -14,15 +14,15 @@
 namespace drydock::events {
 
 struct ManifestEvent {
-  int64_t id = 0;        // sequence number from the metadata store
-  std::string action;    // "push" or "delete"
+  int64_t id = 0;      // sequence number from the metadata store
+  std::string action;  // "push" or "delete"
   std::string repository;
-  std::string tag;       // "" when pushed or deleted by digest
+  std::string tag;  // "" when pushed or deleted by digest
   std::string digest;
   std::string media_type;
   int64_t size = 0;
   std::string actor;
-  int64_t time = 0;      // unix seconds
+  int64_t time = 0;  // unix seconds
 };
 
 // Synchronous fan-out; subscribers must be quick (queue work elsewhere).

@@ -10,7 +10,8 @@ void Metrics::Record(const Completion& c) {
   bytes_in_ += c.bytes_in;
   bytes_out_ += c.bytes_out;
   std::lock_guard lock(mu_);
-  ++requests_[{c.response.route.empty() ? "other" : c.response.route, c.request.method, c.response.status}];
+  ++requests_[{c.response.route.empty() ? "other" : c.response.route, c.request.method,
+               c.response.status}];
   seconds_by_route_[c.response.route.empty() ? "other" : c.response.route] += c.seconds;
 }
 
@@ -26,8 +27,8 @@ std::string Metrics::Render() {
        "# TYPE drydock_http_requests_total counter\n";
   for (const auto& [key, n] : requests_) {
     const auto& [route, method, status] = key;
-    o << "drydock_http_requests_total{route=\"" << route << "\",method=\"" << method << "\",status=\"" << status
-      << "\"} " << n << "\n";
+    o << "drydock_http_requests_total{route=\"" << route << "\",method=\"" << method
+      << "\",status=\"" << status << "\"} " << n << "\n";
   }
   o << "# HELP drydock_http_request_seconds_total Time spent serving requests by route.\n"
        "# TYPE drydock_http_request_seconds_total counter\n";
@@ -41,7 +42,8 @@ std::string Metrics::Render() {
        "# TYPE drydock_http_sent_bytes_total counter\n"
     << "drydock_http_sent_bytes_total " << bytes_out_.load() << "\n";
   for (const auto& [name, help, fn] : gauges_) {
-    o << "# HELP " << name << " " << help << "\n# TYPE " << name << " gauge\n" << name << " " << fn() << "\n";
+    o << "# HELP " << name << " " << help << "\n# TYPE " << name << " gauge\n"
+      << name << " " << fn() << "\n";
   }
   return o.str();
 }

@@ -28,7 +28,8 @@ namespace {
 bool IEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
       return false;
     }
   }
@@ -83,7 +84,8 @@ void ParseTarget(Request& req) {
 template <class Stream>
 class ParserBody final : public BodyReader {
  public:
-  ParserBody(Stream& s, beast::flat_buffer& buf, bhttp::request_parser<bhttp::buffer_body>& p, bool expect)
+  ParserBody(Stream& s, beast::flat_buffer& buf, bhttp::request_parser<bhttp::buffer_body>& p,
+             bool expect)
       : stream_(s), buf_(buf), parser_(p), expect_continue_(expect) {}
 
   Result<size_t> Read(char* out, size_t n) override {
@@ -201,8 +203,8 @@ bool Request::HasHeader(std::string_view name) const {
 
 Result<std::string> Request::ReadAll(size_t limit) {
   if (content_length && *content_length > limit) {
-    return TooLarge("request body of " + std::to_string(*content_length) + " bytes exceeds the limit of " +
-                    std::to_string(limit));
+    return TooLarge("request body of " + std::to_string(*content_length) +
+                    " bytes exceeds the limit of " + std::to_string(limit));
   }
   std::string out;
   char buf[64 * 1024];
@@ -259,8 +261,8 @@ bool Server::Impl::Write(Stream& stream, const Response& resp, bool keep_alive, 
   beast::error_code ec;
   bool send_body = !resp.head_only && resp.status != 204 && resp.status != 304;
   if (!resp.source || !send_body) {
-    std::array<net::const_buffer, 2> bufs{net::buffer(header),
-                                          net::buffer(resp.body.data(), send_body ? resp.body.size() : 0)};
+    std::array<net::const_buffer, 2> bufs{
+        net::buffer(header), net::buffer(resp.body.data(), send_body ? resp.body.size() : 0)};
     out += net::write(stream, bufs, ec);
     return !ec;
   }
@@ -299,7 +301,8 @@ void Server::Impl::Serve(Stream& stream, const std::string& remote) {
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
     ParseTarget(req);
-    for (const auto& f : msg) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    for (const auto& f : msg)
+      req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
     // Read from the header rather than parser.content_length(): GCC 12 warns
     // (maybe-uninitialized) inside boost::optional under the sanitizers.
     if (auto it = msg.find(bhttp::field::content_length); it != msg.end() && !parser.chunked()) {
@@ -318,7 +321,8 @@ void Server::Impl::Serve(Stream& stream, const std::string& remote) {
     } catch (const std::exception& e) {
       resp = Response{};
       resp.status = 500;
-      resp.body = std::string("{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"internal error: ") + e.what() + "\"}]}";
+      resp.body = std::string("{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"internal error: ") +
+                  e.what() + "\"}]}";
       resp.Set("Content-Type", "application/json");
     }
     // A HEAD response never has a body, whichever handler (or error) built it;
@@ -343,7 +347,8 @@ void Server::Impl::Serve(Stream& stream, const std::string& remote) {
     uint64_t out = 0;
     bool wrote = Write(stream, resp, keep, out);
     if (on_complete) {
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       on_complete(Completion{req, resp, body.bytes(), out, secs});
     }
     if (!wrote || !keep) return;
@@ -399,8 +404,9 @@ Status Server::Listen() {
   try {
     if (!i.opts.tls_cert_file.empty()) {
       i.tls.emplace(ssl::context::tls_server);
-      i.tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                         ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+      i.tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                         ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                         ssl::context::no_tlsv1_1);
       i.tls->use_certificate_chain_file(i.opts.tls_cert_file);
       i.tls->use_private_key_file(i.opts.tls_key_file, ssl::context::pem);
     }
@@ -410,8 +416,8 @@ Status Server::Listen() {
     i.acceptor.bind(ep);
     i.acceptor.listen(net::socket_base::max_listen_connections);
   } catch (const std::exception& e) {
-    return Status(Code::kUnavailable, "listen on " + i.opts.address + ":" + std::to_string(i.opts.port) +
-                                          ": " + e.what());
+    return Status(Code::kUnavailable, "listen on " + i.opts.address + ":" +
+                                          std::to_string(i.opts.port) + ": " + e.what());
   }
   return Status::Ok();
 }

@@ -60,7 +60,9 @@ class GzipSink final : public CompressingSink {
 
 class ZstdSink final : public CompressingSink {
  public:
-  ZstdSink() : cctx_(ZSTD_createCCtx()), out_(kOut) { ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, 3); }
+  ZstdSink() : cctx_(ZSTD_createCCtx()), out_(kOut) {
+    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, 3);
+  }
   ~ZstdSink() override { ZSTD_freeCCtx(cctx_); }
   Status Write(const void* data, size_t n) override {
     raw_.Update(data, n);
@@ -75,7 +77,8 @@ class ZstdSink final : public CompressingSink {
     do {
       ZSTD_outBuffer out{out_.data(), out_.size(), 0};
       remaining = ZSTD_compressStream2(cctx_, &out, &in, mode);
-      if (ZSTD_isError(remaining)) return Internal(std::string("zstd: ") + ZSTD_getErrorName(remaining));
+      if (ZSTD_isError(remaining))
+        return Internal(std::string("zstd: ") + ZSTD_getErrorName(remaining));
       DD_RETURN_IF_ERROR(Emit(out_.data(), out.pos));
     } while (mode == ZSTD_e_end ? remaining != 0 : in.pos < in.size);
     return Status::Ok();
@@ -102,7 +105,8 @@ Status CompressingSink::Emit(const void* data, size_t n) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<CompressingSink>> CompressingSink::Create(const std::filesystem::path& out, Compression c) {
+Result<std::unique_ptr<CompressingSink>> CompressingSink::Create(const std::filesystem::path& out,
+                                                                 Compression c) {
   std::unique_ptr<CompressingSink> sink;
   switch (c) {
     case Compression::kGzip:

@@ -15,7 +15,8 @@ namespace drydock::layer {
 
 class CompressingSink {
  public:
-  static Result<std::unique_ptr<CompressingSink>> Create(const std::filesystem::path& out, Compression c);
+  static Result<std::unique_ptr<CompressingSink>> Create(const std::filesystem::path& out,
+                                                         Compression c);
   virtual ~CompressingSink() = default;
   virtual Status Write(const void* data, size_t n) = 0;
   // Flushes the compressor; the file then holds the whole blob.

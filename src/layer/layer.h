@@ -26,7 +26,7 @@ struct LayerBlob {
   oci::Digest digest;          // of the compressed bytes (the blob)
   oci::Digest diff_id;         // of the uncompressed tar
   uint64_t size = 0;
-  std::string media_type;      // OCI layer media type for the compression
+  std::string media_type;  // OCI layer media type for the compression
 };
 
 // Writes the tar of an overlayfs upper directory to `out`: 0/0 character

@@ -61,14 +61,16 @@ class Unpacker {
       return Invalid("open layer " + blob.string() + ": " + archive_error_string(in.get()));
     }
     std::unique_ptr<archive, DiskDeleter> out(archive_write_disk_new());
-    archive_write_disk_set_options(out.get(), ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_TIME |
-                                                  ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                                  ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_UNLINK);
+    archive_write_disk_set_options(
+        out.get(), ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_TIME |
+                       ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                       ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_UNLINK);
     archive_entry* e;
     while (true) {
       int rc = archive_read_next_header(in.get(), &e);
       if (rc == ARCHIVE_EOF) break;
-      if (rc < ARCHIVE_WARN) return Invalid("layer " + blob.string() + ": " + archive_error_string(in.get()));
+      if (rc < ARCHIVE_WARN)
+        return Invalid("layer " + blob.string() + ": " + archive_error_string(in.get()));
       DD_RETURN_IF_ERROR(Entry(in.get(), out.get(), e));
     }
     if (archive_write_close(out.get()) != ARCHIVE_OK) {
@@ -81,7 +83,9 @@ class Unpacker {
   Status Entry(archive* in, archive* out, archive_entry* e) {
     const char* raw = archive_entry_pathname(e);
     auto rel = CleanPath(raw ? raw : "");
-    if (!rel.ok()) return Invalid(std::string("layer entry '") + (raw ? raw : "") + "': " + rel.status().message());
+    if (!rel.ok())
+      return Invalid(std::string("layer entry '") + (raw ? raw : "") +
+                     "': " + rel.status().message());
     if (rel->empty()) return Status::Ok();  // the root itself
     fs::path rp(*rel);
     std::string base = rp.filename().string();
@@ -91,7 +95,8 @@ class Unpacker {
     archive_entry_set_pathname(e, (dest_ / rp).c_str());
     if (const char* link = archive_entry_hardlink(e)) {
       auto target = CleanPath(link);
-      if (!target.ok()) return Invalid(std::string("hard link target '") + link + "' escapes the root");
+      if (!target.ok())
+        return Invalid(std::string("hard link target '") + link + "' escapes the root");
       archive_entry_set_hardlink(e, (dest_ / *target).c_str());
     }
     if (archive_write_header(out, e) < ARCHIVE_WARN) {
@@ -108,7 +113,8 @@ class Unpacker {
         return Internal("write " + *rel + ": " + archive_error_string(out));
       }
     }
-    if (archive_write_finish_entry(out) < ARCHIVE_WARN) return Internal("finish " + *rel + ": " + archive_error_string(out));
+    if (archive_write_finish_entry(out) < ARCHIVE_WARN)
+      return Internal("finish " + *rel + ": " + archive_error_string(out));
     return Status::Ok();
   }
 
@@ -152,7 +158,11 @@ bool IsArchive(const fs::path& file) {
   return archive_read_next_header(in.get(), &e) == ARCHIVE_OK;
 }
 
-Status UnpackLayer(const fs::path& blob, const fs::path& dest) { return Unpacker(dest, Mode::kOverlay).Run(blob); }
-Status ApplyLayer(const fs::path& blob, const fs::path& root) { return Unpacker(root, Mode::kApply).Run(blob); }
+Status UnpackLayer(const fs::path& blob, const fs::path& dest) {
+  return Unpacker(dest, Mode::kOverlay).Run(blob);
+}
+Status ApplyLayer(const fs::path& blob, const fs::path& root) {
+  return Unpacker(root, Mode::kApply).Run(blob);
+}
 
 }  // namespace drydock::layer

@@ -66,7 +66,9 @@ class TarWriter {
   }
 
  private:
-  int64_t Clamp(int64_t t) const { return o_.source_date_epoch ? std::min(t, *o_.source_date_epoch) : t; }
+  int64_t Clamp(int64_t t) const {
+    return o_.source_date_epoch ? std::min(t, *o_.source_date_epoch) : t;
+  }
 
   Status Header(archive_entry* e, const std::string& what) {
     if (archive_write_header(a_, e) != ARCHIVE_OK) {
@@ -101,10 +103,13 @@ class TarWriter {
   Status Add(const fs::path& root, const std::string& rel) {
     fs::path p = root / rel;
     struct stat st;
-    if (::lstat(p.c_str(), &st) != 0) return Internal("stat " + p.string() + ": " + std::strerror(errno));
+    if (::lstat(p.c_str(), &st) != 0)
+      return Internal("stat " + p.string() + ": " + std::strerror(errno));
     if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
       auto slash = rel.rfind('/');
-      std::string wh = slash == std::string::npos ? ".wh." + rel : rel.substr(0, slash + 1) + ".wh." + rel.substr(slash + 1);
+      std::string wh = slash == std::string::npos
+                           ? ".wh." + rel
+                           : rel.substr(0, slash + 1) + ".wh." + rel.substr(slash + 1);
       return Marker(wh, st);
     }
     EntryPtr e(archive_entry_new());
@@ -112,7 +117,8 @@ class TarWriter {
     archive_entry_set_mode(e.get(), st.st_mode);
     archive_entry_set_uid(e.get(), st.st_uid);
     archive_entry_set_gid(e.get(), st.st_gid);
-    archive_entry_set_mtime(e.get(), Clamp(st.st_mtim.tv_sec), o_.source_date_epoch ? 0 : st.st_mtim.tv_nsec);
+    archive_entry_set_mtime(e.get(), Clamp(st.st_mtim.tv_sec),
+                            o_.source_date_epoch ? 0 : st.st_mtim.tv_nsec);
     AddXattrs(e.get(), p);
     bool content = false;
     if (S_ISREG(st.st_mode)) {
@@ -167,14 +173,16 @@ class TarWriter {
 
 }  // namespace
 
-Result<LayerBlob> WriteLayer(const fs::path& upper, const fs::path& out, const WriteOptions& options) {
+Result<LayerBlob> WriteLayer(const fs::path& upper, const fs::path& out,
+                             const WriteOptions& options) {
   auto sink = CompressingSink::Create(out, options.compression);
   if (!sink.ok()) return sink.status();
   std::unique_ptr<archive, ArchiveDeleter> a(archive_write_new());
   archive_write_set_format_pax_restricted(a.get());
   archive_write_set_bytes_per_block(a.get(), 10240);
   archive_write_set_bytes_in_last_block(a.get(), 1);
-  if (archive_write_open2(a.get(), sink->get(), nullptr, SinkWrite, nullptr, nullptr) != ARCHIVE_OK) {
+  if (archive_write_open2(a.get(), sink->get(), nullptr, SinkWrite, nullptr, nullptr) !=
+      ARCHIVE_OK) {
     return Internal(std::string("tar open: ") + archive_error_string(a.get()));
   }
   DD_RETURN_IF_ERROR(TarWriter(a.get(), options).Walk(upper, ""));
@@ -182,7 +190,8 @@ Result<LayerBlob> WriteLayer(const fs::path& upper, const fs::path& out, const W
     return Internal(std::string("tar close: ") + archive_error_string(a.get()));
   }
   DD_RETURN_IF_ERROR((*sink)->Finish());
-  return LayerBlob{out, (*sink)->digest(), (*sink)->diff_id(), (*sink)->size(), MediaTypeFor(options.compression)};
+  return LayerBlob{out, (*sink)->digest(), (*sink)->diff_id(), (*sink)->size(),
+                   MediaTypeFor(options.compression)};
 }
 
 }  // namespace drydock::layer

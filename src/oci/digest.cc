@@ -30,7 +30,8 @@ std::string ToHex(const unsigned char* p, unsigned n) {
 
 Result<Digest> Digest::Parse(std::string_view text) {
   auto colon = text.find(':');
-  if (colon == std::string_view::npos) return Invalid("digest '" + std::string(text) + "' has no algorithm prefix");
+  if (colon == std::string_view::npos)
+    return Invalid("digest '" + std::string(text) + "' has no algorithm prefix");
   auto alg = text.substr(0, colon);
   auto hex = text.substr(colon + 1);
   Algorithm a;
@@ -86,7 +87,8 @@ Digest Hasher::Peek() const {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned len = 0;
   EVP_DigestFinal_ex(copy.ctx, md, &len);
-  return *Digest::Parse((impl_->alg == Algorithm::kSha256 ? "sha256:" : "sha512:") + ToHex(md, len));
+  return *Digest::Parse((impl_->alg == Algorithm::kSha256 ? "sha256:" : "sha512:") +
+                        ToHex(md, len));
 }
 
 }  // namespace drydock::oci

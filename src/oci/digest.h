@@ -19,7 +19,9 @@ class Digest {
   static Digest Of(std::string_view bytes, Algorithm alg = Algorithm::kSha256);
 
   Algorithm algorithm() const { return alg_; }
-  std::string_view algorithm_name() const { return alg_ == Algorithm::kSha256 ? "sha256" : "sha512"; }
+  std::string_view algorithm_name() const {
+    return alg_ == Algorithm::kSha256 ? "sha256" : "sha512";
+  }
   const std::string& hex() const { return hex_; }
   std::string str() const { return std::string(algorithm_name()) + ":" + hex_; }
   bool empty() const { return hex_.empty(); }

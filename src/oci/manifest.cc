@@ -65,7 +65,8 @@ Result<std::vector<Descriptor>> ParseDescriptorList(const json& j, const char* k
 bool IsIndexMediaType(std::string_view mt) { return mt == kOciIndex || mt == kDockerManifestList; }
 
 bool IsSupportedManifestMediaType(std::string_view mt) {
-  return mt == kOciManifest || mt == kOciIndex || mt == kDockerManifest || mt == kDockerManifestList;
+  return mt == kOciManifest || mt == kOciIndex || mt == kDockerManifest ||
+         mt == kDockerManifestList;
 }
 
 std::vector<Digest> Manifest::RequiredBlobs() const {
@@ -99,7 +100,8 @@ Result<Manifest> ParseManifest(std::string_view body, std::string_view content_t
   }
   std::string header(StripParams(content_type));
   if (!declared.empty() && !header.empty() && header != declared) {
-    return Invalid("Content-Type '" + header + "' does not match the manifest's mediaType '" + declared + "'");
+    return Invalid("Content-Type '" + header + "' does not match the manifest's mediaType '" +
+                   declared + "'");
   }
   m.media_type = !declared.empty() ? declared : header;
   if (m.media_type.empty()) {

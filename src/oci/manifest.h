@@ -16,7 +16,8 @@ namespace drydock::oci {
 
 inline constexpr std::string_view kOciManifest = "application/vnd.oci.image.manifest.v1+json";
 inline constexpr std::string_view kOciIndex = "application/vnd.oci.image.index.v1+json";
-inline constexpr std::string_view kDockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
+inline constexpr std::string_view kDockerManifest =
+    "application/vnd.docker.distribution.manifest.v2+json";
 inline constexpr std::string_view kDockerManifestList =
     "application/vnd.docker.distribution.manifest.list.v2+json";
 inline constexpr std::string_view kOciEmptyConfig = "application/vnd.oci.empty.v1+json";
@@ -35,11 +36,11 @@ struct Descriptor {
 
 struct Manifest {
   std::string media_type;
-  std::optional<Descriptor> config;     // image manifests
-  std::vector<Descriptor> layers;       // image manifests
-  std::vector<Descriptor> manifests;    // indexes
+  std::optional<Descriptor> config;   // image manifests
+  std::vector<Descriptor> layers;     // image manifests
+  std::vector<Descriptor> manifests;  // indexes
   std::optional<Descriptor> subject;
-  std::string artifact_type;            // as the referrers API reports it
+  std::string artifact_type;  // as the referrers API reports it
   std::string annotations_json;
 
   // Blobs (config + distributable layers) that must be present in the repository.

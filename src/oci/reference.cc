@@ -43,7 +43,8 @@ Status ValidateRepositoryName(std::string_view name) {
   size_t start = 0;
   while (true) {
     size_t slash = name.find('/', start);
-    auto comp = name.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    auto comp = name.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (!ValidComponent(comp)) {
       return Invalid("invalid repository name '" + std::string(name) +
                      "': components must match [a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*");
@@ -55,7 +56,8 @@ Status ValidateRepositoryName(std::string_view name) {
 
 Status ValidateTag(std::string_view tag) {
   auto bad = [&] {
-    return Invalid("invalid tag '" + std::string(tag) + "': must match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}");
+    return Invalid("invalid tag '" + std::string(tag) +
+                   "': must match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}");
   };
   if (tag.empty() || tag.size() > 128) return bad();
   auto word = [](char c) {
@@ -77,19 +79,22 @@ std::string ImageReference::String() const {
   return s;
 }
 
-Result<ImageReference> ParseImageReference(std::string_view text, std::string_view default_registry) {
+Result<ImageReference> ParseImageReference(std::string_view text,
+                                           std::string_view default_registry) {
   ImageReference r;
   std::string_view rest = text;
   if (auto at = rest.find('@'); at != std::string_view::npos) {
     auto d = Digest::Parse(rest.substr(at + 1));
-    if (!d.ok()) return Invalid("image reference '" + std::string(text) + "': " + d.status().message());
+    if (!d.ok())
+      return Invalid("image reference '" + std::string(text) + "': " + d.status().message());
     r.digest = *d;
     rest = rest.substr(0, at);
   }
   auto slash = rest.find('/');
   if (slash != std::string_view::npos) {
     auto first = rest.substr(0, slash);
-    if (first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos || first == "localhost") {
+    if (first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos ||
+        first == "localhost") {
       r.registry = std::string(first);
       rest = rest.substr(slash + 1);
     }
@@ -100,10 +105,12 @@ Result<ImageReference> ParseImageReference(std::string_view text, std::string_vi
   if (colon != std::string_view::npos && rest.find('/', colon) == std::string_view::npos) {
     r.tag = std::string(rest.substr(colon + 1));
     rest = rest.substr(0, colon);
-    if (auto s = ValidateTag(r.tag); !s.ok()) return Invalid("image reference '" + std::string(text) + "': " + s.message());
+    if (auto s = ValidateTag(r.tag); !s.ok())
+      return Invalid("image reference '" + std::string(text) + "': " + s.message());
   }
   r.repository = std::string(rest);
-  if (r.registry == "docker.io" && r.repository.find('/') == std::string::npos) r.repository = "library/" + r.repository;
+  if (r.registry == "docker.io" && r.repository.find('/') == std::string::npos)
+    r.repository = "library/" + r.repository;
   if (auto s = ValidateRepositoryName(r.repository); !s.ok()) {
     return Invalid("image reference '" + std::string(text) + "': " + s.message());
   }

@@ -21,15 +21,16 @@ Status ValidateTag(std::string_view tag);
 struct ImageReference {
   std::string registry;
   std::string repository;
-  std::string tag;                 // "" when only a digest was given
+  std::string tag;  // "" when only a digest was given
   std::optional<Digest> digest;
 
   // The tag or digest to put in a manifest URL (the digest wins).
   std::string Reference() const;
-  std::string String() const;      // registry/repository[:tag][@digest]
+  std::string String() const;  // registry/repository[:tag][@digest]
   std::string RepositoryWithRegistry() const { return registry + "/" + repository; }
 };
 
-Result<ImageReference> ParseImageReference(std::string_view text, std::string_view default_registry = "docker.io");
+Result<ImageReference> ParseImageReference(std::string_view text,
+                                           std::string_view default_registry = "docker.io");
 
 }  // namespace drydock::oci

@@ -14,20 +14,23 @@ struct ByteRange {
 // nullopt: serve the whole blob (no or multi-range header). Error: 416.
 Result<std::optional<ByteRange>> ParseRange(const std::string& header, uint64_t size) {
   if (header.empty()) return std::optional<ByteRange>();
-  if (header.rfind("bytes=", 0) != 0 || header.find(',') != std::string::npos) return std::optional<ByteRange>();
+  if (header.rfind("bytes=", 0) != 0 || header.find(',') != std::string::npos)
+    return std::optional<ByteRange>();
   std::string spec = header.substr(6);
   auto dash = spec.find('-');
   if (dash == std::string::npos) return OutOfRange("malformed Range '" + header + "'");
   std::string a = spec.substr(0, dash), b = spec.substr(dash + 1);
   auto number = [](const std::string& s, uint64_t& out) {
-    if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 19) return false;
+    if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 19)
+      return false;
     out = std::strtoull(s.c_str(), nullptr, 10);
     return true;
   };
   uint64_t first = 0, last = 0;
   if (a.empty()) {  // suffix: the last n bytes
     uint64_t n = 0;
-    if (!number(b, n) || n == 0 || size == 0) return OutOfRange("unsatisfiable Range '" + header + "'");
+    if (!number(b, n) || n == 0 || size == 0)
+      return OutOfRange("unsatisfiable Range '" + header + "'");
     n = std::min(n, size);
     return std::optional<ByteRange>(ByteRange{size - n, n});
   }
@@ -37,7 +40,9 @@ Result<std::optional<ByteRange>> ParseRange(const std::string& header, uint64_t 
   } else if (!number(b, last) || last < first) {
     return OutOfRange("malformed Range '" + header + "'");
   }
-  if (first >= size) return OutOfRange("Range '" + header + "' starts beyond the blob's " + std::to_string(size) + " bytes");
+  if (first >= size)
+    return OutOfRange("Range '" + header + "' starts beyond the blob's " + std::to_string(size) +
+                      " bytes");
   last = std::min(last, size - 1);
   return std::optional<ByteRange>(ByteRange{first, last - first + 1});
 }
@@ -50,7 +55,9 @@ void Registry::Impl::GetBlob(Ctx& c, const std::string& digest_text) {
   if (!d.ok()) return SendError(c.resp, 400, "DIGEST_INVALID", d.status().message());
   auto linked = meta.LinkedBlobSize(c.repo, *d);
   if (!linked.ok()) return SendStatus(c.resp, linked.status(), "BLOB_UNKNOWN");
-  if (!*linked) return SendError(c.resp, 404, "BLOB_UNKNOWN", "blob " + d->str() + " is not in repository " + c.repo);
+  if (!*linked)
+    return SendError(c.resp, 404, "BLOB_UNKNOWN",
+                     "blob " + d->str() + " is not in repository " + c.repo);
   auto reader = blobs.Open(*d);
   if (!reader.ok()) return SendStatus(c.resp, reader.status(), "BLOB_UNKNOWN");
   std::shared_ptr<storage::BlobReader> r = std::move(*reader);
@@ -70,8 +77,9 @@ void Registry::Impl::GetBlob(Ctx& c, const std::string& digest_text) {
   if (*range) {
     br = **range;
     resp.status = 206;
-    resp.Set("Content-Range", "bytes " + std::to_string(br.first) + "-" + std::to_string(br.first + br.length - 1) +
-                                  "/" + std::to_string(size));
+    resp.Set("Content-Range", "bytes " + std::to_string(br.first) + "-" +
+                                  std::to_string(br.first + br.length - 1) + "/" +
+                                  std::to_string(size));
   }
   resp.Set("Content-Type", "application/octet-stream");
   resp.head_only = c.req.method == "HEAD";

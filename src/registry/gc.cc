@@ -13,7 +13,8 @@ namespace drydock::registry {
 namespace {
 
 // Manifests to keep: tagged or young ones, what they reference, and their referrers.
-std::set<oci::Digest> MarkManifests(const storage::RepoGraph& g, const GcOptions& o, int64_t cutoff) {
+std::set<oci::Digest> MarkManifests(const storage::RepoGraph& g, const GcOptions& o,
+                                    int64_t cutoff) {
   std::set<oci::Digest> kept;
   for (const auto& m : g.manifests) {
     if (!o.delete_untagged || m.tagged || m.created >= cutoff) kept.insert(m.digest);
@@ -38,7 +39,8 @@ std::set<oci::Digest> MarkManifests(const storage::RepoGraph& g, const GcOptions
 
 class Collector {
  public:
-  Collector(storage::BlobStore& b, storage::MetadataStore& m, const GcOptions& o, std::shared_mutex& mu)
+  Collector(storage::BlobStore& b, storage::MetadataStore& m, const GcOptions& o,
+            std::shared_mutex& mu)
       : blobs_(b), meta_(m), o_(o), mu_(mu), now_(static_cast<int64_t>(::time(nullptr))) {}
 
   Result<GcReport> Run() {
@@ -127,7 +129,8 @@ class Collector {
       if (!o_.dry_run) DD_RETURN_IF_ERROR(blobs_.Delete(d));
       report_.blobs_deleted++;
       report_.bytes_freed += fresh->size;
-      report_.actions.push_back("delete blob " + d.str() + " (" + std::to_string(fresh->size) + " bytes)");
+      report_.actions.push_back("delete blob " + d.str() + " (" + std::to_string(fresh->size) +
+                                " bytes)");
     }
     return Status::Ok();
   }
@@ -143,10 +146,12 @@ class Collector {
       files.insert(id);
       // Idle past the TTL (every write touches the file), or a staging file
       // whose session record never got written (the server died in between).
-      if (mtime < now_ - o_.upload_ttl_seconds || (!live.count(id) && mtime < cutoff())) stale.push_back(id);
+      if (mtime < now_ - o_.upload_ttl_seconds || (!live.count(id) && mtime < cutoff()))
+        stale.push_back(id);
     }));
     for (const auto& u : *records) {
-      if (!files.count(u.id) && u.created < cutoff()) stale.push_back(u.id);  // record without bytes
+      if (!files.count(u.id) && u.created < cutoff())
+        stale.push_back(u.id);  // record without bytes
     }
     for (const auto& id : stale) {
       if (!o_.dry_run) {
@@ -180,7 +185,8 @@ Result<GcReport> Registry::CollectGarbage(const GcOptions& options) {
   return report;
 }
 
-Result<GcReport> CollectGarbage(storage::BlobStore& blobs, storage::MetadataStore& meta, const GcOptions& options) {
+Result<GcReport> CollectGarbage(storage::BlobStore& blobs, storage::MetadataStore& meta,
+                                const GcOptions& options) {
   std::shared_mutex mu;
   return Collector(blobs, meta, options, mu).Run();
 }
@@ -194,7 +200,8 @@ Result<int64_t> RecoverUploads(storage::BlobStore& blobs, storage::MetadataStore
   if (!records.ok()) return records.status();
   std::set<std::string> live, files;
   for (const auto& u : *records) live.insert(u.id);
-  DD_RETURN_IF_ERROR(blobs.ForEachUpload([&](const std::string& id, int64_t) { files.insert(id); }));
+  DD_RETURN_IF_ERROR(
+      blobs.ForEachUpload([&](const std::string& id, int64_t) { files.insert(id); }));
   int64_t removed = 0;
   for (const auto& id : files) {
     if (!live.count(id)) {

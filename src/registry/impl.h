@@ -42,7 +42,8 @@ struct Registry::Impl {
   mutable std::mutex uploads_mu;
   std::map<std::string, std::shared_ptr<UploadSession>> uploads;
 
-  Impl(storage::BlobStore& b, storage::MetadataStore& m, auth::Authenticator& a, events::Bus& e, Options o)
+  Impl(storage::BlobStore& b, storage::MetadataStore& m, auth::Authenticator& a, events::Bus& e,
+       Options o)
       : blobs(b), meta(m), auth(a), bus(e), options(std::move(o)) {}
 
   // Returns false after answering 401/403 when `who` may not do `need`.

@@ -42,7 +42,8 @@ bool ParsePage(Ctx& c, storage::Page& page, int64_t& n) {
   n = -1;
   if (auto q = c.req.Query("n")) {
     if (q->empty() || q->find_first_not_of("0123456789") != std::string::npos || q->size() > 9) {
-      SendError(c.resp, 400, "PAGINATION_NUMBER_INVALID", "n must be a non-negative integer, got '" + *q + "'");
+      SendError(c.resp, 400, "PAGINATION_NUMBER_INVALID",
+                "n must be a non-negative integer, got '" + *q + "'");
       return false;
     }
     n = std::min<int64_t>(std::atoll(q->c_str()), kMaxPage);
@@ -56,8 +57,8 @@ void Paginate(Ctx& c, std::vector<std::string>& items, int64_t n, const std::str
   if (n < 0 || static_cast<int64_t>(items.size()) <= n) return;
   items.resize(static_cast<size_t>(n));
   if (items.empty()) return;
-  c.resp.Set("Link", "<" + path + "?last=" + http::PercentEncode(items.back()) + "&n=" + std::to_string(n) +
-                         ">; rel=\"next\"");
+  c.resp.Set("Link", "<" + path + "?last=" + http::PercentEncode(items.back()) +
+                         "&n=" + std::to_string(n) + ">; rel=\"next\"");
 }
 
 }  // namespace
@@ -71,15 +72,19 @@ void Registry::Impl::GetManifest(Ctx& c, const std::string& ref) {
     d = *parsed;
   } else {
     // An invalid tag cannot exist: the conformance suite expects 404, not 400.
-    auto resolved = oci::ValidateTag(ref).ok() ? meta.ResolveTag(c.repo, ref) : Result<oci::Digest>(NotFound(""));
-    if (!resolved.ok()) return SendError(c.resp, 404, "MANIFEST_UNKNOWN", "manifest " + c.repo + ":" + ref + " not found");
+    auto resolved = oci::ValidateTag(ref).ok() ? meta.ResolveTag(c.repo, ref)
+                                               : Result<oci::Digest>(NotFound(""));
+    if (!resolved.ok())
+      return SendError(c.resp, 404, "MANIFEST_UNKNOWN",
+                       "manifest " + c.repo + ":" + ref + " not found");
     d = *resolved;
   }
   auto m = meta.GetManifest(c.repo, d);
   if (!m.ok()) return SendStatus(c.resp, m.status(), "MANIFEST_UNKNOWN");
   if (!Accepts(c.req, m->media_type)) {
     return SendError(c.resp, 404, "MANIFEST_UNKNOWN",
-                     "manifest " + d.str() + " is " + m->media_type + ", which the Accept header does not allow");
+                     "manifest " + d.str() + " is " + m->media_type +
+                         ", which the Accept header does not allow");
   }
   c.resp.Set("Content-Type", m->media_type);
   c.resp.Set("Docker-Content-Digest", d.str());
@@ -97,18 +102,21 @@ void Registry::Impl::PutManifest(Ctx& c, const std::string& ref) {
     if (!parsed.ok()) return SendError(c.resp, 400, "DIGEST_INVALID", parsed.status().message());
     by_digest = *parsed;
   } else {
-    if (auto s = oci::ValidateTag(ref); !s.ok()) return SendError(c.resp, 400, "TAG_INVALID", s.message());
+    if (auto s = oci::ValidateTag(ref); !s.ok())
+      return SendError(c.resp, 400, "TAG_INVALID", s.message());
     tag = ref;
   }
   auto body = c.req.ReadAll(options.max_manifest_bytes);
   if (!body.ok()) {
     if (body.status().code() == Code::kTooLarge) {
       return SendError(c.resp, 413, "SIZE_INVALID",
-                       "manifest is larger than the limit of " + std::to_string(options.max_manifest_bytes) + " bytes");
+                       "manifest is larger than the limit of " +
+                           std::to_string(options.max_manifest_bytes) + " bytes");
     }
     return SendError(c.resp, 400, "MANIFEST_INVALID", body.status().message());
   }
-  oci::Digest digest = oci::Digest::Of(*body, by_digest ? by_digest->algorithm() : oci::Algorithm::kSha256);
+  oci::Digest digest =
+      oci::Digest::Of(*body, by_digest ? by_digest->algorithm() : oci::Algorithm::kSha256);
   if (by_digest && digest != *by_digest) {
     return SendError(c.resp, 400, "DIGEST_INVALID",
                      "manifest content has digest " + digest.str() + ", not " + by_digest->str());
@@ -116,14 +124,15 @@ void Registry::Impl::PutManifest(Ctx& c, const std::string& ref) {
   auto parsed = oci::ParseManifest(*body, c.req.Header("Content-Type"));
   if (!parsed.ok()) return SendError(c.resp, 400, "MANIFEST_INVALID", parsed.status().message());
   storage::ManifestPut put;
-  put.record = storage::ManifestRecord{c.repo,
-                                       digest,
-                                       parsed->media_type,
-                                       std::move(*body),
-                                       parsed->subject ? std::optional(parsed->subject->digest) : std::nullopt,
-                                       parsed->artifact_type,
-                                       parsed->annotations_json,
-                                       0};
+  put.record = storage::ManifestRecord{
+      c.repo,
+      digest,
+      parsed->media_type,
+      std::move(*body),
+      parsed->subject ? std::optional(parsed->subject->digest) : std::nullopt,
+      parsed->artifact_type,
+      parsed->annotations_json,
+      0};
   put.blobs = parsed->RequiredBlobs();
   put.manifests = parsed->RequiredManifests();
   put.tag = tag;
@@ -145,7 +154,8 @@ void Registry::Impl::PutManifest(Ctx& c, const std::string& ref) {
 void Registry::Impl::DeleteManifest(Ctx& c, const std::string& ref) {
   if (!Authorize(c, auth::kDelete)) return;
   if (!LooksLikeDigest(ref)) {
-    if (auto s = oci::ValidateTag(ref); !s.ok()) return SendError(c.resp, 400, "TAG_INVALID", s.message());
+    if (auto s = oci::ValidateTag(ref); !s.ok())
+      return SendError(c.resp, 400, "TAG_INVALID", s.message());
     auto d = meta.DeleteTag(c.repo, ref);
     if (!d.ok()) return SendStatus(c.resp, d.status(), "MANIFEST_UNKNOWN");
     Emit(c, "delete", ref, *d, "", 0);
@@ -165,11 +175,13 @@ void Registry::Impl::ListTags(Ctx& c) {
   if (!Authorize(c, auth::kPull)) return;
   auto exists = meta.RepositoryExists(c.repo);
   if (!exists.ok()) return SendStatus(c.resp, exists.status(), "NAME_UNKNOWN");
-  if (!*exists) return SendError(c.resp, 404, "NAME_UNKNOWN", "repository " + c.repo + " is not known");
+  if (!*exists)
+    return SendError(c.resp, 404, "NAME_UNKNOWN", "repository " + c.repo + " is not known");
   storage::Page page;
   int64_t n;
   if (!ParsePage(c, page, n)) return;
-  auto tags = n == 0 ? Result<std::vector<std::string>>(std::vector<std::string>{}) : meta.ListTags(c.repo, page);
+  auto tags = n == 0 ? Result<std::vector<std::string>>(std::vector<std::string>{})
+                     : meta.ListTags(c.repo, page);
   if (!tags.ok()) return SendStatus(c.resp, tags.status(), "NAME_UNKNOWN");
   Paginate(c, *tags, n, "/v2/" + c.repo + "/tags/list");
   c.resp.body = json{{"name", c.repo}, {"tags", *tags}}.dump();
@@ -178,7 +190,8 @@ void Registry::Impl::ListTags(Ctx& c) {
 
 void Registry::Impl::Catalog(Ctx& c) {
   if (!auth.CanListCatalog(c.who)) {
-    Challenge(c, "registry:catalog:*", "UNAUTHORIZED", "listing the catalog requires authentication");
+    Challenge(c, "registry:catalog:*", "UNAUTHORIZED",
+              "listing the catalog requires authentication");
     return;
   }
   storage::Page page;
@@ -210,14 +223,18 @@ void Registry::Impl::Referrers(Ctx& c, const std::string& digest_text) {
   auto filters = c.req.QueryAll("artifactType");
   json manifests = json::array();
   for (const auto& r : *refs) {
-    if (!filters.empty() && std::find(filters.begin(), filters.end(), r.artifact_type) == filters.end()) continue;
+    if (!filters.empty() &&
+        std::find(filters.begin(), filters.end(), r.artifact_type) == filters.end())
+      continue;
     json desc = {{"mediaType", r.media_type}, {"digest", r.digest.str()}, {"size", r.size}};
     if (!r.artifact_type.empty()) desc["artifactType"] = r.artifact_type;
-    if (!r.annotations_json.empty()) desc["annotations"] = json::parse(r.annotations_json, nullptr, false);
+    if (!r.annotations_json.empty())
+      desc["annotations"] = json::parse(r.annotations_json, nullptr, false);
     manifests.push_back(std::move(desc));
   }
   if (!filters.empty()) c.resp.Set("OCI-Filters-Applied", "artifactType");
-  c.resp.body = json{{"schemaVersion", 2}, {"mediaType", oci::kOciIndex}, {"manifests", manifests}}.dump();
+  c.resp.body =
+      json{{"schemaVersion", 2}, {"mediaType", oci::kOciIndex}, {"manifests", manifests}}.dump();
   c.resp.Set("Content-Type", std::string(oci::kOciIndex));
 }
 

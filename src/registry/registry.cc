@@ -16,7 +16,17 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 
 // A /v2/ path split into repository name and endpoint.
 struct Route {
-  enum Kind { kBase, kCatalog, kManifest, kBlob, kUploadStart, kUpload, kTags, kReferrers, kUnknown } kind = kUnknown;
+  enum Kind {
+    kBase,
+    kCatalog,
+    kManifest,
+    kBlob,
+    kUploadStart,
+    kUpload,
+    kTags,
+    kReferrers,
+    kUnknown
+  } kind = kUnknown;
   std::string name;
   std::string arg;  // reference, digest or upload id
 };
@@ -26,7 +36,8 @@ Route ParseRoute(std::string_view path) {
   if (path == "/v2/" || path == "/v2") return {Route::kBase, "", ""};
   if (path == "/v2/_catalog") return {Route::kCatalog, "", ""};
   std::string_view rest = path.substr(4);  // after "/v2/"
-  if (EndsWith(rest, "/tags/list")) return {Route::kTags, std::string(rest.substr(0, rest.size() - 10)), ""};
+  if (EndsWith(rest, "/tags/list"))
+    return {Route::kTags, std::string(rest.substr(0, rest.size() - 10)), ""};
   auto slash = rest.rfind('/');
   if (slash == std::string_view::npos) return r;
   std::string_view head = rest.substr(0, slash), last = rest.substr(slash + 1);
@@ -37,8 +48,8 @@ Route ParseRoute(std::string_view path) {
   };
   if (cut("/manifests", Route::kManifest) || cut("/referrers", Route::kReferrers)) return r;
   if (EndsWith(head, "/blobs/uploads")) {
-    r = {last.empty() ? Route::kUploadStart : Route::kUpload, std::string(head.substr(0, head.size() - 14)),
-         std::string(last)};
+    r = {last.empty() ? Route::kUploadStart : Route::kUpload,
+         std::string(head.substr(0, head.size() - 14)), std::string(last)};
     return r;
   }
   if (cut("/blobs", Route::kBlob)) {
@@ -75,8 +86,8 @@ void SendStatus(http::Response& r, const Status& s, std::string_view not_found_c
   }
 }
 
-Registry::Registry(storage::BlobStore& blobs, storage::MetadataStore& meta, auth::Authenticator& auth,
-                   events::Bus& bus, Options options)
+Registry::Registry(storage::BlobStore& blobs, storage::MetadataStore& meta,
+                   auth::Authenticator& auth, events::Bus& bus, Options options)
     : impl_(std::make_unique<Impl>(blobs, meta, auth, bus, std::move(options))) {}
 
 Registry::~Registry() = default;
@@ -162,14 +173,16 @@ bool Registry::Handle(http::Request& req, http::Response& resp) {
   return true;
 }
 
-void Registry::Impl::Challenge(Ctx& c, const std::string& scope, std::string_view code, std::string_view message) {
+void Registry::Impl::Challenge(Ctx& c, const std::string& scope, std::string_view code,
+                               std::string_view message) {
   std::string base = options.public_url;
   if (base.empty()) {
     std::string host = c.req.Header("Host");
     if (host.empty()) host = "localhost";
     base = std::string(c.req.tls ? "https://" : "http://") + host;
   }
-  std::string value = "Bearer realm=\"" + base + "/auth/token\",service=\"" + auth.options().service + "\"";
+  std::string value =
+      "Bearer realm=\"" + base + "/auth/token\",service=\"" + auth.options().service + "\"";
   if (!scope.empty()) value += ",scope=\"" + scope + "\"";
   if (c.who.token_access && !scope.empty()) value += ",error=\"insufficient_scope\"";
   SendError(c.resp, 401, code, message);
@@ -179,7 +192,9 @@ void Registry::Impl::Challenge(Ctx& c, const std::string& scope, std::string_vie
 bool Registry::Impl::Authorize(Ctx& c, unsigned need) {
   unsigned have = auth.Allowed(c.who, c.repo);
   if ((have & need) == need) return true;
-  std::string scope = "repository:" + c.repo + ":" + auth::ActionsToString(need | ((need & auth::kPush) ? unsigned{auth::kPull} : 0u));
+  std::string scope =
+      "repository:" + c.repo + ":" +
+      auth::ActionsToString(need | ((need & auth::kPush) ? unsigned{auth::kPull} : 0u));
   std::string msg = "access to " + c.repo + " requires " + auth::ActionsToString(need);
   if (c.who.anonymous() || c.who.token_access) {
     Challenge(c, scope, "UNAUTHORIZED", "authentication required: " + msg);
@@ -240,20 +255,22 @@ void Registry::Impl::TokenEndpoint(http::Request& req, http::Response& resp) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   std::strftime(issued, sizeof issued, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  resp.body = nlohmann::json{{"token", token->jwt},
-                             {"access_token", token->jwt},
-                             {"expires_in", token->expires_in},
-                             {"issued_at", issued}}
-                  .dump();
+  resp.body = nlohmann::json{
+      {"token", token->jwt},
+      {"access_token", token->jwt},
+      {"expires_in", token->expires_in},
+      {"issued_at",
+       issued}}.dump();
   resp.Set("Content-Type", "application/json");
 }
 
-void Registry::Impl::Emit(const Ctx& c, const std::string& action, const std::string& tag, const oci::Digest& d,
-                          const std::string& media_type, int64_t size) {
-  storage::Event e{0, action, c.repo, tag, d.str(), media_type, c.who.user, static_cast<int64_t>(::time(nullptr))};
+void Registry::Impl::Emit(const Ctx& c, const std::string& action, const std::string& tag,
+                          const oci::Digest& d, const std::string& media_type, int64_t size) {
+  storage::Event e{0,       action,     c.repo,     tag,
+                   d.str(), media_type, c.who.user, static_cast<int64_t>(::time(nullptr))};
   auto id = meta.AppendEvent(e);
-  bus.Publish(events::ManifestEvent{id.ok() ? *id : 0, action, c.repo, tag, d.str(), media_type, size, c.who.user,
-                                    e.time});
+  bus.Publish(events::ManifestEvent{id.ok() ? *id : 0, action, c.repo, tag, d.str(), media_type,
+                                    size, c.who.user, e.time});
 }
 
 }  // namespace drydock::registry

@@ -41,8 +41,8 @@ struct GcReport {
 
 class Registry {
  public:
-  Registry(storage::BlobStore& blobs, storage::MetadataStore& meta, auth::Authenticator& auth, events::Bus& bus,
-           Options options);
+  Registry(storage::BlobStore& blobs, storage::MetadataStore& meta, auth::Authenticator& auth,
+           events::Bus& bus, Options options);
   ~Registry();
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
@@ -59,7 +59,8 @@ class Registry {
 };
 
 // Offline collection over stores no server is using.
-Result<GcReport> CollectGarbage(storage::BlobStore& blobs, storage::MetadataStore& meta, const GcOptions& options);
+Result<GcReport> CollectGarbage(storage::BlobStore& blobs, storage::MetadataStore& meta,
+                                const GcOptions& options);
 
 }  // namespace drydock::registry
 

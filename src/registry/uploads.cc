@@ -16,17 +16,21 @@ struct ContentRange {
   uint64_t first = 0, last = 0;
 };
 
-// Accepts "a-b" as the spec writes it, and the "bytes a-b[/n]" / "bytes=a-b" forms some clients send.
+// Accepts "a-b" as the spec writes it, and the "bytes a-b[/n]" / "bytes=a-b" forms some clients
+// send.
 Result<std::optional<ContentRange>> ParseContentRange(std::string h) {
   if (h.empty()) return std::optional<ContentRange>();
   if (h.rfind("bytes", 0) == 0) h = h.substr(h.find_first_not_of("bytes= "));
   if (auto slash = h.find('/'); slash != std::string::npos) h.resize(slash);
   auto dash = h.find('-');
-  auto digits = [](const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; };
+  auto digits = [](const std::string& s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+  };
   if (dash == std::string::npos || !digits(h.substr(0, dash)) || !digits(h.substr(dash + 1))) {
     return Invalid("malformed Content-Range '" + h + "'");
   }
-  ContentRange r{std::strtoull(h.c_str(), nullptr, 10), std::strtoull(h.c_str() + dash + 1, nullptr, 10)};
+  ContentRange r{std::strtoull(h.c_str(), nullptr, 10),
+                 std::strtoull(h.c_str() + dash + 1, nullptr, 10)};
   if (r.last < r.first) return Invalid("Content-Range end is before its start");
   return std::optional<ContentRange>(r);
 }
@@ -61,7 +65,8 @@ void Registry::Impl::SendUploadState(Ctx& c, int status, const std::string& id, 
 std::shared_ptr<UploadSession> Registry::Impl::FindSession(Ctx& c, const std::string& id) {
   auto record = meta.GetUpload(id);
   if (!record.ok() || record->repo != c.repo) {
-    SendError(c.resp, 404, "BLOB_UPLOAD_UNKNOWN", "upload " + id + " is not in progress in " + c.repo);
+    SendError(c.resp, 404, "BLOB_UPLOAD_UNKNOWN",
+              "upload " + id + " is not in progress in " + c.repo);
     return nullptr;
   }
   std::lock_guard lock(uploads_mu);
@@ -71,7 +76,8 @@ std::shared_ptr<UploadSession> Registry::Impl::FindSession(Ctx& c, const std::st
   auto writer = blobs.ResumeUpload(id);
   if (!writer.ok()) {
     (void)meta.DeleteUpload(id);
-    SendError(c.resp, 404, "BLOB_UPLOAD_UNKNOWN", "upload " + id + " was lost: " + writer.status().message());
+    SendError(c.resp, 404, "BLOB_UPLOAD_UNKNOWN",
+              "upload " + id + " was lost: " + writer.status().message());
     return nullptr;
   }
   auto s = std::make_shared<UploadSession>();
@@ -86,7 +92,8 @@ void Registry::Impl::DropSession(const std::string& id) {
   uploads.erase(id);
 }
 
-Result<storage::BlobInfo> Registry::Impl::Finish(Ctx& c, storage::BlobWriter& w, const oci::Digest& d) {
+Result<storage::BlobInfo> Registry::Impl::Finish(Ctx& c, storage::BlobWriter& w,
+                                                 const oci::Digest& d) {
   std::shared_lock gc_lock(gc_mu);
   auto info = w.Commit(d);
   if (!info.ok()) return info.status();
@@ -102,7 +109,8 @@ void Registry::Impl::StartUpload(Ctx& c) {
     auto from = req.Query("from");
     // Mount only from a repository the caller may pull from; otherwise fall
     // back to a normal upload session (202), as the spec asks.
-    if (d.ok() && from && oci::ValidateRepositoryName(*from).ok() && (auth.Allowed(c.who, *from) & auth::kPull)) {
+    if (d.ok() && from && oci::ValidateRepositoryName(*from).ok() &&
+        (auth.Allowed(c.who, *from) & auth::kPull)) {
       std::shared_lock gc_lock(gc_mu);
       auto size = meta.LinkedBlobSize(*from, *d);
       if (size.ok() && *size && blobs.Stat(*d).ok() && meta.LinkBlob(c.repo, *d, **size).ok()) {
@@ -137,7 +145,8 @@ void Registry::Impl::StartUpload(Ctx& c) {
   std::string id = RandomUuid();
   auto w = blobs.CreateUpload(id);
   if (!w.ok()) return SendStatus(c.resp, w.status(), "BLOB_UPLOAD_UNKNOWN");
-  auto record = meta.CreateUpload(storage::UploadRecord{id, c.repo, static_cast<int64_t>(::time(nullptr))});
+  auto record =
+      meta.CreateUpload(storage::UploadRecord{id, c.repo, static_cast<int64_t>(::time(nullptr))});
   if (!record.ok()) {
     (void)blobs.DeleteUpload(id);
     return SendStatus(c.resp, record, "BLOB_UPLOAD_UNKNOWN");
@@ -164,16 +173,16 @@ void Registry::Impl::PatchUpload(Ctx& c, const std::string& id) {
     const auto& r = **range;
     if (r.first != w->size()) {
       SendError(c.resp, 416, "BLOB_UPLOAD_INVALID",
-                "chunk starts at " + std::to_string(r.first) + " but the upload has " + std::to_string(w->size()) +
-                    " bytes; send the chunk that starts there");
+                "chunk starts at " + std::to_string(r.first) + " but the upload has " +
+                    std::to_string(w->size()) + " bytes; send the chunk that starts there");
       c.resp.Set("Location", UploadLocation(c.repo, id));
       c.resp.Set("Range", "0-" + std::to_string(w->size() == 0 ? 0 : w->size() - 1));
       return;
     }
     if (c.req.content_length && *c.req.content_length != r.last - r.first + 1) {
-      return SendError(c.resp, 400, "SIZE_INVALID", "Content-Range covers " + std::to_string(r.last - r.first + 1) +
-                                                         " bytes but Content-Length is " +
-                                                         std::to_string(*c.req.content_length));
+      return SendError(c.resp, 400, "SIZE_INVALID",
+                       "Content-Range covers " + std::to_string(r.last - r.first + 1) +
+                           " bytes but Content-Length is " + std::to_string(*c.req.content_length));
     }
   }
   w->Checkpoint();
@@ -191,7 +200,9 @@ void Registry::Impl::PatchUpload(Ctx& c, const std::string& id) {
 void Registry::Impl::PutUpload(Ctx& c, const std::string& id) {
   if (!Authorize(c, auth::kPush)) return;
   auto digest = c.req.Query("digest");
-  if (!digest) return SendError(c.resp, 400, "DIGEST_INVALID", "the final PUT needs ?digest=<algorithm>:<hex>");
+  if (!digest)
+    return SendError(c.resp, 400, "DIGEST_INVALID",
+                     "the final PUT needs ?digest=<algorithm>:<hex>");
   auto d = oci::Digest::Parse(*digest);
   if (!d.ok()) return SendError(c.resp, 400, "DIGEST_INVALID", d.status().message());
   auto range = ParseContentRange(c.req.Header("Content-Range"));
@@ -234,7 +245,8 @@ void Registry::Impl::UploadStatus(Ctx& c, const std::string& id) {
   auto session = FindSession(c, id);
   if (!session) return;
   std::lock_guard lock(session->mu);
-  if (!session->writer) return SendError(c.resp, 404, "BLOB_UPLOAD_UNKNOWN", "upload " + id + " has finished");
+  if (!session->writer)
+    return SendError(c.resp, 404, "BLOB_UPLOAD_UNKNOWN", "upload " + id + " has finished");
   SendUploadState(c, 204, id, session->writer->size());
 }
 

@@ -29,7 +29,8 @@ constexpr const char* kManifestAccept =
 
 std::string HostOnly(const std::string& registry) {
   if (!registry.empty() && registry[0] == '[') return registry.substr(0, registry.find(']') + 1);
-  return registry.substr(0, registry.rfind(':') == std::string::npos ? registry.size() : registry.rfind(':'));
+  return registry.substr(
+      0, registry.rfind(':') == std::string::npos ? registry.size() : registry.rfind(':'));
 }
 
 bool IsLoopback(const std::string& registry) {
@@ -42,7 +43,8 @@ std::string Describe(const HttpResponse& r) {
   json j = json::parse(r.body, nullptr, false);
   if (j.is_object() && j.contains("errors") && j["errors"].is_array() && !j["errors"].empty()) {
     const auto& e = j["errors"][0];
-    return "HTTP " + std::to_string(r.status) + " " + e.value("code", "") + ": " + e.value("message", "");
+    return "HTTP " + std::to_string(r.status) + " " + e.value("code", "") + ": " +
+           e.value("message", "");
   }
   return "HTTP " + std::to_string(r.status);
 }
@@ -120,13 +122,17 @@ struct Client::Impl {
   Result<std::string> Authorize(const std::string& registry, const std::string& challenge_header,
                                 const std::string& scope) {
     auto ch = ParseChallenge(challenge_header);
-    std::optional<Credential> cred = options.credentials ? options.credentials(registry) : std::nullopt;
+    std::optional<Credential> cred =
+        options.credentials ? options.credentials(registry) : std::nullopt;
     if (ch["scheme"] == "basic") {
-      if (!cred) return Status(Code::kUnauthenticated, registry + " requires credentials (drydock login / docker login)");
+      if (!cred)
+        return Status(Code::kUnauthenticated,
+                      registry + " requires credentials (drydock login / docker login)");
       return "Authorization: Basic " + Base64Encode(cred->username + ":" + cred->password);
     }
     if (ch["scheme"] != "bearer" || ch["realm"].empty()) {
-      return Status(Code::kUnauthenticated, registry + " sent an unsupported challenge: " + challenge_header);
+      return Status(Code::kUnauthenticated,
+                    registry + " sent an unsupported challenge: " + challenge_header);
     }
     std::string url = ch["realm"];
     url += url.find('?') == std::string::npos ? "?" : "&";
@@ -137,13 +143,16 @@ struct Client::Impl {
     curl_free(sc);
     HttpRequest req;
     req.url = url;
-    if (cred) req.headers.push_back("Authorization: Basic " + Base64Encode(cred->username + ":" + cred->password));
+    if (cred)
+      req.headers.push_back("Authorization: Basic " +
+                            Base64Encode(cred->username + ":" + cred->password));
     auto resp = SendHttp(req);
     if (!resp.ok()) return resp.status();
     if (resp->status != 200) return StatusFor(*resp, "token from " + ch["realm"]);
     json j = json::parse(resp->body, nullptr, false);
     std::string token = j.is_object() ? j.value("token", j.value("access_token", "")) : "";
-    if (token.empty()) return Status(Code::kUnauthenticated, "token endpoint " + ch["realm"] + " returned no token");
+    if (token.empty())
+      return Status(Code::kUnauthenticated, "token endpoint " + ch["realm"] + " returned no token");
     return "Authorization: Bearer " + token;
   }
 
@@ -163,7 +172,8 @@ struct Client::Impl {
       HttpRequest r = req;
       if (!header.empty()) r.headers.push_back(header);
       auto resp = SendHttp(r);
-      bool transient = !resp.ok() ? resp.status().code() == Code::kUnavailable : resp->status >= 500;
+      bool transient =
+          !resp.ok() ? resp.status().code() == Code::kUnavailable : resp->status >= 500;
       if (resp.ok() && resp->status == 401 && !answered_challenge) {
         auto h = Authorize(registry, resp->Header("www-authenticate"), scope);
         if (!h.ok()) return h.status();
@@ -186,11 +196,17 @@ struct Client::Impl {
   std::string Url(const oci::ImageReference& ref, const std::string& path) {
     return BaseUrl(ref.registry) + "/v2/" + ref.repository + path;
   }
-  static std::string Pull(const oci::ImageReference& r) { return "repository:" + r.repository + ":pull"; }
-  static std::string Push(const oci::ImageReference& r) { return "repository:" + r.repository + ":pull,push"; }
+  static std::string Pull(const oci::ImageReference& r) {
+    return "repository:" + r.repository + ":pull";
+  }
+  static std::string Push(const oci::ImageReference& r) {
+    return "repository:" + r.repository + ":pull,push";
+  }
 };
 
-Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>()) { impl_->options = std::move(options); }
+Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+}
 Client::~Client() = default;
 
 Result<Manifest> Client::GetManifest(const oci::ImageReference& ref) {
@@ -204,9 +220,11 @@ Result<Manifest> Client::GetManifest(const oci::ImageReference& ref) {
   Manifest m;
   m.bytes = std::move(resp->body);
   m.media_type = resp->Header("content-type").substr(0, resp->Header("content-type").find(';'));
-  m.digest = oci::Digest::Of(m.bytes, ref.digest ? ref.digest->algorithm() : oci::Algorithm::kSha256);
+  m.digest =
+      oci::Digest::Of(m.bytes, ref.digest ? ref.digest->algorithm() : oci::Algorithm::kSha256);
   if (ref.digest && m.digest != *ref.digest) {
-    return Invalid("manifest " + ref.String() + " has digest " + m.digest.str() + ": the registry served other bytes");
+    return Invalid("manifest " + ref.String() + " has digest " + m.digest.str() +
+                   ": the registry served other bytes");
   }
   if (m.media_type.empty() || m.media_type == "application/json" || m.media_type == "text/plain") {
     json j = json::parse(m.bytes, nullptr, false);
@@ -230,7 +248,8 @@ Result<oci::Digest> Client::ResolveDigest(const oci::ImageReference& ref) {
   return m->digest;
 }
 
-Status Client::FetchBlob(const oci::ImageReference& repo, const oci::Digest& digest, const std::filesystem::path& dest) {
+Status Client::FetchBlob(const oci::ImageReference& repo, const oci::Digest& digest,
+                         const std::filesystem::path& dest) {
   UniqueFd fd(::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd.valid()) return Internal("create " + dest.string() + ": " + std::strerror(errno));
   oci::Hasher hasher(digest.algorithm());
@@ -253,24 +272,28 @@ Status Client::FetchBlob(const oci::ImageReference& repo, const oci::Digest& dig
   };
   auto resp = impl_->Do(repo.registry, Impl::Pull(repo), req, reset);
   if (!resp.ok()) return resp.status();
-  if (resp->status != 200) return StatusFor(*resp, "blob " + digest.str() + " from " + repo.RepositoryWithRegistry());
+  if (resp->status != 200)
+    return StatusFor(*resp, "blob " + digest.str() + " from " + repo.RepositoryWithRegistry());
   if (hasher.Peek() != digest) {
     ::unlink(dest.c_str());
-    return Invalid("blob from " + repo.RepositoryWithRegistry() + " has digest " + hasher.Peek().str() + ", expected " +
-                   digest.str());
+    return Invalid("blob from " + repo.RepositoryWithRegistry() + " has digest " +
+                   hasher.Peek().str() + ", expected " + digest.str());
   }
   return Status::Ok();
 }
 
-Result<std::string> Client::FetchBlobBytes(const oci::ImageReference& repo, const oci::Digest& digest, size_t limit) {
+Result<std::string> Client::FetchBlobBytes(const oci::ImageReference& repo,
+                                           const oci::Digest& digest, size_t limit) {
   HttpRequest req;
   req.url = impl_->Url(repo, "/blobs/" + digest.str());
   req.body_limit = limit;
   auto resp = impl_->Do(repo.registry, Impl::Pull(repo), req);
   if (!resp.ok()) return resp.status();
-  if (resp->status != 200) return StatusFor(*resp, "blob " + digest.str() + " from " + repo.RepositoryWithRegistry());
+  if (resp->status != 200)
+    return StatusFor(*resp, "blob " + digest.str() + " from " + repo.RepositoryWithRegistry());
   if (oci::Digest::Of(resp->body, digest.algorithm()) != digest) {
-    return Invalid("blob " + digest.str() + " from " + repo.RepositoryWithRegistry() + " does not match its digest");
+    return Invalid("blob " + digest.str() + " from " + repo.RepositoryWithRegistry() +
+                   " does not match its digest");
   }
   return std::move(resp->body);
 }
@@ -296,8 +319,8 @@ std::string FinishUrl(const std::string& base, const std::string& location, cons
 
 }  // namespace
 
-Status Client::PushBlob(const oci::ImageReference& repo, const oci::Digest& digest, const std::filesystem::path& file,
-                        const std::string& mount_from) {
+Status Client::PushBlob(const oci::ImageReference& repo, const oci::Digest& digest,
+                        const std::filesystem::path& file, const std::string& mount_from) {
   auto has = HasBlob(repo, digest);
   if (has.ok() && *has) return Status::Ok();
   UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
@@ -316,7 +339,8 @@ Status Client::PushBlob(const oci::ImageReference& repo, const oci::Digest& dige
   auto started = impl_->Do(repo.registry, Impl::Push(repo), start);
   if (!started.ok()) return started.status();
   if (started->status == 201) return Status::Ok();  // mounted
-  if (started->status != 202) return StatusFor(*started, "start upload to " + repo.RepositoryWithRegistry());
+  if (started->status != 202)
+    return StatusFor(*started, "start upload to " + repo.RepositoryWithRegistry());
   HttpRequest put;
   put.method = "PUT";
   put.url = FinishUrl(base, started->Header("location"), digest);
@@ -325,11 +349,13 @@ Status Client::PushBlob(const oci::ImageReference& repo, const oci::Digest& dige
   put.body_size = static_cast<uint64_t>(st.st_size);
   auto done = impl_->Do(repo.registry, Impl::Push(repo), put);
   if (!done.ok()) return done.status();
-  if (done->status != 201) return StatusFor(*done, "upload " + digest.str() + " to " + repo.RepositoryWithRegistry());
+  if (done->status != 201)
+    return StatusFor(*done, "upload " + digest.str() + " to " + repo.RepositoryWithRegistry());
   return Status::Ok();
 }
 
-Status Client::PushBlobBytes(const oci::ImageReference& repo, const oci::Digest& digest, const std::string& bytes) {
+Status Client::PushBlobBytes(const oci::ImageReference& repo, const oci::Digest& digest,
+                             const std::string& bytes) {
   auto has = HasBlob(repo, digest);
   if (has.ok() && *has) return Status::Ok();
   HttpRequest req;
@@ -364,7 +390,8 @@ Result<oci::Digest> Client::PushManifest(const oci::ImageReference& ref, const s
   req.body_size = bytes.size();
   auto resp = impl_->Do(ref.registry, Impl::Push(ref), req);
   if (!resp.ok()) return resp.status();
-  if (resp->status != 201 && resp->status != 200) return StatusFor(*resp, "push manifest " + ref.String());
+  if (resp->status != 201 && resp->status != 200)
+    return StatusFor(*resp, "push manifest " + ref.String());
   return oci::Digest::Of(bytes);
 }
 

@@ -56,14 +56,17 @@ class Client {
   // The digest a tag currently points at (HEAD; cheap for polling).
   Result<oci::Digest> ResolveDigest(const oci::ImageReference& ref);
   // Downloads a blob to `dest`, verifying its digest while streaming.
-  Status FetchBlob(const oci::ImageReference& repo, const oci::Digest& digest, const std::filesystem::path& dest);
-  Result<std::string> FetchBlobBytes(const oci::ImageReference& repo, const oci::Digest& digest, size_t limit);
+  Status FetchBlob(const oci::ImageReference& repo, const oci::Digest& digest,
+                   const std::filesystem::path& dest);
+  Result<std::string> FetchBlobBytes(const oci::ImageReference& repo, const oci::Digest& digest,
+                                     size_t limit);
   Result<bool> HasBlob(const oci::ImageReference& repo, const oci::Digest& digest);
   // Uploads a blob unless present; tries a cross-repository mount from
   // `mount_from` (same registry) first when given.
-  Status PushBlob(const oci::ImageReference& repo, const oci::Digest& digest, const std::filesystem::path& file,
-                  const std::string& mount_from = "");
-  Status PushBlobBytes(const oci::ImageReference& repo, const oci::Digest& digest, const std::string& bytes);
+  Status PushBlob(const oci::ImageReference& repo, const oci::Digest& digest,
+                  const std::filesystem::path& file, const std::string& mount_from = "");
+  Status PushBlobBytes(const oci::ImageReference& repo, const oci::Digest& digest,
+                       const std::string& bytes);
   Result<oci::Digest> PushManifest(const oci::ImageReference& ref, const std::string& bytes,
                                    const std::string& media_type);
 

@@ -20,11 +20,13 @@ struct Transfer {
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   std::string line(data, size * n);
-  if (line.rfind("HTTP/", 0) == 0) t->resp->headers.clear();  // a new response (after 100 or redirect)
+  if (line.rfind("HTTP/", 0) == 0)
+    t->resp->headers.clear();  // a new response (after 100 or redirect)
   auto colon = line.find(':');
   if (colon != std::string::npos) {
     std::string name = line.substr(0, colon);
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     std::string value = line.substr(colon + 1);
     auto b = value.find_first_not_of(" \t");
     auto e = value.find_last_not_of(" \t\r\n");
@@ -116,8 +118,9 @@ Result<HttpResponse> SendHttp(const HttpRequest& req) {
   CURLcode rc = curl_easy_perform(c);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
   if (t.aborted) {
-    return Status(Code::kInvalid, req.sink ? "response body rejected" : "response body exceeds " +
-                                                                            std::to_string(req.body_limit) + " bytes");
+    return Status(Code::kInvalid,
+                  req.sink ? "response body rejected"
+                           : "response body exceeds " + std::to_string(req.body_limit) + " bytes");
   }
   if (rc != CURLE_OK) {
     return Status(Code::kUnavailable, req.method + " " + req.url + ": " + curl_easy_strerror(rc));
@@ -129,7 +132,8 @@ std::map<std::string, std::string> ParseChallenge(const std::string& header) {
   std::map<std::string, std::string> out;
   auto space = header.find(' ');
   std::string scheme = header.substr(0, space);
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   out["scheme"] = scheme;
   if (space == std::string::npos) return out;
   size_t i = space + 1;

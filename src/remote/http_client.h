@@ -15,7 +15,7 @@ namespace drydock::remote {
 struct HttpRequest {
   std::string method = "GET";
   std::string url;
-  std::vector<std::string> headers;  // "Name: value"
+  std::vector<std::string> headers;   // "Name: value"
   const std::string* body = nullptr;  // or:
   int body_fd = -1;
   uint64_t body_size = 0;

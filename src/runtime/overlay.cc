@@ -29,8 +29,10 @@ Status MountVia(const fs::path& dir, const std::string& options, const fs::path&
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (!WIFEXITED(status)) return Internal("mount overlay at " + target.string() + ": helper process died");
-  if (int err = WEXITSTATUS(status)) return Internal("mount overlay at " + target.string() + ": " + std::strerror(err));
+  if (!WIFEXITED(status))
+    return Internal("mount overlay at " + target.string() + ": helper process died");
+  if (int err = WEXITSTATUS(status))
+    return Internal("mount overlay at " + target.string() + ": " + std::strerror(err));
   return Status::Ok();
 }
 
@@ -47,12 +49,13 @@ Result<OverlayMount> OverlayMount::Mount(const std::vector<fs::path>& lowers, co
     fs::create_directories(empty, ec);
     layers.push_back(empty);
   }
-  std::string tail = ",upperdir=" + fs::absolute(upper).string() + ",workdir=" + fs::absolute(work).string() +
-                     ",index=off";
+  std::string tail = ",upperdir=" + fs::absolute(upper).string() +
+                     ",workdir=" + fs::absolute(work).string() + ",index=off";
   std::string direct;
   for (const auto& l : layers) direct += (direct.empty() ? "" : ":") + fs::absolute(l).string();
   if (direct.size() + tail.size() < 3500) {
-    if (::mount("overlay", target.c_str(), "overlay", 0, ("lowerdir=" + direct + tail).c_str()) != 0) {
+    if (::mount("overlay", target.c_str(), "overlay", 0, ("lowerdir=" + direct + tail).c_str()) !=
+        0) {
       return Internal("mount overlay at " + target.string() + ": " + std::strerror(errno));
     }
     return OverlayMount(target);

@@ -72,10 +72,12 @@ Result<RunResult> Run(const ContainerSpec& spec, const RunOptions& options) {
   std::string id = "drydock-" + RandomHex(8);
   std::string runc_root = (options.state_dir / "runc").string();
   fs::path hosts = bundle.path() / "hosts", resolv = bundle.path() / "resolv.conf";
-  DD_RETURN_IF_ERROR(WriteText(hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" +
-                                          spec.hostname + "\n"));
+  DD_RETURN_IF_ERROR(WriteText(
+      hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" +
+                 spec.hostname + "\n"));
   DD_RETURN_IF_ERROR(WriteText(resolv, ResolvConf(spec.network)));
-  DD_RETURN_IF_ERROR(WriteText(bundle.path() / "config.json", RuntimeSpecJson(spec, hosts, resolv)));
+  DD_RETURN_IF_ERROR(
+      WriteText(bundle.path() / "config.json", RuntimeSpecJson(spec, hosts, resolv)));
 
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + std::strerror(errno));
@@ -88,8 +90,8 @@ Result<RunResult> Run(const ContainerSpec& spec, const RunOptions& options) {
     ::dup2(devnull, 0);
     ::dup2(write_end.get(), 1);
     ::dup2(write_end.get(), 2);
-    ::execlp("runc", "runc", "--root", runc_root.c_str(), "run", "--no-new-keyring", "--bundle", bundle_path.c_str(),
-             id.c_str(), nullptr);
+    ::execlp("runc", "runc", "--root", runc_root.c_str(), "run", "--no-new-keyring", "--bundle",
+             bundle_path.c_str(), id.c_str(), nullptr);
     const char msg[] = "drydock: cannot execute runc\n";
     (void)!::write(2, msg, sizeof msg - 1);
     ::_exit(127);
@@ -124,7 +126,8 @@ Result<RunResult> Run(const ContainerSpec& spec, const RunOptions& options) {
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  if (result.exit_code == 127 && !killed_at && !fs::exists("/usr/sbin/runc") && !fs::exists("/usr/bin/runc")) {
+  if (result.exit_code == 127 && !killed_at && !fs::exists("/usr/sbin/runc") &&
+      !fs::exists("/usr/bin/runc")) {
     return Internal("runc is not installed (apt-get install runc)");
   }
   return result;

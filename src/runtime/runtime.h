@@ -21,8 +21,10 @@ namespace drydock::runtime {
 // on destruction. With no lowers, `upper` alone becomes the root.
 class OverlayMount {
  public:
-  static Result<OverlayMount> Mount(const std::vector<std::filesystem::path>& lowers, const std::filesystem::path& upper,
-                                    const std::filesystem::path& work, const std::filesystem::path& target);
+  static Result<OverlayMount> Mount(const std::vector<std::filesystem::path>& lowers,
+                                    const std::filesystem::path& upper,
+                                    const std::filesystem::path& work,
+                                    const std::filesystem::path& target);
   OverlayMount(OverlayMount&& o) noexcept : target_(std::exchange(o.target_, {})) {}
   OverlayMount& operator=(OverlayMount&&) = delete;
   OverlayMount(const OverlayMount&) = delete;
@@ -57,7 +59,7 @@ struct ContainerSpec {
 struct RunOptions {
   std::filesystem::path state_dir;  // scratch space for the bundle and runc's state
   std::chrono::seconds timeout{3600};
-  const std::atomic<bool>* cancel = nullptr;  // polled while the container runs
+  const std::atomic<bool>* cancel = nullptr;     // polled while the container runs
   std::function<void(std::string_view)> output;  // stdout and stderr, interleaved
 };
 

@@ -24,28 +24,54 @@ json NofileLimit() {
 std::string RuntimeSpecJson(const ContainerSpec& spec, const std::filesystem::path& hosts,
                             const std::filesystem::path& resolv) {
   // Docker's default capability set.
-  json caps = json::array({"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-                           "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-                           "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"});
+  json caps =
+      json::array({"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+                   "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+                   "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"});
   json mounts = json::array({
-      {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}, {"options", {"nosuid", "noexec", "nodev"}}},
-      {{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+      {{"destination", "/proc"},
+       {"type", "proc"},
+       {"source", "proc"},
+       {"options", {"nosuid", "noexec", "nodev"}}},
+      {{"destination", "/dev"},
+       {"type", "tmpfs"},
+       {"source", "tmpfs"},
        {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
-      {{"destination", "/dev/pts"}, {"type", "devpts"}, {"source", "devpts"},
+      {{"destination", "/dev/pts"},
+       {"type", "devpts"},
+       {"source", "devpts"},
        {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}}},
-      {{"destination", "/dev/shm"}, {"type", "tmpfs"}, {"source", "shm"},
+      {{"destination", "/dev/shm"},
+       {"type", "tmpfs"},
+       {"source", "shm"},
        {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}},
-      {{"destination", "/dev/mqueue"}, {"type", "mqueue"}, {"source", "mqueue"}, {"options", {"nosuid", "noexec", "nodev"}}},
-      {{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"}, {"options", {"nosuid", "noexec", "nodev", "ro"}}},
-      {{"destination", "/etc/hosts"}, {"type", "bind"}, {"source", hosts.string()}, {"options", {"rbind", "ro"}}},
-      {{"destination", "/etc/resolv.conf"}, {"type", "bind"}, {"source", resolv.string()}, {"options", {"rbind", "ro"}}},
+      {{"destination", "/dev/mqueue"},
+       {"type", "mqueue"},
+       {"source", "mqueue"},
+       {"options", {"nosuid", "noexec", "nodev"}}},
+      {{"destination", "/sys"},
+       {"type", "sysfs"},
+       {"source", "sysfs"},
+       {"options", {"nosuid", "noexec", "nodev", "ro"}}},
+      {{"destination", "/etc/hosts"},
+       {"type", "bind"},
+       {"source", hosts.string()},
+       {"options", {"rbind", "ro"}}},
+      {{"destination", "/etc/resolv.conf"},
+       {"type", "bind"},
+       {"source", resolv.string()},
+       {"options", {"rbind", "ro"}}},
   });
   for (const auto& b : spec.binds) {
     json opts = {"rbind"};
     opts.push_back(b.readonly ? "ro" : "rw");
-    mounts.push_back({{"destination", b.destination}, {"type", "bind"}, {"source", b.source.string()}, {"options", opts}});
+    mounts.push_back({{"destination", b.destination},
+                      {"type", "bind"},
+                      {"source", b.source.string()},
+                      {"options", opts}});
   }
-  json namespaces = json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
+  json namespaces =
+      json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
   if (spec.network == Network::kNone) namespaces.push_back({{"type", "network"}});
   json user = {{"uid", spec.uid}, {"gid", spec.gid}};
   if (!spec.additional_gids.empty()) user["additionalGids"] = spec.additional_gids;
@@ -65,9 +91,12 @@ std::string RuntimeSpecJson(const ContainerSpec& spec, const std::filesystem::pa
       {"mounts", mounts},
       {"linux",
        {{"namespaces", namespaces},
-        {"maskedPaths", {"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-                         "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"}},
-        {"readonlyPaths", {"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}},
+        {"maskedPaths",
+         {"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+          "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"}},
+        {"readonlyPaths",
+         {"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+          "/proc/sysrq-trigger"}}}},
   };
   return config.dump(2);
 }

@@ -53,13 +53,15 @@ class BlobStore {
   // Stores `bytes` directly (small blobs such as manifests pushed as blobs).
   virtual Result<BlobInfo> Put(const oci::Digest& digest, std::string_view bytes) = 0;
   virtual Status Delete(const oci::Digest& digest) = 0;
-  virtual Status ForEachBlob(const std::function<void(const oci::Digest&, const BlobInfo&)>& fn) = 0;
+  virtual Status ForEachBlob(
+      const std::function<void(const oci::Digest&, const BlobInfo&)>& fn) = 0;
 
   virtual Result<std::unique_ptr<BlobWriter>> CreateUpload(const std::string& id) = 0;
   // Reopens an upload started earlier (possibly by a server that was killed since).
   virtual Result<std::unique_ptr<BlobWriter>> ResumeUpload(const std::string& id) = 0;
   virtual Status DeleteUpload(const std::string& id) = 0;
-  virtual Status ForEachUpload(const std::function<void(const std::string& id, int64_t mtime)>& fn) = 0;
+  virtual Status ForEachUpload(
+      const std::function<void(const std::string& id, int64_t mtime)>& fn) = 0;
 };
 
 // The embedded default: files under `root` (blobs/<alg>/<xx>/<hex>, uploads/<id>).

@@ -7,8 +7,8 @@
 
 #include <atomic>
 #include <cerrno>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <vector>
 
@@ -75,9 +75,16 @@ class FsBlobStore;
 
 class FileWriter final : public BlobWriter {
  public:
-  FileWriter(FsBlobStore* store, std::string id, fs::path path, UniqueFd fd, uint64_t size, oci::Hasher h)
-      : store_(store), id_(std::move(id)), path_(std::move(path)), fd_(std::move(fd)), size_(size),
-        hasher_(std::move(h)), saved_hasher_(hasher_), saved_size_(size) {}
+  FileWriter(FsBlobStore* store, std::string id, fs::path path, UniqueFd fd, uint64_t size,
+             oci::Hasher h)
+      : store_(store),
+        id_(std::move(id)),
+        path_(std::move(path)),
+        fd_(std::move(fd)),
+        size_(size),
+        hasher_(std::move(h)),
+        saved_hasher_(hasher_),
+        saved_size_(size) {}
 
   const std::string& id() const override { return id_; }
   uint64_t size() const override { return size_; }
@@ -103,7 +110,8 @@ class FileWriter final : public BlobWriter {
   }
 
   Status Rollback() override {
-    if (::ftruncate(fd_.get(), static_cast<off_t>(saved_size_)) != 0) return Errno("truncate upload");
+    if (::ftruncate(fd_.get(), static_cast<off_t>(saved_size_)) != 0)
+      return Errno("truncate upload");
     hasher_ = saved_hasher_;
     size_ = saved_size_;
     return Status::Ok();
@@ -148,7 +156,8 @@ class FsBlobStore final : public BlobStore {
     }
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) return Errno("stat blob");
-    return std::unique_ptr<BlobReader>(new FileReader(std::move(fd), static_cast<uint64_t>(st.st_size)));
+    return std::unique_ptr<BlobReader>(
+        new FileReader(std::move(fd), static_cast<uint64_t>(st.st_size)));
   }
 
   Result<BlobInfo> Put(const oci::Digest& d, std::string_view bytes) override {
@@ -182,11 +191,13 @@ class FsBlobStore final : public BlobStore {
   }
 
   Result<std::unique_ptr<BlobWriter>> CreateUpload(const std::string& id) override {
-    if (!ValidUploadId(id) && id.rfind("put-", 0) != 0) return Invalid("invalid upload id '" + id + "'");
+    if (!ValidUploadId(id) && id.rfind("put-", 0) != 0)
+      return Invalid("invalid upload id '" + id + "'");
     fs::path p = UploadPath(id);
     UniqueFd fd(::open(p.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!fd.valid()) return Errno("create upload " + id);
-    return std::unique_ptr<BlobWriter>(new FileWriter(this, id, p, std::move(fd), 0, oci::Hasher()));
+    return std::unique_ptr<BlobWriter>(
+        new FileWriter(this, id, p, std::move(fd), 0, oci::Hasher()));
   }
 
   Result<std::unique_ptr<BlobWriter>> ResumeUpload(const std::string& id) override {
@@ -199,7 +210,8 @@ class FsBlobStore final : public BlobStore {
     auto size = static_cast<uint64_t>(st.st_size);
     auto h = HashFile(fd.get(), size, oci::Algorithm::kSha256);
     if (!h.ok()) return h.status();
-    return std::unique_ptr<BlobWriter>(new FileWriter(this, id, p, std::move(fd), size, std::move(*h)));
+    return std::unique_ptr<BlobWriter>(
+        new FileWriter(this, id, p, std::move(fd), size, std::move(*h)));
   }
 
   Status DeleteUpload(const std::string& id) override {

@@ -47,7 +47,7 @@ struct TagChange {
 };
 
 struct Page {
-  std::string last;  // exclusive lower bound, "" for the start
+  std::string last;    // exclusive lower bound, "" for the start
   int64_t limit = -1;  // -1: no limit
 };
 
@@ -93,7 +93,8 @@ class MetadataStore {
 
   // Blob links: a blob is visible in a repository only once linked there.
   virtual Status LinkBlob(const std::string& repo, const oci::Digest& d, uint64_t size) = 0;
-  virtual Result<std::optional<uint64_t>> LinkedBlobSize(const std::string& repo, const oci::Digest& d) = 0;
+  virtual Result<std::optional<uint64_t>> LinkedBlobSize(const std::string& repo,
+                                                         const oci::Digest& d) = 0;
   virtual Status UnlinkBlob(const std::string& repo, const oci::Digest& d) = 0;
   virtual Result<bool> AnyLink(const oci::Digest& d) = 0;
 
@@ -103,12 +104,14 @@ class MetadataStore {
   virtual Result<ManifestRecord> GetManifest(const std::string& repo, const oci::Digest& d) = 0;
   virtual Result<oci::Digest> ResolveTag(const std::string& repo, const std::string& tag) = 0;
   // Removes the manifest and every tag pointing at it; returns those tags.
-  virtual Result<std::vector<std::string>> DeleteManifest(const std::string& repo, const oci::Digest& d) = 0;
+  virtual Result<std::vector<std::string>> DeleteManifest(const std::string& repo,
+                                                          const oci::Digest& d) = 0;
   virtual Result<oci::Digest> DeleteTag(const std::string& repo, const std::string& tag) = 0;
   virtual Result<std::vector<std::string>> ListTags(const std::string& repo, const Page& page) = 0;
   virtual Result<bool> RepositoryExists(const std::string& repo) = 0;
   virtual Result<std::vector<std::string>> ListRepositories(const Page& page) = 0;
-  virtual Result<std::vector<Referrer>> ListReferrers(const std::string& repo, const oci::Digest& subject) = 0;
+  virtual Result<std::vector<Referrer>> ListReferrers(const std::string& repo,
+                                                      const oci::Digest& subject) = 0;
 
   virtual Status CreateUpload(const UploadRecord& u) = 0;
   virtual Result<UploadRecord> GetUpload(const std::string& id) = 0;
@@ -133,7 +136,8 @@ class MetadataStore {
   virtual Result<std::vector<std::string>> AllRepositories() = 0;
   virtual Result<RepoGraph> LoadRepoGraph(const std::string& repo) = 0;
   // Deletes the manifest only if it is still untagged and unreferenced.
-  virtual Result<bool> DeleteManifestIfUnreferenced(const std::string& repo, const oci::Digest& d) = 0;
+  virtual Result<bool> DeleteManifestIfUnreferenced(const std::string& repo,
+                                                    const oci::Digest& d) = 0;
   // Deletes the link only if no manifest in the repository references the blob.
   virtual Result<bool> UnlinkBlobIfUnreferenced(const std::string& repo, const oci::Digest& d,
                                                 int64_t linked_before) = 0;

@@ -20,8 +20,8 @@ Status Stmt::Run() {
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
@@ -31,7 +31,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path) {
   sqlite3_busy_timeout(db, 30000);
   // WAL: readers never block the writer; synchronous=FULL so an
   // acknowledged push survives power loss, not just a process kill.
-  DD_RETURN_IF_ERROR(c->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
+  DD_RETURN_IF_ERROR(
+      c->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
   return c;
 }
 

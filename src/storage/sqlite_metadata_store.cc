@@ -61,14 +61,16 @@ class SqliteMetadataStore final : public MetadataStore {
     Transaction tx(*c);
     DD_RETURN_IF_ERROR(tx.status());
     DD_RETURN_IF_ERROR(EnsureRepo(*c, repo));
-    DD_ASSIGN_OR_RETURN(s, c->Prepare(
-        "INSERT INTO blob_links(repo,digest,size,created) VALUES(?,?,?,?) "
-        "ON CONFLICT(repo,digest) DO UPDATE SET created=excluded.created"));
-    DD_RETURN_IF_ERROR(s->Bind(1, repo).Bind(2, d.str()).Bind(3, static_cast<int64_t>(size)).Bind(4, Now()).Run());
+    DD_ASSIGN_OR_RETURN(
+        s, c->Prepare("INSERT INTO blob_links(repo,digest,size,created) VALUES(?,?,?,?) "
+                      "ON CONFLICT(repo,digest) DO UPDATE SET created=excluded.created"));
+    DD_RETURN_IF_ERROR(
+        s->Bind(1, repo).Bind(2, d.str()).Bind(3, static_cast<int64_t>(size)).Bind(4, Now()).Run());
     return tx.Commit();
   }
 
-  Result<std::optional<uint64_t>> LinkedBlobSize(const std::string& repo, const oci::Digest& d) override {
+  Result<std::optional<uint64_t>> LinkedBlobSize(const std::string& repo,
+                                                 const oci::Digest& d) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
     DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT size FROM blob_links WHERE repo=? AND digest=?"));
     s->Bind(1, repo).Bind(2, d.str());
@@ -101,21 +103,31 @@ class SqliteMetadataStore final : public MetadataStore {
       DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT 1 FROM blob_links WHERE repo=? AND digest=?"));
       s->Bind(1, m.repo).Bind(2, b.str());
       DD_ASSIGN_OR_RETURN(found, s->Step());
-      if (!found) return NotFound("blob " + b.str() + " referenced by the manifest is not in repository " + m.repo);
+      if (!found)
+        return NotFound("blob " + b.str() + " referenced by the manifest is not in repository " +
+                        m.repo);
     }
     for (const auto& child : put.manifests) {
       DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT 1 FROM manifests WHERE repo=? AND digest=?"));
       s->Bind(1, m.repo).Bind(2, child.str());
       DD_ASSIGN_OR_RETURN(found, s->Step());
-      if (!found) return NotFound("manifest " + child.str() + " referenced by the index is not in repository " + m.repo);
+      if (!found)
+        return NotFound("manifest " + child.str() +
+                        " referenced by the index is not in repository " + m.repo);
     }
     DD_RETURN_IF_ERROR(EnsureRepo(*c, m.repo));
     {
-      DD_ASSIGN_OR_RETURN(s, c->Prepare(
-          "INSERT INTO manifests(repo,digest,media_type,content,subject,artifact_type,annotations,created) "
-          "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(repo,digest) DO NOTHING"));
+      DD_ASSIGN_OR_RETURN(
+          s,
+          c->Prepare(
+              "INSERT INTO "
+              "manifests(repo,digest,media_type,content,subject,artifact_type,annotations,created) "
+              "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(repo,digest) DO NOTHING"));
       s->Bind(1, m.repo).Bind(2, m.digest.str()).Bind(3, m.media_type).BindBlob(4, m.content);
-      if (m.subject) s->Bind(5, m.subject->str()); else s->BindNull(5);
+      if (m.subject)
+        s->Bind(5, m.subject->str());
+      else
+        s->BindNull(5);
       s->Bind(6, m.artifact_type).Bind(7, m.annotations_json).Bind(8, Now());
       DD_RETURN_IF_ERROR(s->Run());
     }
@@ -123,8 +135,8 @@ class SqliteMetadataStore final : public MetadataStore {
     for (const auto& b : put.blobs) children.insert(b.str());
     for (const auto& x : put.manifests) children.insert(x.str());
     for (const auto& child : children) {
-      DD_ASSIGN_OR_RETURN(s, c->Prepare(
-          "INSERT OR IGNORE INTO manifest_refs(repo,parent,child) VALUES(?,?,?)"));
+      DD_ASSIGN_OR_RETURN(
+          s, c->Prepare("INSERT OR IGNORE INTO manifest_refs(repo,parent,child) VALUES(?,?,?)"));
       DD_RETURN_IF_ERROR(s->Bind(1, m.repo).Bind(2, m.digest.str()).Bind(3, child).Run());
     }
     TagChange change;
@@ -133,10 +145,11 @@ class SqliteMetadataStore final : public MetadataStore {
       q->Bind(1, m.repo).Bind(2, *put.tag);
       DD_ASSIGN_OR_RETURN(had, q->Step());
       if (had) change.previous = *oci::Digest::Parse(q->Text(0));
-      DD_ASSIGN_OR_RETURN(s, c->Prepare(
-          "INSERT INTO tags(repo,tag,digest,updated) VALUES(?,?,?,?) "
-          "ON CONFLICT(repo,tag) DO UPDATE SET digest=excluded.digest, updated=excluded.updated"));
-      DD_RETURN_IF_ERROR(s->Bind(1, m.repo).Bind(2, *put.tag).Bind(3, m.digest.str()).Bind(4, Now()).Run());
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("INSERT INTO tags(repo,tag,digest,updated) VALUES(?,?,?,?) "
+                                        "ON CONFLICT(repo,tag) DO UPDATE SET "
+                                        "digest=excluded.digest, updated=excluded.updated"));
+      DD_RETURN_IF_ERROR(
+          s->Bind(1, m.repo).Bind(2, *put.tag).Bind(3, m.digest.str()).Bind(4, Now()).Run());
     }
     DD_RETURN_IF_ERROR(tx.Commit());
     return change;
@@ -144,9 +157,9 @@ class SqliteMetadataStore final : public MetadataStore {
 
   Result<ManifestRecord> GetManifest(const std::string& repo, const oci::Digest& d) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare(
-        "SELECT media_type, content, subject, artifact_type, annotations, created FROM manifests "
-        "WHERE repo=? AND digest=?"));
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT media_type, content, subject, artifact_type, "
+                                      "annotations, created FROM manifests "
+                                      "WHERE repo=? AND digest=?"));
     s->Bind(1, repo).Bind(2, d.str());
     DD_ASSIGN_OR_RETURN(row, s->Step());
     if (!row) return NotFound("manifest " + d.str() + " not found in " + repo);
@@ -171,7 +184,8 @@ class SqliteMetadataStore final : public MetadataStore {
     return oci::Digest::Parse(s->Text(0));
   }
 
-  Result<std::vector<std::string>> DeleteManifest(const std::string& repo, const oci::Digest& d) override {
+  Result<std::vector<std::string>> DeleteManifest(const std::string& repo,
+                                                  const oci::Digest& d) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
     Transaction tx(*c);
     DD_RETURN_IF_ERROR(tx.status());
@@ -204,7 +218,8 @@ class SqliteMetadataStore final : public MetadataStore {
 
   Result<std::vector<std::string>> ListTags(const std::string& repo, const Page& page) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT tag FROM tags WHERE repo=? AND tag>? ORDER BY tag LIMIT ?"));
+    DD_ASSIGN_OR_RETURN(
+        s, c->Prepare("SELECT tag FROM tags WHERE repo=? AND tag>? ORDER BY tag LIMIT ?"));
     s->Bind(1, repo).Bind(2, page.last).Bind(3, page.limit);
     return Column(*s);
   }
@@ -218,22 +233,27 @@ class SqliteMetadataStore final : public MetadataStore {
 
   Result<std::vector<std::string>> ListRepositories(const Page& page) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT name FROM repositories WHERE name>? ORDER BY name LIMIT ?"));
+    DD_ASSIGN_OR_RETURN(
+        s, c->Prepare("SELECT name FROM repositories WHERE name>? ORDER BY name LIMIT ?"));
     s->Bind(1, page.last).Bind(2, page.limit);
     return Column(*s);
   }
 
-  Result<std::vector<Referrer>> ListReferrers(const std::string& repo, const oci::Digest& subject) override {
+  Result<std::vector<Referrer>> ListReferrers(const std::string& repo,
+                                              const oci::Digest& subject) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare(
-        "SELECT digest, media_type, length(content), artifact_type, annotations FROM manifests "
-        "WHERE repo=? AND subject=? ORDER BY created, digest"));
+    DD_ASSIGN_OR_RETURN(
+        s,
+        c->Prepare(
+            "SELECT digest, media_type, length(content), artifact_type, annotations FROM manifests "
+            "WHERE repo=? AND subject=? ORDER BY created, digest"));
     s->Bind(1, repo).Bind(2, subject.str());
     std::vector<Referrer> out;
     while (true) {
       DD_ASSIGN_OR_RETURN(row, s->Step());
       if (!row) break;
-      out.push_back(Referrer{*oci::Digest::Parse(s->Text(0)), s->Text(1), s->Int(2), s->Text(3), s->Text(4)});
+      out.push_back(
+          Referrer{*oci::Digest::Parse(s->Text(0)), s->Text(1), s->Int(2), s->Text(3), s->Text(4)});
     }
     return out;
   }
@@ -273,9 +293,11 @@ class SqliteMetadataStore final : public MetadataStore {
 
   Status PutUser(const User& u) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare(
-        "INSERT INTO users(name,password_hash,admin) VALUES(?,?,?) ON CONFLICT(name) DO UPDATE "
-        "SET password_hash=excluded.password_hash, admin=excluded.admin"));
+    DD_ASSIGN_OR_RETURN(
+        s,
+        c->Prepare(
+            "INSERT INTO users(name,password_hash,admin) VALUES(?,?,?) ON CONFLICT(name) DO UPDATE "
+            "SET password_hash=excluded.password_hash, admin=excluded.admin"));
     return s->Bind(1, u.name).Bind(2, u.password_hash).Bind(3, int64_t{u.admin}).Run();
   }
 
@@ -305,7 +327,8 @@ class SqliteMetadataStore final : public MetadataStore {
       DD_RETURN_IF_ERROR(s->Bind(1, user).Run());
     }
     for (const auto& g : grants) {
-      DD_ASSIGN_OR_RETURN(s, c->Prepare("INSERT OR REPLACE INTO grants(user,prefix,actions) VALUES(?,?,?)"));
+      DD_ASSIGN_OR_RETURN(
+          s, c->Prepare("INSERT OR REPLACE INTO grants(user,prefix,actions) VALUES(?,?,?)"));
       DD_RETURN_IF_ERROR(s->Bind(1, user).Bind(2, g.prefix).Bind(3, g.actions).Run());
     }
     return tx.Commit();
@@ -326,10 +349,16 @@ class SqliteMetadataStore final : public MetadataStore {
 
   Result<int64_t> AppendEvent(const Event& e) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare(
-        "INSERT INTO events(action,repo,tag,digest,media_type,actor,time) VALUES(?,?,?,?,?,?,?) RETURNING id"));
-    s->Bind(1, e.action).Bind(2, e.repo).Bind(3, e.tag).Bind(4, e.digest).Bind(5, e.media_type)
-        .Bind(6, e.actor).Bind(7, e.time);
+    DD_ASSIGN_OR_RETURN(
+        s, c->Prepare("INSERT INTO events(action,repo,tag,digest,media_type,actor,time) "
+                      "VALUES(?,?,?,?,?,?,?) RETURNING id"));
+    s->Bind(1, e.action)
+        .Bind(2, e.repo)
+        .Bind(3, e.tag)
+        .Bind(4, e.digest)
+        .Bind(5, e.media_type)
+        .Bind(6, e.actor)
+        .Bind(7, e.time);
     DD_ASSIGN_OR_RETURN(row, s->Step());
     if (!row) return Internal("event insert returned no id");
     int64_t id = s->Int(0);
@@ -339,14 +368,15 @@ class SqliteMetadataStore final : public MetadataStore {
 
   Result<std::vector<Event>> EventsAfter(int64_t id, int64_t limit) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare(
-        "SELECT id,action,repo,tag,digest,media_type,actor,time FROM events WHERE id>? ORDER BY id LIMIT ?"));
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT id,action,repo,tag,digest,media_type,actor,time FROM "
+                                      "events WHERE id>? ORDER BY id LIMIT ?"));
     s->Bind(1, id).Bind(2, limit);
     std::vector<Event> out;
     while (true) {
       DD_ASSIGN_OR_RETURN(row, s->Step());
       if (!row) break;
-      out.push_back(Event{s->Int(0), s->Text(1), s->Text(2), s->Text(3), s->Text(4), s->Text(5), s->Text(6), s->Int(7)});
+      out.push_back(Event{s->Int(0), s->Text(1), s->Text(2), s->Text(3), s->Text(4), s->Text(5),
+                          s->Text(6), s->Int(7)});
     }
     return out;
   }
@@ -377,9 +407,9 @@ class SqliteMetadataStore final : public MetadataStore {
     RepoGraph g;
     std::map<std::string, size_t> index;
     {
-      DD_ASSIGN_OR_RETURN(s, c->Prepare(
-          "SELECT digest, created, subject, EXISTS(SELECT 1 FROM tags t WHERE t.repo=m.repo AND t.digest=m.digest) "
-          "FROM manifests m WHERE repo=?"));
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT digest, created, subject, EXISTS(SELECT 1 FROM "
+                                        "tags t WHERE t.repo=m.repo AND t.digest=m.digest) "
+                                        "FROM manifests m WHERE repo=?"));
       s->Bind(1, repo);
       while (true) {
         DD_ASSIGN_OR_RETURN(row, s->Step());
@@ -400,7 +430,8 @@ class SqliteMetadataStore final : public MetadataStore {
         DD_ASSIGN_OR_RETURN(row, s->Step());
         if (!row) break;
         auto it = index.find(s->Text(0));
-        if (it != index.end()) g.manifests[it->second].children.push_back(*oci::Digest::Parse(s->Text(1)));
+        if (it != index.end())
+          g.manifests[it->second].children.push_back(*oci::Digest::Parse(s->Text(1)));
       }
     }
     {
@@ -415,13 +446,14 @@ class SqliteMetadataStore final : public MetadataStore {
     return g;
   }
 
-  Result<bool> DeleteManifestIfUnreferenced(const std::string& repo, const oci::Digest& d) override {
+  Result<bool> DeleteManifestIfUnreferenced(const std::string& repo,
+                                            const oci::Digest& d) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
     Transaction tx(*c);
     DD_RETURN_IF_ERROR(tx.status());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare(
-        "SELECT EXISTS(SELECT 1 FROM tags WHERE repo=?1 AND digest=?2) OR "
-        "EXISTS(SELECT 1 FROM manifest_refs WHERE repo=?1 AND child=?2)"));
+    DD_ASSIGN_OR_RETURN(
+        s, c->Prepare("SELECT EXISTS(SELECT 1 FROM tags WHERE repo=?1 AND digest=?2) OR "
+                      "EXISTS(SELECT 1 FROM manifest_refs WHERE repo=?1 AND child=?2)"));
     s->Bind(1, repo).Bind(2, d.str());
     DD_ASSIGN_OR_RETURN(row, s->Step());
     (void)row;
@@ -434,9 +466,10 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<bool> UnlinkBlobIfUnreferenced(const std::string& repo, const oci::Digest& d,
                                         int64_t linked_before) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare(
-        "DELETE FROM blob_links WHERE repo=?1 AND digest=?2 AND created<?3 AND NOT EXISTS("
-        "SELECT 1 FROM manifest_refs WHERE repo=?1 AND child=?2)"));
+    DD_ASSIGN_OR_RETURN(
+        s, c->Prepare(
+               "DELETE FROM blob_links WHERE repo=?1 AND digest=?2 AND created<?3 AND NOT EXISTS("
+               "SELECT 1 FROM manifest_refs WHERE repo=?1 AND child=?2)"));
     DD_RETURN_IF_ERROR(s->Bind(1, repo).Bind(2, d.str()).Bind(3, linked_before).Run());
     return c->Changes() > 0;
   }
@@ -453,12 +486,14 @@ class SqliteMetadataStore final : public MetadataStore {
   }
 
   static Status EnsureRepo(sqlite::Connection& c, const std::string& repo) {
-    DD_ASSIGN_OR_RETURN(s, c.Prepare("INSERT OR IGNORE INTO repositories(name,created) VALUES(?,?)"));
+    DD_ASSIGN_OR_RETURN(s,
+                        c.Prepare("INSERT OR IGNORE INTO repositories(name,created) VALUES(?,?)"));
     return s->Bind(1, repo).Bind(2, Now()).Run();
   }
 
   // Leaves Changes() reporting the manifests row deletion.
-  static Status DeleteManifestRows(sqlite::Connection& c, const std::string& repo, const oci::Digest& d) {
+  static Status DeleteManifestRows(sqlite::Connection& c, const std::string& repo,
+                                   const oci::Digest& d) {
     {
       DD_ASSIGN_OR_RETURN(s, c.Prepare("DELETE FROM tags WHERE repo=? AND digest=?"));
       DD_RETURN_IF_ERROR(s->Bind(1, repo).Bind(2, d.str()).Run());

@@ -26,7 +26,8 @@ class BlobStoreTest : public ::testing::Test {
   }
   size_t StagingFiles() {
     size_t n = 0;
-    for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir_.path() / "uploads")) ++n;
+    for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir_.path() / "uploads"))
+      ++n;
     return n;
   }
   TempDir dir_ = testing::MakeTestDir();
@@ -95,7 +96,9 @@ TEST_F(BlobStoreTest, Sha512AndDeduplication) {
   ASSERT_TRUE(store_->Put(d, "same").ok());
   ASSERT_TRUE(store_->Put(d, "same").ok());  // second copy is dropped, not an error
   std::set<std::string> seen;
-  ASSERT_TRUE(store_->ForEachBlob([&](const oci::Digest& x, const BlobInfo&) { seen.insert(x.str()); }).ok());
+  ASSERT_TRUE(
+      store_->ForEachBlob([&](const oci::Digest& x, const BlobInfo&) { seen.insert(x.str()); })
+          .ok());
   EXPECT_EQ(seen, (std::set<std::string>{d.str(), d512.str()}));
 }
 

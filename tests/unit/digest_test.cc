@@ -6,8 +6,10 @@ namespace drydock::oci {
 namespace {
 
 TEST(Digest, KnownSha256) {
-  EXPECT_EQ(Digest::Of("").str(), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(Digest::Of("hello").str(), "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+  EXPECT_EQ(Digest::Of("").str(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Digest::Of("hello").str(),
+            "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
 }
 
 TEST(Digest, KnownSha512) {
@@ -24,10 +26,11 @@ TEST(Digest, ParseAcceptsValid) {
 }
 
 TEST(Digest, ParseRejectsBadInput) {
-  for (const char* bad : {"", "sha256", "sha256:", "sha256:abc", "md5:d41d8cd98f00b204e9800998ecf8427e",
-                          "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
-                          "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85g",
-                          "sha256:../../../../etc/passwd"}) {
+  for (const char* bad :
+       {"", "sha256", "sha256:", "sha256:abc", "md5:d41d8cd98f00b204e9800998ecf8427e",
+        "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85g",
+        "sha256:../../../../etc/passwd"}) {
     auto d = Digest::Parse(bad);
     EXPECT_FALSE(d.ok()) << bad;
     if (!d.ok()) {

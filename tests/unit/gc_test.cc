@@ -13,21 +13,31 @@ class GcTest : public ::testing::Test {
   void SetUp() override {
     blobs_ = std::move(*storage::OpenFilesystemBlobStore(dir_.path().string()));
     meta_ = std::move(*storage::OpenSqliteMetadataStore((dir_.path() / "meta.db").string()));
-    for (const char* b : {"config", "layer1", "layer2", "orphan"}) ASSERT_TRUE(blobs_->Put(D(b), b).ok());
-    for (const char* b : {"config", "layer1", "layer2"}) ASSERT_TRUE(meta_->LinkBlob("r", D(b), 6).ok());
+    for (const char* b : {"config", "layer1", "layer2", "orphan"})
+      ASSERT_TRUE(blobs_->Put(D(b), b).ok());
+    for (const char* b : {"config", "layer1", "layer2"})
+      ASSERT_TRUE(meta_->LinkBlob("r", D(b), 6).ok());
     Put("tagged", {D("config"), D("layer1")}, {}, "latest");
     Put("untagged", {D("config"), D("layer2")}, {}, std::nullopt);
     Put("child", {D("config")}, {}, std::nullopt);
     Put("index", {}, {D("child")}, "multi");
     storage::ManifestPut sig;
-    sig.record = {"r", D("signature"), "application/vnd.oci.image.manifest.v1+json", "signature", D("tagged"), "", "", 0};
+    sig.record = {"r",
+                  D("signature"),
+                  "application/vnd.oci.image.manifest.v1+json",
+                  "signature",
+                  D("tagged"),
+                  "",
+                  "",
+                  0};
     ASSERT_TRUE(meta_->PutManifest(sig).ok());
   }
 
-  void Put(const std::string& name, std::vector<oci::Digest> blobs, std::vector<oci::Digest> children,
-           std::optional<std::string> tag) {
+  void Put(const std::string& name, std::vector<oci::Digest> blobs,
+           std::vector<oci::Digest> children, std::optional<std::string> tag) {
     storage::ManifestPut p;
-    p.record = {"r", D(name), "application/vnd.oci.image.manifest.v1+json", name, std::nullopt, "", "", 0};
+    p.record = {"r", D(name), "application/vnd.oci.image.manifest.v1+json", name, std::nullopt, "",
+                "",  0};
     p.blobs = std::move(blobs);
     p.manifests = std::move(children);
     p.tag = std::move(tag);
@@ -66,7 +76,8 @@ TEST_F(GcTest, CollectsUntaggedAndUnreferencedOnly) {
   EXPECT_FALSE(blobs_->Stat(D("layer2")).ok());
   EXPECT_FALSE(blobs_->Stat(D("orphan")).ok());
   // Kept: tagged, its referrer, the tagged index and its untagged child, shared blobs.
-  for (const char* m : {"tagged", "signature", "index", "child"}) EXPECT_TRUE(meta_->GetManifest("r", D(m)).ok()) << m;
+  for (const char* m : {"tagged", "signature", "index", "child"})
+    EXPECT_TRUE(meta_->GetManifest("r", D(m)).ok()) << m;
   for (const char* b : {"config", "layer1"}) EXPECT_TRUE(blobs_->Stat(D(b)).ok()) << b;
   // A second pass finds nothing more.
   auto again = CollectGarbage(*blobs_, *meta_, Options(false));

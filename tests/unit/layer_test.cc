@@ -58,7 +58,8 @@ TEST_F(LayerTest, DigestIsOfTheFileAndDiffIdOfTheTar) {
   EXPECT_EQ(blob.digest, oci::Digest::Of(ReadFile(blob.path)));
   EXPECT_EQ(blob.size, fs::file_size(blob.path));
   EXPECT_NE(blob.digest, blob.diff_id);
-  auto plain = Write(dir_.path() / "upper", "l.tar", WriteOptions{Compression::kNone, std::nullopt});
+  auto plain =
+      Write(dir_.path() / "upper", "l.tar", WriteOptions{Compression::kNone, std::nullopt});
   EXPECT_EQ(plain.digest, plain.diff_id);
   EXPECT_EQ(blob.media_type, "application/vnd.oci.image.layer.v1.tar+gzip");
 }
@@ -69,7 +70,8 @@ TEST_F(LayerTest, SourceDateEpochMakesLayersReproducible) {
   auto a = Write(upper, "a.tgz", o);
   // Touch everything: without clamping the digest would change.
   for (auto& e : fs::recursive_directory_iterator(upper)) {
-    if (!e.is_symlink() && !e.is_character_file()) fs::last_write_time(e.path(), fs::file_time_type::clock::now());
+    if (!e.is_symlink() && !e.is_character_file())
+      fs::last_write_time(e.path(), fs::file_time_type::clock::now());
   }
   auto b = Write(upper, "b.tgz", o);
   EXPECT_EQ(a.digest, b.digest);

@@ -11,9 +11,11 @@ const std::string kD3 = "sha256:" + std::string(64, '3');
 
 std::string ImageManifest(const std::string& extra = "") {
   return R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
-         R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" + kD1 + R"(","size":10},)"
-         R"("layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" + kD2 + R"(","size":20}])" +
-         extra + "}";
+         R"("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+         kD1 +
+         R"(","size":10},)"
+         R"("layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" +
+         kD2 + R"(","size":20}])" + extra + "}";
 }
 
 TEST(Manifest, ParsesImageManifest) {
@@ -27,10 +29,11 @@ TEST(Manifest, ParsesImageManifest) {
 }
 
 TEST(Manifest, SubjectAndArtifactType) {
-  auto m = ParseManifest(ImageManifest(R"(,"artifactType":"application/x-sig","subject":{"mediaType":)"
-                                       R"("application/vnd.oci.image.manifest.v1+json","digest":")" +
-                                       kD3 + R"(","size":5},"annotations":{"a":"b"})"),
-                         "");
+  auto m =
+      ParseManifest(ImageManifest(R"(,"artifactType":"application/x-sig","subject":{"mediaType":)"
+                                  R"("application/vnd.oci.image.manifest.v1+json","digest":")" +
+                                  kD3 + R"(","size":5},"annotations":{"a":"b"})"),
+                    "");
   ASSERT_TRUE(m.ok()) << m.status().message();
   ASSERT_TRUE(m->subject.has_value());
   EXPECT_EQ(m->subject->digest.str(), kD3);
@@ -39,8 +42,10 @@ TEST(Manifest, SubjectAndArtifactType) {
 }
 
 TEST(Manifest, ParsesIndexAndInfersTypeWithoutMediaType) {
-  std::string index = R"({"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
-                      R"("digest":")" + kD1 + R"(","size":7,"platform":{"os":"linux","architecture":"amd64"}}]})";
+  std::string index =
+      R"({"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+      R"("digest":")" +
+      kD1 + R"(","size":7,"platform":{"os":"linux","architecture":"amd64"}}]})";
   auto m = ParseManifest(index, "");
   ASSERT_TRUE(m.ok()) << m.status().message();
   EXPECT_EQ(m->media_type, kOciIndex);
@@ -49,10 +54,13 @@ TEST(Manifest, ParsesIndexAndInfersTypeWithoutMediaType) {
 }
 
 TEST(Manifest, ForeignLayersAreNotRequired) {
-  std::string docker = R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",)"
-                       R"("config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":")" + kD1 +
-                       R"(","size":1},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",)"
-                       R"("digest":")" + kD2 + R"(","size":1,"urls":["https://example.invalid/l"]}]})";
+  std::string docker =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",)"
+      R"("config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":")" +
+      kD1 +
+      R"(","size":1},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",)"
+      R"("digest":")" +
+      kD2 + R"(","size":1,"urls":["https://example.invalid/l"]}]})";
   auto m = ParseManifest(docker, "application/vnd.docker.distribution.manifest.v2+json");
   ASSERT_TRUE(m.ok()) << m.status().message();
   EXPECT_EQ(m->RequiredBlobs().size(), 1u);
@@ -66,15 +74,18 @@ TEST(Manifest, RejectsWithReasons) {
       {"[]", "", "JSON object"},
       {R"({"schemaVersion":1})", "", "schemaVersion"},
       {ImageManifest(), "application/vnd.oci.image.index.v1+json", "does not match"},
-      {R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]})", "", "config"},
+      {R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]})",
+       "", "config"},
       {R"({"schemaVersion":2,"mediaType":"text/plain"})", "", "not supported"},
       {R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"x",)"
        R"("digest":"sha256:abc","size":1},"layers":[]})",
        "", "config.digest"},
       {R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"x",)"
-       R"("digest":")" + kD1 + R"(","size":-1},"layers":[]})",
+       R"("digest":")" +
+           kD1 + R"(","size":-1},"layers":[]})",
        "", "config.size"},
-      {R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":{}})", "", "manifests"},
+      {R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":{}})",
+       "", "manifests"},
   };
   for (const auto& c : cases) {
     auto m = ParseManifest(c.body, c.content_type);

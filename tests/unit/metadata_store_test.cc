@@ -17,7 +17,8 @@ class MetadataStoreTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status().message();
     store_ = std::move(*s);
   }
-  ManifestPut Manifest(const std::string& repo, const std::string& content, std::vector<oci::Digest> blobs,
+  ManifestPut Manifest(const std::string& repo, const std::string& content,
+                       std::vector<oci::Digest> blobs,
                        std::optional<std::string> tag = std::nullopt) {
     ManifestPut p;
     p.record.repo = repo;
@@ -75,7 +76,8 @@ TEST_F(MetadataStoreTest, DeleteManifestRemovesItsTags) {
 }
 
 TEST_F(MetadataStoreTest, TagsAreSortedAndPaged) {
-  for (const char* t : {"b", "a", "d", "c"}) ASSERT_TRUE(store_->PutManifest(Manifest("r", "m", {}, t)).ok());
+  for (const char* t : {"b", "a", "d", "c"})
+    ASSERT_TRUE(store_->PutManifest(Manifest("r", "m", {}, t)).ok());
   EXPECT_EQ(*store_->ListTags("r", Page{"", 2}), (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(*store_->ListTags("r", Page{"b", 10}), (std::vector<std::string>{"c", "d"}));
   EXPECT_EQ(*store_->ListTags("r", Page{"bb", -1}), (std::vector<std::string>{"c", "d"}));

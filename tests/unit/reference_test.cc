@@ -8,14 +8,15 @@ namespace drydock::oci {
 namespace {
 
 TEST(RepositoryName, AcceptsSpecExamples) {
-  for (const char* ok : {"a", "library/busybox", "my-org/my_app", "a__b", "a---b/c.d", "0/1/2", "x.y_z-w"}) {
+  for (const char* ok :
+       {"a", "library/busybox", "my-org/my_app", "a__b", "a---b/c.d", "0/1/2", "x.y_z-w"}) {
     EXPECT_TRUE(ValidateRepositoryName(ok).ok()) << ok;
   }
 }
 
 TEST(RepositoryName, RejectsInvalid) {
-  for (const char* bad : {"", "UPPER", "a//b", "/a", "a/", "../x", "a/../b", "-a", "a-", "a_._b", "a___b", "a b",
-                          "a:b", "a%2fb"}) {
+  for (const char* bad : {"", "UPPER", "a//b", "/a", "a/", "../x", "a/../b", "-a", "a-", "a_._b",
+                          "a___b", "a b", "a:b", "a%2fb"}) {
     auto s = ValidateRepositoryName(bad);
     EXPECT_FALSE(s.ok()) << bad;
   }
@@ -24,8 +25,10 @@ TEST(RepositoryName, RejectsInvalid) {
 }
 
 TEST(Tag, AcceptsAndRejects) {
-  for (const char* ok : {"latest", "v1.0.0", "_x", "A-b_c.d", "0"}) EXPECT_TRUE(ValidateTag(ok).ok()) << ok;
-  for (const char* bad : {"", ".x", "-x", "a/b", "a:b", "a b"}) EXPECT_FALSE(ValidateTag(bad).ok()) << bad;
+  for (const char* ok : {"latest", "v1.0.0", "_x", "A-b_c.d", "0"})
+    EXPECT_TRUE(ValidateTag(ok).ok()) << ok;
+  for (const char* bad : {"", ".x", "-x", "a/b", "a:b", "a b"})
+    EXPECT_FALSE(ValidateTag(bad).ok()) << bad;
   EXPECT_TRUE(ValidateTag(std::string(128, 'a')).ok());
   EXPECT_FALSE(ValidateTag(std::string(129, 'a')).ok());
 }
@@ -55,7 +58,8 @@ TEST(ImageReference, NormalisesLikeDocker) {
 }
 
 TEST(ImageReference, RejectsBadOnes) {
-  for (const char* bad : {"", "UPPER/app", "app:bad tag", "app@sha256:short", "localhost:5000/", "a//b"}) {
+  for (const char* bad :
+       {"", "UPPER/app", "app:bad tag", "app@sha256:short", "localhost:5000/", "a//b"}) {
     EXPECT_FALSE(ParseImageReference(bad).ok()) << bad;
   }
 }

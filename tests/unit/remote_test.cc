@@ -36,15 +36,17 @@ void RoundTrip(Client& client, const std::string& registry, const fs::path& work
   std::string layer = "layer bytes " + registry;
   fs::path layer_file = work / "layer";
   std::ofstream(layer_file, std::ios::binary) << layer;
-  std::string config = R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}})";
+  std::string config =
+      R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}})";
   auto layer_d = oci::Digest::Of(layer), config_d = oci::Digest::Of(config);
   ASSERT_TRUE(client.PushBlob(ref, layer_d, layer_file).ok());
   ASSERT_TRUE(client.PushBlobBytes(ref, config_d, config).ok());
-  std::string manifest = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{)"
-                         R"("mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
-                         config_d.str() + R"(","size":)" + std::to_string(config.size()) +
-                         R"(},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" +
-                         layer_d.str() + R"(","size":)" + std::to_string(layer.size()) + "}]}";
+  std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{)"
+      R"("mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+      config_d.str() + R"(","size":)" + std::to_string(config.size()) +
+      R"(},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" +
+      layer_d.str() + R"(","size":)" + std::to_string(layer.size()) + "}]}";
   auto pushed = client.PushManifest(ref, manifest, "application/vnd.oci.image.manifest.v1+json");
   ASSERT_TRUE(pushed.ok()) << pushed.status().message();
 
@@ -90,7 +92,8 @@ TEST(RemoteClient, WrongPasswordIsUnauthenticated) {
 TEST(RemoteClient, DetectsTamperedDigestReference) {
   testing::TestRegistry registry;
   Client client(WithPassword("admin-password"));
-  auto ref = *oci::ParseImageReference(registry.address() + "/x/y@" + oci::Digest::Of("nothing").str());
+  auto ref =
+      *oci::ParseImageReference(registry.address() + "/x/y@" + oci::Digest::Of("nothing").str());
   EXPECT_FALSE(client.GetManifest(ref).ok());
 }
 
@@ -100,8 +103,9 @@ class Distribution {
   explicit Distribution(const fs::path& dir) {
     port_ = 20000 + (::getpid() % 20000);
     fs::path config = dir / "config.yml";
-    std::ofstream(config) << "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " << (dir / "data").string()
-                          << "\nhttp:\n  addr: 127.0.0.1:" << port_ << "\n";
+    std::ofstream(config) << "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: "
+                          << (dir / "data").string() << "\nhttp:\n  addr: 127.0.0.1:" << port_
+                          << "\n";
     pid_ = ::fork();
     if (pid_ == 0) {
       (void)::freopen("/dev/null", "w", stderr);
@@ -109,7 +113,8 @@ class Distribution {
       ::execl("/usr/bin/docker-registry", "docker-registry", "serve", config.c_str(), nullptr);
       ::_exit(127);
     }
-    for (int i = 0; i < 100 && !Up(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (int i = 0; i < 100 && !Up(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ~Distribution() {
     ::kill(pid_, SIGKILL);
@@ -117,7 +122,8 @@ class Distribution {
   }
   bool Up() {
     Client probe(ClientOptions{});
-    return probe.HasBlob(*oci::ParseImageReference(address() + "/probe/x:y"), oci::Digest::Of("x")).ok();
+    return probe.HasBlob(*oci::ParseImageReference(address() + "/probe/x:y"), oci::Digest::Of("x"))
+        .ok();
   }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 

@@ -30,20 +30,24 @@ class RuntimeTest : public ::testing::Test {
     base_ = dir_.path() / "base";
     fs::create_directories(base_ / "bin");
     fs::copy_file("/bin/busybox", base_ / "bin/busybox");
-    for (const char* applet : {"sh", "echo", "id", "sleep", "cat", "rm", "ls", "mkdir", "touch", "hostname"}) {
+    for (const char* applet :
+         {"sh", "echo", "id", "sleep", "cat", "rm", "ls", "mkdir", "touch", "hostname"}) {
       fs::create_symlink("busybox", base_ / "bin" / applet);
     }
     fs::create_directories(base_ / "etc");
-    std::ofstream(base_ / "etc/passwd") << "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n";
+    std::ofstream(base_ / "etc/passwd")
+        << "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n";
     std::ofstream(base_ / "etc/doomed") << "bye";
   }
 
   Result<OverlayMount> Mount() {
-    return OverlayMount::Mount({base_}, dir_.path() / "upper", dir_.path() / "work", dir_.path() / "rootfs");
+    return OverlayMount::Mount({base_}, dir_.path() / "upper", dir_.path() / "work",
+                               dir_.path() / "rootfs");
   }
 
   RunResult RunIn(const fs::path& rootfs, std::vector<std::string> args, std::string& out,
-                  std::chrono::seconds timeout = std::chrono::seconds(60), Network net = Network::kHost) {
+                  std::chrono::seconds timeout = std::chrono::seconds(60),
+                  Network net = Network::kHost) {
     ContainerSpec spec;
     spec.rootfs = rootfs;
     spec.args = std::move(args);
@@ -66,14 +70,17 @@ TEST_F(RuntimeTest, RunsAndCapturesChangesInTheUpperDir) {
   auto m = Mount();
   ASSERT_TRUE(m.ok()) << m.status().message();
   std::string out;
-  auto r = RunIn(m->target(), {"/bin/sh", "-c", "echo $GREETING; id -u; hostname; echo new > /etc/new; rm /etc/doomed"}, out);
+  auto r = RunIn(
+      m->target(),
+      {"/bin/sh", "-c", "echo $GREETING; id -u; hostname; echo new > /etc/new; rm /etc/doomed"},
+      out);
   EXPECT_EQ(r.exit_code, 0) << out;
   EXPECT_EQ(out, "hello\n0\ndrydock\n");
   fs::path upper = dir_.path() / "upper";
   EXPECT_TRUE(fs::exists(upper / "etc/new"));
   struct stat st;
   ASSERT_EQ(::lstat((upper / "etc/doomed").c_str(), &st), 0);
-  EXPECT_TRUE(S_ISCHR(st.st_mode));  // overlayfs whiteout
+  EXPECT_TRUE(S_ISCHR(st.st_mode));               // overlayfs whiteout
   EXPECT_TRUE(fs::exists(base_ / "etc/doomed"));  // the lower layer is untouched
 }
 
@@ -91,7 +98,8 @@ TEST_F(RuntimeTest, TimeoutKillsTheContainer) {
   ASSERT_TRUE(m.ok());
   std::string out;
   auto start = std::chrono::steady_clock::now();
-  auto r = RunIn(m->target(), {"/bin/sh", "-c", "echo started; sleep 300"}, out, std::chrono::seconds(1));
+  auto r = RunIn(m->target(), {"/bin/sh", "-c", "echo started; sleep 300"}, out,
+                 std::chrono::seconds(1));
   EXPECT_TRUE(r.timed_out);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
@@ -104,7 +112,8 @@ TEST_F(RuntimeTest, NetworkNoneHasOnlyLoopback) {
   auto m = Mount();
   ASSERT_TRUE(m.ok());
   std::string out;
-  auto r = RunIn(m->target(), {"/bin/sh", "-c", "ls /sys/class/net"}, out, std::chrono::seconds(60), Network::kNone);
+  auto r = RunIn(m->target(), {"/bin/sh", "-c", "ls /sys/class/net"}, out, std::chrono::seconds(60),
+                 Network::kNone);
   EXPECT_EQ(r.exit_code, 0) << out;
   EXPECT_EQ(out, "lo\n");
 }
@@ -113,13 +122,15 @@ TEST_F(RuntimeTest, NetworkNoneHasOnlyLoopback) {
 TEST_F(RuntimeTest, StacksDeepImages) {
   std::vector<fs::path> lowers;
   for (int i = 119; i >= 0; --i) {
-    fs::path l = dir_.path() / "deep-snapshots" / (std::string(64, 'a' + i % 6) + std::to_string(i));
+    fs::path l =
+        dir_.path() / "deep-snapshots" / (std::string(64, 'a' + i % 6) + std::to_string(i));
     fs::create_directories(l / "layers");
     std::ofstream(l / "layers" / std::to_string(i)) << i;
     lowers.push_back(l);
   }
   lowers.push_back(base_);
-  auto m = OverlayMount::Mount(lowers, dir_.path() / "upper", dir_.path() / "work", dir_.path() / "rootfs");
+  auto m = OverlayMount::Mount(lowers, dir_.path() / "upper", dir_.path() / "work",
+                               dir_.path() / "rootfs");
   ASSERT_TRUE(m.ok()) << m.status().message();
   size_t n = 0;
   for ([[maybe_unused]] auto& e : fs::directory_iterator(m->target() / "layers")) ++n;

@@ -7,6 +7,8 @@
 
 namespace drydock::testing {
 
-inline TempDir MakeTestDir() { return TempDir(std::filesystem::temp_directory_path(), "drydock-unit"); }
+inline TempDir MakeTestDir() {
+  return TempDir(std::filesystem::temp_directory_path(), "drydock-unit");
+}
 
 }  // namespace drydock::testing

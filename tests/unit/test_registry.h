@@ -19,11 +19,13 @@ class TestRegistry {
     meta_ = std::move(*storage::OpenSqliteMetadataStore((dir_.path() / "meta.db").string()));
     auth_ = std::make_unique<auth::Authenticator>(*meta_, auth::Options{}, "test-signing-key");
     (void)auth_->CreateUser("admin", admin_password, true, {});
-    registry_ = std::make_unique<registry::Registry>(*blobs_, *meta_, *auth_, bus_, registry::Options{});
+    registry_ =
+        std::make_unique<registry::Registry>(*blobs_, *meta_, *auth_, bus_, registry::Options{});
     http::ServerOptions o;
     o.port = 0;
     server_ = std::make_unique<http::Server>(
-        o, [this](http::Request& q, http::Response& r) {
+        o,
+        [this](http::Request& q, http::Response& r) {
           if (!registry_->Handle(q, r)) r.status = 404;
         },
         nullptr);
