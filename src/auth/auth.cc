@@ -68,23 +68,37 @@ Authenticator::Authenticator(storage::MetadataStore& store, Options options,
                              std::string signing_key)
     : store_(store), options_(std::move(options)), key_(std::move(signing_key)) {}
 
+std::optional<Identity> Authenticator::CachedLoginFor(const std::string& user,
+                                                      const std::string& fingerprint) {
+  std::lock_guard lock(mu_);
+  auto it = login_cache_.find(user);
+  if (it == login_cache_.end() || it->second.fingerprint != fingerprint || it->second.expiry <= Now()) {
+    return std::nullopt;
+  }
+  return Identity{user, it->second.admin, std::nullopt, false};
+}
+
 Result<Identity> Authenticator::Login(const std::string& user, const std::string& password) {
   std::string fingerprint = oci::Digest::Of(user + '\0' + password).hex();
+  if (auto hit = CachedLoginFor(user, fingerprint)) return *hit;
+  // Clients that start together (parallel pushes) would each pay a bcrypt;
+  // the first one does, the others wait for it and then hit the cache.
+  std::shared_ptr<std::mutex> user_lock;
   {
     std::lock_guard lock(mu_);
-    auto it = login_cache_.find(user);
-    if (it != login_cache_.end() && it->second.first == fingerprint && it->second.second > Now()) {
-      auto u = store_.GetUser(user);
-      if (u.ok()) return Identity{user, u->admin, std::nullopt, false};
-    }
+    auto& l = login_locks_[user];
+    if (!l) l = std::make_shared<std::mutex>();
+    user_lock = l;
   }
+  std::lock_guard serial(*user_lock);
+  if (auto hit = CachedLoginFor(user, fingerprint)) return *hit;
   auto u = store_.GetUser(user);
   if (!u.ok() || !VerifyPassword(password, u->password_hash)) {
     return Unauthenticated("wrong user name or password for '" + user + "'");
   }
   std::lock_guard lock(mu_);
   if (login_cache_.size() > 10000) login_cache_.clear();
-  login_cache_[user] = {fingerprint, Now() + kLoginCacheSeconds};
+  login_cache_[user] = CachedLogin{fingerprint, Now() + kLoginCacheSeconds, u->admin};
   return Identity{user, u->admin, std::nullopt, false};
 }
 

@@ -76,9 +76,16 @@ class Authenticator {
   storage::MetadataStore& store_;
   Options options_;
   std::string key_;
+  struct CachedLogin {
+    std::string fingerprint;  // sha256(user, password)
+    int64_t expiry = 0;
+    bool admin = false;
+  };
+  std::optional<Identity> CachedLoginFor(const std::string& user, const std::string& fingerprint);
+
   std::mutex mu_;
-  std::map<std::string, std::pair<std::string, int64_t>>
-      login_cache_;  // user -> (sha256(password), expiry)
+  std::map<std::string, CachedLogin> login_cache_;
+  std::map<std::string, std::shared_ptr<std::mutex>> login_locks_;  // one bcrypt per user at a time
 };
 
 // bcrypt via libxcrypt.

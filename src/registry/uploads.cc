@@ -1,7 +1,9 @@
 // Blob uploads: POST (session, monolithic, mount), PATCH, PUT, GET, DELETE.
 // A session's bytes live in the blob store's staging area; its record in
 // the metadata store ties it to a repository so it survives a restart.
+#include <algorithm>
 #include <cstdlib>
+#include <memory>
 #include <ctime>
 #include <vector>
 
@@ -37,13 +39,15 @@ Result<std::optional<ContentRange>> ParseContentRange(std::string h) {
 
 // Streams the request body into the upload; returns the byte count.
 Result<uint64_t> Pump(http::Request& req, storage::BlobWriter& w) {
-  std::vector<char> buf(1 << 20);
+  // Sized to the body (a config blob is a few hundred bytes), never zero-filled.
+  size_t size = std::clamp<uint64_t>(req.content_length.value_or(1 << 20), 4096, 1 << 20);
+  std::unique_ptr<char[]> buf(new char[size]);
   uint64_t total = 0;
   while (true) {
-    auto n = req.body->Read(buf.data(), buf.size());
+    auto n = req.body->Read(buf.get(), size);
     if (!n.ok()) return n.status();
     if (*n == 0) return total;
-    DD_RETURN_IF_ERROR(w.Write(buf.data(), *n));
+    DD_RETURN_IF_ERROR(w.Write(buf.get(), *n));
     total += *n;
   }
 }
