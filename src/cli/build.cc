@@ -50,6 +50,7 @@ int BuildLocal(const BuildFlags& flags) {
   o.push = flags.push;
   o.output = flags.output;
   o.no_cache = flags.no_cache;
+  o.run_timeout = std::chrono::seconds(flags.run_timeout_seconds);
   o.docker_media_types = flags.docker_format;
   if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde)
     o.source_date_epoch = std::atoll(sde);

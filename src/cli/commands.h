@@ -34,6 +34,7 @@ struct BuildFlags {
   std::vector<std::string> tags, build_args, insecure_registries;
   bool push = false, no_cache = false, docker_format = false;
   bool print_dependencies = false, dependencies_only = false;
+  int64_t run_timeout_seconds = 3600;  // per RUN step
 };
 int BuildLocal(const BuildFlags& flags);
 

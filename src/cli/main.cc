@@ -50,6 +50,9 @@ int main(int argc, char** argv) {
   b->add_option("--output", build.output, "oci:DIR to write an OCI image layout");
   b->add_flag("--push", build.push, "Push the image to every -t reference");
   b->add_flag("--no-cache", build.no_cache, "Do not use the build cache");
+  b->add_option("--timeout", build.run_timeout_seconds,
+                "Seconds a RUN step may take (default 3600)")
+      ->check(CLI::Range(int64_t{1}, int64_t{28800}));
   b->add_flag("--docker-format", build.docker_format, "Docker schema 2 manifest instead of OCI");
   b->add_option("--insecure-registry", build.insecure_registries,
                 "HOST[:PORT] that may be plain HTTP (repeatable)");

@@ -134,6 +134,14 @@ printf 'FROM %s\nCOPY nothere.txt /x\n' "$REG/base/busybox:1" >"$WORK/missing/Do
 expect_failure missing "nothere.txt"
 printf 'FROM %s\nRUN exit 3\n' "$REG/base/busybox:1" >"$WORK/failing/Dockerfile"
 expect_failure failing "non-zero code: 3"
+printf 'FROM %s\nRUN echo started && sleep 60\n' "$REG/base/busybox:1" >"$WORK/timeout/Dockerfile"
+T_START=$(date +%s)
+if "$DRYDOCK_BIN" build --local --timeout 2 "$WORK/timeout" >"$WORK/timeout.out" 2>"$WORK/timeout.log"; then
+  fail "a RUN outliving --timeout should fail the build"
+fi
+assert_contains "$(cat "$WORK/timeout.log")" "timed out after 2s" "error for a RUN past its timeout"
+[ $(($(date +%s) - T_START)) -lt 30 ] || fail "the timed-out RUN was not killed promptly"
+ok "timed-out RUN killed within 30 s"
 printf 'FROM %s\nCOPY ../ /x\n' "$REG/base/busybox:1" >"$WORK/escape/Dockerfile"
 expect_failure escape "outside the build context"
 mkdir -p "$WORK/symlink"
