@@ -76,7 +76,7 @@ Status LineError(const Instruction& ins, const std::string& message) {
   return Invalid("line " + std::to_string(ins.line) + ": " + ins.keyword + ": " + message);
 }
 
-Result<json> Healthcheck(const Instruction& ins, const json& config) {
+Result<json> Healthcheck(const Instruction& ins) {
   if (ins.args.empty()) return LineError(ins, "needs NONE or CMD");
   std::string type = ins.args[0];
   std::transform(type.begin(), type.end(), type.begin(),
@@ -107,7 +107,6 @@ Result<json> Healthcheck(const Instruction& ins, const json& config) {
     }
     h["Retries"] = std::stoi(*retries);
   }
-  (void)config;
   return h;
 }
 
@@ -227,7 +226,7 @@ Result<bool> ApplyConfigInstruction(json& config, const Instruction& ins,
     if (!v.ok()) return v.status();
     c["StopSignal"] = *v;
   } else if (k == "HEALTHCHECK") {
-    auto h = Healthcheck(ins, config);
+    auto h = Healthcheck(ins);
     if (!h.ok()) return h.status();
     c["Healthcheck"] = *h;
   } else if (k == "ONBUILD") {

@@ -210,7 +210,7 @@ class Executor {
   Status Dispatch(StageState& st, const Instruction& ins, size_t stage) {
     Env env = ExpandEnv(st);
     if (ins.keyword == "ARG") return DeclareArgs(st, ins, env);
-    if (ins.keyword == "RUN") return RunStep(st, ins, env);
+    if (ins.keyword == "RUN") return RunStep(st, ins);
     if (ins.keyword == "COPY" || ins.keyword == "ADD") return CopyStep(st, ins, env, stage);
     if (ins.keyword == "WORKDIR") return Workdir(st, ins, env);
     ConfigContext ctx{df_.escape, env, &st.cmd_set};
@@ -329,7 +329,7 @@ class Executor {
 
   // --- RUN ---------------------------------------------------------------
 
-  Status RunStep(StageState& st, const Instruction& ins, const Env& env) {
+  Status RunStep(StageState& st, const Instruction& ins) {
     std::vector<std::string> args;
     std::vector<runtime::BindMount> binds;
     TempDir scratch(store_.scratch(), "run");
@@ -345,7 +345,7 @@ class Executor {
     if (!network.empty() && network != "none" && network != "host" && network != "default") {
       return LineError(ins, "--network must be default, none or host, not " + network);
     }
-    DD_RETURN_IF_ERROR(MountFlags(ins, env, binds));
+    DD_RETURN_IF_ERROR(MountFlags(ins, binds));
     // Build args reach RUN as environment variables (and so the cache key), never the image.
     std::vector<std::string> run_env;
     std::set<std::string> in_config;
@@ -457,8 +457,7 @@ class Executor {
     return dest;
   }
 
-  Status MountFlags(const Instruction& ins, const Env& env,
-                    std::vector<runtime::BindMount>& binds) {
+  Status MountFlags(const Instruction& ins, std::vector<runtime::BindMount>& binds) {
     for (const auto& f : ins.flags) {
       if (f.name != "mount") continue;
       std::map<std::string, std::string> kv;
@@ -493,7 +492,6 @@ class Executor {
         return LineError(ins, "unknown --mount type " + type);
       }
     }
-    (void)env;
     return Status::Ok();
   }
 

@@ -44,7 +44,6 @@ struct Request {
   // Case-insensitive; "" when absent.
   std::string Header(std::string_view name) const;
   bool HasHeader(std::string_view name) const;
-  bool HasBody() const { return chunked || content_length.value_or(0) > 0; }
   // The whole body, refusing more than `limit` bytes with kTooLarge.
   Result<std::string> ReadAll(size_t limit);
 };
