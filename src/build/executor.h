@@ -1,0 +1,126 @@
+// Internal to build/: the Executor behind Build(). It runs the stages the
+// target needs, instruction by instruction: RUN under runc on an overlay of
+// the stage's snapshots (run_step.cc); COPY, ADD (copy_step.cc) and WORKDIR
+// write into the same kind of overlay; the upper dir becomes the layer (and,
+// unchanged, the next snapshot). Each layer-making step is looked up in the
+// cache first.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/fd.h"
+#include "build/builder.h"
+#include "build/cache.h"
+#include "build/context.h"
+#include "build/dockerfile.h"
+#include "build/stages.h"
+#include "build/store.h"
+#include "runtime/runtime.h"
+
+namespace drydock::build {
+
+using nlohmann::json;
+
+// What a stage has built so far.
+struct StageState {
+  json config;
+  std::vector<LayerRef> layers;
+  Env args;               // ARG values declared in this stage
+  std::string cache_key;  // running key: base + every instruction so far
+  bool cmd_set = false;
+  // Time of the newest layer: config-only steps and the image reuse it, so a
+  // fully cached rebuild reproduces the same digest, as BuildKit's does.
+  std::string last_created = "1970-01-01T00:00:00Z";
+  std::optional<ImageDependency> root_base;
+  std::optional<oci::ImageReference> base_ref;  // for cross-repository mounts on push
+};
+
+// A scratch overlay over a stage: unmounted and removed when it goes away.
+class StageMount {
+ public:
+  static Result<std::unique_ptr<StageMount>> Create(LayerStore& store,
+                                                    const std::vector<LayerRef>& layers);
+  std::filesystem::path root() const { return dir_.path() / "root"; }
+  std::filesystem::path upper() const { return dir_.path() / "upper"; }
+  void Unmount() { mount_.reset(); }
+
+ private:
+  explicit StageMount(const std::filesystem::path& scratch) : dir_(scratch, "mount") {}
+  TempDir dir_;
+  std::optional<runtime::OverlayMount> mount_;
+};
+
+// Where COPY reads from: the context, another stage, or an image.
+struct CopySource {
+  std::filesystem::path root;
+  const IgnoreMatcher* ignore = nullptr;
+  std::unique_ptr<StageMount> mount;
+  std::string identity;  // for the cache key
+};
+
+// sha256 hex of `s`: cache keys.
+std::string Hex(const std::string& s);
+
+class Executor {
+ public:
+  explicit Executor(const BuildOptions& o);
+  Result<BuildResult> Run();
+
+ private:
+  void Log(const std::string& s);
+  Env ExpandEnv(const StageState& st) const;
+  Status LineError(const Instruction& ins, const std::string& what) const;
+  std::string Now() const;
+  Result<StageState> FromImage(const std::string& name, const std::string& platform);
+  Status RunStage(size_t index);
+  Status RunOnBuildTriggers(StageState& st, size_t stage);
+  Status Dispatch(StageState& st, const Instruction& ins, size_t stage);
+  void AddHistory(StageState& st, const Instruction& ins, bool empty);
+  Status DeclareArgs(StageState& st, const Instruction& ins, const Env& env);
+  Status Workdir(StageState& st, const Instruction& ins, const Env& env);
+
+  // Layers and the cache.
+  Status Commit(StageState& st, StageMount& m, const Instruction& ins, const std::string& key);
+  void Append(StageState& st, const Instruction& ins, const LayerRef& l);
+  bool UseCache(StageState& st, const Instruction& ins, const std::string& key);
+
+  // RUN (run_step.cc).
+  Status RunStep(StageState& st, const Instruction& ins);
+  static void RemoveMountPoints(const std::filesystem::path& upper,
+                                const std::vector<std::string>& points);
+  Result<std::string> HeredocScript(const Instruction& ins, const std::filesystem::path& scratch,
+                                    std::vector<runtime::BindMount>& binds);
+  Status MountFlags(const Instruction& ins, std::vector<runtime::BindMount>& binds);
+
+  // COPY and ADD (copy_step.cc).
+  Result<CopySource> SourceFor(const Instruction& ins, size_t stage);
+  std::string SourcesDigest(const std::filesystem::path& root,
+                            const std::vector<std::string>& sources, const IgnoreMatcher* ignore);
+  Result<CopyOptions> CopyFlags(const Instruction& ins, const std::filesystem::path& dest_root,
+                                const Env& env);
+  Status CopyStep(StageState& st, const Instruction& ins, const Env& env, size_t stage);
+  Status AddArchives(const Instruction& ins, const std::filesystem::path& root,
+                     std::vector<std::string>& sources, const std::filesystem::path& dest_root,
+                     const std::string& dest, const std::string& workdir);
+
+  Result<BuildResult> Finish(StageState& st);
+
+  const BuildOptions& o_;
+  LayerStore store_;
+  BuildCache cache_;
+  remote::Client client_;
+  Dockerfile df_;
+  Plan plan_;
+  IgnoreMatcher ignore_;
+  std::vector<std::optional<StageState>> states_;
+  std::vector<Dockerfile> onbuild_;  // parsed triggers outlive their dispatch
+  Dependencies deps_;
+};
+
+}  // namespace drydock::build
