@@ -15,6 +15,7 @@ packages=(
   skopeo buildah podman runc busybox-static docker-registry
   curl jq wrk apache2-utils uidmap fuse-overlayfs openssl
   util-linux-extra  # fincore: bench/registry checks the page cache
+  openssh-client    # ssh-agent: RUN --mount=type=ssh tests
 )
 
 missing=()

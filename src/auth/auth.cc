@@ -1,5 +1,6 @@
 #include "auth/auth.h"
 
+#include <algorithm>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -13,6 +14,8 @@ namespace {
 using nlohmann::json;
 
 constexpr int64_t kLoginCacheSeconds = 60;
+// The "typ" claim of API tokens; registry tokens have none.
+constexpr char kApiTokenType[] = "drydock-api";
 
 int64_t Now() { return static_cast<int64_t>(::time(nullptr)); }
 
@@ -27,6 +30,11 @@ bool StartsWithI(std::string_view s, std::string_view prefix) {
     }
   }
   return true;
+}
+
+// Three base64url parts, the first a JSON object: worth verifying as a token.
+bool LooksLikeJwt(std::string_view s) {
+  return s.rfind("eyJ", 0) == 0 && std::count(s.begin(), s.end(), '.') == 2;
 }
 
 }  // namespace
@@ -72,7 +80,8 @@ std::optional<Identity> Authenticator::CachedLoginFor(const std::string& user,
                                                       const std::string& fingerprint) {
   std::lock_guard lock(mu_);
   auto it = login_cache_.find(user);
-  if (it == login_cache_.end() || it->second.fingerprint != fingerprint || it->second.expiry <= Now()) {
+  if (it == login_cache_.end() || it->second.fingerprint != fingerprint ||
+      it->second.expiry <= Now()) {
     return std::nullopt;
   }
   return Identity{user, it->second.admin, std::nullopt, false};
@@ -108,10 +117,21 @@ Result<Identity> Authenticator::Authenticate(std::string_view header) {
     std::string decoded = Base64Decode(header.substr(6));
     auto colon = decoded.find(':');
     if (colon == std::string::npos) return Unauthenticated("malformed Basic credentials");
-    return Login(decoded.substr(0, colon), decoded.substr(colon + 1));
+    return BasicLogin(decoded.substr(0, colon), decoded.substr(colon + 1));
   }
   if (StartsWithI(header, "Bearer ")) return VerifyToken(header.substr(7));
   return Unauthenticated("unsupported Authorization scheme");
+}
+
+Result<Identity> Authenticator::BasicLogin(const std::string& user, const std::string& secret) {
+  if (!LooksLikeJwt(secret)) return Login(user, secret);
+  auto token = VerifyToken(secret);
+  if (token.ok() && token->api_token && token->user == user) return token;
+  // Not an API token of this user; it could still be a (strange) password.
+  if (auto login = Login(user, secret); login.ok()) return login;
+  if (!token.ok()) return token.status();
+  if (!token->api_token) return Unauthenticated("a registry token is not a password");
+  return Unauthenticated("the API token belongs to '" + token->user + "', not '" + user + "'");
 }
 
 Result<Identity> Authenticator::VerifyToken(std::string_view jwt) {
@@ -130,6 +150,11 @@ Result<Identity> Authenticator::VerifyToken(std::string_view jwt) {
     auto u = store_.GetUser(id.user);
     if (!u.ok()) return Unauthenticated("token user '" + id.user + "' no longer exists");
     id.admin = u->admin;
+  }
+  if (claims.value("typ", std::string()) == kApiTokenType) {
+    if (id.user.empty()) return Unauthenticated("API token has no user");
+    id.api_token = true;  // no access list: the user's own rights apply
+    return id;
   }
   std::map<std::string, unsigned> access;
   if (auto it = claims.find("access"); it != claims.end() && it->is_array()) {
@@ -213,6 +238,16 @@ Result<Token> Authenticator::IssueToken(const Identity& who,
                  {"nbf", now - 5},          {"exp", now + options_.token_ttl_seconds},
                  {"jti", RandomHex(12)},    {"access", access}};
   return Token{SignJwt(claims.dump(), key_), options_.token_ttl_seconds, now};
+}
+
+Result<Token> Authenticator::IssueApiToken(const Identity& who, int64_t ttl_seconds) {
+  if (who.anonymous()) return Invalid("an API token needs a user");
+  int64_t now = Now();
+  json claims = {{"iss", options_.service}, {"sub", who.user},
+                 {"aud", options_.service}, {"iat", now},
+                 {"nbf", now - 5},          {"exp", now + ttl_seconds},
+                 {"jti", RandomHex(12)},    {"typ", kApiTokenType}};
+  return Token{SignJwt(claims.dump(), key_), ttl_seconds, now};
 }
 
 Status Authenticator::CreateUser(const std::string& name, const std::string& password, bool admin,

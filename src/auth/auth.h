@@ -28,6 +28,7 @@ struct Identity {
   // Set when the request carried a token: the token's grants cap the user's.
   std::optional<std::map<std::string, unsigned>> token_access;
   bool catalog_in_token = false;
+  bool api_token = false;  // authenticated by an API token rather than a password
   bool anonymous() const { return user.empty(); }
 };
 
@@ -42,6 +43,9 @@ struct Token {
   int64_t expires_in = 0;
   int64_t issued_at = 0;
 };
+
+// API tokens (`drydock login`, `docker login -u USER -p TOKEN`) live this long.
+inline constexpr int64_t kApiTokenTtlSeconds = 30 * 24 * 3600;
 
 // "*" matches everything, "team/*" every repository under team/, else exact.
 bool PatternMatches(std::string_view pattern, std::string_view repo);
@@ -64,6 +68,11 @@ class Authenticator {
   // Issues a token for the requested scopes, granting the intersection of
   // what was asked and what `who` may do.
   Result<Token> IssueToken(const Identity& who, const std::vector<std::string>& scopes);
+  // Issues a long-lived token standing for the user itself: it carries no
+  // access list, so the user's grants are evaluated on every request (and
+  // revoking a grant takes effect at once). Accepted as `Bearer` and as the
+  // password of Basic auth for its own user.
+  Result<Token> IssueApiToken(const Identity& who, int64_t ttl_seconds = kApiTokenTtlSeconds);
 
   Status CreateUser(const std::string& name, const std::string& password, bool admin,
                     const std::vector<storage::Grant>& grants);
@@ -72,6 +81,8 @@ class Authenticator {
 
  private:
   Result<Identity> VerifyToken(std::string_view jwt);
+  // Basic auth: an API token of `user` in place of the password, else the password.
+  Result<Identity> BasicLogin(const std::string& user, const std::string& secret);
 
   storage::MetadataStore& store_;
   Options options_;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "layer/layer.h"
 #include "oci/digest.h"
 #include "oci/reference.h"
 #include "remote/client.h"
@@ -28,12 +29,23 @@ struct BuildOptions {
   std::string platform = "linux/amd64";
   std::vector<oci::ImageReference> tags;
   bool push = false;
-  std::string output;  // "oci:DIR" or "docker-archive:FILE" (not yet), or ""
+  std::string output;  // "oci:DIR" or "docker-archive:FILE", or ""
   bool no_cache = false;
   bool docker_media_types = false;  // Docker schema 2 instead of OCI
+  // Of the layers this build makes; base image layers stay as they are.
+  layer::Compression compression = layer::Compression::kGzip;
+  // Bound on the state dir's layers + snapshots, enforced after each build by
+  // dropping the least recently used cache records; 0: unbounded.
+  uint64_t cache_max_bytes = 0;
+  std::optional<oci::ImageReference> cache_to;  // export the cache used as an image here
+  std::vector<oci::ImageReference> cache_from;  // import caches exported by --cache-to
   std::optional<int64_t> source_date_epoch;
   std::filesystem::path state_dir;  // cache, snapshots, scratch: shared by every build
   remote::ClientOptions registry;   // credentials and insecure registries
+  // RUN --mount=type=secret: id → contents (never in the image, cache key or log).
+  std::map<std::string, std::string> secrets;
+  // RUN --mount=type=ssh: id → agent socket on this machine.
+  std::map<std::string, std::filesystem::path> ssh_agents;
   std::chrono::seconds run_timeout{3600};
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::string_view)> log;  // build log lines and RUN output

@@ -16,6 +16,11 @@ namespace drydock::build {
 
 namespace fs = std::filesystem;
 
+namespace {
+// A boolean flag given bare (--link) or as --link=true.
+bool IsTrue(const std::optional<std::string>& v) { return v && (v->empty() || *v == "true"); }
+}  // namespace
+
 Result<CopySource> Executor::SourceFor(const Instruction& ins, size_t stage) {
   CopySource src;
   std::string from = FlagValue(ins, "from").value_or("");
@@ -30,14 +35,14 @@ Result<CopySource> Executor::SourceFor(const Instruction& ins, size_t stage) {
   std::vector<LayerRef> layers;
   if (auto idx = FindStage(plan_, name, stage)) {
     // Planning saw every COPY --from in the Dockerfile, not those of ONBUILD triggers.
-    if (!states_[static_cast<size_t>(*idx)])
-      return Invalid("stage " + name + " is not built for this target");
-    layers = states_[static_cast<size_t>(*idx)]->layers;
-    src.identity = "stage " + states_[static_cast<size_t>(*idx)]->cache_key;
+    const StageState* built = Built(static_cast<size_t>(*idx));
+    if (!built) return Invalid("stage " + name + " is not built for this target");
+    layers = built->layers;
+    src.identity = "stage " + built->cache_key;
   } else {
     auto image = FromImage(name, "");
     if (!image.ok()) return image.status();
-    deps_.buildtime.push_back(*image->root_base);
+    stage_deps_[stage].push_back(*image->root_base);
     layers = image->layers;
     src.identity = "image " + image->root_base->digest;
   }
@@ -149,8 +154,8 @@ Status Executor::CopyStep(StageState& st, const Instruction& ins, const Env& env
       }
       continue;
     }
-    if (ins.keyword == "ADD" && (w.rfind("http://", 0) == 0 || w.rfind("https://", 0) == 0)) {
-      return LineError(ins, "ADD from a URL is not supported yet");
+    if (ins.keyword == "ADD" && IsRemoteSource(w)) {
+      return AddRemote(st, ins, env, words, dest, scratch.path());
     }
     auto expanded = ExpandSources(src_root, w, src->ignore);
     if (!expanded.ok()) return LineError(ins, expanded.status().message());
@@ -162,24 +167,31 @@ Status Executor::CopyStep(StageState& st, const Instruction& ins, const Env& env
   }
   std::string flags;
   for (const auto& f : ins.flags) flags += f.name + "=" + f.value + ";";
-  std::string key = Hex(st.cache_key + "\n" + ins.keyword + " " + flags + json(sources).dump() +
-                        " " + dest + " " + src->identity + " " +
+  // --link makes a layer that does not depend on the layers below it: its
+  // files are copied into an empty directory (no symlink or directory of the
+  // base is followed or merged), and its cache key leaves out the parent.
+  bool link = IsTrue(FlagValue(ins, "link"));
+  std::string content = "\n" + ins.keyword + " " + flags + json(sources).dump() + " " + dest + " " +
+                        src->identity + " " +
                         SourcesDigest(src_root, sources, heredoc_sources ? nullptr : src->ignore) +
-                        st.config["config"].value("WorkingDir", ""));
-  st.cache_key = key;
+                        st.config["config"].value("WorkingDir", "");
+  std::string key = link ? Hex("link" + content) : Hex(st.cache_key + content);
+  st.cache_key = link ? Hex(st.cache_key + key) : key;
   if (UseCache(st, ins, key)) return Status::Ok();
   auto m = StageMount::Create(store_, st.layers);
   if (!m.ok()) return m.status();
-  auto co = CopyFlags(ins, (*m)->root(), env);
+  auto co = CopyFlags(ins, (*m)->root(), env);  // --chown names still come from the stage
   if (!co.ok()) return co.status();
+  if (link) (*m)->Unmount();
+  const fs::path into = link ? (*m)->upper() : (*m)->root();
   co->ignore = heredoc_sources ? nullptr : src->ignore;
   co->preserve_owner = FlagValue(ins, "from").has_value();  // BuildKit keeps owners across stages
   std::string workdir = st.config["config"].value("WorkingDir", "/");
   if (ins.keyword == "ADD" && !heredoc_sources) {
-    DD_RETURN_IF_ERROR(AddArchives(ins, src_root, sources, (*m)->root(), dest, workdir));
+    DD_RETURN_IF_ERROR(AddArchives(ins, src_root, sources, into, dest, workdir));
   }
   if (!sources.empty()) {
-    auto s = CopyInto(src_root, sources, (*m)->root(), dest, workdir, *co);
+    auto s = CopyInto(src_root, sources, into, dest, workdir, *co);
     if (!s.ok()) return LineError(ins, s.message());
   }
   return Commit(st, **m, ins, key);

@@ -1,6 +1,11 @@
 // Build(): plans the stages, runs them, and assembles the target image.
+#include <algorithm>
+#include <condition_variable>
 #include <ctime>
 #include <fstream>
+#include <mutex>
+#include <semaphore>
+#include <thread>
 
 #include "base/random.h"
 #include "build/config.h"
@@ -35,7 +40,13 @@ Result<std::unique_ptr<StageMount>> StageMount::Create(LayerStore& store,
 }
 
 Executor::Executor(const BuildOptions& o)
-    : o_(o), store_(o.state_dir), cache_(store_, o.state_dir / "cache"), client_(o.registry) {}
+    : o_(o),
+      client_(o.registry),
+      store_(o.state_dir),
+      cache_(store_, o.state_dir / "cache", o.compression, client_,
+             [this](std::string_view s) { Log(std::string(s)); }) {
+  if (!o_.no_cache) cache_.Import(o_.cache_from);
+}
 
 std::string Executor::Now() const {
   std::time_t t = o_.source_date_epoch ? *o_.source_date_epoch : std::time(nullptr);
@@ -61,11 +72,73 @@ Result<BuildResult> Executor::Run() {
   if (!ignore.ok()) return ignore.status();
   ignore_ = std::move(*ignore);
   states_.resize(plan_.stages.size());
-  for (size_t i : plan_.order) DD_RETURN_IF_ERROR(RunStage(i));
+  stage_deps_.resize(plan_.stages.size());
+  DD_RETURN_IF_ERROR(RunStages());
+  for (size_t i : plan_.order) {
+    for (auto& d : stage_deps_[i]) deps_.buildtime.push_back(std::move(d));
+  }
   return Finish(*states_[plan_.target]);
 }
 
+// Independent stages build at the same time: each stage gets a thread that
+// starts once every stage it reads (FROM <stage>, COPY --from=<stage>) is done,
+// and at most `parallel` of them build at once. The first failure stops the
+// rest (their RUN containers are killed through stop_) and is what Build()
+// reports.
+Status Executor::RunStages() {
+  const size_t parallel = std::max(2u, std::thread::hardware_concurrency());
+  std::counting_semaphore<> slots(static_cast<std::ptrdiff_t>(parallel));
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<bool> done(plan_.stages.size(), false);
+  size_t finished = 0;
+  Status first_error = Status::Ok();
+  auto ready = [&](size_t i) {
+    for (int n : plan_.stages[i].needs) {
+      if (!done[static_cast<size_t>(n)]) return false;
+    }
+    return true;
+  };
+  auto build = [&](size_t i) {
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return stop_.load() || ready(i); });
+    }
+    Status s = stop_.load() ? Status(Code::kUnavailable, "build canceled") : Status::Ok();
+    if (s.ok()) {
+      slots.acquire();
+      s = stop_.load() ? Status(Code::kUnavailable, "build canceled") : RunStage(i);
+      slots.release();
+    }
+    std::lock_guard lock(mu);
+    if (!s.ok() && first_error.ok() && !stop_.load()) first_error = s;
+    if (!s.ok()) stop_ = true;
+    done[i] = s.ok();
+    ++finished;
+    cv.notify_all();
+  };
+  std::vector<std::jthread> threads;
+  for (size_t i : plan_.order) threads.emplace_back(build, i);
+  std::unique_lock lock(mu);
+  while (finished < plan_.order.size()) {
+    // An outside cancel reaches running containers through stop_.
+    if (o_.cancel && o_.cancel->load() && !stop_.load()) {
+      stop_ = true;
+      first_error = Status(Code::kUnavailable, "build canceled");
+      cv.notify_all();
+    }
+    cv.wait_for(lock, std::chrono::milliseconds(100));
+  }
+  return first_error;
+}
+
+const StageState* Executor::Built(size_t stage) {
+  std::lock_guard lock(states_mu_);
+  return states_[stage] ? &*states_[stage] : nullptr;
+}
+
 void Executor::Log(const std::string& s) {
+  std::lock_guard lock(log_mu_);
   if (o_.log) o_.log(s);
 }
 
@@ -102,7 +175,7 @@ Status Executor::RunStage(size_t index) {
   if (s.base_stage >= 0) {
     // A child stage inherits the parent's ARGs (BuildKit keeps them in the
     // state's env; docs.docker.com/build/building/variables/#scoping).
-    st = *states_[static_cast<size_t>(s.base_stage)];
+    st = *Built(static_cast<size_t>(s.base_stage));
     st.cmd_set = false;
   } else if (s.base == "scratch") {
     st.config = ScratchConfig(o_.platform);
@@ -113,8 +186,9 @@ Status Executor::RunStage(size_t index) {
       return Invalid("line " + std::to_string(s.from->line) + ": FROM " + s.base + ": " +
                      base.status().message());
     st = std::move(*base);
-    if (index != plan_.target) deps_.buildtime.push_back(*st.root_base);
+    if (index != plan_.target) stage_deps_[index].push_back(*st.root_base);
   }
+  st.stage = index;
   st.config["history"] = st.config.value("history", json::array());
   DD_RETURN_IF_ERROR(RunOnBuildTriggers(st, index));
   for (const Instruction* ins : s.body) {
@@ -122,6 +196,7 @@ Status Executor::RunStage(size_t index) {
         ins->raw_args.substr(0, 200) + "\n");
     DD_RETURN_IF_ERROR(Dispatch(st, *ins, index));
   }
+  std::lock_guard lock(states_mu_);
   states_[index] = std::move(st);
   return Status::Ok();
 }
@@ -150,8 +225,12 @@ Status Executor::RunOnBuildTriggers(StageState& st, size_t stage) {
     }
     --ins.line;
   }
-  onbuild_.push_back(std::move(*parsed));
-  for (const auto& ins : onbuild_.back().instructions) {
+  const Dockerfile* kept;
+  {
+    std::lock_guard lock(states_mu_);
+    kept = &onbuild_.emplace_back(std::move(*parsed));
+  }
+  for (const auto& ins : kept->instructions) {
     Log("[stage " + std::to_string(stage) + "] ONBUILD " + ins.keyword + " " +
         ins.raw_args.substr(0, 200) + "\n");
     DD_RETURN_IF_ERROR(Dispatch(st, ins, stage));
@@ -205,19 +284,19 @@ Status Executor::Commit(StageState& st, StageMount& m, const Instruction& ins,
                         const std::string& key) {
   m.Unmount();
   if (DirEmpty(m.upper())) {
-    cache_.Remember(key, std::nullopt, "");
+    cache_.Remember(st.layers, key, std::nullopt, "");
     AddHistory(st, ins, true);
     return Status::Ok();
   }
   fs::path out = store_.scratch() / ("layer-" + RandomHex(8));
-  auto blob = layer::WriteLayer(
-      m.upper(), out, layer::WriteOptions{layer::Compression::kGzip, o_.source_date_epoch});
+  auto blob =
+      layer::WriteLayer(m.upper(), out, layer::WriteOptions{o_.compression, o_.source_date_epoch});
   if (!blob.ok()) return blob.status();
   LayerRef l{blob->digest, static_cast<int64_t>(blob->size), blob->media_type, blob->diff_id,
              ChainId(st.layers, blob->diff_id)};
   DD_RETURN_IF_ERROR(store_.Adopt(*blob, l.chain, m.upper()));
   st.last_created = Now();
-  cache_.Remember(key, l, st.last_created);
+  cache_.Remember(st.layers, key, l, st.last_created);
   Append(st, ins, l);
   return Status::Ok();
 }
@@ -234,7 +313,7 @@ bool Executor::UseCache(StageState& st, const Instruction& ins, const std::strin
   if (o_.no_cache) return false;
   auto hit = cache_.Lookup(st.layers, key);
   if (!hit) return false;
-  Log("  CACHED\n");
+  Log("[stage " + std::to_string(st.stage) + "] CACHED\n");
   if (hit->empty) {
     AddHistory(st, ins, true);
   } else {
@@ -291,6 +370,15 @@ Result<BuildResult> Executor::Finish(StageState& st) {
     }
   }
   if (!o_.output.empty()) DD_RETURN_IF_ERROR(WriteOutput(store_, *image, o_.output, o_.tags));
+  if (o_.cache_to) {
+    // The image's layers were just pushed: mount rather than upload them again.
+    std::string mount_from;
+    if (o_.push && !o_.tags.empty() && o_.tags[0].registry == o_.cache_to->registry)
+      mount_from = o_.tags[0].repository;
+    Status s = cache_.Export(*o_.cache_to, mount_from);
+    if (!s.ok())
+      return Status(s.code(), "--cache-to " + o_.cache_to->String() + ": " + s.message());
+  }
   Log("built " + result.manifest_digest.str() + "\n");
   return result;
 }
@@ -301,7 +389,17 @@ Result<BuildResult> Build(const BuildOptions& options) {
   if (!fs::is_directory(options.context_dir, ec)) {
     return Invalid("build context " + options.context_dir.string() + " is not a directory");
   }
-  return Executor(options).Run();
+  if (options.docker_media_types && options.compression == layer::Compression::kZstd) {
+    return Invalid(
+        "--docker-format cannot be used with --compression zstd: Docker schema 2 has no zstd "
+        "layer media type (use the OCI format, or gzip)");
+  }
+  auto lock = LockState(options.state_dir, options.log);
+  if (!lock.ok()) return lock.status();
+  // The Executor (and every mount it holds) is gone before the prune.
+  Result<BuildResult> result = Executor(options).Run();
+  PruneCache(options.state_dir, options.cache_max_bytes, std::move(*lock), options.log);
+  return result;
 }
 
 }  // namespace drydock::build

@@ -30,7 +30,14 @@ Status PushImage(remote::Client& client, LayerStore& store, const AssembledImage
                  const oci::ImageReference& tag, const std::optional<oci::ImageReference>& base);
 
 // "oci:DIR" writes (or adds to) an OCI image layout, one index entry per tag.
+// "docker-archive:FILE" writes what `docker save` does (manifest.json,
+// <config hex>.json, <diff ID hex>/layer.tar uncompressed), which docker
+// load, podman load and skopeo's docker-archive: transport read.
 Status WriteOutput(LayerStore& store, const AssembledImage& image, const std::string& output,
                    const std::vector<oci::ImageReference>& tags);
+
+// The name `docker save` gives a reference in RepoTags ("busybox:1",
+// "localhost:5000/app:1"); "" for a reference without a tag.
+std::string DockerRepoTag(const oci::ImageReference& ref);
 
 }  // namespace drydock::build

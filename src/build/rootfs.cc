@@ -54,6 +54,25 @@ std::optional<std::vector<std::string>> FindEntry(const std::string& file, const
   return std::nullopt;
 }
 
+// Gids of the groups that list `user` as a member (runc's supplementary groups).
+std::vector<uint32_t> MemberOf(const std::string& group_file, const std::string& user) {
+  std::vector<uint32_t> gids;
+  std::stringstream lines(group_file);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::vector<std::string> f;
+    std::stringstream fields(line);
+    std::string x;
+    while (std::getline(fields, x, ':')) f.push_back(x);
+    if (f.size() < 4 || !IsNumber(f[2])) continue;
+    std::stringstream members(f[3]);
+    while (std::getline(members, x, ',')) {
+      if (x == user) gids.push_back(static_cast<uint32_t>(std::stoul(f[2])));
+    }
+  }
+  return gids;
+}
+
 }  // namespace
 
 Status MkdirAllInRoot(const std::filesystem::path& root, const std::string& path, uint32_t uid,
@@ -140,6 +159,12 @@ Result<UserIds> ResolveUser(const std::filesystem::path& root, const std::string
     ids.gid = rule == UserRule::kOwner ? ids.uid : 0;
   } else {
     return Invalid("unable to find user " + user + ": no matching entries in passwd file");
+  }
+  if (group.empty() && entry && rule == UserRule::kProcess) {
+    // Without an explicit group, RUN also gets the user's supplementary groups, as runc gives.
+    auto groups = ReadFileInRoot(root, "/etc/group");
+    if (!groups.ok()) return groups.status();
+    if (groups->has_value()) ids.groups = MemberOf(**groups, (*entry)[0]);
   }
   if (!group.empty()) {
     auto groups = ReadFileInRoot(root, "/etc/group");

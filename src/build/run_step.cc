@@ -14,6 +14,34 @@ namespace drydock::build {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// RUN output of stages building side by side would interleave mid-line, so
+// it reaches the log a whole line at a time, each marked with its stage.
+class StageOutput {
+ public:
+  StageOutput(size_t stage, std::function<void(const std::string&)> log)
+      : prefix_("[stage " + std::to_string(stage) + "] "), log_(std::move(log)) {}
+  ~StageOutput() {
+    if (!pending_.empty()) log_(prefix_ + pending_ + "\n");
+  }
+  void Write(std::string_view chunk) {
+    pending_ += chunk;
+    size_t nl;
+    while ((nl = pending_.find('\n')) != std::string::npos) {
+      log_(prefix_ + pending_.substr(0, nl + 1));
+      pending_.erase(0, nl + 1);
+    }
+  }
+
+ private:
+  std::string prefix_;
+  std::function<void(const std::string&)> log_;
+  std::string pending_;
+};
+
+}  // namespace
+
 Status Executor::RunStep(StageState& st, const Instruction& ins) {
   std::vector<std::string> args;
   std::vector<runtime::BindMount> binds;
@@ -30,7 +58,9 @@ Status Executor::RunStep(StageState& st, const Instruction& ins) {
   if (!network.empty() && network != "none" && network != "host" && network != "default") {
     return LineError(ins, "--network must be default, none or host, not " + network);
   }
-  DD_RETURN_IF_ERROR(MountFlags(ins, binds));
+  auto mounts = PrepareMounts(ins, scratch.path(), st.stage);
+  if (!mounts.ok()) return mounts.status();
+  binds.insert(binds.end(), mounts->binds.begin(), mounts->binds.end());
   // Build args reach RUN as environment variables (and so the cache key), never the image.
   std::vector<std::string> run_env;
   std::set<std::string> in_config;
@@ -46,7 +76,7 @@ Status Executor::RunStep(StageState& st, const Instruction& ins) {
   for (const auto& h : ins.heredocs) bodies += h.name + "\n" + h.content;
   std::string key = Hex(st.cache_key + "\nRUN " + json(args).dump() + json(run_env).dump() +
                         network + st.config["config"].value("User", "") +
-                        st.config["config"].value("WorkingDir", "") + bodies);
+                        st.config["config"].value("WorkingDir", "") + bodies + mounts->cache_key);
   st.cache_key = key;
   if (UseCache(st, ins, key)) return Status::Ok();
 
@@ -66,20 +96,27 @@ Status Executor::RunStep(StageState& st, const Instruction& ins) {
   for (const auto& b : binds) {
     if (!ExistsInRoot((*m)->root(), b.destination)) created_mount_points.push_back(b.destination);
   }
+  for (const auto& t : mounts->tmpfs) {
+    if (!ExistsInRoot((*m)->root(), t.destination)) created_mount_points.push_back(t.destination);
+  }
   runtime::ContainerSpec spec;
   spec.rootfs = (*m)->root();
   spec.args = args;
   spec.env = run_env;
+  spec.env.insert(spec.env.end(), mounts->env.begin(), mounts->env.end());
   spec.cwd = cwd;
   spec.uid = user->uid;
   spec.gid = user->gid;
+  spec.additional_gids = user->groups;
   spec.network = network == "none" ? runtime::Network::kNone : runtime::Network::kHost;
   spec.binds = binds;
+  spec.tmpfs = mounts->tmpfs;
   runtime::RunOptions ro;
   ro.state_dir = o_.state_dir / "run";
   ro.timeout = o_.run_timeout;
-  ro.cancel = o_.cancel;
-  ro.output = o_.log;
+  ro.cancel = &stop_;
+  StageOutput output(st.stage, [this](const std::string& line) { Log(line); });
+  ro.output = [&output](std::string_view chunk) { output.Write(chunk); };
   auto r = runtime::Run(spec, ro);
   if (!r.ok()) return r.status();
   if (r->timed_out)
@@ -139,43 +176,6 @@ Result<std::string> Executor::HeredocScript(const Instruction& ins, const fs::pa
   std::string dest = "/dev/pipes/" + first.name;
   binds.push_back({file, dest, true});
   return dest;
-}
-
-Status Executor::MountFlags(const Instruction& ins, std::vector<runtime::BindMount>& binds) {
-  for (const auto& f : ins.flags) {
-    if (f.name != "mount") continue;
-    std::map<std::string, std::string> kv;
-    std::stringstream ss(f.value);
-    std::string part;
-    while (std::getline(ss, part, ',')) {
-      auto eq = part.find('=');
-      kv[part.substr(0, eq)] = eq == std::string::npos ? "true" : part.substr(eq + 1);
-    }
-    std::string type = kv.count("type") ? kv["type"] : "bind";
-    std::string target = kv.count("target") ? kv["target"]
-                         : kv.count("dst")  ? kv["dst"]
-                                            : kv["destination"];
-    if (target.empty() && type != "secret") return LineError(ins, "--mount needs target=");
-    if (type == "cache") {
-      std::string id = kv.count("id") ? kv["id"] : target;
-      fs::path dir = o_.state_dir / "cache-mounts" / Hex(id);
-      std::error_code ec;
-      fs::create_directories(dir, ec);
-      binds.push_back({dir, target, false});
-    } else if (type == "bind") {
-      if (kv.count("from")) return LineError(ins, "--mount=type=bind,from= is not supported yet");
-      auto source = ExpandSources(o_.context_dir, kv.count("source") ? kv["source"] : ".", nullptr);
-      if (!source.ok() || source->size() != 1)
-        return LineError(ins, "--mount source not found in the build context");
-      binds.push_back({o_.context_dir / source->front(), target,
-                       kv.count("rw") == 0 && kv.count("readwrite") == 0});
-    } else if (type == "secret" || type == "ssh" || type == "tmpfs") {
-      return LineError(ins, "--mount=type=" + type + " is not supported yet");
-    } else {
-      return LineError(ins, "unknown --mount type " + type);
-    }
-  }
-  return Status::Ok();
 }
 
 }  // namespace drydock::build

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <sstream>
 
 namespace drydock::build {
 namespace {
@@ -36,6 +37,26 @@ std::optional<int> FindStage(const Plan& plan, const std::string& ref, size_t be
   }
   return std::nullopt;
 }
+
+namespace {
+// The from= values an instruction reads: COPY/ADD --from, RUN --mount=...,from=.
+std::vector<std::string> StagesRead(const Instruction& ins) {
+  std::vector<std::string> out;
+  if (ins.keyword == "COPY" || ins.keyword == "ADD") {
+    if (auto from = FlagValue(ins, "from"); from && !from->empty()) out.push_back(*from);
+  }
+  if (ins.keyword != "RUN") return out;
+  for (const auto& f : ins.flags) {
+    if (f.name != "mount") continue;
+    std::stringstream options(f.value);
+    std::string kv;
+    while (std::getline(options, kv, ',')) {
+      if (kv.rfind("from=", 0) == 0 && kv.size() > 5) out.push_back(kv.substr(5));
+    }
+  }
+  return out;
+}
+}  // namespace
 
 Result<Plan> PlanStages(const Dockerfile& df, const std::map<std::string, std::string>& build_args,
                         const std::string& target, const std::string& platform) {
@@ -85,12 +106,11 @@ Result<Plan> PlanStages(const Dockerfile& df, const std::map<std::string, std::s
   }
   for (auto& s : plan.stages) {
     for (const Instruction* ins : s.body) {
-      if (ins->keyword != "COPY" && ins->keyword != "ADD") continue;
-      std::string from = FlagValue(*ins, "from").value_or("");
-      if (from.empty()) continue;
-      auto expanded = ExpandWord(from, plan.meta_args, df.escape);
-      if (auto st = FindStage(plan, expanded.ok() ? *expanded : from, s.index))
-        s.needs.push_back(*st);
+      for (const std::string& from : StagesRead(*ins)) {
+        auto expanded = ExpandWord(from, plan.meta_args, df.escape);
+        if (auto st = FindStage(plan, expanded.ok() ? *expanded : from, s.index))
+          s.needs.push_back(*st);
+      }
     }
   }
   plan.target = plan.stages.size() - 1;

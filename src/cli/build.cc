@@ -1,9 +1,12 @@
 // `drydock build --local`: builds in-process, no server involved.
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "build/builder.h"
+#include "cli/client/client_config.h"
 #include "cli/commands.h"
 
 namespace drydock::cli {
@@ -31,20 +34,93 @@ Result<std::map<std::string, std::string>> ParseBuildArgs(const std::vector<std:
   return out;
 }
 
+// Docker's --secret forms: id=ID,src=FILE | id=ID,env=VAR | id=ID (env var ID).
+Result<std::map<std::string, std::string>> ReadSecrets(const std::vector<std::string>& specs) {
+  std::map<std::string, std::string> out;
+  for (const auto& spec : specs) {
+    std::map<std::string, std::string> kv;
+    std::stringstream ss(spec);
+    std::string part;
+    while (std::getline(ss, part, ',')) {
+      auto eq = part.find('=');
+      if (eq == std::string::npos) return Invalid("--secret " + spec + ": expected KEY=VALUE");
+      std::string k = part.substr(0, eq);
+      kv[k == "source" ? "src" : k] = part.substr(eq + 1);
+    }
+    std::string id = kv["id"];
+    if (id.empty()) return Invalid("--secret " + spec + ": needs id=");
+    if (kv.count("src")) {
+      std::ifstream f(kv["src"], std::ios::binary);
+      if (!f) return Invalid("--secret " + id + ": cannot read " + kv["src"]);
+      out[id].assign(std::istreambuf_iterator<char>(f), {});
+      continue;
+    }
+    const char* v = std::getenv(kv.count("env") ? kv["env"].c_str() : id.c_str());
+    if (!v) return Invalid("--secret " + id + ": no file given and no such environment variable");
+    out[id] = v;
+  }
+  return out;
+}
+
+// --ssh ID[=SOCKET]; without a socket, the running agent's ($SSH_AUTH_SOCK).
+Result<std::map<std::string, std::filesystem::path>> SshAgents(
+    const std::vector<std::string>& specs) {
+  std::map<std::string, std::filesystem::path> out;
+  for (const auto& spec : specs) {
+    auto eq = spec.find('=');
+    std::string id = spec.substr(0, eq);
+    std::string sock = eq == std::string::npos ? "" : spec.substr(eq + 1);
+    if (sock.empty()) {
+      const char* env = std::getenv("SSH_AUTH_SOCK");
+      if (!env || !*env)
+        return Invalid("--ssh " + id + ": no socket given and SSH_AUTH_SOCK unset");
+      sock = env;
+    }
+    out[id.empty() ? "default" : id] = sock;
+  }
+  return out;
+}
+
+// "500M", "10G", "1.5G", "1048576": bytes, with binary K/M/G/T suffixes
+// (an optional trailing "B" or "iB" is accepted).
+Result<uint64_t> ParseSize(const std::string& text) {
+  size_t end = 0;
+  while (end < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.'))
+    ++end;
+  std::string unit = text.substr(end);
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();
+  if (unit.size() > 1 && unit.back() == 'I') unit.pop_back();
+  std::string number = text.substr(0, end);
+  char* parsed = nullptr;
+  double bytes = std::strtod(number.c_str(), &parsed);
+  size_t power = std::string("BKMGT").find(unit.empty() ? "B" : unit);
+  if (number.empty() || *parsed != '\0' || unit.size() > 1 || power == std::string::npos)
+    return Invalid("--cache-max-size " + text + ": expected a size such as 500M or 10G");
+  for (size_t i = 0; i < power; ++i) bytes *= 1024;
+  return static_cast<uint64_t>(bytes);
+}
+
 }  // namespace
 
 int BuildLocal(const BuildFlags& flags) {
-  if (!flags.local) {
-    std::cerr << "drydock build: only --local builds exist so far (server-side builds come with "
-                 "the run queue)\n";
-    return 2;
-  }
   build::BuildOptions o;
   o.context_dir = flags.context;
   o.dockerfile = flags.file.empty() ? std::filesystem::path(flags.context) / "Dockerfile"
                                     : std::filesystem::path(flags.file);
   auto args = ParseBuildArgs(flags.build_args);
   o.build_args = *args;
+  auto secrets = ReadSecrets(flags.secrets);
+  auto ssh = SshAgents(flags.ssh);
+  for (const Status& s : {secrets.status(), ssh.status()}) {
+    if (!s.ok()) {
+      std::cerr << "drydock build: " << s.message() << "\n";
+      return 2;
+    }
+  }
+  o.secrets = std::move(*secrets);
+  o.ssh_agents = std::move(*ssh);
   o.target = flags.target;
   o.platform = flags.platform;
   o.push = flags.push;
@@ -52,11 +128,42 @@ int BuildLocal(const BuildFlags& flags) {
   o.no_cache = flags.no_cache;
   o.run_timeout = std::chrono::seconds(flags.run_timeout_seconds);
   o.docker_media_types = flags.docker_format;
+  o.compression =
+      flags.compression == "zstd" ? layer::Compression::kZstd : layer::Compression::kGzip;
+  auto max_size = ParseSize(flags.cache_max_size);
+  if (!max_size.ok()) {
+    std::cerr << "drydock build: " << max_size.status().message() << "\n";
+    return 2;
+  }
+  o.cache_max_bytes = *max_size;
+  for (const auto& r : flags.cache_from) {
+    auto ref = oci::ParseImageReference(r);
+    if (!ref.ok()) {
+      std::cerr << "drydock build: --cache-from " << r << ": " << ref.status().message() << "\n";
+      return 2;
+    }
+    o.cache_from.push_back(*ref);
+  }
+  if (!flags.cache_to.empty()) {
+    auto ref = oci::ParseImageReference(flags.cache_to);
+    if (!ref.ok()) {
+      std::cerr << "drydock build: --cache-to " << flags.cache_to << ": " << ref.status().message()
+                << "\n";
+      return 2;
+    }
+    o.cache_to = *ref;
+  }
   if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde)
     o.source_date_epoch = std::atoll(sde);
   o.state_dir = flags.state;
   o.registry.insecure_registries = flags.insecure_registries;
-  o.registry.credentials = remote::DockerConfigCredentials(DockerConfigPath());
+  // docker's config.json first, then what `drydock login` stored.
+  auto docker = remote::DockerConfigCredentials(DockerConfigPath());
+  auto drydock_login = client::DrydockLoginCredentials();
+  o.registry.credentials = [docker, drydock_login](const std::string& registry) {
+    auto c = docker(registry);
+    return c ? c : drydock_login(registry);
+  };
   o.log = [](std::string_view s) { std::cerr << s << std::flush; };
   for (const auto& t : flags.tags) {
     auto ref = oci::ParseImageReference(t);

@@ -31,11 +31,50 @@ struct BuildFlags {
   bool local = false;
   std::string context, file, target, output, state;
   std::string platform = "linux/amd64";
-  std::vector<std::string> tags, build_args, insecure_registries;
+  std::vector<std::string> tags, build_args, insecure_registries, secrets, ssh;
   bool push = false, no_cache = false, docker_format = false;
   bool print_dependencies = false, dependencies_only = false;
-  int64_t run_timeout_seconds = 3600;  // per RUN step
+  // With --local, per RUN step (1..28800); for a server build, the whole run (300..28800).
+  int64_t run_timeout_seconds = 3600;
+  std::string compression = "gzip";
+  std::string cache_max_size = "10G";  // of the state dir's layers + snapshots; 0: unbounded
+  std::string cache_to;
+  std::vector<std::string> cache_from;
+  // Server builds (without --local) only.
+  std::string server;
+  std::vector<std::string> secret_build_args;
+  bool no_push = false, no_logs = false, no_wait = false;
 };
 int BuildLocal(const BuildFlags& flags);
+int BuildRemote(const BuildFlags& flags);
+
+// The client of a Drydock server (src/cli/client/); `server` is --server.
+struct LoginFlags {
+  std::string server, user, password;
+  bool password_stdin = false;
+};
+int Login(const LoginFlags& flags);
+
+struct RunListFlags {
+  std::string server, task, status, image, output = "table";
+  int64_t top = 15;
+};
+int RunList(const RunListFlags& flags);
+
+struct RunFlags {
+  std::string server, id;
+  bool follow = false;
+};
+int RunShow(const RunFlags& flags);
+int RunLogs(const RunFlags& flags);
+int RunCancel(const RunFlags& flags);
+
+struct RepositoryFlags {
+  std::string server, name, output = "table";
+  bool yes = false;
+};
+int RepositoryList(const RepositoryFlags& flags);
+int RepositoryShowTags(const RepositoryFlags& flags);
+int RepositoryDelete(const RepositoryFlags& flags);
 
 }  // namespace drydock::cli

@@ -57,6 +57,11 @@ Result<Config> LoadConfig(const std::string& path) {
       Read(g, "grace_seconds", c.gc.grace_seconds);
       Read(g, "upload_ttl_seconds", c.gc.upload_ttl_seconds);
     }
+    if (auto b = y["builds"]) {
+      Read(b, "concurrency", c.builds.concurrency);
+      Read(b, "state_dir", c.builds.state_dir);
+      Read(b, "max_context_bytes", c.builds.max_context_bytes);
+    }
     if (auto list = y["notifications"]) {
       for (const auto& n : list) {
         events::Endpoint e;
@@ -76,6 +81,10 @@ Result<Config> LoadConfig(const std::string& path) {
   }
   if (c.gc.grace_seconds < 0 || c.gc_interval_seconds < 0)
     return Invalid(path + ": gc durations must be >= 0");
+  if (c.builds.concurrency < 1 || c.builds.concurrency > 256)
+    return Invalid(path + ": builds.concurrency must be 1-256");
+  if (c.builds.max_context_bytes == 0)
+    return Invalid(path + ": builds.max_context_bytes must be > 0");
   return c;
 }
 

@@ -13,6 +13,13 @@
 
 namespace drydock::cli {
 
+// The build service behind /api/v1/runs.
+struct BuildsConfig {
+  int concurrency = 2;                      // runs building at once
+  std::string state_dir;                    // the builder's cache; "" = <data>/build
+  uint64_t max_context_bytes = 2ull << 30;  // uploaded contexts and tarball sources
+};
+
 struct Config {
   std::string listen = "127.0.0.1:5000";
   std::string data_dir = "./data";
@@ -25,6 +32,7 @@ struct Config {
   registry::GcOptions gc;
   int64_t gc_interval_seconds = 0;  // 0: online GC off
   std::vector<events::Endpoint> notifications;
+  BuildsConfig builds;
 };
 
 // Defaults, then $DRYDOCK_DATA, then the YAML file at `path` (if not empty).

@@ -40,32 +40,114 @@ int main(int argc, char** argv) {
   build.state = std::getenv("DRYDOCK_BUILD_STATE") ? std::getenv("DRYDOCK_BUILD_STATE")
                                                    : "/var/lib/drydock/build";
   auto* b = app.add_subcommand("build", "Build an image from a Dockerfile");
-  b->add_flag("--local", build.local, "Build in this process, without a server");
-  b->add_option("context", build.context, "Build context directory")->required();
-  b->add_option("-f,--file", build.file, "Dockerfile (default: CONTEXT/Dockerfile)");
+  auto* local = b->add_flag("--local", build.local, "Build in this process, without a server");
+  b->add_option("context", build.context,
+                "Build context: a directory, or for a server build also a git URL "
+                "(repo.git#ref:subdir), a tarball URL, oci://REGISTRY/REPO:TAG or /dev/null")
+      ->required();
+  b->add_option("-f,--file", build.file,
+                "Dockerfile (default: CONTEXT/Dockerfile; for a remote SOURCE, relative to it)");
   b->add_option("-t,--tag", build.tags, "Image reference to tag (repeatable)");
   b->add_option("--build-arg", build.build_args, "K=V build argument (repeatable)");
   b->add_option("--target", build.target, "Stage to build");
   b->add_option("--platform", build.platform, "Target platform (default linux/amd64)");
-  b->add_option("--output", build.output, "oci:DIR to write an OCI image layout");
+  b->add_option("--output", build.output,
+                "oci:DIR (an OCI image layout) or docker-archive:FILE (docker save's format)");
   b->add_flag("--push", build.push, "Push the image to every -t reference");
   b->add_flag("--no-cache", build.no_cache, "Do not use the build cache");
   b->add_option("--timeout", build.run_timeout_seconds,
-                "Seconds a RUN step may take (default 3600)")
+                "Seconds a RUN step may take with --local; for a server build, the whole run "
+                "(300..28800; default 3600)")
       ->check(CLI::Range(int64_t{1}, int64_t{28800}));
   b->add_flag("--docker-format", build.docker_format, "Docker schema 2 manifest instead of OCI");
+  b->add_option("--compression", build.compression, "Layer compression: gzip (default) or zstd")
+      ->check(CLI::IsMember({"gzip", "zstd"}));
+  b->add_option("--cache-max-size", build.cache_max_size,
+                "Bound on the state dir's layers and snapshots, e.g. 500M, 10G (default 10G; "
+                "0: unbounded); least recently used cache entries go first");
+  b->add_option("--cache-to", build.cache_to,
+                "REF: push the cache this build used to a registry, as an image");
+  b->add_option("--cache-from", build.cache_from,
+                "REF: reuse a cache pushed with --cache-to (repeatable)");
   b->add_option("--insecure-registry", build.insecure_registries,
                 "HOST[:PORT] that may be plain HTTP (repeatable)");
   b->add_option(
       "--state", build.state,
       "Cache and snapshot directory (default $DRYDOCK_BUILD_STATE or /var/lib/drydock/build)");
+  b->add_option("--secret", build.secrets,
+                "id=ID[,src=FILE|,env=VAR] for RUN --mount=type=secret (repeatable)");
+  b->add_option("--ssh", build.ssh,
+                "ID[=SOCKET] agent for RUN --mount=type=ssh (default $SSH_AUTH_SOCK; repeatable)");
   b->add_flag("--print-dependencies", build.print_dependencies,
               "Print the base-image dependency record");
   b->add_flag("--dependencies-only", build.dependencies_only,
               "Print the dependencies without building");
+  b->add_option("--server", build.server, "Server for a server build (default: the last login)")
+      ->excludes(local);
+  b->add_option("--secret-build-arg", build.secret_build_args,
+                "K=V build argument kept out of logs (repeatable; server builds)")
+      ->excludes(local);
+  b->add_flag("--no-push", build.no_push, "Build on the server but push nothing")->excludes(local);
+  b->add_flag("--no-logs", build.no_logs, "Poll the run's status instead of streaming its log")
+      ->excludes(local);
+  b->add_flag("--no-wait", build.no_wait, "Print the run id once queued and exit")->excludes(local);
+
+  LoginFlags login;
+  auto* li = app.add_subcommand("login", "Log in to a Drydock server (stores an API token)");
+  li->add_option("server", login.server, "HOST[:PORT] or URL")->required();
+  li->add_option("-u,--username", login.user, "User name (default $DRYDOCK_USER)");
+  auto* pw = li->add_option("-p,--password", login.password, "Password (prefer --password-stdin)");
+  li->add_flag("--password-stdin", login.password_stdin, "Read the password from standard input")
+      ->excludes(pw);
+
+  RunListFlags run_list;
+  RunFlags run;
+  auto* r = app.add_subcommand("run", "Runs on the server: list, show, logs, cancel");
+  r->require_subcommand(1);
+  auto* rl = r->add_subcommand("list", "List runs, newest first");
+  rl->add_option("--top", run_list.top, "How many (default 15)");
+  rl->add_option("--task", run_list.task, "Only runs of this task");
+  rl->add_option("--status", run_list.status, "Only runs in this status (Succeeded, Failed, ...)");
+  rl->add_option("--image", run_list.image, "Only runs that output REPO:TAG");
+  rl->add_option("-o,--output", run_list.output, "table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  rl->add_option("--server", run_list.server, "Server (default: the last login)");
+  auto* rs = r->add_subcommand("show", "Print a run's record as JSON");
+  auto* rg = r->add_subcommand("logs", "Print a run's log");
+  rg->add_flag("--follow", run.follow, "Keep printing until the run ends");
+  auto* rc = r->add_subcommand("cancel", "Cancel a queued or running run");
+  for (auto* sub : {rs, rg, rc}) {
+    sub->add_option("id", run.id, "Run ID (e.g. ca1)")->required();
+    sub->add_option("--server", run.server, "Server (default: the last login)");
+  }
+
+  RepositoryFlags repo;
+  auto* rp = app.add_subcommand("repository", "Repositories on the server: list, tags, delete");
+  rp->require_subcommand(1);
+  auto* rpl = rp->add_subcommand("list", "List the repositories you can pull");
+  auto* rpt = rp->add_subcommand("show-tags", "List a repository's tags and their digests");
+  rpt->add_option("repository", repo.name, "REPO, e.g. team/app")->required();
+  auto* rpd = rp->add_subcommand("delete", "Delete a repository (every tag) or one REPO:TAG");
+  rpd->add_option("repository", repo.name, "REPO or REPO:TAG")->required();
+  rpd->add_flag("-y,--yes", repo.yes, "Do not ask for confirmation");
+  for (auto* sub : {rpl, rpt, rpd}) {
+    sub->add_option("--server", repo.server, "Server (default: the last login)");
+  }
+  for (auto* sub : {rpl, rpt}) {
+    sub->add_option("-o,--output", repo.output, "table (default) or json")
+        ->check(CLI::IsMember({"table", "json"}));
+  }
 
   CLI11_PARSE(app, argc, argv);
-  if (b->parsed()) return BuildLocal(build);
+  if (b->parsed()) return build.local ? BuildLocal(build) : BuildRemote(build);
+  if (li->parsed()) return Login(login);
+  if (rl->parsed()) return RunList(run_list);
+  if (rs->parsed()) return RunShow(run);
+  if (rg->parsed()) return RunLogs(run);
+  if (rc->parsed()) return RunCancel(run);
+  if (rpl->parsed()) return RepositoryList(repo);
+  if (rpt->parsed()) return RepositoryShowTags(repo);
+  if (rpd->parsed()) return RepositoryDelete(repo);
   if (s->parsed()) return Serve(serve);
   if (g->parsed()) return Gc(gc);
   if (ua->parsed()) return UserAdd(user);

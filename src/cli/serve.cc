@@ -1,20 +1,26 @@
-// `drydock serve`: wires the embedded stores, auth, events and the registry
-// into an HTTP server, and runs online GC when configured.
+// `drydock serve`: wires the embedded stores, auth, events, the registry,
+// the build service and its REST API into an HTTP server, and runs online
+// GC when configured.
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "api/api.h"
 #include "base/random.h"
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/stores.h"
 #include "http/metrics.h"
+#include "tasks/tasks.h"
 
 namespace drydock::cli {
 namespace {
@@ -43,6 +49,59 @@ Status EnsureAdmin(storage::MetadataStore& meta, auth::Authenticator& auth,
 
 bool IsLoopback(const std::string& host) {
   return host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost";
+}
+
+// The "host:port" this server's builds push to and name images after: the
+// host of public_url when set, else the listen address as a local client
+// reaches it (a wildcard address is reached on loopback).
+std::string RegistryHost(const Config& config, const std::string& address, uint16_t port) {
+  std::string_view url = config.public_url;
+  if (auto scheme = url.find("://"); scheme != std::string_view::npos) {
+    url.remove_prefix(scheme + 3);
+    return std::string(url.substr(0, url.find('/')));
+  }
+  std::string host = address;
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return host + ":" + std::to_string(port);
+}
+
+// Builds push as the user who queued them: a short-lived API token of that
+// user for this server's registry, nothing for any other registry.
+tasks::CredentialsForUser BuilderCredentials(storage::MetadataStore& meta,
+                                             auth::Authenticator& auth,
+                                             const std::string& registry_host) {
+  constexpr int64_t kTtlSeconds = 24 * 3600;  // longer than the longest run
+  return [&meta, &auth, registry_host](const std::string& user) -> remote::CredentialLookup {
+    return [&meta, &auth, registry_host,
+            user](const std::string& registry) -> std::optional<remote::Credential> {
+      if (registry != registry_host || user.empty()) return std::nullopt;
+      auto u = meta.GetUser(user);
+      if (!u.ok()) return std::nullopt;
+      auth::Identity who;
+      who.user = user;
+      who.admin = u->admin;
+      auto token = auth.IssueApiToken(who, kTtlSeconds);
+      if (!token.ok()) return std::nullopt;
+      return remote::Credential{user, token->jwt};
+    };
+  };
+}
+
+tasks::ServiceOptions ServiceOptionsFor(const Config& config, const std::string& registry_host,
+                                        storage::MetadataStore& meta, auth::Authenticator& auth) {
+  tasks::ServiceOptions o;
+  o.data_dir = config.data_dir;
+  o.build_state = config.builds.state_dir.empty() ? std::filesystem::path(config.data_dir) / "build"
+                                                  : std::filesystem::path(config.builds.state_dir);
+  o.concurrency = config.builds.concurrency;
+  o.registry_host = registry_host;
+  // Its own registry over plain HTTP is fine for the builder, loopback or not.
+  if (config.tls_cert.empty()) o.insecure_registries.push_back(registry_host);
+  o.max_context_bytes = config.builds.max_context_bytes;
+  o.credentials = BuilderCredentials(meta, auth, registry_host);
+  return o;
 }
 
 // Runs GC every `interval` seconds until destroyed.
@@ -138,11 +197,17 @@ int Serve(const ServeFlags& flags) {
   ropts.public_url = config->public_url;
   registry::Registry reg(*stores->blobs, meta, authenticator, bus, ropts);
 
+  // Created once the server listens (they need its port), but declared
+  // before it: connections following a run's log end before these go.
+  std::unique_ptr<tasks::RunService> runs;
+  std::unique_ptr<api::Api> rest;
+
   http::Metrics metrics;
   metrics.AddGauge("drydock_uploads_in_progress", "Blob upload sessions open in this process.",
                    [&reg] { return static_cast<double>(reg.uploads_in_progress()); });
   auto handler = [&](http::Request& req, http::Response& resp) {
     if (reg.Handle(req, resp)) return;
+    if (rest && rest->Handle(req, resp)) return;
     if (req.path == "/metrics") {
       resp.route = "metrics";
       resp.body = metrics.Render();
@@ -180,6 +245,15 @@ int Serve(const ServeFlags& flags) {
         "set tls.cert and tls.key",
         addr->first);
   }
+  std::string registry_host = RegistryHost(*config, addr->first, server.port());
+  runs = std::make_unique<tasks::RunService>(
+      meta, ServiceOptionsFor(*config, registry_host, meta, authenticator));
+  if (auto s = runs->Start(); !s.ok()) {
+    std::cerr << "drydock: starting the build service: " << s.message() << "\n";
+    return 1;
+  }
+  rest = std::make_unique<api::Api>(authenticator, meta, bus, *runs,
+                                    api::Options{registry_host, config->builds.max_context_bytes});
   GcLoop gc(reg, config->gc, config->gc_interval_seconds);
 
   std::thread signals([&] {

@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <limits>
 #include <mutex>
 #include <set>
@@ -153,6 +154,23 @@ bool SendFile(int sock, int fd, uint64_t off, uint64_t len, uint64_t& sent) {
   return true;
 }
 
+// The socket under a plain or TLS stream.
+template <class Stream>
+int NativeFd(Stream& stream) {
+  if constexpr (std::is_same_v<Stream, tcp::socket>) {
+    return stream.native_handle();
+  } else {
+    return stream.next_layer().native_handle();
+  }
+}
+
+// True when the client has closed or reset the connection: a log follower
+// that went away must not keep its thread until the run ends.
+bool PeerGone(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 }  // namespace
 
 std::string PercentDecode(std::string_view s) { return Decode(s, false); }
@@ -245,6 +263,8 @@ struct Server::Impl {
   void Serve(Stream& stream, const std::string& remote);
   template <class Stream>
   bool Write(Stream& stream, const Response& resp, bool keep_alive, uint64_t& out);
+  template <class Stream>
+  bool WriteChunks(Stream& stream, const BodyStream& next, uint64_t& out);
   void Connection(tcp::socket socket);
 };
 
@@ -253,13 +273,22 @@ bool Server::Impl::Write(Stream& stream, const Response& resp, bool keep_alive, 
   bhttp::response<bhttp::empty_body> h{static_cast<bhttp::status>(resp.status), 11};
   for (const auto& [k, v] : resp.headers) h.insert(k, v);
   uint64_t length = resp.source ? resp.source->length : resp.body.size();
-  if (!(resp.status == 204 || resp.status == 304 || resp.status < 200)) h.content_length(length);
+  bool has_body = !(resp.status == 204 || resp.status == 304 || resp.status < 200);
+  if (has_body && resp.stream) {
+    h.chunked(true);
+  } else if (has_body) {
+    h.content_length(length);
+  }
   h.keep_alive(keep_alive);
   std::ostringstream head;
   head << h.base();
   std::string header = head.str();
   beast::error_code ec;
   bool send_body = !resp.head_only && resp.status != 204 && resp.status != 304;
+  if (resp.stream && send_body) {
+    out += net::write(stream, net::buffer(header), ec);
+    return !ec && WriteChunks(stream, resp.stream, out);
+  }
   if (!resp.source || !send_body) {
     std::array<net::const_buffer, 2> bufs{
         net::buffer(header), net::buffer(resp.body.data(), send_body ? resp.body.size() : 0)};
@@ -283,6 +312,30 @@ bool Server::Impl::Write(Stream& stream, const Response& resp, bool keep_alive, 
     left -= *n;
   }
   return true;
+}
+
+template <class Stream>
+bool Server::Impl::WriteChunks(Stream& stream, const BodyStream& next, uint64_t& out) {
+  std::vector<char> buf(64 * 1024);
+  beast::error_code ec;
+  while (true) {
+    auto n = next(buf.data(), buf.size());
+    if (!n.ok()) return false;  // no way to report it mid-body: cut the connection
+    if (*n == kStreamIdle) {
+      if (stopping || PeerGone(NativeFd(stream))) return false;
+      continue;
+    }
+    if (*n == 0) break;
+    size_t m = std::min(*n, buf.size());
+    char size_line[24];
+    int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", m);
+    std::array<net::const_buffer, 3> bufs{net::buffer(size_line, static_cast<size_t>(len)),
+                                          net::buffer(buf.data(), m), net::buffer("\r\n", 2)};
+    out += net::write(stream, bufs, ec);
+    if (ec) return false;
+  }
+  out += net::write(stream, net::buffer("0\r\n\r\n", 5), ec);
+  return !ec;
 }
 
 template <class Stream>

@@ -58,11 +58,21 @@ struct BodySource {
   std::shared_ptr<void> owner;  // keeps whatever `read`/`fd` use alive
 };
 
+// A response body of unknown length (a log being followed), sent with
+// Transfer-Encoding: chunked, each piece flushed as its own chunk so the
+// client sees it at once. Fills `buf` with up to `n` bytes and returns how
+// many; 0 ends the body, an error aborts the connection. It may block, but
+// should return kStreamIdle at least every second or so while nothing is
+// ready, so the server can notice a client that went away or a shutdown.
+using BodyStream = std::function<Result<size_t>(char* buf, size_t n)>;
+inline constexpr size_t kStreamIdle = static_cast<size_t>(-1);
+
 struct Response {
   int status = 200;
   HeaderList headers;
   std::string body;
   std::optional<BodySource> source;
+  BodyStream stream;       // when set, wins over `body` and `source`
   bool head_only = false;  // HEAD: headers (with Content-Length) but no body
   std::string route;       // label for metrics and the access log
 

@@ -42,6 +42,11 @@ struct BindMount {
   bool readonly = false;
 };
 
+struct TmpfsMount {
+  std::string destination;
+  uint64_t size_bytes = 0;  // 0: the kernel's default (half of RAM)
+};
+
 enum class Network { kHost, kNone };
 
 struct ContainerSpec {
@@ -53,6 +58,7 @@ struct ContainerSpec {
   std::vector<uint32_t> additional_gids;
   Network network = Network::kHost;
   std::vector<BindMount> binds;
+  std::vector<TmpfsMount> tmpfs;
   std::string hostname = "drydock";
 };
 

@@ -70,6 +70,14 @@ std::string RuntimeSpecJson(const ContainerSpec& spec, const std::filesystem::pa
                       {"source", b.source.string()},
                       {"options", opts}});
   }
+  for (const auto& t : spec.tmpfs) {
+    json opts = {"nosuid", "nodev", "mode=1777"};
+    if (t.size_bytes) opts.push_back("size=" + std::to_string(t.size_bytes));
+    mounts.push_back({{"destination", t.destination},
+                      {"type", "tmpfs"},
+                      {"source", "tmpfs"},
+                      {"options", opts}});
+  }
   json namespaces =
       json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
   if (spec.network == Network::kNone) namespaces.push_back({{"type", "network"}});

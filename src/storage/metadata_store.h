@@ -1,5 +1,5 @@
 // Everything about the registry that is not blob bytes: repositories, blob
-// links, manifests, tags, referrers, upload sessions, users and events.
+// links, manifests, tags, referrers, upload sessions, users, events and runs.
 // Each method is one transaction, so a crash leaves either all of a change
 // or none of it.
 #pragma once
@@ -87,6 +87,26 @@ struct RepoGraph {
   std::vector<std::pair<oci::Digest, int64_t>> links;  // blob, linked-at
 };
 
+// A build run as storage sees it: a few columns to filter and order on, and
+// the rest as opaque JSON owned by tasks/.
+struct RunRow {
+  std::string id;  // unique, derived from seq by the caller
+  int64_t seq = 0;
+  std::string status, type, task;
+  int64_t create_time_ms = 0, start_time_ms = 0, finish_time_ms = 0;
+  std::string request_json, result_json;
+  std::string error;
+  // Free text that RunQuery::image is searched in (a substring match).
+  std::string output_images;
+};
+
+struct RunQuery {
+  int64_t top = 15;    // newest first, at most this many; -1: no limit
+  std::string status;  // "" = any
+  std::string task;    // "" = any
+  std::string image;   // "" = any, else a substring of output_images
+};
+
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
@@ -131,6 +151,21 @@ class MetadataStore {
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
   // Sets `key` only if unset; returns the value now stored.
   virtual Result<std::string> InitSetting(const std::string& key, const std::string& value) = 0;
+
+  // Runs. CreateRun assigns the next seq (never reused), names the row
+  // make_id(seq) and returns the seq; `row.id` and `row.seq` are ignored.
+  virtual Result<int64_t> CreateRun(const RunRow& row,
+                                    const std::function<std::string(int64_t)>& make_id) = 0;
+  // Overwrites every field but id, seq and create time. With `if_status`
+  // non-empty, only while the stored status is one of those: returns whether
+  // the row changed (compare-and-set for claiming and canceling a run).
+  // kNotFound when there is no such run.
+  virtual Result<bool> UpdateRun(const RunRow& row, const std::vector<std::string>& if_status) = 0;
+  virtual Result<RunRow> GetRun(const std::string& id) = 0;
+  virtual Result<std::vector<RunRow>> ListRuns(const RunQuery& query) = 0;
+  // Runs in any of `statuses`, oldest first, at most `limit` (-1: all).
+  virtual Result<std::vector<RunRow>> RunsWithStatus(const std::vector<std::string>& statuses,
+                                                     int64_t limit) = 0;
 
   // Garbage collection.
   virtual Result<std::vector<std::string>> AllRepositories() = 0;

@@ -1,5 +1,6 @@
 // SQLite implementation of MetadataStore. Each public method is a single
 // statement or one IMMEDIATE transaction, which is what makes a kill -9 safe.
+#include <algorithm>
 #include <ctime>
 #include <map>
 #include <set>
@@ -43,7 +44,18 @@ CREATE TABLE IF NOT EXISTS events(
   id INTEGER PRIMARY KEY AUTOINCREMENT, action TEXT NOT NULL, repo TEXT NOT NULL, tag TEXT NOT NULL,
   digest TEXT NOT NULL, media_type TEXT NOT NULL, actor TEXT NOT NULL, time INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, status TEXT NOT NULL, type TEXT NOT NULL,
+  task TEXT NOT NULL, create_time INTEGER NOT NULL, start_time INTEGER NOT NULL,
+  finish_time INTEGER NOT NULL, request TEXT NOT NULL, result TEXT NOT NULL, error TEXT NOT NULL,
+  output_images TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS runs_status ON runs(status, seq);
 )sql";
+
+// The columns ReadRun expects, in order.
+#define DD_RUN_COLUMNS                                                                          \
+  "id, seq, status, type, task, create_time, start_time, finish_time, request, result, error, " \
+  "output_images"
 
 int64_t Now() { return static_cast<int64_t>(::time(nullptr)); }
 
@@ -400,6 +412,104 @@ class SqliteMetadataStore final : public MetadataStore {
     return *v;
   }
 
+  Result<int64_t> CreateRun(const RunRow& row,
+                            const std::function<std::string(int64_t)>& make_id) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    Transaction tx(*c);
+    DD_RETURN_IF_ERROR(tx.status());
+    int64_t seq = 0;
+    {
+      DD_ASSIGN_OR_RETURN(
+          s, c->Prepare("INSERT INTO runs(status,type,task,create_time,start_time,finish_time,"
+                        "request,result,error,output_images) VALUES(?,?,?,?,?,?,?,?,?,?) "
+                        "RETURNING seq"));
+      s->Bind(1, row.status)
+          .Bind(2, row.type)
+          .Bind(3, row.task)
+          .Bind(4, row.create_time_ms)
+          .Bind(5, row.start_time_ms)
+          .Bind(6, row.finish_time_ms)
+          .Bind(7, row.request_json)
+          .Bind(8, row.result_json)
+          .Bind(9, row.error)
+          .Bind(10, row.output_images);
+      DD_ASSIGN_OR_RETURN(got, s->Step());
+      if (!got) return Internal("run insert returned no seq");
+      seq = s->Int(0);
+      DD_RETURN_IF_ERROR(s->Run());
+    }
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("UPDATE runs SET id=? WHERE seq=?"));
+    DD_RETURN_IF_ERROR(s->Bind(1, make_id(seq)).Bind(2, seq).Run());
+    DD_RETURN_IF_ERROR(tx.Commit());
+    return seq;
+  }
+
+  Result<bool> UpdateRun(const RunRow& row, const std::vector<std::string>& if_status) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    {
+      DD_ASSIGN_OR_RETURN(
+          s, c->Prepare("UPDATE runs SET status=?2, type=?3, task=?4, start_time=?5, "
+                        "finish_time=?6, request=?7, result=?8, error=?9, output_images=?10 "
+                        "WHERE id=?1 AND (?11='' OR instr(?11, ','||status||',')>0)"));
+      s->Bind(1, row.id)
+          .Bind(2, row.status)
+          .Bind(3, row.type)
+          .Bind(4, row.task)
+          .Bind(5, row.start_time_ms)
+          .Bind(6, row.finish_time_ms)
+          .Bind(7, row.request_json)
+          .Bind(8, row.result_json)
+          .Bind(9, row.error)
+          .Bind(10, row.output_images)
+          .Bind(11, StatusSet(if_status));
+      DD_RETURN_IF_ERROR(s->Run());
+    }
+    if (c->Changes() > 0) return true;
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT 1 FROM runs WHERE id=?"));
+    s->Bind(1, row.id);
+    DD_ASSIGN_OR_RETURN(exists, s->Step());
+    if (!exists) return NotFound("run " + row.id + " does not exist");
+    return false;
+  }
+
+  Result<RunRow> GetRun(const std::string& id) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT " DD_RUN_COLUMNS " FROM runs WHERE id=?"));
+    s->Bind(1, id);
+    DD_ASSIGN_OR_RETURN(row, s->Step());
+    if (!row) return NotFound("run " + id + " does not exist");
+    return ReadRun(*s);
+  }
+
+  Result<std::vector<RunRow>> ListRuns(const RunQuery& q) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT " DD_RUN_COLUMNS " FROM runs "
+                                      "WHERE (?1='' OR status=?1) AND (?2='' OR task=?2) AND "
+                                      "(?3='' OR instr(output_images, ?3)>0) "
+                                      "ORDER BY seq DESC LIMIT ?4"));
+    s->Bind(1, q.status).Bind(2, q.task).Bind(3, q.image).Bind(4, q.top);
+    return ReadRuns(*s);
+  }
+
+  Result<std::vector<RunRow>> RunsWithStatus(const std::vector<std::string>& statuses,
+                                             int64_t limit) override {
+    // One indexed query per status, merged: the set is small (a queue).
+    std::vector<RunRow> out;
+    for (const auto& status : statuses) {
+      DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+      DD_ASSIGN_OR_RETURN(
+          s, c->Prepare("SELECT " DD_RUN_COLUMNS " FROM runs WHERE status=? ORDER BY seq LIMIT ?"));
+      s->Bind(1, status).Bind(2, limit);
+      DD_ASSIGN_OR_RETURN(rows, ReadRuns(*s));
+      for (auto& r : rows) out.push_back(std::move(r));
+    }
+    std::sort(out.begin(), out.end(),
+              [](const RunRow& a, const RunRow& b) { return a.seq < b.seq; });
+    if (limit >= 0 && out.size() > static_cast<size_t>(limit))
+      out.resize(static_cast<size_t>(limit));
+    return out;
+  }
+
   Result<std::vector<std::string>> AllRepositories() override { return ListRepositories(Page{}); }
 
   Result<RepoGraph> LoadRepoGraph(const std::string& repo) override {
@@ -481,6 +591,41 @@ class SqliteMetadataStore final : public MetadataStore {
       DD_ASSIGN_OR_RETURN(row, s.Step());
       if (!row) break;
       out.push_back(s.Text(0));
+    }
+    return out;
+  }
+
+  // ",a,b," for matching with instr(); "" when there is no condition.
+  static std::string StatusSet(const std::vector<std::string>& statuses) {
+    if (statuses.empty()) return "";
+    std::string set = ",";
+    for (const auto& s : statuses) set += s + ",";
+    return set;
+  }
+
+  static RunRow ReadRun(const sqlite::Stmt& s) {
+    RunRow r;
+    r.id = s.Text(0);
+    r.seq = s.Int(1);
+    r.status = s.Text(2);
+    r.type = s.Text(3);
+    r.task = s.Text(4);
+    r.create_time_ms = s.Int(5);
+    r.start_time_ms = s.Int(6);
+    r.finish_time_ms = s.Int(7);
+    r.request_json = s.Text(8);
+    r.result_json = s.Text(9);
+    r.error = s.Text(10);
+    r.output_images = s.Text(11);
+    return r;
+  }
+
+  static Result<std::vector<RunRow>> ReadRuns(sqlite::Stmt& s) {
+    std::vector<RunRow> out;
+    while (true) {
+      DD_ASSIGN_OR_RETURN(row, s.Step());
+      if (!row) break;
+      out.push_back(ReadRun(s));
     }
     return out;
   }

@@ -111,5 +111,69 @@ TEST_F(AuthTest, AuthorizationHeaderParsing) {
   EXPECT_EQ(basic->user, "admin");
 }
 
+TEST_F(AuthTest, ApiTokenAsBearerCarriesTheUsersCurrentRights) {
+  auto reader = *auth_->Login("reader", "reader-password");
+  auto token = auth_->IssueApiToken(reader);
+  ASSERT_TRUE(token.ok()) << token.status().message();
+  EXPECT_EQ(token->expires_in, 30 * 24 * 3600);
+  auto who = auth_->Authenticate("Bearer " + token->jwt);
+  ASSERT_TRUE(who.ok()) << who.status().message();
+  EXPECT_EQ(who->user, "reader");
+  EXPECT_TRUE(who->api_token);
+  EXPECT_FALSE(who->token_access.has_value());  // no access list baked in
+  EXPECT_EQ(auth_->Allowed(*who, "team/app"), unsigned{kPull});
+  EXPECT_EQ(auth_->Allowed(*who, "team/other"), unsigned{kPull});
+  EXPECT_EQ(auth_->Allowed(*who, "private/x"), 0u);
+  // Grants are read at request time: a new grant applies to the old token.
+  ASSERT_TRUE(store_->SetGrants("reader", {{"team/*", "pull,push"}}).ok());
+  EXPECT_EQ(auth_->Allowed(*auth_->Authenticate("Bearer " + token->jwt), "team/app"),
+            unsigned{kPull | kPush});
+  EXPECT_FALSE(auth_->IssueApiToken(Identity{}).ok());
+}
+
+TEST_F(AuthTest, ApiTokenAsBasicPassword) {
+  auto reader = *auth_->Login("reader", "reader-password");
+  std::string jwt = auth_->IssueApiToken(reader)->jwt;
+  auto who = auth_->Authenticate("Basic " + Base64Encode("reader:" + jwt));
+  ASSERT_TRUE(who.ok()) << who.status().message();
+  EXPECT_EQ(who->user, "reader");
+  EXPECT_TRUE(who->api_token);
+  EXPECT_EQ(auth_->Allowed(*who, "team/app"), unsigned{kPull});
+
+  // Another user's token is not a password.
+  auto wrong_user = auth_->Authenticate("Basic " + Base64Encode("admin:" + jwt));
+  ASSERT_FALSE(wrong_user.ok());
+  EXPECT_EQ(wrong_user.status().code(), Code::kUnauthenticated);
+  // Neither are expired API tokens or short-lived registry tokens.
+  std::string expired = auth_->IssueApiToken(reader, -120)->jwt;
+  auto old = auth_->Authenticate("Basic " + Base64Encode("reader:" + expired));
+  ASSERT_FALSE(old.ok());
+  EXPECT_NE(old.status().message().find("expired"), std::string::npos);
+  EXPECT_FALSE(auth_->Authenticate("Bearer " + expired).ok());
+  std::string registry_token = auth_->IssueToken(reader, {"repository:team/app:pull"})->jwt;
+  EXPECT_FALSE(auth_->Authenticate("Basic " + Base64Encode("reader:" + registry_token)).ok());
+  // A token signed with another key is refused.
+  Authenticator other(*store_, Options{}, "another-key");
+  std::string forged = other.IssueApiToken(reader)->jwt;
+  EXPECT_FALSE(auth_->Authenticate("Basic " + Base64Encode("reader:" + forged)).ok());
+  // Passwords keep working.
+  EXPECT_TRUE(auth_->Authenticate("Basic " + Base64Encode("reader:reader-password")).ok());
+}
+
+TEST_F(AuthTest, RegistryTokenFromAnApiTokenIsScoped) {
+  // docker login -u USER -p TOKEN: the token endpoint sees Basic user:token.
+  auto reader = *auth_->Login("reader", "reader-password");
+  std::string jwt = auth_->IssueApiToken(reader)->jwt;
+  auto via_token = auth_->Authenticate("Basic " + Base64Encode("reader:" + jwt));
+  ASSERT_TRUE(via_token.ok());
+  auto scoped = auth_->IssueToken(*via_token, {"repository:team/app:pull,push"});
+  ASSERT_TRUE(scoped.ok());
+  auto who = auth_->Authenticate("Bearer " + scoped->jwt);
+  ASSERT_TRUE(who.ok());
+  EXPECT_FALSE(who->api_token);
+  EXPECT_EQ(auth_->Allowed(*who, "team/app"), unsigned{kPull});
+  EXPECT_EQ(auth_->Allowed(*who, "team/other"), 0u);
+}
+
 }  // namespace
 }  // namespace drydock::auth

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "storage/metadata_store.h"
@@ -133,6 +134,121 @@ TEST_F(MetadataStoreTest, UsersGrantsSettingsEvents) {
   auto events = store_->EventsAfter(0, 10);
   ASSERT_EQ(events->size(), 1u);
   EXPECT_EQ(events->at(0).actor, "bob");
+}
+
+RunRow NewRun(const std::string& status, const std::string& task = "",
+              const std::string& images = "") {
+  RunRow r;
+  r.status = status;
+  r.type = task.empty() ? "QuickBuild" : "AutoBuild";
+  r.task = task;
+  r.create_time_ms = 1000;
+  r.request_json = R"({"source":"/dev/null"})";
+  r.output_images = images;
+  return r;
+}
+
+std::string IdOf(int64_t seq) { return "r" + std::to_string(seq); }
+
+TEST_F(MetadataStoreTest, RunsGetIncreasingSeqsAndRoundTrip) {
+  auto first = store_->CreateRun(NewRun("Queued"), IdOf);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  auto second = store_->CreateRun(NewRun("Queued"), IdOf);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(*first, 1);
+  EXPECT_EQ(*second, 2);
+  auto got = store_->GetRun("r2");
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_EQ(got->id, "r2");
+  EXPECT_EQ(got->seq, 2);
+  EXPECT_EQ(got->status, "Queued");
+  EXPECT_EQ(got->type, "QuickBuild");
+  EXPECT_EQ(got->create_time_ms, 1000);
+  EXPECT_EQ(got->request_json, R"({"source":"/dev/null"})");
+  EXPECT_EQ(store_->GetRun("r9").status().code(), Code::kNotFound);
+
+  RunRow done = *got;
+  done.status = "Succeeded";
+  done.start_time_ms = 2000;
+  done.finish_time_ms = 3000;
+  done.result_json = R"({"digest":"x"})";
+  done.error = "";
+  done.output_images = "\nteam/app:v1\n";
+  ASSERT_TRUE(*store_->UpdateRun(done, {}));
+  got = store_->GetRun("r2");
+  EXPECT_EQ(got->status, "Succeeded");
+  EXPECT_EQ(got->start_time_ms, 2000);
+  EXPECT_EQ(got->finish_time_ms, 3000);
+  EXPECT_EQ(got->result_json, R"({"digest":"x"})");
+  EXPECT_EQ(got->create_time_ms, 1000);  // not an updatable field
+  done.id = "nope";
+  EXPECT_EQ(store_->UpdateRun(done, {}).status().code(), Code::kNotFound);
+}
+
+TEST_F(MetadataStoreTest, RunUpdateWithStatusConditionIsACompareAndSet) {
+  ASSERT_TRUE(store_->CreateRun(NewRun("Queued"), IdOf).ok());
+  RunRow claimed = *store_->GetRun("r1");
+  claimed.status = "Started";
+  EXPECT_TRUE(*store_->UpdateRun(claimed, {"Queued"}));
+  RunRow canceled = claimed;
+  canceled.status = "Canceled";
+  EXPECT_FALSE(*store_->UpdateRun(canceled, {"Queued"}));  // someone claimed it first
+  EXPECT_EQ(store_->GetRun("r1")->status, "Started");
+  EXPECT_TRUE(*store_->UpdateRun(canceled, {"Started", "Running"}));
+  EXPECT_EQ(store_->GetRun("r1")->status, "Canceled");
+}
+
+TEST_F(MetadataStoreTest, ConcurrentRunCreationNeverRepeatsASeq) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) EXPECT_TRUE(store_->CreateRun(NewRun("Queued"), IdOf).ok());
+    });
+  }
+  for (auto& th : threads) th.join();
+  RunQuery all;
+  all.top = -1;
+  auto runs = store_->ListRuns(all);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 80u);
+  std::set<std::string> ids;
+  for (const auto& r : *runs) ids.insert(r.id);
+  EXPECT_EQ(ids.size(), 80u);
+  EXPECT_EQ(runs->front().seq, 80);  // newest first
+}
+
+TEST_F(MetadataStoreTest, ListRunsFilters) {
+  ASSERT_TRUE(store_->CreateRun(NewRun("Succeeded", "", "\nteam/app:v1\n"), IdOf).ok());
+  ASSERT_TRUE(store_->CreateRun(NewRun("Failed", "nightly", "\nteam/app:v2\n"), IdOf).ok());
+  ASSERT_TRUE(store_->CreateRun(NewRun("Succeeded", "nightly", "\nteam/db:v1\n"), IdOf).ok());
+  auto ids = [&](const RunQuery& q) {
+    std::vector<std::string> out;
+    auto runs = store_->ListRuns(q);
+    EXPECT_TRUE(runs.ok());
+    for (const auto& r : *runs) out.push_back(r.id);
+    return out;
+  };
+  EXPECT_EQ(ids(RunQuery{}), (std::vector<std::string>{"r3", "r2", "r1"}));
+  EXPECT_EQ(ids(RunQuery{2, "", "", ""}), (std::vector<std::string>{"r3", "r2"}));
+  EXPECT_EQ(ids(RunQuery{15, "Succeeded", "", ""}), (std::vector<std::string>{"r3", "r1"}));
+  EXPECT_EQ(ids(RunQuery{15, "", "nightly", ""}), (std::vector<std::string>{"r3", "r2"}));
+  EXPECT_EQ(ids(RunQuery{15, "", "", "\nteam/app:v1\n"}), (std::vector<std::string>{"r1"}));
+  EXPECT_EQ(ids(RunQuery{15, "", "", "team/app"}), (std::vector<std::string>{"r2", "r1"}));
+  EXPECT_EQ(ids(RunQuery{15, "Failed", "nightly", "team/db"}), std::vector<std::string>{});
+}
+
+TEST_F(MetadataStoreTest, RunsWithStatusAreOldestFirst) {
+  for (const char* s : {"Running", "Queued", "Succeeded", "Started", "Queued"})
+    ASSERT_TRUE(store_->CreateRun(NewRun(s), IdOf).ok());
+  auto active = store_->RunsWithStatus({"Started", "Running"}, -1);
+  ASSERT_TRUE(active.ok());
+  ASSERT_EQ(active->size(), 2u);
+  EXPECT_EQ((*active)[0].id, "r1");
+  EXPECT_EQ((*active)[1].id, "r4");
+  auto next = store_->RunsWithStatus({"Queued"}, 1);
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ((*next)[0].id, "r2");
+  EXPECT_TRUE(store_->RunsWithStatus({"Timeout"}, -1)->empty());
 }
 
 }  // namespace

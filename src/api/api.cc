@@ -1,0 +1,183 @@
+// Routing, authentication, errors and the token endpoint of /api/v1/.
+#include "api/api.h"
+
+#include <ctime>
+
+#include "api/impl.h"
+#include "api/run_json.h"
+
+namespace drydock::api {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kPrefix = "/api/v1";
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+void Unauthorized(http::Response& r, std::string_view message) {
+  SendError(r, 401, "UNAUTHORIZED", message);
+  r.Set("WWW-Authenticate", "Basic realm=\"drydock\"");
+}
+
+void MethodNotAllowed(Ctx& c) {
+  SendError(c.resp, 405, "METHOD_NOT_ALLOWED",
+            "method " + c.req.method + " is not allowed on " + c.req.path);
+}
+
+}  // namespace
+
+void SendError(http::Response& r, int status, std::string_view code, std::string_view message) {
+  r.source.reset();
+  r.stream = nullptr;
+  SendJson(r, status, json{{"error", {{"code", code}, {"message", message}}}});
+}
+
+void SendStatus(http::Response& r, const Status& s) {
+  switch (s.code()) {
+    case Code::kNotFound:
+      return SendError(r, 404, "NOT_FOUND", s.message());
+    case Code::kInvalid:
+    case Code::kOutOfRange:
+      return SendError(r, 400, "INVALID", s.message());
+    case Code::kAlreadyExists:
+    case Code::kConflict:
+      return SendError(r, 409, "CONFLICT", s.message());
+    case Code::kTooLarge:
+      return SendError(r, 413, "TOO_LARGE", s.message());
+    case Code::kUnauthenticated:
+      return Unauthorized(r, s.message());
+    case Code::kDenied:
+      return SendError(r, 403, "DENIED", s.message());
+    case Code::kUnavailable:
+      return SendError(r, 503, "UNAVAILABLE", s.message());
+    default:
+      return SendError(r, 500, "INTERNAL", s.message());
+  }
+}
+
+void SendJson(http::Response& r, int status, const json& body) {
+  r.status = status;
+  r.body = body.dump();
+  r.Set("Content-Type", "application/json");
+}
+
+Api::Api(auth::Authenticator& auth, storage::MetadataStore& meta, events::Bus& bus,
+         tasks::RunService& runs, Options options)
+    : impl_(std::make_unique<Impl>(auth, meta, bus, runs, std::move(options))) {}
+
+Api::~Api() = default;
+
+bool Api::Handle(http::Request& req, http::Response& resp) {
+  if (!StartsWith(req.path, kPrefix) ||
+      (req.path.size() > kPrefix.size() && req.path[kPrefix.size()] != '/')) {
+    return false;
+  }
+  resp.route = "api";
+  auto who = impl_->auth.Authenticate(req.Header("Authorization"));
+  if (!who.ok()) {
+    Unauthorized(resp, who.status().message());
+  } else if (who->anonymous()) {
+    Unauthorized(resp, "authentication required: send Basic credentials or a Bearer token");
+  } else {
+    Ctx c{req, resp, *who};
+    impl_->Route(c, std::string_view(req.path).substr(kPrefix.size()));
+  }
+  return true;
+}
+
+void Api::Impl::Route(Ctx& c, std::string_view path) {
+  const std::string& m = c.req.method;
+  if (path == "/tokens") {
+    c.resp.route = "api_tokens";
+    return m == "POST" ? IssueToken(c) : MethodNotAllowed(c);
+  }
+  if (path == "/contexts") {
+    c.resp.route = "api_contexts";
+    return m == "POST" ? UploadContext(c) : MethodNotAllowed(c);
+  }
+  if (path == "/runs") {
+    c.resp.route = "api_runs";
+    if (m == "GET") return ListRuns(c);
+    return m == "POST" ? QueueRun(c) : MethodNotAllowed(c);
+  }
+  if (path == "/repositories") {
+    c.resp.route = "api_repositories";
+    return m == "GET" ? ListRepositories(c) : MethodNotAllowed(c);
+  }
+  if (StartsWith(path, "/runs/") && RouteRun(c, path.substr(6))) return;
+  if (StartsWith(path, "/repositories/") && RouteRepository(c, path.substr(14))) return;
+  c.resp.route = "api_unknown";
+  SendError(c.resp, 404, "NOT_FOUND", "no such endpoint: " + c.req.path);
+}
+
+bool Api::Impl::RouteRun(Ctx& c, std::string_view rest) {
+  const std::string& m = c.req.method;
+  auto slash = rest.find('/');
+  std::string id(rest.substr(0, slash));
+  std::string_view action = slash == std::string_view::npos ? "" : rest.substr(slash);
+  if (id.empty()) return false;
+  if (action.empty()) {
+    c.resp.route = "api_run";
+    m == "GET" ? GetRun(c, id) : MethodNotAllowed(c);
+  } else if (action == "/cancel") {
+    c.resp.route = "api_run_cancel";
+    m == "POST" ? CancelRun(c, id) : MethodNotAllowed(c);
+  } else if (action == "/log") {
+    c.resp.route = "api_run_log";
+    m == "GET" ? RunLog(c, id) : MethodNotAllowed(c);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool Api::Impl::RouteRepository(Ctx& c, std::string_view rest) {
+  // Names contain slashes, so the endpoint is found from the end:
+  // ".../tags/<tag>" (a tag has no '/'), ".../tags", else the name itself.
+  const std::string& m = c.req.method;
+  auto tags = rest.rfind("/tags/");
+  if (tags != std::string_view::npos && tags > 0 && tags + 6 < rest.size() &&
+      rest.find('/', tags + 6) == std::string_view::npos) {
+    c.resp.route = "api_tag";
+    std::string repo(rest.substr(0, tags)), tag(rest.substr(tags + 6));
+    m == "DELETE" ? DeleteTag(c, repo, tag) : MethodNotAllowed(c);
+  } else if (rest.size() > 5 && rest.substr(rest.size() - 5) == "/tags") {
+    c.resp.route = "api_tags";
+    m == "GET" ? ListTags(c, std::string(rest.substr(0, rest.size() - 5))) : MethodNotAllowed(c);
+  } else if (!rest.empty()) {
+    c.resp.route = "api_repository";
+    m == "DELETE" ? DeleteRepository(c, std::string(rest)) : MethodNotAllowed(c);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void Api::Impl::IssueToken(Ctx& c) {
+  // A token must come from the password: otherwise a leaked token could be
+  // renewed forever.
+  if (c.who.api_token || c.who.token_access) {
+    return Unauthorized(c.resp, "issuing an API token needs the password (Basic auth)");
+  }
+  auto token = auth.IssueApiToken(c.who);
+  if (!token.ok()) return SendStatus(c.resp, token.status());
+  SendJson(c.resp, 201,
+           json{{"token", token->jwt},
+                {"user", c.who.user},
+                {"expiresAt", IsoTime((token->issued_at + token->expires_in) * 1000)}});
+}
+
+bool Api::Impl::RequireAnyGrant(Ctx& c) {
+  if (c.who.admin) return true;
+  // Only the user's own grants count, not the anonymous-pull patterns.
+  auto rows = meta.GetGrants(c.who.user);
+  if (!rows.ok()) return SendStatus(c.resp, rows.status()), false;
+  if (!rows->empty()) return true;
+  SendError(c.resp, 403, "DENIED", "user " + c.who.user + " has no grants on this registry");
+  return false;
+}
+
+}  // namespace drydock::api

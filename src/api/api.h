@@ -1,0 +1,45 @@
+// The REST API under /api/v1/ (docs/api.md): API tokens, build contexts,
+// runs and their live logs, and repositories. JSON in and out, served by
+// `drydock serve` beside the registry's /v2/ and authenticated with the same
+// users, passwords and tokens.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "auth/auth.h"
+#include "events/events.h"
+#include "http/server.h"
+#include "storage/metadata_store.h"
+#include "tasks/tasks.h"
+
+namespace drydock::api {
+
+struct Options {
+  // "host:port" of this server's registry: prepended to image names that
+  // name no registry, and the registry whose push rights a run needs.
+  std::string registry_host;
+  // Context uploads announcing more than this are refused before reading;
+  // the run service enforces its own limit on bodies of unknown length.
+  uint64_t max_context_bytes = 2ull << 30;
+};
+
+class Api {
+ public:
+  // Deletes publish events on `bus` as the registry's DELETE does.
+  Api(auth::Authenticator& auth, storage::MetadataStore& meta, events::Bus& bus,
+      tasks::RunService& runs, Options options);
+  ~Api();
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+
+  // True when the request is under /api/v1/ (and has been answered).
+  bool Handle(http::Request& req, http::Response& resp);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace drydock::api

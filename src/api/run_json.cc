@@ -1,0 +1,177 @@
+#include "api/run_json.h"
+
+#include <ctime>
+
+#include "oci/reference.h"
+
+namespace drydock::api {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kRunIdPlaceholder = "{{.Run.ID}}";
+
+std::string ReplaceAll(std::string s, std::string_view from, std::string_view to) {
+  for (auto pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
+    s.replace(pos, from.size(), to);
+  }
+  return s;
+}
+
+// Reads an optional field of the expected JSON type into `out`.
+template <typename T>
+Status Field(const json& body, const char* key, T& out) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return Status::Ok();
+  bool type_ok;
+  if constexpr (std::is_same_v<T, bool>) {
+    type_ok = it->is_boolean();
+  } else if constexpr (std::is_integral_v<T>) {
+    type_ok = it->is_number_integer();
+  } else {
+    type_ok = it->is_string();
+  }
+  if (!type_ok) return Invalid(std::string("field '") + key + "' has the wrong type");
+  out = it->get<T>();
+  return Status::Ok();
+}
+
+Status ParseImages(const json& body, std::string_view registry_host, tasks::RunRequest& r) {
+  auto it = body.find("images");
+  if (it == body.end() || it->is_null()) return Status::Ok();
+  if (!it->is_array()) return Invalid("field 'images' must be an array of image names");
+  for (const auto& image : *it) {
+    if (!image.is_string() || image.get<std::string>().empty())
+      return Invalid("field 'images' must be an array of image names");
+    std::string name = QualifyImage(image.get<std::string>(), registry_host);
+    // Checked as it will be once the run id is known ("ca1" is one).
+    auto ref = oci::ParseImageReference(ReplaceAll(name, kRunIdPlaceholder, "ca1"));
+    if (!ref.ok()) return ref.status();
+    if (ref->digest) return Invalid("image '" + name + "' must be a tag, not a digest");
+    r.images.push_back(std::move(name));
+  }
+  return Status::Ok();
+}
+
+Status ParseBuildArgs(const json& body, tasks::RunRequest& r) {
+  auto it = body.find("buildArgs");
+  if (it == body.end() || it->is_null()) return Status::Ok();
+  if (!it->is_array()) return Invalid("field 'buildArgs' must be an array");
+  for (const auto& a : *it) {
+    if (!a.is_object()) return Invalid("each build arg must be {name, value, isSecret}");
+    tasks::BuildArg arg;
+    DD_RETURN_IF_ERROR(Field(a, "name", arg.name));
+    DD_RETURN_IF_ERROR(Field(a, "value", arg.value));
+    DD_RETURN_IF_ERROR(Field(a, "isSecret", arg.secret));
+    if (arg.name.empty() || arg.name.find('=') != std::string::npos)
+      return Invalid("build arg names must be non-empty without '='");
+    r.build_args.push_back(std::move(arg));
+  }
+  return Status::Ok();
+}
+
+Status CheckPlatform(const std::string& platform) {
+  size_t parts = 1;
+  for (char ch : platform) parts += ch == '/';
+  if (parts < 2 || parts > 3 || platform.front() == '/' || platform.back() == '/' ||
+      platform.find("//") != std::string::npos) {
+    return Invalid("platform '" + platform + "' must be os/arch[/variant]");
+  }
+  return Status::Ok();
+}
+
+json PlatformJson(const std::string& platform) {
+  std::string parts[3];
+  size_t i = 0;
+  for (char ch : platform) {
+    if (ch == '/') {
+      if (++i == 3) break;
+    } else {
+      parts[i] += ch;
+    }
+  }
+  return {{"os", parts[0]}, {"architecture", parts[1]}, {"variant", parts[2]}};
+}
+
+json DependenciesJson(const std::string& text) {
+  if (text.empty()) return json::array();
+  json parsed = json::parse(text, nullptr, false);
+  return parsed.is_discarded() ? json::array() : parsed;
+}
+
+}  // namespace
+
+std::string IsoTime(int64_t ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string QualifyImage(std::string_view name, std::string_view registry_host) {
+  auto slash = name.find('/');
+  if (slash != std::string_view::npos) {
+    auto first = name.substr(0, slash);
+    if (first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos ||
+        first == "localhost") {
+      return std::string(name);
+    }
+  }
+  return std::string(registry_host) + "/" + std::string(name);
+}
+
+Result<tasks::RunRequest> ParseRunRequest(const json& body, std::string_view registry_host) {
+  if (!body.is_object()) return Invalid("the request body must be a JSON object");
+  tasks::RunRequest r;
+  DD_RETURN_IF_ERROR(Field(body, "type", r.type));
+  if (r.type != "QuickBuild" && r.type != "QuickRun")
+    return Invalid("type '" + r.type + "' cannot be queued: use QuickBuild or QuickRun");
+  DD_RETURN_IF_ERROR(Field(body, "source", r.source));
+  if (r.source.empty()) return Invalid("field 'source' is required");
+  DD_RETURN_IF_ERROR(Field(body, "dockerfile", r.dockerfile));
+  if (r.dockerfile.empty()) r.dockerfile = "Dockerfile";
+  DD_RETURN_IF_ERROR(ParseImages(body, registry_host, r));
+  DD_RETURN_IF_ERROR(ParseBuildArgs(body, r));
+  DD_RETURN_IF_ERROR(Field(body, "target", r.target));
+  DD_RETURN_IF_ERROR(Field(body, "platform", r.platform));
+  if (r.platform.empty()) r.platform = "linux/amd64";
+  DD_RETURN_IF_ERROR(CheckPlatform(r.platform));
+  bool no_push = false;
+  DD_RETURN_IF_ERROR(Field(body, "noPush", no_push));
+  r.push = !no_push;
+  DD_RETURN_IF_ERROR(Field(body, "noCache", r.no_cache));
+  // Its range is the run service's to check (tests may lower the minimum).
+  DD_RETURN_IF_ERROR(Field(body, "timeout", r.timeout_seconds));
+  DD_RETURN_IF_ERROR(Field(body, "gitToken", r.git_token));
+  return r;
+}
+
+json RunToJson(const tasks::Run& run) {
+  json images = json::array();
+  for (const auto& i : run.output_images) {
+    images.push_back({{"registry", i.registry},
+                      {"repository", i.repository},
+                      {"tag", i.tag},
+                      {"digest", i.digest}});
+  }
+  json j = {
+      {"runId", run.id},
+      {"status", tasks::StatusName(run.status)},
+      {"runType", run.request.type},
+      {"task", run.request.task},
+      {"platform", PlatformJson(run.request.platform)},
+      {"outputImages", std::move(images)},
+      {"dependencies", DependenciesJson(run.dependencies_json)},
+      {"source",
+       {{"url", run.source.url}, {"commit", run.source.commit}, {"branch", run.source.branch}}},
+      {"runErrorMessage", run.error}};
+  // Times not reached yet are left out (null to jq, absent to nlohmann's value()).
+  if (run.create_time_ms > 0) j["createTime"] = IsoTime(run.create_time_ms);
+  if (run.start_time_ms > 0) j["startTime"] = IsoTime(run.start_time_ms);
+  if (run.finish_time_ms > 0) j["finishTime"] = IsoTime(run.finish_time_ms);
+  return j;
+}
+
+}  // namespace drydock::api

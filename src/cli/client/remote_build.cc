@@ -1,0 +1,163 @@
+// `drydock build` without --local: a quick build on the server, like
+// `az acr build`. A local directory is packed and uploaded first; any other
+// source (git or tarball URL, oci://, /dev/null) is passed to the server as
+// written. Then the log is followed (or the status polled) to the end.
+#include <fcntl.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "base/fd.h"
+#include "cli/client/api_client.h"
+#include "cli/client/context_pack.h"
+#include "cli/client/exit.h"
+#include "cli/client/run_watch.h"
+#include "cli/commands.h"
+
+namespace drydock::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr int64_t kMinTimeout = 300, kMaxTimeout = 28800;
+
+// Flags of `drydock build --local` that mean nothing to the server.
+Status CheckRemoteFlags(const BuildFlags& f) {
+  std::string local_only;
+  if (!f.output.empty()) local_only = "--output";
+  if (!f.cache_to.empty() || !f.cache_from.empty()) local_only = "--cache-to/--cache-from";
+  if (!f.secrets.empty() || !f.ssh.empty()) local_only = "--secret/--ssh";
+  if (!f.insecure_registries.empty()) local_only = "--insecure-registry";
+  if (f.docker_format || f.compression != "gzip") local_only = "--docker-format/--compression";
+  if (f.print_dependencies || f.dependencies_only)
+    local_only = "--print-dependencies/--dependencies-only";
+  if (!local_only.empty()) return Invalid(local_only + " only goes with --local");
+  if (f.run_timeout_seconds < kMinTimeout || f.run_timeout_seconds > kMaxTimeout) {
+    return Invalid("--timeout for a server build is the whole run's, " +
+                   std::to_string(kMinTimeout) + ".." + std::to_string(kMaxTimeout) + " seconds");
+  }
+  return Status::Ok();
+}
+
+// What the server fetches itself: "/dev/null", URLs, scp-like git remotes.
+bool IsRemoteSource(const std::string& s) {
+  if (s == "/dev/null" || s.find("://") != std::string::npos) return true;
+  auto at = s.find('@'), colon = s.find(':'), slash = s.find('/');
+  return at != std::string::npos && colon != std::string::npos && at < colon && colon < slash;
+}
+
+// --build-arg K=V, or K alone for the value in the environment (skipped
+// when unset, as docker does; a secret without a value is an error).
+Result<json> BuildArgs(const BuildFlags& f) {
+  json out = json::array();
+  auto add = [&out](const std::string& arg, bool secret) -> Status {
+    auto eq = arg.find('=');
+    std::string name = arg.substr(0, eq);
+    if (name.empty()) return Invalid("build argument " + arg + ": empty name");
+    if (eq != std::string::npos) {
+      out.push_back({{"name", name}, {"value", arg.substr(eq + 1)}, {"isSecret", secret}});
+    } else if (const char* v = std::getenv(name.c_str())) {
+      out.push_back({{"name", name}, {"value", v}, {"isSecret", secret}});
+    } else if (secret) {
+      return Invalid("--secret-build-arg " + name + ": no value and no such environment variable");
+    }
+    return Status::Ok();
+  };
+  for (const auto& a : f.build_args) DD_RETURN_IF_ERROR(add(a, false));
+  for (const auto& a : f.secret_build_args) DD_RETURN_IF_ERROR(add(a, true));
+  return out;
+}
+
+std::string Kib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(bytes) / 1024);
+  return buf;
+}
+
+std::string Seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", s);
+  return buf;
+}
+
+// Packs the directory into a temporary file, uploads it, and returns the
+// run's source ("context:<id>"); `dockerfile` becomes the archive's name.
+Result<std::string> UploadContext(client::ApiClient& api, const BuildFlags& f,
+                                  std::string& dockerfile) {
+  std::cerr << "Packing source code into tar to upload...\n";
+  TempDir tmp(fs::temp_directory_path(), "drydock-context");
+  auto start = std::chrono::steady_clock::now();
+  DD_ASSIGN_OR_RETURN(packed, client::PackContext({f.context, f.file}, tmp.path() / "ctx.tar.gz"));
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  dockerfile = packed.dockerfile;
+  if (packed.excluded > 0)
+    std::cerr << "Excluded " << packed.excluded << " path(s) matching .dockerignore\n";
+  // The packing time tells users (and bench/quickbuild) what a big context costs.
+  std::cerr << "Uploading archive (" << Kib(packed.size) << " KiB, " << packed.entries
+            << " entries, packed in " << Seconds(took.count()) << "s) to " << api.server()
+            << "...\n";
+  UniqueFd fd(::open(packed.archive.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Internal("cannot reopen " + packed.archive.string());
+  DD_ASSIGN_OR_RETURN(reply, api.Upload("/api/v1/contexts", fd.get(), packed.size));
+  std::string id = reply.value("id", "");
+  if (id.empty()) return Internal("the server accepted the context without an id");
+  return "context:" + id;
+}
+
+Result<json> QueueRun(client::ApiClient& api, const BuildFlags& f) {
+  DD_ASSIGN_OR_RETURN(args, BuildArgs(f));
+  std::string source = f.context;
+  std::string dockerfile = f.file.empty() ? "Dockerfile" : f.file;
+  if (!IsRemoteSource(f.context)) {
+    std::error_code ec;
+    if (!fs::is_directory(f.context, ec)) {
+      return Invalid("SOURCE " + f.context +
+                     " is not a directory; remote sources are git URLs (https://host/repo.git"
+                     "#ref:subdir), tarball URLs, oci://REGISTRY/REPO:TAG or /dev/null");
+    }
+    DD_ASSIGN_OR_RETURN(uploaded, UploadContext(api, f, dockerfile));
+    source = uploaded;
+  }
+  json body = {{"type", "QuickBuild"},     {"source", source},
+               {"dockerfile", dockerfile}, {"images", f.tags},
+               {"buildArgs", args},        {"target", f.target},
+               {"platform", f.platform},   {"noPush", f.no_push || f.tags.empty()},
+               {"noCache", f.no_cache},    {"timeout", f.run_timeout_seconds}};
+  // Never a flag: argv is visible to every user of the machine.
+  if (const char* token = std::getenv("DRYDOCK_GIT_TOKEN"); token && *token)
+    body["gitToken"] = token;
+  return api.Post("/api/v1/runs", body);
+}
+
+Result<int> Build(const BuildFlags& f) {
+  DD_RETURN_IF_ERROR(CheckRemoteFlags(f));
+  DD_ASSIGN_OR_RETURN(api, client::ApiClient::Connect(f.server));
+  DD_ASSIGN_OR_RETURN(run, QueueRun(api, f));
+  std::string id = run.value("runId", "");
+  std::cerr << "Queued a build with ID: " << id << "\n";
+  if (f.no_wait) {
+    std::cout << id << "\n";
+    return 0;
+  }
+  if (f.tags.empty()) std::cerr << "No -t given: the image is built but not pushed.\n";
+  std::cerr << "Waiting for an agent...\n";
+  if (f.no_logs) {
+    DD_ASSIGN_OR_RETURN(final_run, client::PollUntilFinal(api, id));
+    return client::ReportFinal(final_run, "");
+  }
+  DD_ASSIGN_OR_RETURN(followed, client::FollowLog(api, id));
+  return client::ReportFinal(followed.run, followed.last_line);
+}
+
+}  // namespace
+
+int BuildRemote(const BuildFlags& flags) {
+  auto code = Build(flags);
+  return code.ok() ? *code : client::Fail("build", code.status());
+}
+
+}  // namespace drydock::cli

@@ -1,0 +1,216 @@
+// Tarballs as build contexts: every entry's name (and link target) is
+// checked before libarchive writes it, libarchive itself refuses '..' and
+// writing through symlinks, and a last walk checks where the symlinks that
+// were created really lead, since a chain of individually harmless links
+// can still climb out.
+#include <archive.h>
+#include <archive_entry.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <memory>
+#include <vector>
+
+#include "base/fd.h"
+#include "source/internal.h"
+#include "source/source.h"
+
+namespace drydock::source {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ReadDeleter {
+  void operator()(archive* a) const { archive_read_free(a); }
+};
+struct DiskDeleter {
+  void operator()(archive* a) const { archive_write_free(a); }
+};
+
+// "./a//b/" -> "a/b". Absolute names and ".." parts are errors saying why.
+Result<std::string> CleanEntryName(std::string_view name) {
+  if (!name.empty() && name[0] == '/') return Invalid("is an absolute path");
+  std::string out;
+  size_t i = 0;
+  while (i <= name.size()) {
+    size_t slash = std::min(name.find('/', i), name.size());
+    std::string_view part = name.substr(i, slash - i);
+    i = slash + 1;
+    if (part.empty() || part == ".") continue;
+    if (part == "..") return Invalid("escapes the destination with '..'");
+    out += (out.empty() ? "" : "/") + std::string(part);
+  }
+  return out;
+}
+
+// Where a relative symlink at `rel` pointing to `target` lands, lexically;
+// an error when it is absolute or climbs above the root.
+Status CheckSymlinkTarget(const std::string& rel, std::string_view target) {
+  if (!target.empty() && target[0] == '/')
+    return Invalid("tarball entry '" + rel +
+                   "' is a symlink to an absolute path: " + std::string(target));
+  std::vector<std::string_view> parts;
+  std::string_view parent = rel;
+  parent = parent.substr(0, parent.rfind('/') == std::string_view::npos ? 0 : parent.rfind('/'));
+  auto push = [&](std::string_view path) {
+    size_t i = 0;
+    while (i <= path.size()) {
+      size_t slash = std::min(path.find('/', i), path.size());
+      std::string_view part = path.substr(i, slash - i);
+      i = slash + 1;
+      if (part.empty() || part == ".") continue;
+      if (part != "..") {
+        parts.push_back(part);
+      } else if (parts.empty()) {
+        return false;
+      } else {
+        parts.pop_back();
+      }
+    }
+    return true;
+  };
+  if (!push(parent) || !push(target))
+    return Invalid("tarball entry '" + rel +
+                   "' is a symlink leading outside the destination: " + std::string(target));
+  return Status::Ok();
+}
+
+class Extractor {
+ public:
+  Extractor(const fs::path& dest, uint64_t max_bytes) : dest_(dest), max_bytes_(max_bytes) {}
+
+  Status Run(const fs::path& file) {
+    std::unique_ptr<archive, ReadDeleter> in(archive_read_new());
+    archive_read_support_filter_all(in.get());
+    archive_read_support_format_tar(in.get());
+    archive_read_support_format_gnutar(in.get());
+    if (archive_read_open_filename(in.get(), file.c_str(), 256 * 1024) != ARCHIVE_OK) {
+      std::string why = archive_error_string(in.get());
+      if (archive_errno(in.get()) == ENOENT) return NotFound("open " + file.string() + ": " + why);
+      return Invalid(file.filename().string() + " is not a tar archive: " + why);
+    }
+    std::unique_ptr<archive, DiskDeleter> out(archive_write_disk_new());
+    // Names reach libarchive rewritten to absolute paths under dest (it has
+    // no "extract below" option), so SECURE_NOABSOLUTEPATHS cannot be set:
+    // CleanEntryName refused absolute names instead.
+    archive_write_disk_set_options(
+        out.get(), ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                       ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_UNLINK);
+    for (bool first = true;; first = false) {
+      archive_entry* e;
+      int rc = archive_read_next_header(in.get(), &e);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc < ARCHIVE_WARN) {
+        std::string why = archive_error_string(in.get()) ? archive_error_string(in.get()) : "";
+        return Invalid(file.filename().string() + (first ? " is not a tar archive: " : ": ") + why);
+      }
+      DD_RETURN_IF_ERROR(Entry(in.get(), out.get(), e));
+    }
+    if (archive_write_close(out.get()) != ARCHIVE_OK)
+      return Internal(std::string("finish extracting: ") + archive_error_string(out.get()));
+    return CheckSymlinks();
+  }
+
+ private:
+  Status Entry(archive* in, archive* out, archive_entry* e) {
+    const char* raw = archive_entry_pathname(e);
+    std::string name = raw ? raw : "";
+    auto cleaned = CleanEntryName(name);
+    if (!cleaned.ok()) return Invalid("tarball entry '" + name + "' " + cleaned.status().message());
+    const std::string& rel = *cleaned;
+    if (rel.empty()) return Status::Ok();  // "./" itself
+    mode_t type = archive_entry_filetype(e);
+    const char* hardlink = archive_entry_hardlink(e);
+    if (!hardlink && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
+      return Invalid("tarball entry '" + name + "' is a device, FIFO or socket");
+    if (type == AE_IFLNK) {
+      const char* target = archive_entry_symlink(e);
+      DD_RETURN_IF_ERROR(CheckSymlinkTarget(rel, target ? target : ""));
+    }
+    if (hardlink) {
+      auto target = CleanEntryName(hardlink);
+      if (!target.ok()) {
+        return Invalid("tarball entry '" + name + "' is a hard link whose target '" + hardlink +
+                       "' " + target.status().message());
+      }
+      archive_entry_set_hardlink(e, (dest_ / *target).c_str());
+    }
+    archive_entry_set_pathname(e, (dest_ / rel).c_str());
+    if (archive_write_header(out, e) < ARCHIVE_WARN)
+      return Invalid("extract '" + name + "': " + archive_error_string(out));
+    const void* buf;
+    size_t size;
+    la_int64_t offset;
+    while (true) {
+      int rc = archive_read_data_block(in, &buf, &size, &offset);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc < ARCHIVE_WARN) return Invalid("read '" + name + "': " + archive_error_string(in));
+      total_ += size;
+      if (total_ > max_bytes_)
+        return TooLarge("tarball contents are larger than the limit of " +
+                        std::to_string(max_bytes_) + " bytes");
+      if (archive_write_data_block(out, buf, size, offset) < ARCHIVE_WARN)
+        return Internal("write '" + name + "': " + archive_error_string(out));
+    }
+    if (archive_write_finish_entry(out) < ARCHIVE_WARN)
+      return Internal("finish '" + name + "': " + archive_error_string(out));
+    return Status::Ok();
+  }
+
+  // Each symlink's real destination, with links met on the way followed.
+  Status CheckSymlinks() {
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dest_, ec); !ec && it != fs::end(it);
+         it.increment(ec)) {
+      std::error_code rec;
+      if (!it->is_symlink(rec)) continue;
+      std::string rel = it->path().lexically_relative(dest_).string();
+      fs::path real = fs::weakly_canonical(it->path(), rec);
+      if (rec || !IsWithin(real, dest_)) {
+        return Invalid("tarball entry '" + rel +
+                       "' is a symlink leading outside the destination (through other links)");
+      }
+    }
+    if (ec) return Internal("walk " + dest_.string() + ": " + ec.message());
+    return Status::Ok();
+  }
+
+  fs::path dest_;
+  uint64_t max_bytes_;
+  uint64_t total_ = 0;
+};
+
+void Empty(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& child : fs::directory_iterator(dir, ec)) fs::remove_all(child.path(), ec);
+}
+
+}  // namespace
+
+Status ExtractTarball(const fs::path& file, const fs::path& dest_dir, uint64_t max_total_bytes) {
+  std::error_code ec;
+  fs::create_directories(dest_dir, ec);
+  if (ec) return Internal("create " + dest_dir.string() + ": " + ec.message());
+  if (!fs::is_empty(dest_dir, ec))
+    return Invalid("extraction directory " + dest_dir.string() + " is not empty");
+  fs::path dest = fs::canonical(dest_dir, ec);
+  if (ec) return Internal("resolve " + dest_dir.string() + ": " + ec.message());
+  Status s = Extractor(dest, max_total_bytes).Run(file);
+  if (!s.ok()) Empty(dest);
+  return s;
+}
+
+Result<Download> FetchTarball(const std::string& url, const fs::path& dest_dir,
+                              const TarballOptions& options) {
+  std::error_code ec;
+  fs::path parent = fs::absolute(dest_dir, ec).parent_path();
+  fs::create_directories(parent, ec);
+  TempDir tmp(parent, "tarball");
+  fs::path file = tmp.path() / "archive";
+  DD_ASSIGN_OR_RETURN(download, DownloadUrl(url, file, options.download));
+  Status s = ExtractTarball(file, dest_dir, options.max_total_bytes);
+  if (!s.ok()) return Status(s.code(), RedactUrl(url) + ": " + s.message());
+  return download;
+}
+
+}  // namespace drydock::source

@@ -1,0 +1,167 @@
+#include "tasks/quick_build.h"
+
+#include <chrono>
+#include <cstdio>
+#include <system_error>
+
+#include "build/builder.h"
+#include "tasks/context.h"
+#include "tasks/materialize.h"
+#include "tasks/run_record.h"
+
+namespace drydock::tasks::internal {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int64_t kMaxTimeoutSeconds = 28800;  // ACR's bound
+
+std::string Seconds(Clock::duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6f", std::chrono::duration<double>(d).count());
+  return buf;
+}
+
+remote::ClientOptions RegistryOptions(const ServiceOptions& o, const RunRequest& r) {
+  remote::ClientOptions c;
+  c.insecure_registries = o.insecure_registries;
+  if (o.credentials) c.credentials = o.credentials(r.user);
+  return c;
+}
+
+Outcome Fail(RunStatus status, const LogWriter& log, const std::string& error) {
+  return Outcome{status, log.Redact(error)};
+}
+
+Result<FetchedSource> Fetch(RunContext& ctx, const fs::path& work_dir) {
+  const RunRequest& r = ctx.run.request;
+  DD_ASSIGN_OR_RETURN(spec, ClassifySource(r.source, ctx.options.allow_local_git));
+  FetchOptions f;
+  f.upload = ctx.upload;
+  f.git_token = r.git_token;
+  f.allow_local_git = ctx.options.allow_local_git;
+  f.max_download_bytes = ctx.options.max_context_bytes;
+  f.max_extracted_bytes = ctx.options.max_extracted_bytes;
+  f.registry = RegistryOptions(ctx.options, r);
+  f.timeout = std::chrono::seconds(r.timeout_seconds);
+  f.cancel = ctx.cancel;
+  f.log = [&](std::string_view line) { ctx.log.Line(line); };
+  auto fetched = FetchSource(spec, r.source, work_dir, f);
+  if (spec.kind == SourceKind::kUpload) {
+    std::error_code ec;
+    fs::remove(ctx.upload, ec);  // an upload serves one run
+  }
+  return fetched;
+}
+
+build::BuildOptions BuildOptionsFor(RunContext& ctx, const fs::path& context,
+                                    const fs::path& dockerfile,
+                                    std::vector<oci::ImageReference> tags) {
+  const RunRequest& r = ctx.run.request;
+  build::BuildOptions b;
+  b.context_dir = context;
+  b.dockerfile = dockerfile;
+  for (const auto& a : r.build_args) b.build_args[a.name] = a.value;
+  b.target = r.target;
+  b.platform = r.platform;
+  b.push = r.push && !tags.empty();
+  b.tags = std::move(tags);
+  b.no_cache = r.no_cache;
+  b.state_dir = ctx.options.build_state;
+  b.registry = RegistryOptions(ctx.options, r);
+  b.run_timeout = std::chrono::seconds(r.timeout_seconds);
+  b.cancel = ctx.cancel;
+  b.log = [&](std::string_view s) { ctx.log.Output(s); };
+  return b;
+}
+
+void RecordImages(RunContext& ctx, const build::BuildResult& result, bool pushed) {
+  if (!pushed) return;
+  for (const auto& tag : result.dependencies.images) {
+    ctx.run.output_images.push_back(
+        ImageDescriptor{tag.registry, tag.repository, tag.tag, result.manifest_digest.str()});
+  }
+}
+
+}  // namespace
+
+Result<std::vector<oci::ImageReference>> ParseImages(const std::vector<std::string>& images,
+                                                     const std::string& run_id,
+                                                     const std::string& default_registry) {
+  std::vector<oci::ImageReference> out;
+  for (const auto& name : ExpandImages(images, run_id)) {
+    auto ref =
+        oci::ParseImageReference(name, default_registry.empty() ? "docker.io" : default_registry);
+    if (!ref.ok()) return Invalid("image " + name + ": " + ref.status().message());
+    if (ref->digest) return Invalid("image " + name + ": give a tag, not a digest");
+    if (ref->tag.empty()) ref->tag = "latest";
+    out.push_back(std::move(*ref));
+  }
+  return out;
+}
+
+Status ValidateQuickBuild(const RunRequest& r, const ServiceOptions& o) {
+  if (r.type != "QuickBuild") return Invalid("run type " + r.type + " is not supported");
+  if (r.timeout_seconds < o.min_timeout_seconds || r.timeout_seconds > kMaxTimeoutSeconds)
+    return Invalid("timeout must be between " + std::to_string(o.min_timeout_seconds) + " and " +
+                   std::to_string(kMaxTimeoutSeconds) + " seconds");
+  auto spec = ClassifySource(r.source, o.allow_local_git);
+  if (!spec.ok()) return spec.status();
+  // The dockerfile's existence is checked once the source is there.
+  fs::path dockerfile = fs::path(r.dockerfile).lexically_normal();
+  if (r.dockerfile.empty() || dockerfile.is_absolute() || *dockerfile.begin() == "..")
+    return Invalid("the Dockerfile path '" + r.dockerfile + "' must be relative to the context");
+  for (const auto& a : r.build_args) {
+    if (a.name.empty() || a.name.find('=') != std::string::npos)
+      return Invalid("build arg name '" + a.name + "' is not valid");
+  }
+  if (r.platform.empty()) return Invalid("the platform is empty");
+  // Any id will do: only the syntax of the names is checked here.
+  auto images = ParseImages(r.images, RunId(1), o.registry_host);
+  return images.ok() ? Status::Ok() : images.status();
+}
+
+Outcome ExecuteQuickBuild(RunContext& ctx) {
+  Run& run = ctx.run;
+  const RunRequest& r = run.request;
+  auto tags = ParseImages(r.images, run.id, ctx.options.registry_host);
+  if (!tags.ok()) return Fail(RunStatus::kFailed, ctx.log, tags.status().message());
+  auto work = WorkDir::Create(ctx.options.data_dir / "runs" / run.id);
+  if (!work.ok()) return Fail(RunStatus::kError, ctx.log, work.status().message());
+
+  ctx.log.Line("Downloading source code...");
+  auto fetched = Fetch(ctx, work->path());
+  if (!fetched.ok())
+    return Fail(RunStatus::kFailed, ctx.log,
+                "failed to fetch the source: " + fetched.status().message());
+  run.source = fetched->info;
+  auto dockerfile = DockerfileIn(fetched->context, r.dockerfile);
+  if (!dockerfile.ok()) return Fail(RunStatus::kFailed, ctx.log, dockerfile.status().message());
+
+  if (ctx.on_running) ctx.on_running();
+  ctx.log.Line("Executing step ID: build. Timeout(sec): " + std::to_string(r.timeout_seconds) +
+               ", Working directory: '', Network: ''");
+  if (!r.push || tags->empty()) ctx.log.Line("Skipping image push");
+  auto options = BuildOptionsFor(ctx, fetched->context, *dockerfile, *tags);
+  auto started = Clock::now();
+  auto result = build::Build(options);
+  ctx.log.Flush();
+  std::string elapsed = Seconds(Clock::now() - started);
+  if (!result.ok()) {
+    ctx.log.Line("Step ID: build marked as failed (elapsed time in seconds: " + elapsed + ")");
+    return Fail(RunStatus::kFailed, ctx.log, result.status().message());
+  }
+  ctx.log.Line("Step ID: build marked as successful (elapsed time in seconds: " + elapsed + ")");
+  RecordImages(ctx, *result, options.push);
+  ctx.log.Line("Populating digests for step ID: build...");
+  run.dependencies_json = build::DependenciesJson(result->dependencies, run.source.commit);
+  ctx.log.Line("The following dependencies were found:");
+  ctx.log.Output(run.dependencies_json + "\n");
+  ctx.log.Flush();
+  return Outcome{RunStatus::kSucceeded, ""};
+}
+
+}  // namespace drydock::tasks::internal

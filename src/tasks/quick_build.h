@@ -1,0 +1,43 @@
+// Executes a QuickBuild run: source into a work dir, build, push.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "oci/reference.h"
+#include "tasks/log_store.h"
+#include "tasks/tasks.h"
+
+namespace drydock::tasks::internal {
+
+struct RunContext {
+  const ServiceOptions& options;
+  Run& run;  // its source, output images and dependencies are filled in
+  LogWriter& log;
+  const std::atomic<bool>* cancel = nullptr;  // set on cancel and on timeout
+  std::filesystem::path upload;               // the claimed upload for "context:" sources
+  std::function<void()> on_running;           // the source is ready, the build starts
+};
+
+struct Outcome {
+  RunStatus status = RunStatus::kError;  // Succeeded, Failed or Error
+  std::string error;
+};
+
+// Checks a request before it is queued: kInvalid naming the problem.
+Status ValidateQuickBuild(const RunRequest& request, const ServiceOptions& options);
+
+// The caller tells a build stopped by cancel or timeout apart (it set the flag).
+Outcome ExecuteQuickBuild(RunContext& ctx);
+
+// The request's images with "{{.Run.ID}}" expanded, parsed; names without a
+// registry get `default_registry` (this server's) when it is set.
+Result<std::vector<oci::ImageReference>> ParseImages(const std::vector<std::string>& images,
+                                                     const std::string& run_id,
+                                                     const std::string& default_registry);
+
+}  // namespace drydock::tasks::internal

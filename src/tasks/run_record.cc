@@ -1,0 +1,228 @@
+#include "tasks/run_record.h"
+
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+namespace drydock::tasks {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::string_view kStatusNames[] = {"Queued", "Started",  "Running", "Succeeded",
+                                             "Failed", "Canceled", "Error",   "Timeout"};
+
+json RequestToJson(const RunRequest& r) {
+  json args = json::array();
+  for (const auto& a : r.build_args)
+    args.push_back({{"name", a.name}, {"value", a.value}, {"secret", a.secret}});
+  return {{"type", r.type},
+          {"task", r.task},
+          {"source", r.source},
+          {"dockerfile", r.dockerfile},
+          {"images", r.images},
+          {"build_args", args},
+          {"target", r.target},
+          {"platform", r.platform},
+          {"push", r.push},
+          {"no_cache", r.no_cache},
+          {"timeout", r.timeout_seconds},
+          {"user", r.user},
+          {"git_token", r.git_token}};
+}
+
+RunRequest RequestFromJson(const json& j) {
+  RunRequest r;
+  r.type = j.value("type", r.type);
+  r.task = j.value("task", "");
+  r.source = j.value("source", "");
+  r.dockerfile = j.value("dockerfile", r.dockerfile);
+  r.images = j.value("images", std::vector<std::string>{});
+  for (const auto& a : j.value("build_args", json::array()))
+    r.build_args.push_back({a.value("name", ""), a.value("value", ""), a.value("secret", false)});
+  r.target = j.value("target", "");
+  r.platform = j.value("platform", r.platform);
+  r.push = j.value("push", true);
+  r.no_cache = j.value("no_cache", false);
+  r.timeout_seconds = j.value("timeout", r.timeout_seconds);
+  r.user = j.value("user", "");
+  r.git_token = j.value("git_token", "");
+  return r;
+}
+
+json ResultToJson(const Run& run) {
+  json images = json::array();
+  for (const auto& i : run.output_images)
+    images.push_back({{"registry", i.registry},
+                      {"repository", i.repository},
+                      {"tag", i.tag},
+                      {"digest", i.digest}});
+  return {
+      {"output_images", images},
+      {"dependencies", run.dependencies_json},
+      {"source",
+       {{"url", run.source.url}, {"commit", run.source.commit}, {"branch", run.source.branch}}}};
+}
+
+void ResultFromJson(const json& j, Run& run) {
+  for (const auto& i : j.value("output_images", json::array()))
+    run.output_images.push_back({i.value("registry", ""), i.value("repository", ""),
+                                 i.value("tag", ""), i.value("digest", "")});
+  run.dependencies_json = j.value("dependencies", "");
+  json source = j.value("source", json::object());
+  run.source = {source.value("url", ""), source.value("commit", ""), source.value("branch", "")};
+}
+
+void AddLine(std::string& text, const std::string& name) { text += name + "\n"; }
+
+}  // namespace
+
+std::string_view StatusName(RunStatus s) { return kStatusNames[static_cast<size_t>(s)]; }
+
+std::optional<RunStatus> ParseStatus(std::string_view name) {
+  for (size_t i = 0; i < std::size(kStatusNames); ++i) {
+    if (kStatusNames[i] == name) return static_cast<RunStatus>(i);
+  }
+  return std::nullopt;
+}
+
+bool IsFinal(RunStatus s) {
+  return s != RunStatus::kQueued && s != RunStatus::kStarted && s != RunStatus::kRunning;
+}
+
+std::string RunId(int64_t seq) {
+  // The offset makes the first id "ca1", as ACR's registries start.
+  int64_t n = seq + 360;
+  std::string digits;
+  do {
+    digits.insert(digits.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[n % 36]);
+    n /= 36;
+  } while (n > 0);
+  return "c" + digits;
+}
+
+namespace internal {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+storage::RunRow ToRow(const Run& run) {
+  storage::RunRow row;
+  row.id = run.id;
+  row.seq = run.seq;
+  row.status = std::string(StatusName(run.status));
+  row.type = run.request.type;
+  row.task = run.request.task;
+  row.create_time_ms = run.create_time_ms;
+  row.start_time_ms = run.start_time_ms;
+  row.finish_time_ms = run.finish_time_ms;
+  row.request_json = RequestToJson(run.request).dump();
+  row.result_json = ResultToJson(run).dump();
+  row.error = run.error;
+  return row;
+}
+
+Result<Run> FromRow(const storage::RunRow& row) {
+  auto status = ParseStatus(row.status);
+  if (!status) return Internal("run " + row.id + " has an unknown status " + row.status);
+  json request = json::parse(row.request_json, nullptr, false);
+  json result = json::parse(row.result_json.empty() ? "{}" : row.result_json, nullptr, false);
+  if (!request.is_object() || !result.is_object())
+    return Internal("run " + row.id + " has a damaged record");
+  Run run;
+  run.id = row.id;
+  run.seq = row.seq;
+  run.status = *status;
+  run.request = RequestFromJson(request);
+  run.create_time_ms = row.create_time_ms;
+  run.start_time_ms = row.start_time_ms;
+  run.finish_time_ms = row.finish_time_ms;
+  ResultFromJson(result, run);
+  run.error = row.error;
+  return run;
+}
+
+Run Unreadable(const storage::RunRow& row, const Status& why) {
+  Run run;
+  run.id = row.id;
+  run.seq = row.seq;
+  run.request.type = row.type;
+  run.request.task = row.task;
+  run.create_time_ms = row.create_time_ms;
+  run.start_time_ms = row.start_time_ms;
+  run.status = RunStatus::kError;
+  run.error = why.message();
+  return run;
+}
+
+RunRequest Scrubbed(RunRequest request) {
+  request.git_token.clear();
+  for (auto& a : request.build_args) {
+    if (a.secret) a.value.clear();
+  }
+  return request;
+}
+
+std::string FinalLogLine(const Run& run) {
+  int64_t from = run.start_time_ms > 0 ? run.start_time_ms : run.create_time_ms;
+  std::string after = " after " + std::to_string((run.finish_time_ms - from + 500) / 1000) + "s";
+  std::string head = "Run ID: " + run.id;
+  switch (run.status) {
+    case RunStatus::kSucceeded:
+      return head + " was successful" + after;
+    case RunStatus::kCanceled:
+      return head + " was canceled";
+    case RunStatus::kTimeout:
+      return head + " timed out" + after;
+    default:
+      return head + " failed" + after + ". Error: " + run.error;
+  }
+}
+
+std::vector<std::string> SecretsOf(const RunRequest& request) {
+  std::vector<std::string> secrets;
+  if (!request.git_token.empty()) secrets.push_back(request.git_token);
+  for (const auto& a : request.build_args) {
+    if (a.secret && !a.value.empty()) secrets.push_back(a.value);
+  }
+  return secrets;
+}
+
+std::string OutputImagesText(const std::vector<oci::ImageReference>& requested,
+                             const std::vector<ImageDescriptor>& pushed) {
+  std::string text = "\n";
+  for (const auto& r : requested) {
+    AddLine(text, r.registry + "/" + r.repository + ":" + r.tag);
+    AddLine(text, r.repository + ":" + r.tag);
+  }
+  for (const auto& p : pushed) {
+    AddLine(text, p.registry + "/" + p.repository + "@" + p.digest);
+    AddLine(text, p.repository + "@" + p.digest);
+  }
+  return text;
+}
+
+std::string ImageFilterText(const std::string& image) {
+  return image.empty() ? "" : "\n" + image + "\n";
+}
+
+std::vector<std::string> ExpandImages(const std::vector<std::string>& images,
+                                      const std::string& run_id) {
+  static constexpr std::string_view kRunId = "{{.Run.ID}}";
+  std::vector<std::string> out;
+  for (std::string image : images) {
+    for (size_t at = image.find(kRunId); at != std::string::npos;
+         at = image.find(kRunId, at + run_id.size())) {
+      image.replace(at, kRunId.size(), run_id);
+    }
+    out.push_back(std::move(image));
+  }
+  return out;
+}
+
+}  // namespace internal
+}  // namespace drydock::tasks

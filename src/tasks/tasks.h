@@ -1,0 +1,159 @@
+// Runs: quick builds (and, later, task runs) queued in the metadata store,
+// executed by a pool of workers, with logs kept on disk and streamed to any
+// number of followers. This header is the whole public surface of tasks/.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "remote/client.h"
+#include "storage/metadata_store.h"
+
+namespace drydock::tasks {
+
+// ACR's run states. Queued → Started (picked by a worker, preparing the
+// source) → Running (building) → one of the final states.
+enum class RunStatus {
+  kQueued,
+  kStarted,
+  kRunning,
+  kSucceeded,
+  kFailed,
+  kCanceled,
+  kError,
+  kTimeout
+};
+std::string_view StatusName(RunStatus s);  // "Queued", "Succeeded", ...
+std::optional<RunStatus> ParseStatus(std::string_view name);
+bool IsFinal(RunStatus s);
+
+struct BuildArg {
+  std::string name, value;
+  bool secret = false;  // never in logs, image history or API responses
+};
+
+// What a run does. QuickBuild: build the Dockerfile in the source and push.
+struct RunRequest {
+  std::string type = "QuickBuild";  // QuickBuild | QuickRun | AutoBuild | AutoRun
+  std::string task;                 // task name for Auto* runs, "" for quick runs
+  // "context:<id>" (uploaded with StoreContext), a git URL (#ref:subdir), an
+  // http(s) tarball URL, "oci://REGISTRY/REPO:TAG", or "/dev/null".
+  std::string source;
+  std::string dockerfile = "Dockerfile";  // relative to the context root
+  // References to tag (and push). "{{.Run.ID}}" expands to the run id; a
+  // name without a registry gets ServiceOptions::registry_host.
+  std::vector<std::string> images;
+  std::vector<BuildArg> build_args;
+  std::string target;
+  std::string platform = "linux/amd64";
+  bool push = true;
+  bool no_cache = false;
+  int64_t timeout_seconds = 3600;  // 300..28800, whole run
+  std::string user;                // who queued it; pushes carry this user's rights
+  std::string git_token;           // private repositories; never logged or returned
+};
+
+struct ImageDescriptor {
+  std::string registry, repository, tag, digest;
+};
+
+struct SourceInfo {
+  std::string url;  // without credentials
+  std::string commit, branch;
+};
+
+struct Run {
+  std::string id;  // "ca1", "ca2", ... base 36, unique per server
+  int64_t seq = 0;
+  RunStatus status = RunStatus::kQueued;
+  RunRequest request;
+  int64_t create_time_ms = 0, start_time_ms = 0, finish_time_ms = 0;
+  std::vector<ImageDescriptor> output_images;
+  std::string dependencies_json;  // the builder's ACR-shaped dependency document, "" if none
+  SourceInfo source;
+  std::string error;  // why it failed / errored / timed out / was canceled
+};
+
+// "ca1" for seq 1: "c" + base 36 of (seq + 360), so ids look like ACR's.
+std::string RunId(int64_t seq);
+
+struct RunFilter {
+  int64_t top = 15;
+  std::optional<RunStatus> status;
+  std::string task;   // "" = any
+  std::string image;  // "repo:tag": runs that output it
+};
+
+// A slice of a run's log.
+struct LogChunk {
+  std::string data;
+  uint64_t next_offset = 0;
+  bool finished = false;  // the run is final and `data` reaches the end of the log
+};
+
+// Pushes from the server's builder go to this server's own registry (and
+// any other) with credentials minted for the run's user.
+using CredentialsForUser = std::function<remote::CredentialLookup(const std::string& user)>;
+
+struct ServiceOptions {
+  std::filesystem::path data_dir;     // holds runs/<id>/ (work dirs), logs/, contexts/
+  std::filesystem::path build_state;  // the builder's machine-wide cache and snapshots
+  int concurrency = 2;                // runs building at once
+  std::string registry_host;          // "host:port" of this server's registry
+  std::vector<std::string> insecure_registries;
+  uint64_t max_context_bytes = 2ull << 30;    // uploads and tarball URLs
+  uint64_t max_extracted_bytes = 8ull << 30;  // a context's files once unpacked
+  CredentialsForUser credentials;             // may be empty: anonymous pushes
+  // Tests only: file:// git sources (they read the server's own disk), and
+  // a lower minimum for RunRequest::timeout_seconds than ACR's 300.
+  bool allow_local_git = false;
+  int64_t min_timeout_seconds = 300;
+};
+
+class RunService {
+ public:
+  RunService(storage::MetadataStore& store, ServiceOptions options);
+  ~RunService();  // cancels running runs, joins the workers
+  RunService(const RunService&) = delete;
+  RunService& operator=(const RunService&) = delete;
+
+  // Marks runs left Started/Running by a previous process as Error
+  // ("server restarted while the run was running") and starts the workers,
+  // which pick up runs still Queued.
+  Status Start();
+
+  // Validates (kInvalid naming the problem) and queues; the run starts when
+  // a worker is free. A "context:<id>" source is claimed by this run.
+  Result<Run> Queue(RunRequest request);
+  // Runs as stored, except that the git token and the values of secret build
+  // args are always empty: they never leave the service.
+  Result<Run> Get(const std::string& id);
+  Result<std::vector<Run>> List(const RunFilter& filter);
+  // Queued: becomes Canceled at once. Started/Running: its container is
+  // killed, its mounts and work dir cleaned, then it becomes Canceled (this
+  // returns before that). Final: kConflict. Unknown: kNotFound.
+  Status Cancel(const std::string& id);
+
+  // Reads the log from `offset`; with `wait`, blocks up to that long for new
+  // bytes while the run is not final.
+  Result<LogChunk> ReadLog(const std::string& id, uint64_t offset, size_t max_bytes,
+                           std::chrono::milliseconds wait);
+
+  // Stores an uploaded build context (a tar, optionally gzip/zstd) and
+  // returns the id to use as "context:<id>" in RunRequest::source.
+  Result<std::string> StoreContext(const std::function<Result<size_t>(char*, size_t)>& read);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace drydock::tasks

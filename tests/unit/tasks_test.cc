@@ -1,0 +1,681 @@
+// The run service with real components: SQLite metadata, the in-process
+// registry, git over file://, and real builds (root, runc, overlayfs).
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "layer/layer.h"
+#include "remote/client.h"
+#include "storage/metadata_store.h"
+#include "tasks/tasks.h"
+#include "test_registry.h"
+
+namespace drydock::tasks {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using Clock = std::chrono::steady_clock;
+using RunRecord = tasks::Run;  // gtest's Test::Run hides the name in fixtures
+
+void WriteFile(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// Test setup only: a shell command that must succeed; its stdout, trimmed.
+std::string Sh(const std::string& cmd) {
+  std::unique_ptr<FILE, int (*)(FILE*)> p(::popen(("set -e; " + cmd).c_str(), "r"), ::pclose);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p.get())) > 0) out.append(buf, n);
+  int status = ::pclose(p.release());
+  if (status != 0) ADD_FAILURE() << "command failed (" << status << "): " << cmd;
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+// Mount points at or below `dir`.
+std::vector<std::string> MountsUnder(const fs::path& dir) {
+  std::ifstream mounts("/proc/self/mountinfo");
+  std::vector<std::string> found;
+  std::string line;
+  while (std::getline(mounts, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, point;
+    fields >> id >> parent >> dev >> root >> point;
+    if (point.starts_with(dir.string())) found.push_back(point);
+  }
+  return found;
+}
+
+// A ustar archive of one regular file, with whatever name (even "../x").
+std::string TarWithEntry(const std::string& name, const std::string& content) {
+  std::string h(512, '\0');
+  auto put = [&](size_t at, const std::string& v) { h.replace(at, v.size(), v); };
+  auto octal = [](uint64_t v, int width) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%0*lo", width - 1, static_cast<unsigned long>(v));
+    return std::string(buf);
+  };
+  put(0, name);
+  put(100, octal(0644, 8));
+  put(108, octal(0, 8));
+  put(116, octal(0, 8));
+  put(124, octal(content.size(), 12));
+  put(136, octal(0, 12));
+  put(148, "        ");
+  h[156] = '0';
+  put(257, std::string("ustar\0", 6) + "00");
+  unsigned sum = 0;
+  for (unsigned char c : h) sum += c;
+  put(148, octal(sum, 7) + std::string(1, '\0'));
+  std::string body = content + std::string((512 - content.size() % 512) % 512, '\0');
+  return h + body + std::string(1024, '\0');
+}
+
+bool Connects(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// `busybox httpd` serving `dir` on a loopback port while it lives.
+class Httpd {
+ public:
+  explicit Httpd(const fs::path& dir) : port_(FreePort()) {
+    std::string port = "127.0.0.1:" + std::to_string(port_), root = dir.string();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      (void)!::freopen("/dev/null", "w", stdout);
+      (void)!::freopen("/dev/null", "w", stderr);
+      ::execl("/bin/busybox", "busybox", "httpd", "-f", "-p", port.c_str(), "-h", root.c_str(),
+              nullptr);
+      ::_exit(127);
+    }
+    for (int i = 0; i < 200 && !Connects(port_); ++i) std::this_thread::sleep_for(milliseconds(25));
+  }
+  ~Httpd() {
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/" + path;
+  }
+
+ private:
+  int port_;
+  pid_t pid_;
+};
+
+remote::ClientOptions AdminClient() {
+  remote::ClientOptions o;
+  o.credentials = [](const std::string&) {
+    return std::optional<remote::Credential>(remote::Credential{"admin", "admin-password"});
+  };
+  return o;
+}
+
+// Pushes a one-layer image or artifact made from `root`; returns its digest.
+oci::Digest PushDir(const std::string& ref_text, const fs::path& root, const fs::path& scratch,
+                    bool artifact = false) {
+  auto ref = *oci::ParseImageReference(ref_text);
+  layer::WriteOptions w;
+  w.source_date_epoch = 0;
+  auto blob = layer::WriteLayer(root, scratch / "layer.tar.gz", w);
+  EXPECT_TRUE(blob.ok()) << blob.status().message();
+  std::string config =
+      artifact ? "{}"
+               : R"({"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"]},)"
+                 R"("rootfs":{"type":"layers","diff_ids":[")" +
+                     blob->diff_id.str() + R"("]}})";
+  std::string config_type =
+      artifact ? "application/vnd.oci.empty.v1+json" : "application/vnd.oci.image.config.v1+json";
+  auto config_digest = oci::Digest::Of(config);
+  remote::Client client(AdminClient());
+  EXPECT_TRUE(client.PushBlob(ref, blob->digest, blob->path).ok());
+  EXPECT_TRUE(client.PushBlobBytes(ref, config_digest, config).ok());
+  std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)" +
+      std::string(artifact ? R"("artifactType":"application/vnd.drydock.context",)" : "") +
+      R"("config":{"mediaType":")" + config_type + R"(","digest":")" + config_digest.str() +
+      R"(","size":)" + std::to_string(config.size()) + R"(},"layers":[{"mediaType":")" +
+      blob->media_type + R"(","digest":")" + blob->digest.str() + R"(","size":)" +
+      std::to_string(blob->size) + "}]}";
+  auto pushed = client.PushManifest(ref, manifest, "application/vnd.oci.image.manifest.v1+json");
+  EXPECT_TRUE(pushed.ok()) << pushed.status().message();
+  return pushed.ok() ? *pushed : oci::Digest::Of("");
+}
+
+class TasksTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "builds need root for mounts and runc";
+    if (!fs::exists("/bin/busybox") || !fs::exists("/usr/sbin/runc"))
+      GTEST_SKIP() << "busybox-static and runc are needed";
+    auto store = storage::OpenSqliteMetadataStore((dir_.path() / "meta.db").string());
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    store_ = std::move(*store);
+    fs::path root = dir_.path() / "busybox";
+    fs::create_directories(root / "bin");
+    fs::copy_file("/bin/busybox", root / "bin/busybox");
+    for (const char* tool : {"sh", "echo", "cat", "ls", "sleep", "true", "env"})
+      fs::create_symlink("busybox", root / "bin" / tool);
+    WriteFile(root / "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+    base_ = registry_.address() + "/base/busybox:1";
+    PushDir(base_, root, dir_.path());
+  }
+
+  void TearDown() override {
+    service_.reset();
+    EXPECT_EQ(MountsUnder(dir_.path()), std::vector<std::string>{});
+  }
+
+  ServiceOptions Options() {
+    ServiceOptions o;
+    o.data_dir = dir_.path() / "data";
+    o.build_state = dir_.path() / "state";
+    o.registry_host = registry_.address();
+    o.credentials = [](const std::string&) { return AdminClient().credentials; };
+    o.allow_local_git = true;
+    return o;
+  }
+
+  RunService& Service(ServiceOptions o, bool start = true) {
+    service_.reset();
+    service_ = std::make_unique<RunService>(*store_, std::move(o));
+    if (start) {
+      EXPECT_TRUE(service_->Start().ok());
+    }
+    return *service_;
+  }
+  RunService& Service() { return Service(Options()); }
+
+  std::string Upload(const std::string& bytes) {
+    size_t at = 0;
+    auto id = service_->StoreContext([&](char* buf, size_t n) -> Result<size_t> {
+      size_t k = std::min(n, bytes.size() - at);
+      std::copy_n(bytes.data() + at, k, buf);
+      at += k;
+      return k;
+    });
+    EXPECT_TRUE(id.ok()) << id.status().message();
+    return id.ok() ? *id : "";
+  }
+  // A gzipped tar of `dir`, as `drydock build` uploads it.
+  std::string UploadDir(const fs::path& dir) {
+    fs::path tgz = dir_.path() / "ctx.tar.gz";
+    Sh("tar -C " + dir.string() + " -czf " + tgz.string() + " .");
+    return Upload(ReadFile(tgz));
+  }
+  fs::path Context(const std::string& name, const std::string& dockerfile) {
+    fs::path dir = dir_.path() / name;
+    WriteFile(dir / "Dockerfile", dockerfile);
+    return dir;
+  }
+
+  RunRequest Request(const std::string& source) {
+    RunRequest r;
+    r.source = source;
+    r.user = "admin";
+    return r;
+  }
+
+  RunRecord WaitFinal(const std::string& id, seconds limit = seconds(120)) {
+    auto deadline = Clock::now() + limit;
+    while (Clock::now() < deadline) {
+      auto run = service_->Get(id);
+      EXPECT_TRUE(run.ok());
+      if (run.ok() && IsFinal(run->status)) return *run;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    ADD_FAILURE() << "run " << id << " did not finish";
+    return *service_->Get(id);
+  }
+  void WaitFor(const std::string& id, const std::function<bool(const RunRecord&)>& pred) {
+    auto deadline = Clock::now() + seconds(60);
+    while (Clock::now() < deadline && !pred(*service_->Get(id)))
+      std::this_thread::sleep_for(milliseconds(50));
+  }
+
+  std::string Log(const std::string& id) {
+    return ReadFile(dir_.path() / "data/logs" / (id + ".log"));
+  }
+  // The last line without its "2026/11/29 12:00:00 " timestamp.
+  static std::string LastLine(const std::string& log) {
+    std::string trimmed = log.substr(0, log.find_last_not_of('\n') + 1);
+    std::string line = trimmed.substr(trimmed.rfind('\n') + 1);
+    return line.size() > 20 && line[4] == '/' && line[16] == ':' ? line.substr(20) : line;
+  }
+
+  RunRecord QueueAndWait(RunRequest r) {
+    auto run = service_->Queue(std::move(r));
+    EXPECT_TRUE(run.ok()) << run.status().message();
+    return WaitFinal(run.ok() ? run->id : "none");
+  }
+
+  TempDir dir_ = testing::MakeTestDir();
+  testing::TestRegistry registry_;
+  std::unique_ptr<storage::MetadataStore> store_;
+  std::unique_ptr<RunService> service_;
+  std::string base_;
+};
+
+TEST(RunIdTest, Base36AfterAnOffsetLikeAcr) {
+  EXPECT_EQ(RunId(1), "ca1");
+  EXPECT_EQ(RunId(2), "ca2");
+  EXPECT_EQ(RunId(9), "ca9");
+  EXPECT_EQ(RunId(10), "caa");
+  EXPECT_EQ(RunId(35), "caz");
+  EXPECT_EQ(RunId(36), "cb0");
+  EXPECT_EQ(RunId(935), "czz");
+  EXPECT_EQ(RunId(936), "c100");
+}
+
+TEST(RunStatusTest, NamesRoundTrip) {
+  for (auto s :
+       {RunStatus::kQueued, RunStatus::kStarted, RunStatus::kRunning, RunStatus::kSucceeded,
+        RunStatus::kFailed, RunStatus::kCanceled, RunStatus::kError, RunStatus::kTimeout}) {
+    EXPECT_EQ(ParseStatus(StatusName(s)), s);
+  }
+  EXPECT_EQ(StatusName(RunStatus::kSucceeded), "Succeeded");
+  EXPECT_FALSE(ParseStatus("succeeded").has_value());
+  EXPECT_FALSE(IsFinal(RunStatus::kRunning));
+  EXPECT_TRUE(IsFinal(RunStatus::kTimeout));
+}
+
+TEST_F(TasksTest, UploadedContextBuildsAndPushes) {
+  Service();
+  fs::path ctx = Context("app", "FROM " + base_ +
+                                    "\nARG GREETING\nARG TOKEN\n"
+                                    "RUN echo hello-$GREETING && echo token=$TOKEN\n"
+                                    "COPY file.txt /file.txt\n");
+  WriteFile(ctx / "file.txt", "content\n");
+  RunRequest r = Request("context:" + UploadDir(ctx));
+  r.images = {"team/app:{{.Run.ID}}", registry_.address() + "/team/app:latest"};
+  r.build_args = {{"GREETING", "world", false}, {"TOKEN", "s3cr3t-value", true}};
+  auto queued = service_->Queue(r);
+  ASSERT_TRUE(queued.ok()) << queued.status().message();
+  EXPECT_EQ(queued->id, "ca1");
+  EXPECT_EQ(queued->request.images[0], "team/app:ca1");
+  EXPECT_EQ(queued->request.build_args[1].value, "");  // never handed out
+
+  RunRecord run = WaitFinal("ca1");
+  ASSERT_EQ(run.status, RunStatus::kSucceeded) << run.error << "\n" << Log("ca1");
+  EXPECT_EQ(run.error, "");
+  EXPECT_GT(run.start_time_ms, 0);
+  EXPECT_GE(run.finish_time_ms, run.start_time_ms);
+  ASSERT_EQ(run.output_images.size(), 2u);
+  remote::Client client(AdminClient());
+  auto pushed =
+      client.ResolveDigest(*oci::ParseImageReference(registry_.address() + "/team/app:ca1"));
+  ASSERT_TRUE(pushed.ok()) << pushed.status().message();
+  EXPECT_EQ(run.output_images[0].registry, registry_.address());
+  EXPECT_EQ(run.output_images[0].repository, "team/app");
+  EXPECT_EQ(run.output_images[0].tag, "ca1");
+  EXPECT_EQ(run.output_images[0].digest, pushed->str());
+  EXPECT_EQ(run.output_images[1].tag, "latest");
+  EXPECT_NE(run.dependencies_json.find("runtime-dependency"), std::string::npos);
+  EXPECT_NE(run.dependencies_json.find("base/busybox"), std::string::npos);
+  EXPECT_EQ(run.request.build_args[1].value, "");
+
+  std::string log = Log("ca1");
+  EXPECT_NE(log.find("Downloading source code..."), std::string::npos) << log;
+  EXPECT_NE(log.find("Executing step ID: build. Timeout(sec): 3600, Working directory: '', "
+                     "Network: ''"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("hello-world"), std::string::npos) << log;
+  EXPECT_NE(log.find("token=***"), std::string::npos) << log;
+  EXPECT_EQ(log.find("s3cr3t-value"), std::string::npos) << log;
+  EXPECT_NE(log.find("Step ID: build marked as successful (elapsed time in seconds: "),
+            std::string::npos);
+  EXPECT_NE(log.find("The following dependencies were found:\n["), std::string::npos) << log;
+  EXPECT_TRUE(LastLine(log).starts_with("Run ID: ca1 was successful after ")) << LastLine(log);
+  // Timestamped like ACR's lines: "2026/11/29 12:00:00 Downloading source code...".
+  EXPECT_EQ(log.substr(4, 1) + log.substr(7, 1) + log.substr(13, 1), "//:") << log;
+
+  // The upload was used up and the work dir is gone; the log stays.
+  EXPECT_TRUE(fs::is_empty(dir_.path() / "data/contexts"));
+  EXPECT_TRUE(fs::is_empty(dir_.path() / "data/runs"));
+  auto by_image = service_->List(RunFilter{15, std::nullopt, "", "team/app:ca1"});
+  ASSERT_TRUE(by_image.ok());
+  ASSERT_EQ(by_image->size(), 1u);
+  EXPECT_EQ(by_image->at(0).id, "ca1");
+  EXPECT_TRUE(service_->List(RunFilter{15, std::nullopt, "", "team/app:ca"})->empty());
+  EXPECT_EQ(service_->List(RunFilter{15, RunStatus::kSucceeded, "", ""})->size(), 1u);
+  EXPECT_TRUE(service_->List(RunFilter{15, RunStatus::kFailed, "", ""})->empty());
+  EXPECT_EQ(service_->Cancel("ca1").code(), Code::kConflict);
+}
+
+TEST_F(TasksTest, GitSourceRecordsCommitAndBranch) {
+  Service();
+  fs::path repo = dir_.path() / "repo";
+  WriteFile(repo / "svc/Dockerfile", "FROM " + base_ + "\nCOPY hi.txt /hi.txt\n");
+  WriteFile(repo / "svc/hi.txt", "hi\n");
+  Sh("cd " + repo.string() +
+     " && git init -q -b main && git add . && git -c user.name=t -c user.email=t@t commit -qm one");
+  std::string commit = Sh("git -C " + repo.string() + " rev-parse HEAD");
+  RunRequest r = Request("file://" + repo.string() + "#main:svc");
+  r.images = {"team/git:1"};
+  r.git_token = "tok-never-logged";
+  RunRecord run = QueueAndWait(r);
+  ASSERT_EQ(run.status, RunStatus::kSucceeded) << run.error << "\n" << Log(run.id);
+  EXPECT_EQ(run.source.commit, commit);
+  EXPECT_EQ(run.source.branch, "main");
+  EXPECT_EQ(run.source.url, "file://" + repo.string());
+  EXPECT_NE(run.dependencies_json.find(commit), std::string::npos) << run.dependencies_json;
+  EXPECT_EQ(run.request.git_token, "");
+  EXPECT_EQ(Log(run.id).find("tok-never-logged"), std::string::npos);
+}
+
+TEST_F(TasksTest, OciArtifactSource) {
+  Service();
+  fs::path ctx = Context("oci-ctx", "FROM " + base_ + "\nCOPY data.txt /data.txt\n");
+  WriteFile(ctx / "data.txt", "from an artifact\n");
+  PushDir(registry_.address() + "/contexts/app:1", ctx, dir_.path(), /*artifact=*/true);
+  RunRequest r = Request("oci://" + registry_.address() + "/contexts/app:1");
+  r.images = {"team/oci:1"};
+  RunRecord run = QueueAndWait(r);
+  EXPECT_EQ(run.status, RunStatus::kSucceeded) << run.error << "\n" << Log(run.id);
+  EXPECT_EQ(run.output_images.size(), 1u);
+}
+
+TEST_F(TasksTest, TarballUrlSource) {
+  auto o = Options();
+  o.max_context_bytes = 1 << 20;
+  Service(o);
+  fs::path www = dir_.path() / "www";
+  fs::create_directories(www);
+  fs::path ctx = Context("remote", "FROM " + base_ + "\nCOPY a.txt /a.txt\n");
+  WriteFile(ctx / "a.txt", "remote\n");
+  Sh("tar -C " + ctx.string() + " -czf " + (www / "ctx.tar.gz").string() + " .");
+  Sh("head -c 2000000 /dev/urandom > " + (www / "big.tar").string());
+  Httpd httpd(www);
+
+  RunRecord run = QueueAndWait(Request(httpd.Url("ctx.tar.gz")));
+  EXPECT_EQ(run.status, RunStatus::kSucceeded) << run.error << "\n" << Log(run.id);
+  EXPECT_EQ(run.source.url, httpd.Url("ctx.tar.gz"));
+  RunRecord missing = QueueAndWait(Request(httpd.Url("missing.tar.gz")));
+  EXPECT_EQ(missing.status, RunStatus::kFailed);
+  EXPECT_NE(missing.error.find("missing.tar.gz"), std::string::npos) << missing.error;
+  RunRecord big = QueueAndWait(Request(httpd.Url("big.tar")));
+  EXPECT_EQ(big.status, RunStatus::kFailed);
+  EXPECT_NE(big.error.find("larger than the limit"), std::string::npos) << big.error;
+}
+
+TEST_F(TasksTest, FollowingTheLogSeesNewBytesAndTheEnd) {
+  Service();
+  fs::path ctx = Context("slow", "FROM " + base_ + "\nRUN echo first && sleep 2 && echo second\n");
+  auto queued = service_->Queue(Request("context:" + UploadDir(ctx)));
+  ASSERT_TRUE(queued.ok()) << queued.status().message();
+  std::string followed;
+  uint64_t offset = 0;
+  int reads = 0;
+  while (true) {
+    auto t0 = Clock::now();
+    auto chunk = service_->ReadLog(queued->id, offset, 0, milliseconds(20000));
+    ASSERT_TRUE(chunk.ok()) << chunk.status().message();
+    // A waiting reader is woken by new bytes, long before its deadline.
+    EXPECT_LT(Clock::now() - t0, seconds(10));
+    ++reads;
+    followed += chunk->data;
+    EXPECT_EQ(chunk->next_offset, offset + chunk->data.size());
+    offset = chunk->next_offset;
+    if (chunk->finished) break;
+    ASSERT_FALSE(chunk->data.empty()) << "a read with wait returned nothing before its deadline";
+  }
+  EXPECT_GT(reads, 2);
+  EXPECT_EQ(followed, Log(queued->id));
+  EXPECT_TRUE(LastLine(followed).starts_with("Run ID: " + queued->id + " was successful"))
+      << followed;
+  // A final run's log answers at once, finished.
+  auto t0 = Clock::now();
+  auto end = service_->ReadLog(queued->id, offset, 0, milliseconds(5000));
+  ASSERT_TRUE(end.ok());
+  EXPECT_TRUE(end->finished);
+  EXPECT_EQ(end->data, "");
+  EXPECT_LT(Clock::now() - t0, seconds(1));
+  auto part = service_->ReadLog(queued->id, 0, 10, milliseconds(0));
+  EXPECT_EQ(part->data.size(), 10u);
+  EXPECT_FALSE(part->finished);
+  EXPECT_EQ(service_->ReadLog("cz9", 0, 0, milliseconds(0)).status().code(), Code::kNotFound);
+}
+
+TEST_F(TasksTest, CancelQueuedRun) {
+  Service(Options(), /*start=*/false);  // no workers: the run stays queued
+  auto queued = service_->Queue(Request("/dev/null"));
+  ASSERT_TRUE(queued.ok()) << queued.status().message();
+  EXPECT_EQ(queued->status, RunStatus::kQueued);
+  ASSERT_TRUE(service_->Cancel(queued->id).ok());
+  RunRecord run = *service_->Get(queued->id);
+  EXPECT_EQ(run.status, RunStatus::kCanceled);
+  EXPECT_GT(run.finish_time_ms, 0);
+  EXPECT_EQ(service_->Cancel(queued->id).code(), Code::kConflict);
+  EXPECT_EQ(service_->Cancel("cz9").code(), Code::kNotFound);
+  auto log = service_->ReadLog(queued->id, 0, 0, milliseconds(1000));
+  ASSERT_TRUE(log.ok());
+  EXPECT_TRUE(log->finished);
+  EXPECT_EQ(LastLine(log->data), "Run ID: " + queued->id + " was canceled") << log->data;
+  // Starting later does not run it.
+  ASSERT_TRUE(service_->Start().ok());
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(service_->Get(queued->id)->status, RunStatus::kCanceled);
+}
+
+TEST_F(TasksTest, CancelRunningRunKillsTheContainer) {
+  Service();
+  fs::path ctx = Context("sleepy", "FROM " + base_ + "\nRUN echo sleeping && sleep 60\n");
+  auto queued = service_->Queue(Request("context:" + UploadDir(ctx)));
+  ASSERT_TRUE(queued.ok()) << queued.status().message();
+  std::string id = queued->id;
+  WaitFor(id, [&](const RunRecord&) { return Log(id).find("sleeping\n") != std::string::npos; });
+  ASSERT_NE(Log(id).find("sleeping\n"), std::string::npos) << Log(id);
+  EXPECT_EQ(service_->Get(id)->status, RunStatus::kRunning);
+  auto t0 = Clock::now();
+  ASSERT_TRUE(service_->Cancel(id).ok());
+  RunRecord run = WaitFinal(id, seconds(30));
+  EXPECT_LT(Clock::now() - t0, seconds(10));
+  EXPECT_EQ(run.status, RunStatus::kCanceled);
+  EXPECT_EQ(run.error, "the run was canceled");
+  EXPECT_EQ(LastLine(Log(id)), "Run ID: " + id + " was canceled");
+  EXPECT_EQ(MountsUnder(dir_.path()), std::vector<std::string>{});
+  EXPECT_FALSE(fs::exists(dir_.path() / "data/runs" / id));
+  // The service keeps working.
+  RunRecord next =
+      QueueAndWait(Request("context:" + UploadDir(Context("ok", "FROM " + base_ + "\n"))));
+  EXPECT_EQ(next.status, RunStatus::kSucceeded) << next.error;
+}
+
+TEST_F(TasksTest, StoppingTheServiceEndsRunningRuns) {
+  Service();
+  fs::path ctx = Context("sleepy", "FROM " + base_ + "\nRUN echo sleeping && sleep 60\n");
+  auto queued = service_->Queue(Request("context:" + UploadDir(ctx)));
+  ASSERT_TRUE(queued.ok()) << queued.status().message();
+  std::string id = queued->id;
+  WaitFor(id, [&](const RunRecord&) { return Log(id).find("sleeping\n") != std::string::npos; });
+  auto t0 = Clock::now();
+  service_.reset();
+  EXPECT_LT(Clock::now() - t0, seconds(10));
+  auto row = store_->GetRun(id);
+  ASSERT_TRUE(row.ok());
+  EXPECT_EQ(row->status, "Error");
+  EXPECT_EQ(row->error, "the server stopped while the run was running");
+  EXPECT_EQ(MountsUnder(dir_.path()), std::vector<std::string>{});
+  EXPECT_FALSE(fs::exists(dir_.path() / "data/runs" / id));
+}
+
+TEST_F(TasksTest, TimeoutStopsTheRun) {
+  auto o = Options();
+  EXPECT_EQ(Service(o, false)
+                .Queue([&] {
+                  auto r = Request("/dev/null");
+                  r.timeout_seconds = 299;
+                  return r;
+                }())
+                .status()
+                .code(),
+            Code::kInvalid);
+  EXPECT_EQ(service_
+                ->Queue([&] {
+                  auto r = Request("/dev/null");
+                  r.timeout_seconds = 28801;
+                  return r;
+                }())
+                .status()
+                .code(),
+            Code::kInvalid);
+  o.min_timeout_seconds = 1;
+  Service(o);
+  fs::path ctx = Context("forever", "FROM " + base_ + "\nRUN sleep 60\n");
+  RunRequest r = Request("context:" + UploadDir(ctx));
+  r.timeout_seconds = 3;
+  auto t0 = Clock::now();
+  RunRecord run = QueueAndWait(r);
+  EXPECT_LT(Clock::now() - t0, seconds(20));
+  EXPECT_EQ(run.status, RunStatus::kTimeout) << run.error;
+  EXPECT_EQ(run.error, "the run exceeded its timeout of 3 seconds");
+  EXPECT_TRUE(LastLine(Log(run.id)).starts_with("Run ID: " + run.id + " timed out after "))
+      << Log(run.id);
+  EXPECT_EQ(MountsUnder(dir_.path()), std::vector<std::string>{});
+}
+
+TEST_F(TasksTest, RestartMarksInterruptedRunsAndRunsQueuedOnes) {
+  // A previous process: one run was building when it died, one was queued.
+  Service(Options(), /*start=*/false);
+  std::string upload = UploadDir(Context("later", "FROM " + base_ + "\n"));
+  auto interrupted = service_->Queue(Request("/dev/null"));
+  auto queued = service_->Queue(Request("context:" + upload));
+  ASSERT_TRUE(interrupted.ok() && queued.ok());
+  service_.reset();
+  auto row = store_->GetRun(interrupted->id);
+  row->status = "Running";
+  row->start_time_ms = row->create_time_ms;
+  ASSERT_TRUE(*store_->UpdateRun(*row, {}));
+
+  Service();
+  RunRecord dead = *service_->Get(interrupted->id);
+  EXPECT_EQ(dead.status, RunStatus::kError);
+  EXPECT_EQ(dead.error, "the server restarted while the run was running");
+  EXPECT_TRUE(LastLine(Log(dead.id)).starts_with("Run ID: " + dead.id + " failed after "));
+  RunRecord ran = WaitFinal(queued->id);
+  EXPECT_EQ(ran.status, RunStatus::kSucceeded) << ran.error << "\n" << Log(ran.id);
+}
+
+TEST_F(TasksTest, ConcurrentRuns) {
+  auto o = Options();
+  o.concurrency = 2;
+  Service(o);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    fs::path ctx = Context("c" + std::to_string(i),
+                           "FROM " + base_ + "\nRUN echo run-" + std::to_string(i) + "\n");
+    auto q = service_->Queue(Request("context:" + UploadDir(ctx)));
+    ASSERT_TRUE(q.ok()) << q.status().message();
+    ids.push_back(q->id);
+  }
+  for (const auto& id : ids) {
+    RunRecord run = WaitFinal(id);
+    EXPECT_EQ(run.status, RunStatus::kSucceeded) << run.error;
+  }
+}
+
+TEST_F(TasksTest, BadSourcesFailClearly) {
+  Service();
+  fs::path repo = dir_.path() / "repo";
+  WriteFile(repo / "Dockerfile", "FROM " + base_ + "\n");
+  Sh("cd " + repo.string() +
+     " && git init -q -b main && git add . && git -c user.name=t -c user.email=t@t commit -qm one");
+
+  struct Case {
+    std::string source, error;
+  };
+  std::vector<Case> cases = {
+      {"file://" + repo.string() + "#no-such-branch", "no-such-branch"},
+      {"/dev/null", "no Dockerfile at 'Dockerfile'"},
+      {"context:" + Upload("this is not a tar archive at all"), "failed to fetch the source"},
+      {"context:" + Upload(TarWithEntry("../evil.txt", "x")), ".."},
+  };
+  for (const auto& c : cases) {
+    RunRecord run = QueueAndWait(Request(c.source));
+    EXPECT_EQ(run.status, RunStatus::kFailed) << c.source;
+    EXPECT_NE(run.error.find(c.error), std::string::npos) << c.source << ": " << run.error;
+    EXPECT_NE(LastLine(Log(run.id)).find(" failed after "), std::string::npos) << Log(run.id);
+    EXPECT_FALSE(fs::exists(dir_.path() / "data/runs" / run.id));
+  }
+  EXPECT_FALSE(fs::exists(dir_.path() / "evil.txt"));
+  EXPECT_FALSE(fs::exists(dir_.path() / "data/runs/evil.txt"));
+
+  // Refused before queueing.
+  auto escape = Request("file://" + repo.string());
+  escape.dockerfile = "../Dockerfile";
+  EXPECT_EQ(service_->Queue(escape).status().code(), Code::kInvalid);
+  EXPECT_EQ(service_->Queue(Request("ftp://example.com/x")).status().code(), Code::kInvalid);
+  EXPECT_EQ(service_->Queue(Request("")).status().code(), Code::kInvalid);
+  EXPECT_EQ(service_->Queue(Request("context:0123")).status().code(), Code::kInvalid);
+  auto bad_image = Request("/dev/null");
+  bad_image.images = {"Team/App:1"};
+  EXPECT_EQ(service_->Queue(bad_image).status().code(), Code::kInvalid);
+  std::string used = Upload(TarWithEntry("Dockerfile", "FROM " + base_ + "\n"));
+  EXPECT_TRUE(service_->Queue(Request("context:" + used)).ok());
+  EXPECT_EQ(service_->Queue(Request("context:" + used)).status().code(), Code::kInvalid);
+
+  // Still healthy.
+  RunRecord ok = QueueAndWait(Request("file://" + repo.string()));
+  EXPECT_EQ(ok.status, RunStatus::kSucceeded) << ok.error;
+}
+
+TEST_F(TasksTest, OversizedUploadIsRefused) {
+  auto o = Options();
+  o.max_context_bytes = 1000;
+  Service(o, false);
+  size_t sent = 0;
+  auto id = service_->StoreContext([&](char* buf, size_t n) -> Result<size_t> {
+    size_t k = std::min<size_t>(n, 700);
+    if (sent >= 2100) return size_t{0};
+    std::fill_n(buf, k, 'x');
+    sent += k;
+    return k;
+  });
+  ASSERT_FALSE(id.ok());
+  EXPECT_EQ(id.status().code(), Code::kTooLarge);
+  EXPECT_TRUE(fs::is_empty(dir_.path() / "data/contexts"));
+}
+
+}  // namespace
+}  // namespace drydock::tasks
