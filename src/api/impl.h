@@ -2,6 +2,7 @@
 // helpers that answer in docs/api.md's JSON shapes.
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -60,8 +61,9 @@ struct Api::Impl {
   // bar for using the build service at all.
   bool RequireAnyGrant(Ctx& c);
   // Admins see every run; others the runs they queued and those pushing to
-  // a repository they may pull.
-  bool CanRead(const auth::Identity& who, const tasks::Run& run);
+  // a repository they may pull (memoized in `can_pull`).
+  bool CanRead(const auth::Identity& who, const tasks::Run& run,
+               std::map<std::string, bool>& can_pull);
   // The run, or false after answering 404/403.
   bool LoadReadableRun(Ctx& c, const std::string& id, tasks::Run& run);
 };

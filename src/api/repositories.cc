@@ -21,7 +21,8 @@ Result<bool> HasContent(storage::MetadataStore& meta, const std::string& repo) {
   return !graph.manifests.empty();
 }
 
-// The repository name from the path, or false after answering 400/401/403/404.
+// True when `repo` is a valid name, the user may `need` on it and it holds a
+// manifest; else false after answering 400, 403 or 404.
 bool CheckRepository(Ctx& c, auth::Authenticator& auth, storage::MetadataStore& meta,
                      const std::string& repo, unsigned need) {
   if (auto s = oci::ValidateRepositoryName(repo); !s.ok()) {
@@ -34,7 +35,10 @@ bool CheckRepository(Ctx& c, auth::Authenticator& auth, storage::MetadataStore& 
     return false;
   }
   auto exists = HasContent(meta, repo);
-  if (!exists.ok()) return SendStatus(c.resp, exists.status()), false;
+  if (!exists.ok()) {
+    SendStatus(c.resp, exists.status());
+    return false;
+  }
   if (!*exists) {
     SendError(c.resp, 404, "NOT_FOUND", "repository " + repo + " does not exist");
     return false;

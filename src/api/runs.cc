@@ -1,5 +1,6 @@
 // /api/v1/runs: queue, list, show and cancel runs.
 #include <algorithm>
+#include <map>
 
 #include "api/impl.h"
 #include "api/run_json.h"
@@ -42,10 +43,13 @@ Result<int64_t> ParseTop(const std::optional<std::string>& text) {
 
 }  // namespace
 
-bool Api::Impl::CanRead(const auth::Identity& who, const tasks::Run& run) {
+bool Api::Impl::CanRead(const auth::Identity& who, const tasks::Run& run,
+                        std::map<std::string, bool>& can_pull) {
   if (who.admin || run.request.user == who.user) return true;
   for (const auto& repo : LocalRepositories(run.request.images, options.registry_host)) {
-    if (auth.Allowed(who, repo) & auth::kPull) return true;
+    auto [it, added] = can_pull.try_emplace(repo, false);
+    if (added) it->second = (auth.Allowed(who, repo) & auth::kPull) != 0;
+    if (it->second) return true;
   }
   return false;
 }
@@ -61,7 +65,8 @@ bool Api::Impl::LoadReadableRun(Ctx& c, const std::string& id, tasks::Run& run) 
     }
     return false;
   }
-  if (!CanRead(c.who, *found)) {
+  std::map<std::string, bool> can_pull;
+  if (!CanRead(c.who, *found, can_pull)) {
     SendError(c.resp, 403, "DENIED", "user " + c.who.user + " may not read run " + id);
     return false;
   }
@@ -112,9 +117,10 @@ void Api::Impl::ListRuns(Ctx& c) {
   auto list = runs.List(filter);
   if (!list.ok()) return SendStatus(c.resp, list.status());
   json out = json::array();
+  std::map<std::string, bool> can_pull;  // one grant lookup per repository, not per run
   for (const auto& run : *list) {
     if (static_cast<int64_t>(out.size()) >= *top) break;
-    if (CanRead(c.who, run)) out.push_back(RunToJson(run));
+    if (CanRead(c.who, run, can_pull)) out.push_back(RunToJson(run));
   }
   SendJson(c.resp, 200, {{"runs", std::move(out)}});
 }

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <system_error>
 #include <thread>
 
 namespace drydock::http {
@@ -257,7 +258,9 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::condition_variable idle;
-  std::set<int> sockets;  // open connections, shut down by Stop()
+  // Open connections, shut down by Stop(). A multiset: a closed socket's
+  // number may be reused by the next connection before its thread erases it.
+  std::multiset<int> sockets;
 
   template <class Stream>
   void Serve(Stream& stream, const std::string& remote);
@@ -265,7 +268,7 @@ struct Server::Impl {
   bool Write(Stream& stream, const Response& resp, bool keep_alive, uint64_t& out);
   template <class Stream>
   bool WriteChunks(Stream& stream, const BodyStream& next, uint64_t& out);
-  void Connection(tcp::socket socket);
+  void Connection(std::unique_ptr<tcp::socket> socket);
 };
 
 template <class Stream>
@@ -412,34 +415,34 @@ void Server::Impl::Serve(Stream& stream, const std::string& remote) {
   }
 }
 
-void Server::Impl::Connection(tcp::socket socket) {
-  int fd = socket.native_handle();
-  {
-    std::lock_guard lock(mu);
-    sockets.insert(fd);
-  }
+// `socket` is already in `sockets` (Run adds it), so ~Server waits for it.
+void Server::Impl::Connection(std::unique_ptr<tcp::socket> socket) {
+  int fd = socket->native_handle();
   beast::error_code ec;
-  socket.set_option(tcp::no_delay(true), ec);
+  socket->set_option(tcp::no_delay(true), ec);
   std::string remote;
-  auto ep = socket.remote_endpoint(ec);
+  auto ep = socket->remote_endpoint(ec);
   if (!ec) remote = ep.address().to_string();
   try {
     if (tls) {
-      ssl::stream<tcp::socket> stream(std::move(socket), *tls);
+      ssl::stream<tcp::socket> stream(std::move(*socket), *tls);
       stream.handshake(ssl::stream_base::server, ec);
       if (!ec) {
         Serve(stream, remote);
         stream.shutdown(ec);
       }
     } else {
-      Serve(socket, remote);
-      socket.shutdown(tcp::socket::shutdown_send, ec);
+      Serve(*socket, remote);
+      socket->shutdown(tcp::socket::shutdown_send, ec);
     }
   } catch (const std::exception&) {
     // A connection's failure never takes the server down.
   }
+  // Even a moved-from socket uses the io_context when destroyed: that must
+  // happen before ~Server (released by the erase below) destroys it.
+  socket.reset();
   std::lock_guard lock(mu);
-  sockets.erase(fd);
+  sockets.erase(sockets.find(fd));
   idle.notify_all();
 }
 
@@ -495,8 +498,17 @@ void Server::Run() {
     {
       std::lock_guard lock(i.mu);
       if (i.sockets.size() >= i.opts.max_connections) continue;  // closes the socket
+      // Registered here, not in the new thread, so ~Server cannot miss it.
+      i.sockets.insert(socket.native_handle());
     }
-    std::thread([&i, s = std::move(socket)]() mutable { i.Connection(std::move(s)); }).detach();
+    int fd = socket.native_handle();
+    auto owned = std::make_unique<tcp::socket>(std::move(socket));
+    try {
+      std::thread([&i, s = std::move(owned)]() mutable { i.Connection(std::move(s)); }).detach();
+    } catch (const std::system_error&) {  // no thread to be had: drop the connection
+      std::lock_guard lock(i.mu);
+      i.sockets.erase(i.sockets.find(fd));
+    }
   }
 }
 
