@@ -19,13 +19,6 @@ make_busybox_layout "$WORK/base" 2 >/dev/null
 push_layout "$WORK/base" 2 base/busybox:2
 ok "base images base/busybox:1 and :2 pushed"
 
-# dockerfile FILE: writes FILE from stdin (its directory created), with
-# @REG@ standing for the test registry.
-dockerfile() {
-  mkdir -p "$(dirname "$1")"
-  sed "s|@REG@|$REG|g" >"$1"
-}
-
 # cfg JQ: a compact jq query on $CFG.
 cfg() { jq -c "$1" <<<"$CFG"; }
 
@@ -35,15 +28,6 @@ owner_mode() { stat -c '%u:%g %a' "$1"; }
 # listing DIR: every path under DIR, relative, sorted, space separated.
 listing() { (cd "$1" && find . -mindepth 1 | sed 's|^\./||' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//'); }
 
-# expect_build_failure NAME MESSAGE [drydock build args...]
-expect_build_failure() {
-  local name=$1 message=$2
-  shift 2
-  if "$DRYDOCK_BIN" build --local "$@" "$WORK/$name" >"$WORK/$name.out" 2>"$WORK/$name.log"; then
-    fail "build $name $* should fail"
-  fi
-  assert_contains "$(cat "$WORK/$name.log")" "$message" "error of build $name"
-}
 
 log "a base image with users and groups (made by RUN)"
 dockerfile "$WORK/users/Dockerfile" <<'EOF'

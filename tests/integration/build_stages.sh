@@ -15,18 +15,6 @@ make_busybox_layout "$WORK/base" 2 >/dev/null
 push_layout "$WORK/base" 2 base/busybox:2
 ok "base images pushed"
 
-dockerfile() {
-  mkdir -p "$(dirname "$1")"
-  sed "s|@REG@|$REG|g" >"$1"
-}
-expect_build_failure() {
-  local name=$1 message=$2
-  shift 2
-  if "$DRYDOCK_BIN" build --local "$@" "$WORK/$name" >"$WORK/$name.out" 2>"$WORK/$name.log"; then
-    fail "build $name $* should fail"
-  fi
-  assert_contains "$(cat "$WORK/$name.log")" "$message" "error of build $name"
-}
 no_leftovers() {
   if grep -q "$WORK/build-state" /proc/mounts; then
     grep "$WORK/build-state" /proc/mounts >&2

@@ -485,6 +485,23 @@ build() {
   head -n1 "$WORK/$name.out"
 }
 
+# dockerfile FILE: writes FILE from stdin (its directory created), with
+# @REG@ standing for the test registry.
+dockerfile() {
+  mkdir -p "$(dirname "$1")"
+  sed "s|@REG@|$REG|g" >"$1"
+}
+
+# expect_build_failure NAME MESSAGE [drydock build args...]
+expect_build_failure() {
+  local name=$1 message=$2
+  shift 2
+  if "$DRYDOCK_BIN" build --local "$@" "$WORK/$name" >"$WORK/$name.out" 2>"$WORK/$name.log"; then
+    fail "build $name $* should fail"
+  fi
+  assert_contains "$(cat "$WORK/$name.log")" "$message" "error of build $name"
+}
+
 # config_of REPO:TAG: the image config blob of an image in the test registry.
 config_of() {
   skopeo inspect --config --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/$1"

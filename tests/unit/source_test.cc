@@ -24,6 +24,7 @@
 
 #include "source/source.h"
 #include "test_dir.h"
+#include "test_server.h"
 
 namespace drydock::source {
 namespace {
@@ -55,56 +56,8 @@ std::string Sh(const std::string& cmd) {
   return out;
 }
 
-bool Connects(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
-
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-// A server process on a loopback port, killed when the test suite ends.
-class Server {
- public:
-  Server(std::vector<std::string> argv, int port) : port_(port) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      (void)!::freopen("/dev/null", "w", stdout);
-      (void)!::freopen("/dev/null", "w", stderr);
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      ::execvp(args[0], args.data());
-      ::_exit(127);
-    }
-    for (int i = 0; i < 200 && !Connects(port_); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  ~Server() {
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
-  }
-  bool up() const { return Connects(port_); }
-
- private:
-  int port_;
-  pid_t pid_;
-};
+using drydock::testing::FreePort;
+using Server = drydock::testing::LoopbackServer;
 
 struct TarEntry {
   std::string name;

@@ -18,6 +18,7 @@
 #include "storage/metadata_store.h"
 #include "tasks/tasks.h"
 #include "test_registry.h"
+#include "test_server.h"
 
 namespace drydock::tasks {
 namespace {
@@ -92,55 +93,20 @@ std::string TarWithEntry(const std::string& name, const std::string& content) {
   return h + body + std::string(1024, '\0');
 }
 
-bool Connects(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
-
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 // `busybox httpd` serving `dir` on a loopback port while it lives.
 class Httpd {
  public:
-  explicit Httpd(const fs::path& dir) : port_(FreePort()) {
-    std::string port = "127.0.0.1:" + std::to_string(port_), root = dir.string();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      (void)!::freopen("/dev/null", "w", stdout);
-      (void)!::freopen("/dev/null", "w", stderr);
-      ::execl("/bin/busybox", "busybox", "httpd", "-f", "-p", port.c_str(), "-h", root.c_str(),
-              nullptr);
-      ::_exit(127);
-    }
-    for (int i = 0; i < 200 && !Connects(port_); ++i) std::this_thread::sleep_for(milliseconds(25));
-  }
-  ~Httpd() {
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
-  }
+  explicit Httpd(const fs::path& dir)
+      : server_({"/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:" + std::to_string(port_), "-h",
+                 dir.string()},
+                port_) {}
   std::string Url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(port_) + "/" + path;
   }
 
  private:
-  int port_;
-  pid_t pid_;
+  int port_ = drydock::testing::FreePort();
+  drydock::testing::LoopbackServer server_;
 };
 
 remote::ClientOptions AdminClient() {
