@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "source/source.h"
+
 namespace drydock::build {
 namespace {
 
@@ -167,7 +169,8 @@ std::string CreatedBy(const Instruction& ins, const json& config) {
   }
   std::string flags;
   for (const auto& f : ins.flags) flags += "--" + f.name + (f.has_value ? "=" + f.value : "") + " ";
-  return ins.keyword + " " + flags + ins.raw_args + " # buildkit";
+  // ADD https://user:token@host/… must not leak its credentials into history.
+  return ins.keyword + " " + flags + source::RedactText(ins.raw_args) + " # buildkit";
 }
 
 Result<bool> ApplyConfigInstruction(json& config, const Instruction& ins,

@@ -12,6 +12,7 @@
 #include "build/executor.h"
 #include "build/image.h"
 #include "build/rootfs.h"
+#include "source/source.h"
 
 namespace drydock::build {
 
@@ -193,7 +194,7 @@ Status Executor::RunStage(size_t index) {
   DD_RETURN_IF_ERROR(RunOnBuildTriggers(st, index));
   for (const Instruction* ins : s.body) {
     Log("[stage " + std::to_string(index) + "] " + ins->keyword + " " +
-        ins->raw_args.substr(0, 200) + "\n");
+        source::RedactText(ins->raw_args.substr(0, 200)) + "\n");
     DD_RETURN_IF_ERROR(Dispatch(st, *ins, index));
   }
   std::lock_guard lock(states_mu_);
@@ -232,7 +233,7 @@ Status Executor::RunOnBuildTriggers(StageState& st, size_t stage) {
   }
   for (const auto& ins : kept->instructions) {
     Log("[stage " + std::to_string(stage) + "] ONBUILD " + ins.keyword + " " +
-        ins.raw_args.substr(0, 200) + "\n");
+        source::RedactText(ins.raw_args.substr(0, 200)) + "\n");
     DD_RETURN_IF_ERROR(Dispatch(st, ins, stage));
   }
   return Status::Ok();

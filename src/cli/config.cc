@@ -61,6 +61,7 @@ Result<Config> LoadConfig(const std::string& path) {
       Read(b, "concurrency", c.builds.concurrency);
       Read(b, "state_dir", c.builds.state_dir);
       Read(b, "max_context_bytes", c.builds.max_context_bytes);
+      Read(b, "cache_max_bytes", c.builds.cache_max_bytes);
     }
     if (auto list = y["notifications"]) {
       for (const auto& n : list) {

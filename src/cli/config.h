@@ -18,6 +18,7 @@ struct BuildsConfig {
   int concurrency = 2;                      // runs building at once
   std::string state_dir;                    // the builder's cache; "" = <data>/build
   uint64_t max_context_bytes = 2ull << 30;  // uploaded contexts and tarball sources
+  uint64_t cache_max_bytes = 20ull << 30;   // the builder's state dir, LRU; 0 = unbounded
 };
 
 struct Config {

@@ -71,6 +71,7 @@ build::BuildOptions BuildOptionsFor(RunContext& ctx, const fs::path& context,
   b.tags = std::move(tags);
   b.no_cache = r.no_cache;
   b.state_dir = ctx.options.build_state;
+  b.cache_max_bytes = ctx.options.cache_max_bytes;
   b.registry = RegistryOptions(ctx.options, r);
   b.run_timeout = std::chrono::seconds(r.timeout_seconds);
   b.cancel = ctx.cancel;

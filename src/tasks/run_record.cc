@@ -178,6 +178,8 @@ std::string FinalLogLine(const Run& run) {
       return head + " was canceled";
     case RunStatus::kTimeout:
       return head + " timed out" + after;
+    case RunStatus::kError:  // the service, not the build, went wrong (as ACR words it)
+      return head + " errored" + after + ". Error: " + run.error;
     default:
       return head + " failed" + after + ". Error: " + run.error;
   }

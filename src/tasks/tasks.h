@@ -111,6 +111,7 @@ struct ServiceOptions {
   std::vector<std::string> insecure_registries;
   uint64_t max_context_bytes = 2ull << 30;    // uploads and tarball URLs
   uint64_t max_extracted_bytes = 8ull << 30;  // a context's files once unpacked
+  uint64_t cache_max_bytes = 0;               // bound on build_state (LRU); 0 = unbounded
   CredentialsForUser credentials;             // may be empty: anonymous pushes
   // Tests only: file:// git sources (they read the server's own disk), and
   // a lower minimum for RunRequest::timeout_seconds than ACR's 300.

@@ -123,17 +123,13 @@ assert_eq "null" "$(jq -c '.[0]["runtime-dependency"]' "$WORK/deps.json")" "scra
 assert_eq "base/busybox" "$(jq -r '.[0]["buildtime-dependency"][0].repository' "$WORK/deps.json")" "build-time dependency"
 
 log "bad input is refused with a clear message and leaves nothing mounted"
-expect_failure() {  # expect_failure NAME MESSAGE
-  if "$DRYDOCK_BIN" build --local "$WORK/$1" >"$WORK/$1.out" 2>"$WORK/$1.log"; then fail "build $1 should fail"; fi
-  assert_contains "$(cat "$WORK/$1.log")" "$2" "error for $1"
-}
 mkdir -p "$WORK/syntax" "$WORK/missing" "$WORK/failing" "$WORK/escape" "$WORK/timeout"
 printf 'FROM %s\nRUN echo ok\nNOTANINSTRUCTION x\n' "$REG/base/busybox:1" >"$WORK/syntax/Dockerfile"
-expect_failure syntax "line 3"
+expect_build_failure syntax "line 3"
 printf 'FROM %s\nCOPY nothere.txt /x\n' "$REG/base/busybox:1" >"$WORK/missing/Dockerfile"
-expect_failure missing "nothere.txt"
+expect_build_failure missing "nothere.txt"
 printf 'FROM %s\nRUN exit 3\n' "$REG/base/busybox:1" >"$WORK/failing/Dockerfile"
-expect_failure failing "non-zero code: 3"
+expect_build_failure failing "non-zero code: 3"
 printf 'FROM %s\nRUN echo started && sleep 60\n' "$REG/base/busybox:1" >"$WORK/timeout/Dockerfile"
 T_START=$(date +%s)
 if "$DRYDOCK_BIN" build --local --timeout 2 "$WORK/timeout" >"$WORK/timeout.out" 2>"$WORK/timeout.log"; then
@@ -143,11 +139,11 @@ assert_contains "$(cat "$WORK/timeout.log")" "timed out after 2s" "error for a R
 [ $(($(date +%s) - T_START)) -lt 30 ] || fail "the timed-out RUN was not killed promptly"
 ok "timed-out RUN killed within 30 s"
 printf 'FROM %s\nCOPY ../ /x\n' "$REG/base/busybox:1" >"$WORK/escape/Dockerfile"
-expect_failure escape "outside the build context"
+expect_build_failure escape "outside the build context"
 mkdir -p "$WORK/symlink"
 ln -s /etc "$WORK/symlink/etc-link"
 printf 'FROM %s\nCOPY etc-link/passwd /x\n' "$REG/base/busybox:1" >"$WORK/symlink/Dockerfile"
-expect_failure symlink "not found in build context"
+expect_build_failure symlink "not found in build context"
 if grep -q "$DRYDOCK_BUILD_STATE" /proc/self/mountinfo; then fail "mounts left behind under the build state"; fi
 ok "no mounts left under the build state"
 [ -z "$(ls -A "$DRYDOCK_BUILD_STATE/tmp")" ] || fail "scratch left behind: $(ls "$DRYDOCK_BUILD_STATE/tmp")"

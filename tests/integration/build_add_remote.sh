@@ -14,16 +14,6 @@ make_busybox_layout "$WORK/base" 1 >/dev/null
 push_layout "$WORK/base" 1 base/busybox:1
 ok "base image base/busybox:1 pushed"
 
-# wait_port PORT WHAT: until something accepts connections on 127.0.0.1:PORT.
-wait_port() {
-  local i
-  for i in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  fail "$2 did not start on port $1"
-}
-
 log "an http server with files"
 WWW="$WORK/www"
 mkdir -p "$WWW/files" "$WORK/pkg/bin"
@@ -64,23 +54,10 @@ MAIN=$(git -C "$WORK/gitsrc" rev-parse main)
 wait_port "$GIT_PORT" "git daemon"
 G="git://127.0.0.1:$GIT_PORT/app.git"
 
-# dockerfile NAME: writes $WORK/NAME/Dockerfile from stdin.
-dockerfile() {
-  mkdir -p "$WORK/$1"
-  cat >"$WORK/$1/Dockerfile"
-}
 owner_mode() { stat -c '%u:%g %a' "$1"; }
-expect_build_failure() {  # NAME MESSAGE...
-  local name=$1 m
-  shift
-  if "$DRYDOCK_BIN" build --local "$WORK/$name" >"$WORK/$name.out" 2>"$WORK/$name.log"; then
-    fail "build $name should fail"
-  fi
-  for m in "$@"; do assert_contains "$(cat "$WORK/$name.log")" "$m" "error of build $name"; done
-}
 
 log "ADD <url>: file names, mode 0600, Last-Modified, --chmod/--chown, no unpacking"
-dockerfile files <<EOF
+dockerfile "$WORK/files/Dockerfile" <<EOF
 FROM $REG/base/busybox:1
 ADD $H/one.txt /downloads/
 ADD $H/one.txt /renamed.txt
@@ -122,7 +99,7 @@ assert_eq "config v2" "$(cat "$WORK/fs3/etc/app.conf")" "changed remote file in 
 
 log "--checksum: a match builds (and a cached rebuild downloads nothing), a mismatch fails"
 SUM=$(sha256_of "$WWW/files/one.txt")
-dockerfile checked <<EOF
+dockerfile "$WORK/checked/Dockerfile" <<EOF
 FROM $REG/base/busybox:1
 ADD --checksum=sha256:$SUM $H/one.txt /checked.txt
 EOF
@@ -132,27 +109,42 @@ assert_eq "remote one" "$(cat "$WORK/fs-checked/checked.txt")" "ADD --checksum (
 build checked >/dev/null
 assert_eq 1 "$(grep -c CACHED "$WORK/checked.log")" "cached --checksum step"
 assert_not_contains "$(cat "$WORK/checked.log")" "downloading" "cached --checksum step downloads nothing"
+log "credentials in an ADD URL stay out of the log and the image history"
+CRED_H="http://builder:s3cr3t-pw@127.0.0.1:$HTTP_PORT/files"
+dockerfile "$WORK/secret-url/Dockerfile" <<EOF
+FROM $REG/base/busybox:1
+ADD $CRED_H/one.txt /cred.txt
+EOF
+build secret-url -t "$REG/test/secret-url:1" --push >/dev/null
+assert_contains "$(cat "$WORK/secret-url.log")" "ADD http://***@127.0.0.1" "the step line shows the URL redacted"
+assert_not_contains "$(cat "$WORK/secret-url.log")" "s3cr3t-pw" "build log"
+assert_not_contains "$(config_of test/secret-url:1)" "s3cr3t-pw" "image history"
 WRONG=$(printf '0%.0s' $(seq 1 64))
-dockerfile mismatch <<EOF
+dockerfile "$WORK/mismatch/Dockerfile" <<EOF
 FROM $REG/base/busybox:1
 ADD --checksum=sha256:$WRONG $H/one.txt /x
 EOF
-expect_build_failure mismatch "checksum mismatch" "expected sha256:$WRONG" "got sha256:$SUM"
+expect_build_failure mismatch "checksum mismatch"
+assert_contains "$(cat "$WORK/mismatch.log")" "expected sha256:$WRONG" "error of build mismatch"
+assert_contains "$(cat "$WORK/mismatch.log")" "got sha256:$SUM" "error of build mismatch"
 
 log "errors: a 404 and an unknown git ref"
-dockerfile missing <<EOF
+dockerfile "$WORK/missing/Dockerfile" <<EOF
 FROM $REG/base/busybox:1
 ADD $H/nope.txt /x
 EOF
-expect_build_failure missing "line 2: ADD" "404" "$H/nope.txt"
-dockerfile badref <<EOF
+expect_build_failure missing "line 2: ADD"
+assert_contains "$(cat "$WORK/missing.log")" "404" "error of build missing"
+assert_contains "$(cat "$WORK/missing.log")" "$H/nope.txt" "error of build missing"
+dockerfile "$WORK/badref/Dockerfile" <<EOF
 FROM $REG/base/busybox:1
 ADD $G#no-such-branch /x
 EOF
-expect_build_failure badref "line 2: ADD" "'no-such-branch' not found"
+expect_build_failure badref "line 2: ADD"
+assert_contains "$(cat "$WORK/badref.log")" "'no-such-branch' not found" "error of build badref"
 
 log "ADD <git url>: a branch, a tag with a subdir, --keep-git-dir"
-dockerfile repo <<EOF
+dockerfile "$WORK/repo/Dockerfile" <<EOF
 FROM $REG/base/busybox:1
 ADD $G#v1:docs /docs-v1
 ADD --keep-git-dir=true $G /with-git

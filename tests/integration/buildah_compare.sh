@@ -19,13 +19,6 @@ make_busybox_layout "$WORK/base" 1 >/dev/null
 push_layout "$WORK/base" 1 base/busybox:1
 ok "base image base/busybox:1 pushed"
 
-# dockerfile NAME: writes $WORK/NAME/Dockerfile from stdin, @REG@ standing
-# for the test registry.
-dockerfile() {
-  mkdir -p "$WORK/$1"
-  sed "s|@REG@|$REG|g" >"$WORK/$1/Dockerfile"
-}
-
 # fs_manifest DIR: one line per path under DIR, sorted: path, type, mode,
 # owner, then the symlink target, or for a regular file the sha256 of its
 # content and, when it has other links, the first path of its link group.
@@ -121,7 +114,7 @@ mkdir -p "$WORK/single/app/bin"
 echo "config" >"$WORK/single/app/config.txt"
 printf '#!/bin/sh\necho hi\n' >"$WORK/single/app/bin/hello"
 chmod 755 "$WORK/single/app/bin/hello"
-dockerfile single <<'EOF'
+dockerfile "$WORK/single/Dockerfile" <<'EOF'
 FROM @REG@/base/busybox:1
 ENV APP=/opt/app MODE=compare
 ENV PATH=$APP/bin:$PATH
@@ -144,7 +137,7 @@ assert_eq '["PATH=/opt/app/bin:/bin","APP=/opt/app","MODE=compare"]' "$(config_o
   "single: drydock's Env order"
 
 # 2. Multi-stage: ARGs, a stage built FROM a stage, COPY --from by name and index.
-dockerfile multistage <<'EOF'
+dockerfile "$WORK/multistage/Dockerfile" <<'EOF'
 FROM @REG@/base/busybox:1 AS build
 ARG VERSION=1.0
 RUN /bin/busybox mkdir -p /build/sub && echo "v$VERSION" > /build/version && echo data > /build/sub/data && \
@@ -167,7 +160,7 @@ log "multistage: buildah's app/inherited-arg: $(cat "$WORK/multistage.fs-buildah
 
 # 3. Deletions: whiteouts for base files and earlier layers, a directory
 # deleted and made again (opaque), a file replaced.
-dockerfile whiteouts <<'EOF'
+dockerfile "$WORK/whiteouts/Dockerfile" <<'EOF'
 FROM @REG@/base/busybox:1
 RUN /bin/busybox mkdir -p /work/keep /work/gone/deep && echo a > /work/keep/a && echo b > /work/gone/deep/b && \
     echo c > /work/c && echo d > /work/keep/d
@@ -185,7 +178,7 @@ ln -s file "$WORK/links/links/rel"
 ln -s /etc/passwd "$WORK/links/links/abs"
 ln -s /nowhere "$WORK/links/links/dangling"
 ln -s dir "$WORK/links/links/dirlink"
-dockerfile links <<'EOF'
+dockerfile "$WORK/links/Dockerfile" <<'EOF'
 FROM @REG@/base/busybox:1
 COPY links/ /links/
 RUN cd /links && /bin/busybox ln file run-hard && /bin/busybox ln -s file run-sym && \
@@ -234,7 +227,7 @@ chmod 2711 "$WORK/modes/pkg/bin/tool"
 chmod 700 "$WORK/modes/pkg/bin"
 tar --sort=name --owner=1234 --group=2345 --numeric-owner --mtime=@0 -cf "$WORK/modes/pkg.tar" -C "$WORK/modes" pkg
 rm -rf "$WORK/modes/pkg"
-dockerfile modes <<'EOF'
+dockerfile "$WORK/modes/Dockerfile" <<'EOF'
 FROM @REG@/base/busybox:1
 COPY modes/ /modes/
 COPY --chmod=0640 modes/plain /modes/chmodded
@@ -264,7 +257,7 @@ echo ignored >"$WORK/copyrules/ctx/dir/ignored.tmp"
 chmod 750 "$WORK/copyrules/ctx/dir"
 chmod 700 "$WORK/copyrules/ctx/dir/sub"
 printf 'ctx/skip\n**/*.tmp\n' >"$WORK/copyrules/.dockerignore"
-dockerfile copyrules <<'EOF'
+dockerfile "$WORK/copyrules/Dockerfile" <<'EOF'
 FROM @REG@/base/busybox:1
 COPY ctx/a.txt /dest-file
 COPY ctx/a.txt /etc/

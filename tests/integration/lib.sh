@@ -464,6 +464,16 @@ put_manifest() {
     --data-binary "@$3"
 }
 
+# wait_port PORT WHAT: until something accepts connections on 127.0.0.1:PORT.
+wait_port() {
+  local i
+  for i in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  fail "$2 did not start on port $1"
+}
+
 # ------------------------------------------------------------- builds ---
 # use_build_env: drydock build state under $WORK and a Docker config with
 # the admin's credentials for the running server (call after start_server).

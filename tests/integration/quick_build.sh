@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Quick builds end to end, through the client: `drydock login`, `drydock
 # build` (no --local) from a local directory, a git repository served by
-# `git daemon` (#branch, #tag, #pull/N/head, :subfolder) and a tarball
-# served by busybox httpd; `drydock run list|show|logs|cancel`, `drydock
+# `git daemon` (#branch, #tag, #pull/N/head, :subfolder), a private one
+# behind `git http-backend` needing DRYDOCK_GIT_TOKEN, a tarball served by
+# busybox httpd, an oci:// artifact and /dev/null; `drydock run list|show|logs|cancel`, `drydock
 # repository list|show-tags|delete`; concurrent builds, a failing build,
 # --no-wait, --no-logs, and bad input that must fail clearly while the
 # server stays healthy.
@@ -164,6 +165,7 @@ git daemon --reuseaddr --export-all --base-path="$WORK/git" --listen=127.0.0.1 -
   "$WORK/git" >"$WORK/git-daemon.log" 2>&1 &
 BG_PIDS+=($!)
 for _ in $(seq 1 100); do git ls-remote "git://127.0.0.1:$GPORT/repo.git" >/dev/null 2>&1 && break; sleep 0.1; done
+git ls-remote "git://127.0.0.1:$GPORT/repo.git" >/dev/null 2>&1 || { cat "$WORK/git-daemon.log" >&2; fail "git daemon did not start"; }
 assert_eq "$PR" "$(git ls-remote "git://127.0.0.1:$GPORT/repo.git" refs/pull/1/head | cut -f1)" "git daemon serves refs/pull/1/head"
 GIT="git://127.0.0.1:$GPORT/repo.git"
 
@@ -190,9 +192,69 @@ tar -czf "$WORK/www/ctx.tar.gz" -C "$WORK/tarctx" .
 HPORT=$(free_port)
 /bin/busybox httpd -f -p "127.0.0.1:$HPORT" -h "$WORK/www" &
 BG_PIDS+=($!)
-for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$HPORT/ctx.tar.gz" && break; sleep 0.1; done
+wait_port "$HPORT" "busybox httpd"
 qb tarball -t tar/app:v1 "http://127.0.0.1:$HPORT/ctx.tar.gz"
 assert_eq "from a tarball" "$(file_in tar/app:v1 msg)" "tarball context content"
+
+log "a private git repository over http, its token from DRYDOCK_GIT_TOKEN and never shown"
+mkdir -p "$WORK/www-git/cgi-bin" "$WORK/private"
+git clone -q --bare "$GSRC" "$WORK/private/repo.git"
+cat >"$WORK/www-git/cgi-bin/git" <<EOF
+#!/bin/sh
+export GIT_PROJECT_ROOT=$WORK/private GIT_HTTP_EXPORT_ALL=1
+exec git http-backend
+EOF
+chmod +x "$WORK/www-git/cgi-bin/git"
+GIT_TOKEN="tok-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# busybox httpd wants Basic auth for /cgi-bin: the user git hosts use for tokens.
+echo "/cgi-bin:x-access-token:$GIT_TOKEN" >"$WORK/httpd-git.conf"
+GHPORT=$(free_port)
+/bin/busybox httpd -f -p "127.0.0.1:$GHPORT" -h "$WORK/www-git" -c "$WORK/httpd-git.conf" &
+BG_PIDS+=($!)
+wait_port "$GHPORT" "git http-backend under busybox httpd"
+PRIV="http://127.0.0.1:$GHPORT/cgi-bin/git/repo.git"
+qb_fails private-no-token -t git/private:x "$PRIV#main"
+assert_contains "$OUT" "failed to fetch the source" "without a token the private repository is refused"
+DRYDOCK_GIT_TOKEN=$GIT_TOKEN qb private -t git/private:1 "$PRIV#feature"
+assert_eq feature "$(file_in git/private:1 which)" "private repository content"
+PRIV_LOG="$(cat "$WORK/private.out" "$WORK/private.err"; drydock run logs "$(run_id private)"; drydock run show "$(run_id private)")"
+assert_not_contains "$PRIV_LOG" "$GIT_TOKEN" "the token in the log or the run record"
+assert_not_contains "$PRIV_LOG" "$(printf 'x-access-token:%s' "$GIT_TOKEN" | base64 -w0)" "the auth header in the log"
+
+log "/dev/null: no context, only the Dockerfile given with -f"
+printf 'FROM %s\nRUN echo nothing here > /none\n' "$BASE" >"$WORK/only.Dockerfile"
+qb devnull -t app:devnull -f "$WORK/only.Dockerfile" /dev/null
+assert_eq "nothing here" "$(file_in app:devnull none)" "built from /dev/null"
+qb_fails devnull-bare -t app:devnull2 /dev/null
+assert_contains "$OUT" "no Dockerfile at 'Dockerfile'" "/dev/null without -f"
+
+log "oci://: an OCI artifact whose layers are the context (an archive and an ORAS-style titled file)"
+mkdir -p "$WORK/ocictx"
+printf 'FROM %s\nCOPY msg /msg\nCOPY notes.txt /notes.txt\n' "$BASE" >"$WORK/ocictx/Dockerfile"
+echo "from an artifact" >"$WORK/ocictx/msg"
+tar -czf "$WORK/ocictx.tar.gz" -C "$WORK/ocictx" .
+echo "a titled file" >"$WORK/notes.txt"
+printf '{}' >"$WORK/empty.json"
+L1=$(upload_blob ctx/artifact "$WORK/ocictx.tar.gz")
+L2=$(upload_blob ctx/artifact "$WORK/notes.txt")
+CFG=$(upload_blob ctx/artifact "$WORK/empty.json")
+jq -n --arg l1 "$L1" --argjson s1 "$(stat -c %s "$WORK/ocictx.tar.gz")" \
+  --arg l2 "$L2" --argjson s2 "$(stat -c %s "$WORK/notes.txt")" --arg cfg "$CFG" '{
+    schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+    artifactType: "application/vnd.drydock.context.v1",
+    config: {mediaType: "application/vnd.oci.empty.v1+json", digest: $cfg, size: 2},
+    layers: [
+      {mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $l1, size: $s1},
+      {mediaType: "text/plain", digest: $l2, size: $s2,
+       annotations: {"org.opencontainers.image.title": "notes.txt"}}]}' >"$WORK/artifact.json"
+put_manifest ctx/artifact v1 "$WORK/artifact.json"
+assert_eq 201 "$STATUS" "context artifact pushed"
+qb oci -t oci/app:1 "oci://$REG/ctx/artifact:v1"
+assert_eq "from an artifact" "$(file_in oci/app:1 msg)" "oci:// archive layer"
+assert_eq "a titled file" "$(file_in oci/app:1 notes.txt)" "oci:// titled file layer"
+assert_eq "oci://$REG/ctx/artifact:v1" "$(run_field "$(run_id oci)" .source.url)" "oci:// run record source"
+qb_fails oci-missing -t oci/app:2 "oci://$REG/ctx/artifact:nope"
+assert_contains "$OUT" "nope" "a missing artifact tag is named"
 
 log "two builds at once"
 echo one >"$WORK/ctx/src/n.txt"
@@ -280,7 +342,7 @@ assert_not_contains "$(drydock repository list)" "tar/app" "repository list afte
 
 log "--server, DRYDOCK_SERVER and DRYDOCK_USER/DRYDOCK_PASSWORD"
 EMPTY="$WORK/empty-config"
-assert_contains "$(XDG_CONFIG_HOME=$EMPTY DRYDOCK_USER=admin DRYDOCK_PASSWORD=$ADMIN_PASS drydock run list --server "$REG")" \
+assert_contains "$(XDG_CONFIG_HOME=$EMPTY DRYDOCK_USER=admin DRYDOCK_PASSWORD=$ADMIN_PASS drydock run list --top 100 --server "$REG")" \
   "$ID1" "run list with --server and env credentials"
 assert_contains "$(XDG_CONFIG_HOME=$EMPTY DRYDOCK_SERVER=$REG DRYDOCK_USER=admin DRYDOCK_PASSWORD=$ADMIN_PASS drydock repository list)" \
   "app" "repository list with DRYDOCK_SERVER"

@@ -558,7 +558,7 @@ TEST_F(TasksTest, RestartMarksInterruptedRunsAndRunsQueuedOnes) {
   RunRecord dead = *service_->Get(interrupted->id);
   EXPECT_EQ(dead.status, RunStatus::kError);
   EXPECT_EQ(dead.error, "the server restarted while the run was running");
-  EXPECT_TRUE(LastLine(Log(dead.id)).starts_with("Run ID: " + dead.id + " failed after "));
+  EXPECT_TRUE(LastLine(Log(dead.id)).starts_with("Run ID: " + dead.id + " errored after "));
   RunRecord ran = WaitFinal(queued->id);
   EXPECT_EQ(ran.status, RunStatus::kSucceeded) << ran.error << "\n" << Log(ran.id);
 }

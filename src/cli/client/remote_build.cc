@@ -112,8 +112,16 @@ Result<json> QueueRun(client::ApiClient& api, const BuildFlags& f) {
   DD_ASSIGN_OR_RETURN(args, BuildArgs(f));
   std::string source = f.context;
   std::string dockerfile = f.file.empty() ? "Dockerfile" : f.file;
-  if (!IsRemoteSource(f.context)) {
-    std::error_code ec;
+  std::error_code ec;
+  if (f.context == "/dev/null" && !f.file.empty() && fs::is_regular_file(f.file, ec)) {
+    // `docker build - < Dockerfile`: a context holding nothing but the
+    // Dockerfile, which the packer takes from outside the (empty) directory.
+    TempDir empty(fs::temp_directory_path(), "drydock-empty");
+    BuildFlags only = f;
+    only.context = empty.path().string();
+    DD_ASSIGN_OR_RETURN(uploaded, UploadContext(api, only, dockerfile));
+    source = uploaded;
+  } else if (!IsRemoteSource(f.context)) {
     if (!fs::is_directory(f.context, ec)) {
       return Invalid("SOURCE " + f.context +
                      " is not a directory; remote sources are git URLs (https://host/repo.git"
