@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "base/base64.h"
+#include "base/fd.h"
 #include "source/internal.h"
 #include "source/source.h"
 
@@ -346,6 +347,24 @@ Result<GitCheckout> FetchGit(const GitSource& source, const fs::path& dest_dir,
   out.context = context;
   if (!options.keep_git_dir) RemoveGitDirs(dest_dir);
   return out;
+}
+
+Result<std::string> ResolveGitBranch(const std::string& url, const std::string& branch,
+                                     const GitOptions& options) {
+  DD_RETURN_IF_ERROR(ValidateUrl(url));
+  DD_RETURN_IF_ERROR(ValidateRef(branch));
+  bool local = StartsWith(url, "file://") ||
+               (url.find("://") == std::string::npos && !IsScpLike(url));
+  if (local && !options.allow_file)
+    return Invalid("local git repositories are not allowed here: " + RedactUrl(url));
+  // ls-remote needs no repository, but Git runs in a directory of its own.
+  TempDir scratch(fs::temp_directory_path(), "drydock-ls-remote");
+  GitSource src{url, branch, ""};
+  Git git(src, scratch.path(), options);
+  DD_ASSIGN_OR_RETURN(out, git.Check({"ls-remote", "--", url, "refs/heads/" + branch}, true));
+  std::string sha = out.substr(0, out.find_first_of("\t\n"));
+  if (sha.empty()) return NotFound("branch '" + branch + "' not found in " + RedactUrl(url));
+  return sha;
 }
 
 }  // namespace drydock::source

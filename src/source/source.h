@@ -129,6 +129,11 @@ struct GitCheckout {
 Result<GitCheckout> FetchGit(const GitSource& source, const std::filesystem::path& dest_dir,
                              const GitOptions& options = {});
 
+// The commit `branch` points at on the remote (`git ls-remote`): what a
+// polling trigger compares. kNotFound when the branch does not exist.
+Result<std::string> ResolveGitBranch(const std::string& url, const std::string& branch,
+                                     const GitOptions& options = {});
+
 // -------------------------------------------------------------- tarballs ---
 
 // Extracts a tar archive (plain, gzip, zstd, xz, bzip2; detected from the

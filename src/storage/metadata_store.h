@@ -107,6 +107,25 @@ struct RunQuery {
   std::string image;   // "" = any, else a substring of output_images
 };
 
+// A saved task: its definition and its triggers' bookkeeping as JSON that
+// only tasks/ and triggers/ read, kept apart so that a trigger recording
+// what it saw never races with a user editing the task.
+struct TaskRow {
+  std::string name;
+  std::string definition_json;
+  std::string state_json;
+  int64_t create_time_ms = 0, update_time_ms = 0;
+};
+
+// One base image a task depends on: the dependency index that base-image
+// triggers look up on every manifest push.
+struct DependencyRow {
+  std::string task;
+  std::string kind;  // "Runtime" (the final stage's base) or "BuildTime"
+  std::string registry, repository, tag;
+  std::string digest;  // what the task last built from; "" when not known yet
+};
+
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
@@ -166,6 +185,30 @@ class MetadataStore {
   // Runs in any of `statuses`, oldest first, at most `limit` (-1: all).
   virtual Result<std::vector<RunRow>> RunsWithStatus(const std::vector<std::string>& statuses,
                                                      int64_t limit) = 0;
+
+  // Tasks. CreateTask: kConflict when the name is taken. UpdateTask writes
+  // the definition only (kNotFound when missing); SetTaskState the state only.
+  // DeleteTask also drops the task's dependencies.
+  virtual Status CreateTask(const TaskRow& row) = 0;
+  virtual Status UpdateTask(const TaskRow& row) = 0;
+  virtual Status SetTaskState(const std::string& name, const std::string& state_json) = 0;
+  virtual Result<TaskRow> GetTask(const std::string& name) = 0;
+  virtual Result<std::vector<TaskRow>> ListTasks() = 0;
+  virtual Status DeleteTask(const std::string& name) = 0;
+
+  // The dependency index. SetDependencies replaces every row of `task`.
+  virtual Status SetDependencies(const std::string& task,
+                                 const std::vector<DependencyRow>& rows) = 0;
+  // `task` = "": every task's rows.
+  virtual Result<std::vector<DependencyRow>> Dependencies(const std::string& task) = 0;
+  // Rows naming exactly registry/repository:tag.
+  virtual Result<std::vector<DependencyRow>> Dependents(const std::string& registry,
+                                                        const std::string& repository,
+                                                        const std::string& tag) = 0;
+
+  // True the first time `key` is seen (webhook delivery ids); keys older
+  // than `forget_before` (unix seconds) are dropped on the way.
+  virtual Result<bool> FirstSeen(const std::string& key, int64_t forget_before) = 0;
 
   // Garbage collection.
   virtual Result<std::vector<std::string>> AllRepositories() = 0;

@@ -50,6 +50,15 @@ CREATE TABLE IF NOT EXISTS runs(
   finish_time INTEGER NOT NULL, request TEXT NOT NULL, result TEXT NOT NULL, error TEXT NOT NULL,
   output_images TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status, seq);
+CREATE TABLE IF NOT EXISTS tasks(
+  name TEXT PRIMARY KEY, definition TEXT NOT NULL, state TEXT NOT NULL,
+  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS task_dependencies(
+  task TEXT NOT NULL, kind TEXT NOT NULL, registry TEXT NOT NULL, repository TEXT NOT NULL,
+  tag TEXT NOT NULL, digest TEXT NOT NULL,
+  PRIMARY KEY(task, kind, registry, repository, tag)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS task_dependencies_image ON task_dependencies(registry, repository, tag);
+CREATE TABLE IF NOT EXISTS seen_keys(key TEXT PRIMARY KEY, time INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
 // The columns ReadRun expects, in order.
@@ -510,6 +519,121 @@ class SqliteMetadataStore final : public MetadataStore {
     return out;
   }
 
+  Status CreateTask(const TaskRow& row) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("INSERT OR IGNORE INTO tasks(name,definition,state,"
+                                      "create_time,update_time) VALUES(?,?,?,?,?)"));
+    s->Bind(1, row.name)
+        .Bind(2, row.definition_json)
+        .Bind(3, row.state_json.empty() ? std::string("{}") : row.state_json)
+        .Bind(4, row.create_time_ms)
+        .Bind(5, row.update_time_ms);
+    DD_RETURN_IF_ERROR(s->Run());
+    if (c->Changes() == 0) return Conflict("task " + row.name + " already exists");
+    return Status::Ok();
+  }
+
+  Status UpdateTask(const TaskRow& row) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("UPDATE tasks SET definition=?, update_time=? WHERE name=?"));
+    DD_RETURN_IF_ERROR(s->Bind(1, row.definition_json).Bind(2, row.update_time_ms).Bind(3, row.name).Run());
+    if (c->Changes() == 0) return NotFound("task " + row.name + " does not exist");
+    return Status::Ok();
+  }
+
+  Status SetTaskState(const std::string& name, const std::string& state_json) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("UPDATE tasks SET state=? WHERE name=?"));
+    DD_RETURN_IF_ERROR(s->Bind(1, state_json).Bind(2, name).Run());
+    if (c->Changes() == 0) return NotFound("task " + name + " does not exist");
+    return Status::Ok();
+  }
+
+  Result<TaskRow> GetTask(const std::string& name) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT name,definition,state,create_time,update_time "
+                                      "FROM tasks WHERE name=?"));
+    s->Bind(1, name);
+    DD_ASSIGN_OR_RETURN(row, s->Step());
+    if (!row) return NotFound("task " + name + " does not exist");
+    return TaskRow{s->Text(0), s->Text(1), s->Text(2), s->Int(3), s->Int(4)};
+  }
+
+  Result<std::vector<TaskRow>> ListTasks() override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT name,definition,state,create_time,update_time "
+                                      "FROM tasks ORDER BY name"));
+    std::vector<TaskRow> out;
+    while (true) {
+      DD_ASSIGN_OR_RETURN(row, s->Step());
+      if (!row) break;
+      out.push_back(TaskRow{s->Text(0), s->Text(1), s->Text(2), s->Int(3), s->Int(4)});
+    }
+    return out;
+  }
+
+  Status DeleteTask(const std::string& name) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    Transaction tx(*c);
+    DD_RETURN_IF_ERROR(tx.status());
+    {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("DELETE FROM tasks WHERE name=?"));
+      DD_RETURN_IF_ERROR(s->Bind(1, name).Run());
+      if (c->Changes() == 0) return NotFound("task " + name + " does not exist");
+    }
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("DELETE FROM task_dependencies WHERE task=?"));
+    DD_RETURN_IF_ERROR(s->Bind(1, name).Run());
+    return tx.Commit();
+  }
+
+  Status SetDependencies(const std::string& task, const std::vector<DependencyRow>& rows) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    Transaction tx(*c);
+    DD_RETURN_IF_ERROR(tx.status());
+    {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("DELETE FROM task_dependencies WHERE task=?"));
+      DD_RETURN_IF_ERROR(s->Bind(1, task).Run());
+    }
+    for (const auto& r : rows) {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("INSERT OR REPLACE INTO task_dependencies(task,kind,"
+                                        "registry,repository,tag,digest) VALUES(?,?,?,?,?,?)"));
+      s->Bind(1, task).Bind(2, r.kind).Bind(3, r.registry).Bind(4, r.repository).Bind(5, r.tag);
+      DD_RETURN_IF_ERROR(s->Bind(6, r.digest).Run());
+    }
+    return tx.Commit();
+  }
+
+  Result<std::vector<DependencyRow>> Dependencies(const std::string& task) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT task,kind,registry,repository,tag,digest FROM "
+                                      "task_dependencies WHERE ?1='' OR task=?1 "
+                                      "ORDER BY task, kind DESC, registry, repository, tag"));
+    s->Bind(1, task);
+    return ReadDependencies(*s);
+  }
+
+  Result<std::vector<DependencyRow>> Dependents(const std::string& registry,
+                                                const std::string& repository,
+                                                const std::string& tag) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT task,kind,registry,repository,tag,digest FROM "
+                                      "task_dependencies WHERE registry=? AND repository=? AND "
+                                      "tag=? ORDER BY task, kind DESC"));
+    s->Bind(1, registry).Bind(2, repository).Bind(3, tag);
+    return ReadDependencies(*s);
+  }
+
+  Result<bool> FirstSeen(const std::string& key, int64_t forget_before) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("DELETE FROM seen_keys WHERE time<?"));
+      DD_RETURN_IF_ERROR(s->Bind(1, forget_before).Run());
+    }
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("INSERT OR IGNORE INTO seen_keys(key,time) VALUES(?,?)"));
+    DD_RETURN_IF_ERROR(s->Bind(1, key).Bind(2, Now()).Run());
+    return c->Changes() > 0;
+  }
+
   Result<std::vector<std::string>> AllRepositories() override { return ListRepositories(Page{}); }
 
   Result<RepoGraph> LoadRepoGraph(const std::string& repo) override {
@@ -626,6 +750,17 @@ class SqliteMetadataStore final : public MetadataStore {
       DD_ASSIGN_OR_RETURN(row, s.Step());
       if (!row) break;
       out.push_back(ReadRun(s));
+    }
+    return out;
+  }
+
+  static Result<std::vector<DependencyRow>> ReadDependencies(sqlite::Stmt& s) {
+    std::vector<DependencyRow> out;
+    while (true) {
+      DD_ASSIGN_OR_RETURN(row, s.Step());
+      if (!row) break;
+      out.push_back(
+          DependencyRow{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5)});
     }
     return out;
   }

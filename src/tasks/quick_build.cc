@@ -25,12 +25,6 @@ std::string Seconds(Clock::duration d) {
   return buf;
 }
 
-remote::ClientOptions RegistryOptions(const ServiceOptions& o, const RunRequest& r) {
-  remote::ClientOptions c;
-  c.insecure_registries = o.insecure_registries;
-  if (o.credentials) c.credentials = o.credentials(r.user);
-  return c;
-}
 
 Outcome Fail(RunStatus status, const LogWriter& log, const std::string& error) {
   return Outcome{status, log.Redact(error)};
@@ -89,6 +83,21 @@ void RecordImages(RunContext& ctx, const build::BuildResult& result, bool pushed
 
 }  // namespace
 
+remote::ClientOptions RegistryOptions(const ServiceOptions& o, const RunRequest& r) {
+  remote::ClientOptions c;
+  c.insecure_registries = o.insecure_registries;
+  remote::CredentialLookup own = o.credentials ? o.credentials(r.user) : nullptr;
+  // A task's own credentials for a registry come first, then the user's.
+  c.credentials = [own, saved = r.credentials](
+                      const std::string& registry) -> std::optional<remote::Credential> {
+    for (const auto& cred : saved) {
+      if (cred.login_server == registry) return remote::Credential{cred.username, cred.password};
+    }
+    return own ? own(registry) : std::nullopt;
+  };
+  return c;
+}
+
 Result<std::vector<oci::ImageReference>> ParseImages(const std::vector<std::string>& images,
                                                      const std::string& run_id,
                                                      const std::string& default_registry) {
@@ -105,7 +114,10 @@ Result<std::vector<oci::ImageReference>> ParseImages(const std::vector<std::stri
 }
 
 Status ValidateQuickBuild(const RunRequest& r, const ServiceOptions& o) {
-  if (r.type != "QuickBuild") return Invalid("run type " + r.type + " is not supported");
+  if (r.type != "QuickBuild" && r.type != "AutoBuild")
+    return Invalid("run type " + r.type + " is not supported");
+  if ((r.type == "AutoBuild") != !r.task.empty())
+    return Invalid("an AutoBuild run names its task, and only an AutoBuild run does");
   if (r.timeout_seconds < o.min_timeout_seconds || r.timeout_seconds > kMaxTimeoutSeconds)
     return Invalid("timeout must be between " + std::to_string(o.min_timeout_seconds) + " and " +
                    std::to_string(kMaxTimeoutSeconds) + " seconds");

@@ -31,6 +31,10 @@ struct Outcome {
 // Checks a request before it is queued: kInvalid naming the problem.
 Status ValidateQuickBuild(const RunRequest& request, const ServiceOptions& options);
 
+// How the run's pulls and pushes authenticate: the request's own
+// credentials for a registry first, then those minted for its user.
+remote::ClientOptions RegistryOptions(const ServiceOptions& options, const RunRequest& request);
+
 // The caller tells a build stopped by cancel or timeout apart (it set the flag).
 Outcome ExecuteQuickBuild(RunContext& ctx);
 

@@ -13,6 +13,60 @@ using json = nlohmann::json;
 constexpr std::string_view kStatusNames[] = {"Queued", "Started",  "Running", "Succeeded",
                                              "Failed", "Canceled", "Error",   "Timeout"};
 
+json ImagesToJson(const std::vector<ImageDescriptor>& images) {
+  json out = json::array();
+  for (const auto& i : images)
+    out.push_back({{"registry", i.registry},
+                   {"repository", i.repository},
+                   {"tag", i.tag},
+                   {"digest", i.digest}});
+  return out;
+}
+
+std::vector<ImageDescriptor> ImagesFromJson(const json& j) {
+  std::vector<ImageDescriptor> out;
+  for (const auto& i : j)
+    out.push_back({i.value("registry", ""), i.value("repository", ""), i.value("tag", ""),
+                   i.value("digest", "")});
+  return out;
+}
+
+json TriggerToJson(const RunTrigger& t) {
+  json j = {{"image_update", ImagesToJson(t.image_update)}, {"cascade", t.cascade}};
+  if (t.source) {
+    j["source"] = {{"event_type", t.source->event_type},
+                   {"commit_id", t.source->commit_id},
+                   {"branch", t.source->branch},
+                   {"pull_request_id", t.source->pull_request_id},
+                   {"repository_url", t.source->repository_url},
+                   {"provider", t.source->provider}};
+  }
+  if (t.timer) j["timer"] = {{"name", t.timer->name}, {"occurrence", t.timer->schedule_occurrence_ms}};
+  return j;
+}
+
+RunTrigger TriggerFromJson(const json& j) {
+  RunTrigger t;
+  t.image_update = ImagesFromJson(j.value("image_update", json::array()));
+  t.cascade = j.value("cascade", std::vector<std::string>{});
+  if (auto s = j.find("source"); s != j.end()) {
+    t.source = SourceTrigger{s->value("event_type", ""),     s->value("commit_id", ""),
+                             s->value("branch", ""),         s->value("pull_request_id", ""),
+                             s->value("repository_url", ""), s->value("provider", "")};
+  }
+  if (auto s = j.find("timer"); s != j.end())
+    t.timer = TimerTrigger{s->value("name", ""), s->value("occurrence", int64_t{0})};
+  return t;
+}
+
+json CredentialsToJson(const std::vector<RegistryCredential>& credentials) {
+  json out = json::array();
+  for (const auto& c : credentials)
+    out.push_back(
+        {{"login_server", c.login_server}, {"username", c.username}, {"password", c.password}});
+  return out;
+}
+
 json RequestToJson(const RunRequest& r) {
   json args = json::array();
   for (const auto& a : r.build_args)
@@ -29,7 +83,9 @@ json RequestToJson(const RunRequest& r) {
           {"no_cache", r.no_cache},
           {"timeout", r.timeout_seconds},
           {"user", r.user},
-          {"git_token", r.git_token}};
+          {"git_token", r.git_token},
+          {"credentials", CredentialsToJson(r.credentials)},
+          {"trigger", TriggerToJson(r.trigger)}};
 }
 
 RunRequest RequestFromJson(const json& j) {
@@ -48,27 +104,23 @@ RunRequest RequestFromJson(const json& j) {
   r.timeout_seconds = j.value("timeout", r.timeout_seconds);
   r.user = j.value("user", "");
   r.git_token = j.value("git_token", "");
+  for (const auto& c : j.value("credentials", json::array()))
+    r.credentials.push_back(
+        {c.value("login_server", ""), c.value("username", ""), c.value("password", "")});
+  r.trigger = TriggerFromJson(j.value("trigger", json::object()));
   return r;
 }
 
 json ResultToJson(const Run& run) {
-  json images = json::array();
-  for (const auto& i : run.output_images)
-    images.push_back({{"registry", i.registry},
-                      {"repository", i.repository},
-                      {"tag", i.tag},
-                      {"digest", i.digest}});
   return {
-      {"output_images", images},
+      {"output_images", ImagesToJson(run.output_images)},
       {"dependencies", run.dependencies_json},
       {"source",
        {{"url", run.source.url}, {"commit", run.source.commit}, {"branch", run.source.branch}}}};
 }
 
 void ResultFromJson(const json& j, Run& run) {
-  for (const auto& i : j.value("output_images", json::array()))
-    run.output_images.push_back({i.value("registry", ""), i.value("repository", ""),
-                                 i.value("tag", ""), i.value("digest", "")});
+  run.output_images = ImagesFromJson(j.value("output_images", json::array()));
   run.dependencies_json = j.value("dependencies", "");
   json source = j.value("source", json::object());
   run.source = {source.value("url", ""), source.value("commit", ""), source.value("branch", "")};
@@ -85,6 +137,13 @@ std::optional<RunStatus> ParseStatus(std::string_view name) {
     if (kStatusNames[i] == name) return static_cast<RunStatus>(i);
   }
   return std::nullopt;
+}
+
+std::string TriggerName(const RunTrigger& t) {
+  if (t.source) return t.source->event_type == "pullrequest" ? "Pull Request" : "Commit";
+  if (!t.image_update.empty()) return "Image Update";
+  if (t.timer) return "Timer";
+  return "Manual";
 }
 
 bool IsFinal(RunStatus s) {
@@ -164,6 +223,7 @@ RunRequest Scrubbed(RunRequest request) {
   for (auto& a : request.build_args) {
     if (a.secret) a.value.clear();
   }
+  for (auto& c : request.credentials) c.password.clear();
   return request;
 }
 
@@ -190,6 +250,9 @@ std::vector<std::string> SecretsOf(const RunRequest& request) {
   if (!request.git_token.empty()) secrets.push_back(request.git_token);
   for (const auto& a : request.build_args) {
     if (a.secret && !a.value.empty()) secrets.push_back(a.value);
+  }
+  for (const auto& c : request.credentials) {
+    if (!c.password.empty()) secrets.push_back(c.password);
   }
   return secrets;
 }

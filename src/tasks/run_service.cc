@@ -140,6 +140,10 @@ Status RunService::Start() {
   return Status::Ok();
 }
 
+void RunService::OnFinished(std::function<void(const Run&)> hook) {
+  impl_->on_finished = std::move(hook);
+}
+
 Result<Run> RunService::Queue(RunRequest request) {
   if (request.timeout_seconds == 0) request.timeout_seconds = 3600;
   DD_RETURN_IF_ERROR(internal::ValidateQuickBuild(request, impl_->options));

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -60,6 +61,7 @@ struct RunService::Impl {
   bool started = false;
   bool stopping = false;
   std::map<std::string, std::shared_ptr<ActiveRun>> active;
+  std::function<void(const Run&)> on_finished;  // set before Start()
   std::vector<std::thread> threads;
 };
 

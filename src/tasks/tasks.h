@@ -40,7 +40,39 @@ struct BuildArg {
   bool secret = false;  // never in logs, image history or API responses
 };
 
+struct ImageDescriptor {
+  std::string registry, repository, tag, digest;
+};
+
+// What queued a run, as ACR's run record names it. None set: manual.
+struct SourceTrigger {
+  std::string event_type;  // "commit" | "pullrequest"
+  std::string commit_id, branch, pull_request_id, repository_url;
+  std::string provider;  // github | gitlab | gitea | bitbucket | poll
+};
+struct TimerTrigger {
+  std::string name;
+  int64_t schedule_occurrence_ms = 0;
+};
+struct RunTrigger {
+  std::optional<SourceTrigger> source;
+  std::vector<ImageDescriptor> image_update;  // the base images whose update queued the run
+  std::optional<TimerTrigger> timer;
+  // Tasks whose base-image-triggered runs led to this one, first to last:
+  // a cascade never queues a task that is already in it, so a dependency
+  // cycle between tasks cannot loop.
+  std::vector<std::string> cascade;
+};
+// "Manual", "Commit", "Pull Request", "Image Update" or "Timer".
+std::string TriggerName(const RunTrigger& t);
+
+// Credentials a task's runs use for another registry (pulls and pushes).
+struct RegistryCredential {
+  std::string login_server, username, password;
+};
+
 // What a run does. QuickBuild: build the Dockerfile in the source and push.
+// AutoBuild: the same, for a saved task (`task` names it).
 struct RunRequest {
   std::string type = "QuickBuild";  // QuickBuild | QuickRun | AutoBuild | AutoRun
   std::string task;                 // task name for Auto* runs, "" for quick runs
@@ -59,10 +91,8 @@ struct RunRequest {
   int64_t timeout_seconds = 3600;  // 300..28800, whole run
   std::string user;                // who queued it; pushes carry this user's rights
   std::string git_token;           // private repositories; never logged or returned
-};
-
-struct ImageDescriptor {
-  std::string registry, repository, tag, digest;
+  std::vector<RegistryCredential> credentials;  // passwords never logged or returned
+  RunTrigger trigger;
 };
 
 struct SourceInfo {
@@ -130,6 +160,10 @@ class RunService {
   // ("server restarted while the run was running") and starts the workers,
   // which pick up runs still Queued.
   Status Start();
+  // Called (before Start) with every run a worker executed, once it is
+  // final and stored (secrets scrubbed): how the dependency index learns
+  // what each task's last build used.
+  void OnFinished(std::function<void(const Run&)> hook);
 
   // Validates (kInvalid naming the problem) and queues; the run starts when
   // a worker is free. A "context:<id>" source is claimed by this run.

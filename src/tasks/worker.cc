@@ -105,6 +105,7 @@ void RunService::Impl::Execute(Run run, const std::shared_ptr<ActiveRun>& a) {
     ApplyStop(run, a->stop);
   }
   (void)Finalize(run, {});
+  if (on_finished) on_finished(run);
   std::lock_guard lock(mu);
   active.erase(run.id);
 }

@@ -251,5 +251,60 @@ TEST_F(MetadataStoreTest, RunsWithStatusAreOldestFirst) {
   EXPECT_TRUE(store_->RunsWithStatus({"Timeout"}, -1)->empty());
 }
 
+TEST_F(MetadataStoreTest, TasksKeepDefinitionAndStateApart) {
+  ASSERT_TRUE(store_->CreateTask({"app", R"({"v":1})", "", 10, 10}).ok());
+  EXPECT_EQ(store_->CreateTask({"app", "{}", "", 11, 11}).code(), Code::kConflict);
+  ASSERT_TRUE(store_->SetTaskState("app", R"({"seen":"abc"})").ok());
+  ASSERT_TRUE(store_->UpdateTask({"app", R"({"v":2})", "ignored", 0, 20}).ok());
+  auto row = store_->GetTask("app");
+  ASSERT_TRUE(row.ok());
+  EXPECT_EQ(row->definition_json, R"({"v":2})");
+  EXPECT_EQ(row->state_json, R"({"seen":"abc"})");
+  EXPECT_EQ(row->create_time_ms, 10);
+  EXPECT_EQ(row->update_time_ms, 20);
+  EXPECT_EQ(store_->UpdateTask({"nope", "{}", "", 0, 0}).code(), Code::kNotFound);
+  EXPECT_EQ(store_->SetTaskState("nope", "{}").code(), Code::kNotFound);
+  ASSERT_TRUE(store_->CreateTask({"base", "{}", "", 1, 1}).ok());
+  auto all = store_->ListTasks();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].name, "app");
+  EXPECT_EQ((*all)[0].state_json, R"({"seen":"abc"})");
+  EXPECT_EQ((*all)[1].state_json, "{}");
+}
+
+TEST_F(MetadataStoreTest, DependencyIndexIsReplacedPerTaskAndDroppedWithIt) {
+  ASSERT_TRUE(store_->CreateTask({"a", "{}", "", 1, 1}).ok());
+  ASSERT_TRUE(store_->CreateTask({"b", "{}", "", 1, 1}).ok());
+  ASSERT_TRUE(store_
+                  ->SetDependencies("a", {{"", "Runtime", "r:5000", "base", "1", "sha256:aa"},
+                                          {"", "BuildTime", "r:5000", "sdk", "2", ""}})
+                  .ok());
+  ASSERT_TRUE(store_->SetDependencies("b", {{"", "Runtime", "r:5000", "base", "1", ""}}).ok());
+  auto on_base = store_->Dependents("r:5000", "base", "1");
+  ASSERT_TRUE(on_base.ok());
+  ASSERT_EQ(on_base->size(), 2u);
+  EXPECT_EQ((*on_base)[0].task, "a");
+  EXPECT_EQ((*on_base)[0].digest, "sha256:aa");
+  EXPECT_EQ((*on_base)[1].task, "b");
+  EXPECT_TRUE(store_->Dependents("r:5000", "base", "2")->empty());
+  EXPECT_TRUE(store_->Dependents("other:5000", "base", "1")->empty());
+  // Replaced, not merged.
+  ASSERT_TRUE(store_->SetDependencies("a", {{"", "Runtime", "r:5000", "sdk", "2", "sha256:bb"}}).ok());
+  EXPECT_EQ(store_->Dependencies("a")->size(), 1u);
+  EXPECT_EQ(store_->Dependencies("")->size(), 2u);
+  ASSERT_TRUE(store_->DeleteTask("a").ok());
+  EXPECT_TRUE(store_->Dependencies("a")->empty());
+  EXPECT_EQ(store_->DeleteTask("a").code(), Code::kNotFound);
+}
+
+TEST_F(MetadataStoreTest, FirstSeenIsTrueOnceAndForgetsOldKeys) {
+  EXPECT_TRUE(*store_->FirstSeen("github:1", 0));
+  EXPECT_FALSE(*store_->FirstSeen("github:1", 0));
+  EXPECT_TRUE(*store_->FirstSeen("github:2", 0));
+  // Everything older than "far in the future" is forgotten first.
+  EXPECT_TRUE(*store_->FirstSeen("github:1", int64_t{1} << 40));
+}
+
 }  // namespace
 }  // namespace drydock::storage
