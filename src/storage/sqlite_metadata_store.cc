@@ -536,7 +536,8 @@ class SqliteMetadataStore final : public MetadataStore {
   Status UpdateTask(const TaskRow& row) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
     DD_ASSIGN_OR_RETURN(s, c->Prepare("UPDATE tasks SET definition=?, update_time=? WHERE name=?"));
-    DD_RETURN_IF_ERROR(s->Bind(1, row.definition_json).Bind(2, row.update_time_ms).Bind(3, row.name).Run());
+    DD_RETURN_IF_ERROR(
+        s->Bind(1, row.definition_json).Bind(2, row.update_time_ms).Bind(3, row.name).Run());
     if (c->Changes() == 0) return NotFound("task " + row.name + " does not exist");
     return Status::Ok();
   }

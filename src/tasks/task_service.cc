@@ -124,8 +124,9 @@ Status TaskService::Validate(const Task& t) const {
   auto spec = internal::ClassifySource(t.source, options_.allow_local_git);
   if (!spec.ok()) return spec.status();
   if (spec->kind == internal::SourceKind::kUpload)
-    return Invalid("a task's source must be one the server can fetch again (git, tarball URL, "
-                   "oci:// or /dev/null), not an uploaded context");
+    return Invalid(
+        "a task's source must be one the server can fetch again (git, tarball URL, "
+        "oci:// or /dev/null), not an uploaded context");
   if (IsTaskFile(t.file))
     return Invalid("'" + t.file +
                    "' is a multi-step task file; multi-step tasks are not supported yet, give a "
@@ -184,6 +185,7 @@ void TaskService::Scan(Task& t) {
   f.max_extracted_bytes = options_.max_extracted_bytes;
   f.registry = internal::RegistryOptions(options_, as_run);
   f.timeout = std::chrono::seconds(120);
+  f.log = [](std::string_view) {};  // a scan has no run log
   auto fetched = internal::FetchSource(*spec, t.source, work.path(), f);
   if (!fetched.ok()) return fail(source::RedactText(fetched.status().message()));
   auto path = internal::DockerfileIn(fetched->context, t.file);
@@ -227,8 +229,8 @@ Result<Task> TaskService::Create(Task t) {
   t.create_time_ms = t.update_time_ms = NowMs();
   t.dependencies.clear();
   // Claim the name before scanning: a taken name must not get its index replaced.
-  DD_RETURN_IF_ERROR(store_.CreateTask(
-      {t.name, TaskToJson(t, true), "{}", t.create_time_ms, t.update_time_ms}));
+  DD_RETURN_IF_ERROR(
+      store_.CreateTask({t.name, TaskToJson(t, true), "{}", t.create_time_ms, t.update_time_ms}));
   Scan(t);
   DD_RETURN_IF_ERROR(store_.SetDependencies(t.name, RowsOf(t.name, t.dependencies)));
   DD_RETURN_IF_ERROR(store_.UpdateTask({t.name, TaskToJson(t, true), "", 0, t.update_time_ms}));
@@ -275,8 +277,7 @@ Result<std::vector<Task>> TaskService::List() {
 
 Status TaskService::Delete(const std::string& name) { return store_.DeleteTask(name); }
 
-Result<Run> TaskService::Queue(const std::string& name, const RunOverrides& o,
-                               RunTrigger trigger) {
+Result<Run> TaskService::Queue(const std::string& name, const RunOverrides& o, RunTrigger trigger) {
   DD_ASSIGN_OR_RETURN(t, Get(name));
   RunRequest r;
   r.type = "AutoBuild";

@@ -1,0 +1,99 @@
+// The trigger service's threads: a dispatcher for manifest events (the bus
+// calls us synchronously from the registry, so reactions happen elsewhere)
+// and a one-second clock for timers and pollers.
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include "triggers/triggers.h"
+
+namespace drydock::triggers {
+
+using json = nlohmann::json;
+
+Service::Service(storage::MetadataStore& store, tasks::TaskService& tasks, tasks::RunService& runs,
+                 Options options)
+    : store_(store), tasks_(tasks), runs_(runs), options_(std::move(options)) {}
+
+Service::~Service() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void Service::Start(events::Bus& bus) {
+  bus.Subscribe([this](const events::ManifestEvent& e) {
+    if (e.action != "push" || e.tag.empty()) return;
+    {
+      std::lock_guard lock(mu_);
+      pending_.push_back(e);
+    }
+    wake_.notify_all();
+  });
+  threads_.emplace_back([this] { Dispatch(); });
+  threads_.emplace_back([this] { Tick(); });
+}
+
+void Service::Dispatch() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    wake_.wait(lock, [this] { return stop_ || !pending_.empty(); });
+    if (stop_) return;
+    events::ManifestEvent e = std::move(pending_.front());
+    pending_.pop_front();
+    lock.unlock();
+    HandlePush(e);
+    lock.lock();
+  }
+}
+
+void Service::Tick() {
+  auto now = [this] { return options_.clock ? options_.clock() : SystemClock::now(); };
+  // Occurrences missed while the server was down are skipped: timers fire
+  // from the moment the server starts (docs/tasks.md).
+  SystemClock::time_point last = now();
+  std::unique_lock lock(mu_);
+  while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+    lock.unlock();
+    SystemClock::time_point t = now();
+    if (t > last) {
+      FireTimers(last, t);
+      last = t;
+    }
+    PollSources(t);
+    PollBaseImages(t);
+    lock.lock();
+  }
+}
+
+bool Service::IsOwn(const std::string& registry) const {
+  for (const auto& r : options_.own_registries) {
+    if (r == registry) return true;
+  }
+  return false;
+}
+
+std::chrono::seconds Service::PollInterval(int64_t seconds) const {
+  return std::max(std::chrono::seconds(seconds), options_.min_poll_interval);
+}
+
+// Trigger bookkeeping lives in the task's state object, one key per kind.
+Status Service::MergeState(const std::string& task, const std::string& key,
+                           const std::string& value_json) {
+  std::lock_guard lock(state_mu_);
+  DD_ASSIGN_OR_RETURN(text, tasks_.State(task));
+  json state = json::parse(text, nullptr, false);
+  if (!state.is_object()) state = json::object();
+  json value = json::parse(value_json, nullptr, false);
+  if (value.is_discarded()) return Internal("state for " + key + " is not JSON");
+  if (value.is_object() && state[key].is_object()) {
+    state[key].merge_patch(value);
+  } else {
+    state[key] = value;
+  }
+  return tasks_.SetState(task, state.dump());
+}
+
+}  // namespace drydock::triggers

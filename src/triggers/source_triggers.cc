@@ -1,0 +1,125 @@
+// Source triggers: webhooks from git hosts and, for remotes that cannot
+// send them, polling the task's branch with `git ls-remote`.
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include "source/source.h"
+#include "triggers/triggers.h"
+
+namespace drydock::triggers {
+
+using json = nlohmann::json;
+
+namespace {
+
+// Delivery ids are remembered this long (providers retry within hours).
+constexpr int64_t kDeliveryMemorySeconds = 7 * 24 * 3600;
+
+// PR actions that change nothing to build.
+bool ClosesPullRequest(const std::string& action) {
+  for (const char* a : {"closed", "close", "merge", "merged", "declined", "fulfilled", "rejected",
+                        "labeled", "unlabeled", "assigned", "unassigned"}) {
+    if (action == a) return true;
+  }
+  return false;
+}
+
+WebhookOutcome Ignored(std::string why) {
+  return {202, "ignored: " + std::move(why), std::nullopt};
+}
+
+int HttpStatusOf(Code code) {
+  switch (code) {
+    case Code::kUnauthenticated:
+      return 401;
+    case Code::kNotFound:
+      return 202;  // an event kind we do not act on
+    default:
+      return 400;
+  }
+}
+
+}  // namespace
+
+WebhookOutcome Service::OnWebhook(const std::string& name, const Headers& headers,
+                                  const std::string& body) {
+  auto task = tasks_.Get(name);
+  if (!task.ok()) return {404, task.status().message(), std::nullopt};
+  auto event = ParseWebhook(headers, body, task->webhook_secret);
+  if (!event.ok()) return {HttpStatusOf(event.status().code()), event.status().message(), {}};
+  const GitEvent& e = *event;
+  if (e.deleted) return Ignored("branch " + e.branch + " was deleted");
+  if (!task->enabled) return Ignored("task " + name + " is disabled");
+  bool pr = e.type == GitEventType::kPullRequest;
+  if (pr && !task->pull_request_trigger) return Ignored("the pull request trigger is off");
+  if (!pr && !task->commit_trigger) return Ignored("the commit trigger is off");
+  if (e.branch != task->branch)
+    return Ignored((pr ? "pull request into " : "push to ") + e.branch + ", the task builds " +
+                   task->branch);
+  if (pr && ClosesPullRequest(e.pull_request_action))
+    return Ignored("pull request action '" + e.pull_request_action + "'");
+  if (!e.delivery_id.empty()) {
+    auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(SystemClock::now().time_since_epoch())
+            .count();
+    auto first = store_.FirstSeen(e.provider + ":" + name + ":" + e.delivery_id,
+                                  now - kDeliveryMemorySeconds);
+    if (!first.ok()) return {500, first.status().message(), std::nullopt};
+    if (!*first) return {200, "duplicate delivery " + e.delivery_id + " ignored", std::nullopt};
+  }
+  tasks::RunTrigger trigger;
+  trigger.source = tasks::SourceTrigger{pr ? "pullrequest" : "commit",
+                                        e.commit,
+                                        e.branch,
+                                        e.pull_request_id,
+                                        e.repository_url,
+                                        e.provider};
+  auto run = tasks_.Queue(name, {}, trigger);
+  if (!run.ok()) return {500, run.status().message(), std::nullopt};
+  return {202, "queued " + run->id, *run};
+}
+
+void Service::PollSources(SystemClock::time_point now) {
+  auto all = tasks_.List();
+  if (!all.ok()) return;
+  for (const auto& task : *all) {
+    if (task.source_poll_seconds <= 0 || !task.enabled || !task.commit_trigger) continue;
+    std::string key = "source:" + task.name;
+    {
+      std::lock_guard lock(mu_);
+      auto& slot = polls_[key];
+      if (now < slot.due) continue;
+      slot.due = now + PollInterval(task.source_poll_seconds);
+    }
+    auto git = source::ParseGitSource(task.source);
+    if (!git.ok()) continue;
+    source::GitOptions o;
+    o.token = task.git_token;
+    o.allow_file = task.source.starts_with("file://");  // only accepted when the server allows it
+    o.timeout = std::chrono::seconds(60);
+    auto head = source::ResolveGitBranch(git->url, task.branch, o);
+    auto state = tasks_.State(task.name);
+    json seen = json::parse(state.ok() ? *state : "{}", nullptr, false);
+    std::string last =
+        seen.is_object() ? seen.value(json::json_pointer("/sourcePoll/commit"), "") : "";
+    json record = {
+        {"checkedAt",
+         std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count()},
+        {"error", head.ok() ? "" : head.status().message()}};
+    if (head.ok()) record["commit"] = *head;
+    (void)MergeState(task.name, "sourcePoll", record.dump());
+    // The first look only sets where the branch is.
+    if (!head.ok() || last.empty() || *head == last) continue;
+    tasks::RunTrigger trigger;
+    trigger.source =
+        tasks::SourceTrigger{"commit", *head, task.branch, "", source::RedactUrl(git->url), "poll"};
+    auto run = tasks_.Queue(task.name, {}, trigger);
+    if (run.ok()) {
+      spdlog::info("source poll: {} moved to {}, queued {}", task.name, *head, run->id);
+    } else {
+      spdlog::warn("source poll: cannot queue {}: {}", task.name, run.status().message());
+    }
+  }
+}
+
+}  // namespace drydock::triggers

@@ -1,0 +1,264 @@
+// The trigger service's decisions against a real metadata store and run
+// queue (runs are queued, not executed: no worker is started). The builds
+// themselves are exercised end to end by tests/integration/triggers.sh.
+#include "triggers/triggers.h"
+
+#include <gtest/gtest.h>
+
+#include "base/fd.h"
+#include "storage/metadata_store.h"
+
+namespace drydock::triggers {
+namespace {
+
+namespace fs = std::filesystem;
+using tasks::RunFilter;
+using tasks::RunStatus;
+
+constexpr const char* kRegistry = "127.0.0.1:5999";
+const std::string kOld = "sha256:" + std::string(64, 'a');
+const std::string kNew = "sha256:" + std::string(64, 'b');
+
+SystemClock::time_point At(int hour, int minute) {
+  using namespace std::chrono;
+  return sys_days{year{2026} / 11 / 30} + hours(hour) + minutes(minute);
+}
+
+class TriggersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = storage::OpenSqliteMetadataStore((dir_.path() / "meta.db").string());
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    store_ = std::move(*store);
+    tasks::ServiceOptions o;
+    o.data_dir = dir_.path() / "data";
+    o.registry_host = kRegistry;
+    runs_ = std::make_unique<tasks::RunService>(*store_, o);
+    tasks_ = std::make_unique<tasks::TaskService>(*store_, *runs_, o);
+    Options t;
+    t.own_registries = {kRegistry, "localhost:5999"};
+    service_ = std::make_unique<Service>(*store_, *tasks_, *runs_, t);
+  }
+
+  // A task with no source (nothing to scan) whose index rows the test sets.
+  tasks::Task MakeTask(const std::string& name, std::vector<std::string> images = {},
+                       const std::string& type = "Runtime") {
+    tasks::Task t;
+    t.name = name;
+    t.source = "/dev/null";
+    t.images = std::move(images);
+    t.base_image_trigger_type = type;
+    auto created = tasks_->Create(t);
+    EXPECT_TRUE(created.ok()) << created.status().message();
+    return created.ok() ? *created : t;
+  }
+
+  void DependsOn(const std::string& task, std::vector<storage::DependencyRow> rows) {
+    for (auto& r : rows) r.task = task;
+    ASSERT_TRUE(store_->SetDependencies(task, rows).ok());
+  }
+
+  std::vector<tasks::Run> Queued(const std::string& task = "") {
+    RunFilter f;
+    f.top = 100;
+    f.task = task;
+    f.status = RunStatus::kQueued;
+    auto runs = runs_->List(f);
+    EXPECT_TRUE(runs.ok());
+    return runs.ok() ? *runs : std::vector<tasks::Run>{};
+  }
+
+  static events::ManifestEvent Push(const std::string& repo, const std::string& tag,
+                                    const std::string& digest) {
+    events::ManifestEvent e;
+    e.action = "push";
+    e.repository = repo;
+    e.tag = tag;
+    e.digest = digest;
+    return e;
+  }
+
+  TempDir dir_{fs::temp_directory_path(), "triggers-test"};
+  std::unique_ptr<storage::MetadataStore> store_;
+  std::unique_ptr<tasks::RunService> runs_;
+  std::unique_ptr<tasks::TaskService> tasks_;
+  std::unique_ptr<Service> service_;
+};
+
+TEST_F(TriggersTest, ANewDigestUnderATrackedTagQueuesOneRunNamingTheUpdate) {
+  MakeTask("app");
+  DependsOn("app", {{"", "Runtime", kRegistry, "base", "1", kOld}});
+  service_->HandlePush(Push("base", "1", kOld));  // what it was built from
+  service_->HandlePush(Push("base", "2", kNew));  // another tag
+  service_->HandlePush(Push("other", "1", kNew));
+  EXPECT_TRUE(Queued().empty());
+
+  service_->HandlePush(Push("base", "1", kNew));
+  auto queued = Queued("app");
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0].request.type, "AutoBuild");
+  EXPECT_EQ(tasks::TriggerName(queued[0].request.trigger), "Image Update");
+  ASSERT_EQ(queued[0].request.trigger.image_update.size(), 1u);
+  const auto& image = queued[0].request.trigger.image_update[0];
+  EXPECT_EQ(image.registry, kRegistry);
+  EXPECT_EQ(image.repository, "base");
+  EXPECT_EQ(image.tag, "1");
+  EXPECT_EQ(image.digest, kNew);
+
+  // A burst of pushes while that run waits is coalesced into it.
+  service_->HandlePush(Push("base", "1", "sha256:" + std::string(64, 'c')));
+  EXPECT_EQ(Queued("app").size(), 1u);
+}
+
+TEST_F(TriggersTest, RuntimeTriggersIgnoreBuildTimeBasesAndAllDoesNot) {
+  MakeTask("runtime-only");
+  MakeTask("all", {}, "All");
+  DependsOn("runtime-only", {{"", "Runtime", kRegistry, "base", "1", kOld},
+                             {"", "BuildTime", kRegistry, "sdk", "1", kOld}});
+  DependsOn("all", {{"", "Runtime", kRegistry, "base", "1", kOld},
+                    {"", "BuildTime", kRegistry, "sdk", "1", kOld}});
+  service_->HandlePush(Push("sdk", "1", kNew));
+  EXPECT_TRUE(Queued("runtime-only").empty());
+  EXPECT_EQ(Queued("all").size(), 1u);
+}
+
+TEST_F(TriggersTest, DisabledTasksAndTasksWithTheTriggerOffAreNotQueued) {
+  auto off = MakeTask("off");
+  off.base_image_trigger = false;
+  ASSERT_TRUE(tasks_->Update(off).ok());
+  auto disabled = MakeTask("disabled");
+  disabled.enabled = false;
+  ASSERT_TRUE(tasks_->Update(disabled).ok());
+  DependsOn("off", {{"", "Runtime", kRegistry, "base", "1", kOld}});
+  DependsOn("disabled", {{"", "Runtime", kRegistry, "base", "1", kOld}});
+  service_->HandlePush(Push("base", "1", kNew));
+  EXPECT_TRUE(Queued().empty());
+}
+
+TEST_F(TriggersTest, TwentyTasksOnOneBaseEachGetOneRun) {
+  for (int i = 0; i < 20; ++i) {
+    std::string name = "app" + std::to_string(i);
+    MakeTask(name);
+    // Some were never built: an unknown digest is outdated too.
+    DependsOn(name, {{"", "Runtime", "localhost:5999", "base", "1", i % 2 ? kOld : ""}});
+  }
+  for (int burst = 0; burst < 3; ++burst) service_->HandlePush(Push("base", "1", kNew));
+  auto queued = Queued();
+  EXPECT_EQ(queued.size(), 20u);
+  std::set<std::string> names;
+  for (const auto& r : queued) names.insert(r.request.task);
+  EXPECT_EQ(names.size(), 20u);
+}
+
+TEST_F(TriggersTest, TimersFireOncePerOccurrenceWindowWithTheirName) {
+  auto t = MakeTask("nightly");
+  t.timers = {{"", "*/5 * * * *", true}, {"off", "* * * * *", false}};
+  auto updated = tasks_->Update(t);
+  ASSERT_TRUE(updated.ok()) << updated.status().message();
+  EXPECT_EQ(updated->timers[0].name, "t1");
+
+  service_->FireTimers(At(10, 1), At(10, 4));
+  EXPECT_TRUE(Queued().empty());
+  service_->FireTimers(At(10, 4), At(10, 6));
+  auto queued = Queued();
+  ASSERT_EQ(queued.size(), 1u);
+  ASSERT_TRUE(queued[0].request.trigger.timer.has_value());
+  EXPECT_EQ(queued[0].request.trigger.timer->name, "t1");
+  EXPECT_EQ(
+      queued[0].request.trigger.timer->schedule_occurrence_ms,
+      std::chrono::duration_cast<std::chrono::milliseconds>(At(10, 5).time_since_epoch()).count());
+  EXPECT_EQ(tasks::TriggerName(queued[0].request.trigger), "Timer");
+  // A stalled clock that skipped three occurrences fires once.
+  service_->FireTimers(At(10, 6), At(10, 21));
+  EXPECT_EQ(Queued().size(), 2u);
+}
+
+TEST_F(TriggersTest, WebhooksNeedTheSignatureAndTheTasksBranch) {
+  tasks::Task t;
+  t.name = "hooked";
+  t.source = "http://127.0.0.1:9/team/app.git#main:svc";
+  auto created = tasks_->Create(t);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  EXPECT_EQ(created->branch, "main");
+  ASSERT_EQ(created->webhook_secret.size(), 40u);
+  std::string commit(40, 'e');
+  auto push = [&](const std::string& branch, const std::string& delivery,
+                  const std::string& secret) {
+    std::string body =
+        R"({"ref":"refs/heads/)" + branch + R"(","after":")" + commit +
+        R"(","deleted":false,"repository":{"clone_url":"http://127.0.0.1:9/team/app.git"}})";
+    Headers h = {{"x-github-event", "push"},
+                 {"x-github-delivery", delivery},
+                 {"x-hub-signature-256", "sha256=" + HmacSha256Hex(secret, body)}};
+    return service_->OnWebhook("hooked", h, body);
+  };
+  auto bad = push("main", "d1", "not-the-secret");
+  EXPECT_EQ(bad.http_status, 401);
+  EXPECT_TRUE(Queued().empty());
+  auto other = push("feature", "d2", created->webhook_secret);
+  EXPECT_EQ(other.http_status, 202);
+  EXPECT_FALSE(other.run.has_value());
+  EXPECT_NE(other.message.find("feature"), std::string::npos) << other.message;
+
+  auto good = push("main", "d3", created->webhook_secret);
+  ASSERT_TRUE(good.run.has_value()) << good.http_status << " " << good.message;
+  EXPECT_EQ(good.run->request.source, "http://127.0.0.1:9/team/app.git#" + commit + ":svc");
+  ASSERT_TRUE(good.run->request.trigger.source.has_value());
+  EXPECT_EQ(good.run->request.trigger.source->event_type, "commit");
+  EXPECT_EQ(good.run->request.trigger.source->commit_id, commit);
+  EXPECT_EQ(good.run->request.trigger.source->provider, "github");
+  auto again = push("main", "d3", created->webhook_secret);
+  EXPECT_FALSE(again.run.has_value());
+  EXPECT_NE(again.message.find("duplicate"), std::string::npos);
+  EXPECT_EQ(Queued().size(), 1u);
+  EXPECT_EQ(service_->OnWebhook("nope", {}, "{}").http_status, 404);
+}
+
+TEST_F(TriggersTest, DependentsFollowChainsOfTasksWithWhatEachWasBuiltFrom) {
+  MakeTask("framework", {std::string(kRegistry) + "/framework:1"});
+  MakeTask("app", {std::string(kRegistry) + "/app:1"});
+  MakeTask("unrelated", {std::string(kRegistry) + "/x:1"});
+  DependsOn("framework", {{"", "Runtime", kRegistry, "base", "1", kOld}});
+  DependsOn("app", {{"", "Runtime", kRegistry, "framework", "1", kNew}});
+  DependsOn("unrelated", {{"", "Runtime", kRegistry, "other", "1", kOld}});
+  auto deps = service_->Dependents("base:1");
+  ASSERT_TRUE(deps.ok()) << deps.status().message();
+  ASSERT_EQ(deps->size(), 2u);
+  EXPECT_EQ((*deps)[0].task, "framework");
+  EXPECT_EQ((*deps)[0].depth, 1);
+  EXPECT_EQ((*deps)[0].built_from, kOld);
+  EXPECT_EQ((*deps)[1].task, "app");
+  EXPECT_EQ((*deps)[1].depth, 2);
+  EXPECT_EQ((*deps)[1].base, std::string(kRegistry) + "/framework:1");
+  // By digest: the tasks built from exactly that one.
+  auto by_digest = service_->Dependents(std::string(kRegistry) + "/base@" + kOld);
+  ASSERT_TRUE(by_digest.ok()) << by_digest.status().message();
+  ASSERT_FALSE(by_digest->empty());
+  EXPECT_EQ((*by_digest)[0].task, "framework");
+}
+
+TEST_F(TriggersTest, TaskFilesAndBadDefinitionsAreRefusedClearly) {
+  tasks::Task t;
+  t.name = "multi";
+  t.source = "/dev/null";
+  t.file = "acb.yaml";
+  auto refused = tasks_->Create(t);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("multi-step"), std::string::npos);
+  t.file = "Dockerfile";
+  t.base_image_trigger_type = "Sometimes";
+  EXPECT_NE(tasks_->Create(t).status().message().find("Runtime or All"), std::string::npos);
+  t.base_image_trigger_type = "Runtime";
+  t.name = "bad name!";
+  EXPECT_NE(tasks_->Create(t).status().message().find("task name"), std::string::npos);
+  t.name = "nodockerfile";
+  auto created = tasks_->Create(t);
+  ASSERT_TRUE(created.ok());
+  // Nothing to scan is said, not silently ignored.
+  EXPECT_NE(created->dependencies_error.find("Dockerfile"), std::string::npos)
+      << created->dependencies_error;
+  EXPECT_EQ(tasks_->Create(t).status().code(), Code::kConflict);
+}
+
+}  // namespace
+}  // namespace drydock::triggers
