@@ -65,8 +65,9 @@ void SendJson(http::Response& r, int status, const json& body) {
 }
 
 Api::Api(auth::Authenticator& auth, storage::MetadataStore& meta, events::Bus& bus,
-         tasks::RunService& runs, Options options)
-    : impl_(std::make_unique<Impl>(auth, meta, bus, runs, std::move(options))) {}
+         tasks::RunService& runs, tasks::TaskService& tasks, triggers::Service& triggers,
+         Options options)
+    : impl_(std::make_unique<Impl>(auth, meta, bus, runs, tasks, triggers, std::move(options))) {}
 
 Api::~Api() = default;
 
@@ -76,6 +77,12 @@ bool Api::Handle(http::Request& req, http::Response& resp) {
     return false;
   }
   resp.route = "api";
+  constexpr std::string_view kWebhooks = "/api/v1/webhooks/";
+  if (StartsWith(req.path, kWebhooks) && req.path.size() > kWebhooks.size() &&
+      req.path.find('/', kWebhooks.size()) == std::string::npos) {
+    impl_->Webhook(req, resp, req.path.substr(kWebhooks.size()));
+    return true;
+  }
   auto who = impl_->auth.Authenticate(req.Header("Authorization"));
   if (!who.ok()) {
     Unauthorized(resp, who.status().message());
@@ -107,6 +114,16 @@ void Api::Impl::Route(Ctx& c, std::string_view path) {
     c.resp.route = "api_repositories";
     return m == "GET" ? ListRepositories(c) : MethodNotAllowed(c);
   }
+  if (path == "/tasks") {
+    c.resp.route = "api_tasks";
+    if (m == "GET") return ListTasks(c);
+    return m == "POST" ? CreateTask(c) : MethodNotAllowed(c);
+  }
+  if (path == "/images/dependents") {
+    c.resp.route = "api_dependents";
+    return m == "GET" ? ImageDependents(c) : MethodNotAllowed(c);
+  }
+  if (StartsWith(path, "/tasks/") && RouteTask(c, path.substr(7))) return;
   if (StartsWith(path, "/runs/") && RouteRun(c, path.substr(6))) return;
   if (StartsWith(path, "/repositories/") && RouteRepository(c, path.substr(14))) return;
   c.resp.route = "api_unknown";
@@ -128,6 +145,30 @@ bool Api::Impl::RouteRun(Ctx& c, std::string_view rest) {
   } else if (action == "/log") {
     c.resp.route = "api_run_log";
     m == "GET" ? RunLog(c, id) : MethodNotAllowed(c);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool Api::Impl::RouteTask(Ctx& c, std::string_view rest) {
+  const std::string& m = c.req.method;
+  auto slash = rest.find('/');
+  std::string name(rest.substr(0, slash));
+  std::string_view action = slash == std::string_view::npos ? "" : rest.substr(slash);
+  if (name.empty()) return false;
+  if (action.empty()) {
+    c.resp.route = "api_task";
+    if (m == "GET") {
+      GetTask(c, name);
+    } else if (m == "PATCH") {
+      UpdateTask(c, name);
+    } else {
+      m == "DELETE" ? DeleteTask(c, name) : MethodNotAllowed(c);
+    }
+  } else if (action == "/runs") {
+    c.resp.route = "api_task_runs";
+    m == "POST" ? RunTask(c, name) : MethodNotAllowed(c);
   } else {
     return false;
   }

@@ -1,5 +1,5 @@
 // The REST API under /api/v1/ (docs/api.md): API tokens, build contexts,
-// runs and their live logs, and repositories. JSON in and out, served by
+// runs and their live logs, tasks and their webhooks, and repositories. JSON in and out, served by
 // `drydock serve` beside the registry's /v2/ and authenticated with the same
 // users, passwords and tokens.
 #pragma once
@@ -12,7 +12,9 @@
 #include "events/events.h"
 #include "http/server.h"
 #include "storage/metadata_store.h"
+#include "tasks/task_service.h"
 #include "tasks/tasks.h"
+#include "triggers/triggers.h"
 
 namespace drydock::api {
 
@@ -23,13 +25,16 @@ struct Options {
   // Context uploads announcing more than this are refused before reading;
   // the run service enforces its own limit on bodies of unknown length.
   uint64_t max_context_bytes = 2ull << 30;
+  // How clients reach this server ("http://host:port"): webhook URLs.
+  std::string base_url;
 };
 
 class Api {
  public:
   // Deletes publish events on `bus` as the registry's DELETE does.
   Api(auth::Authenticator& auth, storage::MetadataStore& meta, events::Bus& bus,
-      tasks::RunService& runs, Options options);
+      tasks::RunService& runs, tasks::TaskService& tasks, triggers::Service& triggers,
+      Options options);
   ~Api();
   Api(const Api&) = delete;
   Api& operator=(const Api&) = delete;

@@ -29,11 +29,19 @@ struct Api::Impl {
   storage::MetadataStore& meta;
   events::Bus& bus;
   tasks::RunService& runs;
+  tasks::TaskService& task_service;
+  triggers::Service& trigger_service;
   Options options;
 
   Impl(auth::Authenticator& a, storage::MetadataStore& m, events::Bus& b, tasks::RunService& r,
-       Options o)
-      : auth(a), meta(m), bus(b), runs(r), options(std::move(o)) {}
+       tasks::TaskService& t, triggers::Service& ts, Options o)
+      : auth(a),
+        meta(m),
+        bus(b),
+        runs(r),
+        task_service(t),
+        trigger_service(ts),
+        options(std::move(o)) {}
 
   void Route(Ctx& c, std::string_view path);
   // "{id}[/cancel|/log]" and "{name}[/tags[/{tag}]]"; false when no route matches.
@@ -48,6 +56,25 @@ struct Api::Impl {
   void GetRun(Ctx& c, const std::string& id);
   void CancelRun(Ctx& c, const std::string& id);
   void RunLog(Ctx& c, const std::string& id);
+
+  // tasks.cc
+  bool RouteTask(Ctx& c, std::string_view rest);
+  void CreateTask(Ctx& c);
+  void ListTasks(Ctx& c);
+  void GetTask(Ctx& c, const std::string& name);
+  void UpdateTask(Ctx& c, const std::string& name);
+  void DeleteTask(Ctx& c, const std::string& name);
+  void RunTask(Ctx& c, const std::string& name);
+  // Authenticated by the task's webhook secret, not by a user.
+  void Webhook(http::Request& req, http::Response& resp, const std::string& name);
+  void ImageDependents(Ctx& c);
+  // Admins, the owner, and users who may pull one of its output repositories.
+  bool CanReadTask(const auth::Identity& who, const tasks::Task& t);
+  // Answers 403 unless the user may push to every repository the task pushes to.
+  bool CanPushTask(Ctx& c, const tasks::Task& t);
+  // The task or false after answering: only its owner or an admin changes it.
+  bool LoadManagedTask(Ctx& c, const std::string& name, tasks::Task& task);
+  nlohmann::json TaskView(const auth::Identity& who, const tasks::Task& t);
 
   void ListRepositories(Ctx& c);
   void ListTags(Ctx& c, const std::string& repo);

@@ -166,7 +166,31 @@ json RunToJson(const tasks::Run& run) {
       {"dependencies", DependenciesJson(run.dependencies_json)},
       {"source",
        {{"url", run.source.url}, {"commit", run.source.commit}, {"branch", run.source.branch}}},
-      {"runErrorMessage", run.error}};
+      {"runErrorMessage", run.error},
+      {"trigger", tasks::TriggerName(run.request.trigger)}};
+  const tasks::RunTrigger& t = run.request.trigger;
+  if (t.source) {
+    j["sourceTrigger"] = {{"eventType", t.source->event_type},
+                          {"commitId", t.source->commit_id},
+                          {"branchName", t.source->branch},
+                          {"pullRequestId", t.source->pull_request_id},
+                          {"repositoryUrl", t.source->repository_url},
+                          {"providerType", t.source->provider}};
+  }
+  if (!t.image_update.empty()) {
+    json updated = json::array();
+    for (const auto& i : t.image_update) {
+      updated.push_back({{"registry", i.registry},
+                         {"repository", i.repository},
+                         {"tag", i.tag},
+                         {"digest", i.digest}});
+    }
+    j["imageUpdateTrigger"] = {{"images", std::move(updated)}, {"cascade", t.cascade}};
+  }
+  if (t.timer) {
+    j["timerTrigger"] = {{"timerTriggerName", t.timer->name},
+                         {"scheduleOccurrence", IsoTime(t.timer->schedule_occurrence_ms)}};
+  }
   // Times not reached yet are left out (null to jq, absent to nlohmann's value()).
   if (run.create_time_ms > 0) j["createTime"] = IsoTime(run.create_time_ms);
   if (run.start_time_ms > 0) j["startTime"] = IsoTime(run.start_time_ms);

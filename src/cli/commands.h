@@ -77,4 +77,36 @@ int RepositoryList(const RepositoryFlags& flags);
 int RepositoryShowTags(const RepositoryFlags& flags);
 int RepositoryDelete(const RepositoryFlags& flags);
 
+// `drydock task …`: saved tasks on the server. Options are kept as text and
+// `given` names the long options used, so that `update` sends only those.
+struct TaskFlags {
+  std::string server, name, source, file, target, platform, status, output = "table";
+  std::vector<std::string> images, args, secret_args, sets, schedules;
+  std::string values_file, git_token, branch, update_endpoint, trigger_type;
+  std::string commit_trigger, pr_trigger, base_trigger;  // "true" | "false"
+  int64_t timeout = 3600, source_poll = 0;
+  bool no_push = false, no_cache = false, yes = false;
+  // run / logs
+  std::string run_id, update_trigger_token;
+  bool no_logs = false, no_wait = false;
+  // timer / credential
+  std::string timer_name, schedule, enabled, login_server, username, password;
+  std::vector<std::string> given;
+};
+int TaskCreate(const TaskFlags& flags);
+int TaskUpdate(const TaskFlags& flags);
+int TaskShow(const TaskFlags& flags);
+int TaskList(const TaskFlags& flags);
+int TaskDelete(const TaskFlags& flags);
+int TaskRun(const TaskFlags& flags);
+int TaskLogs(const TaskFlags& flags);
+// `action`: add | update | remove | list.
+int TaskTimer(const std::string& action, const TaskFlags& flags);
+int TaskCredential(const std::string& action, const TaskFlags& flags);
+
+struct DependentsFlags {
+  std::string server, ref, output = "table";
+};
+int ImageDependents(const DependentsFlags& flags);
+
 }  // namespace drydock::cli

@@ -63,6 +63,10 @@ Result<Config> LoadConfig(const std::string& path) {
       Read(b, "max_context_bytes", c.builds.max_context_bytes);
       Read(b, "cache_max_bytes", c.builds.cache_max_bytes);
     }
+    if (auto t = y["triggers"]) {
+      Read(t, "base_image_poll_seconds", c.triggers.base_image_poll_seconds);
+      Read(t, "min_poll_seconds", c.triggers.min_poll_seconds);
+    }
     if (auto list = y["notifications"]) {
       for (const auto& n : list) {
         events::Endpoint e;
@@ -84,6 +88,11 @@ Result<Config> LoadConfig(const std::string& path) {
     return Invalid(path + ": gc durations must be >= 0");
   if (c.builds.concurrency < 1 || c.builds.concurrency > 256)
     return Invalid(path + ": builds.concurrency must be 1-256");
+  if (c.triggers.min_poll_seconds < 1)
+    return Invalid(path + ": triggers.min_poll_seconds must be at least 1");
+  if (c.triggers.base_image_poll_seconds < c.triggers.min_poll_seconds)
+    return Invalid(path + ": triggers.base_image_poll_seconds must be at least min_poll_seconds (" +
+                   std::to_string(c.triggers.min_poll_seconds) + ")");
   if (c.builds.max_context_bytes == 0)
     return Invalid(path + ": builds.max_context_bytes must be > 0");
   return c;

@@ -21,6 +21,12 @@ struct BuildsConfig {
   uint64_t cache_max_bytes = 20ull << 30;   // the builder's state dir, LRU; 0 = unbounded
 };
 
+// When saved tasks run by themselves.
+struct TriggersConfig {
+  int64_t base_image_poll_seconds = 300;  // base images in other registries
+  int64_t min_poll_seconds = 30;          // floor for that and tasks' source polling
+};
+
 struct Config {
   std::string listen = "127.0.0.1:5000";
   std::string data_dir = "./data";
@@ -34,6 +40,7 @@ struct Config {
   int64_t gc_interval_seconds = 0;  // 0: online GC off
   std::vector<events::Endpoint> notifications;
   BuildsConfig builds;
+  TriggersConfig triggers;
 };
 
 // Defaults, then $DRYDOCK_DATA, then the YAML file at `path` (if not empty).

@@ -138,7 +138,119 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"table", "json"}));
   }
 
+  TaskFlags task;
+  auto* t = app.add_subcommand("task", "Saved tasks: create, update, run, triggers, timers");
+  t->require_subcommand(1);
+  auto* tc = t->add_subcommand("create", "Create a task");
+  auto* tu = t->add_subcommand("update", "Change a task (only the options given)");
+  for (auto* sub : {tc, tu}) {
+    auto* ctx =
+        sub->add_option("-c,--context", task.source,
+                        "Git URL (#ref:subdir), tarball URL, oci://REG/REPO:TAG or /dev/null");
+    if (sub == tc) ctx->required();
+    sub->add_option("-f,--file", task.file, "Dockerfile, relative to the context");
+    sub->add_option("-t,--image", task.images, "Image to tag and push (repeatable)");
+    sub->add_option("--arg", task.args, "Build argument NAME=VALUE (repeatable)");
+    sub->add_option("--secret-arg", task.secret_args, "Secret build argument NAME=VALUE");
+    sub->add_option("--set", task.sets, "Value NAME=VALUE for task files (repeatable)");
+    sub->add_option("--values", task.values_file, "YAML file of values");
+    sub->add_option("--target", task.target, "Build stage to stop at");
+    sub->add_option("--platform", task.platform, "os/arch[/variant]");
+    sub->add_option("--timeout", task.timeout, "Run timeout in seconds (300-28800, default 3600)");
+    sub->add_flag("--no-push", task.no_push, "Build without pushing");
+    sub->add_flag("--no-cache", task.no_cache, "Build without the layer cache");
+    sub->add_option("--status", task.status, "Enabled or Disabled")
+        ->check(CLI::IsMember({"Enabled", "Disabled"}));
+    sub->add_option("--commit-trigger-enabled", task.commit_trigger, "true|false (default true)");
+    sub->add_option("--pull-request-trigger-enabled", task.pr_trigger,
+                    "true|false (default false)");
+    sub->add_option("--git-access-token", task.git_token, "Token for a private repository");
+    sub->add_option("--branch", task.branch, "Branch the source triggers watch (default: #ref)");
+    sub->add_option("--source-poll-interval", task.source_poll,
+                    "Seconds between git ls-remote polls of the branch (0: webhooks only)");
+    sub->add_option("--base-image-trigger-enabled", task.base_trigger, "true|false (default true)");
+    sub->add_option("--base-image-trigger-type", task.trigger_type, "Runtime (default) or All")
+        ->check(CLI::IsMember({"Runtime", "All"}));
+    sub->add_option("--update-trigger-endpoint", task.update_endpoint,
+                    "URL notified when a base-image update queues a run");
+    sub->add_option("--schedule", task.schedules, "Timer [NAME:]CRON, UTC (repeatable)");
+  }
+  auto* ts = t->add_subcommand("show", "Print a task (its webhook URL and secret included)");
+  auto* tl = t->add_subcommand("list", "List tasks");
+  tl->add_option("-o,--output", task.output, "table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  auto* td = t->add_subcommand("delete", "Delete a task");
+  td->add_flag("-y,--yes", task.yes, "Do not ask for confirmation");
+  auto* tr = t->add_subcommand("run", "Run a task now and follow its log");
+  tr->add_option("--arg", task.args, "Build argument NAME=VALUE for this run");
+  tr->add_option("--secret-arg", task.secret_args, "Secret build argument for this run");
+  tr->add_option("--set", task.sets, "Value NAME=VALUE for this run");
+  tr->add_option("--update-trigger-token", task.update_trigger_token,
+                 "Token sent back to the update trigger endpoint");
+  tr->add_flag("--no-logs", task.no_logs, "Poll the run's status instead of streaming its log");
+  tr->add_flag("--no-wait", task.no_wait, "Print the run id once queued and exit");
+  auto* tg =
+      t->add_subcommand("logs", "Print (follow) the log of a task's newest run, or --run-id");
+  tg->add_option("--run-id", task.run_id, "Run ID");
+  RunListFlags task_runs;
+  auto* tlr = t->add_subcommand("list-runs", "List a task's runs (all runs without -n)");
+  tlr->add_option("-n,--name", task_runs.task, "Task name");
+  tlr->add_option("--top", task_runs.top, "How many (default 15)");
+  tlr->add_option("--run-status", task_runs.status, "Only runs in this status");
+  tlr->add_option("-o,--output", task_runs.output, "table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  tlr->add_option("--server", task_runs.server, "Server (default: the last login)");
+  std::string timer_action, credential_action;
+  auto* tt = t->add_subcommand("timer", "Timers: add, update, remove, list");
+  tt->add_option("action", timer_action, "add | update | remove | list")
+      ->required()
+      ->check(CLI::IsMember({"add", "update", "remove", "list"}));
+  tt->add_option("--timer-name", task.timer_name, "Timer name");
+  tt->add_option("--schedule", task.schedule, "CRON, UTC");
+  tt->add_option("--enabled", task.enabled, "true|false");
+  auto* tcr = t->add_subcommand("credential", "Registry credentials: add, update, remove, list");
+  tcr->add_option("action", credential_action, "add | update | remove | list")
+      ->required()
+      ->check(CLI::IsMember({"add", "update", "remove", "list"}));
+  tcr->add_option("--login-server", task.login_server, "Registry host[:port]");
+  tcr->add_option("-u,--username", task.username, "User name");
+  tcr->add_option("-p,--password", task.password, "Password or token");
+  for (auto* sub : {tc, tu, ts, td, tr, tt, tcr}) {
+    sub->add_option("-n,--name", task.name, "Task name")->required();
+  }
+  tg->add_option("-n,--name", task.name, "Task name");
+  for (auto* sub : {tc, tu, ts, tl, td, tr, tg, tt, tcr}) {
+    sub->add_option("--server", task.server, "Server (default: the last login)");
+  }
+
+  DependentsFlags dependents;
+  auto* im = app.add_subcommand("image", "Images on the server");
+  im->require_subcommand(1);
+  auto* imd = im->add_subcommand(
+      "dependents", "Tasks depending on an image, through chains, and whether each is up to date");
+  imd->add_option("ref", dependents.ref, "REPO:TAG, REGISTRY/REPO:TAG or REPO@DIGEST")->required();
+  imd->add_option("-o,--output", dependents.output, "table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  imd->add_option("--server", dependents.server, "Server (default: the last login)");
+
   CLI11_PARSE(app, argc, argv);
+  for (auto* sub : {tc, tu}) {
+    if (!sub->parsed()) continue;
+    for (const auto* o : sub->get_options()) {
+      if (o->count() > 0 && !o->get_lnames().empty()) task.given.push_back(o->get_lnames()[0]);
+    }
+  }
+  if (tc->parsed()) return TaskCreate(task);
+  if (tu->parsed()) return TaskUpdate(task);
+  if (ts->parsed()) return TaskShow(task);
+  if (tl->parsed()) return TaskList(task);
+  if (td->parsed()) return TaskDelete(task);
+  if (tr->parsed()) return TaskRun(task);
+  if (tg->parsed()) return TaskLogs(task);
+  if (tlr->parsed()) return RunList(task_runs);
+  if (tt->parsed()) return TaskTimer(timer_action, task);
+  if (tcr->parsed()) return TaskCredential(credential_action, task);
+  if (imd->parsed()) return ImageDependents(dependents);
   if (b->parsed()) return build.local ? BuildLocal(build) : BuildRemote(build);
   if (li->parsed()) return Login(login);
   if (rl->parsed()) return RunList(run_list);

@@ -20,7 +20,9 @@
 #include "cli/config.h"
 #include "cli/stores.h"
 #include "http/metrics.h"
+#include "tasks/task_service.h"
 #include "tasks/tasks.h"
+#include "triggers/triggers.h"
 
 namespace drydock::cli {
 namespace {
@@ -102,6 +104,21 @@ tasks::ServiceOptions ServiceOptionsFor(const Config& config, const std::string&
   o.max_context_bytes = config.builds.max_context_bytes;
   o.cache_max_bytes = config.builds.cache_max_bytes;
   o.credentials = BuilderCredentials(meta, auth, registry_host);
+  return o;
+}
+
+// The names a Dockerfile may use for this server's registry: its public
+// host, and on loopback both 127.0.0.1 and localhost with the port.
+triggers::Options TriggerOptionsFor(const Config& config, const std::string& registry_host,
+                                    uint16_t port) {
+  triggers::Options o;
+  o.own_registries = {registry_host};
+  for (std::string host : {"127.0.0.1", "localhost"}) {
+    std::string name = host + ":" + std::to_string(port);
+    if (name != registry_host) o.own_registries.push_back(name);
+  }
+  o.base_image_poll_interval = std::chrono::seconds(config.triggers.base_image_poll_seconds);
+  o.min_poll_interval = std::chrono::seconds(config.triggers.min_poll_seconds);
   return o;
 }
 
@@ -200,7 +217,11 @@ int Serve(const ServeFlags& flags) {
 
   // Created once the server listens (they need its port), but declared
   // before it: connections following a run's log end before these go.
+  // The task service outlives the runs (their workers report to it) and
+  // the triggers (which queue through both).
+  std::unique_ptr<tasks::TaskService> task_service;
   std::unique_ptr<tasks::RunService> runs;
+  std::unique_ptr<triggers::Service> trigger_service;
   std::unique_ptr<api::Api> rest;
 
   http::Metrics metrics;
@@ -247,14 +268,25 @@ int Serve(const ServeFlags& flags) {
         addr->first);
   }
   std::string registry_host = RegistryHost(*config, addr->first, server.port());
-  runs = std::make_unique<tasks::RunService>(
-      meta, ServiceOptionsFor(*config, registry_host, meta, authenticator));
+  auto service_options = ServiceOptionsFor(*config, registry_host, meta, authenticator);
+  runs = std::make_unique<tasks::RunService>(meta, service_options);
+  task_service = std::make_unique<tasks::TaskService>(meta, *runs, service_options);
+  runs->OnFinished([&task_service](const tasks::Run& run) { task_service->OnRunFinished(run); });
   if (auto s = runs->Start(); !s.ok()) {
     std::cerr << "drydock: starting the build service: " << s.message() << "\n";
     return 1;
   }
-  rest = std::make_unique<api::Api>(authenticator, meta, bus, *runs,
-                                    api::Options{registry_host, config->builds.max_context_bytes});
+  trigger_service = std::make_unique<triggers::Service>(
+      meta, *task_service, *runs, TriggerOptionsFor(*config, registry_host, server.port()));
+  trigger_service->Start(bus);
+  std::string base_url =
+      config->public_url.empty()
+          ? std::string(config->tls_cert.empty() ? "http://" : "https://") + registry_host
+          : config->public_url;
+  while (!base_url.empty() && base_url.back() == '/') base_url.pop_back();
+  rest = std::make_unique<api::Api>(
+      authenticator, meta, bus, *runs, *task_service, *trigger_service,
+      api::Options{registry_host, config->builds.max_context_bytes, base_url});
   GcLoop gc(reg, config->gc, config->gc_interval_seconds);
 
   std::thread signals([&] {

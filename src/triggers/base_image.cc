@@ -137,6 +137,7 @@ void Service::Notify(const tasks::Task& task, const tasks::Run& run,
   req.url = task.update_trigger_endpoint;
   req.headers = {"Content-Type: application/json"};
   req.body = &body;
+  req.body_size = body.size();
   req.timeout_seconds = 5;
   auto sent = remote::SendHttp(req);
   std::string error = !sent.ok()                ? sent.status().message()

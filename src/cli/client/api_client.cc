@@ -89,6 +89,11 @@ Result<json> ApiClient::Post(const std::string& path, const json& body) {
   return Json("POST", path, &text, -1, text.size(), "application/json", kJsonTimeoutSeconds);
 }
 
+Result<json> ApiClient::Patch(const std::string& path, const json& body) {
+  std::string text = body.dump();
+  return Json("PATCH", path, &text, -1, text.size(), "application/json", kJsonTimeoutSeconds);
+}
+
 Result<json> ApiClient::Delete(const std::string& path) {
   return Json("DELETE", path, nullptr, -1, 0, nullptr, kJsonTimeoutSeconds);
 }

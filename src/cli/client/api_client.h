@@ -29,6 +29,7 @@ class ApiClient {
   // `path` starts with "/api/v1/" and may carry a query string.
   Result<nlohmann::json> Get(const std::string& path);
   Result<nlohmann::json> Post(const std::string& path, const nlohmann::json& body);
+  Result<nlohmann::json> Patch(const std::string& path, const nlohmann::json& body);
   Result<nlohmann::json> Delete(const std::string& path);
   // POSTs `size` bytes read from `fd` as application/octet-stream, without
   // loading them into memory.
