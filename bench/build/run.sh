@@ -20,8 +20,6 @@
 # removed on exit.
 set -euo pipefail
 shopt -s inherit_errexit
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
 MODE=full KEEP=0
 for a in "$@"; do
   case $a in
@@ -31,44 +29,12 @@ for a in "$@"; do
   esac
 done
 if [[ $MODE == full ]]; then : "${REPEAT:=3}" "${FILES:=3000}" "${RUN_FILES:=3000}"; else : "${REPEAT:=1}" "${FILES:=500}" "${RUN_FILES:=500}"; fi
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-
-BIN=${DRYDOCK_BIN:-$ROOT/build-release/src/drydock}
-if [[ ! -x $BIN ]]; then
-  cmake -S "$ROOT" -B "$ROOT/build-release" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-  cmake --build "$ROOT/build-release" --target drydock >/dev/null
-fi
-WORK=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/drydock-bench-build.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  grep -o "$WORK[^ ]*" /proc/self/mountinfo 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  [[ $KEEP == 1 ]] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-PASS=bench-$RANDOM-$RANDOM
-printf 'auth: {anonymous_pull: ["*"]}\naccess_log: false\n' >"$WORK/dd.yaml"
-DRYDOCK_ADMIN_PASSWORD=$PASS "$BIN" serve --config "$WORK/dd.yaml" --data "$WORK/registry" --listen 127.0.0.1:0 \
-  >"$WORK/serve.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do
-  PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/serve.log")
-  [[ -n $PORT ]] && break
-  sleep 0.05
-done
-REG=127.0.0.1:$PORT
-export DOCKER_CONFIG=$WORK/docker
-mkdir -p "$DOCKER_CONFIG"
-printf '{"auths":{"%s":{"auth":"%s"}}}' "$REG" "$(printf 'admin:%s' "$PASS" | base64 -w0)" >"$DOCKER_CONFIG/config.json"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+bench_workdir build
+bench_serve "$WORK/registry" 'auth: {anonymous_pull: ["*"]}'
 
 log "base image: busybox built by drydock, pushed to $REG/base/busybox:1"
-mkdir -p "$WORK/base"
-cp /bin/busybox "$WORK/base/busybox"
-printf 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n' >"$WORK/base/Dockerfile"
-"$BIN" build --local --state "$WORK/seed-state" -t "$REG/base/busybox:1" --push "$WORK/base" >/dev/null 2>"$WORK/base.log"
+bench_busybox_base base/busybox:1
 
 # The application: many small source files, one that changes, and a RUN that writes files.
 make_app() {
@@ -108,7 +74,6 @@ seconds() {
   t1=$(date +%s.%N)
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
 }
-median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 drydock_build() { "$BIN" build --local --state "$STATE" "$1"; }
 buildah_build() {

@@ -16,7 +16,6 @@
 set -euo pipefail
 shopt -s inherit_errexit
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
 FILES=10000 REPEAT=3 KEEP=0
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -27,37 +26,10 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-
-BIN=${DRYDOCK_BIN:-$ROOT/build-release/src/drydock}
-if [[ ! -x $BIN ]]; then
-  cmake -S "$ROOT" -B "$ROOT/build-release" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-  cmake --build "$ROOT/build-release" --target drydock >/dev/null
-fi
-WORK=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/drydock-bench-upload.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [[ $KEEP == 1 ]] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-PASS=bench-$RANDOM-$RANDOM
-printf 'access_log: false\n' >"$WORK/dd.yaml"
-DRYDOCK_ADMIN_PASSWORD=$PASS "$BIN" serve --config "$WORK/dd.yaml" --data "$WORK/data" --listen 127.0.0.1:0 \
-  >"$WORK/serve.log" 2>&1 &
-PIDS+=($!)
-PORT=""
-for _ in $(seq 200); do
-  PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/serve.log")
-  [[ -n $PORT ]] && break
-  sleep 0.05
-done
-[[ -n $PORT ]] || { cat "$WORK/serve.log" >&2; exit 1; }
-SERVER=127.0.0.1:$PORT
-export XDG_CONFIG_HOME="$WORK/config" DRYDOCK_SERVER=$SERVER DRYDOCK_USER=admin DRYDOCK_PASSWORD=$PASS
+. "$HERE/../lib.sh"
+bench_workdir upload
+bench_serve "$WORK/data"
+SERVER=$REG
 
 # FILES files of 200 B - 4 KiB of source-like text (compresses like code,
 # ~3-4x) in directories of 100, plus a Dockerfile.
@@ -81,9 +53,6 @@ awk -v n="$FILES" -v dir="$CTX" 'BEGIN {
 printf 'FROM scratch\nCOPY . /ctx/\n' >"$CTX/Dockerfile"
 BYTES=$(du -sb "$CTX" | cut -f1)
 
-now() { date +%s.%N; }
-median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 PACK=() CLIENT=() TAR=() TARUP=()
 for r in $(seq "$REPEAT"); do

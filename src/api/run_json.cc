@@ -93,6 +93,17 @@ json PlatformJson(const std::string& platform) {
   return {{"os", parts[0]}, {"architecture", parts[1]}, {"variant", parts[2]}};
 }
 
+json ImagesJson(const std::vector<tasks::ImageDescriptor>& images) {
+  json out = json::array();
+  for (const auto& i : images) {
+    out.push_back({{"registry", i.registry},
+                   {"repository", i.repository},
+                   {"tag", i.tag},
+                   {"digest", i.digest}});
+  }
+  return out;
+}
+
 json DependenciesJson(const std::string& text) {
   if (text.empty()) return json::array();
   json parsed = json::parse(text, nullptr, false);
@@ -149,20 +160,13 @@ Result<tasks::RunRequest> ParseRunRequest(const json& body, std::string_view reg
 }
 
 json RunToJson(const tasks::Run& run) {
-  json images = json::array();
-  for (const auto& i : run.output_images) {
-    images.push_back({{"registry", i.registry},
-                      {"repository", i.repository},
-                      {"tag", i.tag},
-                      {"digest", i.digest}});
-  }
   json j = {
       {"runId", run.id},
       {"status", tasks::StatusName(run.status)},
       {"runType", run.request.type},
       {"task", run.request.task},
       {"platform", PlatformJson(run.request.platform)},
-      {"outputImages", std::move(images)},
+      {"outputImages", ImagesJson(run.output_images)},
       {"dependencies", DependenciesJson(run.dependencies_json)},
       {"source",
        {{"url", run.source.url}, {"commit", run.source.commit}, {"branch", run.source.branch}}},
@@ -177,16 +181,8 @@ json RunToJson(const tasks::Run& run) {
                           {"repositoryUrl", t.source->repository_url},
                           {"providerType", t.source->provider}};
   }
-  if (!t.image_update.empty()) {
-    json updated = json::array();
-    for (const auto& i : t.image_update) {
-      updated.push_back({{"registry", i.registry},
-                         {"repository", i.repository},
-                         {"tag", i.tag},
-                         {"digest", i.digest}});
-    }
-    j["imageUpdateTrigger"] = {{"images", std::move(updated)}, {"cascade", t.cascade}};
-  }
+  if (!t.image_update.empty())
+    j["imageUpdateTrigger"] = {{"images", ImagesJson(t.image_update)}, {"cascade", t.cascade}};
   if (t.timer) {
     j["timerTrigger"] = {{"timerTriggerName", t.timer->name},
                          {"scheduleOccurrence", IsoTime(t.timer->schedule_occurrence_ms)}};

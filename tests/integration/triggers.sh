@@ -230,7 +230,8 @@ EOF
 # distribution reads REGISTRY_* variables as configuration: lib.sh's
 # REGISTRY_AUTH_FILE (for skopeo) would become an unknown auth backend.
 env -u REGISTRY_AUTH_FILE docker-registry serve "$WORK/distribution.yaml" >"$WORK/distribution.log" 2>&1 &
-BG_PIDS+=($!)
+DIST_PID=$!
+BG_PIDS+=($DIST_PID)
 wait_port "$DIST_PORT" "docker-registry"
 EXT="127.0.0.1:$DIST_PORT"
 ext_push() {
@@ -260,6 +261,15 @@ assert_eq "$EXT base 1" "$(run_field "$(newest_run ext)" '.imageUpdateTrigger.im
 assert_eq e2 "$(file_in ext:1 etc/drydock-test | sed -n 3p)" "rebuilt on the external base"
 assert_eq "" "$(drydock task show -n ext | jq -r ".triggerStatus.basePoll[\"$EXT/base:1\"].error")" \
   "poll status shown without error"
+kill "$DIST_PID"
+wait "$DIST_PID" 2>/dev/null || true
+POLL_ERR=""
+for _ in $(seq 1 50); do
+  POLL_ERR=$(drydock task show -n ext | jq -r ".triggerStatus.basePoll[\"$EXT/base:1\"] | select(.failures >= 1) | .error")
+  [ -n "$POLL_ERR" ] && break
+  sleep 0.2
+done
+assert_contains "$POLL_ERR" "$EXT" "a failing poll is shown in task show, naming the registry"
 
 log "update trigger endpoint: told about the run a base update queued"
 HOOK_PORT=$(free_port)
