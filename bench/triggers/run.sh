@@ -55,7 +55,7 @@ git -C "$SRC" -c user.email=b@example.com -c user.name=b add -A
 git -C "$SRC" -c user.email=b@example.com -c user.name=b commit -qm app
 mkdir -p "$WORK/git"
 git clone -q --bare "$SRC" "$WORK/git/repo.git"
-GPORT=$((20000 + RANDOM % 20000))
+GPORT=$((20000 + RANDOM % 12000))
 git daemon --reuseaddr --export-all --base-path="$WORK/git" --listen=127.0.0.1 --port="$GPORT" \
   "$WORK/git" >"$WORK/git-daemon.log" 2>&1 &
 PIDS+=($!)

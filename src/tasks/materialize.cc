@@ -39,10 +39,27 @@ Result<FetchedSource> FetchGitSource(const source::GitSource& git, const fs::pat
   g.log = Lines(o);
   std::string url = source::RedactUrl(git.url);
   o.log("Fetching " + url + (git.ref.empty() ? "" : " at " + git.ref) + "...");
+  // Only a branch this run could list with its own credentials may come
+  // from (or go to) the cache: a kept private checkout is never handed to
+  // someone who cannot read the repository.
+  bool listed = false;
+  if (!o.checkout_cache.empty() && !git.ref.empty()) {
+    auto head = source::ResolveGitBranch(git.url, git.ref, g);
+    listed = head.ok();
+    if (listed) {
+      if (auto cached = CachedCheckout(git, *head, work_dir, o)) {
+        o.log("Using the checkout of " + git.ref + " at commit " + *head +
+              " kept by an earlier run");
+        return *cached;
+      }
+    }
+  }
   auto checkout = source::FetchGit(git, work_dir / "git", g);
   if (!checkout.ok()) return checkout.status();
   o.log("Checked out " + checkout->ref + " at commit " + checkout->commit);
-  return FetchedSource{checkout->context, SourceInfo{url, checkout->commit, checkout->ref}};
+  FetchedSource fetched{checkout->context, SourceInfo{url, checkout->commit, checkout->ref}};
+  if (listed) KeepCheckout(git, fetched, work_dir / "git", o);
+  return fetched;
 }
 
 Result<FetchedSource> FetchTarballSource(const std::string& url, const fs::path& work_dir,

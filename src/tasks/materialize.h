@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,8 @@ struct FetchOptions {
   std::chrono::seconds timeout{3600};
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::string_view)> log;  // one line per call
+  // Where git checkouts are kept for later runs (see git_cache.cc); "" = none.
+  std::filesystem::path checkout_cache;
 };
 
 struct FetchedSource {
@@ -53,6 +56,15 @@ struct FetchedSource {
 Result<FetchedSource> FetchSource(const SourceSpec& spec, const std::string& text,
                                   const std::filesystem::path& work_dir,
                                   const FetchOptions& options);
+
+// The checkout of `git` at `commit` kept by an earlier run, hard-linked into
+// work_dir/git; nullopt when there is none (or it vanished meanwhile).
+std::optional<FetchedSource> CachedCheckout(const source::GitSource& git, const std::string& commit,
+                                            const std::filesystem::path& work_dir,
+                                            const FetchOptions& options);
+// Keeps a fresh checkout (its root `checkout_root`) for later runs.
+void KeepCheckout(const source::GitSource& git, const FetchedSource& fetched,
+                  const std::filesystem::path& checkout_root, const FetchOptions& options);
 
 // Pulls the artifact `ref` into `context` (created): every layer that is an
 // archive is extracted there, a plain file with a title annotation is

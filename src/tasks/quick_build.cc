@@ -40,6 +40,7 @@ Result<FetchedSource> Fetch(RunContext& ctx, const fs::path& work_dir) {
   f.max_download_bytes = ctx.options.max_context_bytes;
   f.max_extracted_bytes = ctx.options.max_extracted_bytes;
   f.registry = RegistryOptions(ctx.options, r);
+  f.checkout_cache = ctx.options.data_dir / "checkouts";
   f.timeout = std::chrono::seconds(r.timeout_seconds);
   f.cancel = ctx.cancel;
   f.log = [&](std::string_view line) { ctx.log.Line(line); };

@@ -184,6 +184,7 @@ void TaskService::Scan(Task& t) {
   f.max_download_bytes = options_.max_context_bytes;
   f.max_extracted_bytes = options_.max_extracted_bytes;
   f.registry = internal::RegistryOptions(options_, as_run);
+  f.checkout_cache = options_.data_dir / "checkouts";
   f.timeout = std::chrono::seconds(120);
   f.log = [](std::string_view) {};  // a scan has no run log
   auto fetched = internal::FetchSource(*spec, t.source, work.path(), f);

@@ -249,7 +249,9 @@ kill9_server() {
 free_port() {
   local p
   for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
+    # Below Linux's ephemeral range (32768+): an outgoing connection's local
+    # port there would make a later bind fail with "Address already in use".
+    p=$((20000 + RANDOM % 12000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return 0

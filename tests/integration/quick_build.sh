@@ -220,6 +220,9 @@ assert_eq feature "$(file_in git/private:1 which)" "private repository content"
 PRIV_LOG="$(cat "$WORK/private.out" "$WORK/private.err"; drydock run logs "$(run_id private)"; drydock run show "$(run_id private)")"
 assert_not_contains "$PRIV_LOG" "$GIT_TOKEN" "the token in the log or the run record"
 assert_not_contains "$PRIV_LOG" "$(printf 'x-access-token:%s' "$GIT_TOKEN" | base64 -w0)" "the auth header in the log"
+# The server now keeps that checkout: it must still not build it for a run without the token.
+qb_fails private-cached -t git/private:y "$PRIV#feature"
+assert_contains "$OUT" "failed to fetch the source" "a kept private checkout is not served without the token"
 
 log "/dev/null: no context, only the Dockerfile given with -f"
 printf 'FROM %s\nRUN echo nothing here > /none\n' "$BASE" >"$WORK/only.Dockerfile"

@@ -187,6 +187,8 @@ for i in $(seq 1 20); do
   all_succeeded many$i
 done
 ok "20 tasks, one run each"
+assert_contains "$(for i in $(seq 1 20); do drydock run logs "$(newest_run many$i)"; done)" "kept by an earlier run" \
+  "runs of one commit share a checkout"
 log "a burst of 3 pushes: coalesced (a task gets at most one run beyond the one already running)"
 for v in b1 b2 b3; do push_base base:1 $v; done
 wait_idle 240
