@@ -61,7 +61,9 @@ void Normalize(Task& t, bool allow_local_git) {
   for (auto& tm : t.timers) {
     if (!tm.name.empty()) continue;
     do {
-      tm.name = "t" + std::to_string(++n);
+      // Appended, not "t" + to_string(): GCC 12 warns (-Wrestrict) on that at -O2.
+      tm.name = "t";
+      tm.name += std::to_string(++n);
     } while (names.count(tm.name));
     names.insert(tm.name);
   }
