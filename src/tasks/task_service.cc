@@ -1,7 +1,8 @@
 #include "tasks/task_service.h"
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -31,6 +32,19 @@ bool IsTaskFile(const std::string& file) {
   return ext == ".yaml" || ext == ".yml";
 }
 
+// std::regex is avoided: GCC 12 reports false maybe-uninitialized warnings
+// inside it at -O2 with the sanitizers.
+bool IsHex40(const std::string& s) {
+  return s.size() == 40 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// 1-50 letters, digits, '-' or '_', starting with a letter or digit.
+bool IsTaskName(const std::string& s) {
+  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  if (s.empty() || s.size() > 50 || !word(s[0])) return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) { return word(c) || c == '-' || c == '_'; });
+}
+
 bool IsGit(const std::string& source, bool allow_local_git) {
   auto spec = internal::ClassifySource(source, allow_local_git);
   return spec.ok() && spec->kind == internal::SourceKind::kGit;
@@ -40,7 +54,7 @@ bool IsGit(const std::string& source, bool allow_local_git) {
 std::string BranchOf(const std::string& source) {
   auto git = source::ParseGitSource(source);
   if (!git.ok() || git->ref.empty() || git->ref.starts_with("pull/") ||
-      git->ref.starts_with("refs/") || std::regex_match(git->ref, std::regex("[0-9a-f]{40}")))
+      git->ref.starts_with("refs/") || IsHex40(git->ref))
     return "main";
   return git->ref;
 }
@@ -120,7 +134,7 @@ TaskService::TaskService(storage::MetadataStore& store, RunService& runs, Servic
     : store_(store), runs_(runs), options_(std::move(options)) {}
 
 Status TaskService::Validate(const Task& t) const {
-  if (!std::regex_match(t.name, std::regex("[A-Za-z0-9][A-Za-z0-9_-]{0,49}")))
+  if (!IsTaskName(t.name))
     return Invalid("task name '" + t.name +
                    "' must be 1-50 letters, digits, '-' or '_', starting with a letter or digit");
   auto spec = internal::ClassifySource(t.source, options_.allow_local_git);
