@@ -104,6 +104,14 @@ int TaskLogs(const TaskFlags& flags);
 int TaskTimer(const std::string& action, const TaskFlags& flags);
 int TaskCredential(const std::string& action, const TaskFlags& flags);
 
+// `drydock render -f task.yaml`: renders a multi-step task file locally.
+struct RenderFlags {
+  std::string file, values_file, registry, run_id = "ca0";
+  std::vector<std::string> sets, secrets;
+  bool dry_run = false;
+};
+int RenderTask(const RenderFlags& flags);
+
 struct DependentsFlags {
   std::string server, ref, output = "table";
 };

@@ -233,7 +233,20 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json"}));
   imd->add_option("--server", dependents.server, "Server (default: the last login)");
 
+  RenderFlags render;
+  auto* rd = app.add_subcommand(
+      "render", "Render a multi-step task file (aliases, template, YAML) without running it");
+  rd->add_option("-f,--file", render.file, "Task file (- for stdin)")->required();
+  rd->add_option("--set", render.sets, "Value NAME=VALUE (dotted names nest; repeatable)");
+  rd->add_option("--set-secret", render.secrets, "Secret NAME=VALUE (printed as ***)");
+  rd->add_option("--values", render.values_file, "YAML file of values");
+  rd->add_option("--registry", render.registry,
+                 "$Registry (default: the server of the last login)");
+  rd->add_option("--run-id", render.run_id, "$ID (default ca0)");
+  rd->add_flag("--dry-run", render.dry_run, "Print the step graph instead of the YAML");
+
   CLI11_PARSE(app, argc, argv);
+  if (rd->parsed()) return RenderTask(render);
   for (auto* sub : {tc, tu}) {
     if (!sub->parsed()) continue;
     for (const auto* o : sub->get_options()) {

@@ -392,7 +392,7 @@ bool IsBlockIndicator(std::string_view value) {
 struct LineShape {
   bool is_cmd = false;                 // a `cmd:` key with its value on this line
   bool flow = false;                   // ... inside a flow map `{cmd: ..., id: ...}`
-  size_t value = 0;                    // where the value of the line's (last) key starts
+  size_t value = 0;                    // where the value of the line's key starts
   std::optional<size_t> block_parent;  // set when a block scalar starts: its parent's column
 };
 

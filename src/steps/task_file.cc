@@ -178,6 +178,7 @@ class Parser {
   }
 
   Status Error(const YAML::Mark& mark, const std::string& message) const;
+  Status Spend(size_t n, const YAML::Mark& mark) const;
   Result<std::vector<Entry>> Entries(const YAML::Node& map) const;
   Status CheckKeys(const std::vector<Entry>& entries, std::string_view what,
                    const std::vector<std::string_view>& known) const;
@@ -202,7 +203,7 @@ class Parser {
   Status ParseWhen(const Entry& e, StepMarks& marks);
   Status ParseMounts(const Entry& e, Step& step, StepMarks& marks);
 
-  Status ApplyDefaults(TaskFile& task);
+  void ApplyDefaults(TaskFile& task);
   Status CheckIds(const TaskFile& task);
   Status ResolveWhen(TaskFile& task);
   Status CheckMounts(const TaskFile& task);
@@ -210,6 +211,9 @@ class Parser {
   std::string name_;
   std::vector<StepMarks> step_marks_;
   std::optional<Entry> steps_entry_, alias_entry_;
+  // YAML aliases (*name) share nodes, so a small file can name a huge list many times over;
+  // this bounds the map entries and list items the parser will walk.
+  mutable size_t budget_ = 1000000;
 };
 
 Status Parser::Error(const YAML::Mark& mark, const std::string& message) const {
@@ -219,9 +223,16 @@ Status Parser::Error(const YAML::Mark& mark, const std::string& message) const {
                  message);
 }
 
+Status Parser::Spend(size_t n, const YAML::Mark& mark) const {
+  if (n > budget_) return Error(mark, "the task file is too large once its YAML aliases expand");
+  budget_ -= n;
+  return Status::Ok();
+}
+
 // The entries of a map with YAML merge keys (`<<: *defaults`) applied, as yaml.v2 does for acb.
 // Duplicate keys are an error (yaml.v2 refuses them too; yaml-cpp would keep both).
 Result<std::vector<Entry>> Parser::Entries(const YAML::Node& map) const {
+  DD_RETURN_IF_ERROR(Spend(map.size(), map.Mark()));
   std::vector<Entry> entries;
   std::vector<YAML::Node> merges;
   for (const auto& pair : map) {
@@ -311,6 +322,7 @@ Result<std::vector<YAML::Node>> Parser::Items(const Entry& e, const std::string&
   std::vector<YAML::Node> items;
   if (e.value.IsNull()) return items;
   if (!e.value.IsSequence()) return Error(e.ValueMark(), "'" + e.key + "' must be " + expected);
+  DD_RETURN_IF_ERROR(Spend(e.value.size(), e.ValueMark()));
   for (const auto& item : e.value) items.push_back(item);
   return items;
 }
@@ -669,7 +681,7 @@ Status Parser::ParseMounts(const Entry& e, Step& step, StepMarks& marks) {
 
 // --- Whole-file rules ---
 
-Status Parser::ApplyDefaults(TaskFile& task) {
+void Parser::ApplyDefaults(TaskFile& task) {
   if (task.step_timeout <= 0) task.step_timeout = kDefaultStepTimeout;
   task.working_directory = JoinPath(kDefaultWorkingDirectory, task.working_directory);
   for (Step& step : task.steps) {
@@ -678,7 +690,6 @@ Status Parser::ApplyDefaults(TaskFile& task) {
     step.working_directory = JoinPath(task.working_directory, step.working_directory);
     step.env = MergeEnv(std::move(step.env), task.env);
   }
-  return Status::Ok();
 }
 
 Status Parser::CheckIds(const TaskFile& task) {
@@ -780,7 +791,7 @@ Result<TaskFile> Parser::Parse(const YAML::Node& root) {
   DD_RETURN_IF_ERROR(CheckIds(task));
   DD_RETURN_IF_ERROR(ResolveWhen(task));
   DD_RETURN_IF_ERROR(CheckMounts(task));
-  DD_RETURN_IF_ERROR(ApplyDefaults(task));
+  ApplyDefaults(task);
   return task;
 }
 

@@ -19,7 +19,8 @@ namespace drydock::steps {
 //   task.yaml:2:5: unclosed action                          (located at the "{{")
 //   task.yaml:4:9: error calling index: index out of range: 5
 // Runaway templates fail cleanly: more than 100 nested blocks, more than 16 MiB of output (or of
-// any one string value), or more than a million evaluation steps.
+// any one string value), more than 64 MiB of values copied or made while rendering, or more than
+// a million evaluation steps.
 Result<std::string> RenderTemplate(std::string_view source, const nlohmann::json& data,
                                    std::string_view name = "task.yaml");
 

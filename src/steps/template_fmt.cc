@@ -42,13 +42,27 @@ void AppendQuotedRune(std::string& out, int32_t r, char quote) {
   }
   if (IsPrintRune(r)) return AppendRune(out, r);
   switch (r) {
-    case '\a': out += "\\a"; return;
-    case '\b': out += "\\b"; return;
-    case '\f': out += "\\f"; return;
-    case '\n': out += "\\n"; return;
-    case '\r': out += "\\r"; return;
-    case '\t': out += "\\t"; return;
-    case '\v': out += "\\v"; return;
+    case '\a':
+      out += "\\a";
+      return;
+    case '\b':
+      out += "\\b";
+      return;
+    case '\f':
+      out += "\\f";
+      return;
+    case '\n':
+      out += "\\n";
+      return;
+    case '\r':
+      out += "\\r";
+      return;
+    case '\t':
+      out += "\\t";
+      return;
+    case '\v':
+      out += "\\v";
+      return;
   }
   if (r < 0x80) {
     out += "\\x";
@@ -245,20 +259,30 @@ class Printer {
         }
         return Pad(s, sp);
       }
-      case 'v': case 'd': case 'b': case 'o': case 'O': case 'x': case 'X':
+      case 'v':
+      case 'd':
+      case 'b':
+      case 'o':
+      case 'O':
+      case 'x':
+      case 'X':
         break;
       default:
         return BadVerb(v, verb, depth);
     }
-    const int base = verb == 'b' ? 2 : verb == 'o' || verb == 'O' ? 8
-                     : verb == 'x' || verb == 'X' ? 16 : 10;
+    const int base = verb == 'b'                  ? 2
+                     : verb == 'o' || verb == 'O' ? 8
+                     : verb == 'x' || verb == 'X' ? 16
+                                                  : 10;
     const char* digit_chars = verb == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
     std::string digits;
     for (uint64_t m = p.mag; m > 0; m /= base) digits.insert(digits.begin(), digit_chars[m % base]);
     if (digits.empty()) digits = "0";
     if (sp.prec >= 0) {
       if (sp.prec == 0 && p.mag == 0) digits.clear();
-      if (digits.size() < static_cast<size_t>(sp.prec)) digits.insert(0, sp.prec - digits.size(), '0');
+      if (digits.size() < static_cast<size_t>(sp.prec)) {
+        digits.insert(0, sp.prec - digits.size(), '0');
+      }
     }
     std::string sign = p.neg ? "-" : sp.plus ? "+" : sp.space ? " " : "";
     if (verb == 'O') sign += "0o";
@@ -275,14 +299,23 @@ class Printer {
   void Float(const Value& v, int32_t verb, const Spec& sp, int depth) {
     const double d = v.get<double>();
     switch (verb) {
-      case 'v': case 'g': case 'G': case 'e': case 'E': case 'f': case 'F':
+      case 'v':
+      case 'g':
+      case 'G':
+      case 'e':
+      case 'E':
+      case 'f':
+      case 'F':
         break;
       default:
         return BadVerb(v, verb, depth);
     }
     std::string sign = std::signbit(d) ? "-" : sp.plus ? "+" : sp.space ? " " : "";
+    // Not numbers to pad with zeros; Go prints a sign on +Inf even without '+'.
     if (std::isnan(d)) return Pad((sp.plus ? "+" : sp.space ? " " : "") + std::string("NaN"), sp);
-    if (std::isinf(d)) return Pad((d < 0 ? "-" : sp.space && !sp.plus ? " " : "+") + std::string("Inf"), sp);
+    if (std::isinf(d)) {
+      return Pad((d < 0 ? "-" : sp.space && !sp.plus ? " " : "+") + std::string("Inf"), sp);
+    }
     const double a = std::fabs(d);
     std::string body;
     if ((verb == 'v' || verb == 'g' || verb == 'G') && sp.prec < 0) {
@@ -329,30 +362,58 @@ class Printer {
   }
 };
 
-// Reads a width or precision: digits, or '*' taking an int argument.
-bool ReadNumber(std::string_view f, size_t& i, const Args& args, size_t& argi, int* out,
-                bool* negative) {
-  *negative = false;
-  if (i < f.size() && f[i] == '*') {
-    ++i;
-    if (argi >= args.size() || !args[argi].is_number_integer()) {
-      ++argi;
-      return false;
+// A '*' width or precision: the next argument, which must be an int no larger than fmt allows.
+bool StarArg(const Args& args, size_t& argi, int* out) {
+  if (argi >= args.size()) return false;
+  const Value& v = args[argi++];
+  if (!v.is_number_integer()) return false;
+  const int64_t n = v.get<int64_t>();
+  if (v.is_number_unsigned() ? v.get<uint64_t>() > kMaxWidth : (n < -kMaxWidth || n > kMaxWidth)) {
+    return false;
+  }
+  *out = static_cast<int>(n);
+  return true;
+}
+
+// Go's parsenum: digits at f[i] into *out (-1 when there are none). A number beyond fmt's limit
+// swallows the rest of the format, as in Go.
+void Digits(std::string_view f, size_t& i, int* out) {
+  *out = -1;
+  for (; i < f.size() && f[i] >= '0' && f[i] <= '9'; ++i) {
+    if (*out > kMaxWidth) {
+      *out = -1;
+      i = f.size();
+      return;
     }
-    int64_t n = args[argi++].get<int64_t>();
-    if (n < -kMaxWidth || n > kMaxWidth) return false;
-    *negative = n < 0;
-    *out = static_cast<int>(n < 0 ? -n : n);
-    return true;
+    *out = (*out < 0 ? 0 : *out * 10) + (f[i] - '0');
   }
-  int64_t n = 0;
-  bool any = false;
-  while (i < f.size() && f[i] >= '0' && f[i] <= '9') {
-    n = std::min<int64_t>(n * 10 + (f[i++] - '0'), int64_t{kMaxWidth} + 1);
-    any = true;
+}
+
+// Go's argNumber: an explicit argument index "[n]" (1-based) at f[i]. True when one was read;
+// `good` turns false for a malformed or out-of-range index.
+bool ArgIndex(std::string_view f, size_t& i, const Args& args, size_t first, size_t& argi,
+              bool& reordered, bool& good) {
+  if (i >= f.size() || f[i] != '[') return false;
+  reordered = true;
+  const size_t close = f.find(']', i + 1);
+  if (f.size() - i < 3 || close == std::string_view::npos) {
+    ++i;
+    good = false;
+    return false;
   }
-  if (any && n > kMaxWidth) return false;
-  *out = any ? static_cast<int>(n) : -1;
+  const std::string_view digits = f.substr(i + 1, close - i - 1);
+  i = close + 1;
+  if (digits.empty() || digits.size() > 6 ||
+      digits.find_first_not_of("0123456789") != std::string_view::npos) {
+    good = false;
+    return false;
+  }
+  const size_t n = static_cast<size_t>(std::stoi(std::string(digits)));
+  if (n < 1 || first + n - 1 >= args.size()) {
+    good = false;
+  } else {
+    argi = first + n - 1;
+  }
   return true;
 }
 
@@ -406,8 +467,19 @@ void AppendRune(std::string& out, int32_t r) {
 
 bool IsSpaceRune(int32_t r) {
   switch (r) {
-    case '\t': case '\n': case '\v': case '\f': case '\r': case ' ':
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F:
+    case '\t':
+    case '\n':
+    case '\v':
+    case '\f':
+    case '\r':
+    case ' ':
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
     case 0x3000:
       return true;
   }
@@ -539,6 +611,7 @@ Result<std::string> Sprint(const Args& args, bool println) {
 Result<std::string> Sprintf(std::string_view f, const Args& args, size_t first) {
   Printer p;
   size_t argi = first;
+  bool reordered = false;  // an explicit [n] index turns off the EXTRA report
   for (size_t i = 0; i < f.size();) {
     if (f[i] != '%') {
       size_t next = f.find('%', i);
@@ -566,43 +639,62 @@ Result<std::string> Sprintf(std::string_view f, const Args& args, size_t first) 
         break;
       }
     }
-    bool negative;
-    if (!ReadNumber(f, i, args, argi, &sp.width, &negative)) {
-      p.out += "%!(BADWIDTH)";
-    } else if (negative) {
-      sp.minus = true;
-      sp.zero = false;
-    }
-    if (i < f.size() && f[i] == '.') {
+    bool good = true;
+    bool after_index = ArgIndex(f, i, args, first, argi, reordered, good);
+    if (i < f.size() && f[i] == '*') {
       ++i;
-      if (!ReadNumber(f, i, args, argi, &sp.prec, &negative)) {
-        p.out += "%!(BADPREC)";
-        sp.prec = -1;
-      } else if (negative) {
-        sp.prec = -1;
-      } else if (sp.prec < 0) {
-        sp.prec = 0;  // "%.f": precision zero
+      if (!StarArg(args, argi, &sp.width)) {
+        p.out += "%!(BADWIDTH)";
+        sp.width = -1;
+      } else if (sp.width < 0) {
+        sp.width = -sp.width;
+        sp.minus = true;
+        sp.zero = false;
+      }
+      after_index = false;
+    } else {
+      Digits(f, i, &sp.width);
+      if (after_index && sp.width >= 0) good = false;  // "%[3]2d"
+    }
+    if (i + 1 < f.size() && f[i] == '.') {
+      ++i;
+      if (after_index) good = false;  // "%[3].2d"
+      after_index = ArgIndex(f, i, args, first, argi, reordered, good);
+      if (i < f.size() && f[i] == '*') {
+        ++i;
+        if (!StarArg(args, argi, &sp.prec)) {
+          p.out += "%!(BADPREC)";
+          sp.prec = -1;
+        } else if (sp.prec < 0) {
+          sp.prec = -1;  // a negative precision means none
+        }
+        after_index = false;
+      } else {
+        Digits(f, i, &sp.prec);
+        if (sp.prec < 0) sp.prec = 0;  // "%.f": precision zero
       }
     }
+    if (!after_index) ArgIndex(f, i, args, first, argi, reordered, good);
     if (i >= f.size()) {
       p.out += "%!(NOVERB)";
       break;
     }
     size_t n;
     int32_t verb = DecodeRune(f, i, &n);
+    if (verb < 0) verb = 0xFFFD;
     i += n;
-    if (verb == '%') {
+    if (verb == '%') {  // takes no argument and ignores width and precision
       p.out += '%';
-    } else if (argi >= args.size()) {
+    } else if (!good || argi >= args.size()) {
       p.out += "%!";
       AppendRune(p.out, verb);
-      p.out += "(MISSING)";
+      p.out += good ? "(MISSING)" : "(BADINDEX)";
     } else {
       p.Arg(args[argi++], verb, sp, 0);
     }
     if (p.out.size() > kMaxStringBytes) return Invalid("result is larger than 16 MiB");
   }
-  if (argi < args.size()) {
+  if (!reordered && argi < args.size()) {
     p.out += "%!(EXTRA ";
     for (size_t k = argi; k < args.size(); ++k) {
       if (k > argi) p.out += ", ";

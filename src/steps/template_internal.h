@@ -19,21 +19,20 @@ namespace drydock::steps::template_internal {
 using Value = nlohmann::json;
 
 // Limits against runaway templates (template.h).
-inline constexpr size_t kMaxStringBytes = size_t{16} << 20;  // the output and any one string
-inline constexpr int kMaxNesting = 100;                      // nested blocks and parentheses
-inline constexpr int64_t kMaxSteps = 1'000'000;              // commands run + range iterations
+inline constexpr size_t kMaxStringBytes = size_t{16} << 20;   // the output and any one string
+inline constexpr int kMaxNesting = 100;                       // nested blocks and parentheses
+inline constexpr int64_t kMaxSteps = 1'000'000;               // commands run + range iterations
+inline constexpr int64_t kMaxValueBytes = int64_t{64} << 20;  // values copied or made, in all
 
-struct Pos {
-  int line = 1;
-  int col = 1;
-};
+// A byte offset into the source. Only errors need line and column, so SourceMap works them out
+// then (keeping long one-line templates linear).
+using Pos = size_t;
 
-// Maps byte offsets of the source to 1-based line and column (in UTF-8 characters) and builds
-// the "<name>:<line>:<col>: " errors every stage returns.
+// Builds the "<name>:<line>:<col>: " errors every stage returns: 1-based line and column, the
+// column counted in UTF-8 characters.
 class SourceMap {
  public:
   SourceMap(std::string_view source, std::string_view name);
-  Pos At(size_t offset) const;
   Status Error(Pos pos, std::string_view message) const;
 
  private:
@@ -59,8 +58,8 @@ struct Operand {
     kChain,       // (pipeline).A.B or fn.A: `base` and then `fields`
   };
   Kind kind = Kind::kDot;
-  Pos pos;
-  std::string text;  // as written, for error messages
+  Pos pos = 0;
+  std::string_view text;  // as written (in the source, which outlives the tree), for errors
   std::string name;
   std::vector<std::string> fields;
   Value literal;
@@ -69,12 +68,12 @@ struct Operand {
 };
 
 struct Command {
-  Pos pos;
+  Pos pos = 0;
   std::vector<Operand> args;  // args[0] is the function, field, variable or value
 };
 
 struct Pipeline {
-  Pos pos;
+  Pos pos = 0;
   std::vector<std::string> decls;  // $x := … (or $i, $v := … in range)
   bool is_assign = false;          // $x = … assigns an existing variable
   std::vector<Command> cmds;       // each result is the last argument of the next command
@@ -91,8 +90,8 @@ struct Branch {
 struct Node {
   enum class Kind { kText, kAction, kIf, kWith, kRange, kBreak, kContinue };
   Kind kind = Kind::kText;
-  Pos pos;
-  std::string text;  // kText
+  Pos pos = 0;
+  std::string_view text;  // kText, in the source
   // kAction: one branch without a body. kIf, kWith: one per {{if}}/{{else if}} (flattened so
   // that long else-if chains do not nest). kRange: one.
   std::vector<Branch> branches;
@@ -130,7 +129,8 @@ std::string TypeName(const Value& v);
 Result<std::string> FormatValue(const Value& v);
 // fmt.Sprint / fmt.Sprintln of several values.
 Result<std::string> Sprint(const Args& args, bool println);
-// fmt.Sprintf, with the verbs, flags, width and precision Go supports for these types.
+// fmt.Sprintf(format, args[first:]...): the verbs, flags, widths, precisions and [n] argument
+// indexes Go has for these types.
 Result<std::string> Sprintf(std::string_view format, const Args& args, size_t first);
 // strconv.Quote.
 std::string GoQuote(std::string_view s);

@@ -573,6 +573,21 @@ steps: [{cmd: a}]
       "task.yaml:4:15: clientID 'nope' is not a GUID");
 }
 
+TEST(TaskFileTest, AliasExpansionIsBounded) {
+  // Each level merges the previous one ten times: 10^8 map walks unless bounded.
+  std::string yaml = "steps:\n  - &l0 {cmd: x}\n";
+  for (int level = 1; level <= 8; ++level) {
+    std::string prev = "*l" + std::to_string(level - 1);
+    yaml += "  - &l" + std::to_string(level) + " {<<: [";
+    for (int i = 0; i < 10; ++i) yaml += (i ? ", " : "") + prev;
+    yaml += "]}\n";
+  }
+  std::string error = ParseError(yaml);
+  EXPECT_NE(error.find(": the task file is too large once its YAML aliases expand"),
+            std::string::npos)
+      << error;
+}
+
 TEST(TaskFileTest, NoExceptionsEscape) {
   // Anchors to unknown names, bad tags and the like are yaml-cpp exceptions inside.
   EXPECT_EQ(ParseError("steps: *nowhere\n"), "task.yaml:1:8: the referenced anchor is not defined");

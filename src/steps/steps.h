@@ -1,0 +1,56 @@
+// Multi-step task files (ACR's acb.yaml / acr-task.yaml): from the text a
+// user wrote to a validated step graph. This header is the public surface of
+// steps/; alias.h, template.h and task_file.h are its parts.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/result.h"
+#include "steps/alias.h"
+#include "steps/task_file.h"
+
+namespace drydock::steps {
+
+// The {{.Run.*}} variables (and v1.1.0's $ID, $Registry, … aliases).
+struct RunVariables {
+  std::string id;        // "ca1"
+  std::string registry;  // this server's registry, "host:port"
+  std::string commit, branch, task_name;
+  std::string os = "linux", architecture = "amd64";
+  int64_t time = 0;  // unix seconds; .Run.Date is its UTC "20060102-150405z"
+};
+
+struct RenderInput {
+  std::string file_name = "task.yaml";  // for error messages
+  RunVariables run;
+  nlohmann::json values = nlohmann::json::object();  // see MergeValues
+  std::map<std::string, std::string> secrets;        // .Secrets.<id>
+  AliasOptions aliases;
+};
+
+// $aliases (v1.1.0), then the Go template, as the executor will parse it.
+// Errors name the file, line and column.
+Result<std::string> RenderTaskFile(std::string_view text, const RenderInput& input);
+// RenderTaskFile, then ParseTaskFile.
+Result<TaskFile> LoadTaskFile(std::string_view text, const RenderInput& input);
+
+// A --values YAML map deep-merged with --set NAME=VALUE pairs, which win;
+// a dotted name nests ("image.tag=2" sets {"image": {"tag": "2"}}).
+// kInvalid naming the bad file or pair.
+Result<nlohmann::json> MergeValues(std::string_view values_yaml,
+                                   const std::vector<std::string>& sets);
+
+// `text` with every secret value replaced by "***": what may be printed.
+std::string MaskSecrets(std::string text, const std::map<std::string, std::string>& secrets);
+
+// The step graph for --dry-run: one line per step, its kind, what it waits
+// for, and its timeout.
+std::string DescribeSteps(const TaskFile& task);
+
+}  // namespace drydock::steps
