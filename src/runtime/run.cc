@@ -58,7 +58,7 @@ Status WriteText(const fs::path& p, const std::string& text) {
 }
 
 std::string ResolvConf(Network n) {
-  if (n == Network::kNone) return "";
+  if (n != Network::kHost) return "";  // no DNS server is reachable from a namespace of our own
   std::ifstream f("/etc/resolv.conf");
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
@@ -72,9 +72,11 @@ Result<RunResult> Run(const ContainerSpec& spec, const RunOptions& options) {
   std::string id = "drydock-" + RandomHex(8);
   std::string runc_root = (options.state_dir / "runc").string();
   fs::path hosts = bundle.path() / "hosts", resolv = bundle.path() / "resolv.conf";
-  DD_RETURN_IF_ERROR(WriteText(
-      hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" +
-                 spec.hostname + "\n"));
+  std::string host_lines =
+      "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" +
+      spec.hostname + "\n";
+  for (const auto& line : spec.extra_hosts) host_lines += line + "\n";
+  DD_RETURN_IF_ERROR(WriteText(hosts, host_lines));
   DD_RETURN_IF_ERROR(WriteText(resolv, ResolvConf(spec.network)));
   DD_RETURN_IF_ERROR(
       WriteText(bundle.path() / "config.json", RuntimeSpecJson(spec, hosts, resolv)));
@@ -132,5 +134,23 @@ Result<RunResult> Run(const ContainerSpec& spec, const RunOptions& options) {
   }
   return result;
 }
+
+std::unique_ptr<Detached> Detached::Start(ContainerSpec spec, RunOptions options) {
+  std::unique_ptr<Detached> d(new Detached());
+  options.cancel = &d->stop_;
+  d->thread_ = std::thread([raw = d.get(), spec = std::move(spec), options = std::move(options)] {
+    raw->result_ = Run(spec, options);
+    raw->done_ = true;
+  });
+  return d;
+}
+
+Result<RunResult> Detached::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  return result_;
+}
+
+Detached::~Detached() { (void)Stop(); }
 
 }  // namespace drydock::runtime

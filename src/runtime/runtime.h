@@ -9,8 +9,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -47,7 +50,28 @@ struct TmpfsMount {
   uint64_t size_bytes = 0;  // 0: the kernel's default (half of RAM)
 };
 
-enum class Network { kHost, kNone };
+// kHost: the host's network. kNone: a network namespace with only loopback.
+// kJoin: ContainerSpec::network_namespace, shared with other containers.
+enum class Network { kHost, kNone, kJoin };
+
+// A network namespace of its own with loopback up, for the containers of one
+// multi-step run: they reach each other on 127.0.0.1 (by the names in
+// ContainerSpec::extra_hosts) and nothing else. Kept alive by a bind mount
+// at `path`, which the destructor removes (and with it the namespace, once
+// no container is left in it).
+class NetworkNamespace {
+ public:
+  static Result<NetworkNamespace> Create(const std::filesystem::path& path);
+  NetworkNamespace(NetworkNamespace&& o) noexcept : path_(std::exchange(o.path_, {})) {}
+  NetworkNamespace& operator=(NetworkNamespace&&) = delete;
+  NetworkNamespace(const NetworkNamespace&) = delete;
+  ~NetworkNamespace();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  explicit NetworkNamespace(std::filesystem::path p) : path_(std::move(p)) {}
+  std::filesystem::path path_;
+};
 
 struct ContainerSpec {
   std::filesystem::path rootfs;  // mounted already (e.g. an OverlayMount)
@@ -57,6 +81,9 @@ struct ContainerSpec {
   uint32_t uid = 0, gid = 0;
   std::vector<uint32_t> additional_gids;
   Network network = Network::kHost;
+  std::filesystem::path network_namespace;  // for kJoin
+  // Extra /etc/hosts lines, e.g. "127.0.0.1\twebapp" for a step id.
+  std::vector<std::string> extra_hosts;
   std::vector<BindMount> binds;
   std::vector<TmpfsMount> tmpfs;
   std::string hostname = "drydock";
@@ -78,6 +105,26 @@ struct RunResult {
 // Runs the container to completion. Errors are for failing to run at all;
 // a non-zero exit code is a result, not an error.
 Result<RunResult> Run(const ContainerSpec& spec, const RunOptions& options);
+
+// A container running in the background (a detached step): its output goes
+// to RunOptions::output from a thread of its own. Stop() (and the destructor)
+// kill it and release everything Run would.
+class Detached {
+ public:
+  static std::unique_ptr<Detached> Start(ContainerSpec spec, RunOptions options);
+  ~Detached();
+  Detached(const Detached&) = delete;
+  Detached& operator=(const Detached&) = delete;
+  bool running() const { return !done_.load(); }
+  // Kills the container if it still runs and waits for it; its result.
+  Result<RunResult> Stop();
+
+ private:
+  Detached() = default;
+  std::atomic<bool> stop_{false}, done_{false};
+  Result<RunResult> result_{Internal("not finished")};
+  std::thread thread_;
+};
 
 // The OCI runtime spec (config.json) runc gets; exposed for tests.
 std::string RuntimeSpecJson(const ContainerSpec& spec, const std::filesystem::path& hosts,

@@ -81,6 +81,8 @@ std::string RuntimeSpecJson(const ContainerSpec& spec, const std::filesystem::pa
   json namespaces =
       json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
   if (spec.network == Network::kNone) namespaces.push_back({{"type", "network"}});
+  if (spec.network == Network::kJoin)
+    namespaces.push_back({{"type", "network"}, {"path", spec.network_namespace.string()}});
   json user = {{"uid", spec.uid}, {"gid", spec.gid}};
   if (!spec.additional_gids.empty()) user["additionalGids"] = spec.additional_gids;
   json config = {

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
+
 #include <sys/stat.h>
 #include <unistd.h>
+#include <mutex>
 
 #include <fstream>
 
@@ -146,6 +148,67 @@ TEST_F(RuntimeTest, MountIsReleased) {
     EXPECT_TRUE(IsMounted(target));
   }
   EXPECT_FALSE(IsMounted(target));
+}
+
+// What a multi-step run relies on: a detached service in a namespace of the
+// run's own, reachable by its step id from another container there, gone
+// when stopped, and the namespace gone with its object.
+TEST_F(RuntimeTest, DetachedServiceIsReachableByNameInASharedNamespace) {
+  fs::create_symlink("busybox", base_ / "bin/httpd");
+  fs::create_symlink("busybox", base_ / "bin/wget");
+  fs::create_directories(base_ / "www");
+  std::ofstream(base_ / "www/hello") << "hello from webapp";
+  auto m = Mount();
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  fs::path ns_path = dir_.path() / "netns";
+  {
+    auto ns = NetworkNamespace::Create(ns_path);
+    ASSERT_TRUE(ns.ok()) << ns.status().message();
+    auto spec = [&](std::vector<std::string> args) {
+      ContainerSpec s;
+      s.rootfs = m->target();
+      s.args = std::move(args);
+      s.env = {"PATH=/bin"};
+      s.network = Network::kJoin;
+      s.network_namespace = ns->path();
+      s.extra_hosts = {"127.0.0.1\twebapp"};
+      return s;
+    };
+    RunOptions o;
+    o.state_dir = dir_.path() / "state";
+    std::string server_out;
+    std::mutex mu;
+    o.output = [&](std::string_view s) {
+      std::lock_guard lock(mu);
+      server_out.append(s);
+    };
+    auto server = Detached::Start(spec({"httpd", "-f", "-p", "8080", "-h", "/www"}), o);
+    std::string out;
+    RunOptions client;
+    client.state_dir = dir_.path() / "state";
+    client.output = [&](std::string_view s) { out.append(s); };
+    // The server needs a moment to listen; the client retries for up to 5 s.
+    auto r = runtime::Run(
+        spec({"sh", "-c",
+              "for i in $(seq 50); do wget -q -O - http://webapp:8080/hello 2>/dev/null && "
+              "exit 0; sleep 0.1; done; exit 1"}),
+        client);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_EQ(r->exit_code, 0) << out;
+    EXPECT_EQ(out, "hello from webapp");
+    EXPECT_TRUE(server->running());
+    // The host's network never sees the service.
+    std::string host_out;
+    auto host =
+        RunIn(m->target(), {"sh", "-c", "wget -q -T 2 -O - http://127.0.0.1:8080/hello"}, host_out);
+    EXPECT_NE(host.exit_code, 0) << host_out;
+    auto stopped = server->Stop();
+    ASSERT_TRUE(stopped.ok()) << stopped.status().message();
+    EXPECT_TRUE(stopped->canceled);
+    EXPECT_FALSE(server->running());
+  }
+  EXPECT_FALSE(fs::exists(ns_path));
+  EXPECT_FALSE(fs::exists(dir_.path() / "state/runc") && !fs::is_empty(dir_.path() / "state/runc"));
 }
 
 }  // namespace
