@@ -1,6 +1,6 @@
 // The trigger service's threads: a dispatcher for manifest events (the bus
-// calls us synchronously from the registry, so reactions happen elsewhere)
-// and a one-second clock for timers and pollers.
+// calls us synchronously from the registry, so reactions happen elsewhere),
+// a one-second clock for timers, and one for the pollers.
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
@@ -33,7 +33,8 @@ void Service::Start(events::Bus& bus) {
     wake_.notify_all();
   });
   threads_.emplace_back([this] { Dispatch(); });
-  threads_.emplace_back([this] { Tick(); });
+  threads_.emplace_back([this] { TimerLoop(); });
+  threads_.emplace_back([this] { PollLoop(); });
 }
 
 void Service::Dispatch() {
@@ -49,10 +50,10 @@ void Service::Dispatch() {
   }
 }
 
-void Service::Tick() {
+void Service::TimerLoop() {
   auto now = [this] { return options_.clock ? options_.clock() : SystemClock::now(); };
   // Occurrences missed while the server was down are skipped: timers fire
-  // from the moment the server starts (docs/tasks.md).
+  // from the moment the server starts (README, "Tasks and triggers").
   SystemClock::time_point last = now();
   std::unique_lock lock(mu_);
   while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
@@ -62,8 +63,18 @@ void Service::Tick() {
       FireTimers(last, t);
       last = t;
     }
-    PollSources(t);
-    PollBaseImages(t);
+    lock.lock();
+  }
+}
+
+// Polls talk to other servers (up to their timeouts): on a thread of their
+// own, so a slow registry never delays a timer.
+void Service::PollLoop() {
+  std::unique_lock lock(mu_);
+  while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+    lock.unlock();
+    PollSources(SystemClock::now());
+    PollBaseImages(SystemClock::now());
     lock.lock();
   }
 }

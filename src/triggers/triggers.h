@@ -72,7 +72,7 @@ class Service {
   Service& operator=(const Service&) = delete;
 
   // Subscribes to the registry's manifest events and starts the dispatcher,
-  // the timer clock and the pollers.
+  // the timer clock and the pollers (threads of their own).
   void Start(events::Bus& bus);
 
   WebhookOutcome OnWebhook(const std::string& task, const Headers& headers,
@@ -93,7 +93,8 @@ class Service {
  private:
   struct Update;
   void Dispatch();
-  void Tick();
+  void TimerLoop();
+  void PollLoop();
   void OnBaseUpdated(const std::vector<storage::DependencyRow>& rows,
                      const tasks::ImageDescriptor& image, std::vector<std::string> cascade);
   std::vector<std::string> CascadeOf(const tasks::ImageDescriptor& image);
