@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "base/fd.h"
 #include "base/result.h"
 #include "layer/layer.h"
 #include "oci/digest.h"
@@ -79,6 +82,20 @@ Result<Dependencies> ScanDependencies(const std::string& dockerfile_text,
                                       const std::map<std::string, std::string>& build_args,
                                       const std::string& target,
                                       const std::string& default_registry = "docker.io");
+
+// An image's root filesystem, ready to run (a task file's cmd steps): pulled
+// into the build state, its layers' snapshots listed top-most first for
+// runtime::OverlayMount. The state is locked against pruning while it lives.
+struct ImageRoot {
+  nlohmann::json config;  // the image config's "config": Env, Entrypoint, Cmd, WorkingDir, User
+  std::vector<std::filesystem::path> lowers;
+  ImageDependency resolved;  // the digest the reference resolved to
+  UniqueFd lock;
+};
+Result<ImageRoot> PullImageRoot(const oci::ImageReference& ref, const std::string& platform,
+                                const std::filesystem::path& state_dir,
+                                const remote::ClientOptions& registry,
+                                const std::function<void(std::string_view)>& log);
 
 // ACR-compatible JSON:
 // [{"image":{…},"runtime-dependency":{…},"buildtime-dependency":[…],"git":{…}}].

@@ -3,7 +3,10 @@
 // steps/; alias.h, template.h and task_file.h are its parts.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -12,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/result.h"
+#include "remote/client.h"
 #include "steps/alias.h"
 #include "steps/task_file.h"
 
@@ -52,5 +56,37 @@ std::string MaskSecrets(std::string text, const std::map<std::string, std::strin
 // The step graph for --dry-run: one line per step, its kind, what it waits
 // for, and its timeout.
 std::string DescribeSteps(const TaskFile& task);
+
+// ----------------------------------------------------------------- running ---
+
+struct ExecOptions {
+  std::filesystem::path work_dir;     // the run's: workspace/, the network namespace, containers
+  std::filesystem::path build_state;  // the builder's machine-wide layer store
+  remote::ClientOptions registry;     // pulls of cmd images
+  std::string platform = "linux/amd64";
+  const std::atomic<bool>* cancel = nullptr;
+  std::function<void(std::string_view)> log;  // step lines and container output
+};
+
+struct StepOutcome {
+  std::string id;
+  bool succeeded = false;  // also true for a failure with ignoreErrors
+  double seconds = 0;
+  std::string error;
+};
+
+struct ExecResult {
+  bool succeeded = false;
+  std::string error;               // "failed to run step ID: X: …"
+  std::vector<StepOutcome> steps;  // those that ran, in file order
+};
+
+// Runs the steps: each starts once the steps in its `when` succeeded, on a
+// thread of its own; the first failure that is not ignored kills the running
+// containers and starts nothing more. All containers share a network
+// namespace of the run's own (each step id is a host name there) and the
+// workspace, mounted at the task's working directory. Detached steps are
+// stopped at the end. Errors are for failing to run at all (no namespace).
+Result<ExecResult> Execute(const TaskFile& task, const ExecOptions& options);
 
 }  // namespace drydock::steps

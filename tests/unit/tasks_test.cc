@@ -17,6 +17,7 @@
 #include "remote/client.h"
 #include "storage/metadata_store.h"
 #include "tasks/tasks.h"
+#include "test_image.h"
 #include "test_registry.h"
 #include "test_server.h"
 
@@ -24,15 +25,14 @@ namespace drydock::tasks {
 namespace {
 
 namespace fs = std::filesystem;
+using drydock::testing::AdminClient;
+using drydock::testing::MountsUnder;
+using drydock::testing::PushDir;
+using drydock::testing::WriteFile;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
 using RunRecord = tasks::Run;  // gtest's Test::Run hides the name in fixtures
-
-void WriteFile(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
 
 std::string ReadFile(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -55,18 +55,6 @@ std::string Sh(const std::string& cmd) {
 }
 
 // Mount points at or below `dir`.
-std::vector<std::string> MountsUnder(const fs::path& dir) {
-  std::ifstream mounts("/proc/self/mountinfo");
-  std::vector<std::string> found;
-  std::string line;
-  while (std::getline(mounts, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, point;
-    fields >> id >> parent >> dev >> root >> point;
-    if (point.starts_with(dir.string())) found.push_back(point);
-  }
-  return found;
-}
 
 // A ustar archive of one regular file, with whatever name (even "../x").
 std::string TarWithEntry(const std::string& name, const std::string& content) {
@@ -108,45 +96,6 @@ class Httpd {
   int port_ = drydock::testing::FreePort();
   drydock::testing::LoopbackServer server_;
 };
-
-remote::ClientOptions AdminClient() {
-  remote::ClientOptions o;
-  o.credentials = [](const std::string&) {
-    return std::optional<remote::Credential>(remote::Credential{"admin", "admin-password"});
-  };
-  return o;
-}
-
-// Pushes a one-layer image or artifact made from `root`; returns its digest.
-oci::Digest PushDir(const std::string& ref_text, const fs::path& root, const fs::path& scratch,
-                    bool artifact = false) {
-  auto ref = *oci::ParseImageReference(ref_text);
-  layer::WriteOptions w;
-  w.source_date_epoch = 0;
-  auto blob = layer::WriteLayer(root, scratch / "layer.tar.gz", w);
-  EXPECT_TRUE(blob.ok()) << blob.status().message();
-  std::string config =
-      artifact ? "{}"
-               : R"({"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"]},)"
-                 R"("rootfs":{"type":"layers","diff_ids":[")" +
-                     blob->diff_id.str() + R"("]}})";
-  std::string config_type =
-      artifact ? "application/vnd.oci.empty.v1+json" : "application/vnd.oci.image.config.v1+json";
-  auto config_digest = oci::Digest::Of(config);
-  remote::Client client(AdminClient());
-  EXPECT_TRUE(client.PushBlob(ref, blob->digest, blob->path).ok());
-  EXPECT_TRUE(client.PushBlobBytes(ref, config_digest, config).ok());
-  std::string manifest =
-      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)" +
-      std::string(artifact ? R"("artifactType":"application/vnd.drydock.context",)" : "") +
-      R"("config":{"mediaType":")" + config_type + R"(","digest":")" + config_digest.str() +
-      R"(","size":)" + std::to_string(config.size()) + R"(},"layers":[{"mediaType":")" +
-      blob->media_type + R"(","digest":")" + blob->digest.str() + R"(","size":)" +
-      std::to_string(blob->size) + "}]}";
-  auto pushed = client.PushManifest(ref, manifest, "application/vnd.oci.image.manifest.v1+json");
-  EXPECT_TRUE(pushed.ok()) << pushed.status().message();
-  return pushed.ok() ? *pushed : oci::Digest::Of("");
-}
 
 class TasksTest : public ::testing::Test {
  protected:

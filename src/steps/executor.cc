@@ -1,0 +1,276 @@
+// Runs a task file's step graph: every step whose `when` steps succeeded
+// starts at once on a thread of its own; the first failure (not ignored)
+// stops the rest. Containers of one run share a network namespace of the
+// run's own, where each step id is a host name, and the /workspace dir.
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "build/builder.h"
+#include "runtime/runtime.h"
+#include "steps/steps.h"
+
+namespace drydock::steps {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string Seconds(Clock::duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", std::chrono::duration<double>(d).count());
+  return buf;
+}
+
+std::vector<std::string> Strings(const nlohmann::json& j) {
+  std::vector<std::string> out;
+  if (!j.is_array()) return out;
+  for (const auto& s : j) {
+    if (s.is_string()) out.push_back(s.get<std::string>());
+  }
+  return out;
+}
+
+// "uid[:gid]" as numbers; a name would need the image's /etc/passwd.
+Result<std::pair<uint32_t, uint32_t>> NumericUser(const std::string& user) {
+  if (user.empty()) return std::make_pair(0u, 0u);
+  auto colon = user.find(':');
+  auto number = [](const std::string& s) -> std::optional<uint32_t> {
+    if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos)
+      return std::nullopt;
+    return static_cast<uint32_t>(std::stoul(s));
+  };
+  auto uid = number(user.substr(0, colon));
+  auto gid = colon == std::string::npos ? uid : number(user.substr(colon + 1));
+  if (!uid || !gid) return Invalid("user '" + user + "' must be numeric (uid or uid:gid)");
+  return std::make_pair(*uid, *gid);
+}
+
+}  // namespace
+
+class Run {
+ public:
+  Run(const TaskFile& task, const ExecOptions& o) : task_(task), o_(o) {}
+
+  Result<ExecResult> Execute() {
+    std::error_code ec;
+    fs::create_directories(o_.work_dir / "workspace", ec);
+    fs::create_directories(o_.work_dir / "steps", ec);
+    if (ec) return Internal("cannot create " + o_.work_dir.string() + ": " + ec.message());
+    DD_ASSIGN_OR_RETURN(ns, runtime::NetworkNamespace::Create(o_.work_dir / "netns"));
+    ns_ = &ns;
+    for (const auto& s : task_.steps) hosts_.push_back("127.0.0.1\t" + s.id);
+    Schedule();
+    StopDetached();
+    ExecResult result;
+    result.succeeded = failure_.empty();
+    result.error = failure_;
+    for (const auto& s : task_.steps) {
+      if (auto it = outcomes_.find(s.id); it != outcomes_.end()) result.steps.push_back(it->second);
+    }
+    return result;
+  }
+
+ private:
+  // Starts every ready step, then waits for one to finish, until none runs.
+  void Schedule() {
+    std::unique_lock lock(mu_);
+    std::vector<std::thread> threads;
+    while (true) {
+      if (failure_.empty() && !Canceled()) {
+        for (const auto& s : task_.steps) {
+          if (started_.count(s.id) || !Ready(s)) continue;
+          started_.insert(s.id);
+          ++running_;
+          threads.emplace_back([this, &s] { RunStep(s); });
+        }
+      }
+      if (running_ == 0) break;
+      changed_.wait(lock);
+    }
+    lock.unlock();
+    for (auto& t : threads) t.join();
+  }
+
+  bool Ready(const Step& s) const {
+    for (const auto& w : s.when) {
+      auto it = outcomes_.find(w);
+      if (it == outcomes_.end() || !it->second.succeeded) return false;
+    }
+    return true;
+  }
+
+  bool Canceled() const { return stop_ || (o_.cancel && o_.cancel->load()); }
+
+  void RunStep(const Step& s) {
+    Log("Executing step ID: " + s.id + ". Timeout(sec): " + std::to_string(s.timeout) +
+        ", Working directory: '" + WorkingDir(s) + "', Network: 'drydock_run_network'");
+    auto start = Clock::now();
+    if (s.start_delay > 0) std::this_thread::sleep_for(std::chrono::seconds(s.start_delay));
+    Status status = Attempts(s);
+    bool ok = status.ok() || s.ignore_errors;
+    StepOutcome outcome{s.id, ok, std::chrono::duration<double>(Clock::now() - start).count(),
+                        status.ok() ? "" : status.message()};
+    if (!status.ok()) Log("Step ID: " + s.id + ": " + status.message());
+    Log("Step ID: " + s.id + " marked as " + (ok ? "successful" : "failed") +
+        " (elapsed time in seconds: " + Seconds(Clock::now() - start) + ")");
+    std::lock_guard lock(mu_);
+    outcomes_[s.id] = outcome;
+    if (!ok && failure_.empty()) {
+      failure_ = "failed to run step ID: " + s.id + ": " + status.message();
+      stop_ = true;  // running containers are killed, nothing new starts
+    }
+    --running_;
+    changed_.notify_all();
+  }
+
+  // 1 + repeat runs, each retried up to `retries` times (only on the listed
+  // errors when retryOnErrors is set).
+  Status Attempts(const Step& s) {
+    Status last;
+    for (int r = 0; r <= s.repeat; ++r) {
+      for (int attempt = 0;; ++attempt) {
+        std::string output;
+        last = RunOnce(s, output);
+        if (last.ok() || attempt >= s.retries || Canceled() || !Retryable(s, output)) break;
+        Log("Step ID: " + s.id + " failed, retrying in " + std::to_string(s.retry_delay) +
+            "s (attempt " + std::to_string(attempt + 2) + " of " + std::to_string(s.retries + 1) +
+            ")");
+        std::this_thread::sleep_for(std::chrono::seconds(s.retry_delay));
+      }
+      if (!last.ok()) return last;
+    }
+    return last;
+  }
+
+  static bool Retryable(const Step& s, const std::string& output) {
+    if (s.retry_on_errors.empty()) return true;
+    for (const auto& e : s.retry_on_errors) {
+      if (output.find(e) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  std::string WorkingDir(const Step& s) const {
+    return s.working_directory.empty() ? task_.working_directory : s.working_directory;
+  }
+
+  Status RunOnce(const Step& s, std::string& output) {
+    if (s.kind != Step::Kind::kCmd)
+      return Invalid(std::string(s.kind == Step::Kind::kBuild ? "build" : "push") +
+                     " steps are not supported by this executor yet");
+    if (s.cmd_args.empty()) return Invalid("the cmd is empty");
+    auto ref = oci::ParseImageReference(s.cmd_args[0]);
+    if (!ref.ok()) return Invalid("image " + s.cmd_args[0] + ": " + ref.status().message());
+    if (ref->tag.empty() && !ref->digest) ref->tag = "latest";
+    auto image = build::PullImageRoot(*ref, o_.platform, o_.build_state, o_.registry,
+                                      [this](std::string_view l) { Log(std::string(l)); });
+    if (!image.ok()) return image.status();
+    fs::path dir = o_.work_dir / "steps" / (s.id + "-" + std::to_string(++attempts_[s.id]));
+    std::error_code ec;
+    fs::create_directories(dir / "upper", ec);
+    fs::create_directories(dir / "work", ec);
+    fs::create_directories(dir / "root", ec);
+    auto mount =
+        runtime::OverlayMount::Mount(image->lowers, dir / "upper", dir / "work", dir / "root");
+    if (!mount.ok()) return mount.status();
+    DD_ASSIGN_OR_RETURN(spec, Spec(s, image->config, mount->target()));
+    runtime::RunOptions ro;
+    ro.state_dir = dir / "state";
+    ro.timeout = std::chrono::seconds(s.timeout);
+    ro.cancel = &stop_;
+    ro.output = [this, &output](std::string_view text) {
+      output.append(text);
+      Output(text);
+    };
+    if (s.detach) {
+      std::lock_guard lock(mu_);
+      detached_.push_back({std::move(*mount), runtime::Detached::Start(spec, ro)});
+      return Status::Ok();
+    }
+    auto r = runtime::Run(spec, ro);
+    if (!r.ok()) return r.status();
+    if (r->timed_out)
+      return Status(Code::kUnavailable,
+                    "timed out after " + std::to_string(s.timeout) + " seconds");
+    if (r->canceled) return Status(Code::kUnavailable, "stopped: another step failed");
+    if (r->exit_code != 0)
+      return Invalid("the container exited with status " + std::to_string(r->exit_code));
+    return Status::Ok();
+  }
+
+  Result<runtime::ContainerSpec> Spec(const Step& s, const nlohmann::json& config,
+                                      const fs::path& rootfs) {
+    runtime::ContainerSpec spec;
+    spec.rootfs = rootfs;
+    std::vector<std::string> entry = Strings(config.value("Entrypoint", nlohmann::json()));
+    if (!s.entry_point.empty()) {
+      DD_ASSIGN_OR_RETURN(words, SplitShellWords(s.entry_point));
+      entry = words;
+    }
+    std::vector<std::string> args(s.cmd_args.begin() + 1, s.cmd_args.end());
+    if (args.empty() && s.entry_point.empty())
+      args = Strings(config.value("Cmd", nlohmann::json()));
+    spec.args = entry;
+    spec.args.insert(spec.args.end(), args.begin(), args.end());
+    if (spec.args.empty()) return Invalid("the image has no command and the step gives none");
+    spec.env = Strings(config.value("Env", nlohmann::json()));
+    spec.env.insert(spec.env.end(), s.env.begin(), s.env.end());
+    spec.cwd = s.disable_working_directory_override ? config.value("WorkingDir", std::string("/"))
+                                                    : WorkingDir(s);
+    DD_ASSIGN_OR_RETURN(ids,
+                        NumericUser(s.user.empty() ? config.value("User", std::string()) : s.user));
+    spec.uid = ids.first;
+    spec.gid = ids.second;
+    spec.network = runtime::Network::kJoin;
+    spec.network_namespace = ns_->path();
+    spec.extra_hosts = hosts_;
+    spec.hostname = s.id;
+    spec.binds.push_back({o_.work_dir / "workspace", task_.working_directory, false});
+    return spec;
+  }
+
+  void StopDetached() {
+    for (auto& d : detached_) (void)d.container->Stop();
+    detached_.clear();
+  }
+
+  void Log(const std::string& line) {
+    std::lock_guard lock(log_mu_);
+    if (o_.log) o_.log(line + "\n");
+  }
+  void Output(std::string_view text) {
+    std::lock_guard lock(log_mu_);
+    if (o_.log) o_.log(text);
+  }
+
+  struct DetachedStep {
+    runtime::OverlayMount mount;  // declared first: unmounted after the container is gone
+    std::unique_ptr<runtime::Detached> container;
+  };
+
+  const TaskFile& task_;
+  const ExecOptions& o_;
+  runtime::NetworkNamespace* ns_ = nullptr;
+  std::vector<std::string> hosts_;
+  std::mutex mu_, log_mu_;
+  std::condition_variable changed_;
+  std::set<std::string> started_;
+  std::map<std::string, StepOutcome> outcomes_;
+  std::map<std::string, int> attempts_;
+  int running_ = 0;
+  std::atomic<bool> stop_{false};
+  std::string failure_;
+  std::vector<DetachedStep> detached_;
+};
+
+Result<ExecResult> Execute(const TaskFile& task, const ExecOptions& options) {
+  Run run(task, options);
+  return run.Execute();
+}
+
+}  // namespace drydock::steps

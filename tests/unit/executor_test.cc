@@ -1,0 +1,149 @@
+// Task files running for real: busybox from a test registry under runc, in
+// a network namespace of the run's own.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <mutex>
+
+#include "steps/steps.h"
+#include "test_dir.h"
+#include "test_image.h"
+#include "test_registry.h"
+
+namespace drydock::steps {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+class ExecutorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root for mounts and runc";
+    if (!fs::exists("/bin/busybox") || !fs::exists("/usr/sbin/runc"))
+      GTEST_SKIP() << "busybox-static and runc are needed";
+    fs::path root = dir_.path() / "busybox";
+    testing::MakeBusyboxRoot(root, {"sh", "echo", "cat", "sleep", "true", "false", "httpd", "wget",
+                                    "seq", "test", "ls"});
+    testing::WriteFile(root / "www/index.html", "served by the web step");
+    image_ = registry_.address() + "/tools/busybox:1";
+    testing::PushDir(image_, root, dir_.path());
+  }
+
+  void TearDown() override {
+    EXPECT_EQ(testing::MountsUnder(dir_.path()), std::vector<std::string>{});
+  }
+
+  // Renders `yaml` ($IMG is the busybox image) and runs it.
+  ExecResult Run(std::string yaml) {
+    for (size_t p; (p = yaml.find("$IMG")) != std::string::npos;) yaml.replace(p, 4, image_);
+    auto task = ParseTaskFile(yaml);
+    EXPECT_TRUE(task.ok()) << task.status().message();
+    if (!task.ok()) return {};
+    ExecOptions o;
+    o.work_dir = dir_.path() / ("run" + std::to_string(++runs_));
+    o.build_state = dir_.path() / "state";
+    o.registry = testing::AdminClient();
+    log_.clear();
+    o.log = [this](std::string_view s) {
+      std::lock_guard lock(mu_);
+      log_.append(s);
+    };
+    auto r = Execute(*task, o);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    EXPECT_FALSE(fs::exists(o.work_dir / "netns"));
+    return r.ok() ? *r : ExecResult{};
+  }
+
+  TempDir dir_ = testing::MakeTestDir();
+  testing::TestRegistry registry_;
+  std::string image_;
+  std::mutex mu_;
+  std::string log_;
+  int runs_ = 0;
+};
+
+TEST_F(ExecutorTest, StepsShareTheWorkspaceAndRunInOrder) {
+  auto r = Run(R"(steps:
+  - cmd: $IMG sh -c "echo one > note.txt"
+  - cmd: $IMG sh -c "echo two >> /workspace/note.txt; cat note.txt"
+)");
+  EXPECT_TRUE(r.succeeded) << r.error << "\n" << log_;
+  EXPECT_NE(log_.find("one\ntwo\n"), std::string::npos) << log_;
+  EXPECT_NE(log_.find("Step ID: acb_step_1 marked as successful"), std::string::npos) << log_;
+}
+
+TEST_F(ExecutorTest, ADetachedServiceIsReachableByItsStepId) {
+  auto r = Run(R"(steps:
+  - id: web
+    cmd: $IMG httpd -f -p 8080 -h /www
+    detach: true
+  - id: test
+    cmd: $IMG sh -c "for i in $(seq 50); do wget -q -O - http://web:8080/ 2>/dev/null && exit 0; sleep 0.1; done; exit 1"
+)");
+  EXPECT_TRUE(r.succeeded) << r.error << "\n" << log_;
+  EXPECT_NE(log_.find("served by the web step"), std::string::npos) << log_;
+}
+
+TEST_F(ExecutorTest, IndependentStepsRunInParallel) {
+  auto start = Clock::now();
+  auto r = Run(R"(steps:
+  - id: a
+    cmd: $IMG sleep 2
+    when: ["-"]
+  - id: b
+    cmd: $IMG sleep 2
+    when: ["-"]
+  - id: after
+    cmd: $IMG echo both done
+    when: [a, b]
+)");
+  EXPECT_TRUE(r.succeeded) << r.error << "\n" << log_;
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(3800))
+      << "a and b ran one after another";
+  EXPECT_LT(log_.find("Step ID: b marked"), log_.find("both done")) << log_;
+}
+
+TEST_F(ExecutorTest, AFailureStopsTheRunUnlessIgnored) {
+  auto r = Run(R"(steps:
+  - id: ignored
+    cmd: $IMG false
+    ignoreErrors: true
+  - id: long
+    cmd: $IMG sleep 60
+    when: ["-"]
+  - id: fails
+    cmd: $IMG sh -c "sleep 1; exit 3"
+    when: [ignored]
+  - id: never
+    cmd: $IMG echo should not run
+)");
+  EXPECT_FALSE(r.succeeded);
+  EXPECT_NE(r.error.find("failed to run step ID: fails"), std::string::npos) << r.error;
+  EXPECT_NE(log_.find("Step ID: ignored marked as successful"), std::string::npos) << log_;
+  EXPECT_EQ(log_.find("should not run"), std::string::npos) << log_;
+  // The 60 s sleep was killed, not waited for.
+  for (const auto& s : r.steps) {
+    if (s.id == "long") {
+      EXPECT_LT(s.seconds, 30);
+    }
+  }
+}
+
+TEST_F(ExecutorTest, RetriesAndTimeouts) {
+  auto r = Run(R"(steps:
+  - cmd: $IMG sh -c "test -f tried && echo second try worked && exit 0; touch tried; exit 1"
+    retries: 2
+    retryDelay: 1
+  - id: slow
+    cmd: $IMG sleep 30
+    timeout: 1
+)");
+  EXPECT_FALSE(r.succeeded);
+  EXPECT_NE(log_.find("second try worked"), std::string::npos) << log_;
+  EXPECT_NE(r.error.find("slow: timed out after 1 seconds"), std::string::npos) << r.error;
+}
+
+}  // namespace
+}  // namespace drydock::steps
