@@ -170,7 +170,12 @@ class Run {
     auto image = build::PullImageRoot(*ref, o_.platform, o_.build_state, o_.registry,
                                       [this](std::string_view l) { Log(std::string(l)); });
     if (!image.ok()) return image.status();
-    fs::path dir = o_.work_dir / "steps" / (s.id + "-" + std::to_string(++attempts_[s.id]));
+    int attempt;
+    {
+      std::lock_guard lock(mu_);  // steps run on threads of their own
+      attempt = ++attempts_[s.id];
+    }
+    fs::path dir = o_.work_dir / "steps" / (s.id + "-" + std::to_string(attempt));
     std::error_code ec;
     fs::create_directories(dir / "upper", ec);
     fs::create_directories(dir / "work", ec);
