@@ -70,6 +70,7 @@ struct BuildResult {
   oci::Digest config_digest;
   std::string manifest;  // bytes as pushed
   std::string media_type;
+  std::string config;  // the image config's bytes
   Dependencies dependencies;
 };
 
@@ -96,6 +97,13 @@ Result<ImageRoot> PullImageRoot(const oci::ImageReference& ref, const std::strin
                                 const std::filesystem::path& state_dir,
                                 const remote::ClientOptions& registry,
                                 const std::function<void(std::string_view)>& log);
+
+// An image this machine just built: every layer is in `state_dir` already.
+Result<ImageRoot> LocalImageRoot(const BuildResult& built, const std::filesystem::path& state_dir,
+                                 const std::function<void(std::string_view)>& log);
+// Pushes an image this machine built (blobs from `state_dir`) to `ref`.
+Status PushBuilt(const BuildResult& built, const oci::ImageReference& ref,
+                 const std::filesystem::path& state_dir, const remote::ClientOptions& registry);
 
 // ACR-compatible JSON:
 // [{"image":{…},"runtime-dependency":{…},"buildtime-dependency":[…],"git":{…}}].

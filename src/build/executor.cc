@@ -359,6 +359,7 @@ Result<BuildResult> Executor::Finish(StageState& st) {
   result.media_type = image->media_type;
   result.manifest_digest = oci::Digest::Of(image->manifest);
   result.config_digest = oci::Digest::Of(image->config);
+  result.config = image->config;
   for (auto tag : o_.tags) {
     tag.digest = result.manifest_digest;
     deps_.images.push_back(tag);

@@ -3,6 +3,7 @@
 #include "build/builder.h"
 #include "build/cache.h"
 #include "build/store.h"
+#include "oci/manifest.h"
 
 namespace drydock::build {
 
@@ -22,6 +23,44 @@ Result<ImageRoot> PullImageRoot(const oci::ImageReference& ref, const std::strin
   root.resolved = base.dependency;
   root.lock = std::move(lock);
   return root;
+}
+
+Result<ImageRoot> LocalImageRoot(const BuildResult& built, const std::filesystem::path& state_dir,
+                                 const std::function<void(std::string_view)>& log) {
+  DD_ASSIGN_OR_RETURN(lock, LockState(state_dir, log));
+  auto config = nlohmann::json::parse(built.config, nullptr, false);
+  if (!config.is_object()) return Internal("the built image's config is not JSON");
+  LayerStore store(state_dir);
+  std::vector<LayerRef> layers;
+  for (const auto& d : config.value("rootfs", nlohmann::json::object())
+                           .value("diff_ids", nlohmann::json::array())) {
+    auto diff = oci::Digest::Parse(d.is_string() ? d.get<std::string>() : "");
+    if (!diff.ok()) return Internal("the built image's config: " + diff.status().message());
+    LayerRef layer;
+    layer.diff_id = *diff;
+    layer.chain = ChainId(layers, *diff);
+    if (!store.HasSnapshot(layer.chain))
+      return NotFound("a layer of the built image was pruned from the cache; build it again");
+    layers.push_back(layer);
+  }
+  ImageRoot root;
+  root.config = config.value("config", nlohmann::json::object());
+  for (auto it = layers.rbegin(); it != layers.rend(); ++it)
+    root.lowers.push_back(store.SnapshotPath(it->chain));
+  root.lock = std::move(lock);
+  return root;
+}
+
+Status PushBuilt(const BuildResult& built, const oci::ImageReference& ref,
+                 const std::filesystem::path& state_dir, const remote::ClientOptions& registry) {
+  auto manifest = oci::ParseManifest(built.manifest, built.media_type);
+  if (!manifest.ok()) return manifest.status();
+  remote::Client client(registry);
+  LayerStore store(state_dir);
+  for (const auto& l : manifest->layers)
+    DD_RETURN_IF_ERROR(client.PushBlob(ref, l.digest, store.BlobPath(l.digest)));
+  DD_RETURN_IF_ERROR(client.PushBlobBytes(ref, built.config_digest, built.config));
+  return client.PushManifest(ref, built.manifest, built.media_type).status();
 }
 
 }  // namespace drydock::build

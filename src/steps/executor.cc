@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -48,6 +49,80 @@ Result<std::pair<uint32_t, uint32_t>> NumericUser(const std::string& user) {
   auto gid = colon == std::string::npos ? uid : number(user.substr(colon + 1));
   if (!uid || !gid) return Invalid("user '" + user + "' must be numeric (uid or uid:gid)");
   return std::make_pair(*uid, *gid);
+}
+
+// The image name as the registry client sees it ("app" is docker.io/library/app:latest).
+std::string Normalized(const std::string& name) {
+  auto ref = oci::ParseImageReference(name);
+  if (!ref.ok()) return name;
+  if (ref->tag.empty() && !ref->digest) ref->tag = "latest";
+  return ref->String();
+}
+
+// `docker build` arguments as ACR's build steps take them.
+struct BuildArgs {
+  std::vector<std::string> tags;
+  std::string file, target, platform, context;
+  std::map<std::string, std::string> args;
+  bool no_cache = false;
+};
+
+Result<BuildArgs> ParseBuildArgs(const std::vector<std::string>& words) {
+  BuildArgs b;
+  for (size_t i = 0; i < words.size(); ++i) {
+    std::string w = words[i];
+    std::string value;
+    auto eq = w.find('=');
+    bool inline_value = w.starts_with("--") && eq != std::string::npos;
+    if (inline_value) {
+      value = w.substr(eq + 1);
+      w = w.substr(0, eq);
+    }
+    auto take = [&]() -> Result<std::string> {
+      if (inline_value) return value;
+      if (i + 1 >= words.size()) return Invalid("build: " + w + " needs a value");
+      return words[++i];
+    };
+    if (w == "-t" || w == "--tag") {
+      DD_ASSIGN_OR_RETURN(v, take());
+      b.tags.push_back(v);
+    } else if (w == "-f" || w == "--file") {
+      DD_ASSIGN_OR_RETURN(v, take());
+      b.file = v;
+    } else if (w == "--build-arg") {
+      DD_ASSIGN_OR_RETURN(v, take());
+      auto e = v.find('=');
+      if (e == std::string::npos || e == 0)
+        return Invalid("build: --build-arg " + v + ": expected K=V");
+      b.args[v.substr(0, e)] = v.substr(e + 1);
+    } else if (w == "--target") {
+      DD_ASSIGN_OR_RETURN(v, take());
+      b.target = v;
+    } else if (w == "--platform") {
+      DD_ASSIGN_OR_RETURN(v, take());
+      b.platform = v;
+    } else if (w == "--no-cache") {
+      b.no_cache = true;
+    } else if (w == "--pull" || w == "-q" || w == "--quiet") {
+      // Bases are always resolved against their registry; nothing to do.
+    } else if (w.starts_with("-")) {
+      return Invalid("build: option " + w + " is not supported");
+    } else if (b.context.empty()) {
+      b.context = w;
+    } else {
+      return Invalid("build: a second context '" + w + "' after '" + b.context + "'");
+    }
+  }
+  if (b.context.empty()) return Invalid("build: no context given (e.g. '.')");
+  return b;
+}
+
+// `rel` inside `root`, or an error naming what escapes.
+Result<fs::path> Inside(const fs::path& root, const std::string& rel, const char* what) {
+  fs::path p = fs::path(rel).lexically_normal();
+  if (p.is_absolute() || (!p.empty() && *p.begin() == ".."))
+    return Invalid(std::string(what) + " '" + rel + "' must stay inside the workspace");
+  return root / p;
 }
 
 }  // namespace
@@ -160,15 +235,10 @@ class Run {
   }
 
   Status RunOnce(const Step& s, std::string& output) {
-    if (s.kind != Step::Kind::kCmd)
-      return Invalid(std::string(s.kind == Step::Kind::kBuild ? "build" : "push") +
-                     " steps are not supported by this executor yet");
+    if (s.kind == Step::Kind::kBuild) return BuildStep(s);
+    if (s.kind == Step::Kind::kPush) return PushStep(s);
     if (s.cmd_args.empty()) return Invalid("the cmd is empty");
-    auto ref = oci::ParseImageReference(s.cmd_args[0]);
-    if (!ref.ok()) return Invalid("image " + s.cmd_args[0] + ": " + ref.status().message());
-    if (ref->tag.empty() && !ref->digest) ref->tag = "latest";
-    auto image = build::PullImageRoot(*ref, o_.platform, o_.build_state, o_.registry,
-                                      [this](std::string_view l) { Log(std::string(l)); });
+    auto image = ImageFor(s.cmd_args[0]);
     if (!image.ok()) return image.status();
     int attempt;
     {
@@ -205,6 +275,79 @@ class Run {
     if (r->canceled) return Status(Code::kUnavailable, "stopped: another step failed");
     if (r->exit_code != 0)
       return Invalid("the container exited with status " + std::to_string(r->exit_code));
+    return Status::Ok();
+  }
+
+  // An image built earlier in this run (no push needed), else from its registry.
+  Result<build::ImageRoot> ImageFor(const std::string& name) {
+    auto log = [this](std::string_view l) { Log(std::string(l)); };
+    std::optional<build::BuildResult> local;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = local_.find(Normalized(name)); it != local_.end()) local = it->second;
+    }
+    if (local) return build::LocalImageRoot(*local, o_.build_state, log);
+    auto ref = oci::ParseImageReference(name);
+    if (!ref.ok()) return Invalid("image " + name + ": " + ref.status().message());
+    if (ref->tag.empty() && !ref->digest) ref->tag = "latest";
+    return build::PullImageRoot(*ref, o_.platform, o_.build_state, o_.registry, log);
+  }
+
+  // Drydock's builder, never pushing (ACR's build steps do not): the tags
+  // are kept for later cmd and push steps of the run.
+  Status BuildStep(const Step& s) {
+    DD_ASSIGN_OR_RETURN(args, ParseBuildArgs(s.build_args));
+    fs::path workspace = o_.work_dir / "workspace";
+    build::BuildOptions b;
+    DD_ASSIGN_OR_RETURN(context, Inside(workspace, args.context, "the build context"));
+    b.context_dir = context;
+    if (!args.file.empty()) {
+      DD_ASSIGN_OR_RETURN(file, Inside(workspace, args.file, "the Dockerfile"));
+      b.dockerfile = file;
+    }
+    b.build_args = args.args;
+    b.target = args.target;
+    b.platform = args.platform.empty() ? o_.platform : args.platform;
+    for (const auto& t : args.tags) {
+      auto ref = oci::ParseImageReference(t);
+      if (!ref.ok()) return Invalid("build: tag " + t + ": " + ref.status().message());
+      if (ref->tag.empty()) ref->tag = "latest";
+      b.tags.push_back(*ref);
+    }
+    b.no_cache = args.no_cache;
+    b.state_dir = o_.build_state;
+    b.registry = o_.registry;
+    b.run_timeout = std::chrono::seconds(s.timeout);
+    b.cancel = &stop_;
+    b.log = [this](std::string_view text) { Output(text); };
+    DD_ASSIGN_OR_RETURN(built, build::Build(b));
+    std::lock_guard lock(mu_);
+    for (const auto& t : b.tags) local_[t.String()] = built;
+    return Status::Ok();
+  }
+
+  // Images built in this run, pushed with up to 3 attempts (250 ms backoff, doubling).
+  Status PushStep(const Step& s) {
+    for (const auto& name : s.push) {
+      std::optional<build::BuildResult> built;
+      {
+        std::lock_guard lock(mu_);
+        if (auto it = local_.find(Normalized(name)); it != local_.end()) built = it->second;
+      }
+      if (!built)
+        return NotFound("push: " + name + " was not built by an earlier step of this run");
+      auto ref = oci::ParseImageReference(Normalized(name));
+      if (!ref.ok()) return ref.status();
+      Status pushed;
+      for (int attempt = 0; attempt < 3; ++attempt) {
+        if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(250 << attempt));
+        pushed = build::PushBuilt(*built, *ref, o_.build_state, o_.registry);
+        if (pushed.ok() || Canceled()) break;
+        Log("push of " + name + " failed: " + pushed.message());
+      }
+      if (!pushed.ok()) return pushed;
+      Log("Pushed " + ref->String() + "@" + built->manifest_digest.str());
+    }
     return Status::Ok();
   }
 
@@ -271,6 +414,7 @@ class Run {
   std::atomic<bool> stop_{false};
   std::string failure_;
   std::vector<DetachedStep> detached_;
+  std::map<std::string, build::BuildResult> local_;  // images built by this run, by name
 };
 
 Result<ExecResult> Execute(const TaskFile& task, const ExecOptions& options) {

@@ -5,6 +5,7 @@
 
 #include <mutex>
 
+#include "remote/client.h"
 #include "steps/steps.h"
 #include "test_dir.h"
 #include "test_image.h"
@@ -141,6 +142,44 @@ TEST_F(ExecutorTest, RetriesAndTimeouts) {
   EXPECT_FALSE(r.succeeded);
   EXPECT_NE(log_.find("second try worked"), std::string::npos) << log_;
   EXPECT_NE(r.error.find("slow: timed out after 1 seconds"), std::string::npos) << r.error;
+}
+
+// ACR's build-run-push: an image tagged by a build step runs in a later cmd
+// step without a push, and a push step sends it to the registry.
+TEST_F(ExecutorTest, BuildRunAndPushAnImageOfTheRun) {
+  std::string pushed = registry_.address() + "/team/hello:1";
+  auto r = Run(R"(steps:
+  - cmd: $IMG sh -c "printf 'FROM $IMG\nRUN echo built in the run > /built.txt\n' > Dockerfile"
+  - build: -t hello-local:1 -t )" +
+               pushed + R"( --build-arg UNUSED=1 .
+  - cmd: hello-local:1 cat /built.txt
+  - push: [")" +
+               pushed + R"("]
+  - id: not-built
+    push: [")" +
+               registry_.address() + R"(/team/other:1"]
+)");
+  EXPECT_FALSE(r.succeeded);
+  EXPECT_NE(log_.find("built in the run"), std::string::npos) << log_;
+  EXPECT_NE(log_.find("Pushed " + pushed + "@sha256:"), std::string::npos) << log_;
+  EXPECT_NE(r.error.find("not-built: push: " + registry_.address() +
+                         "/team/other:1 was not built by an earlier step of this run"),
+            std::string::npos)
+      << r.error;
+  remote::Client client(testing::AdminClient());
+  EXPECT_TRUE(client.GetManifest(*oci::ParseImageReference(pushed)).ok());
+}
+
+TEST_F(ExecutorTest, BuildStepInputIsChecked) {
+  auto r = Run(R"(steps:
+  - build: -t x:1 ../outside
+)");
+  EXPECT_FALSE(r.succeeded);
+  EXPECT_NE(r.error.find("must stay inside the workspace"), std::string::npos) << r.error;
+  r = Run(R"(steps:
+  - build: --squash -t x:1 .
+)");
+  EXPECT_NE(r.error.find("option --squash is not supported"), std::string::npos) << r.error;
 }
 
 }  // namespace
