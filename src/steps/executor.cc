@@ -165,7 +165,12 @@ class Run {
         }
       }
       if (running_ == 0) break;
-      changed_.wait(lock);
+      // A canceled run stops its containers as a failure does.
+      if (o_.cancel && o_.cancel->load() && !stop_) {
+        stop_ = true;
+        if (failure_.empty()) failure_ = "the run was canceled";
+      }
+      changed_.wait_for(lock, std::chrono::milliseconds(200));
     }
     lock.unlock();
     for (auto& t : threads) t.join();
