@@ -2,6 +2,7 @@
 // starts at once on a thread of its own; the first failure (not ignored)
 // stops the rest. Containers of one run share a network namespace of the
 // run's own, where each step id is a host name, and the /workspace dir.
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <map>
@@ -117,12 +118,22 @@ Result<BuildArgs> ParseBuildArgs(const std::vector<std::string>& words) {
   return b;
 }
 
-// `rel` inside `root`, or an error naming what escapes.
+// `rel` inside `root`, or an error naming what escapes. Symlinks count: a
+// cmd step writes the workspace as root, and `ln -s / ctx` must not let a
+// build read the host.
 Result<fs::path> Inside(const fs::path& root, const std::string& rel, const char* what) {
   fs::path p = fs::path(rel).lexically_normal();
-  if (p.is_absolute() || (!p.empty() && *p.begin() == ".."))
+  auto refuse = [&] {
     return Invalid(std::string(what) + " '" + rel + "' must stay inside the workspace");
-  return root / p;
+  };
+  if (p.is_absolute() || (!p.empty() && *p.begin() == "..")) return refuse();
+  std::error_code ec;
+  fs::path real_root = fs::canonical(root, ec);
+  fs::path real = fs::weakly_canonical(root / p, ec);
+  if (ec) return refuse();
+  auto [end, unused] = std::mismatch(real_root.begin(), real_root.end(), real.begin(), real.end());
+  if (end != real_root.end()) return refuse();
+  return real;
 }
 
 }  // namespace

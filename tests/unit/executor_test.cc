@@ -24,7 +24,7 @@ class ExecutorTest : public ::testing::Test {
       GTEST_SKIP() << "busybox-static and runc are needed";
     fs::path root = dir_.path() / "busybox";
     testing::MakeBusyboxRoot(root, {"sh", "echo", "cat", "sleep", "true", "false", "httpd", "wget",
-                                    "seq", "test", "ls"});
+                                    "seq", "test", "ls", "ln"});
     testing::WriteFile(root / "www/index.html", "served by the web step");
     image_ = registry_.address() + "/tools/busybox:1";
     testing::PushDir(image_, root, dir_.path());
@@ -176,6 +176,14 @@ TEST_F(ExecutorTest, BuildStepInputIsChecked) {
 )");
   EXPECT_FALSE(r.succeeded);
   EXPECT_NE(r.error.find("must stay inside the workspace"), std::string::npos) << r.error;
+  r = Run(R"(steps:
+  - cmd: $IMG ln -s / escape
+  - build: -t x:1 escape
+)");
+  EXPECT_FALSE(r.succeeded);
+  EXPECT_NE(r.error.find("the build context 'escape' must stay inside the workspace"),
+            std::string::npos)
+      << r.error;
   r = Run(R"(steps:
   - build: --squash -t x:1 .
 )");
