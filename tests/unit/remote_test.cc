@@ -9,19 +9,14 @@
 #include <thread>
 
 #include "remote/client.h"
+#include "test_dir.h"
 #include "test_registry.h"
 
 namespace drydock::remote {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using drydock::testing::ReadFile;
 
 ClientOptions WithPassword(const std::string& password) {
   ClientOptions o;

@@ -30,31 +30,9 @@ namespace drydock::source {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-void WriteFile(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
-
-// Test setup only: a shell command that must succeed; its stdout, trimmed.
-std::string Sh(const std::string& cmd) {
-  std::unique_ptr<FILE, int (*)(FILE*)> p(::popen(("set -e; " + cmd).c_str(), "r"), ::pclose);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p.get())) > 0) out.append(buf, n);
-  int status = ::pclose(p.release());
-  if (status != 0) ADD_FAILURE() << "command failed (" << status << "): " << cmd;
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  return out;
-}
+using drydock::testing::ReadFile;
+using drydock::testing::Sh;
+using drydock::testing::WriteFile;
 
 using drydock::testing::FreePort;
 using Server = drydock::testing::LoopbackServer;

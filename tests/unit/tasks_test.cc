@@ -17,6 +17,7 @@
 #include "remote/client.h"
 #include "storage/metadata_store.h"
 #include "tasks/tasks.h"
+#include "test_dir.h"
 #include "test_image.h"
 #include "test_registry.h"
 #include "test_server.h"
@@ -28,31 +29,13 @@ namespace fs = std::filesystem;
 using drydock::testing::AdminClient;
 using drydock::testing::MountsUnder;
 using drydock::testing::PushDir;
+using drydock::testing::ReadFile;
+using drydock::testing::Sh;
 using drydock::testing::WriteFile;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
 using RunRecord = tasks::Run;  // gtest's Test::Run hides the name in fixtures
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-// Test setup only: a shell command that must succeed; its stdout, trimmed.
-std::string Sh(const std::string& cmd) {
-  std::unique_ptr<FILE, int (*)(FILE*)> p(::popen(("set -e; " + cmd).c_str(), "r"), ::pclose);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p.get())) > 0) out.append(buf, n);
-  int status = ::pclose(p.release());
-  if (status != 0) ADD_FAILURE() << "command failed (" << status << "): " << cmd;
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  return out;
-}
 
 // Mount points at or below `dir`.
 

@@ -13,15 +13,11 @@
 #include "layer/layer.h"
 #include "oci/reference.h"
 #include "remote/client.h"
+#include "test_dir.h"
 
 namespace drydock::testing {
 
 namespace fs = std::filesystem;
-
-inline void WriteFile(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
 
 // Mount points under `dir` (none may be left after a test).
 inline std::vector<std::string> MountsUnder(const fs::path& dir) {
