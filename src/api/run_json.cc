@@ -53,19 +53,21 @@ Status ParseImages(const json& body, std::string_view registry_host, tasks::RunR
   return Status::Ok();
 }
 
-Status ParseBuildArgs(const json& body, tasks::RunRequest& r) {
-  auto it = body.find("buildArgs");
+// A list of {name, value, isSecret} (buildArgs, values).
+Status ParseNamedValues(const json& body, const char* field, std::vector<tasks::BuildArg>& out) {
+  auto it = body.find(field);
   if (it == body.end() || it->is_null()) return Status::Ok();
-  if (!it->is_array()) return Invalid("field 'buildArgs' must be an array");
+  std::string what = std::string("field '") + field + "'";
+  if (!it->is_array()) return Invalid(what + " must be an array");
   for (const auto& a : *it) {
-    if (!a.is_object()) return Invalid("each build arg must be {name, value, isSecret}");
+    if (!a.is_object()) return Invalid(what + ": each entry must be {name, value, isSecret}");
     tasks::BuildArg arg;
     DD_RETURN_IF_ERROR(Field(a, "name", arg.name));
     DD_RETURN_IF_ERROR(Field(a, "value", arg.value));
     DD_RETURN_IF_ERROR(Field(a, "isSecret", arg.secret));
     if (arg.name.empty() || arg.name.find('=') != std::string::npos)
-      return Invalid("build arg names must be non-empty without '='");
-    r.build_args.push_back(std::move(arg));
+      return Invalid(what + ": names must be non-empty without '='");
+    out.push_back(std::move(arg));
   }
   return Status::Ok();
 }
@@ -141,10 +143,18 @@ Result<tasks::RunRequest> ParseRunRequest(const json& body, std::string_view reg
     return Invalid("type '" + r.type + "' cannot be queued: use QuickBuild or QuickRun");
   DD_RETURN_IF_ERROR(Field(body, "source", r.source));
   if (r.source.empty()) return Invalid("field 'source' is required");
+  r.dockerfile.clear();
   DD_RETURN_IF_ERROR(Field(body, "dockerfile", r.dockerfile));
-  if (r.dockerfile.empty()) r.dockerfile = "Dockerfile";
+  DD_RETURN_IF_ERROR(Field(body, "taskFile", r.task_file));
+  DD_RETURN_IF_ERROR(Field(body, "valuesContent", r.values));
+  DD_RETURN_IF_ERROR(ParseNamedValues(body, "values", r.sets));
+  bool quick_run = r.type == "QuickRun";
+  if (!quick_run && (!r.task_file.empty() || !r.values.empty() || !r.sets.empty()))
+    return Invalid("taskFile, valuesContent and values are for QuickRun");
+  if (r.dockerfile.empty() && r.task_file.empty())
+    r.dockerfile = quick_run ? "acb.yaml" : "Dockerfile";
   DD_RETURN_IF_ERROR(ParseImages(body, registry_host, r));
-  DD_RETURN_IF_ERROR(ParseBuildArgs(body, r));
+  DD_RETURN_IF_ERROR(ParseNamedValues(body, "buildArgs", r.build_args));
   DD_RETURN_IF_ERROR(Field(body, "target", r.target));
   DD_RETURN_IF_ERROR(Field(body, "platform", r.platform));
   if (r.platform.empty()) r.platform = "linux/amd64";

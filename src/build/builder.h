@@ -105,6 +105,16 @@ Result<ImageRoot> LocalImageRoot(const BuildResult& built, const std::filesystem
 Status PushBuilt(const BuildResult& built, const oci::ImageReference& ref,
                  const std::filesystem::path& state_dir, const remote::ClientOptions& registry);
 
+// A container's user as `docker run --user` takes it (name, uid,
+// name:group, uid:gid) resolved against the image's /etc/passwd and
+// /etc/group under `rootfs`, as runc does.
+struct ContainerUser {
+  uint32_t uid = 0, gid = 0;
+  std::vector<uint32_t> groups;
+};
+Result<ContainerUser> ResolveContainerUser(const std::filesystem::path& rootfs,
+                                           const std::string& user);
+
 // ACR-compatible JSON:
 // [{"image":{…},"runtime-dependency":{…},"buildtime-dependency":[…],"git":{…}}].
 std::string DependenciesJson(const Dependencies& deps, const std::string& git_head = "");

@@ -1,5 +1,7 @@
 #include "build/rootfs.h"
 
+#include "build/builder.h"
+
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -179,6 +181,13 @@ Result<UserIds> ResolveUser(const std::filesystem::path& root, const std::string
     }
   }
   return ids;
+}
+
+Result<ContainerUser> ResolveContainerUser(const std::filesystem::path& rootfs,
+                                           const std::string& user) {
+  if (user.empty()) return ContainerUser{};
+  DD_ASSIGN_OR_RETURN(ids, ResolveUser(rootfs, user, UserRule::kProcess));
+  return ContainerUser{ids.uid, ids.gid, ids.groups};
 }
 
 }  // namespace drydock::build

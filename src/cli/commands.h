@@ -69,6 +69,16 @@ int RunShow(const RunFlags& flags);
 int RunLogs(const RunFlags& flags);
 int RunCancel(const RunFlags& flags);
 
+// `drydock run -f task.yaml SOURCE` (or --cmd): a QuickRun of a multi-step
+// task file, like `az acr run`.
+struct QuickRunFlags {
+  std::string server, source, file, cmd, values_file, platform = "linux/amd64";
+  std::vector<std::string> sets, secrets;
+  int64_t timeout = 3600;
+  bool no_logs = false, no_wait = false, dry_run = false;
+};
+int QuickRun(const QuickRunFlags& flags);
+
 struct RepositoryFlags {
   std::string server, name, output = "table";
   bool yes = false;
@@ -111,6 +121,8 @@ struct RenderFlags {
   bool dry_run = false;
 };
 int RenderTask(const RenderFlags& flags);
+// The same for a task file's text (`name` for errors): what `run --dry-run` prints.
+int RenderTaskText(const std::string& text, const std::string& name, const RenderFlags& flags);
 
 struct DependentsFlags {
   std::string server, ref, output = "table";

@@ -62,6 +62,7 @@ Result<Config> LoadConfig(const std::string& path) {
       Read(b, "state_dir", c.builds.state_dir);
       Read(b, "max_context_bytes", c.builds.max_context_bytes);
       Read(b, "cache_max_bytes", c.builds.cache_max_bytes);
+      Read(b, "image_aliases", c.builds.image_aliases);
     }
     if (auto t = y["triggers"]) {
       Read(t, "base_image_poll_seconds", c.triggers.base_image_poll_seconds);

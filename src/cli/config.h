@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ struct BuildsConfig {
   std::string state_dir;                    // the builder's cache; "" = <data>/build
   uint64_t max_context_bytes = 2ull << 30;  // uploaded contexts and tarball sources
   uint64_t cache_max_bytes = 20ull << 30;   // the builder's state dir, LRU; 0 = unbounded
+  // Task files' image aliases (`$bash`, `cmd: curl …`): name -> image. No
+  // defaults: ACR's point at Docker Hub and MCR, which may not be reachable.
+  std::map<std::string, std::string> image_aliases;
 };
 
 // When saved tasks run by themselves.

@@ -102,8 +102,31 @@ int main(int argc, char** argv) {
 
   RunListFlags run_list;
   RunFlags run;
-  auto* r = app.add_subcommand("run", "Runs on the server: list, show, logs, cancel");
-  r->require_subcommand(1);
+  QuickRunFlags quick_run;
+  auto* r = app.add_subcommand(
+      "run",
+      "Run a multi-step task file on the server (-f FILE SOURCE), or list, show, logs, "
+      "cancel runs");
+  r->require_subcommand(0, 1);
+  r->add_option("source", quick_run.source,
+                "SOURCE: a directory (uploaded), git URL (#ref:subdir), tarball URL, "
+                "oci://REGISTRY/REPO:TAG or /dev/null");
+  r->add_option("-f,--file", quick_run.file,
+                "Task file (default acb.yaml; - reads standard input), here or in SOURCE");
+  r->add_option("--cmd", quick_run.cmd, "Run one image instead: \"IMAGE [ARGS]\"");
+  // One value per flag: SOURCE after them is not a value.
+  r->add_option("--set", quick_run.sets, "Value NAME=VALUE ({{.Values.NAME}})")
+      ->allow_extra_args(false);
+  r->add_option("--set-secret", quick_run.secrets,
+                "Secret value NAME=VALUE ({{.Values.NAME}}, {{.Secrets.NAME}}); never logged")
+      ->allow_extra_args(false);
+  r->add_option("--values", quick_run.values_file, "YAML file of values");
+  r->add_option("--timeout", quick_run.timeout, "Seconds the whole run may take (default 3600)");
+  r->add_option("--platform", quick_run.platform, "os/arch (default linux/amd64)");
+  r->add_flag("--no-logs", quick_run.no_logs, "Poll the run's status instead of streaming its log");
+  r->add_flag("--no-wait", quick_run.no_wait, "Print the run id once queued and exit");
+  r->add_flag("--dry-run", quick_run.dry_run, "Validate and print the step graph; run nothing");
+  r->add_option("--server", quick_run.server, "Server (default: the last login)");
   auto* rl = r->add_subcommand("list", "List runs, newest first");
   rl->add_option("--top", run_list.top, "How many (default 15)");
   rl->add_option("--task", run_list.task, "Only runs of this task");
@@ -270,6 +293,7 @@ int main(int argc, char** argv) {
   if (rs->parsed()) return RunShow(run);
   if (rg->parsed()) return RunLogs(run);
   if (rc->parsed()) return RunCancel(run);
+  if (r->parsed()) return QuickRun(quick_run);
   if (rpl->parsed()) return RepositoryList(repo);
   if (rpt->parsed()) return RepositoryShowTags(repo);
   if (rpd->parsed()) return RepositoryDelete(repo);

@@ -103,6 +103,7 @@ tasks::ServiceOptions ServiceOptionsFor(const Config& config, const std::string&
   if (config.tls_cert.empty()) o.insecure_registries.push_back(registry_host);
   o.max_context_bytes = config.builds.max_context_bytes;
   o.cache_max_bytes = config.builds.cache_max_bytes;
+  o.image_aliases = config.builds.image_aliases;
   o.credentials = BuilderCredentials(meta, auth, registry_host);
   return o;
 }

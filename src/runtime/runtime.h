@@ -87,6 +87,9 @@ struct ContainerSpec {
   std::vector<BindMount> binds;
   std::vector<TmpfsMount> tmpfs;
   std::string hostname = "drydock";
+  // Docker's --privileged: every capability, /proc and /sys writable and
+  // unmasked. The namespaces stay (a step never gets the host's pid space).
+  bool privileged = false;
 };
 
 struct RunOptions {

@@ -3,7 +3,9 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "runtime/runtime.h"
 
@@ -18,6 +20,62 @@ json NofileLimit() {
   ::getrlimit(RLIMIT_NOFILE, &rl);
   rlim_t n = std::min<rlim_t>(rl.rlim_max, 1048576);
   return {{"type", "RLIMIT_NOFILE"}, {"hard", n}, {"soft", n}};
+}
+// The capabilities this process may hand on (its bounding set), as Docker
+// grants a privileged container "all" of them: asking for one outside it
+// makes runc fail.
+json AllCapabilities() {
+  static constexpr const char* kNames[] = {"CHOWN",
+                                           "DAC_OVERRIDE",
+                                           "DAC_READ_SEARCH",
+                                           "FOWNER",
+                                           "FSETID",
+                                           "KILL",
+                                           "SETGID",
+                                           "SETUID",
+                                           "SETPCAP",
+                                           "LINUX_IMMUTABLE",
+                                           "NET_BIND_SERVICE",
+                                           "NET_BROADCAST",
+                                           "NET_ADMIN",
+                                           "NET_RAW",
+                                           "IPC_LOCK",
+                                           "IPC_OWNER",
+                                           "SYS_MODULE",
+                                           "SYS_RAWIO",
+                                           "SYS_CHROOT",
+                                           "SYS_PTRACE",
+                                           "SYS_PACCT",
+                                           "SYS_ADMIN",
+                                           "SYS_BOOT",
+                                           "SYS_NICE",
+                                           "SYS_RESOURCE",
+                                           "SYS_TIME",
+                                           "SYS_TTY_CONFIG",
+                                           "MKNOD",
+                                           "LEASE",
+                                           "AUDIT_WRITE",
+                                           "AUDIT_CONTROL",
+                                           "SETFCAP",
+                                           "MAC_OVERRIDE",
+                                           "MAC_ADMIN",
+                                           "SYSLOG",
+                                           "WAKE_ALARM",
+                                           "BLOCK_SUSPEND",
+                                           "AUDIT_READ",
+                                           "PERFMON",
+                                           "BPF",
+                                           "CHECKPOINT_RESTORE"};
+  uint64_t bounding = 0;
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("CapBnd:")) bounding = std::stoull(line.substr(7), nullptr, 16);
+  }
+  json caps = json::array();
+  for (size_t bit = 0; bit < std::size(kNames); ++bit) {
+    if (bounding & (uint64_t{1} << bit)) caps.push_back(std::string("CAP_") + kNames[bit]);
+  }
+  return caps;
 }
 }  // namespace
 
@@ -78,11 +136,25 @@ std::string RuntimeSpecJson(const ContainerSpec& spec, const std::filesystem::pa
                       {"source", "tmpfs"},
                       {"options", opts}});
   }
+  if (spec.privileged) {
+    caps = AllCapabilities();
+    for (auto& m : mounts) {
+      if (m["destination"] == "/sys") m["options"] = {"nosuid", "noexec", "nodev", "rw"};
+    }
+  }
   json namespaces =
       json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
   if (spec.network == Network::kNone) namespaces.push_back({{"type", "network"}});
   if (spec.network == Network::kJoin)
     namespaces.push_back({{"type", "network"}, {"path", spec.network_namespace.string()}});
+  json linux_section = {{"namespaces", namespaces}};
+  if (!spec.privileged) {
+    linux_section["maskedPaths"] = {"/proc/acpi",          "/proc/kcore",      "/proc/keys",
+                                    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                                    "/proc/sched_debug",   "/proc/scsi",       "/sys/firmware"};
+    linux_section["readonlyPaths"] = {"/proc/asound", "/proc/bus", "/proc/fs",
+                                      "/proc/irq",    "/proc/sys", "/proc/sysrq-trigger"};
+  }
   json user = {{"uid", spec.uid}, {"gid", spec.gid}};
   if (!spec.additional_gids.empty()) user["additionalGids"] = spec.additional_gids;
   json config = {
@@ -99,14 +171,7 @@ std::string RuntimeSpecJson(const ContainerSpec& spec, const std::filesystem::pa
       {"root", {{"path", spec.rootfs.string()}, {"readonly", false}}},
       {"hostname", spec.hostname},
       {"mounts", mounts},
-      {"linux",
-       {{"namespaces", namespaces},
-        {"maskedPaths",
-         {"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-          "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"}},
-        {"readonlyPaths",
-         {"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-          "/proc/sysrq-trigger"}}}},
+      {"linux", linux_section},
   };
   return config.dump(2);
 }

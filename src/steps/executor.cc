@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "base/base64.h"
 #include "build/builder.h"
 #include "runtime/runtime.h"
 #include "steps/steps.h"
@@ -35,21 +36,6 @@ std::vector<std::string> Strings(const nlohmann::json& j) {
     if (s.is_string()) out.push_back(s.get<std::string>());
   }
   return out;
-}
-
-// "uid[:gid]" as numbers; a name would need the image's /etc/passwd.
-Result<std::pair<uint32_t, uint32_t>> NumericUser(const std::string& user) {
-  if (user.empty()) return std::make_pair(0u, 0u);
-  auto colon = user.find(':');
-  auto number = [](const std::string& s) -> std::optional<uint32_t> {
-    if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos)
-      return std::nullopt;
-    return static_cast<uint32_t>(std::stoul(s));
-  };
-  auto uid = number(user.substr(0, colon));
-  auto gid = colon == std::string::npos ? uid : number(user.substr(colon + 1));
-  if (!uid || !gid) return Invalid("user '" + user + "' must be numeric (uid or uid:gid)");
-  return std::make_pair(*uid, *gid);
 }
 
 // The image name as the registry client sees it ("app" is docker.io/library/app:latest).
@@ -144,9 +130,11 @@ class Run {
 
   Result<ExecResult> Execute() {
     std::error_code ec;
-    fs::create_directories(o_.work_dir / "workspace", ec);
+    workspace_ = o_.workspace.empty() ? o_.work_dir / "workspace" : o_.workspace;
+    fs::create_directories(workspace_, ec);
     fs::create_directories(o_.work_dir / "steps", ec);
     if (ec) return Internal("cannot create " + o_.work_dir.string() + ": " + ec.message());
+    DD_RETURN_IF_ERROR(WriteVolumes());
     DD_ASSIGN_OR_RETURN(ns, runtime::NetworkNamespace::Create(o_.work_dir / "netns"));
     ns_ = &ns;
     for (const auto& s : task_.steps) hosts_.push_back("127.0.0.1\t" + s.id);
@@ -157,7 +145,9 @@ class Run {
     result.error = failure_;
     for (const auto& s : task_.steps) {
       if (auto it = outcomes_.find(s.id); it != outcomes_.end()) result.steps.push_back(it->second);
+      for (const auto& d : dependencies_[s.id]) result.dependencies.push_back(d);
     }
+    result.pushed = pushed_;
     return result;
   }
 
@@ -187,6 +177,36 @@ class Run {
     for (auto& t : threads) t.join();
   }
 
+  // Each volume's secret files (base64 in the task file) under
+  // volumes/<name>/, bound read-only where steps mount them.
+  Status WriteVolumes() {
+    for (const auto& v : task_.volumes) {
+      fs::path dir = o_.work_dir / "volumes" / v.name;
+      std::error_code ec;
+      fs::create_directories(dir, ec);
+      if (ec) return Internal("cannot create " + dir.string() + ": " + ec.message());
+      for (const auto& [file, content] : v.secret) {
+        std::string bytes = Base64Decode(content);
+        if (bytes.empty() && !content.empty())
+          return Invalid("volume " + v.name + ": " + file + " is not valid base64");
+        if (file.find('/') != std::string::npos || file == "." || file == "..")
+          return Invalid("volume " + v.name + ": file name '" + file + "' must not be a path");
+        DD_RETURN_IF_ERROR(WritePrivate(dir / file, bytes));
+      }
+    }
+    return Status::Ok();
+  }
+
+  static Status WritePrivate(const fs::path& path, const std::string& bytes) {
+    std::FILE* f = std::fopen(path.c_str(), "wbx");
+    if (!f) return Internal("cannot write " + path.string());
+    bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    ok = std::fclose(f) == 0 && ok;
+    // Readable by whichever user the step runs as; the run dir is root's.
+    fs::permissions(path, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+    return ok ? Status::Ok() : Internal("cannot write " + path.string());
+  }
+
   bool Ready(const Step& s) const {
     for (const auto& w : s.when) {
       auto it = outcomes_.find(w);
@@ -201,6 +221,8 @@ class Run {
     Log("Executing step ID: " + s.id + ". Timeout(sec): " + std::to_string(s.timeout) +
         ", Working directory: '" + WorkingDir(s) + "', Network: 'drydock_run_network'");
     auto start = Clock::now();
+    if (!s.ports.empty())
+      Log("Step ID: " + s.id + ": ports are not published: the run's network is private to it");
     if (s.start_delay > 0) std::this_thread::sleep_for(std::chrono::seconds(s.start_delay));
     Status status = Attempts(s);
     bool ok = status.ok() || s.ignore_errors;
@@ -313,7 +335,7 @@ class Run {
   // are kept for later cmd and push steps of the run.
   Status BuildStep(const Step& s) {
     DD_ASSIGN_OR_RETURN(args, ParseBuildArgs(s.build_args));
-    fs::path workspace = o_.work_dir / "workspace";
+    const fs::path& workspace = workspace_;
     build::BuildOptions b;
     DD_ASSIGN_OR_RETURN(context, Inside(workspace, args.context, "the build context"));
     b.context_dir = context;
@@ -330,15 +352,17 @@ class Run {
       if (ref->tag.empty()) ref->tag = "latest";
       b.tags.push_back(*ref);
     }
-    b.no_cache = args.no_cache;
+    b.no_cache = args.no_cache || s.cache == "disabled";
     b.state_dir = o_.build_state;
     b.registry = o_.registry;
     b.run_timeout = std::chrono::seconds(s.timeout);
     b.cancel = &stop_;
     b.log = [this](std::string_view text) { Output(text); };
     DD_ASSIGN_OR_RETURN(built, build::Build(b));
+    auto deps = nlohmann::json::parse(build::DependenciesJson(built.dependencies, o_.commit));
     std::lock_guard lock(mu_);
     for (const auto& t : b.tags) local_[t.String()] = built;
+    dependencies_[s.id] = std::move(deps);
     return Status::Ok();
   }
 
@@ -363,6 +387,8 @@ class Run {
       }
       if (!pushed.ok()) return pushed;
       Log("Pushed " + ref->String() + "@" + built->manifest_digest.str());
+      std::lock_guard lock(mu_);
+      pushed_.push_back({ref->registry, ref->repository, ref->tag, built->manifest_digest.str()});
     }
     return Status::Ok();
   }
@@ -386,15 +412,23 @@ class Run {
     spec.env.insert(spec.env.end(), s.env.begin(), s.env.end());
     spec.cwd = s.disable_working_directory_override ? config.value("WorkingDir", std::string("/"))
                                                     : WorkingDir(s);
-    DD_ASSIGN_OR_RETURN(ids,
-                        NumericUser(s.user.empty() ? config.value("User", std::string()) : s.user));
-    spec.uid = ids.first;
-    spec.gid = ids.second;
-    spec.network = runtime::Network::kJoin;
+    DD_ASSIGN_OR_RETURN(user, build::ResolveContainerUser(
+                                  rootfs, s.user.empty() ? config.value("User", "") : s.user));
+    spec.uid = user.uid;
+    spec.gid = user.gid;
+    spec.additional_gids = user.groups;
+    spec.privileged = s.privileged;
+    // `host` and `none` mean what they mean to docker; any network the task
+    // declares is the run's own namespace.
+    spec.network = s.network == "host"   ? runtime::Network::kHost
+                   : s.network == "none" ? runtime::Network::kNone
+                                         : runtime::Network::kJoin;
     spec.network_namespace = ns_->path();
     spec.extra_hosts = hosts_;
     spec.hostname = s.id;
-    spec.binds.push_back({o_.work_dir / "workspace", task_.working_directory, false});
+    spec.binds.push_back({workspace_, task_.working_directory, false});
+    for (const auto& m : s.volume_mounts)
+      spec.binds.push_back({o_.work_dir / "volumes" / m.name, m.mount_path, true});
     return spec;
   }
 
@@ -419,6 +453,7 @@ class Run {
 
   const TaskFile& task_;
   const ExecOptions& o_;
+  fs::path workspace_;
   runtime::NetworkNamespace* ns_ = nullptr;
   std::vector<std::string> hosts_;
   std::mutex mu_, log_mu_;
@@ -430,7 +465,9 @@ class Run {
   std::atomic<bool> stop_{false};
   std::string failure_;
   std::vector<DetachedStep> detached_;
-  std::map<std::string, build::BuildResult> local_;  // images built by this run, by name
+  std::map<std::string, build::BuildResult> local_;     // images built by this run, by name
+  std::map<std::string, nlohmann::json> dependencies_;  // by build step id
+  std::vector<PushedImage> pushed_;
 };
 
 Result<ExecResult> Execute(const TaskFile& task, const ExecOptions& options) {

@@ -80,8 +80,13 @@ void SetDotted(json& root, const std::string& name, const std::string& value) {
 Result<std::string> RenderTaskFile(std::string_view text, const RenderInput& in) {
   DD_ASSIGN_OR_RETURN(aliased, PreprocessAliases(text, in.aliases, in.file_name));
   json secrets = json::object();
-  for (const auto& [id, value] : in.secrets) secrets[id] = value;
-  json data = {{"Run", RunJson(in.run)}, {"Values", in.values}, {"Secrets", secrets}};
+  json values = in.values;
+  for (const auto& [id, value] : in.secrets) {
+    secrets[id] = value;
+    // ACR's --set-secret is a value that is never shown: {{.Values.id}}.
+    if (values.is_object() && !values.contains(id)) values[id] = value;
+  }
+  json data = {{"Run", RunJson(in.run)}, {"Values", values}, {"Secrets", secrets}};
   data["Build"] = {{"ID", in.run.id}};  // ACR's legacy {{.Build.ID}}
   return RenderTemplate(aliased, data, in.file_name);
 }

@@ -34,7 +34,8 @@ struct RenderInput {
   std::string file_name = "task.yaml";  // for error messages
   RunVariables run;
   nlohmann::json values = nlohmann::json::object();  // see MergeValues
-  std::map<std::string, std::string> secrets;        // .Secrets.<id>
+  // --set-secret: .Secrets.<id>, and .Values.<id> unless a value has that name.
+  std::map<std::string, std::string> secrets;
   AliasOptions aliases;
 };
 
@@ -60,10 +61,12 @@ std::string DescribeSteps(const TaskFile& task);
 // ----------------------------------------------------------------- running ---
 
 struct ExecOptions {
-  std::filesystem::path work_dir;     // the run's: workspace/, the network namespace, containers
+  std::filesystem::path work_dir;     // the run's: the network namespace, containers, volumes
+  std::filesystem::path workspace;    // the run's source, shared by every step; "" = an empty dir
   std::filesystem::path build_state;  // the builder's machine-wide layer store
   remote::ClientOptions registry;     // pulls of cmd images
   std::string platform = "linux/amd64";
+  std::string commit;  // the source's, for the dependency document
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::string_view)> log;  // step lines and container output
 };
@@ -75,10 +78,18 @@ struct StepOutcome {
   std::string error;
 };
 
+struct PushedImage {
+  std::string registry, repository, tag, digest;
+};
+
 struct ExecResult {
   bool succeeded = false;
-  std::string error;               // "failed to run step ID: X: …"
-  std::vector<StepOutcome> steps;  // those that ran, in file order
+  std::string error;                // "failed to run step ID: X: …"
+  std::vector<StepOutcome> steps;   // those that ran, in file order
+  std::vector<PushedImage> pushed;  // by push steps, in the order pushed
+  // ACR's dependency document for every image the build steps made (one
+  // entry per tag: its runtime and build-time base images), in step order.
+  nlohmann::json dependencies = nlohmann::json::array();
 };
 
 // Runs the steps: each starts once the steps in its `when` succeeded, on a

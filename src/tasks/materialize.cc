@@ -138,19 +138,20 @@ Result<FetchedSource> FetchSource(const SourceSpec& spec, const std::string& tex
   return Internal("unknown source kind");
 }
 
-Result<fs::path> DockerfileIn(const fs::path& context, const std::string& dockerfile) {
+Result<fs::path> FileIn(const fs::path& context, const std::string& dockerfile,
+                        const std::string& what) {
   fs::path rel = fs::path(dockerfile).lexically_normal();
   if (dockerfile.empty() || rel.is_absolute() || rel.empty() || *rel.begin() == "..")
-    return Invalid("the Dockerfile path '" + dockerfile + "' must be relative to the context");
+    return Invalid("the " + what + " path '" + dockerfile + "' must be relative to the context");
   std::error_code ec;
   fs::path root = fs::canonical(context, ec);
   if (ec) return Internal("cannot resolve the context " + context.string() + ": " + ec.message());
   fs::path resolved = fs::weakly_canonical(root / rel, ec);
   auto [end, unused] = std::mismatch(root.begin(), root.end(), resolved.begin(), resolved.end());
   if (ec || end != root.end())
-    return Invalid("the Dockerfile '" + dockerfile + "' resolves outside the context");
+    return Invalid("the " + what + " '" + dockerfile + "' resolves outside the context");
   if (!fs::is_regular_file(resolved, ec))
-    return NotFound("no Dockerfile at '" + dockerfile + "' in the source");
+    return NotFound("no " + what + " at '" + dockerfile + "' in the source");
   return root / rel;
 }
 

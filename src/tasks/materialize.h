@@ -72,9 +72,10 @@ void KeepCheckout(const source::GitSource& git, const FetchedSource& fetched,
 Status PullOciContext(const oci::ImageReference& ref, const std::filesystem::path& context,
                       const std::filesystem::path& scratch, const FetchOptions& options);
 
-// `dockerfile` (relative to `context`) as a path inside it; kInvalid when it
-// is absolute or climbs out (also through symlinks), kNotFound when missing.
-Result<std::filesystem::path> DockerfileIn(const std::filesystem::path& context,
-                                           const std::string& dockerfile);
+// `path` (relative to `context`) as a path inside it; kInvalid when it is
+// absolute or climbs out (also through symlinks), kNotFound when missing.
+// `what` names it in errors ("Dockerfile", "task file").
+Result<std::filesystem::path> FileIn(const std::filesystem::path& context, const std::string& path,
+                                     const std::string& what = "Dockerfile");
 
 }  // namespace drydock::tasks::internal

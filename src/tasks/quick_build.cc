@@ -25,12 +25,13 @@ std::string Seconds(Clock::duration d) {
   return buf;
 }
 
-
 Outcome Fail(RunStatus status, const LogWriter& log, const std::string& error) {
   return Outcome{status, log.Redact(error)};
 }
 
-Result<FetchedSource> Fetch(RunContext& ctx, const fs::path& work_dir) {
+}  // namespace
+
+Result<FetchedSource> FetchRunSource(RunContext& ctx, const fs::path& work_dir) {
   const RunRequest& r = ctx.run.request;
   DD_ASSIGN_OR_RETURN(spec, ClassifySource(r.source, ctx.options.allow_local_git));
   FetchOptions f;
@@ -51,6 +52,8 @@ Result<FetchedSource> Fetch(RunContext& ctx, const fs::path& work_dir) {
   }
   return fetched;
 }
+
+namespace {
 
 build::BuildOptions BuildOptionsFor(RunContext& ctx, const fs::path& context,
                                     const fs::path& dockerfile,
@@ -114,11 +117,13 @@ Result<std::vector<oci::ImageReference>> ParseImages(const std::vector<std::stri
   return out;
 }
 
-Status ValidateQuickBuild(const RunRequest& r, const ServiceOptions& o) {
-  if (r.type != "QuickBuild" && r.type != "AutoBuild")
+Status ValidateRequest(const RunRequest& r, const ServiceOptions& o) {
+  if (r.type != "QuickBuild" && r.type != "AutoBuild" && r.type != "QuickRun" &&
+      r.type != "AutoRun")
     return Invalid("run type " + r.type + " is not supported");
-  if ((r.type == "AutoBuild") != !r.task.empty())
-    return Invalid("an AutoBuild run names its task, and only an AutoBuild run does");
+  if (r.type.starts_with("Auto") != !r.task.empty())
+    return Invalid("an " + r.type.substr(0, 4) + " run names its task, and only an Auto run does");
+  if (IsTaskRun(r)) DD_RETURN_IF_ERROR(ValidateTaskRun(r, o));
   if (r.timeout_seconds < o.min_timeout_seconds || r.timeout_seconds > kMaxTimeoutSeconds)
     return Invalid("timeout must be between " + std::to_string(o.min_timeout_seconds) + " and " +
                    std::to_string(kMaxTimeoutSeconds) + " seconds");
@@ -126,8 +131,10 @@ Status ValidateQuickBuild(const RunRequest& r, const ServiceOptions& o) {
   if (!spec.ok()) return spec.status();
   // The dockerfile's existence is checked once the source is there.
   fs::path dockerfile = fs::path(r.dockerfile).lexically_normal();
-  if (r.dockerfile.empty() || dockerfile.is_absolute() || *dockerfile.begin() == "..")
-    return Invalid("the Dockerfile path '" + r.dockerfile + "' must be relative to the context");
+  if ((r.dockerfile.empty() && r.task_file.empty()) || dockerfile.is_absolute() ||
+      (!dockerfile.empty() && *dockerfile.begin() == ".."))
+    return Invalid("the " + std::string(IsTaskRun(r) ? "task file" : "Dockerfile") + " path '" +
+                   r.dockerfile + "' must be relative to the context");
   for (const auto& a : r.build_args) {
     if (a.name.empty() || a.name.find('=') != std::string::npos)
       return Invalid("build arg name '" + a.name + "' is not valid");
@@ -147,12 +154,12 @@ Outcome ExecuteQuickBuild(RunContext& ctx) {
   if (!work.ok()) return Fail(RunStatus::kError, ctx.log, work.status().message());
 
   ctx.log.Line("Downloading source code...");
-  auto fetched = Fetch(ctx, work->path());
+  auto fetched = FetchRunSource(ctx, work->path());
   if (!fetched.ok())
     return Fail(RunStatus::kFailed, ctx.log,
                 "failed to fetch the source: " + fetched.status().message());
   run.source = fetched->info;
-  auto dockerfile = DockerfileIn(fetched->context, r.dockerfile);
+  auto dockerfile = FileIn(fetched->context, r.dockerfile);
   if (!dockerfile.ok()) return Fail(RunStatus::kFailed, ctx.log, dockerfile.status().message());
 
   if (ctx.on_running) ctx.on_running();

@@ -10,6 +10,7 @@
 #include "base/result.h"
 #include "oci/reference.h"
 #include "tasks/log_store.h"
+#include "tasks/materialize.h"
 #include "tasks/tasks.h"
 
 namespace drydock::tasks::internal {
@@ -29,7 +30,17 @@ struct Outcome {
 };
 
 // Checks a request before it is queued: kInvalid naming the problem.
-Status ValidateQuickBuild(const RunRequest& request, const ServiceOptions& options);
+Status ValidateRequest(const RunRequest& request, const ServiceOptions& options);
+
+// QuickRun and AutoRun: a multi-step task file (quick_run.cc).
+inline bool IsTaskRun(const RunRequest& r) { return r.type == "QuickRun" || r.type == "AutoRun"; }
+// The task-file parts of a request: the values parse and, when the file
+// came with the request, it renders and parses (nothing runs otherwise).
+Status ValidateTaskRun(const RunRequest& request, const ServiceOptions& options);
+Outcome ExecuteTaskRun(RunContext& ctx);
+
+// The run's source fetched into `work_dir` (an upload is consumed).
+Result<FetchedSource> FetchRunSource(RunContext& ctx, const std::filesystem::path& work_dir);
 
 // How the run's pulls and pushes authenticate: the request's own
 // credentials for a registry first, then those minted for its user.

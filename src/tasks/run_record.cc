@@ -41,7 +41,8 @@ json TriggerToJson(const RunTrigger& t) {
                    {"repository_url", t.source->repository_url},
                    {"provider", t.source->provider}};
   }
-  if (t.timer) j["timer"] = {{"name", t.timer->name}, {"occurrence", t.timer->schedule_occurrence_ms}};
+  if (t.timer)
+    j["timer"] = {{"name", t.timer->name}, {"occurrence", t.timer->schedule_occurrence_ms}};
   return j;
 }
 
@@ -67,16 +68,30 @@ json CredentialsToJson(const std::vector<RegistryCredential>& credentials) {
   return out;
 }
 
-json RequestToJson(const RunRequest& r) {
+json ArgsToJson(const std::vector<BuildArg>& list) {
   json args = json::array();
-  for (const auto& a : r.build_args)
+  for (const auto& a : list)
     args.push_back({{"name", a.name}, {"value", a.value}, {"secret", a.secret}});
+  return args;
+}
+
+std::vector<BuildArg> ArgsFromJson(const json& j) {
+  std::vector<BuildArg> out;
+  for (const auto& a : j)
+    out.push_back({a.value("name", ""), a.value("value", ""), a.value("secret", false)});
+  return out;
+}
+
+json RequestToJson(const RunRequest& r) {
   return {{"type", r.type},
           {"task", r.task},
           {"source", r.source},
           {"dockerfile", r.dockerfile},
           {"images", r.images},
-          {"build_args", args},
+          {"build_args", ArgsToJson(r.build_args)},
+          {"task_file", r.task_file},
+          {"values", r.values},
+          {"sets", ArgsToJson(r.sets)},
           {"target", r.target},
           {"platform", r.platform},
           {"push", r.push},
@@ -95,8 +110,10 @@ RunRequest RequestFromJson(const json& j) {
   r.source = j.value("source", "");
   r.dockerfile = j.value("dockerfile", r.dockerfile);
   r.images = j.value("images", std::vector<std::string>{});
-  for (const auto& a : j.value("build_args", json::array()))
-    r.build_args.push_back({a.value("name", ""), a.value("value", ""), a.value("secret", false)});
+  r.build_args = ArgsFromJson(j.value("build_args", json::array()));
+  r.task_file = j.value("task_file", "");
+  r.values = j.value("values", "");
+  r.sets = ArgsFromJson(j.value("sets", json::array()));
   r.target = j.value("target", "");
   r.platform = j.value("platform", r.platform);
   r.push = j.value("push", true);
@@ -223,6 +240,9 @@ RunRequest Scrubbed(RunRequest request) {
   for (auto& a : request.build_args) {
     if (a.secret) a.value.clear();
   }
+  for (auto& a : request.sets) {
+    if (a.secret) a.value.clear();
+  }
   for (auto& c : request.credentials) c.password.clear();
   return request;
 }
@@ -248,8 +268,10 @@ std::string FinalLogLine(const Run& run) {
 std::vector<std::string> SecretsOf(const RunRequest& request) {
   std::vector<std::string> secrets;
   if (!request.git_token.empty()) secrets.push_back(request.git_token);
-  for (const auto& a : request.build_args) {
-    if (a.secret && !a.value.empty()) secrets.push_back(a.value);
+  for (const auto* list : {&request.build_args, &request.sets}) {
+    for (const auto& a : *list) {
+      if (a.secret && !a.value.empty()) secrets.push_back(a.value);
+    }
   }
   for (const auto& c : request.credentials) {
     if (!c.password.empty()) secrets.push_back(c.password);
@@ -265,6 +287,10 @@ std::string OutputImagesText(const std::vector<oci::ImageReference>& requested,
     AddLine(text, r.repository + ":" + r.tag);
   }
   for (const auto& p : pushed) {
+    if (!p.tag.empty()) {  // a task file's push steps: not among `requested`
+      AddLine(text, p.registry + "/" + p.repository + ":" + p.tag);
+      AddLine(text, p.repository + ":" + p.tag);
+    }
     AddLine(text, p.registry + "/" + p.repository + "@" + p.digest);
     AddLine(text, p.repository + "@" + p.digest);
   }

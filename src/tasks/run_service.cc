@@ -146,7 +146,7 @@ void RunService::OnFinished(std::function<void(const Run&)> hook) {
 
 Result<Run> RunService::Queue(RunRequest request) {
   if (request.timeout_seconds == 0) request.timeout_seconds = 3600;
-  DD_RETURN_IF_ERROR(internal::ValidateQuickBuild(request, impl_->options));
+  DD_RETURN_IF_ERROR(internal::ValidateRequest(request, impl_->options));
   auto spec = internal::ClassifySource(request.source, impl_->options.allow_local_git);
   if (spec->kind == internal::SourceKind::kUpload && !impl_->contexts.Exists(spec->upload_id))
     return Invalid("build context " + spec->upload_id +

@@ -115,6 +115,7 @@ json ToJson(const Task& t, bool secrets) {
             {"status", t.enabled ? "Enabled" : "Disabled"},
             {"source", t.source},
             {"file", t.file},
+            {"taskFile", t.task_file},
             {"images", t.images},
             {"arguments", ArgsJson(t.build_args, secrets)},
             {"values", values},
@@ -151,6 +152,7 @@ Result<Task> FromJson(const json& j) {
   r.Get("status", status);
   r.Get("source", t.source);
   r.Get("file", t.file);
+  r.Get("taskFile", t.task_file);
   r.Strings("images", t.images);
   r.Array("arguments", [&](Reader& a) {
     BuildArg arg;

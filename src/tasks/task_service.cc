@@ -110,12 +110,25 @@ TaskDependency FromJsonDep(const std::string& kind, const json& j) {
 std::vector<TaskDependency> FromDocument(const std::string& document) {
   json doc = json::parse(document, nullptr, false);
   std::vector<TaskDependency> out;
-  if (!doc.is_array() || doc.empty() || !doc[0].is_object()) return out;
-  const json& entry = doc[0];
-  if (auto r = entry.find("runtime-dependency"); r != entry.end() && r->is_object())
-    out.push_back(FromJsonDep("Runtime", *r));
-  for (const auto& b : entry.value("buildtime-dependency", json::array())) {
-    if (b.is_object()) out.push_back(FromJsonDep("BuildTime", b));
+  if (!doc.is_array()) return out;
+  auto add = [&out](const std::string& kind, const json& j) {
+    TaskDependency d = FromJsonDep(kind, j);
+    for (const auto& o : out) {
+      if (o.kind == d.kind && o.registry == d.registry && o.repository == d.repository &&
+          o.tag == d.tag)
+        return;
+    }
+    out.push_back(std::move(d));
+  };
+  // A task file's builds each have an entry (and every tag of one build
+  // repeats it).
+  for (const auto& entry : doc) {
+    if (!entry.is_object()) continue;
+    if (auto r = entry.find("runtime-dependency"); r != entry.end() && r->is_object())
+      add("Runtime", *r);
+    for (const auto& b : entry.value("buildtime-dependency", json::array())) {
+      if (b.is_object()) add("BuildTime", b);
+    }
   }
   return out;
 }
@@ -143,10 +156,14 @@ Status TaskService::Validate(const Task& t) const {
     return Invalid(
         "a task's source must be one the server can fetch again (git, tarball URL, "
         "oci:// or /dev/null), not an uploaded context");
-  if (IsTaskFile(t.file))
-    return Invalid("'" + t.file +
-                   "' is a multi-step task file; multi-step tasks are not supported yet, give a "
-                   "Dockerfile");
+  if (IsTaskFile(t.file) || !t.task_file.empty()) {
+    if (!t.images.empty())
+      return Invalid("a task file's push steps name its images; give no --image");
+    if (!t.build_args.empty())
+      return Invalid("a task file takes values (--set), not build arguments");
+    if (spec->kind == internal::SourceKind::kNone && t.task_file.empty())
+      return Invalid("a task file task without a source needs the file's content");
+  }
   fs::path file = fs::path(t.file).lexically_normal();
   if (file.is_absolute() || *file.begin() == "..")
     return Invalid("the file '" + t.file + "' must be relative to the context");
@@ -183,6 +200,9 @@ Status TaskService::Validate(const Task& t) const {
 void TaskService::Scan(Task& t) {
   t.dependencies.clear();
   t.dependencies_error.clear();
+  // A task file's builds are known once it has run: what it builds may
+  // depend on values and on the run itself.
+  if (IsTaskFile(t.file) || !t.task_file.empty()) return;
   auto fail = [&t](const std::string& why) {
     t.dependencies_error = "cannot read the base images of " + t.file + ": " + why;
   };
@@ -205,7 +225,7 @@ void TaskService::Scan(Task& t) {
   f.log = [](std::string_view) {};  // a scan has no run log
   auto fetched = internal::FetchSource(*spec, t.source, work.path(), f);
   if (!fetched.ok()) return fail(source::RedactText(fetched.status().message()));
-  auto path = internal::DockerfileIn(fetched->context, t.file);
+  auto path = internal::FileIn(fetched->context, t.file);
   if (!path.ok()) return fail(path.status().message());
   auto text = ReadFile(*path);
   if (!text.ok()) return fail(text.status().message());
@@ -297,8 +317,14 @@ Status TaskService::Delete(const std::string& name) { return store_.DeleteTask(n
 Result<Run> TaskService::Queue(const std::string& name, const RunOverrides& o, RunTrigger trigger) {
   DD_ASSIGN_OR_RETURN(t, Get(name));
   RunRequest r;
-  r.type = "AutoBuild";
+  r.type = IsTaskFile(t.file) || !t.task_file.empty() ? "AutoRun" : "AutoBuild";
   r.task = t.name;
+  r.task_file = t.task_file;
+  for (const auto& [name, value] : t.values) r.sets.push_back({name, value, false});
+  for (const auto& [name, value] : o.values) {
+    std::erase_if(r.sets, [&](const BuildArg& s) { return s.name == name; });
+    r.sets.push_back({name, value, false});
+  }
   r.source = t.source;
   if (trigger.source && !trigger.source->commit_id.empty())
     r.source = AtCommit(t.source, trigger.source->commit_id);
@@ -332,6 +358,14 @@ Result<Run> TaskService::Queue(const std::string& name, const RunOverrides& o, R
 void TaskService::OnRunFinished(const Run& run) {
   if (run.request.task.empty() || run.status != RunStatus::kSucceeded) return;
   auto deps = FromDocument(run.dependencies_json);
+  // An image the task pushes itself is never its own trigger (a task file
+  // may build on an image an earlier step of it made).
+  std::erase_if(deps, [&run](const TaskDependency& d) {
+    for (const auto& o : run.output_images) {
+      if (o.registry == d.registry && o.repository == d.repository && o.tag == d.tag) return true;
+    }
+    return false;
+  });
   if (deps.empty() || !store_.GetTask(run.request.task).ok()) return;
   (void)store_.SetDependencies(run.request.task, RowsOf(run.request.task, deps));
 }

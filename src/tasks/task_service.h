@@ -34,7 +34,10 @@ struct Task {
   bool enabled = true;
   // A git URL (#ref:subdir), a tarball URL, oci://REGISTRY/REPO:TAG or /dev/null.
   std::string source;
-  std::string file = "Dockerfile";  // relative to the context
+  // Relative to the context: the Dockerfile, or a multi-step task file
+  // (*.yaml, *.yml), whose runs are AutoRun.
+  std::string file = "Dockerfile";
+  std::string task_file;  // the task file's text when it came with the task (a /dev/null source)
   std::vector<std::string> images;  // "{{.Run.ID}}" expands per run
   std::vector<BuildArg> build_args;
   std::vector<std::pair<std::string, std::string>> values;  // --set, for task YAML files
@@ -100,7 +103,8 @@ class TaskService {
   Result<std::vector<Task>> List();
   Status Delete(const std::string& name);
 
-  // Queues an AutoBuild of the task. A source trigger builds its commit.
+  // Queues an AutoBuild (AutoRun for a task file) of the task. A source
+  // trigger builds its commit.
   Result<Run> Queue(const std::string& name, const RunOverrides& overrides, RunTrigger trigger);
 
   // Records the base images a finished run of a task was built from.

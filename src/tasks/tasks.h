@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,14 +73,24 @@ struct RegistryCredential {
 };
 
 // What a run does. QuickBuild: build the Dockerfile in the source and push.
-// AutoBuild: the same, for a saved task (`task` names it).
+// QuickRun: run a multi-step task file (steps/) with the source as its
+// workspace. AutoBuild / AutoRun: the same, for a saved task (`task` names it).
 struct RunRequest {
   std::string type = "QuickBuild";  // QuickBuild | QuickRun | AutoBuild | AutoRun
   std::string task;                 // task name for Auto* runs, "" for quick runs
   // "context:<id>" (uploaded with StoreContext), a git URL (#ref:subdir), an
   // http(s) tarball URL, "oci://REGISTRY/REPO:TAG", or "/dev/null".
   std::string source;
-  std::string dockerfile = "Dockerfile";  // relative to the context root
+  // Relative to the context root: the Dockerfile, or for *Run types the task
+  // file when `task_file` is empty.
+  std::string dockerfile = "Dockerfile";
+  // *Run types: the task file's text, when the client sent it (`-f -`, or a
+  // file beside a /dev/null or remote source).
+  std::string task_file;
+  std::string values;  // *Run types: a values YAML map (--values)
+  // *Run types: --set NAME=VALUE, which win over `values`; secret ones
+  // (--set-secret) are also {{.Secrets.NAME}} and never logged or returned.
+  std::vector<BuildArg> sets;
   // References to tag (and push). "{{.Run.ID}}" expands to the run id; a
   // name without a registry gets ServiceOptions::registry_host.
   std::vector<std::string> images;
@@ -88,9 +99,9 @@ struct RunRequest {
   std::string platform = "linux/amd64";
   bool push = true;
   bool no_cache = false;
-  int64_t timeout_seconds = 3600;  // 300..28800, whole run
-  std::string user;                // who queued it; pushes carry this user's rights
-  std::string git_token;           // private repositories; never logged or returned
+  int64_t timeout_seconds = 3600;               // 300..28800, whole run
+  std::string user;                             // who queued it; pushes carry this user's rights
+  std::string git_token;                        // private repositories; never logged or returned
   std::vector<RegistryCredential> credentials;  // passwords never logged or returned
   RunTrigger trigger;
 };
@@ -147,6 +158,8 @@ struct ServiceOptions {
   // a lower minimum for RunRequest::timeout_seconds than ACR's 300.
   bool allow_local_git = false;
   int64_t min_timeout_seconds = 300;
+  // Task files' image aliases ($bash, `cmd: curl …`): name -> image.
+  std::map<std::string, std::string> image_aliases;
 };
 
 class RunService {

@@ -94,7 +94,8 @@ void RunService::Impl::Execute(Run run, const std::shared_ptr<ActiveRun>& a) {
       };
       // An ActiveRun canceled before it got here stops at once.
       outcome = a->cancel ? internal::Outcome{RunStatus::kCanceled, "canceled"}
-                          : internal::ExecuteQuickBuild(ctx);
+                : internal::IsTaskRun(run.request) ? internal::ExecuteTaskRun(ctx)
+                                                   : internal::ExecuteQuickBuild(ctx);
     }
   }
   contexts.Release(run.id);  // when the run stopped before extracting it

@@ -242,9 +242,23 @@ TEST_F(TriggersTest, TaskFilesAndBadDefinitionsAreRefusedClearly) {
   t.name = "multi";
   t.source = "/dev/null";
   t.file = "acb.yaml";
+  // Without a source the task file must come with the task.
   auto refused = tasks_->Create(t);
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find("multi-step"), std::string::npos);
+  EXPECT_NE(refused.status().message().find("needs the file's content"), std::string::npos)
+      << refused.status().message();
+  t.task_file = "steps:\n  - cmd: busybox true\n";
+  t.images = {"app:1"};
+  refused = tasks_->Create(t);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("push steps"), std::string::npos)
+      << refused.status().message();
+  t.images.clear();
+  auto multi = tasks_->Create(t);
+  ASSERT_TRUE(multi.ok()) << multi.status().message();
+  // Its builds are known once it runs: no scan error meanwhile.
+  EXPECT_EQ(multi->dependencies_error, "");
+  t.task_file.clear();
   t.file = "Dockerfile";
   t.base_image_trigger_type = "Sometimes";
   EXPECT_NE(tasks_->Create(t).status().message().find("Runtime or All"), std::string::npos);

@@ -262,6 +262,7 @@ struct Plan {
   fs::path context, dockerfile, override_ignore;
   std::string dockerfile_rel;  // "" when outside the context
   bool has_override = false;
+  bool without_dockerfile = false;
 };
 
 // After the walk: a Dockerfile the walk did not write goes in under a
@@ -295,6 +296,8 @@ Result<Plan> MakePlan(const PackOptions& options) {
   if (!fs::is_directory(p.context, ec))
     return NotFound("build context " + p.context.string() + " is not a directory");
   p.dockerfile = options.dockerfile.empty() ? p.context / "Dockerfile" : options.dockerfile;
+  p.without_dockerfile = options.without_dockerfile;
+  if (p.without_dockerfile) return p;
   if (!fs::is_regular_file(p.dockerfile, ec))
     return NotFound("Dockerfile " + p.dockerfile.string() + " does not exist");
   p.override_ignore = p.dockerfile.string() + ".dockerignore";
@@ -329,7 +332,8 @@ Result<PackedContext> PackContext(const PackOptions& options, const fs::path& ou
   Packer packer(a.get(), ignore, std::move(forced));
   DD_RETURN_IF_ERROR(packer.Walk(root.get(), ""));
   PackedContext result;
-  DD_RETURN_IF_ERROR(AddDockerfileExtras(packer, plan, result.dockerfile));
+  if (!plan.without_dockerfile)
+    DD_RETURN_IF_ERROR(AddDockerfileExtras(packer, plan, result.dockerfile));
   if (archive_write_close(a.get()) != ARCHIVE_OK)
     return Internal(std::string("tar close: ") + archive_error_string(a.get()));
   DD_RETURN_IF_ERROR(sink->Finish());

@@ -28,6 +28,9 @@ struct PackOptions {
   // As the user wrote it (relative to the working directory); empty means
   // context_dir/Dockerfile.
   std::filesystem::path dockerfile;
+  // A task-file run's workspace: the directory alone (its .dockerignore
+  // still applies); no Dockerfile is needed or added.
+  bool without_dockerfile = false;
 };
 
 struct PackedContext {

@@ -12,9 +12,9 @@
 
 #include "base/fd.h"
 #include "cli/client/api_client.h"
-#include "cli/client/context_pack.h"
 #include "cli/client/exit.h"
 #include "cli/client/run_watch.h"
+#include "cli/client/upload.h"
 #include "cli/commands.h"
 
 namespace drydock::cli {
@@ -43,13 +43,6 @@ Status CheckRemoteFlags(const BuildFlags& f) {
   return Status::Ok();
 }
 
-// What the server fetches itself: "/dev/null", URLs, scp-like git remotes.
-bool IsRemoteSource(const std::string& s) {
-  if (s == "/dev/null" || s.find("://") != std::string::npos) return true;
-  auto at = s.find('@'), colon = s.find(':'), slash = s.find('/');
-  return at != std::string::npos && colon != std::string::npos && at < colon && colon < slash;
-}
-
 // --build-arg K=V, or K alone for the value in the environment (skipped
 // when unset, as docker does; a secret without a value is an error).
 Result<json> BuildArgs(const BuildFlags& f) {
@@ -72,42 +65,6 @@ Result<json> BuildArgs(const BuildFlags& f) {
   return out;
 }
 
-std::string Kib(uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(bytes) / 1024);
-  return buf;
-}
-
-std::string Seconds(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f", s);
-  return buf;
-}
-
-// Packs the directory into a temporary file, uploads it, and returns the
-// run's source ("context:<id>"); `dockerfile` becomes the archive's name.
-Result<std::string> UploadContext(client::ApiClient& api, const BuildFlags& f,
-                                  std::string& dockerfile) {
-  std::cerr << "Packing source code into tar to upload...\n";
-  TempDir tmp(fs::temp_directory_path(), "drydock-context");
-  auto start = std::chrono::steady_clock::now();
-  DD_ASSIGN_OR_RETURN(packed, client::PackContext({f.context, f.file}, tmp.path() / "ctx.tar.gz"));
-  std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-  dockerfile = packed.dockerfile;
-  if (packed.excluded > 0)
-    std::cerr << "Excluded " << packed.excluded << " path(s) matching .dockerignore\n";
-  // The packing time tells users (and bench/quickbuild) what a big context costs.
-  std::cerr << "Uploading archive (" << Kib(packed.size) << " KiB, " << packed.entries
-            << " entries, packed in " << Seconds(took.count()) << "s) to " << api.server()
-            << "...\n";
-  UniqueFd fd(::open(packed.archive.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return Internal("cannot reopen " + packed.archive.string());
-  DD_ASSIGN_OR_RETURN(reply, api.Upload("/api/v1/contexts", fd.get(), packed.size));
-  std::string id = reply.value("id", "");
-  if (id.empty()) return Internal("the server accepted the context without an id");
-  return "context:" + id;
-}
-
 Result<json> QueueRun(client::ApiClient& api, const BuildFlags& f) {
   DD_ASSIGN_OR_RETURN(args, BuildArgs(f));
   std::string source = f.context;
@@ -119,15 +76,15 @@ Result<json> QueueRun(client::ApiClient& api, const BuildFlags& f) {
     TempDir empty(fs::temp_directory_path(), "drydock-empty");
     BuildFlags only = f;
     only.context = empty.path().string();
-    DD_ASSIGN_OR_RETURN(uploaded, UploadContext(api, only, dockerfile));
+    DD_ASSIGN_OR_RETURN(uploaded, client::UploadContext(api, only.context, only.file, &dockerfile));
     source = uploaded;
-  } else if (!IsRemoteSource(f.context)) {
+  } else if (!client::IsRemoteSource(f.context)) {
     if (!fs::is_directory(f.context, ec)) {
       return Invalid("SOURCE " + f.context +
                      " is not a directory; remote sources are git URLs (https://host/repo.git"
                      "#ref:subdir), tarball URLs, oci://REGISTRY/REPO:TAG or /dev/null");
     }
-    DD_ASSIGN_OR_RETURN(uploaded, UploadContext(api, f, dockerfile));
+    DD_ASSIGN_OR_RETURN(uploaded, client::UploadContext(api, f.context, f.file, &dockerfile));
     source = uploaded;
   }
   json body = {{"type", "QuickBuild"},     {"source", source},

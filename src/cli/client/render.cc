@@ -40,15 +40,14 @@ std::string RegistryFor(const RenderFlags& f) {
   return "localhost:5000";
 }
 
-Status Render(const RenderFlags& f) {
-  DD_ASSIGN_OR_RETURN(text, ReadText(f.file));
+Status Render(const std::string& text, const std::string& name, const RenderFlags& f) {
   std::string values_yaml;
   if (!f.values_file.empty()) {
     DD_ASSIGN_OR_RETURN(v, ReadText(f.values_file));
     values_yaml = v;
   }
   steps::RenderInput in;
-  in.file_name = f.file == "-" ? "stdin" : f.file;
+  in.file_name = name;
   in.run.id = f.run_id;
   in.run.registry = RegistryFor(f);
   in.run.time = std::chrono::duration_cast<std::chrono::seconds>(
@@ -72,8 +71,15 @@ Status Render(const RenderFlags& f) {
 }  // namespace
 
 int RenderTask(const RenderFlags& flags) {
-  Status s = Render(flags);
+  auto text = ReadText(flags.file);
+  Status s =
+      text.ok() ? Render(*text, flags.file == "-" ? "stdin" : flags.file, flags) : text.status();
   return s.ok() ? 0 : client::Fail("render", s);
+}
+
+int RenderTaskText(const std::string& text, const std::string& name, const RenderFlags& flags) {
+  Status s = Render(text, name, flags);
+  return s.ok() ? 0 : client::Fail("run", s);
 }
 
 }  // namespace drydock::cli

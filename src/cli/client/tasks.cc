@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 #include <yaml-cpp/yaml.h>
@@ -85,6 +87,15 @@ Result<json> Body(const TaskFlags& f, bool all) {
   if (all) j["name"] = f.name;
   if (want("context")) j["source"] = f.source;
   if (want("file") && !f.file.empty()) j["file"] = f.file;
+  if (want("file") && f.source == "/dev/null" && !f.file.empty()) {
+    // No source to read it from: the task file goes with the task, as
+    // `az acr task create -f acb.yaml -c /dev/null` sends it.
+    std::ifstream in(f.file, std::ios::binary);
+    if (!in) return NotFound("task file " + f.file + " does not exist");
+    std::stringstream text;
+    text << in.rdbuf();
+    j["taskFile"] = text.str();
+  }
   if (want("image")) j["images"] = f.images;
   if (want("arg") || want("secret-arg")) {
     DD_ASSIGN_OR_RETURN(args, Arguments(f));
