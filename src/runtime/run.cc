@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,15 +14,16 @@
 
 #include "base/fd.h"
 #include "base/random.h"
+#include "runtime/runc.h"
 #include "runtime/runtime.h"
 
 namespace drydock::runtime {
-namespace {
 
-namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+void CloseFrom(int first) {
+  if (::syscall(SYS_close_range, first, ~0U, 0) == 0) return;
+  for (int fd = first; fd < 1024; ++fd) ::close(fd);  // a kernel before 5.9
+}
 
-// Runs a short runc subcommand (kill, delete) and waits for it.
 int RuncCommand(const std::vector<std::string>& args) {
   pid_t pid = ::fork();
   if (pid == 0) {
@@ -29,6 +31,7 @@ int RuncCommand(const std::vector<std::string>& args) {
     ::dup2(devnull, 0);
     ::dup2(devnull, 1);
     ::dup2(devnull, 2);
+    CloseFrom(3);
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -39,6 +42,11 @@ int RuncCommand(const std::vector<std::string>& args) {
   ::waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
 
 // Removes runc's state for the container however the run ended.
 class ContainerGuard {
@@ -92,6 +100,9 @@ Result<RunResult> Run(const ContainerSpec& spec, const RunOptions& options) {
     ::dup2(devnull, 0);
     ::dup2(write_end.get(), 1);
     ::dup2(write_end.get(), 2);
+    // runc outlives a killed server: it must not hold the server's
+    // listening socket (Asio does not open it close-on-exec) or anything else.
+    CloseFrom(3);
     ::execlp("runc", "runc", "--root", runc_root.c_str(), "run", "--no-new-keyring", "--bundle",
              bundle_path.c_str(), id.c_str(), nullptr);
     const char msg[] = "drydock: cannot execute runc\n";

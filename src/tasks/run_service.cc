@@ -3,6 +3,7 @@
 #include <set>
 #include <system_error>
 
+#include "runtime/runtime.h"
 #include "tasks/materialize.h"
 #include "tasks/quick_build.h"
 #include "tasks/run_record.h"
@@ -79,7 +80,9 @@ Status RunService::Impl::Recover() {
     run.error = "the server restarted while the run was running";
     DD_RETURN_IF_ERROR(Finalize(run, {row.status}));
   }
-  // Nothing runs yet, so every work dir is a leftover.
+  // Nothing runs yet, so every work dir is a leftover, with whatever a
+  // killed process left running or mounted in it.
+  runtime::ReleaseLeftovers(options.data_dir / "runs");
   std::error_code ec;
   fs::remove_all(options.data_dir / "runs", ec);
   fs::create_directories(options.data_dir / "runs", ec);

@@ -344,4 +344,26 @@ assert_eq Succeeded "$status" "status of the triggered run"
 assert_eq "Image Update" "$(run_field "$second" .trigger)" "trigger"
 exists "msapp:$second" || fail "msapp:$second was not pushed"
 
+log "a server killed mid-run: the next start ends the run and releases its containers and mounts"
+# Numbers of this test's own, so that pgrep never sees another test's processes.
+nap=$((100000 + RANDOM)) svc_port=$((20000 + RANDOM % 10000))
+printf 'steps:\n  - id: svc\n    cmd: %s/base:1 busybox httpd -f -p %s\n    detach: true\n  - cmd: %s/base:1 sleep %s\n' \
+  "$REG" "$svc_port" "$REG" "$nap" >"$WORK/crash.yaml"
+id=$(drydock run -f "$WORK/crash.yaml" --no-wait /dev/null 2>/dev/null)
+for _ in $(seq 1 100); do
+  pgrep -f "sleep $nap" >/dev/null && break
+  sleep 0.1
+done
+pgrep -f "sleep $nap" >/dev/null || fail "the step never started"
+grep -q "$DATA/runs" /proc/mounts || fail "no mounts under $DATA/runs while the run runs"
+kill9_server
+pgrep -f "sleep $nap" >/dev/null || fail "the container died with the server (nothing left to test)"
+start_server --config "$WORK/drydock.yaml"
+assert_eq Error "$(run_field "$id" .status)" "status of the interrupted run"
+pgrep -f "sleep $nap" >/dev/null && fail "the interrupted run's container still runs"
+pgrep -f "httpd -f -p $svc_port" >/dev/null && fail "the interrupted run's detached container still runs"
+grep -q "$DATA/runs" /proc/mounts && fail "mounts left under $DATA/runs: $(grep "$DATA/runs" /proc/mounts | head -n 3)"
+[ -z "$(ls -A "$DATA/runs")" ] || fail "run work dirs left: $(ls "$DATA/runs")"
+ok "nothing of the killed server's run is left"
+
 stop_server
