@@ -1,10 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <mutex>
 
+#include <algorithm>
 #include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "runtime/runtime.h"
 #include "test_dir.h"
@@ -15,10 +19,12 @@ namespace {
 namespace fs = std::filesystem;
 
 bool IsMounted(const fs::path& p) {
+  std::string escaped;  // as mountinfo writes a space
+  for (char c : p.string()) escaped += c == ' ' ? std::string("\\040") : std::string(1, c);
   std::ifstream mounts("/proc/self/mountinfo");
   std::string line;
   while (std::getline(mounts, line)) {
-    if (line.find(" " + p.string() + " ") != std::string::npos) return true;
+    if (line.find(" " + escaped + " ") != std::string::npos) return true;
   }
   return false;
 }
@@ -209,6 +215,53 @@ TEST_F(RuntimeTest, DetachedServiceIsReachableByNameInASharedNamespace) {
   }
   EXPECT_FALSE(fs::exists(ns_path));
   EXPECT_FALSE(fs::exists(dir_.path() / "state/runc") && !fs::is_empty(dir_.path() / "state/runc"));
+}
+
+// A privileged step gets every capability the server holds and no masked
+// or read-only /proc paths; a normal one keeps Docker's defaults.
+TEST(RuntimeSpecTest, PrivilegedGetsTheBoundingSetAndNoMasks) {
+  ContainerSpec spec;
+  spec.rootfs = "/nonexistent";
+  spec.args = {"true"};
+  auto normal = nlohmann::json::parse(RuntimeSpecJson(spec, "/h", "/r"));
+  spec.privileged = true;
+  auto privileged = nlohmann::json::parse(RuntimeSpecJson(spec, "/h", "/r"));
+  auto caps = [](const nlohmann::json& j) {
+    return j["process"]["capabilities"]["bounding"].get<std::vector<std::string>>();
+  };
+  auto has = [](const std::vector<std::string>& list, const std::string& cap) {
+    return std::find(list.begin(), list.end(), cap) != list.end();
+  };
+  EXPECT_FALSE(has(caps(normal), "CAP_SYS_ADMIN"));
+  EXPECT_TRUE(has(caps(normal), "CAP_CHOWN"));
+  EXPECT_GT(caps(privileged).size(), caps(normal).size());
+  EXPECT_TRUE(has(caps(privileged), "CAP_CHOWN"));
+  EXPECT_TRUE(normal["linux"].contains("maskedPaths"));
+  EXPECT_FALSE(privileged["linux"].contains("maskedPaths"));
+  EXPECT_FALSE(privileged["linux"].contains("readonlyPaths"));
+}
+
+// What a killed server leaves (here: nested mounts, one under a name with a
+// space) is released, so the directory can be removed.
+TEST_F(RuntimeTest, ReleaseLeftoversDetachesMountsBelowTheDirectory) {
+  fs::path runs = dir_.path() / "runs";
+  fs::path outer = runs / "ca1 x" / "root";
+  fs::create_directories(outer);
+  fs::create_directories(runs / "ca1 x" / "src");
+  ASSERT_EQ(::mount((runs / "ca1 x" / "src").c_str(), outer.c_str(), nullptr, MS_BIND, nullptr), 0);
+  fs::create_directories(outer / "inner");
+  ASSERT_EQ(::mount(base_.c_str(), (outer / "inner").c_str(), nullptr, MS_BIND, nullptr), 0);
+  ASSERT_TRUE(IsMounted(outer / "inner"));
+  auto elsewhere = Mount();  // outside `runs`: left alone
+  ASSERT_TRUE(elsewhere.ok());
+  ReleaseLeftovers(runs);
+  EXPECT_FALSE(IsMounted(outer / "inner"));
+  EXPECT_FALSE(IsMounted(outer));
+  EXPECT_TRUE(IsMounted(elsewhere->target()));
+  std::error_code ec;
+  fs::remove_all(runs, ec);
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_TRUE(fs::exists(base_ / "bin/busybox"));  // removing never reached through a mount
 }
 
 }  // namespace
