@@ -25,13 +25,7 @@ std::string Seconds(Clock::duration d) {
   return buf;
 }
 
-Outcome Fail(RunStatus status, const LogWriter& log, const std::string& error) {
-  return Outcome{status, log.Redact(error)};
-}
-
-}  // namespace
-
-Result<FetchedSource> FetchRunSource(RunContext& ctx, const fs::path& work_dir) {
+Result<FetchedSource> Fetch(RunContext& ctx, const fs::path& work_dir) {
   const RunRequest& r = ctx.run.request;
   DD_ASSIGN_OR_RETURN(spec, ClassifySource(r.source, ctx.options.allow_local_git));
   FetchOptions f;
@@ -50,6 +44,22 @@ Result<FetchedSource> FetchRunSource(RunContext& ctx, const fs::path& work_dir) 
     std::error_code ec;
     fs::remove(ctx.upload, ec);  // an upload serves one run
   }
+  return fetched;
+}
+
+}  // namespace
+
+Outcome Fail(RunStatus status, const LogWriter& log, const std::string& error) {
+  return Outcome{status, log.Redact(error)};
+}
+
+Result<FetchedSource> FetchRunSource(RunContext& ctx, const fs::path& work_dir) {
+  ctx.log.Line("Downloading source code...");
+  auto fetched = Fetch(ctx, work_dir);
+  if (!fetched.ok())
+    return Status(fetched.status().code(),
+                  "failed to fetch the source: " + fetched.status().message());
+  ctx.run.source = fetched->info;
   return fetched;
 }
 
@@ -153,12 +163,8 @@ Outcome ExecuteQuickBuild(RunContext& ctx) {
   auto work = WorkDir::Create(ctx.options.data_dir / "runs" / run.id);
   if (!work.ok()) return Fail(RunStatus::kError, ctx.log, work.status().message());
 
-  ctx.log.Line("Downloading source code...");
   auto fetched = FetchRunSource(ctx, work->path());
-  if (!fetched.ok())
-    return Fail(RunStatus::kFailed, ctx.log,
-                "failed to fetch the source: " + fetched.status().message());
-  run.source = fetched->info;
+  if (!fetched.ok()) return Fail(RunStatus::kFailed, ctx.log, fetched.status().message());
   auto dockerfile = FileIn(fetched->context, r.dockerfile);
   if (!dockerfile.ok()) return Fail(RunStatus::kFailed, ctx.log, dockerfile.status().message());
 

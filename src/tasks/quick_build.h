@@ -39,7 +39,11 @@ inline bool IsTaskRun(const RunRequest& r) { return r.type == "QuickRun" || r.ty
 Status ValidateTaskRun(const RunRequest& request, const ServiceOptions& options);
 Outcome ExecuteTaskRun(RunContext& ctx);
 
-// The run's source fetched into `work_dir` (an upload is consumed).
+// An outcome with `error` redacted as the log would show it.
+Outcome Fail(RunStatus status, const LogWriter& log, const std::string& error);
+
+// The run's source fetched into `work_dir` (an upload is consumed) and
+// recorded in the run; errors say that fetching failed.
 Result<FetchedSource> FetchRunSource(RunContext& ctx, const std::filesystem::path& work_dir);
 
 // How the run's pulls and pushes authenticate: the request's own

@@ -76,10 +76,6 @@ Result<steps::RenderInput> RenderInputFor(const ServiceOptions& o, const Run& ru
   return in;
 }
 
-Outcome Fail(RunStatus status, const LogWriter& log, const std::string& error) {
-  return Outcome{status, log.Redact(error)};
-}
-
 void RecordResult(Run& run, const steps::ExecResult& result) {
   for (const auto& p : result.pushed)
     run.output_images.push_back(ImageDescriptor{p.registry, p.repository, p.tag, p.digest});
@@ -110,12 +106,8 @@ Outcome ExecuteTaskRun(RunContext& ctx) {
   auto work = WorkDir::Create(ctx.options.data_dir / "runs" / run.id);
   if (!work.ok()) return Fail(RunStatus::kError, ctx.log, work.status().message());
 
-  ctx.log.Line("Downloading source code...");
   auto fetched = FetchRunSource(ctx, work->path());
-  if (!fetched.ok())
-    return Fail(RunStatus::kFailed, ctx.log,
-                "failed to fetch the source: " + fetched.status().message());
-  run.source = fetched->info;
+  if (!fetched.ok()) return Fail(RunStatus::kFailed, ctx.log, fetched.status().message());
   auto text = TaskFileText(r, fetched->context);
   if (!text.ok()) return Fail(RunStatus::kFailed, ctx.log, text.status().message());
   auto in = RenderInputFor(ctx.options, run, fetched->context);

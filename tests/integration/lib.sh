@@ -476,6 +476,25 @@ wait_port() {
   fail "$2 did not start on port $1"
 }
 
+# ------------------------------------------------------------- client ---
+drydock() { "$DRYDOCK_BIN" "$@"; }
+
+# client_login: `drydock login` as admin to the running server (the client's
+# config under $WORK/config).
+client_login() {
+  export XDG_CONFIG_HOME="$WORK/config"
+  printf '%s' "$ADMIN_PASS" | drydock login "$REG" -u admin --password-stdin >/dev/null 2>&1 ||
+    fail "drydock login"
+}
+
+# push_base REPO:TAG VERSION: a busybox image whose /etc/drydock-test ends
+# with VERSION, pushed to the running server.
+push_base() {
+  local dir="$WORK/layouts/${1//[:\/]/_}-$2"
+  make_busybox_layout "$dir" 1 "$2" >/dev/null
+  push_layout "$dir" 1 "$1"
+}
+
 # ------------------------------------------------------------- builds ---
 # use_build_env: drydock build state under $WORK and a Docker config with
 # the admin's credentials for the running server (call after start_server).

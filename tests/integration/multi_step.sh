@@ -24,15 +24,8 @@ triggers:
   base_image_poll_seconds: 1
 EOF
 start_server --config "$WORK/drydock.yaml"
-drydock() { "$DRYDOCK_BIN" "$@"; }
-printf '%s' "$ADMIN_PASS" | drydock login "$REG" -u admin --password-stdin >/dev/null 2>&1 ||
-  fail "drydock login"
+client_login
 
-push_base() {
-  local dir="$WORK/layouts/${1//[:\/]/_}-$2"
-  make_busybox_layout "$dir" 1 "$2" >/dev/null
-  push_layout "$dir" 1 "$1"
-}
 push_base base:1 v1
 push_base tools/bash:1 tools
 exists() { skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/$1" >/dev/null 2>&1; }

@@ -18,7 +18,6 @@ make_busybox_layout "$WORK/base" 1 >/dev/null
 push_layout "$WORK/base" 1 base/busybox:1
 BASE="$REG/base/busybox:1"
 
-drydock() { "$DRYDOCK_BIN" "$@"; }
 
 # qb NAME [drydock build args...]: a server build that must succeed; its
 # stdout and stderr land in $WORK/NAME.out and $WORK/NAME.err.

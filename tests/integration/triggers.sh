@@ -20,16 +20,8 @@ triggers:
   base_image_poll_seconds: 1
 EOF
 start_server --config "$WORK/drydock.yaml"
-drydock() { "$DRYDOCK_BIN" "$@"; }
-printf '%s' "$ADMIN_PASS" | drydock login "$REG" -u admin --password-stdin >/dev/null 2>&1 ||
-  fail "drydock login"
+client_login
 
-# push_base REPO:TAG VERSION: a busybox image whose /etc/drydock-test names VERSION.
-push_base() {
-  local dir="$WORK/layouts/${1//[:\/]/_}-$2"
-  make_busybox_layout "$dir" 1 "$2" >/dev/null
-  push_layout "$dir" 1 "$1"
-}
 digest_of() { skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/$1" | sha256sum | cut -d' ' -f1 | sed 's/^/sha256:/'; }
 runs_json() { drydock run list --top 200 -o json ${1:+--task "$1"}; }
 run_count() { runs_json "$1" | jq length; }
@@ -369,8 +361,8 @@ assert_not_contains "$(drydock task show -n app; drydock task list -o json)" "s3
 assert_contains "$(drydock task list)" "framework" "task list"
 assert_contains "$(drydock task list-runs -n app)" "Image Update" "task list-runs shows triggers"
 assert_contains "$(drydock task logs -n app 2>/dev/null)" "was successful" "task logs of the newest run"
-if drydock task create -n multi -c "$GIT#main:app" -f acb.yaml >"$WORK/bad.out" 2>&1; then fail "task YAML accepted"; fi
-assert_contains "$(cat "$WORK/bad.out")" "multi-step" "task YAML refused clearly"
+if drydock task create -n multi -c "$GIT#main:app" -f acb.yaml -t app:1 >"$WORK/bad.out" 2>&1; then fail "task YAML with an image accepted"; fi
+assert_contains "$(cat "$WORK/bad.out")" "push steps name its images" "task YAML with --image refused clearly"
 if drydock task create -n badcron -c "$GIT#main:app" --schedule "61 * * * *" >"$WORK/bad.out" 2>&1; then fail "bad cron accepted"; fi
 assert_contains "$(cat "$WORK/bad.out")" "minute: 61 is out of range" "bad cron refused clearly"
 if drydock task create -n app -c "$GIT#main:app" >"$WORK/bad.out" 2>&1; then fail "duplicate task accepted"; fi

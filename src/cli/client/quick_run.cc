@@ -165,17 +165,7 @@ Result<int> Run(QuickRunFlags f) {
   DD_ASSIGN_OR_RETURN(run, Queue(api, f, task, sets));
   std::string id = run.value("runId", "");
   std::cerr << "Queued a run with ID: " << id << "\n";
-  if (f.no_wait) {
-    std::cout << id << "\n";
-    return 0;
-  }
-  std::cerr << "Waiting for an agent...\n";
-  if (f.no_logs) {
-    DD_ASSIGN_OR_RETURN(final_run, client::PollUntilFinal(api, id));
-    return client::ReportFinal(final_run, "");
-  }
-  DD_ASSIGN_OR_RETURN(followed, client::FollowLog(api, id));
-  return client::ReportFinal(followed.run, followed.last_line);
+  return client::WatchRun(api, id, f.no_wait, f.no_logs);
 }
 
 }  // namespace

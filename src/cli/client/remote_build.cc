@@ -104,18 +104,9 @@ Result<int> Build(const BuildFlags& f) {
   DD_ASSIGN_OR_RETURN(run, QueueRun(api, f));
   std::string id = run.value("runId", "");
   std::cerr << "Queued a build with ID: " << id << "\n";
-  if (f.no_wait) {
-    std::cout << id << "\n";
-    return 0;
-  }
-  if (f.tags.empty()) std::cerr << "No -t given: the image is built but not pushed.\n";
-  std::cerr << "Waiting for an agent...\n";
-  if (f.no_logs) {
-    DD_ASSIGN_OR_RETURN(final_run, client::PollUntilFinal(api, id));
-    return client::ReportFinal(final_run, "");
-  }
-  DD_ASSIGN_OR_RETURN(followed, client::FollowLog(api, id));
-  return client::ReportFinal(followed.run, followed.last_line);
+  if (f.tags.empty() && !f.no_wait)
+    std::cerr << "No -t given: the image is built but not pushed.\n";
+  return client::WatchRun(api, id, f.no_wait, f.no_logs);
 }
 
 }  // namespace

@@ -140,4 +140,18 @@ int ReportFinal(const json& run, const std::string& last_log_line) {
   return 1;
 }
 
+Result<int> WatchRun(ApiClient& api, const std::string& run_id, bool no_wait, bool no_logs) {
+  if (no_wait) {
+    std::cout << run_id << "\n";
+    return 0;
+  }
+  std::cerr << "Waiting for an agent...\n";
+  if (no_logs) {
+    DD_ASSIGN_OR_RETURN(final_run, PollUntilFinal(api, run_id));
+    return ReportFinal(final_run, "");
+  }
+  DD_ASSIGN_OR_RETURN(followed, FollowLog(api, run_id));
+  return ReportFinal(followed.run, followed.last_line);
+}
+
 }  // namespace drydock::client

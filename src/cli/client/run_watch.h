@@ -32,4 +32,9 @@ Result<nlohmann::json> PollUntilFinal(ApiClient& api, const std::string& run_id)
 // exit code: 0 only when the run succeeded.
 int ReportFinal(const nlohmann::json& run, const std::string& last_log_line);
 
+// After a run is queued: with `no_wait`, prints its id and returns 0; else
+// follows its log (or, with `no_logs`, polls its status) to the end and
+// reports it. Returns the exit code.
+Result<int> WatchRun(ApiClient& api, const std::string& run_id, bool no_wait, bool no_logs);
+
 }  // namespace drydock::client

@@ -219,16 +219,7 @@ Result<int> Run(const TaskFlags& f) {
   DD_ASSIGN_OR_RETURN(run, api.Post(TaskPath(f.name) + "/runs", body));
   std::string id = run.value("runId", "");
   std::cerr << "Queued a run of task " << f.name << " with ID: " << id << "\n";
-  if (f.no_wait) {
-    std::cout << id << "\n";
-    return 0;
-  }
-  if (f.no_logs) {
-    DD_ASSIGN_OR_RETURN(final_run, client::PollUntilFinal(api, id));
-    return client::ReportFinal(final_run, "");
-  }
-  DD_ASSIGN_OR_RETURN(followed, client::FollowLog(api, id));
-  return client::ReportFinal(followed.run, followed.last_line);
+  return client::WatchRun(api, id, f.no_wait, f.no_logs);
 }
 
 // The given run's log, else the newest run of the task (followed while it runs).
