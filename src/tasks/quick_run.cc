@@ -43,7 +43,9 @@ Result<steps::RenderInput> RenderInputFor(const ServiceOptions& o, const Run& ru
                                           const fs::path& context) {
   const RunRequest& r = run.request;
   steps::RenderInput in;
-  in.file_name = r.task_file.empty() ? r.dockerfile : "task.yaml";
+  // A file sent with the request is named by `dockerfile` when the client
+  // gave its name.
+  in.file_name = r.dockerfile.empty() ? "task.yaml" : r.dockerfile;
   in.run.id = run.id;
   in.run.registry = o.registry_host;
   in.run.commit = run.source.commit;
@@ -82,6 +84,17 @@ void RecordResult(Run& run, const steps::ExecResult& result) {
   if (!result.dependencies.empty()) run.dependencies_json = result.dependencies.dump(2);
 }
 
+// Key Vault is not here: a declared secret's value comes from --set-secret.
+Status CheckSecrets(const steps::TaskFile& task, const steps::RenderInput& in) {
+  for (const auto& secret : task.secrets) {
+    if (!in.secrets.count(secret.id))
+      return Invalid("secret '" + secret.id +
+                     "' has no value: there is no Key Vault here; give it with --set-secret " +
+                     secret.id + "=VALUE");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ValidateTaskRun(const RunRequest& r, const ServiceOptions& o) {
@@ -96,8 +109,8 @@ Status ValidateTaskRun(const RunRequest& r, const ServiceOptions& o) {
   probe.request = r;
   DD_ASSIGN_OR_RETURN(in, RenderInputFor(o, probe, {}));
   if (r.task_file.empty()) return Status::Ok();  // it is in the source
-  auto task = steps::LoadTaskFile(r.task_file, in);
-  return task.ok() ? Status::Ok() : task.status();
+  DD_ASSIGN_OR_RETURN(task, steps::LoadTaskFile(r.task_file, in));
+  return CheckSecrets(task, in);
 }
 
 Outcome ExecuteTaskRun(RunContext& ctx) {
@@ -114,6 +127,8 @@ Outcome ExecuteTaskRun(RunContext& ctx) {
   if (!in.ok()) return Fail(RunStatus::kFailed, ctx.log, in.status().message());
   auto task = steps::LoadTaskFile(*text, *in);
   if (!task.ok()) return Fail(RunStatus::kFailed, ctx.log, task.status().message());
+  if (Status s = CheckSecrets(*task, *in); !s.ok())
+    return Fail(RunStatus::kFailed, ctx.log, s.message());
 
   if (ctx.on_running) ctx.on_running();
   steps::ExecOptions e;

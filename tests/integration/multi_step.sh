@@ -206,6 +206,18 @@ assert_not_contains "$(cat "$WORK/secret.log" "$WORK/secret.fulllog")" "s3cr3t-X
 assert_contains "$(cat "$WORK/secret.fulllog")" "value=*** secret=***" "masked log"
 assert_contains "$(cat "$WORK/secret.fulllog")" "len=13" "the step got the value"
 assert_not_contains "$(drydock run show "$id")" "s3cr3t-XyZ-42" "run record"
+# A Key Vault secret: no vault here, so its value must be given.
+task vault <<'EOF2'
+version: v1.1.0
+secrets:
+  - id: dbpass
+    keyvault: https://vault.example.com/secrets/dbpass
+steps:
+  - cmd: $Registry/base:1 sh -c 'test "{{.Secrets.dbpass}}" = "vault-Value-9" && echo vault-secret-ok'
+EOF2
+run_fails vault "secret 'dbpass' has no value"
+run_ok vault --set-secret dbpass=vault-Value-9 >/dev/null
+assert_contains "$(cat "$WORK/vault.log")" "vault-secret-ok" "a Key Vault secret given with --set-secret"
 
 log "\$aliases (custom and the server's image alias) and .Values, from --values and --set"
 task alias <<'EOF'

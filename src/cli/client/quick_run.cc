@@ -146,6 +146,7 @@ Result<json> Queue(client::ApiClient& api, const QuickRunFlags& f, const TaskTex
     body["dockerfile"] = task.path;
   } else {
     body["taskFile"] = task.text;
+    body["dockerfile"] = fs::path(task.name).filename().string();  // names it in errors
   }
   // Never a flag: argv is visible to every user of the machine.
   if (const char* token = std::getenv("DRYDOCK_GIT_TOKEN"); token && *token)
