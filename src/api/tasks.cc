@@ -5,6 +5,7 @@
 
 #include "api/impl.h"
 #include "api/run_json.h"
+#include "base/strings.h"
 #include "oci/reference.h"
 #include "triggers/cron.h"
 
@@ -178,10 +179,7 @@ void Api::Impl::Webhook(http::Request& req, http::Response& resp, const std::str
   if (!body.ok()) return SendStatus(resp, body.status());
   triggers::Headers headers;
   for (const auto& [k, v] : req.headers) {
-    std::string lower = k;
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char ch) { return std::tolower(ch); });
-    headers[lower] = v;
+    headers[AsciiLower(k)] = v;
   }
   auto outcome = trigger_service.OnWebhook(name, headers, *body);
   json out = {{"message", outcome.message}};

@@ -6,6 +6,7 @@
 
 #include "auth/jwt.h"
 #include "base/random.h"
+#include "base/strings.h"
 #include "oci/digest.h"
 
 namespace drydock::auth {
@@ -20,17 +21,6 @@ constexpr char kApiTokenType[] = "drydock-api";
 int64_t Now() { return static_cast<int64_t>(::time(nullptr)); }
 
 Status Unauthenticated(std::string m) { return Status(Code::kUnauthenticated, std::move(m)); }
-
-bool StartsWithI(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) !=
-        std::tolower(static_cast<unsigned char>(prefix[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // Three base64url parts, the first a JSON object: worth verifying as a token.
 bool LooksLikeJwt(std::string_view s) {
@@ -113,13 +103,13 @@ Result<Identity> Authenticator::Login(const std::string& user, const std::string
 
 Result<Identity> Authenticator::Authenticate(std::string_view header) {
   if (header.empty()) return Identity{};
-  if (StartsWithI(header, "Basic ")) {
+  if (StartsWithIgnoreCase(header, "Basic ")) {
     std::string decoded = Base64Decode(header.substr(6));
     auto colon = decoded.find(':');
     if (colon == std::string::npos) return Unauthenticated("malformed Basic credentials");
     return BasicLogin(decoded.substr(0, colon), decoded.substr(colon + 1));
   }
-  if (StartsWithI(header, "Bearer ")) return VerifyToken(header.substr(7));
+  if (StartsWithIgnoreCase(header, "Bearer ")) return VerifyToken(header.substr(7));
   return Unauthenticated("unsupported Authorization scheme");
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "base/strings.h"
 #include "source/source.h"
 
 namespace drydock::build {
@@ -54,8 +55,7 @@ Result<std::vector<std::string>> PortSpecs(const std::string& spec) {
   std::string range = container.substr(0, container.find('/'));
   std::string proto =
       container.find('/') == std::string::npos ? "" : container.substr(container.find('/') + 1);
-  std::transform(proto.begin(), proto.end(), proto.begin(),
-                 [](unsigned char ch) { return std::tolower(ch); });
+  proto = AsciiLower(proto);
   if (proto.empty()) proto = "tcp";
   if (proto != "tcp" && proto != "udp" && proto != "sctp")
     return Invalid("invalid protocol in port '" + spec + "'");

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/strings.h"
 #include "build/executor.h"
 
 namespace drydock::build {
@@ -57,8 +58,7 @@ Result<uint64_t> Size(const std::string& v) {
   if (v.empty()) return uint64_t{0};
   char* end = nullptr;
   uint64_t n = std::strtoull(v.c_str(), &end, 10);
-  std::string unit = end;
-  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string unit = AsciiLower(end);
   if (unit == "" || unit == "b") return n;
   if (unit == "k" || unit == "kb") return n << 10;
   if (unit == "m" || unit == "mb") return n << 20;

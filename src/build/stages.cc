@@ -4,15 +4,10 @@
 #include <functional>
 #include <sstream>
 
+#include "base/strings.h"
+
 namespace drydock::build {
-namespace {
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Env PlatformArgs(const std::string& platform) {
   std::string os = platform.substr(0, platform.find('/'));
@@ -27,7 +22,7 @@ Env PlatformArgs(const std::string& platform) {
 }
 
 std::optional<int> FindStage(const Plan& plan, const std::string& ref, size_t before) {
-  std::string name = Lower(ref);
+  std::string name = AsciiLower(ref);
   for (size_t i = 0; i < before && i < plan.stages.size(); ++i) {
     if (!plan.stages[i].name.empty() && plan.stages[i].name == name) return static_cast<int>(i);
   }
@@ -94,11 +89,11 @@ Result<Plan> PlanStages(const Dockerfile& df, const std::map<std::string, std::s
     if (s.base.empty())
       return Invalid("line " + std::to_string(ins.line) +
                      ": FROM names no image after expanding '" + ins.args[0] + "'");
-    if (ins.args.size() >= 3) s.name = Lower(ins.args[2]);
+    if (ins.args.size() >= 3) s.name = AsciiLower(ins.args[2]);
     auto plat = ExpandWord(FlagValue(ins, "platform").value_or(""), plan.meta_args, df.escape);
     if (plat.ok()) s.platform = *plat;
     if (auto prior = FindStage(plan, s.base, s.index);
-        prior && Lower(s.base) == plan.stages[*prior].name) {
+        prior && AsciiLower(s.base) == plan.stages[*prior].name) {
       s.base_stage = *prior;
       s.needs.push_back(*prior);
     }
@@ -116,7 +111,7 @@ Result<Plan> PlanStages(const Dockerfile& df, const std::map<std::string, std::s
   plan.target = plan.stages.size() - 1;
   if (!target.empty()) {
     auto t = FindStage(plan, target, plan.stages.size());
-    if (!t || plan.stages[*t].name != Lower(target))
+    if (!t || plan.stages[*t].name != AsciiLower(target))
       return Invalid("target stage '" + target + "' is not defined");
     plan.target = static_cast<size_t>(*t);
   }

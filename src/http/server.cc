@@ -18,6 +18,8 @@
 #include <system_error>
 #include <thread>
 
+#include "base/strings.h"
+
 namespace drydock::http {
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
@@ -26,17 +28,6 @@ namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
 
 namespace {
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -208,14 +199,14 @@ std::vector<std::string> Request::QueryAll(std::string_view key) const {
 
 std::string Request::Header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (IEquals(k, name)) return v;
+    if (EqualsIgnoreCase(k, name)) return v;
   }
   return {};
 }
 
 bool Request::HasHeader(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (IEquals(k, name)) return true;
+    if (EqualsIgnoreCase(k, name)) return true;
   }
   return false;
 }
@@ -240,7 +231,7 @@ Result<std::string> Request::ReadAll(size_t limit) {
 
 void Response::Set(std::string name, std::string value) {
   for (auto& [k, v] : headers) {
-    if (IEquals(k, name)) {
+    if (EqualsIgnoreCase(k, name)) {
       v = std::move(value);
       return;
     }
@@ -371,7 +362,7 @@ void Server::Impl::Serve(Stream& stream, const std::string& remote) {
     req.chunked = parser.chunked();
     req.remote_addr = remote;
     req.tls = !std::is_same_v<Stream, tcp::socket>;
-    bool expect = IEquals(req.Header("Expect"), "100-continue");
+    bool expect = EqualsIgnoreCase(req.Header("Expect"), "100-continue");
     ParserBody<Stream> body(stream, buf, parser, expect && !parser.is_done());
     req.body = &body;
 

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <memory>
 
+#include "base/strings.h"
+
 namespace drydock::remote {
 namespace {
 
@@ -24,9 +26,7 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
     t->resp->headers.clear();  // a new response (after 100 or redirect)
   auto colon = line.find(':');
   if (colon != std::string::npos) {
-    std::string name = line.substr(0, colon);
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
+    std::string name = AsciiLower(line.substr(0, colon));
     std::string value = line.substr(colon + 1);
     auto b = value.find_first_not_of(" \t");
     auto e = value.find_last_not_of(" \t\r\n");
@@ -131,9 +131,7 @@ Result<HttpResponse> SendHttp(const HttpRequest& req) {
 std::map<std::string, std::string> ParseChallenge(const std::string& header) {
   std::map<std::string, std::string> out;
   auto space = header.find(' ');
-  std::string scheme = header.substr(0, space);
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
+  std::string scheme = AsciiLower(header.substr(0, space));
   out["scheme"] = scheme;
   if (space == std::string::npos) return out;
   size_t i = space + 1;

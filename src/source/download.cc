@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "base/fd.h"
+#include "base/strings.h"
 #include "source/internal.h"
 #include "source/source.h"
 
@@ -55,9 +56,7 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   }
   auto colon = line.find(':');
   if (colon == std::string::npos) return size * n;
-  std::string name = line.substr(0, colon);
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
+  std::string name = AsciiLower(line.substr(0, colon));
   auto b = line.find_first_not_of(" \t", colon + 1);
   t->headers[name] = b == std::string::npos ? "" : line.substr(b);
   return size * n;
@@ -125,9 +124,7 @@ std::string DispositionFileName(const std::string& value) {
     part = part.substr(b);
     auto eq = part.find('=');
     if (eq == std::string::npos) continue;
-    std::string key = part.substr(0, eq);
-    std::transform(key.begin(), key.end(), key.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
+    std::string key = AsciiLower(part.substr(0, eq));
     std::string v = part.substr(eq + 1);
     while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.pop_back();
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);

@@ -3,6 +3,7 @@
 #include <array>
 #include <cctype>
 
+#include "base/strings.h"
 #include "source/internal.h"
 #include "source/source.h"
 
@@ -27,9 +28,7 @@ bool IsUrlEnd(char c) {
 }
 
 bool IsSecretParam(std::string_view name) {
-  std::string lower(name);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
+  std::string lower = AsciiLower(name);
   return std::find(kSecretParams.begin(), kSecretParams.end(), lower) != kSecretParams.end();
 }
 

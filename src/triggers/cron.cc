@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/strings.h"
+
 namespace drydock::triggers {
 
 using std::chrono::days;
@@ -80,17 +82,6 @@ std::vector<std::string_view> SplitFields(std::string_view text) {
     fields.push_back(text.substr(pos, end - pos));
     pos = end;
   }
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // Parses all of `s` as a decimal number; nullopt for anything else, including overflow.
