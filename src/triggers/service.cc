@@ -1,7 +1,10 @@
 // The trigger service's threads: a dispatcher for manifest events (the bus
 // calls us synchronously from the registry, so reactions happen elsewhere),
-// a one-second clock for timers, and one for the pollers.
+// a one-second clock for timers (reading tasks once a minute), and one for
+// the pollers (ticking at the poll floor, at most every 10 s).
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "triggers/triggers.h"
@@ -55,11 +58,16 @@ void Service::TimerLoop() {
   // Occurrences missed while the server was down are skipped: timers fire
   // from the moment the server starts (README, "Tasks and triggers").
   SystemClock::time_point last = now();
+  // Cron occurrences fall on whole minutes: until one has passed since
+  // `last`, there is nothing to fire and no reason to read every task.
+  auto minute = [](SystemClock::time_point t) {
+    return std::chrono::floor<std::chrono::minutes>(t);
+  };
   std::unique_lock lock(mu_);
   while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
     lock.unlock();
     SystemClock::time_point t = now();
-    if (t > last) {
+    if (t > last && minute(t) != minute(last)) {
       FireTimers(last, t);
       last = t;
     }
@@ -70,8 +78,12 @@ void Service::TimerLoop() {
 // Polls talk to other servers (up to their timeouts): on a thread of their
 // own, so a slow registry never delays a timer.
 void Service::PollLoop() {
+  // No poll is due more often than min_poll_interval: reading every task
+  // each second would only find nothing to do.
+  auto period =
+      std::clamp(options_.min_poll_interval, std::chrono::seconds(1), std::chrono::seconds(10));
   std::unique_lock lock(mu_);
-  while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+  while (!wake_.wait_for(lock, period, [this] { return stop_; })) {
     lock.unlock();
     PollSources(SystemClock::now());
     PollBaseImages(SystemClock::now());
