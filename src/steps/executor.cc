@@ -180,9 +180,16 @@ class Run {
   // Each volume's secret files (base64 in the task file) under
   // volumes/<name>/, bound read-only where steps mount them.
   Status WriteVolumes() {
+    if (task_.volumes.empty()) return Status::Ok();
+    // Only root on the host may reach the secrets: containers get each
+    // volume's own directory bound, never this one.
+    std::error_code ec;
+    fs::create_directories(o_.work_dir / "volumes", ec);
+    fs::permissions(o_.work_dir / "volumes", fs::perms::owner_all, ec);
+    if (ec)
+      return Internal("cannot create " + (o_.work_dir / "volumes").string() + ": " + ec.message());
     for (const auto& v : task_.volumes) {
       fs::path dir = o_.work_dir / "volumes" / v.name;
-      std::error_code ec;
       fs::create_directories(dir, ec);
       if (ec) return Internal("cannot create " + dir.string() + ": " + ec.message());
       for (const auto& [file, content] : v.secret) {
