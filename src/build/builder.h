@@ -24,6 +24,26 @@
 
 namespace drydock::build {
 
+struct ImageDependency {
+  std::string registry, repository, tag, digest;
+};
+
+// One record per built image, in ACR's dependency-document shape.
+struct Dependencies {
+  std::vector<oci::ImageReference> images;  // what was tagged
+  std::optional<ImageDependency> runtime;   // the target stage's root base
+  std::vector<ImageDependency> buildtime;   // every other base (other stages, COPY --from=<image>)
+};
+
+struct BuildResult {
+  oci::Digest manifest_digest;
+  oci::Digest config_digest;
+  std::string manifest;  // bytes as pushed
+  std::string media_type;
+  std::string config;  // the image config's bytes
+  Dependencies dependencies;
+};
+
 struct BuildOptions {
   std::filesystem::path context_dir;
   std::filesystem::path dockerfile;  // default: <context>/Dockerfile
@@ -49,29 +69,13 @@ struct BuildOptions {
   std::map<std::string, std::string> secrets;
   // RUN --mount=type=ssh: id → agent socket on this machine.
   std::map<std::string, std::filesystem::path> ssh_agents;
+  // Images this machine built earlier (a task run's, not pushed), by
+  // normalized name ("docker.io/library/app:latest"): a FROM naming one uses
+  // it instead of asking a registry, as a docker daemon's local images.
+  std::map<std::string, BuildResult> local_images;
   std::chrono::seconds run_timeout{3600};
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::string_view)> log;  // build log lines and RUN output
-};
-
-struct ImageDependency {
-  std::string registry, repository, tag, digest;
-};
-
-// One record per built image, in ACR's dependency-document shape.
-struct Dependencies {
-  std::vector<oci::ImageReference> images;  // what was tagged
-  std::optional<ImageDependency> runtime;   // the target stage's root base
-  std::vector<ImageDependency> buildtime;   // every other base (other stages, COPY --from=<image>)
-};
-
-struct BuildResult {
-  oci::Digest manifest_digest;
-  oci::Digest config_digest;
-  std::string manifest;  // bytes as pushed
-  std::string media_type;
-  std::string config;  // the image config's bytes
-  Dependencies dependencies;
 };
 
 Result<BuildResult> Build(const BuildOptions& options);

@@ -156,7 +156,13 @@ Status Executor::LineError(const Instruction& ins, const std::string& what) cons
 Result<StageState> Executor::FromImage(const std::string& name, const std::string& platform) {
   auto ref = oci::ParseImageReference(name);
   if (!ref.ok()) return ref.status();
-  auto base = PullBase(client_, store_, *ref, platform.empty() ? o_.platform : platform, o_.log);
+  oci::ImageReference named = *ref;
+  if (named.tag.empty() && !named.digest) named.tag = "latest";
+  auto local = o_.local_images.find(named.String());
+  auto base =
+      local != o_.local_images.end()
+          ? BuiltBase(local->second, store_, named)
+          : PullBase(client_, store_, *ref, platform.empty() ? o_.platform : platform, o_.log);
   if (!base.ok()) return base.status();
   StageState st;
   st.config = std::move(base->config);

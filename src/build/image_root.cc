@@ -25,27 +25,40 @@ Result<ImageRoot> PullImageRoot(const oci::ImageReference& ref, const std::strin
   return root;
 }
 
+Result<BaseImage> BuiltBase(const BuildResult& built, const LayerStore& store,
+                            const oci::ImageReference& ref) {
+  auto manifest = oci::ParseManifest(built.manifest, built.media_type);
+  if (!manifest.ok()) return manifest.status();
+  BaseImage base;
+  base.ref = ref;
+  base.dependency = {ref.registry, ref.repository, ref.tag, built.manifest_digest.str()};
+  base.config = nlohmann::json::parse(built.config, nullptr, false);
+  if (!base.config.is_object()) return Internal("the built image's config is not JSON");
+  auto diff_ids = base.config.value("rootfs", nlohmann::json::object())
+                      .value("diff_ids", nlohmann::json::array());
+  if (diff_ids.size() != manifest->layers.size())
+    return Internal("the built image's config and manifest disagree on its layers");
+  for (size_t i = 0; i < diff_ids.size(); ++i) {
+    const auto& l = manifest->layers[i];
+    auto diff = oci::Digest::Parse(diff_ids[i].is_string() ? diff_ids[i].get<std::string>() : "");
+    if (!diff.ok()) return Internal("the built image's config: " + diff.status().message());
+    LayerRef layer{l.digest, l.size, l.media_type, *diff, ChainId(base.layers, *diff)};
+    if (!store.HasSnapshot(layer.chain))
+      return NotFound("a layer of the built image " + ref.String() +
+                      " was pruned from the cache; build it again");
+    base.layers.push_back(layer);
+  }
+  return base;
+}
+
 Result<ImageRoot> LocalImageRoot(const BuildResult& built, const std::filesystem::path& state_dir,
                                  const std::function<void(std::string_view)>& log) {
   DD_ASSIGN_OR_RETURN(lock, LockState(state_dir, log));
-  auto config = nlohmann::json::parse(built.config, nullptr, false);
-  if (!config.is_object()) return Internal("the built image's config is not JSON");
   LayerStore store(state_dir);
-  std::vector<LayerRef> layers;
-  for (const auto& d : config.value("rootfs", nlohmann::json::object())
-                           .value("diff_ids", nlohmann::json::array())) {
-    auto diff = oci::Digest::Parse(d.is_string() ? d.get<std::string>() : "");
-    if (!diff.ok()) return Internal("the built image's config: " + diff.status().message());
-    LayerRef layer;
-    layer.diff_id = *diff;
-    layer.chain = ChainId(layers, *diff);
-    if (!store.HasSnapshot(layer.chain))
-      return NotFound("a layer of the built image was pruned from the cache; build it again");
-    layers.push_back(layer);
-  }
+  DD_ASSIGN_OR_RETURN(base, BuiltBase(built, store, {}));
   ImageRoot root;
-  root.config = config.value("config", nlohmann::json::object());
-  for (auto it = layers.rbegin(); it != layers.rend(); ++it)
+  root.config = base.config.value("config", nlohmann::json::object());
+  for (auto it = base.layers.rbegin(); it != base.layers.rend(); ++it)
     root.lowers.push_back(store.SnapshotPath(it->chain));
   root.lock = std::move(lock);
   return root;

@@ -61,4 +61,9 @@ Result<BaseImage> PullBase(remote::Client& client, LayerStore& store,
                            const oci::ImageReference& ref, const std::string& platform,
                            const std::function<void(std::string_view)>& log);
 
+// An image this machine built (BuildResult), whose layers are all in
+// `store` already, as a base: what `ref` names in a later build.
+Result<BaseImage> BuiltBase(const BuildResult& built, const LayerStore& store,
+                            const oci::ImageReference& ref);
+
 }  // namespace drydock::build

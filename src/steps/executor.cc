@@ -360,6 +360,10 @@ class Run {
       b.tags.push_back(*ref);
     }
     b.no_cache = args.no_cache || s.cache == "disabled";
+    {
+      std::lock_guard lock(mu_);
+      b.local_images = local_;  // FROM an image an earlier step built, as ACR's docker has it
+    }
     b.state_dir = o_.build_state;
     b.registry = o_.registry;
     b.run_timeout = std::chrono::seconds(s.timeout);
@@ -367,10 +371,33 @@ class Run {
     b.log = [this](std::string_view text) { Output(text); };
     DD_ASSIGN_OR_RETURN(built, build::Build(b));
     auto deps = nlohmann::json::parse(build::DependenciesJson(built.dependencies, o_.commit));
+    WithoutLocalBases(deps, b.local_images);
     std::lock_guard lock(mu_);
     for (const auto& t : b.tags) local_[t.String()] = built;
     dependencies_[s.id] = std::move(deps);
     return Status::Ok();
+  }
+
+  // A base built earlier in this run is not a base image of the task: the
+  // step that built it recorded the bases it came from.
+  static void WithoutLocalBases(nlohmann::json& deps,
+                                const std::map<std::string, build::BuildResult>& local) {
+    auto is_local = [&local](const nlohmann::json& d) {
+      oci::ImageReference ref{d.value("registry", ""), d.value("repository", ""),
+                              d.value("tag", ""), std::nullopt};
+      return local.count(ref.String()) > 0;
+    };
+    for (auto& entry : deps) {
+      if (entry.contains("runtime-dependency") && is_local(entry["runtime-dependency"]))
+        entry.erase("runtime-dependency");
+      auto& buildtime = entry["buildtime-dependency"];
+      if (!buildtime.is_array()) continue;
+      nlohmann::json kept = nlohmann::json::array();
+      for (const auto& d : buildtime) {
+        if (!is_local(d)) kept.push_back(d);
+      }
+      buildtime = std::move(kept);
+    }
   }
 
   // Images built in this run, pushed with up to 3 attempts (250 ms backoff, doubling).

@@ -82,6 +82,30 @@ assert_contains "$(cat "$WORK/hello.log")" "Step ID: acb_step_0 marked as succes
 assert_contains "$(cat "$WORK/hello.log")" "Step ID: acb_step_1 marked as successful" "push step line"
 assert_eq "$id" "$(drydock run list --image "hello:$id" -o json | jq -r '.[0].runId')" "run found by image"
 
+log "a build FROM an image an earlier step built (never pushed), as ACR's local image store"
+task localbase <<'EOF'
+version: v1.1.0
+steps:
+  - build: -t my-base -f base.Dockerfile .
+  - build: -t $Registry/layered:$ID -f app.Dockerfile .
+  - cmd: $Registry/layered:$ID sh -c 'cat /base.txt /app.txt'
+  - push: ["$Registry/layered:$ID"]
+EOF
+dockerfile "$WORK/localbase/base.Dockerfile" <<'EOF'
+FROM @REG@/base:1
+RUN echo from-local-base >/base.txt
+EOF
+dockerfile "$WORK/localbase/app.Dockerfile" <<'EOF'
+FROM my-base
+RUN echo app-on-local-base >/app.txt
+EOF
+id=$(run_ok localbase)
+assert_contains "$(cat "$WORK/localbase.log")" $'from-local-base\napp-on-local-base' "the app built on the local base"
+exists "layered:$id" || fail "layered:$id was not pushed"
+exists my-base && fail "the local base was pushed"
+assert_eq "base" "$(run_field "$id" '[.dependencies[]["runtime-dependency"].repository // empty] | unique | join(" ")')" \
+  "the run's base images: the local base's own base, not the local base"
+
 log "build, run the app detached, test it by step id, push only when the tests pass"
 task webtest <<'EOF'
 version: v1.1.0
