@@ -165,6 +165,16 @@ void Api::Impl::RunTask(Ctx& c, const std::string& name) {
   if (body.is_object() && body.contains("updateTriggerToken") &&
       body["updateTriggerToken"].is_string())
     o.update_trigger_token = body["updateTriggerToken"].get<std::string>();
+  if (body.is_object() && body.contains("secretValues")) {
+    const json& secrets = body["secretValues"];
+    if (!secrets.is_object())
+      return SendError(c.resp, 400, "INVALID", "secretValues must be an object of strings");
+    for (const auto& [k, v] : secrets.items()) {
+      if (!v.is_string())
+        return SendError(c.resp, 400, "INVALID", "secretValues." + k + " must be a string");
+      o.secret_values.emplace_back(k, v.get<std::string>());
+    }
+  }
   auto run = task_service.Queue(name, o, {});
   if (!run.ok()) return SendStatus(c.resp, run.status());
   SendJson(c.resp, 201, RunToJson(*run));

@@ -91,7 +91,7 @@ int RepositoryDelete(const RepositoryFlags& flags);
 // `given` names the long options used, so that `update` sends only those.
 struct TaskFlags {
   std::string server, name, source, file, target, platform, status, output = "table";
-  std::vector<std::string> images, args, secret_args, sets, schedules;
+  std::vector<std::string> images, args, secret_args, sets, secret_sets, schedules;
   std::string values_file, git_token, branch, update_endpoint, trigger_type;
   std::string commit_trigger, pr_trigger, base_trigger;  // "true" | "false"
   int64_t timeout = 3600, source_poll = 0;

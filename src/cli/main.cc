@@ -208,6 +208,8 @@ int main(int argc, char** argv) {
   tr->add_option("--arg", task.args, "Build argument NAME=VALUE for this run");
   tr->add_option("--secret-arg", task.secret_args, "Secret build argument for this run");
   tr->add_option("--set", task.sets, "Value NAME=VALUE for this run");
+  tr->add_option("--set-secret", task.secret_sets,
+                 "Secret value NAME=VALUE for this run (task files; never logged)");
   tr->add_option("--update-trigger-token", task.update_trigger_token,
                  "Token sent back to the update trigger endpoint");
   tr->add_flag("--no-logs", task.no_logs, "Poll the run's status instead of streaming its log");

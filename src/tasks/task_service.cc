@@ -321,9 +321,11 @@ Result<Run> TaskService::Queue(const std::string& name, const RunOverrides& o, R
   r.task = t.name;
   r.task_file = t.task_file;
   for (const auto& [name, value] : t.values) r.sets.push_back({name, value, false});
-  for (const auto& [name, value] : o.values) {
-    std::erase_if(r.sets, [&](const BuildArg& s) { return s.name == name; });
-    r.sets.push_back({name, value, false});
+  for (const auto* list : {&o.values, &o.secret_values}) {
+    for (const auto& [name, value] : *list) {
+      std::erase_if(r.sets, [&](const BuildArg& s) { return s.name == name; });
+      r.sets.push_back({name, value, list == &o.secret_values});
+    }
   }
   r.source = t.source;
   if (trigger.source && !trigger.source->commit_id.empty())

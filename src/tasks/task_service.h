@@ -83,6 +83,8 @@ Result<Task> PatchTask(const Task& task, std::string_view patch);
 struct RunOverrides {
   std::vector<BuildArg> build_args;  // replace the task's args of the same name
   std::vector<std::pair<std::string, std::string>> values;
+  // --set-secret: values never logged, stored or returned (task files).
+  std::vector<std::pair<std::string, std::string>> secret_values;
   std::string update_trigger_token;  // remembered for base-image notifications
 };
 

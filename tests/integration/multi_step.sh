@@ -373,6 +373,16 @@ assert_eq Succeeded "$status" "status of the triggered run"
 assert_eq "Image Update" "$(run_field "$second" .trigger)" "trigger"
 exists "msapp:$second" || fail "msapp:$second was not pushed"
 
+log "a task file sent with the task (-c /dev/null), run with --set and --set-secret"
+printf 'steps:\n  - cmd: %s/base:1 echo greeting={{.Values.greeting}} pw={{.Values.pw}}\n' "$REG" >"$WORK/saved.yaml"
+drydock task create -n saved -f "$WORK/saved.yaml" -c /dev/null >/dev/null 2>&1 || fail "task create -c /dev/null"
+drydock task run -n saved --set greeting=hi --set-secret pw=Task-Secret-77 >"$WORK/saved.log" 2>&1 ||
+  { tail -n 20 "$WORK/saved.log" >&2; fail "task run saved"; }
+assert_contains "$(cat "$WORK/saved.log")" "greeting=hi pw=***" "a saved task file's run"
+saved_id=$(drydock run list --task saved -o json | jq -r '.[0].runId')
+assert_not_contains "$(drydock run logs "$saved_id"; drydock run show "$saved_id"; drydock task show -n saved)" \
+  "Task-Secret-77" "the secret value anywhere"
+
 log "a server killed mid-run: the next start ends the run and releases its containers and mounts"
 # Numbers of this test's own, so that pgrep never sees another test's processes.
 nap=$((100000 + RANDOM)) svc_port=$((20000 + RANDOM % 10000))

@@ -215,6 +215,10 @@ Result<int> Run(const TaskFlags& f) {
   DD_ASSIGN_OR_RETURN(values, Values(f));
   if (!values.empty()) body["values"] = values;
   if (!f.update_trigger_token.empty()) body["updateTriggerToken"] = f.update_trigger_token;
+  for (const auto& s : f.secret_sets) {
+    DD_ASSIGN_OR_RETURN(kv, KeyValue("set-secret", s));
+    body["secretValues"][kv.first] = kv.second;
+  }
   DD_ASSIGN_OR_RETURN(api, client::ApiClient::Connect(f.server));
   DD_ASSIGN_OR_RETURN(run, api.Post(TaskPath(f.name) + "/runs", body));
   std::string id = run.value("runId", "");
