@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -95,6 +96,7 @@ Result<json> Body(const TaskFlags& f, bool all) {
     std::stringstream text;
     text << in.rdbuf();
     j["taskFile"] = text.str();
+    j["file"] = std::filesystem::path(f.file).filename().string();  // a name, not a path here
   }
   if (want("image")) j["images"] = f.images;
   if (want("arg") || want("secret-arg")) {
