@@ -63,6 +63,7 @@ Result<Config> LoadConfig(const std::string& path) {
       Read(b, "max_context_bytes", c.builds.max_context_bytes);
       Read(b, "cache_max_bytes", c.builds.cache_max_bytes);
       Read(b, "image_aliases", c.builds.image_aliases);
+      Read(b, "allow_privileged_steps", c.builds.allow_privileged_steps);
     }
     if (auto t = y["triggers"]) {
       Read(t, "base_image_poll_seconds", c.triggers.base_image_poll_seconds);

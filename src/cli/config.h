@@ -23,6 +23,9 @@ struct BuildsConfig {
   // Task files' image aliases (`$bash`, `cmd: curl …`): name -> image. No
   // defaults: ACR's point at Docker Hub and MCR, which may not be reachable.
   std::map<std::string, std::string> image_aliases;
+  // Task files' `privileged: true` and `network: host` steps: whoever may
+  // queue a run gets root on this host with them, so they are off unless set.
+  bool allow_privileged_steps = false;
 };
 
 // When saved tasks run by themselves.

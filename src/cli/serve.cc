@@ -104,6 +104,7 @@ tasks::ServiceOptions ServiceOptionsFor(const Config& config, const std::string&
   o.max_context_bytes = config.builds.max_context_bytes;
   o.cache_max_bytes = config.builds.cache_max_bytes;
   o.image_aliases = config.builds.image_aliases;
+  o.allow_privileged_steps = config.builds.allow_privileged_steps;
   o.credentials = BuilderCredentials(meta, auth, registry_host);
   return o;
 }

@@ -429,6 +429,10 @@ class Run {
 
   Result<runtime::ContainerSpec> Spec(const Step& s, const nlohmann::json& config,
                                       const fs::path& rootfs) {
+    if ((s.privileged || s.network == "host") && !o_.allow_privileged)
+      return Status(Code::kDenied,
+                    "privileged and host-network steps are turned off on this server "
+                    "(builds.allow_privileged_steps in its configuration)");
     runtime::ContainerSpec spec;
     spec.rootfs = rootfs;
     std::vector<std::string> entry = Strings(config.value("Entrypoint", nlohmann::json()));

@@ -67,6 +67,9 @@ struct ExecOptions {
   remote::ClientOptions registry;     // pulls of cmd images
   std::string platform = "linux/amd64";
   std::string commit;  // the source's, for the dependency document
+  // `privileged: true` and `network: host` give a step the server host's
+  // powers: refused unless the server's owner allows them.
+  bool allow_privileged = false;
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::string_view)> log;  // step lines and container output
 };

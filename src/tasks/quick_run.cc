@@ -84,6 +84,19 @@ void RecordResult(Run& run, const steps::ExecResult& result) {
   if (!result.dependencies.empty()) run.dependencies_json = result.dependencies.dump(2);
 }
 
+// Steps with the host's powers, unless the server allows them (the
+// executor checks again; this refuses before anything runs).
+Status CheckPrivileged(const steps::TaskFile& task, const ServiceOptions& o) {
+  if (o.allow_privileged_steps) return Status::Ok();
+  for (const auto& s : task.steps) {
+    if (s.privileged || s.network == "host")
+      return Status(Code::kDenied, "step " + s.id +
+                                       ": privileged and host-network steps are turned off on "
+                                       "this server (builds.allow_privileged_steps)");
+  }
+  return Status::Ok();
+}
+
 // Key Vault is not here: a declared secret's value comes from --set-secret.
 Status CheckSecrets(const steps::TaskFile& task, const steps::RenderInput& in) {
   for (const auto& secret : task.secrets) {
@@ -110,6 +123,7 @@ Status ValidateTaskRun(const RunRequest& r, const ServiceOptions& o) {
   DD_ASSIGN_OR_RETURN(in, RenderInputFor(o, probe, {}));
   if (r.task_file.empty()) return Status::Ok();  // it is in the source
   DD_ASSIGN_OR_RETURN(task, steps::LoadTaskFile(r.task_file, in));
+  DD_RETURN_IF_ERROR(CheckPrivileged(task, o));
   return CheckSecrets(task, in);
 }
 
@@ -127,8 +141,9 @@ Outcome ExecuteTaskRun(RunContext& ctx) {
   if (!in.ok()) return Fail(RunStatus::kFailed, ctx.log, in.status().message());
   auto task = steps::LoadTaskFile(*text, *in);
   if (!task.ok()) return Fail(RunStatus::kFailed, ctx.log, task.status().message());
-  if (Status s = CheckSecrets(*task, *in); !s.ok())
-    return Fail(RunStatus::kFailed, ctx.log, s.message());
+  for (Status s : {CheckPrivileged(*task, ctx.options), CheckSecrets(*task, *in)}) {
+    if (!s.ok()) return Fail(RunStatus::kFailed, ctx.log, s.message());
+  }
 
   if (ctx.on_running) ctx.on_running();
   steps::ExecOptions e;
@@ -138,6 +153,7 @@ Outcome ExecuteTaskRun(RunContext& ctx) {
   e.registry = RegistryOptions(ctx.options, r);
   e.platform = r.platform;
   e.commit = run.source.commit;
+  e.allow_privileged = ctx.options.allow_privileged_steps;
   e.cancel = ctx.cancel;
   e.log = [&](std::string_view s) { ctx.log.Output(s); };
   auto result = steps::Execute(*task, e);

@@ -160,6 +160,8 @@ struct ServiceOptions {
   int64_t min_timeout_seconds = 300;
   // Task files' image aliases ($bash, `cmd: curl …`): name -> image.
   std::map<std::string, std::string> image_aliases;
+  // Task files' `privileged: true` and `network: host` steps (root on the host).
+  bool allow_privileged_steps = false;
 };
 
 class RunService {

@@ -17,6 +17,7 @@ FIXED_PORT=$(free_port)
 cat >"$WORK/drydock.yaml" <<EOF
 builds:
   concurrency: 2
+  allow_privileged_steps: true
   image_aliases:
     bash: 127.0.0.1:$FIXED_PORT/tools/bash:1
 triggers:

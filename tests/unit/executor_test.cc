@@ -170,6 +170,22 @@ TEST_F(ExecutorTest, BuildRunAndPushAnImageOfTheRun) {
   EXPECT_TRUE(client.GetManifest(*oci::ParseImageReference(pushed)).ok());
 }
 
+// Root on the host is the server owner's to give.
+TEST_F(ExecutorTest, PrivilegedAndHostNetworkStepsNeedTheServersConsent) {
+  auto r = Run(R"(steps:
+  - cmd: $IMG true
+    privileged: true
+)");
+  EXPECT_FALSE(r.succeeded);
+  EXPECT_NE(r.error.find("builds.allow_privileged_steps"), std::string::npos) << r.error;
+  r = Run(R"(steps:
+  - cmd: $IMG true
+    network: host
+)");
+  EXPECT_FALSE(r.succeeded);
+  EXPECT_NE(r.error.find("turned off on this server"), std::string::npos) << r.error;
+}
+
 TEST_F(ExecutorTest, BuildStepInputIsChecked) {
   auto r = Run(R"(steps:
   - build: -t x:1 ../outside
