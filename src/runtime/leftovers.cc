@@ -1,8 +1,10 @@
 // What a process that was killed (SIGKILL, power loss) leaves under its work
 // directories: runc containers still running, overlay and namespace mounts.
 // Destructors never ran for them, so the next process releases them here.
+// The runc roots come from the caller, who knows where it put them: a walk
+// would also find directories a build context or a container wrote, whose
+// state files could name any process to kill.
 #include <sys/mount.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <fstream>
@@ -16,10 +18,6 @@ namespace drydock::runtime {
 namespace fs = std::filesystem;
 
 namespace {
-
-// Deep enough for a task run's containers (runs/<id>/exec/steps/<step>/
-// state/runc), shallow enough not to wander through container files.
-constexpr int kMaxDepth = 8;
 
 // Mount points in /proc/self/mountinfo escape space, tab, newline and
 // backslash as \ooo.
@@ -51,33 +49,11 @@ std::vector<std::string> MountsUnder(const fs::path& dir) {
   return out;
 }
 
-// Every runc root ("…/runc", as run.cc names them) below `dir`, at most
-// `depth` levels down, without entering mounted root filesystems (another
-// device) or following symlinks; unreadable directories are skipped.
-void FindRuncRoots(const fs::path& dir, dev_t device, int depth, std::vector<fs::path>& out) {
-  if (depth == 0) return;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    struct stat st {};
-    if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_dev != device)
-      continue;
-    if (entry.path().filename() == "runc") {
-      out.push_back(entry.path());
-    } else {
-      FindRuncRoots(entry.path(), device, depth - 1, out);
-    }
-  }
-}
-
 }  // namespace
 
-void ReleaseLeftovers(const fs::path& dir) {
-  struct stat top {};
-  if (::stat(dir.c_str(), &top) != 0) return;
-  std::vector<fs::path> roots;
-  FindRuncRoots(dir, top.st_dev, kMaxDepth, roots);
+void ReleaseLeftovers(const fs::path& dir, const std::vector<fs::path>& runc_roots) {
   std::error_code ec;
-  for (const auto& root : roots) {
+  for (const auto& root : runc_roots) {
     for (const auto& container : fs::directory_iterator(root, ec)) {
       RuncCommand({"runc", "--root", root.string(), "delete", "--force",
                    container.path().filename().string()});

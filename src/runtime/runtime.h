@@ -129,11 +129,12 @@ class Detached {
   std::thread thread_;
 };
 
-// After a crash: deletes the runc containers (killing them) and detaches
-// the mounts (overlays, network namespaces) a killed process left below
-// `dir`, so that it can be removed. Best effort; never follows symlinks or
-// enters a container's root filesystem.
-void ReleaseLeftovers(const std::filesystem::path& dir);
+// After a crash: deletes the containers in `runc_roots` (RunOptions::
+// state_dir / "runc" of the runs that were cut short; killing them), then
+// detaches the mounts (overlays, network namespaces) a killed process left
+// below `dir`, so that it can be removed. Best effort.
+void ReleaseLeftovers(const std::filesystem::path& dir,
+                      const std::vector<std::filesystem::path>& runc_roots);
 
 // The OCI runtime spec (config.json) runc gets; exposed for tests.
 std::string RuntimeSpecJson(const ContainerSpec& spec, const std::filesystem::path& hosts,

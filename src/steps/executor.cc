@@ -513,4 +513,18 @@ Result<ExecResult> Execute(const TaskFile& task, const ExecOptions& options) {
   return run.Execute();
 }
 
+std::vector<fs::path> ContainerStateRoots(const fs::path& work_dir) {
+  // steps/<id>-<attempt>/state/runc, as RunOnce lays them out; a container
+  // writes only below its own upper/, so none of these can be its doing.
+  std::vector<fs::path> roots;
+  std::error_code ec;
+  for (const auto& step : fs::directory_iterator(work_dir / "steps", ec)) {
+    fs::path runc = step.path() / "state" / "runc";
+    if (!step.is_symlink(ec) && !fs::is_symlink(step.path() / "state", ec) &&
+        !fs::is_symlink(runc, ec) && fs::is_directory(runc, ec))
+      roots.push_back(runc);
+  }
+  return roots;
+}
+
 }  // namespace drydock::steps

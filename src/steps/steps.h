@@ -95,6 +95,11 @@ struct ExecResult {
   nlohmann::json dependencies = nlohmann::json::array();
 };
 
+// The runc roots of the containers a run in `work_dir` may have left
+// running when its process was killed (for runtime::ReleaseLeftovers). Only
+// directories the executor made count, never anything a step wrote.
+std::vector<std::filesystem::path> ContainerStateRoots(const std::filesystem::path& work_dir);
+
 // Runs the steps: each starts once the steps in its `when` succeeded, on a
 // thread of its own; the first failure that is not ignored kills the running
 // containers and starts nothing more. All containers share a network

@@ -38,6 +38,8 @@ inline bool IsTaskRun(const RunRequest& r) { return r.type == "QuickRun" || r.ty
 // came with the request, it renders and parses (nothing runs otherwise).
 Status ValidateTaskRun(const RunRequest& request, const ServiceOptions& options);
 Outcome ExecuteTaskRun(RunContext& ctx);
+// The runc roots a task-file run in `run_dir` may have left running.
+std::vector<std::filesystem::path> TaskRunStateRoots(const std::filesystem::path& run_dir);
 
 // An outcome with `error` redacted as the log would show it.
 Outcome Fail(RunStatus status, const LogWriter& log, const std::string& error);

@@ -15,6 +15,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr uint64_t kMaxTaskFileBytes = 1 << 20;
+constexpr char kExecDir[] = "exec";  // the executor's, beside the source in the run's dir
 
 Result<std::string> ReadSmallFile(const fs::path& path, const std::string& what) {
   std::error_code ec;
@@ -147,7 +148,7 @@ Outcome ExecuteTaskRun(RunContext& ctx) {
 
   if (ctx.on_running) ctx.on_running();
   steps::ExecOptions e;
-  e.work_dir = work->path() / "exec";
+  e.work_dir = work->path() / kExecDir;
   e.workspace = fetched->context;
   e.build_state = ctx.options.build_state;
   e.registry = RegistryOptions(ctx.options, r);
@@ -167,6 +168,11 @@ Outcome ExecuteTaskRun(RunContext& ctx) {
     ctx.log.Flush();
   }
   return Outcome{RunStatus::kSucceeded, ""};
+}
+
+std::vector<fs::path> TaskRunStateRoots(const fs::path& run_dir) {
+  if (fs::is_symlink(run_dir / kExecDir)) return {};
+  return steps::ContainerStateRoots(run_dir / kExecDir);
 }
 
 }  // namespace drydock::tasks::internal

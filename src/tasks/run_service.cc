@@ -82,7 +82,13 @@ Status RunService::Impl::Recover() {
   }
   // Nothing runs yet, so every work dir is a leftover, with whatever a
   // killed process left running or mounted in it.
-  runtime::ReleaseLeftovers(options.data_dir / "runs");
+  std::vector<fs::path> runc_roots;
+  std::error_code list_ec;
+  for (const auto& run_dir : fs::directory_iterator(options.data_dir / "runs", list_ec)) {
+    if (run_dir.is_symlink(list_ec)) continue;
+    for (auto& root : internal::TaskRunStateRoots(run_dir.path())) runc_roots.push_back(root);
+  }
+  runtime::ReleaseLeftovers(options.data_dir / "runs", runc_roots);
   std::error_code ec;
   fs::remove_all(options.data_dir / "runs", ec);
   fs::create_directories(options.data_dir / "runs", ec);

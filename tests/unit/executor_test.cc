@@ -170,6 +170,22 @@ TEST_F(ExecutorTest, BuildRunAndPushAnImageOfTheRun) {
   EXPECT_TRUE(client.GetManifest(*oci::ParseImageReference(pushed)).ok());
 }
 
+// After a crash only the executor's own runc roots are released: one a step
+// wrote into its root filesystem (or links to elsewhere) could name any
+// process to kill.
+TEST(ContainerStateRootsTest, OnlyTheExecutorsOwnDirectories) {
+  TempDir dir = testing::MakeTestDir();
+  fs::path steps = dir.path() / "steps";
+  fs::create_directories(steps / "build-1/state/runc");
+  fs::create_directories(steps / "web-1/upper/steps/evil-1/state/runc");
+  fs::create_directories(dir.path() / "elsewhere/state/runc");
+  fs::create_symlink(dir.path() / "elsewhere", steps / "linked-1");
+  fs::create_directories(steps / "half-1");
+  fs::create_symlink(dir.path() / "elsewhere/state", steps / "half-1/state");
+  EXPECT_EQ(ContainerStateRoots(dir.path()), std::vector<fs::path>{steps / "build-1/state/runc"});
+  EXPECT_EQ(ContainerStateRoots(dir.path() / "missing"), std::vector<fs::path>{});
+}
+
 // Root on the host is the server owner's to give.
 TEST_F(ExecutorTest, PrivilegedAndHostNetworkStepsNeedTheServersConsent) {
   auto r = Run(R"(steps:

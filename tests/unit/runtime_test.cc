@@ -254,7 +254,7 @@ TEST_F(RuntimeTest, ReleaseLeftoversDetachesMountsBelowTheDirectory) {
   ASSERT_TRUE(IsMounted(outer / "inner"));
   auto elsewhere = Mount();  // outside `runs`: left alone
   ASSERT_TRUE(elsewhere.ok());
-  ReleaseLeftovers(runs);
+  ReleaseLeftovers(runs, {});
   EXPECT_FALSE(IsMounted(outer / "inner"));
   EXPECT_FALSE(IsMounted(outer));
   EXPECT_TRUE(IsMounted(elsewhere->target()));
