@@ -12,6 +12,7 @@
 #include "cli/client/api_client.h"
 #include "cli/client/client_config.h"
 #include "cli/client/exit.h"
+#include "cli/client/local_file.h"
 #include "cli/client/run_watch.h"
 #include "cli/client/upload.h"
 #include "cli/commands.h"
@@ -25,18 +26,6 @@ using nlohmann::json;
 // As `az acr run --cmd` wraps it: the command is a value, so braces in it
 // are never read as a template.
 constexpr char kCmdTask[] = "version: v1.1.0\nsteps:\n  - cmd: {{ .Values.command | quote }}\n";
-
-Result<std::string> ReadText(const fs::path& path) {
-  std::stringstream text;
-  if (path == "-") {
-    text << std::cin.rdbuf();
-    return text.str();
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("cannot read " + path.string());
-  text << in.rdbuf();
-  return text.str();
-}
 
 // `name` as a file on this machine: relative to the working directory, or
 // (as ACR reads -f and --values) to a local context directory.
@@ -57,11 +46,11 @@ Result<TaskText> LoadTask(const QuickRunFlags& f) {
   if (!f.cmd.empty()) return TaskText{kCmdTask, "", "--cmd"};
   std::string file = f.file.empty() ? "acb.yaml" : f.file;
   if (file == "-") {
-    DD_ASSIGN_OR_RETURN(text, ReadText("-"));
+    DD_ASSIGN_OR_RETURN(text, client::ReadLocalFile("-"));
     return TaskText{text, "", "stdin"};
   }
   if (auto local = LocalFile(file, f.source)) {
-    DD_ASSIGN_OR_RETURN(text, ReadText(*local));
+    DD_ASSIGN_OR_RETURN(text, client::ReadLocalFile(local->string()));
     return TaskText{text, "", file};
   }
   if (f.source == "/dev/null" || !client::IsRemoteSource(f.source))
@@ -129,7 +118,7 @@ Result<json> Queue(client::ApiClient& api, const QuickRunFlags& f, const TaskTex
   if (!f.values_file.empty()) {
     auto local = LocalFile(f.values_file, f.source);
     if (!local) return NotFound("values file " + f.values_file + " does not exist");
-    DD_ASSIGN_OR_RETURN(values, ReadText(*local));
+    DD_ASSIGN_OR_RETURN(values, client::ReadLocalFile(local->string()));
     body["valuesContent"] = values;
   }
   if (!client::IsRemoteSource(f.source)) {

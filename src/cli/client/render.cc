@@ -9,24 +9,12 @@
 
 #include "cli/client/client_config.h"
 #include "cli/client/exit.h"
+#include "cli/client/local_file.h"
 #include "cli/commands.h"
 #include "steps/steps.h"
 
 namespace drydock::cli {
 namespace {
-
-Result<std::string> ReadText(const std::string& path) {
-  if (path == "-") {
-    std::stringstream in;
-    in << std::cin.rdbuf();
-    return in.str();
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("cannot read " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // --registry, else the host of the last `drydock login`, as $Registry.
 std::string RegistryFor(const RenderFlags& f) {
@@ -43,7 +31,7 @@ std::string RegistryFor(const RenderFlags& f) {
 Status Render(const std::string& text, const std::string& name, const RenderFlags& f) {
   std::string values_yaml;
   if (!f.values_file.empty()) {
-    DD_ASSIGN_OR_RETURN(v, ReadText(f.values_file));
+    DD_ASSIGN_OR_RETURN(v, client::ReadLocalFile(f.values_file));
     values_yaml = v;
   }
   steps::RenderInput in;
@@ -71,7 +59,7 @@ Status Render(const std::string& text, const std::string& name, const RenderFlag
 }  // namespace
 
 int RenderTask(const RenderFlags& flags) {
-  auto text = ReadText(flags.file);
+  auto text = client::ReadLocalFile(flags.file);
   Status s =
       text.ok() ? Render(*text, flags.file == "-" ? "stdin" : flags.file, flags) : text.status();
   return s.ok() ? 0 : client::Fail("render", s);

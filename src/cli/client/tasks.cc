@@ -13,6 +13,7 @@
 
 #include "cli/client/api_client.h"
 #include "cli/client/exit.h"
+#include "cli/client/local_file.h"
 #include "cli/client/run_format.h"
 #include "cli/client/run_watch.h"
 #include "cli/commands.h"
@@ -91,11 +92,8 @@ Result<json> Body(const TaskFlags& f, bool all) {
   if (want("file") && f.source == "/dev/null" && !f.file.empty()) {
     // No source to read it from: the task file goes with the task, as
     // `az acr task create -f acb.yaml -c /dev/null` sends it.
-    std::ifstream in(f.file, std::ios::binary);
-    if (!in) return NotFound("task file " + f.file + " does not exist");
-    std::stringstream text;
-    text << in.rdbuf();
-    j["taskFile"] = text.str();
+    DD_ASSIGN_OR_RETURN(text, client::ReadLocalFile(f.file));
+    j["taskFile"] = text;
     j["file"] = std::filesystem::path(f.file).filename().string();  // a name, not a path here
   }
   if (want("image")) j["images"] = f.images;
