@@ -16,6 +16,8 @@ packages=(
   curl jq wrk apache2-utils uidmap fuse-overlayfs openssl
   util-linux-extra  # fincore: bench/registry checks the page cache
   openssh-client    # ssh-agent: RUN --mount=type=ssh tests
+  # the build sandbox: outbound NAT for runs; tests make network namespaces
+  slirp4netns iproute2
 )
 
 missing=()

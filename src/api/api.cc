@@ -53,6 +53,9 @@ void SendStatus(http::Response& r, const Status& s) {
       return SendError(r, 403, "DENIED", s.message());
     case Code::kUnavailable:
       return SendError(r, 503, "UNAVAILABLE", s.message());
+    case Code::kTooManyRequests:
+      SendError(r, 429, "TOO_MANY_REQUESTS", s.message());
+      return r.Set("Retry-After", std::to_string(auth::RetryAfterSeconds(s)));
     default:
       return SendError(r, 500, "INTERNAL", s.message());
   }
@@ -83,9 +86,15 @@ bool Api::Handle(http::Request& req, http::Response& resp) {
     impl_->Webhook(req, resp, req.path.substr(kWebhooks.size()));
     return true;
   }
-  auto who = impl_->auth.Authenticate(req.Header("Authorization"));
+  auto who = impl_->auth.Authenticate(req.Header("Authorization"), req.remote_addr);
   if (!who.ok()) {
-    Unauthorized(resp, who.status().message());
+    SendStatus(resp, who.status());
+  } else if (who->token_access) {
+    // A registry token grants what its scope names, and only to the registry:
+    // taken here it would act with the user's whole rights (runs, pushes).
+    Unauthorized(resp,
+                 "a registry token (from /auth/token) is not accepted by the API: use an API "
+                 "token (drydock login) or a password");
   } else if (who->anonymous()) {
     Unauthorized(resp, "authentication required: send Basic credentials or a Bearer token");
   } else {

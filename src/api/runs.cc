@@ -4,6 +4,7 @@
 
 #include "api/impl.h"
 #include "api/run_json.h"
+#include "base/json.h"
 #include "oci/reference.h"
 
 namespace drydock::api {
@@ -78,9 +79,9 @@ void Api::Impl::QueueRun(Ctx& c) {
   if (!RequireAnyGrant(c)) return;
   auto text = c.req.ReadAll(kMaxRequestBytes);
   if (!text.ok()) return SendStatus(c.resp, text.status());
-  json body = json::parse(*text, nullptr, false);
-  if (body.is_discarded()) return SendError(c.resp, 400, "INVALID", "the body is not valid JSON");
-  auto request = ParseRunRequest(body, options.registry_host);
+  auto body = ParseJson(*text);
+  if (!body.ok()) return SendError(c.resp, 400, "INVALID", "the body: " + body.status().message());
+  auto request = ParseRunRequest(*body, options.registry_host);
   if (!request.ok()) return SendStatus(c.resp, request.status());
   if (request->push) {
     for (const auto& repo : LocalRepositories(request->images, options.registry_host)) {

@@ -5,6 +5,7 @@
 
 #include "api/impl.h"
 #include "api/run_json.h"
+#include "base/json.h"
 #include "base/strings.h"
 #include "oci/reference.h"
 #include "triggers/cron.h"
@@ -158,7 +159,8 @@ void Api::Impl::RunTask(Ctx& c, const std::string& name) {
   // The overrides read like a task patch: {"arguments": […], "values": {…}}.
   auto overrides = tasks::TaskFromJson(text->empty() ? "{}" : *text);
   if (!overrides.ok()) return SendStatus(c.resp, overrides.status());
-  json body = json::parse(text->empty() ? "{}" : *text, nullptr, false);
+  // TaskFromJson above refused a body that is not JSON or too deep.
+  json body = ParseJson(text->empty() ? "{}" : *text).value_or(json());
   tasks::RunOverrides o;
   o.build_args = overrides->build_args;
   o.values = overrides->values;

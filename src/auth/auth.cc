@@ -1,10 +1,13 @@
 #include "auth/auth.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "auth/jwt.h"
+#include "base/json.h"
 #include "base/random.h"
 #include "base/strings.h"
 #include "oci/digest.h"
@@ -77,7 +80,38 @@ std::optional<Identity> Authenticator::CachedLoginFor(const std::string& user,
   return Identity{user, it->second.admin, std::nullopt, false};
 }
 
-Result<Identity> Authenticator::Login(const std::string& user, const std::string& password) {
+constexpr char kRetryIn[] = "; try again in ";
+
+int64_t RetryAfterSeconds(const Status& status) {
+  if (status.code() != Code::kTooManyRequests) return 0;
+  auto at = status.message().rfind(kRetryIn);
+  if (at == std::string::npos) return 0;
+  return std::strtoll(status.message().c_str() + at + std::strlen(kRetryIn), nullptr, 10);
+}
+
+Status Authenticator::Throttled(const std::string& user, const std::string& client) {
+  int64_t now = Now();
+  LoginThrottle::Rule per_user{options_.max_failed_logins_per_user,
+                               options_.failed_login_window_seconds};
+  LoginThrottle::Rule per_address{options_.max_failed_logins_per_address,
+                                  options_.failed_login_window_seconds};
+  if (auto wait = throttle_.Blocked("user:" + user, per_user, now))
+    return Status(Code::kTooManyRequests, "too many failed sign-ins for '" + user + "'" + kRetryIn +
+                                              std::to_string(*wait) + " s");
+  if (auto wait = throttle_.Blocked("addr:" + client, per_address, now))
+    return Status(Code::kTooManyRequests, "too many failed sign-ins from " + client + kRetryIn +
+                                              std::to_string(*wait) + " s");
+  return Status::Ok();
+}
+
+const std::string& Authenticator::DummyHash() {
+  std::call_once(dummy_once_, [this] { dummy_hash_ = HashPassword(RandomHex(16)).value_or(""); });
+  return dummy_hash_;
+}
+
+Result<Identity> Authenticator::Login(const std::string& user, const std::string& password,
+                                      const std::string& client) {
+  DD_RETURN_IF_ERROR(Throttled(user, client));
   std::string fingerprint = oci::Digest::Of(user + '\0' + password).hex();
   if (auto hit = CachedLoginFor(user, fingerprint)) return *hit;
   // Clients that start together (parallel pushes) would each pay a bcrypt;
@@ -85,6 +119,8 @@ Result<Identity> Authenticator::Login(const std::string& user, const std::string
   std::shared_ptr<std::mutex> user_lock;
   {
     std::lock_guard lock(mu_);
+    if (login_locks_.size() > 10000)  // names that were tried once and are not in use
+      std::erase_if(login_locks_, [](const auto& l) { return l.second.use_count() == 1; });
     auto& l = login_locks_[user];
     if (!l) l = std::make_shared<std::mutex>();
     user_lock = l;
@@ -92,33 +128,40 @@ Result<Identity> Authenticator::Login(const std::string& user, const std::string
   std::lock_guard serial(*user_lock);
   if (auto hit = CachedLoginFor(user, fingerprint)) return *hit;
   auto u = store_.GetUser(user);
-  if (!u.ok() || !VerifyPassword(password, u->password_hash)) {
+  // The same bcrypt whether or not the user exists.
+  bool verified = VerifyPassword(password, u.ok() ? u->password_hash : DummyHash()) && u.ok();
+  if (!verified) {
+    throttle_.Failed("user:" + user, Now());
+    throttle_.Failed("addr:" + client, Now());
     return Unauthenticated("wrong user name or password for '" + user + "'");
   }
+  throttle_.Succeeded("user:" + user);
   std::lock_guard lock(mu_);
   if (login_cache_.size() > 10000) login_cache_.clear();
   login_cache_[user] = CachedLogin{fingerprint, Now() + kLoginCacheSeconds, u->admin};
   return Identity{user, u->admin, std::nullopt, false};
 }
 
-Result<Identity> Authenticator::Authenticate(std::string_view header) {
+Result<Identity> Authenticator::Authenticate(std::string_view header, const std::string& client) {
   if (header.empty()) return Identity{};
   if (StartsWithIgnoreCase(header, "Basic ")) {
     std::string decoded = Base64Decode(header.substr(6));
     auto colon = decoded.find(':');
     if (colon == std::string::npos) return Unauthenticated("malformed Basic credentials");
-    return BasicLogin(decoded.substr(0, colon), decoded.substr(colon + 1));
+    return BasicLogin(decoded.substr(0, colon), decoded.substr(colon + 1), client);
   }
   if (StartsWithIgnoreCase(header, "Bearer ")) return VerifyToken(header.substr(7));
   return Unauthenticated("unsupported Authorization scheme");
 }
 
-Result<Identity> Authenticator::BasicLogin(const std::string& user, const std::string& secret) {
-  if (!LooksLikeJwt(secret)) return Login(user, secret);
+Result<Identity> Authenticator::BasicLogin(const std::string& user, const std::string& secret,
+                                           const std::string& client) {
+  if (!LooksLikeJwt(secret)) return Login(user, secret, client);
   auto token = VerifyToken(secret);
   if (token.ok() && token->api_token && token->user == user) return token;
   // Not an API token of this user; it could still be a (strange) password.
-  if (auto login = Login(user, secret); login.ok()) return login;
+  auto login = Login(user, secret, client);
+  if (login.ok() || login.status().code() == Code::kTooManyRequests) return login;
   if (!token.ok()) return token.status();
   if (!token->api_token) return Unauthenticated("a registry token is not a password");
   return Unauthenticated("the API token belongs to '" + token->user + "', not '" + user + "'");
@@ -127,7 +170,7 @@ Result<Identity> Authenticator::BasicLogin(const std::string& user, const std::s
 Result<Identity> Authenticator::VerifyToken(std::string_view jwt) {
   auto payload = VerifyJwt(jwt, key_);
   if (!payload.ok()) return payload.status();
-  json claims = json::parse(*payload, nullptr, false);
+  json claims = ParseJson(*payload).value_or(json());
   if (!claims.is_object()) return Unauthenticated("token claims are not JSON");
   int64_t now = Now();
   if (claims.value("exp", int64_t{0}) < now) return Unauthenticated("token has expired");

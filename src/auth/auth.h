@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/throttle.h"
 #include "base/result.h"
 #include "storage/metadata_store.h"
 
@@ -36,6 +37,11 @@ struct Options {
   std::vector<std::string> anonymous_pull;  // repository patterns: "*", "public/*", "exact/name"
   std::string service = "drydock";
   int64_t token_ttl_seconds = 900;
+  // Failed password sign-ins allowed per user and per client address in one
+  // window before answers become kTooManyRequests until the window ends.
+  int max_failed_logins_per_user = 10;
+  int max_failed_logins_per_address = 50;
+  int64_t failed_login_window_seconds = 300;
 };
 
 struct Token {
@@ -54,12 +60,17 @@ class Authenticator {
  public:
   Authenticator(storage::MetadataStore& store, Options options, std::string signing_key);
 
-  // Parses an Authorization header ("" → anonymous). Wrong credentials or a
-  // bad/expired token → kUnauthenticated with a reason.
-  Result<Identity> Authenticate(std::string_view authorization);
+  // Parses an Authorization header ("" → anonymous) from `client` (its
+  // address). Wrong credentials or a bad/expired token → kUnauthenticated
+  // with a reason; too many failed sign-ins → kTooManyRequests, see
+  // RetryAfterSeconds.
+  Result<Identity> Authenticate(std::string_view authorization, const std::string& client = "");
   // Checks a user's password (bcrypt), with a short in-memory cache so
-  // clients sending Basic on every request do not pay bcrypt each time.
-  Result<Identity> Login(const std::string& user, const std::string& password);
+  // clients sending Basic on every request do not pay bcrypt each time. An
+  // unknown user costs the same bcrypt as a wrong password, so that timing
+  // does not tell which users exist.
+  Result<Identity> Login(const std::string& user, const std::string& password,
+                         const std::string& client = "");
 
   // Actions `who` may perform on `repo`.
   unsigned Allowed(const Identity& who, std::string_view repo);
@@ -82,7 +93,10 @@ class Authenticator {
  private:
   Result<Identity> VerifyToken(std::string_view jwt);
   // Basic auth: an API token of `user` in place of the password, else the password.
-  Result<Identity> BasicLogin(const std::string& user, const std::string& secret);
+  Result<Identity> BasicLogin(const std::string& user, const std::string& secret,
+                              const std::string& client);
+  Status Throttled(const std::string& user, const std::string& client);
+  const std::string& DummyHash();
 
   storage::MetadataStore& store_;
   Options options_;
@@ -97,7 +111,14 @@ class Authenticator {
   std::mutex mu_;
   std::map<std::string, CachedLogin> login_cache_;
   std::map<std::string, std::shared_ptr<std::mutex>> login_locks_;  // one bcrypt per user at a time
+  LoginThrottle throttle_;
+  std::once_flag dummy_once_;
+  std::string dummy_hash_;  // bcrypt of nothing anyone sends, for unknown users
 };
+
+// Seconds a kTooManyRequests answer of Authenticate or Login asks the
+// client to wait (its Retry-After); 0 for any other status.
+int64_t RetryAfterSeconds(const Status& status);
 
 // bcrypt via libxcrypt.
 Result<std::string> HashPassword(const std::string& password);

@@ -21,6 +21,7 @@ enum class Code {
   kUnauthenticated,
   kDenied,
   kUnavailable,
+  kTooManyRequests,  // throttled: try again later (HTTP 429)
   kInternal,
 };
 
@@ -61,6 +62,9 @@ class [[nodiscard]] Result {
   const T* operator->() const { return &*value_; }
   T& operator*() { return *value_; }
   const T& operator*() const { return *value_; }
+  // The value, or `fallback` where a failure needs no more than a default.
+  T value_or(T fallback) const& { return value_ ? *value_ : std::move(fallback); }
+  T value_or(T fallback) && { return value_ ? std::move(*value_) : std::move(fallback); }
 
  private:
   std::optional<T> value_;

@@ -1,5 +1,8 @@
 #include "base/strings.h"
 
+#include <cctype>
+#include <cstdlib>
+
 namespace drydock {
 
 namespace {
@@ -22,6 +25,25 @@ bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
     if (Lower(s[i]) != Lower(prefix[i])) return false;
   }
   return true;
+}
+
+Result<uint64_t> ParseByteSize(std::string_view text) {
+  size_t end = 0;
+  while (end < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.'))
+    ++end;
+  std::string unit = AsciiLower(text.substr(end));
+  if (unit.size() > 1 && unit.back() == 'b') unit.pop_back();
+  if (unit.size() > 1 && unit.back() == 'i') unit.pop_back();
+  std::string number(text.substr(0, end));
+  char* parsed = nullptr;
+  double bytes = std::strtod(number.c_str(), &parsed);
+  size_t power = std::string("bkmgt").find(unit.empty() ? "b" : unit);
+  if (number.empty() || *parsed != '\0' || unit.size() > 1 || power == std::string::npos ||
+      bytes > 1e18)
+    return Invalid("'" + std::string(text) + "' is not a size such as 500M or 10G");
+  for (size_t i = 0; i < power; ++i) bytes *= 1024;
+  return static_cast<uint64_t>(bytes);
 }
 
 }  // namespace drydock

@@ -21,6 +21,7 @@
 #include "oci/digest.h"
 #include "oci/reference.h"
 #include "remote/client.h"
+#include "runtime/runtime.h"
 
 namespace drydock::build {
 
@@ -74,6 +75,11 @@ struct BuildOptions {
   // it instead of asking a registry, as a docker daemon's local images.
   std::map<std::string, BuildResult> local_images;
   std::chrono::seconds run_timeout{3600};
+  // What each RUN may use (processes, memory, CPU, disk); 0s: unlimited.
+  runtime::Limits limits;
+  // RUN --network=host shares the host's network, loopback-only services
+  // included: only where the owner of the machine allows it.
+  bool allow_host_network = false;
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::string_view)> log;  // build log lines and RUN output
 };

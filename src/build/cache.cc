@@ -1,4 +1,5 @@
 #include "build/cache.h"
+#include "base/json.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -189,7 +190,7 @@ void BuildCache::Import(const std::vector<oci::ImageReference>& refs) {
 Status BuildCache::ImportOne(const oci::ImageReference& ref) try {
   auto manifest = client_.GetManifest(ref);
   if (!manifest.ok()) return manifest.status();
-  json m = json::parse(manifest->bytes, nullptr, false);
+  json m = ParseJson(manifest->bytes).value_or(json());
   if (!m.is_object()) return Invalid("the cache manifest is not JSON");
   json config = m.value("config", json::object());
   if (!config.is_object() || config.value("mediaType", "") != kCacheConfigMediaType)
@@ -199,7 +200,7 @@ Status BuildCache::ImportOne(const oci::ImageReference& ref) try {
   if (!config_digest.ok()) return config_digest.status();
   auto bytes = client_.FetchBlobBytes(ref, *config_digest, 64 << 20);
   if (!bytes.ok()) return bytes.status();
-  json parsed = json::parse(*bytes, nullptr, false);
+  json parsed = ParseJson(*bytes).value_or(json());
   json records = parsed.is_object() ? parsed.value("records", json()) : json();
   if (!records.is_object()) return Invalid("the cache config has no records");
   // Only layers the manifest lists are sure to be in the repository.

@@ -144,7 +144,7 @@ namespace {
 
 using internal::JoinPath;
 
-constexpr std::string_view kNoSources = "COPY failed: no source files were specified";
+constexpr std::string_view kNoSources = "no source files were specified";
 
 Status NotInContext(std::string_view src, bool excluded) {
   return NotFound("file not found in build context: " + std::string(src) +

@@ -62,7 +62,7 @@ Result<IgnoreMatcher> LoadIgnore(const std::filesystem::path& context_dir,
 // per directory) and name the matched path as written, e.g. "dir/a.txt".
 // Excluded paths are dropped, except a directory that still holds a
 // re-included ('!') path. Errors (code kNotFound unless noted):
-//   no wildcard match:   "COPY failed: no source files were specified"
+//   no wildcard match:   "no source files were specified" (LineError adds "COPY:")
 //   missing or excluded: "file not found in build context: <src>"
 //   '..' above the root: "forbidden path outside the build context: <src>" (kInvalid;
 //                        Docker silently drops the '..')

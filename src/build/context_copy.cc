@@ -406,7 +406,7 @@ bool NamesDirectory(std::string_view dest) {
 Status CopyInto(const std::filesystem::path& src_root, const std::vector<std::string>& sources,
                 const std::filesystem::path& dest_root, std::string_view dest,
                 std::string_view workdir, const CopyOptions& options) {
-  if (sources.empty()) return Invalid("COPY failed: no source files were specified");
+  if (sources.empty()) return Invalid("no source files were specified");
   UniqueFd src_fd(::open(src_root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!src_fd.valid()) return ErrnoStatus("open " + src_root.string(), errno);
   UniqueFd dst_fd(::open(dest_root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));

@@ -1,6 +1,7 @@
 // Pattern matching for the build context: Go's filepath.Match for COPY
 // sources and moby/patternmatcher's rules for .dockerignore, plus the
 // lexical path helpers both need.
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <system_error>
@@ -396,9 +397,20 @@ Result<IgnoreMatcher> LoadIgnore(const std::filesystem::path& context_dir,
   std::vector<std::filesystem::path> candidates;
   if (!dockerfile.empty()) candidates.emplace_back(dockerfile.string() + ".dockerignore");
   candidates.push_back(context_dir / ".dockerignore");
+  auto within = [](const std::filesystem::path& path, const std::filesystem::path& dir) {
+    std::error_code ec;
+    auto root = std::filesystem::canonical(dir, ec);
+    auto [end, unused] = std::mismatch(root.begin(), root.end(), path.begin(), path.end());
+    return !ec && end == root.end();
+  };
   for (const auto& file : candidates) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(file, ec)) continue;
+    // A symlink may lead anywhere on the host (contexts keep them as they
+    // are); its patterns would end up in error messages and logs.
+    auto real = std::filesystem::canonical(file, ec);
+    if (ec || !(within(real, context_dir) || within(real, file.parent_path())))
+      return Invalid(file.filename().string() + " is a symlink leading outside the context");
     std::ifstream in(file, std::ios::binary);
     std::stringstream text;
     text << in.rdbuf();

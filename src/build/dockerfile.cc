@@ -1,4 +1,5 @@
 #include "build/dockerfile.h"
+#include "base/json.h"
 
 #include <algorithm>
 #include <array>
@@ -295,9 +296,10 @@ std::vector<std::string> QuoteWords(std::string_view s, char escape) {
 Result<bool> ParseJsonArray(std::string_view text, std::vector<std::string>* out) {
   text = TrimLeft(text);
   if (!text.starts_with('[')) return false;
-  auto parsed =
-      nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded() || !parsed.is_array()) return false;
+  // Not JSON (or absurdly nested): the shell form, as Docker reads it.
+  auto parsed_or = ParseJson(text);
+  if (!parsed_or.ok() || !parsed_or->is_array()) return false;
+  const nlohmann::json& parsed = *parsed_or;
   std::vector<std::string> elements;
   for (const auto& element : parsed) {
     if (!element.is_string()) {

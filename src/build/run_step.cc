@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -58,6 +59,12 @@ Status Executor::RunStep(StageState& st, const Instruction& ins) {
   if (!network.empty() && network != "none" && network != "host" && network != "default") {
     return LineError(ins, "--network must be default, none or host, not " + network);
   }
+  if (network == "host" && !o_.allow_host_network) {
+    return LineError(ins,
+                     "--network=host is turned off: it reaches every service of this machine "
+                     "(allow it with --allow network.host, or builds.allow_privileged_steps on "
+                     "a server)");
+  }
   auto mounts = PrepareMounts(ins, scratch.path(), st.stage);
   if (!mounts.ok()) return mounts.status();
   binds.insert(binds.end(), mounts->binds.begin(), mounts->binds.end());
@@ -108,17 +115,35 @@ Status Executor::RunStep(StageState& st, const Instruction& ins) {
   spec.uid = user->uid;
   spec.gid = user->gid;
   spec.additional_gids = user->groups;
-  spec.network = network == "none" ? runtime::Network::kNone : runtime::Network::kHost;
   spec.binds = binds;
   spec.tmpfs = mounts->tmpfs;
+  spec.limits = o_.limits;
+  // The default network is the step's own, with NAT to the outside but not
+  // to this machine's loopback (where the registry and other local-only
+  // services listen).
+  std::optional<runtime::NetworkNamespace> netns;
+  if (network == "host") {
+    spec.network = runtime::Network::kHost;
+  } else if (network == "none") {
+    spec.network = runtime::Network::kNone;
+  } else {
+    auto made = runtime::NetworkNamespace::Create(scratch.path() / "netns", runtime::Egress::kNat);
+    if (!made.ok()) return LineError(ins, made.status().message());
+    netns.emplace(std::move(*made));
+    spec.network = runtime::Network::kJoin;
+    spec.network_namespace = netns->path();
+    spec.nameservers = {runtime::kNatNameserver};
+  }
   runtime::RunOptions ro;
   ro.state_dir = o_.state_dir / "run";
   ro.timeout = o_.run_timeout;
   ro.cancel = &stop_;
+  ro.writable_dirs = {(*m)->upper()};
   StageOutput output(st.stage, [this](const std::string& line) { Log(line); });
   ro.output = [&output](std::string_view chunk) { output.Write(chunk); };
   auto r = runtime::Run(spec, ro);
   if (!r.ok()) return r.status();
+  if (!r->limit.empty()) return LineError(ins, "the build reached " + r->limit);
   if (r->timed_out)
     return LineError(ins, "timed out after " + std::to_string(o_.run_timeout.count()) + "s");
   if (r->canceled) return Status(Code::kUnavailable, "build canceled");

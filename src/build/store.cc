@@ -1,4 +1,5 @@
 #include "build/store.h"
+#include "base/json.h"
 
 #include <unistd.h>
 
@@ -79,7 +80,9 @@ std::string PlatformOf(const json& p) {
 // From an index, the manifest for `platform` ("linux/amd64", "linux/arm64/v8").
 Result<oci::Digest> PickPlatform(const std::string& index_bytes, const std::string& platform,
                                  const std::string& what) {
-  json j = json::parse(index_bytes, nullptr, false);
+  auto parsed = ParseJson(index_bytes);
+  if (!parsed.ok()) return Invalid(what + ": the index: " + parsed.status().message());
+  json& j = *parsed;
   std::vector<std::string> seen;
   for (const auto& m : j.value("manifests", json::array())) {
     std::string p = m.contains("platform") ? PlatformOf(m["platform"]) : "";
@@ -123,9 +126,13 @@ Result<BaseImage> PullBase(remote::Client& client, LayerStore& store,
     return Invalid("base image " + ref.String() + " is an index inside an index");
   auto config = client.FetchBlobBytes(ref, parsed->config->digest, 8 << 20);
   if (!config.ok()) return config.status();
-  base.config = json::parse(*config, nullptr, false);
+  auto parsed_config = ParseJson(*config);
+  if (!parsed_config.ok())
+    return Invalid("base image " + ref.String() +
+                   ": its config: " + parsed_config.status().message());
+  base.config = std::move(*parsed_config);
   if (!base.config.is_object())
-    return Invalid("base image " + ref.String() + " has a config that is not JSON");
+    return Invalid("base image " + ref.String() + " has a config that is not a JSON object");
   auto diff_ids = base.config.value("rootfs", json::object()).value("diff_ids", json::array());
   if (diff_ids.size() != parsed->layers.size()) {
     return Invalid("base image " + ref.String() + ": config lists " +

@@ -1,10 +1,12 @@
 // `drydock build --local`: builds in-process, no server involved.
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "base/strings.h"
 #include "build/builder.h"
 #include "cli/client/client_config.h"
 #include "cli/commands.h"
@@ -81,27 +83,6 @@ Result<std::map<std::string, std::filesystem::path>> SshAgents(
   return out;
 }
 
-// "500M", "10G", "1.5G", "1048576": bytes, with binary K/M/G/T suffixes
-// (an optional trailing "B" or "iB" is accepted).
-Result<uint64_t> ParseSize(const std::string& text) {
-  size_t end = 0;
-  while (end < text.size() &&
-         (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.'))
-    ++end;
-  std::string unit = text.substr(end);
-  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();
-  if (unit.size() > 1 && unit.back() == 'I') unit.pop_back();
-  std::string number = text.substr(0, end);
-  char* parsed = nullptr;
-  double bytes = std::strtod(number.c_str(), &parsed);
-  size_t power = std::string("BKMGT").find(unit.empty() ? "B" : unit);
-  if (number.empty() || *parsed != '\0' || unit.size() > 1 || power == std::string::npos)
-    return Invalid("--cache-max-size " + text + ": expected a size such as 500M or 10G");
-  for (size_t i = 0; i < power; ++i) bytes *= 1024;
-  return static_cast<uint64_t>(bytes);
-}
-
 }  // namespace
 
 int BuildLocal(const BuildFlags& flags) {
@@ -127,12 +108,14 @@ int BuildLocal(const BuildFlags& flags) {
   o.output = flags.output;
   o.no_cache = flags.no_cache;
   o.run_timeout = std::chrono::seconds(flags.run_timeout_seconds);
+  o.allow_host_network =
+      std::find(flags.allow.begin(), flags.allow.end(), "network.host") != flags.allow.end();
   o.docker_media_types = flags.docker_format;
   o.compression =
       flags.compression == "zstd" ? layer::Compression::kZstd : layer::Compression::kGzip;
-  auto max_size = ParseSize(flags.cache_max_size);
+  auto max_size = ParseByteSize(flags.cache_max_size);
   if (!max_size.ok()) {
-    std::cerr << "drydock build: " << max_size.status().message() << "\n";
+    std::cerr << "drydock build: --cache-max-size: " << max_size.status().message() << "\n";
     return 2;
   }
   o.cache_max_bytes = *max_size;

@@ -34,6 +34,7 @@ struct BuildFlags {
   std::vector<std::string> tags, build_args, insecure_registries, secrets, ssh;
   bool push = false, no_cache = false, docker_format = false;
   bool print_dependencies = false, dependencies_only = false;
+  std::vector<std::string> allow;  // --allow network.host (local builds)
   // With --local, per RUN step (1..28800); for a server build, the whole run (300..28800).
   int64_t run_timeout_seconds = 3600;
   std::string compression = "gzip";

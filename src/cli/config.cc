@@ -4,12 +4,32 @@
 
 #include <cstdlib>
 
+#include "base/strings.h"
+
 namespace drydock::cli {
 namespace {
 
 template <typename T>
 void Read(const YAML::Node& n, const char* key, T& out) {
   if (n && n[key]) out = n[key].as<T>();
+}
+
+// builds.limits: {pids: 4096, memory: 4G, cpus: 1.5, disk: 20G}; 0 lifts one.
+Status ReadLimits(const YAML::Node& l, const std::string& path, runtime::Limits& out) {
+  Read(l, "pids", out.pids);
+  Read(l, "cpus", out.cpus);
+  for (const char* key : {"memory", "disk"}) {
+    if (!l[key]) continue;
+    auto size = ParseByteSize(l[key].as<std::string>());
+    if (!size.ok())
+      return Invalid(path + ": builds.limits." + key + ": " + size.status().message());
+    if (key == std::string_view("memory"))
+      out.memory_bytes = static_cast<int64_t>(*size);
+    else
+      out.disk_bytes = *size;
+  }
+  if (out.pids < 0 || out.cpus < 0) return Invalid(path + ": builds.limits must be >= 0");
+  return Status::Ok();
 }
 
 }  // namespace
@@ -64,6 +84,7 @@ Result<Config> LoadConfig(const std::string& path) {
       Read(b, "cache_max_bytes", c.builds.cache_max_bytes);
       Read(b, "image_aliases", c.builds.image_aliases);
       Read(b, "allow_privileged_steps", c.builds.allow_privileged_steps);
+      if (auto l = b["limits"]) DD_RETURN_IF_ERROR(ReadLimits(l, path, c.builds.limits));
     }
     if (auto t = y["triggers"]) {
       Read(t, "base_image_poll_seconds", c.triggers.base_image_poll_seconds);

@@ -11,6 +11,7 @@
 #include "base/result.h"
 #include "events/events.h"
 #include "registry/registry.h"
+#include "runtime/runtime.h"
 
 namespace drydock::cli {
 
@@ -26,6 +27,10 @@ struct BuildsConfig {
   // Task files' `privileged: true` and `network: host` steps: whoever may
   // queue a run gets root on this host with them, so they are off unless set.
   bool allow_privileged_steps = false;
+  // Each build container's (RUN and cmd steps): a fork bomb, a memory hog or
+  // a disk filler fails its own run, not the host. cpus 0: no quota.
+  runtime::Limits limits{
+      .pids = 4096, .memory_bytes = 4ll << 30, .cpus = 0, .disk_bytes = 20ull << 30};
 };
 
 // When saved tasks run by themselves.

@@ -55,6 +55,9 @@ int main(int argc, char** argv) {
                 "oci:DIR (an OCI image layout) or docker-archive:FILE (docker save's format)");
   b->add_flag("--push", build.push, "Push the image to every -t reference");
   b->add_flag("--no-cache", build.no_cache, "Do not use the build cache");
+  b->add_option("--allow", build.allow,
+                "With --local: network.host lets RUN --network=host use this machine's network")
+      ->check(CLI::IsMember({"network.host"}));
   b->add_option("--timeout", build.run_timeout_seconds,
                 "Seconds a RUN step may take with --local; for a server build, the whole run "
                 "(300..28800; default 3600)")

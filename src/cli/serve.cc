@@ -105,6 +105,7 @@ tasks::ServiceOptions ServiceOptionsFor(const Config& config, const std::string&
   o.cache_max_bytes = config.builds.cache_max_bytes;
   o.image_aliases = config.builds.image_aliases;
   o.allow_privileged_steps = config.builds.allow_privileged_steps;
+  o.limits = config.builds.limits;
   o.credentials = BuilderCredentials(meta, auth, registry_host);
   return o;
 }

@@ -1,4 +1,5 @@
 #include "oci/manifest.h"
+#include "base/json.h"
 
 #include <nlohmann/json.hpp>
 
@@ -85,8 +86,9 @@ std::vector<Digest> Manifest::RequiredManifests() const {
 }
 
 Result<Manifest> ParseManifest(std::string_view body, std::string_view content_type) {
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Invalid("manifest is not valid JSON");
+  auto parsed = ParseJson(body);
+  if (!parsed.ok()) return Invalid("manifest: " + parsed.status().message());
+  json& j = *parsed;
   if (!j.is_object()) return Invalid("manifest must be a JSON object");
   auto sv = j.find("schemaVersion");
   if (sv == j.end() || !sv->is_number_integer() || sv->get<int>() != 2) {

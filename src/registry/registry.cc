@@ -81,6 +81,9 @@ void SendStatus(http::Response& r, const Status& s, std::string_view not_found_c
       return SendError(r, 413, "SIZE_INVALID", s.message());
     case Code::kUnavailable:
       return SendError(r, 400, "BLOB_UPLOAD_INVALID", s.message());
+    case Code::kTooManyRequests:
+      SendError(r, 429, "TOOMANYREQUESTS", s.message());
+      return r.Set("Retry-After", std::to_string(auth::RetryAfterSeconds(s)));
     default:
       return SendError(r, 500, "UNKNOWN", s.message());
   }
@@ -106,8 +109,13 @@ bool Registry::Handle(http::Request& req, http::Response& resp) {
   if (req.path.rfind("/v2", 0) != 0 || (req.path.size() > 3 && req.path[3] != '/')) return false;
   resp.Set("Docker-Distribution-API-Version", "registry/2.0");
   Route route = ParseRoute(req.path);
-  auto who = impl_->auth.Authenticate(req.Header("Authorization"));
+  auto who = impl_->auth.Authenticate(req.Header("Authorization"), req.remote_addr);
   Ctx c{req, resp, route.name, who.ok() ? *who : auth::Identity{}};
+  if (!who.ok() && who.status().code() == Code::kTooManyRequests) {
+    resp.route = "auth";
+    SendStatus(resp, who.status(), "UNKNOWN");
+    return true;
+  }
   if (!who.ok()) {
     resp.route = "auth";
     impl_->Challenge(c, "", "UNAUTHORIZED", who.status().message());
@@ -237,12 +245,14 @@ void Registry::Impl::TokenEndpoint(http::Request& req, http::Response& resp) {
       if (k == "scope") scopes.push_back(v);
       part = amp == std::string_view::npos ? std::string_view() : part.substr(amp + 1);
     }
-    if (!user.empty()) who = auth.Login(user, password);
+    if (!user.empty()) who = auth.Login(user, password, req.remote_addr);
   } else if (req.method == "GET") {
-    if (!authorization.empty()) who = auth.Authenticate(authorization);
+    if (!authorization.empty()) who = auth.Authenticate(authorization, req.remote_addr);
   } else {
     return SendError(resp, 405, "UNSUPPORTED", "token endpoint takes GET or POST");
   }
+  if (!who.ok() && who.status().code() == Code::kTooManyRequests)
+    return SendStatus(resp, who.status(), "UNKNOWN");
   if (!who.ok()) {
     SendError(resp, 401, "UNAUTHORIZED", who.status().message());
     resp.Set("WWW-Authenticate", "Basic realm=\"drydock\"");

@@ -1,4 +1,5 @@
 #include "remote/client.h"
+#include "base/json.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -40,7 +41,7 @@ bool IsLoopback(const std::string& registry) {
 
 // Registry error bodies carry {"errors":[{"code","message"}]}: surface them.
 std::string Describe(const HttpResponse& r) {
-  json j = json::parse(r.body, nullptr, false);
+  json j = ParseJson(r.body).value_or(json());
   if (j.is_object() && j.contains("errors") && j["errors"].is_array() && !j["errors"].empty()) {
     const auto& e = j["errors"][0];
     return "HTTP " + std::to_string(r.status) + " " + e.value("code", "") + ": " +
@@ -149,7 +150,7 @@ struct Client::Impl {
     auto resp = SendHttp(req);
     if (!resp.ok()) return resp.status();
     if (resp->status != 200) return StatusFor(*resp, "token from " + ch["realm"]);
-    json j = json::parse(resp->body, nullptr, false);
+    json j = ParseJson(resp->body).value_or(json());
     std::string token = j.is_object() ? j.value("token", j.value("access_token", "")) : "";
     if (token.empty())
       return Status(Code::kUnauthenticated, "token endpoint " + ch["realm"] + " returned no token");
@@ -227,7 +228,7 @@ Result<Manifest> Client::GetManifest(const oci::ImageReference& ref) {
                    ": the registry served other bytes");
   }
   if (m.media_type.empty() || m.media_type == "application/json" || m.media_type == "text/plain") {
-    json j = json::parse(m.bytes, nullptr, false);
+    json j = ParseJson(m.bytes).value_or(json());
     if (j.is_object()) m.media_type = j.value("mediaType", std::string());
   }
   return m;

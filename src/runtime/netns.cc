@@ -3,6 +3,7 @@
 // of its /proc/<pid>/ns/net, as `ip netns add` does.
 #include <fcntl.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -14,6 +15,7 @@
 #include <cstring>
 
 #include "base/fd.h"
+#include "runtime/runc.h"
 #include "runtime/runtime.h"
 
 namespace drydock::runtime {
@@ -43,7 +45,44 @@ namespace {
 
 }  // namespace
 
-Result<NetworkNamespace> NetworkNamespace::Create(const fs::path& path) {
+// slirp4netns attached to the namespace at `path_`: it answers for the
+// namespace's default route and connects out from the host's network, refusing
+// the host's loopback (--disable-host-loopback). It exits when the pipe
+// nat_exit_ reads from is closed.
+Status NetworkNamespace::StartNat() {
+  int ready[2], exit_pipe[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(exit_pipe, O_CLOEXEC) != 0)
+    return Internal(std::string("pipe: ") + std::strerror(errno));
+  UniqueFd ready_r(ready[0]), ready_w(ready[1]), exit_r(exit_pipe[0]), exit_w(exit_pipe[1]);
+  std::string ns = path_.string();
+  pid_t pid = ::fork();
+  if (pid < 0) return Internal(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_RDWR);
+    ::dup2(devnull, 0);
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+    ::dup2(ready_w.get(), 3);  // dup2 clears close-on-exec on the copies
+    ::dup2(exit_r.get(), 4);
+    CloseFrom(5);
+    ::execlp("slirp4netns", "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
+             "--enable-sandbox", "--ready-fd=3", "--exit-fd=4", "--netns-type=path", ns.c_str(),
+             "tap0", nullptr);
+    ::_exit(127);
+  }
+  nat_pid_ = pid;
+  nat_exit_ = std::move(exit_w);
+  ready_w.Reset();
+  exit_r.Reset();
+  pollfd p{ready_r.get(), POLLIN, 0};
+  char c = 0;
+  if (::poll(&p, 1, 10000) == 1 && ::read(ready_r.get(), &c, 1) == 1) return Status::Ok();
+  return Internal(
+      "cannot start slirp4netns for the run's network (is it installed? apt-get install "
+      "slirp4netns)");
+}
+
+Result<NetworkNamespace> NetworkNamespace::Create(const fs::path& path, Egress egress) {
   UniqueFd file(::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
   if (!file.valid()) return Internal("create " + path.string() + ": " + std::strerror(errno));
   file.Reset();
@@ -78,10 +117,18 @@ Result<NetworkNamespace> NetworkNamespace::Create(const fs::path& path) {
                       "): needs root (CAP_SYS_ADMIN)");
     return pinned;
   }
-  return NetworkNamespace(path);
+  NetworkNamespace made_ns(path);
+  if (egress == Egress::kNat) DD_RETURN_IF_ERROR(made_ns.StartNat());
+  return made_ns;
 }
 
 NetworkNamespace::~NetworkNamespace() {
+  if (nat_pid_ > 0) {
+    nat_exit_.Reset();
+    int status = 0;
+    while (::waitpid(nat_pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
   if (path_.empty()) return;
   ::umount2(path_.c_str(), MNT_DETACH);
   std::error_code ec;

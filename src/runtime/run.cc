@@ -65,8 +65,13 @@ Status WriteText(const fs::path& p, const std::string& text) {
   return f ? Status::Ok() : Internal("write " + p.string());
 }
 
-std::string ResolvConf(Network n) {
-  if (n != Network::kHost) return "";  // no DNS server is reachable from a namespace of our own
+std::string ResolvConf(const ContainerSpec& spec) {
+  if (spec.network != Network::kHost) {
+    // A namespace of our own reaches only the servers it was given (NAT's).
+    std::string conf;
+    for (const auto& ns : spec.nameservers) conf += "nameserver " + ns + "\n";
+    return conf;
+  }
   std::ifstream f("/etc/resolv.conf");
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
@@ -85,9 +90,11 @@ Result<RunResult> Run(const ContainerSpec& spec, const RunOptions& options) {
       spec.hostname + "\n";
   for (const auto& line : spec.extra_hosts) host_lines += line + "\n";
   DD_RETURN_IF_ERROR(WriteText(hosts, host_lines));
-  DD_RETURN_IF_ERROR(WriteText(resolv, ResolvConf(spec.network)));
+  DD_RETURN_IF_ERROR(WriteText(resolv, ResolvConf(spec)));
+  // runc makes the cgroup below its own (a relative path) and removes it.
+  const std::string& cgroup = id;
   DD_RETURN_IF_ERROR(
-      WriteText(bundle.path() / "config.json", RuntimeSpecJson(spec, hosts, resolv)));
+      WriteText(bundle.path() / "config.json", RuntimeSpecJson(spec, hosts, resolv, cgroup)));
 
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + std::strerror(errno));
@@ -103,14 +110,15 @@ Result<RunResult> Run(const ContainerSpec& spec, const RunOptions& options) {
     // runc outlives a killed server: it must not hold the server's
     // listening socket (Asio does not open it close-on-exec) or anything else.
     CloseFrom(3);
-    ::execlp("runc", "runc", "--root", runc_root.c_str(), "run", "--no-new-keyring", "--bundle",
-             bundle_path.c_str(), id.c_str(), nullptr);
+    ::execlp("runc", "runc", "--root", runc_root.c_str(), "run", "--keep", "--no-new-keyring",
+             "--bundle", bundle_path.c_str(), id.c_str(), nullptr);
     const char msg[] = "drydock: cannot execute runc\n";
     (void)!::write(2, msg, sizeof msg - 1);
     ::_exit(127);
   }
   write_end.Reset();
   ContainerGuard guard(runc_root, id);
+  LimitWatch limits(spec.limits, cgroup, options.writable_dirs);
   RunResult result;
   auto deadline = Clock::now() + options.timeout;
   std::optional<Clock::time_point> killed_at;
@@ -129,7 +137,8 @@ Result<RunResult> Run(const ContainerSpec& spec, const RunOptions& options) {
     }
     result.timed_out = Clock::now() > deadline;
     result.canceled = options.cancel && options.cancel->load();
-    if (result.timed_out || result.canceled) {
+    result.limit = limits.Check();
+    if (result.timed_out || result.canceled || !result.limit.empty()) {
       guard.Kill();
       ::kill(pid, SIGKILL);
       killed_at = Clock::now();
@@ -138,6 +147,10 @@ Result<RunResult> Run(const ContainerSpec& spec, const RunOptions& options) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  // A container can reach a limit and exit between two checks (a file
+  // stopped by RLIMIT_FSIZE, a shell killed by the OOM killer): `--keep`
+  // left its cgroup for this last look; the guard deletes it.
+  if (!killed_at) result.limit = limits.Check(/*final=*/true);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (result.exit_code == 127 && !killed_at && !fs::exists("/usr/sbin/runc") &&
       !fs::exists("/usr/bin/runc")) {

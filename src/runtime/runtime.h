@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/fd.h"
 #include "base/result.h"
 
 namespace drydock::runtime {
@@ -54,23 +55,48 @@ struct TmpfsMount {
 // kJoin: ContainerSpec::network_namespace, shared with other containers.
 enum class Network { kHost, kNone, kJoin };
 
+// What a network namespace of our own reaches besides its loopback.
+// kNat: the outside world through slirp4netns (user-mode NAT, DNS at
+// kNatNameserver), but never the host's loopback, where the server and
+// other local-only services listen.
+enum class Egress { kNone, kNat };
+inline constexpr const char* kNatNameserver = "10.0.2.3";
+
 // A network namespace of its own with loopback up, for the containers of one
-// multi-step run: they reach each other on 127.0.0.1 (by the names in
-// ContainerSpec::extra_hosts) and nothing else. Kept alive by a bind mount
-// at `path`, which the destructor removes (and with it the namespace, once
-// no container is left in it).
+// run: they reach each other on 127.0.0.1 (by the names in
+// ContainerSpec::extra_hosts) and, with Egress::kNat, the outside. Kept
+// alive by a bind mount at `path`, which the destructor removes (and with it
+// the namespace, once no container is left in it), after stopping the NAT.
 class NetworkNamespace {
  public:
-  static Result<NetworkNamespace> Create(const std::filesystem::path& path);
-  NetworkNamespace(NetworkNamespace&& o) noexcept : path_(std::exchange(o.path_, {})) {}
+  static Result<NetworkNamespace> Create(const std::filesystem::path& path,
+                                         Egress egress = Egress::kNone);
+  NetworkNamespace(NetworkNamespace&& o) noexcept
+      : path_(std::exchange(o.path_, {})),
+        nat_pid_(std::exchange(o.nat_pid_, -1)),
+        nat_exit_(std::move(o.nat_exit_)) {}
   NetworkNamespace& operator=(NetworkNamespace&&) = delete;
   NetworkNamespace(const NetworkNamespace&) = delete;
   ~NetworkNamespace();
   const std::filesystem::path& path() const { return path_; }
+  bool nat() const { return nat_pid_ > 0; }
 
  private:
   explicit NetworkNamespace(std::filesystem::path p) : path_(std::move(p)) {}
+  Status StartNat();
   std::filesystem::path path_;
+  int nat_pid_ = -1;   // slirp4netns
+  UniqueFd nat_exit_;  // closing it tells slirp4netns to exit
+};
+
+// What one container may use; 0 is unlimited. Enforced by the kernel
+// (cgroups, RLIMIT_FSIZE) and by Run, which stops a container that reached
+// one and names it in RunResult::limit.
+struct Limits {
+  int64_t pids = 0;
+  int64_t memory_bytes = 0;
+  double cpus = 0;          // CPU time per second of wall time
+  uint64_t disk_bytes = 0;  // RunOptions::writable_dirs together, and any one file
 };
 
 struct ContainerSpec {
@@ -88,8 +114,12 @@ struct ContainerSpec {
   std::vector<TmpfsMount> tmpfs;
   std::string hostname = "drydock";
   // Docker's --privileged: every capability, /proc and /sys writable and
-  // unmasked. The namespaces stay (a step never gets the host's pid space).
+  // unmasked, no seccomp filter. The namespaces stay (a step never gets the
+  // host's pid space).
   bool privileged = false;
+  // For /etc/resolv.conf outside the host's network (kJoin with NAT).
+  std::vector<std::string> nameservers;
+  Limits limits;
 };
 
 struct RunOptions {
@@ -97,12 +127,18 @@ struct RunOptions {
   std::chrono::seconds timeout{3600};
   const std::atomic<bool>* cancel = nullptr;     // polled while the container runs
   std::function<void(std::string_view)> output;  // stdout and stderr, interleaved
+  // What counts against ContainerSpec::limits.disk_bytes (e.g. the overlay's
+  // upper dir): measured while the container runs.
+  std::vector<std::filesystem::path> writable_dirs;
 };
 
 struct RunResult {
   int exit_code = 0;
   bool timed_out = false;
   bool canceled = false;
+  // The limit the container reached and was stopped for, e.g. "its limit of
+  // 4096 processes"; empty when none was.
+  std::string limit;
 };
 
 // Runs the container to completion. Errors are for failing to run at all;
@@ -138,6 +174,6 @@ void ReleaseLeftovers(const std::filesystem::path& dir,
 
 // The OCI runtime spec (config.json) runc gets; exposed for tests.
 std::string RuntimeSpecJson(const ContainerSpec& spec, const std::filesystem::path& hosts,
-                            const std::filesystem::path& resolv);
+                            const std::filesystem::path& resolv, const std::string& cgroup = "");
 
 }  // namespace drydock::runtime

@@ -77,10 +77,107 @@ json AllCapabilities() {
   }
   return caps;
 }
+// Docker's default seccomp profile, as a deny list with the same effect for
+// what builds do: the syscalls its allow list leaves out (or allows only
+// with capabilities a build container does not have) fail with EPERM.
+// clone3 answers ENOSYS, as in Docker, so that libc falls back to clone,
+// whose namespace flags can be checked.
+json SeccompProfile() {
+  static constexpr const char* kDenied[] = {"acct",
+                                            "add_key",
+                                            "bpf",
+                                            "clock_adjtime",
+                                            "clock_settime",
+                                            "create_module",
+                                            "delete_module",
+                                            "fanotify_init",
+                                            "finit_module",
+                                            "fsconfig",
+                                            "fsmount",
+                                            "fsopen",
+                                            "fspick",
+                                            "get_kernel_syms",
+                                            "get_mempolicy",
+                                            "init_module",
+                                            "ioperm",
+                                            "iopl",
+                                            "kcmp",
+                                            "kexec_file_load",
+                                            "kexec_load",
+                                            "keyctl",
+                                            "lookup_dcookie",
+                                            "mbind",
+                                            "mount",
+                                            "mount_setattr",
+                                            "move_mount",
+                                            "move_pages",
+                                            "name_to_handle_at",
+                                            "nfsservctl",
+                                            "open_by_handle_at",
+                                            "open_tree",
+                                            "perf_event_open",
+                                            "pivot_root",
+                                            "query_module",
+                                            "quotactl",
+                                            "quotactl_fd",
+                                            "reboot",
+                                            "request_key",
+                                            "set_mempolicy",
+                                            "setns",
+                                            "settimeofday",
+                                            "stime",
+                                            "swapoff",
+                                            "swapon",
+                                            "_sysctl",
+                                            "sysfs",
+                                            "syslog",
+                                            "umount",
+                                            "umount2",
+                                            "unshare",
+                                            "uselib",
+                                            "userfaultfd",
+                                            "ustat",
+                                            "vhangup",
+                                            "vm86",
+                                            "vm86old"};
+  json syscalls = json::array({
+      {{"names", kDenied}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 1}},
+      {{"names", {"clone3"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 38}},
+  });
+  // CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET: a new
+  // namespace needs CAP_SYS_ADMIN under Docker's profile.
+  for (uint64_t flag : {0x20000ULL, 0x2000000ULL, 0x4000000ULL, 0x8000000ULL, 0x10000000ULL,
+                        0x20000000ULL, 0x40000000ULL}) {
+    syscalls.push_back(
+        {{"names", {"clone"}},
+         {"action", "SCMP_ACT_ERRNO"},
+         {"errnoRet", 1},
+         {"args",
+          {{{"index", 0}, {"value", flag}, {"valueTwo", flag}, {"op", "SCMP_CMP_MASKED_EQ"}}}}});
+  }
+#if defined(__aarch64__)
+  json arches = {"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"};
+#else
+  json arches = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"};
+#endif
+  return {{"defaultAction", "SCMP_ACT_ALLOW"}, {"architectures", arches}, {"syscalls", syscalls}};
+}
+
+json Resources(const Limits& limits) {
+  json r = json::object();
+  if (limits.pids > 0) r["pids"] = {{"limit", limits.pids}};
+  if (limits.memory_bytes > 0) r["memory"] = {{"limit", limits.memory_bytes}};
+  if (limits.cpus > 0) {
+    constexpr int64_t kPeriod = 100000;
+    r["cpu"] = {{"period", kPeriod}, {"quota", static_cast<int64_t>(limits.cpus * kPeriod)}};
+  }
+  return r;
+}
+
 }  // namespace
 
 std::string RuntimeSpecJson(const ContainerSpec& spec, const std::filesystem::path& hosts,
-                            const std::filesystem::path& resolv) {
+                            const std::filesystem::path& resolv, const std::string& cgroup) {
   // Docker's default capability set.
   json caps =
       json::array({"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
@@ -147,13 +244,22 @@ std::string RuntimeSpecJson(const ContainerSpec& spec, const std::filesystem::pa
   if (spec.network == Network::kNone) namespaces.push_back({{"type", "network"}});
   if (spec.network == Network::kJoin)
     namespaces.push_back({{"type", "network"}, {"path", spec.network_namespace.string()}});
-  json linux_section = {{"namespaces", namespaces}};
+  json linux_section = {{"namespaces", namespaces}, {"resources", Resources(spec.limits)}};
+  if (!cgroup.empty()) linux_section["cgroupsPath"] = cgroup;
   if (!spec.privileged) {
+    linux_section["seccomp"] = SeccompProfile();
     linux_section["maskedPaths"] = {"/proc/acpi",          "/proc/kcore",      "/proc/keys",
                                     "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
                                     "/proc/sched_debug",   "/proc/scsi",       "/sys/firmware"};
     linux_section["readonlyPaths"] = {"/proc/asound", "/proc/bus", "/proc/fs",
                                       "/proc/irq",    "/proc/sys", "/proc/sysrq-trigger"};
+  }
+  json rlimits = json::array({NofileLimit()});
+  if (spec.limits.disk_bytes > 0) {
+    // No one file past the disk limit, even between two of Run's measurements.
+    rlimits.push_back({{"type", "RLIMIT_FSIZE"},
+                       {"hard", spec.limits.disk_bytes},
+                       {"soft", spec.limits.disk_bytes}});
   }
   json user = {{"uid", spec.uid}, {"gid", spec.gid}};
   if (!spec.additional_gids.empty()) user["additionalGids"] = spec.additional_gids;
@@ -166,8 +272,9 @@ std::string RuntimeSpecJson(const ContainerSpec& spec, const std::filesystem::pa
         {"env", spec.env},
         {"cwd", spec.cwd.empty() ? "/" : spec.cwd},
         {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
-        {"rlimits", json::array({NofileLimit()})},
-        {"noNewPrivileges", false}}},
+        {"rlimits", rlimits},
+        // A setuid binary in a build must not gain what the build lacks.
+        {"noNewPrivileges", !spec.privileged}}},
       {"root", {{"path", spec.rootfs.string()}, {"readonly", false}}},
       {"hostname", spec.hostname},
       {"mounts", mounts},

@@ -140,8 +140,10 @@ Result<std::string> ResolveGitBranch(const std::string& url, const std::string& 
 // content, not the name) into `dest_dir` (created; must be empty). Modes and
 // times are kept, owners are not (everything belongs to the caller). Refused
 // with an error naming the entry (kInvalid): absolute names, '..'
-// components, devices, FIFOs and sockets, and symlinks (or hard links) whose
-// target is absolute or resolves outside `dest_dir`. More than
+// components, devices, FIFOs and sockets, hard links leading outside
+// `dest_dir`, and entries written through a symlink. Symlinks themselves are
+// kept whatever their target (absolute or outside, as Docker keeps them):
+// readers must resolve them inside `dest_dir`. More than
 // `max_total_bytes` of file contents is kTooLarge. On error `dest_dir` is
 // left empty.
 Status ExtractTarball(const std::filesystem::path& file, const std::filesystem::path& dest_dir,

@@ -1,4 +1,5 @@
 #include "steps/alias.h"
+#include "steps/yaml_load.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -248,7 +249,7 @@ Result<AliasBlock> ParseAliasBlock(const std::vector<std::string_view>& lines, R
     text.push_back('\n');
   }
   try {
-    YAML::Node root = YAML::Load(text);
+    YAML::Node root = LoadYaml(text);
     if (!root.IsMap()) return ErrorAt(name, root.Mark(), "'alias' must be a top-level map");
     for (const auto& entry : root) {
       if (entry.first.IsScalar() && entry.first.Scalar() == "alias") {
@@ -289,7 +290,7 @@ Result<AliasMap> LoadSources(const AliasBlock& block, const AliasOptions& option
                          std::to_string(mark.column + 1) + ": " + message);
     };
     try {
-      DD_ASSIGN_OR_RETURN(aliases, ReadAliasMap(YAML::Load(*text), error));
+      DD_ASSIGN_OR_RETURN(aliases, ReadAliasMap(LoadYaml(*text), error));
       for (auto& [key, value] : aliases) merged.insert_or_assign(key, std::move(value));
     } catch (const YAML::Exception& e) {
       return error(e.mark, e.msg);

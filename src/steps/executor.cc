@@ -135,7 +135,8 @@ class Run {
     fs::create_directories(o_.work_dir / "steps", ec);
     if (ec) return Internal("cannot create " + o_.work_dir.string() + ": " + ec.message());
     DD_RETURN_IF_ERROR(WriteVolumes());
-    DD_ASSIGN_OR_RETURN(ns, runtime::NetworkNamespace::Create(o_.work_dir / "netns"));
+    DD_ASSIGN_OR_RETURN(
+        ns, runtime::NetworkNamespace::Create(o_.work_dir / "netns", runtime::Egress::kNat));
     ns_ = &ns;
     for (const auto& s : task_.steps) hosts_.push_back("127.0.0.1\t" + s.id);
     Schedule();
@@ -303,17 +304,22 @@ class Run {
     ro.state_dir = dir / "state";
     ro.timeout = std::chrono::seconds(s.timeout);
     ro.cancel = &stop_;
-    ro.output = [this, &output](std::string_view text) {
-      output.append(text);
-      Output(text);
-    };
+    ro.writable_dirs = {dir / "upper"};
     if (s.detach) {
+      // A detached step outlives this call (and `output`): its callback may
+      // hold only what lives as long as the run, which StopDetached ends.
+      ro.output = [this](std::string_view text) { Output(text); };
       std::lock_guard lock(mu_);
       detached_.push_back({std::move(*mount), runtime::Detached::Start(spec, ro)});
       return Status::Ok();
     }
+    ro.output = [this, &output](std::string_view text) {
+      output.append(text);
+      Output(text);
+    };
     auto r = runtime::Run(spec, ro);
     if (!r.ok()) return r.status();
+    if (!r->limit.empty()) return Status(Code::kTooLarge, "the step reached " + r->limit);
     if (r->timed_out)
       return Status(Code::kUnavailable,
                     "timed out after " + std::to_string(s.timeout) + " seconds");
@@ -462,6 +468,8 @@ class Run {
                    : s.network == "none" ? runtime::Network::kNone
                                          : runtime::Network::kJoin;
     spec.network_namespace = ns_->path();
+    spec.nameservers = {runtime::kNatNameserver};
+    spec.limits = o_.limits;
     spec.extra_hosts = hosts_;
     spec.hostname = s.id;
     spec.binds.push_back({workspace_, task_.working_directory, false});

@@ -7,6 +7,7 @@
 
 #include "steps/steps.h"
 #include "steps/template.h"
+#include "steps/yaml_load.h"
 
 namespace drydock::steps {
 
@@ -100,7 +101,7 @@ Result<json> MergeValues(std::string_view values_yaml, const std::vector<std::st
   json out = json::object();
   if (!values_yaml.empty()) {
     try {
-      YAML::Node doc = YAML::Load(std::string(values_yaml));
+      YAML::Node doc = LoadYaml(std::string(values_yaml));
       if (doc.IsDefined() && !doc.IsNull()) {
         if (!doc.IsMap()) return Invalid("the values file must be a YAML map of names to values");
         out = FromYaml(doc);

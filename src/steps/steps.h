@@ -16,6 +16,7 @@
 
 #include "base/result.h"
 #include "remote/client.h"
+#include "runtime/runtime.h"
 #include "steps/alias.h"
 #include "steps/task_file.h"
 
@@ -70,6 +71,7 @@ struct ExecOptions {
   // `privileged: true` and `network: host` give a step the server host's
   // powers: refused unless the server's owner allows them.
   bool allow_privileged = false;
+  runtime::Limits limits;  // each container's; 0s: unlimited
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::string_view)> log;  // step lines and container output
 };

@@ -1,4 +1,5 @@
 #include "steps/task_file.h"
+#include "steps/yaml_load.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -800,7 +801,7 @@ Result<TaskFile> Parser::Parse(const YAML::Node& root) {
 Result<TaskFile> ParseTaskFile(std::string_view yaml, std::string_view name) {
   Parser parser(name);
   try {
-    return parser.Parse(YAML::Load(std::string(yaml)));
+    return parser.Parse(LoadYaml(std::string(yaml)));
   } catch (const YAML::Exception& e) {
     int line = e.mark.line < 0 ? 1 : e.mark.line + 1;
     int column = e.mark.column < 0 ? 1 : e.mark.column + 1;

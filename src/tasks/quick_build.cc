@@ -82,6 +82,8 @@ build::BuildOptions BuildOptionsFor(RunContext& ctx, const fs::path& context,
   b.cache_max_bytes = ctx.options.cache_max_bytes;
   b.registry = RegistryOptions(ctx.options, r);
   b.run_timeout = std::chrono::seconds(r.timeout_seconds);
+  b.limits = ctx.options.limits;
+  b.allow_host_network = ctx.options.allow_privileged_steps;
   b.cancel = ctx.cancel;
   b.log = [&](std::string_view s) { ctx.log.Output(s); };
   return b;

@@ -155,6 +155,7 @@ Outcome ExecuteTaskRun(RunContext& ctx) {
   e.platform = r.platform;
   e.commit = run.source.commit;
   e.allow_privileged = ctx.options.allow_privileged_steps;
+  e.limits = ctx.options.limits;
   e.cancel = ctx.cancel;
   e.log = [&](std::string_view s) { ctx.log.Output(s); };
   auto result = steps::Execute(*task, e);

@@ -2,6 +2,7 @@
 // shows (docs/api.md), so a PATCH is a JSON merge patch on it.
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "tasks/task_service.h"
 
 namespace drydock::tasks {
@@ -215,14 +216,16 @@ Result<Task> FromJson(const json& j) {
 std::string TaskToJson(const Task& task, bool secrets) { return ToJson(task, secrets).dump(); }
 
 Result<Task> TaskFromJson(std::string_view text) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) return Invalid("the task is not valid JSON");
-  return FromJson(j);
+  auto j = ParseJson(text);
+  if (!j.ok()) return Invalid("the task: " + j.status().message());
+  return FromJson(*j);
 }
 
 Result<Task> PatchTask(const Task& task, std::string_view patch) {
-  json p = json::parse(patch, nullptr, false);
-  if (p.is_discarded() || !p.is_object()) return Invalid("the patch must be a JSON object");
+  auto parsed = ParseJson(patch);
+  if (!parsed.ok()) return Invalid("the patch: " + parsed.status().message());
+  json& p = *parsed;
+  if (!p.is_object()) return Invalid("the patch must be a JSON object");
   json j = ToJson(task, true);
   // Arrays replace: a patch that lists arguments without their secret
   // values must not wipe the stored ones.

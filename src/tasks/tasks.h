@@ -16,6 +16,7 @@
 
 #include "base/result.h"
 #include "remote/client.h"
+#include "runtime/runtime.h"
 #include "storage/metadata_store.h"
 
 namespace drydock::tasks {
@@ -162,6 +163,8 @@ struct ServiceOptions {
   std::map<std::string, std::string> image_aliases;
   // Task files' `privileged: true` and `network: host` steps (root on the host).
   bool allow_privileged_steps = false;
+  // What each container of a run (RUN steps, cmd steps) may use.
+  runtime::Limits limits;
 };
 
 class RunService {

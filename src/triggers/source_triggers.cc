@@ -43,9 +43,13 @@ int HttpStatusOf(Code code) {
 
 WebhookOutcome Service::OnWebhook(const std::string& name, const Headers& headers,
                                   const std::string& body) {
+  // An unknown task answers as a bad signature does: the answer must not
+  // tell an unauthenticated caller which task names exist.
   auto task = tasks_.Get(name);
-  if (!task.ok()) return {404, task.status().message(), std::nullopt};
-  auto event = ParseWebhook(headers, body, task->webhook_secret);
+  auto event = ParseWebhook(headers, body, task.ok() ? task->webhook_secret : std::string());
+  if (!task.ok() || (!event.ok() && event.status().code() == Code::kUnauthenticated))
+    return {401, "the webhook signature is not valid for this task (or there is no such task)",
+            std::nullopt};
   if (!event.ok()) return {HttpStatusOf(event.status().code()), event.status().message(), {}};
   const GitEvent& e = *event;
   if (e.deleted) return Ignored("branch " + e.branch + " was deleted");
@@ -58,15 +62,21 @@ WebhookOutcome Service::OnWebhook(const std::string& name, const Headers& header
                    task->branch);
   if (pr && ClosesPullRequest(e.pull_request_action))
     return Ignored("pull request action '" + e.pull_request_action + "'");
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(SystemClock::now().time_since_epoch())
+                 .count();
   if (!e.delivery_id.empty()) {
-    auto now =
-        std::chrono::duration_cast<std::chrono::seconds>(SystemClock::now().time_since_epoch())
-            .count();
     auto first = store_.FirstSeen(e.provider + ":" + name + ":" + e.delivery_id,
                                   now - kDeliveryMemorySeconds);
     if (!first.ok()) return {500, first.status().message(), std::nullopt};
     if (!*first) return {200, "duplicate delivery " + e.delivery_id + " ignored", std::nullopt};
   }
+  // A signed body replayed with a new delivery id, or relabelled as another
+  // provider with the same HMAC scheme, names the same commit: one run each.
+  std::string cause = pr ? "pr:" + e.pull_request_id + ":" + e.commit : "commit:" + e.commit;
+  auto first_commit = store_.FirstSeen(name + ":" + cause, now - kDeliveryMemorySeconds);
+  if (!first_commit.ok()) return {500, first_commit.status().message(), std::nullopt};
+  if (!*first_commit)
+    return {200, "commit " + e.commit + " was already queued for task " + name, std::nullopt};
   tasks::RunTrigger trigger;
   trigger.source = tasks::SourceTrigger{pr ? "pullrequest" : "commit",
                                         e.commit,

@@ -1,4 +1,5 @@
 #include "triggers/webhook.h"
+#include "base/json.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -126,9 +127,9 @@ Result<std::string> RequiredId(const json& j, std::string_view path) {
 }
 
 Result<json> ParseJson(const std::string& body) {
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Invalid("webhook body is not valid JSON");
-  if (!j.is_object()) return Invalid("webhook body is not a JSON object");
+  auto j = drydock::ParseJson(body);
+  if (!j.ok()) return Invalid("webhook body: " + j.status().message());
+  if (!j->is_object()) return Invalid("webhook body is not a JSON object");
   return j;
 }
 

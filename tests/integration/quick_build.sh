@@ -88,6 +88,9 @@ echo "hello" >"$WORK/ctx/src/hello.txt"
 echo "do not ship" >"$WORK/ctx/src/ignored.secret"
 echo "[core]" >"$WORK/ctx/.git/config"
 printf '*.secret\n**/*.secret\n' >"$WORK/ctx/.dockerignore"
+# Kept as symlinks, wherever they point (Docker does; the upload used to be refused).
+ln -s /usr/share/zoneinfo/UTC "$WORK/ctx/localtime"
+ln -s ../../../etc "$WORK/ctx/src/up"
 cat >"$WORK/ctx/Dockerfile" <<EOF
 FROM $BASE
 COPY . /app/
@@ -111,6 +114,13 @@ assert_eq "hello" "$(cat "$WORK/fs-local/app/src/hello.txt")" "context file in t
 ok ".dockerignore'd file is not in the image"
 [ ! -e "$WORK/fs-local/app/.git" ] || fail ".git reached the image"
 ok ".git is not in the image"
+assert_eq /usr/share/zoneinfo/UTC "$(readlink "$WORK/fs-local/app/localtime")" "absolute symlink kept"
+assert_eq ../../../etc "$(readlink "$WORK/fs-local/app/src/up")" "outward symlink kept"
+
+log "an invalid image name is refused before the context is packed"
+if drydock build -t 'Team/App:1' "$WORK/ctx" >"$WORK/badname.out" 2>&1; then fail "build with -t Team/App:1 succeeded"; fi
+assert_contains "$(cat "$WORK/badname.out")" "-t Team/App:1" "invalid name named"
+assert_not_contains "$(cat "$WORK/badname.out")" "Packing source code" "nothing packed for an invalid name"
 
 log "run show / list / logs"
 assert_eq Succeeded "$(run_field "$ID1" .status)" "run show status"

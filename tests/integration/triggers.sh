@@ -308,6 +308,20 @@ assert_eq "$BEFORE" "$(run_count app)" "nothing queued for a bad signature"
 assert_eq 202 "$(event push d-1 "$PUSH" "$SECRET")" "signed push accepted"
 HOOK_RUN=$(jq -r .runId "$WORK/hook.out")
 assert_eq 200 "$(event push d-1 "$PUSH" "$SECRET")" "duplicate delivery"
+# Replays (issue 12): a new delivery id, or the same signature relabelled as
+# Gitea's (the same HMAC of the body), queue nothing more.
+AFTER_FIRST=$(run_count app)
+assert_eq 200 "$(event push d-replayed "$PUSH" "$SECRET")" "replay with a new delivery id"
+assert_contains "$(cat "$WORK/hook.out")" "already queued" "the replay is named as such"
+SIG=$(printf '%s' "$PUSH" | openssl dgst -sha256 -hmac "$SECRET" -r | cut -d' ' -f1)
+assert_eq 200 "$(curl -s -o "$WORK/hook.out" -w '%{http_code}' -X POST "$HOOK_URL" \
+  -H 'X-Gitea-Event: push' -H 'X-Gitea-Delivery: g-1' -H "X-Gitea-Signature: $SIG" \
+  --data-binary "$PUSH")" "the same body relabelled as Gitea"
+assert_eq "$AFTER_FIRST" "$(run_count app)" "no run for a replayed or relabelled delivery"
+# An unknown task answers exactly as a bad signature does.
+BAD_SIG=$(event push d-bad2 "$PUSH" wrong-secret; echo " $(cat "$WORK/hook.out")")
+NO_TASK=$(HOOK_URL="$URL/api/v1/webhooks/no-such-task" event push d-bad3 "$PUSH" "$SECRET"; echo " $(cat "$WORK/hook.out")")
+assert_eq "$BAD_SIG" "$NO_TASK" "unknown task and bad signature look alike"
 wait_idle 60
 assert_eq "Succeeded commit $COMMIT github" \
   "$(run_field "$HOOK_RUN" '"\(.status) \(.sourceTrigger.eventType) \(.sourceTrigger.commitId) \(.sourceTrigger.providerType)"')" \

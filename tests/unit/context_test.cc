@@ -206,6 +206,25 @@ TEST(IgnoreTest, LoadWithoutFilesIsEmptyAndErrorsNameTheFile) {
                                         ": line 2: syntax error in pattern: [");
 }
 
+// Contexts keep symlinks as they are; a .dockerignore leading out of the
+// context would put a host file's lines into the build's messages.
+TEST(IgnoreTest, LoadRefusesASymlinkLeadingOutOfTheContext) {
+  TempDir dir = testing::MakeTestDir();
+  fs::path ctx = dir.path() / "ctx";
+  WriteFile(dir.path() / "secret", "[\n");
+  WriteFile(ctx / "Dockerfile", "FROM scratch\n");
+  fs::create_symlink(dir.path() / "secret", ctx / ".dockerignore");
+  auto loaded = LoadIgnore(ctx, ctx / "Dockerfile");
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().message(), ".dockerignore is a symlink leading outside the context");
+  fs::remove(ctx / ".dockerignore");
+  WriteFile(ctx / "ignore/list", "*.log\n");
+  fs::create_symlink("ignore/list", ctx / ".dockerignore");
+  auto inside = LoadIgnore(ctx, ctx / "Dockerfile");
+  ASSERT_TRUE(inside.ok()) << inside.status().message();
+  EXPECT_TRUE(inside->Excluded("x.log"));
+}
+
 // ---- source expansion ----------------------------------------------------
 
 class SourcesTest : public ::testing::Test {
@@ -280,9 +299,9 @@ TEST_F(SourcesTest, MissingSourcesAreErrors) {
   EXPECT_EQ(missing.message(), "file not found in build context: nope.txt");
   Status none = ExpandError("*.nomatch");
   EXPECT_EQ(none.code(), Code::kNotFound);
-  EXPECT_EQ(none.message(), "COPY failed: no source files were specified");
-  EXPECT_EQ(ExpandError("missing/*.txt").message(), "COPY failed: no source files were specified");
-  EXPECT_EQ(ExpandError("").message(), "COPY failed: no source files were specified");
+  EXPECT_EQ(none.message(), "no source files were specified");
+  EXPECT_EQ(ExpandError("missing/*.txt").message(), "no source files were specified");
+  EXPECT_EQ(ExpandError("").message(), "no source files were specified");
 }
 
 TEST_F(SourcesTest, BadPatternIsAnError) {
@@ -326,7 +345,7 @@ TEST_F(SourcesTest, SymlinkToEtcCannotReadTheHost) {
   EXPECT_EQ(through.code(), Code::kNotFound);
   EXPECT_EQ(through.message(), "file not found in build context: hostetc/passwd");
   EXPECT_EQ(ExpandError("passwd").message(), "file not found in build context: passwd");
-  EXPECT_EQ(ExpandError("hostetc/*").message(), "COPY failed: no source files were specified");
+  EXPECT_EQ(ExpandError("hostetc/*").message(), "no source files were specified");
   // A wildcard that meets the dangling (in the context) link reports it.
   EXPECT_EQ(ExpandError("pass*").message(), "file not found in build context: passwd");
   // A link named like its absolute target points at itself: a loop, not the host.
@@ -652,9 +671,9 @@ TEST_F(CopyTest, EscapingSourcePathsAreRejected) {
 
 TEST_F(CopyTest, ExtendedAttributesAreCopied) {
   WriteFile(src_ / "f", "f");
-  if (::setxattr((src_ / "f").c_str(), "user.drydock", "v1", 2, 0) != 0) {
-    GTEST_SKIP() << "user xattrs unsupported here";
-  }
+  // The file system under /tmp decides; CI's supports user xattrs.
+  DD_SKIP_UNLESS(::setxattr((src_ / "f").c_str(), "user.drydock", "v1", 2, 0) == 0,
+                 "user xattrs unsupported here");
   Copy({"f"}, "/f");
   char value[8] = {};
   ASSERT_EQ(::getxattr((dst_ / "f").c_str(), "user.drydock", value, sizeof(value)), 2);

@@ -19,9 +19,9 @@ namespace fs = std::filesystem;
 class ExecutorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root for mounts and runc";
-    if (!fs::exists("/bin/busybox") || !fs::exists("/usr/sbin/runc"))
-      GTEST_SKIP() << "busybox-static and runc are needed";
+    DD_SKIP_UNLESS(::geteuid() == 0, "needs root for mounts and runc");
+    DD_SKIP_UNLESS(fs::exists("/bin/busybox") && fs::exists("/usr/sbin/runc"),
+                   "busybox-static and runc are needed");
     fs::path root = dir_.path() / "busybox";
     testing::MakeBusyboxRoot(root, {"sh", "echo", "cat", "sleep", "true", "false", "httpd", "wget",
                                     "seq", "test", "ls", "ln"});
@@ -83,6 +83,28 @@ TEST_F(ExecutorTest, ADetachedServiceIsReachableByItsStepId) {
 )");
   EXPECT_TRUE(r.succeeded) << r.error << "\n" << log_;
   EXPECT_NE(log_.find("served by the web step"), std::string::npos) << log_;
+}
+
+// Regression (issue 12): a detached step's output callback wrote into a
+// string local to the call that started it; under ASan the first line the
+// service printed after that call returned was a stack-use-after-return.
+TEST_F(ExecutorTest, ADetachedStepThatKeepsWritingOutlivesNothing) {
+  auto r = Run(R"(steps:
+  - id: svc
+    cmd: $IMG sh -c "while true; do echo svc-log; sleep 0.2; done"
+    detach: true
+  - id: quick
+    cmd: $IMG sh -c "echo gone"
+    detach: true
+  - id: t
+    cmd: $IMG sleep 2
+)");
+  EXPECT_TRUE(r.succeeded) << r.error << "\n" << log_;
+  // Lines printed while `t` ran, after RunOnce for `svc` had returned.
+  size_t lines = 0;
+  for (size_t p = 0; (p = log_.find("svc-log", p)) != std::string::npos; ++p) ++lines;
+  EXPECT_GE(lines, 3u) << log_;
+  EXPECT_NE(log_.find("gone"), std::string::npos) << log_;
 }
 
 // Each waits (up to 10 s) for the other to have started: run one after

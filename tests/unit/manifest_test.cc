@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/json.h"
+
 namespace drydock::oci {
 namespace {
 
@@ -93,6 +95,37 @@ TEST(Manifest, RejectsWithReasons) {
     EXPECT_NE(m.status().message().find(c.expect_in_message), std::string::npos)
         << "message '" << m.status().message() << "' lacks '" << c.expect_in_message << "'";
   }
+}
+
+}  // namespace
+}  // namespace drydock::oci
+
+namespace drydock::oci {
+namespace {
+
+// Regression (issue 12): 60,000 nested objects under the size cap overflowed
+// the stack when the manifest was serialized again.
+TEST(Manifest, DeepNestingIsRefusedNamingTheLimit) {
+  std::string body = R"({"schemaVersion":2,"annotations":)";
+  for (int i = 0; i < 60000; ++i) body += R"({"a":)";
+  body += "1";
+  body += std::string(60001, '}');
+  auto m = ParseManifest(body, "application/vnd.oci.image.manifest.v1+json");
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("nested deeper than 64 levels"), std::string::npos)
+      << m.status().message();
+}
+
+TEST(Json, DepthLimitIsExactAndErrorsNameThePosition) {
+  auto nested = [](int levels) {
+    return std::string(static_cast<size_t>(levels), '[') + std::string(levels, ']');
+  };
+  EXPECT_TRUE(ParseJson(nested(kMaxJsonDepth)).ok());
+  EXPECT_FALSE(ParseJson(nested(kMaxJsonDepth + 1)).ok());
+  auto bad = ParseJson(R"({"a": tru})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("not valid JSON"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("column"), std::string::npos) << bad.status().message();
 }
 
 }  // namespace

@@ -128,7 +128,7 @@ class Distribution {
 };
 
 TEST(RemoteClient, TalksToDistribution) {
-  if (!fs::exists("/usr/bin/docker-registry")) GTEST_SKIP() << "docker-registry is not installed";
+  DD_SKIP_UNLESS(fs::exists("/usr/bin/docker-registry"), "docker-registry is not installed");
   auto work = testing::MakeTestDir();
   Distribution dist(work.path());
   ASSERT_TRUE(dist.Up()) << "docker-registry did not start";

@@ -32,8 +32,8 @@ bool IsMounted(const fs::path& p) {
 class RuntimeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root for mounts and runc";
-    if (!fs::exists("/bin/busybox")) GTEST_SKIP() << "busybox-static is not installed";
+    DD_SKIP_UNLESS(::geteuid() == 0, "needs root for mounts and runc");
+    DD_SKIP_UNLESS(fs::exists("/bin/busybox"), "busybox-static is not installed");
     // A base layer with busybox and its applet links.
     base_ = dir_.path() / "base";
     fs::create_directories(base_ / "bin");
@@ -67,7 +67,10 @@ class RuntimeTest : public ::testing::Test {
     o.output = [&](std::string_view s) { out.append(s); };
     auto r = runtime::Run(spec, o);
     EXPECT_TRUE(r.ok()) << r.status().message();
-    return r.ok() ? *r : RunResult{-1};
+    if (r.ok()) return *r;
+    RunResult failed;
+    failed.exit_code = -1;
+    return failed;
   }
 
   TempDir dir_ = testing::MakeTestDir();

@@ -1,4 +1,5 @@
 #include "steps/task_file.h"
+#include "steps/steps.h"
 
 #include <gtest/gtest.h>
 
@@ -855,6 +856,31 @@ steps:
   EXPECT_EQ(task->steps[2].push, Strings{"$Registry/app:{{.Run.ID}}"});
   EXPECT_EQ(task->steps[2].when, Strings{"test"});
   EXPECT_EQ(task->steps[0].line, 7);
+}
+
+}  // namespace
+}  // namespace drydock::steps
+
+namespace drydock::steps {
+namespace {
+
+// Regression (issue 12): user YAML is held to a nesting depth, refused with
+// its position, in task files and in values files alike.
+TEST(TaskFileDepth, DeepNestingIsRefusedNamingTheLimit) {
+  std::string flow =
+      "steps: [{cmd: x, env: " + std::string(5000, '[') + std::string(5000, ']') + "}]";
+  auto t = ParseTaskFile(flow, "deep.yaml");
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("deep.yaml:"), std::string::npos) << t.status().message();
+  EXPECT_NE(t.status().message().find("levels"), std::string::npos) << t.status().message();
+
+  std::string values = "a: " + std::string(100, '[') + std::string(100, ']');
+  auto v = MergeValues(values, {});
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("nested deeper than 64 levels"), std::string::npos)
+      << v.status().message();
+  std::string shallow = "a: " + std::string(10, '[') + std::string(10, ']');
+  EXPECT_TRUE(MergeValues(shallow, {}).ok());
 }
 
 }  // namespace

@@ -83,9 +83,9 @@ class Httpd {
 class TasksTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "builds need root for mounts and runc";
-    if (!fs::exists("/bin/busybox") || !fs::exists("/usr/sbin/runc"))
-      GTEST_SKIP() << "busybox-static and runc are needed";
+    DD_SKIP_UNLESS(::geteuid() == 0, "builds need root for mounts and runc");
+    DD_SKIP_UNLESS(fs::exists("/bin/busybox") && fs::exists("/usr/sbin/runc"),
+                   "busybox-static and runc are needed");
     auto store = storage::OpenSqliteMetadataStore((dir_.path() / "meta.db").string());
     ASSERT_TRUE(store.ok()) << store.status().message();
     store_ = std::move(*store);

@@ -211,7 +211,8 @@ TEST_F(TriggersTest, WebhooksNeedTheSignatureAndTheTasksBranch) {
   EXPECT_FALSE(again.run.has_value());
   EXPECT_NE(again.message.find("duplicate"), std::string::npos);
   EXPECT_EQ(Queued().size(), 1u);
-  EXPECT_EQ(service_->OnWebhook("nope", {}, "{}").http_status, 404);
+  // An unknown task looks like a bad signature (issue 12: no enumeration).
+  EXPECT_EQ(service_->OnWebhook("nope", {}, "{}").http_status, 401);
 }
 
 TEST_F(TriggersTest, DependentsFollowChainsOfTasksWithWhatEachWasBuiltFrom) {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "base/base64.h"
@@ -145,10 +146,21 @@ Result<Connection> ResolveConnection(const std::string& server_flag) {
     return Invalid("no server: run `drydock login SERVER`, or pass --server or set DRYDOCK_SERVER");
   }
   std::string user = Env("DRYDOCK_USER"), password = Env("DRYDOCK_PASSWORD");
+  std::string as = "anonymously";
   if (!user.empty() && !password.empty()) {
     c.authorization = "Authorization: Basic " + Base64Encode(user + ":" + password);
+    as = "as " + user + " (DRYDOCK_USER)";
   } else if (auto login = config.Find(c.server)) {
     c.authorization = "Authorization: Bearer " + login->token;
+    as = "as " + login->user;
+  }
+  // Another shell's `drydock login` changes the default server: say which
+  // one this command acts on (to people; scripts read stdout).
+  if (::isatty(STDERR_FILENO)) {
+    const char* from = !server_flag.empty()             ? "--server"
+                       : !Env("DRYDOCK_SERVER").empty() ? "DRYDOCK_SERVER"
+                                                        : "the last drydock login";
+    std::cerr << "Server " << c.server << " (" << from << "), " << as << "\n";
   }
   return c;
 }

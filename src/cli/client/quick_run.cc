@@ -101,6 +101,9 @@ int DryRun(const QuickRunFlags& f, const TaskText& task, const std::vector<std::
   r.secrets = f.secrets;
   r.values_file = f.values_file;
   r.dry_run = true;
+  // Not a real run's id ("ca0" would look like one), but still valid in a tag.
+  r.run_id = "dryrun";
+  std::cerr << "dry run: $ID / {{.Run.ID}} is shown as '" << r.run_id << "'\n";
   if (!f.server.empty()) {  // else the last login's, as `render` picks it
     if (auto url = client::NormalizeServer(f.server); url.ok())
       r.registry = client::RegistryHost(*url);

@@ -16,6 +16,7 @@
 #include "cli/client/run_watch.h"
 #include "cli/client/upload.h"
 #include "cli/commands.h"
+#include "oci/reference.h"
 
 namespace drydock::cli {
 namespace {
@@ -36,6 +37,16 @@ Status CheckRemoteFlags(const BuildFlags& f) {
   if (f.print_dependencies || f.dependencies_only)
     local_only = "--print-dependencies/--dependencies-only";
   if (!local_only.empty()) return Invalid(local_only + " only goes with --local");
+  // Before a context is packed and uploaded, not after.
+  for (const std::string& tag : f.tags) {
+    std::string image = tag;
+    constexpr std::string_view kRunId = "{{.Run.ID}}";
+    for (auto at = image.find(kRunId); at != std::string::npos; at = image.find(kRunId))
+      image.replace(at, kRunId.size(), "ca1");
+    auto ref = oci::ParseImageReference(image, "localhost");
+    if (!ref.ok()) return Invalid("-t " + tag + ": " + ref.status().message());
+    if (ref->digest) return Invalid("-t " + tag + ": give a tag, not a digest");
+  }
   if (f.run_timeout_seconds < kMinTimeout || f.run_timeout_seconds > kMaxTimeout) {
     return Invalid("--timeout for a server build is the whole run's, " +
                    std::to_string(kMinTimeout) + ".." + std::to_string(kMaxTimeout) + " seconds");

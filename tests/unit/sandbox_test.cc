@@ -1,0 +1,189 @@
+// The build sandbox (issue 12): a container may hurt only itself. Each limit
+// is first proven with a small bounded probe; the hostile workloads run only
+// once it holds, each bounded in count and time.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "base/random.h"
+#include "runtime/runtime.h"
+#include "test_dir.h"
+#include "test_image.h"
+
+namespace drydock::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::seconds;
+using testing::Sh;
+
+class SandboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DD_SKIP_UNLESS(::geteuid() == 0, "needs root for mounts and runc");
+    DD_SKIP_UNLESS(fs::exists("/bin/busybox") && fs::exists("/usr/sbin/runc"),
+                   "busybox-static and runc are needed");
+    DD_SKIP_UNLESS(fs::exists("/usr/bin/slirp4netns"), "slirp4netns is needed");
+    testing::MakeBusyboxRoot(dir_.path() / "base",
+                             {"sh", "echo", "sleep", "dd", "head", "tr", "wget", "timeout",
+                              "unshare", "mount", "seq", "cat", "true", "wc", "ls"});
+  }
+
+  struct Outcome {
+    RunResult result;
+    std::string out;
+  };
+
+  // Runs `script` in a fresh overlay of the busybox root.
+  Outcome Run(const std::string& script, Limits limits = {}, seconds timeout = seconds(60),
+              const NetworkNamespace* ns = nullptr) {
+    fs::path run = dir_.path() / ("run" + std::to_string(++runs_));
+    auto mount =
+        OverlayMount::Mount({dir_.path() / "base"}, run / "upper", run / "work", run / "root");
+    EXPECT_TRUE(mount.ok()) << mount.status().message();
+    if (!mount.ok()) return {};
+    ContainerSpec spec;
+    spec.rootfs = mount->target();
+    spec.args = {"/bin/sh", "-c", script};
+    spec.env = {"PATH=/bin"};
+    spec.limits = limits;
+    spec.network = ns ? Network::kJoin : Network::kNone;
+    if (ns) {
+      spec.network_namespace = ns->path();
+      spec.nameservers = {kNatNameserver};
+    }
+    RunOptions o;
+    o.state_dir = run / "state";
+    o.timeout = timeout;
+    o.writable_dirs = {run / "upper"};
+    Outcome outcome;
+    o.output = [&outcome](std::string_view s) {
+      if (outcome.out.size() < (1 << 20)) outcome.out.append(s);
+    };
+    auto r = runtime::Run(spec, o);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    if (r.ok()) outcome.result = *r;
+    return outcome;
+  }
+
+  TempDir dir_ = testing::MakeTestDir();
+  int runs_ = 0;
+};
+
+TEST_F(SandboxTest, AForkBombFailsOnlyItsOwnContainer) {
+  // The probe: 40 sleepers under a limit of 16 must be refused.
+  auto probe = Run("for i in $(seq 40); do sleep 5 & done; wait", Limits{.pids = 16});
+  ASSERT_EQ(probe.result.limit, "its limit of 16 processes")
+      << "the pids limit does not hold here: no fork bomb is run\n"
+      << probe.out;
+  auto start = std::chrono::steady_clock::now();
+  auto bomb = Run("b() { b | b & }; b; sleep 30", Limits{.pids = 256}, seconds(60));
+  EXPECT_EQ(bomb.result.limit, "its limit of 256 processes");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(20));
+  // The host still forks: the next container runs as usual.
+  auto after = Run("echo still here");
+  EXPECT_EQ(after.result.exit_code, 0);
+  EXPECT_EQ(after.out, "still here\n");
+}
+
+TEST_F(SandboxTest, AMemoryHogIsStoppedAtItsLimit) {
+  // ~200 MB in one shell variable against a 64 MiB limit.
+  auto hog = Run("x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}",
+                 Limits{.memory_bytes = 64 << 20}, seconds(60));
+  EXPECT_EQ(hog.result.limit, "its memory limit of 64 MiB") << hog.out;
+  EXPECT_NE(hog.result.exit_code, 0);
+  auto small = Run("x=$(head -c 1000000 /dev/zero | tr '\\0' a); echo ${#x}",
+                   Limits{.memory_bytes = 64 << 20});
+  EXPECT_EQ(small.result.exit_code, 0) << small.out;
+  EXPECT_EQ(small.out, "1000000\n");
+}
+
+TEST_F(SandboxTest, ADiskFillerIsStoppedAtItsLimit) {
+  // One big file stops at the limit (RLIMIT_FSIZE); many small ones are measured.
+  auto one = Run("dd if=/dev/zero of=/big bs=1M count=100", Limits{.disk_bytes = 32 << 20});
+  EXPECT_EQ(one.result.limit, "its disk limit of 32 MiB") << one.out;
+  auto many =
+      Run("for i in $(seq 100); do dd if=/dev/zero of=/f$i bs=1M count=1 2>/dev/null; "
+          "done; sleep 5",
+          Limits{.disk_bytes = 32 << 20});
+  EXPECT_EQ(many.result.limit, "its disk limit of 32 MiB") << many.out;
+  auto fits = Run("dd if=/dev/zero of=/ok bs=1M count=4", Limits{.disk_bytes = 32 << 20});
+  EXPECT_EQ(fits.result.exit_code, 0) << fits.out;
+  EXPECT_EQ(fits.result.limit, "");
+}
+
+TEST_F(SandboxTest, NamespacesAndMountsAreRefusedBySeccomp) {
+  auto r =
+      Run("unshare -n true && echo unshared; mount -t tmpfs t /mnt 2>/dev/null && echo "
+          "mounted; echo done");
+  EXPECT_EQ(r.out.find("unshared"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("mounted"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("done"), std::string::npos) << r.out;
+}
+
+// A server on the host's loopback and one in a network namespace of the
+// test's own (the "outside", reached through a veth pair on 198.18.0.0/15,
+// the benchmarking range): a container in a NAT namespace reaches the
+// outside one and never the host's loopback.
+class Outside {
+ public:
+  Outside(const fs::path& dir) : name_("ddout" + RandomHex(3)) {
+    testing::WriteFile(dir / "www/index.html", "outside says hi");
+    testing::WriteFile(dir / "lo/index.html", "loopback secret");
+    // A /30 of its own: .base+1 on the host's side, .base+2 outside.
+    octet_ = std::to_string(4 * (std::stoi(RandomHex(1), nullptr, 16) % 60) + 1);
+    Sh("ip netns add " + name_);
+    Sh("ip link add " + name_ + "a type veth peer name " + name_ + "b");
+    Sh("ip link set " + name_ + "b netns " + name_);
+    Sh("ip addr add 198.18.7." + octet_ + "/30 dev " + name_ + "a && ip link set " + name_ +
+       "a up");
+    Sh("ip netns exec " + name_ + " sh -c 'ip addr add " + address() + "/30 dev " + name_ +
+       "b && ip link set " + name_ + "b up && ip link set lo up'");
+    Sh("ip netns exec " + name_ + " busybox httpd -p " + address() + ":8080 -h " +
+       (dir / "www").string());
+    loopback_port_ = std::to_string(20000 + std::stoi(RandomHex(3), nullptr, 16) % 20000);
+    Sh("busybox httpd -p 127.0.0.1:" + loopback_port_ + " -h " + (dir / "lo").string());
+  }
+  ~Outside() {
+    // [b]: the pattern must not match the shell running pkill itself.
+    Sh("pkill -f '[b]usybox httpd -p " + address() + ":8080' || true");
+    Sh("pkill -f '[b]usybox httpd -p 127.0.0.1:" + loopback_port_ + "' || true");
+    Sh("ip link del " + name_ + "a 2>/dev/null || true");
+    Sh("ip netns del " + name_);
+  }
+  std::string address() const { return "198.18.7." + std::to_string(std::stoi(octet_) + 1); }
+  const std::string& loopback_port() const { return loopback_port_; }
+
+ private:
+  std::string name_, octet_, loopback_port_;
+};
+
+TEST_F(SandboxTest, NatReachesTheOutsideButNotTheHostsLoopback) {
+  DD_SKIP_UNLESS(fs::exists("/usr/sbin/ip") || fs::exists("/sbin/ip"), "iproute2 is needed");
+  Outside outside(dir_.path() / "outside");
+  // Both servers answer from where they are meant to be reached.
+  // (Debian 12's static busybox wget crashes with -T: `timeout` bounds it.)
+  EXPECT_EQ(Sh("timeout 5 busybox wget -q -O - http://127.0.0.1:" + outside.loopback_port() + "/"),
+            "loopback secret");
+  auto ns = NetworkNamespace::Create(dir_.path() / "netns", Egress::kNat);
+  ASSERT_TRUE(ns.ok()) << ns.status().message();
+  std::string port = outside.loopback_port();
+  auto r = Run("timeout 5 wget -q -O - http://" + outside.address() +
+                   ":8080/; echo; "
+                   "timeout 3 wget -q -O - http://10.0.2.2:" +
+                   port +
+                   "/ || echo no-host-via-gateway; "
+                   "timeout 3 wget -q -O - http://127.0.0.1:" +
+                   port + "/ || echo no-host-loopback",
+               {}, seconds(60), &*ns);
+  EXPECT_NE(r.out.find("outside says hi"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no-host-via-gateway"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no-host-loopback"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("loopback secret"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace drydock::runtime
