@@ -68,6 +68,9 @@ Result<Config> LoadConfig(const std::string& path) {
     if (auto a = y["auth"]) {
       Read(a, "anonymous_pull", c.auth.anonymous_pull);
       Read(a, "token_ttl_seconds", c.auth.token_ttl_seconds);
+      Read(a, "max_failed_logins_per_user", c.auth.max_failed_logins_per_user);
+      Read(a, "max_failed_logins_per_address", c.auth.max_failed_logins_per_address);
+      Read(a, "failed_login_window_seconds", c.auth.failed_login_window_seconds);
       if (c.admin_password.empty()) Read(a, "admin_password", c.admin_password);
     }
     if (auto r = y["registry"]) Read(r, "max_manifest_bytes", c.registry.max_manifest_bytes);

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -501,16 +502,23 @@ TEST_F(TasksTest, ConcurrentRuns) {
   Service(o);
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
-    fs::path ctx = Context("c" + std::to_string(i),
-                           "FROM " + base_ + "\nRUN echo run-" + std::to_string(i) + "\n");
+    fs::path ctx = Context("c" + std::to_string(i), "FROM " + base_ + "\nRUN echo run-" +
+                                                        std::to_string(i) + " && sleep 2\n");
     auto q = service_->Queue(Request("context:" + UploadDir(ctx)));
     ASSERT_TRUE(q.ok()) << q.status().message();
     ids.push_back(q->id);
   }
+  std::vector<RunRecord> runs;
   for (const auto& id : ids) {
-    RunRecord run = WaitFinal(id);
-    EXPECT_EQ(run.status, RunStatus::kSucceeded) << run.error;
+    runs.push_back(WaitFinal(id));
+    EXPECT_EQ(runs.back().status, RunStatus::kSucceeded) << runs.back().error;
   }
+  // Two at once: the first two overlap (each sleeps 2 s), and the third
+  // starts only when one of them has finished.
+  EXPECT_LT(runs[1].start_time_ms, runs[0].finish_time_ms) << "runs did not overlap";
+  EXPECT_LT(runs[0].start_time_ms, runs[1].finish_time_ms) << "runs did not overlap";
+  EXPECT_GE(runs[2].start_time_ms, std::min(runs[0].finish_time_ms, runs[1].finish_time_ms))
+      << "a third run started while two were running";
 }
 
 TEST_F(TasksTest, BadSourcesFailClearly) {
