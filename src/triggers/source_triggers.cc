@@ -64,19 +64,16 @@ WebhookOutcome Service::OnWebhook(const std::string& name, const Headers& header
     return Ignored("pull request action '" + e.pull_request_action + "'");
   auto now = std::chrono::duration_cast<std::chrono::seconds>(SystemClock::now().time_since_epoch())
                  .count();
-  if (!e.delivery_id.empty()) {
-    auto first = store_.FirstSeen(e.provider + ":" + name + ":" + e.delivery_id,
-                                  now - kDeliveryMemorySeconds);
-    if (!first.ok()) return {500, first.status().message(), std::nullopt};
-    if (!*first) return {200, "duplicate delivery " + e.delivery_id + " ignored", std::nullopt};
-  }
-  // A signed body replayed with a new delivery id, or relabelled as another
-  // provider with the same HMAC scheme, names the same commit: one run each.
+  // Deduplicated by what the run would build, not by delivery id: a
+  // redelivery, a signed body replayed with a new id and one relabelled as
+  // another provider with the same HMAC scheme all name the same commit.
   std::string cause = pr ? "pr:" + e.pull_request_id + ":" + e.commit : "commit:" + e.commit;
-  auto first_commit = store_.FirstSeen(name + ":" + cause, now - kDeliveryMemorySeconds);
-  if (!first_commit.ok()) return {500, first_commit.status().message(), std::nullopt};
-  if (!*first_commit)
-    return {200, "commit " + e.commit + " was already queued for task " + name, std::nullopt};
+  auto first = store_.FirstSeen(name + ":" + cause, now - kDeliveryMemorySeconds);
+  if (!first.ok()) return {500, first.status().message(), std::nullopt};
+  if (!*first) {
+    return {200, "duplicate: commit " + e.commit + " was already queued for task " + name,
+            std::nullopt};
+  }
   tasks::RunTrigger trigger;
   trigger.source = tasks::SourceTrigger{pr ? "pullrequest" : "commit",
                                         e.commit,

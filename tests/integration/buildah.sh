@@ -91,7 +91,7 @@ for isolation in oci chroot; do
     break
   fi
 done
-[ -n "$ran" ] || echo "SKIP [$TEST_NAME]: buildah run: neither runc (oci) nor chroot isolation works here"
+[ -n "$ran" ] || skip "buildah run: neither runc (oci) nor chroot isolation works here"
 
 log "podman pull + inspect + run"
 run_quiet "buildah rm" buildah rm --all
@@ -108,7 +108,7 @@ ULIMITS=(--ulimit "nofile=$(lim n):$(lim n)" --ulimit "nproc=$(lim u):$(lim u)")
 if try_run "podman run" podman run --rm --runtime runc "${ULIMITS[@]}" "$REG/buildah/app:v1"; then
   assert_eq "$STAMP" "$(cat "$WORK/run.out")" "podman run output (the image's CMD)"
 else
-  echo "SKIP [$TEST_NAME]: podman run cannot start containers here: $(tail -n 1 "$WORK/run.out")"
+  skip "podman run cannot start containers here: $(tail -n 1 "$WORK/run.out")"
 fi
 
 log "podman push (retag within drydock)"

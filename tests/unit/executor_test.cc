@@ -146,8 +146,8 @@ TEST_F(ExecutorTest, AFailureStopsTheRunUnlessIgnored) {
   EXPECT_NE(log_.find("Step ID: ignored marked as successful"), std::string::npos) << log_;
   EXPECT_EQ(log_.find("should not run"), std::string::npos) << log_;
   // The 60 s sleep was killed, not waited for.
-  auto long_step = std::find_if(r.steps.begin(), r.steps.end(),
-                                [](const auto& s) { return s.id == "long"; });
+  auto long_step =
+      std::find_if(r.steps.begin(), r.steps.end(), [](const auto& s) { return s.id == "long"; });
   ASSERT_NE(long_step, r.steps.end()) << "no result for step 'long'";
   EXPECT_LT(long_step->seconds, 30);
 }
