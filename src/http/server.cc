@@ -164,6 +164,9 @@ using RequestParser = bhttp::request_parser<bhttp::buffer_body>;
 constexpr uint64_t kMaxDrainBytes = 1 << 20;
 // How long a closing connection waits for the client to finish sending.
 constexpr std::chrono::milliseconds kLinger{2000};
+// How long the rest of a body the handler left unread may pause before the
+// response goes out anyway, closing the connection.
+constexpr std::chrono::milliseconds kDrainPatience{1000};
 
 // Runs blocking handlers on at most `max` threads, started as requests need
 // them and kept, idle, until the pool goes away.
@@ -356,7 +359,17 @@ class ParserBody final : public BodyReader {
   ParserBody(Stream& s, beast::flat_buffer& buf, RequestParser& p, bool expect)
       : stream_(s), buf_(buf), parser_(p), expect_continue_(expect) {}
 
-  Result<size_t> Read(char* out, size_t n) override {
+  // Fills `out` (the handler's large reads cost fewer calls that way).
+  Result<size_t> Read(char* out, size_t n) override { return Fill(out, n, false); }
+  // Returns what one read from the client brings.
+  Result<size_t> ReadSome(char* out, size_t n) { return Fill(out, n, true); }
+
+  bool failed() const { return failed_; }
+  bool continue_pending() const { return expect_continue_; }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  Result<size_t> Fill(char* out, size_t n, bool some) {
     if (failed_) return Status(Code::kUnavailable, "request body was cut short");
     if (n == 0) return size_t{0};
     while (!parser_.is_done()) {
@@ -371,7 +384,11 @@ class ParserBody final : public BodyReader {
       b.data = out;
       b.size = n;
       beast::error_code ec;
-      bhttp::read(stream_, buf_, parser_, ec);
+      if (some) {
+        bhttp::read_some(stream_, buf_, parser_, ec);
+      } else {
+        bhttp::read(stream_, buf_, parser_, ec);
+      }
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec) return Fail(ec);
       size_t got = n - b.size;
@@ -383,11 +400,6 @@ class ParserBody final : public BodyReader {
     return size_t{0};
   }
 
-  bool failed() const { return failed_; }
-  bool continue_pending() const { return expect_continue_; }
-  uint64_t bytes() const { return bytes_; }
-
- private:
   Result<size_t> Fail(const beast::error_code& ec) {
     failed_ = true;
     return Status(Code::kUnavailable, "request body was cut short: " + ec.message());
@@ -420,6 +432,12 @@ bool SendFile(int sock, int fd, uint64_t off, uint64_t len, int idle_ms, uint64_
     sent += static_cast<uint64_t>(n);
   }
   return true;
+}
+
+// True when `fd` has something to read (or has been closed) within `wait`.
+bool Readable(int fd, std::chrono::milliseconds wait) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, static_cast<int>(wait.count())) > 0;
 }
 
 // True when the client has closed or reset the connection: a log follower
@@ -761,14 +779,16 @@ class Connection final : public ConnectionBase,
   }
 
   // Reads what the handler left of a small body so the connection stays
-  // usable; false when it cannot be (large, cut short, or never asked for).
+  // usable; false when it cannot be: large, cut short, never asked for, or
+  // stalled (the response must not wait on a client that sends no more).
   bool DrainBody(ParserBody<WatchedStream<Stream>>& body) {
     if (parser_->is_done()) return true;
     if (body.failed() || body.continue_pending()) return false;
     char sink[16 * 1024];
     uint64_t drained = 0;
-    while (drained < kMaxDrainBytes) {
-      auto n = body.Read(sink, sizeof sink);
+    while (!parser_->is_done() && drained < kMaxDrainBytes) {
+      if (buf_.size() == 0 && !Readable(fd_, kDrainPatience)) return false;
+      auto n = body.ReadSome(sink, sizeof sink);
       if (!n.ok() || *n == 0) break;
       drained += *n;
     }

@@ -328,6 +328,38 @@ TEST(HttpLimits, StalledBodyEndsTheRequest) {
   EXPECT_EQ(*outcome, 1) << "the handler should see the body cut short";
 }
 
+TEST(HttpLimits, UnreadStalledBodyStillGetsItsResponse) {
+  ServerOptions o;
+  o.body_idle_timeout = 10s;
+  TestServer server(
+      [](Request&, Response& resp) {
+        resp.status = 401;  // refused before the body matters
+        resp.body = "denied";
+      },
+      o);
+  UniqueFd fd = Connect(server.port());
+  auto start = Clock::now();
+  Send(fd.get(), "PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nhello");
+  std::string got;
+  ASSERT_TRUE(ReadUntil(fd.get(), got, "\r\n\r\ndenied")) << got;
+  EXPECT_LT(Clock::now() - start, 3s) << "the response waited for the body";
+  EXPECT_EQ(got.rfind("HTTP/1.1 401", 0), 0u) << got;
+  EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
+  EXPECT_TRUE(ClosedWithin(fd.get(), 5s));
+}
+
+TEST(HttpLimits, UnreadSmallBodyKeepsTheConnection) {
+  TestServer server([](Request& req, Response& resp) { resp.body = req.path; });
+  UniqueFd fd = Connect(server.port());
+  Send(fd.get(), "PUT /first HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789");
+  std::string got;
+  ASSERT_TRUE(ReadUntil(fd.get(), got, "\r\n\r\n/first")) << got;
+  EXPECT_EQ(got.find("Connection: close"), std::string::npos) << got;
+  got.clear();
+  Send(fd.get(), "GET /second HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(ReadUntil(fd.get(), got, "\r\n\r\n/second")) << got;
+}
+
 TEST(HttpLimits, SlowButSteadyBodyIsNotCut) {
   ServerOptions o;
   o.body_idle_timeout = 1s;
