@@ -159,8 +159,8 @@ using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 using RequestParser = bhttp::request_parser<bhttp::buffer_body>;
 
-// A request body whose client is gone makes no sense to read further; beyond
-// this a response's trailing upload is not worth draining before closing.
+// How much of a body the handler left unread is read and discarded to keep
+// the connection, or to let the client see the response before it closes.
 constexpr uint64_t kMaxDrainBytes = 1 << 20;
 // How long a closing connection waits for the client to finish sending.
 constexpr std::chrono::milliseconds kLinger{2000};
