@@ -2,7 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <limits>
 
 #include "base/strings.h"
 
@@ -29,6 +31,50 @@ Status ReadLimits(const YAML::Node& l, const std::string& path, runtime::Limits&
       out.disk_bytes = *size;
   }
   if (out.pids < 0 || out.cpus < 0) return Invalid(path + ": builds.limits must be >= 0");
+  return Status::Ok();
+}
+
+// Reads a whole number in [min, max] at section.key; absent keeps `out`.
+template <typename T>
+Status ReadBounded(const YAML::Node& n, const char* section, const char* key, int64_t min,
+                   int64_t max, T& out) {
+  if (!n || !n[key]) return Status::Ok();
+  auto v = n[key].as<int64_t>();
+  if (v < min || v > max) {
+    return Invalid(std::string(section) + "." + key + " must be " + std::to_string(min) + "-" +
+                   std::to_string(max));
+  }
+  out = static_cast<T>(v);
+  return Status::Ok();
+}
+
+Status ReadSeconds(const YAML::Node& n, const char* section, const char* key, int64_t max,
+                   std::chrono::milliseconds& out) {
+  int64_t seconds = std::chrono::duration_cast<std::chrono::seconds>(out).count();
+  DD_RETURN_IF_ERROR(ReadBounded(n, section, key, 1, max, seconds));
+  out = std::chrono::seconds(seconds);
+  return Status::Ok();
+}
+
+// The `http` section: what hostile or broken clients may cost the server.
+Status ReadHttp(const YAML::Node& h, http::ServerOptions& o) {
+  constexpr int64_t kDay = 24 * 3600;
+  constexpr int64_t kMaxCount = 1 << 20;
+  DD_RETURN_IF_ERROR(ReadSeconds(h, "http", "header_timeout_seconds", kDay, o.header_timeout));
+  DD_RETURN_IF_ERROR(
+      ReadSeconds(h, "http", "body_idle_timeout_seconds", kDay, o.body_idle_timeout));
+  DD_RETURN_IF_ERROR(ReadBounded(h, "http", "max_connections", 1, kMaxCount, o.max_connections));
+  DD_RETURN_IF_ERROR(ReadBounded(h, "http", "max_connections_per_client", 1, kMaxCount,
+                                 o.max_connections_per_client));
+  DD_RETURN_IF_ERROR(ReadBounded(h, "http", "max_workers", 1, 65536, o.max_workers));
+  // Docker's own heads are about 2 KiB; below these even ordinary clients fail.
+  DD_RETURN_IF_ERROR(ReadBounded(h, "http", "max_header_bytes", 4096,
+                                 std::numeric_limits<uint32_t>::max(), o.max_header_bytes));
+  DD_RETURN_IF_ERROR(ReadBounded(h, "http", "max_target_bytes", 1024,
+                                 std::numeric_limits<uint32_t>::max(), o.max_target_bytes));
+  // The request line is part of the head: a longer target could never arrive.
+  if (o.max_target_bytes > o.max_header_bytes)
+    return Invalid("http.max_target_bytes must not exceed http.max_header_bytes");
   return Status::Ok();
 }
 
@@ -64,6 +110,9 @@ Result<Config> LoadConfig(const std::string& path) {
     if (auto t = y["tls"]) {
       Read(t, "cert", c.tls_cert);
       Read(t, "key", c.tls_key);
+    }
+    if (auto h = y["http"]) {
+      if (auto s = ReadHttp(h, c.http); !s.ok()) return Invalid(path + ": " + s.message());
     }
     if (auto a = y["auth"]) {
       Read(a, "anonymous_pull", c.auth.anonymous_pull);

@@ -10,6 +10,7 @@
 #include "auth/auth.h"
 #include "base/result.h"
 #include "events/events.h"
+#include "http/server.h"
 #include "registry/registry.h"
 #include "runtime/runtime.h"
 
@@ -46,6 +47,9 @@ struct Config {
   std::string tls_cert, tls_key;
   std::string admin_password;  // first start only
   bool access_log = true;
+  // Limits and timeouts for clients (the `http` section); address, port and
+  // TLS files come from `listen` and `tls`.
+  http::ServerOptions http;
   auth::Options auth;
   registry::Options registry;
   registry::GcOptions gc;

@@ -3,10 +3,13 @@
 // GC when configured.
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -47,6 +50,29 @@ Status EnsureAdmin(storage::MetadataStore& meta, auth::Authenticator& auth,
   }
   std::fflush(stdout);
   return Status::Ok();
+}
+
+// Every client connection is a descriptor: the usual soft limit of 1024
+// would let a thousand idle sockets lock everyone else out, while the hard
+// limit is what the administrator actually allows.
+void RaiseOpenFileLimit(size_t max_connections) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlim_t old = lim.rlim_cur;
+    lim.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+      spdlog::warn("cannot raise the open file limit from {}: {}", old, std::strerror(errno));
+      lim.rlim_cur = old;
+    }
+  }
+  // Stores, builds and webhooks need descriptors of their own besides.
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < max_connections + 256) {
+    spdlog::warn(
+        "open file limit {} is below http.max_connections ({}) plus room for the server's own "
+        "files; raise it (ulimit -n, LimitNOFILE=) or lower http.max_connections",
+        lim.rlim_cur, max_connections);
+  }
 }
 
 bool IsLoopback(const std::string& host) {
@@ -254,7 +280,8 @@ int Serve(const ServeFlags& flags) {
     if (access_log) std::fprintf(stderr, "%s\n", http::AccessLogLine(c).c_str());
   };
 
-  http::ServerOptions sopts;
+  RaiseOpenFileLimit(config->http.max_connections);
+  http::ServerOptions sopts = config->http;
   sopts.address = addr->first;
   sopts.port = addr->second;
   sopts.tls_cert_file = config->tls_cert;

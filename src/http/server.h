@@ -1,9 +1,13 @@
-// A small blocking HTTP/1.1 server over Boost.Beast: one thread per
-// connection, request bodies and response bodies both streamed, so a
-// multi-gigabyte blob never sits in memory. TLS when given a cert and key.
+// A small HTTP/1.1 server over Boost.Beast. Request heads (and TLS
+// handshakes) are read asynchronously on one I/O thread under a timeout, so
+// idle or slow clients cost a socket but no thread; each complete head goes
+// to a bounded pool of worker threads that run the blocking handler. Request
+// and response bodies are both streamed, so a multi-gigabyte blob never sits
+// in memory. TLS when given a cert and key.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -96,7 +100,20 @@ struct ServerOptions {
   uint16_t port = 5000;
   std::string tls_cert_file;
   std::string tls_key_file;
+  // Open connections, in all and from one client address; more are closed
+  // as soon as they are accepted.
   size_t max_connections = 4096;
+  size_t max_connections_per_client = 256;
+  // Handlers running at once; further complete requests wait their turn.
+  size_t max_workers = 512;
+  // How long a request head (and a TLS handshake) may take to arrive,
+  // including the wait for the next request on a kept-alive connection.
+  std::chrono::milliseconds header_timeout{10'000};
+  // A body read or response write that makes no progress for this long
+  // ends the request and its connection.
+  std::chrono::milliseconds body_idle_timeout{60'000};
+  size_t max_target_bytes = 8 * 1024;   // 414 above
+  size_t max_header_bytes = 64 * 1024;  // request line and headers; 431 above
 };
 
 class Server {
