@@ -27,6 +27,14 @@ struct DiskDeleter {
   void operator()(archive* a) const { archive_write_free(a); }
 };
 
+// libarchive can fail without an error message (it does on some truncated
+// gzip streams), and std::string + nullptr is undefined behaviour: a crash
+// found by fuzz/layer_unpack.
+const char* ArchiveError(archive* a) {
+  const char* s = archive_error_string(a);
+  return s ? s : "unknown archive error";
+}
+
 constexpr std::string_view kWhiteout = ".wh.";
 constexpr std::string_view kOpaque = ".wh..wh..opq";
 
@@ -58,7 +66,7 @@ class Unpacker {
     archive_read_support_format_tar(in.get());
     archive_read_support_format_gnutar(in.get());
     if (archive_read_open_filename(in.get(), blob.c_str(), 256 * 1024) != ARCHIVE_OK) {
-      return Invalid("open layer " + blob.string() + ": " + archive_error_string(in.get()));
+      return Invalid("open layer " + blob.string() + ": " + ArchiveError(in.get()));
     }
     std::unique_ptr<archive, DiskDeleter> out(archive_write_disk_new());
     archive_write_disk_set_options(
@@ -70,11 +78,11 @@ class Unpacker {
       int rc = archive_read_next_header(in.get(), &e);
       if (rc == ARCHIVE_EOF) break;
       if (rc < ARCHIVE_WARN)
-        return Invalid("layer " + blob.string() + ": " + archive_error_string(in.get()));
+        return Invalid("layer " + blob.string() + ": " + ArchiveError(in.get()));
       DD_RETURN_IF_ERROR(Entry(in.get(), out.get(), e));
     }
     if (archive_write_close(out.get()) != ARCHIVE_OK) {
-      return Internal(std::string("finish unpacking: ") + archive_error_string(out.get()));
+      return Internal(std::string("finish unpacking: ") + ArchiveError(out.get()));
     }
     return Status::Ok();
   }
@@ -100,7 +108,7 @@ class Unpacker {
       archive_entry_set_hardlink(e, (dest_ / *target).c_str());
     }
     if (archive_write_header(out, e) < ARCHIVE_WARN) {
-      return Invalid("unpack " + *rel + ": " + archive_error_string(out));
+      return Invalid("unpack " + *rel + ": " + ArchiveError(out));
     }
     const void* buf;
     size_t size;
@@ -108,13 +116,13 @@ class Unpacker {
     while (true) {
       int rc = archive_read_data_block(in, &buf, &size, &offset);
       if (rc == ARCHIVE_EOF) break;
-      if (rc < ARCHIVE_WARN) return Invalid("read " + *rel + ": " + archive_error_string(in));
+      if (rc < ARCHIVE_WARN) return Invalid("read " + *rel + ": " + ArchiveError(in));
       if (archive_write_data_block(out, buf, size, offset) < ARCHIVE_WARN) {
-        return Internal("write " + *rel + ": " + archive_error_string(out));
+        return Internal("write " + *rel + ": " + ArchiveError(out));
       }
     }
     if (archive_write_finish_entry(out) < ARCHIVE_WARN)
-      return Internal("finish " + *rel + ": " + archive_error_string(out));
+      return Internal("finish " + *rel + ": " + ArchiveError(out));
     return Status::Ok();
   }
 

@@ -158,5 +158,16 @@ TEST_F(LayerTest, NeverWritesThroughSymlinks) {
   EXPECT_FALSE(fs::is_symlink(out / "link"));
 }
 
+// Found by fuzz/layer_unpack (fuzz/corpus/layer_unpack/crash-truncated-gzip):
+// a gzip header libarchive gives up on without an error message used to make
+// the error text out of a null pointer.
+TEST_F(LayerTest, TruncatedGzipIsAnErrorNotACrash) {
+  fs::path blob = dir_.path() / "truncated.gz";
+  WriteFile(blob, std::string("\x1f\x8b\x08\x00\xff\xff\xff\x00\x00\x00\x03\x00", 12));
+  EXPECT_FALSE(UnpackLayer(blob, dir_.path() / "out").ok());
+  EXPECT_FALSE(ApplyLayer(blob, dir_.path() / "root").ok());
+  EXPECT_FALSE(IsArchive(blob));
+}
+
 }  // namespace
 }  // namespace drydock::layer
