@@ -98,8 +98,15 @@ class Unpacker {
     fs::path rp(*rel);
     std::string base = rp.filename().string();
     fs::path parent = dest_ / rp.parent_path();
-    if (base == kOpaque) return Opaque(parent);
-    if (base.rfind(kWhiteout, 0) == 0) return Whiteout(parent / base.substr(kWhiteout.size()));
+    if (base == kOpaque || base.rfind(kWhiteout, 0) == 0) {
+      DD_RETURN_IF_ERROR(RealDirectories(rp.parent_path(), *rel));
+      if (base == kOpaque) return Opaque(parent);
+      std::string name = base.substr(kWhiteout.size());
+      // ".wh..." would delete dest's parent, ".wh.." dest itself.
+      if (name.empty() || name == "." || name == "..")
+        return Invalid("layer entry '" + *rel + "': whiteout of '" + name + "'");
+      return Whiteout(parent / name);
+    }
     archive_entry_set_pathname(e, (dest_ / rp).c_str());
     if (const char* link = archive_entry_hardlink(e)) {
       auto target = CleanPath(link);
@@ -126,9 +133,32 @@ class Unpacker {
     return Status::Ok();
   }
 
+  // Whiteouts and opaque markers delete (or mark) what their directory holds,
+  // with plain path calls that follow symlinks. So every directory from dest
+  // down to theirs must be a real one, made here if missing: a symlink that an
+  // earlier entry (or, when applying, a lower layer) put on the way would
+  // otherwise point the deletion anywhere on the host. Layers written by real
+  // tools never have one there: overlayfs records whiteouts at real paths.
+  Status RealDirectories(const fs::path& rel_dir, const std::string& entry) {
+    std::error_code ec;
+    fs::create_directories(dest_, ec);  // ours, trusted; a first entry may be a whiteout
+    fs::path p = dest_;
+    for (const auto& part : rel_dir) {
+      p /= part;
+      struct stat st;
+      if (::lstat(p.c_str(), &st) != 0) {
+        if (errno != ENOENT || ::mkdir(p.c_str(), 0755) != 0)
+          return Internal("create " + p.string() + ": " + std::strerror(errno));
+      } else if (!S_ISDIR(st.st_mode)) {
+        return Invalid("layer entry '" + entry + "': " + (p.lexically_relative(dest_)).string() +
+                       " is not a directory");
+      }
+    }
+    return Status::Ok();
+  }
+
   Status Opaque(const fs::path& dir) {
     std::error_code ec;
-    fs::create_directories(dir, ec);
     if (mode_ == Mode::kApply) {
       for (const auto& child : fs::directory_iterator(dir, ec)) fs::remove_all(child.path(), ec);
       return Status::Ok();
@@ -143,7 +173,6 @@ class Unpacker {
     std::error_code ec;
     fs::remove_all(target, ec);
     if (mode_ == Mode::kApply) return Status::Ok();
-    fs::create_directories(target.parent_path(), ec);
     if (::mknod(target.c_str(), S_IFCHR | 0, makedev(0, 0)) != 0) {
       return Internal("whiteout " + target.string() + ": " + std::strerror(errno));
     }
