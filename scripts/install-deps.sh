@@ -6,6 +6,9 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config clang-format git
+  # fuzzing (tests/fuzz, bench/fuzz): clang, its libFuzzer and sanitizer
+  # runtimes (only recommended by clang, so named), llvm-symbolizer for stacks
+  clang libclang-rt-14-dev llvm
   # libraries (see DEVELOPERS.md: chosen libraries)
   libboost-dev libboost-system-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev

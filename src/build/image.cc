@@ -90,6 +90,14 @@ struct EntryDeleter {
   void operator()(archive_entry* e) const { archive_entry_free(e); }
 };
 
+// libarchive can fail without an error message (it does on some truncated
+// gzip streams), and std::string + nullptr is undefined behaviour: a crash
+// found by fuzz/layer_unpack.
+const char* ArchiveError(archive* a) {
+  const char* s = archive_error_string(a);
+  return s ? s : "unknown archive error";
+}
+
 // Decompresses a layer blob (gzip, zstd or plain) into `out`, checking that
 // the result is the diff ID the config names.
 Status Decompress(const fs::path& blob, const fs::path& out, const oci::Digest& diff_id) {
@@ -99,15 +107,14 @@ Status Decompress(const fs::path& blob, const fs::path& out, const oci::Digest& 
   archive_entry* e;
   if (archive_read_open_filename(in.get(), blob.c_str(), 256 * 1024) != ARCHIVE_OK ||
       archive_read_next_header(in.get(), &e) != ARCHIVE_OK) {
-    return Invalid("open layer " + blob.string() + ": " + archive_error_string(in.get()));
+    return Invalid("open layer " + blob.string() + ": " + ArchiveError(in.get()));
   }
   std::ofstream f(out, std::ios::binary | std::ios::trunc);
   oci::Hasher hasher;
   std::vector<char> buf(256 * 1024);
   for (;;) {
     la_ssize_t n = archive_read_data(in.get(), buf.data(), buf.size());
-    if (n < 0)
-      return Invalid("read layer " + blob.string() + ": " + archive_error_string(in.get()));
+    if (n < 0) return Invalid("read layer " + blob.string() + ": " + ArchiveError(in.get()));
     if (n == 0) break;
     hasher.Update(buf.data(), static_cast<size_t>(n));
     f.write(buf.data(), n);
@@ -128,7 +135,7 @@ class TarOut {
     a_.reset(archive_write_new());
     archive_write_set_format_pax_restricted(a_.get());
     if (archive_write_open_filename(a_.get(), file.c_str()) != ARCHIVE_OK)
-      return Internal("create " + file.string() + ": " + archive_error_string(a_.get()));
+      return Internal("create " + file.string() + ": " + ArchiveError(a_.get()));
     return Status::Ok();
   }
   Status Dir(const std::string& name) { return Header(name, AE_IFDIR, 0755, 0); }
@@ -154,7 +161,7 @@ class TarOut {
   }
   Status Close() {
     if (archive_write_close(a_.get()) != ARCHIVE_OK)
-      return Internal(std::string("finish archive: ") + archive_error_string(a_.get()));
+      return Internal(std::string("finish archive: ") + ArchiveError(a_.get()));
     return Status::Ok();
   }
 
@@ -167,12 +174,12 @@ class TarOut {
     archive_entry_set_size(e.get(), static_cast<la_int64_t>(size));
     archive_entry_set_mtime(e.get(), 0, 0);
     if (archive_write_header(a_.get(), e.get()) != ARCHIVE_OK)
-      return Internal("archive entry " + name + ": " + archive_error_string(a_.get()));
+      return Internal("archive entry " + name + ": " + ArchiveError(a_.get()));
     return Status::Ok();
   }
   Status Data(const void* data, size_t n) {
     if (archive_write_data(a_.get(), data, n) != static_cast<la_ssize_t>(n))
-      return Internal(std::string("write archive: ") + archive_error_string(a_.get()));
+      return Internal(std::string("write archive: ") + ArchiveError(a_.get()));
     return Status::Ok();
   }
   std::unique_ptr<archive, WriteDeleter> a_;

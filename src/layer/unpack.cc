@@ -27,6 +27,14 @@ struct DiskDeleter {
   void operator()(archive* a) const { archive_write_free(a); }
 };
 
+// libarchive can fail without an error message (it does on some truncated
+// gzip streams), and std::string + nullptr is undefined behaviour: a crash
+// found by fuzz/layer_unpack.
+const char* ArchiveError(archive* a) {
+  const char* s = archive_error_string(a);
+  return s ? s : "unknown archive error";
+}
+
 constexpr std::string_view kWhiteout = ".wh.";
 constexpr std::string_view kOpaque = ".wh..wh..opq";
 
@@ -58,7 +66,7 @@ class Unpacker {
     archive_read_support_format_tar(in.get());
     archive_read_support_format_gnutar(in.get());
     if (archive_read_open_filename(in.get(), blob.c_str(), 256 * 1024) != ARCHIVE_OK) {
-      return Invalid("open layer " + blob.string() + ": " + archive_error_string(in.get()));
+      return Invalid("open layer " + blob.string() + ": " + ArchiveError(in.get()));
     }
     std::unique_ptr<archive, DiskDeleter> out(archive_write_disk_new());
     archive_write_disk_set_options(
@@ -70,11 +78,11 @@ class Unpacker {
       int rc = archive_read_next_header(in.get(), &e);
       if (rc == ARCHIVE_EOF) break;
       if (rc < ARCHIVE_WARN)
-        return Invalid("layer " + blob.string() + ": " + archive_error_string(in.get()));
+        return Invalid("layer " + blob.string() + ": " + ArchiveError(in.get()));
       DD_RETURN_IF_ERROR(Entry(in.get(), out.get(), e));
     }
     if (archive_write_close(out.get()) != ARCHIVE_OK) {
-      return Internal(std::string("finish unpacking: ") + archive_error_string(out.get()));
+      return Internal(std::string("finish unpacking: ") + ArchiveError(out.get()));
     }
     return Status::Ok();
   }
@@ -90,8 +98,15 @@ class Unpacker {
     fs::path rp(*rel);
     std::string base = rp.filename().string();
     fs::path parent = dest_ / rp.parent_path();
-    if (base == kOpaque) return Opaque(parent);
-    if (base.rfind(kWhiteout, 0) == 0) return Whiteout(parent / base.substr(kWhiteout.size()));
+    if (base == kOpaque || base.rfind(kWhiteout, 0) == 0) {
+      DD_RETURN_IF_ERROR(RealDirectories(rp.parent_path(), *rel));
+      if (base == kOpaque) return Opaque(parent);
+      std::string name = base.substr(kWhiteout.size());
+      // ".wh..." would delete dest's parent, ".wh.." dest itself.
+      if (name.empty() || name == "." || name == "..")
+        return Invalid("layer entry '" + *rel + "': whiteout of '" + name + "'");
+      return Whiteout(parent / name);
+    }
     archive_entry_set_pathname(e, (dest_ / rp).c_str());
     if (const char* link = archive_entry_hardlink(e)) {
       auto target = CleanPath(link);
@@ -100,7 +115,7 @@ class Unpacker {
       archive_entry_set_hardlink(e, (dest_ / *target).c_str());
     }
     if (archive_write_header(out, e) < ARCHIVE_WARN) {
-      return Invalid("unpack " + *rel + ": " + archive_error_string(out));
+      return Invalid("unpack " + *rel + ": " + ArchiveError(out));
     }
     const void* buf;
     size_t size;
@@ -108,19 +123,42 @@ class Unpacker {
     while (true) {
       int rc = archive_read_data_block(in, &buf, &size, &offset);
       if (rc == ARCHIVE_EOF) break;
-      if (rc < ARCHIVE_WARN) return Invalid("read " + *rel + ": " + archive_error_string(in));
+      if (rc < ARCHIVE_WARN) return Invalid("read " + *rel + ": " + ArchiveError(in));
       if (archive_write_data_block(out, buf, size, offset) < ARCHIVE_WARN) {
-        return Internal("write " + *rel + ": " + archive_error_string(out));
+        return Internal("write " + *rel + ": " + ArchiveError(out));
       }
     }
     if (archive_write_finish_entry(out) < ARCHIVE_WARN)
-      return Internal("finish " + *rel + ": " + archive_error_string(out));
+      return Internal("finish " + *rel + ": " + ArchiveError(out));
+    return Status::Ok();
+  }
+
+  // Whiteouts and opaque markers delete (or mark) what their directory holds,
+  // with plain path calls that follow symlinks. So every directory from dest
+  // down to theirs must be a real one, made here if missing: a symlink that an
+  // earlier entry (or, when applying, a lower layer) put on the way would
+  // otherwise point the deletion anywhere on the host. Layers written by real
+  // tools never have one there: overlayfs records whiteouts at real paths.
+  Status RealDirectories(const fs::path& rel_dir, const std::string& entry) {
+    std::error_code ec;
+    fs::create_directories(dest_, ec);  // ours, trusted; a first entry may be a whiteout
+    fs::path p = dest_;
+    for (const auto& part : rel_dir) {
+      p /= part;
+      struct stat st;
+      if (::lstat(p.c_str(), &st) != 0) {
+        if (errno != ENOENT || ::mkdir(p.c_str(), 0755) != 0)
+          return Internal("create " + p.string() + ": " + std::strerror(errno));
+      } else if (!S_ISDIR(st.st_mode)) {
+        return Invalid("layer entry '" + entry + "': " + (p.lexically_relative(dest_)).string() +
+                       " is not a directory");
+      }
+    }
     return Status::Ok();
   }
 
   Status Opaque(const fs::path& dir) {
     std::error_code ec;
-    fs::create_directories(dir, ec);
     if (mode_ == Mode::kApply) {
       for (const auto& child : fs::directory_iterator(dir, ec)) fs::remove_all(child.path(), ec);
       return Status::Ok();
@@ -135,7 +173,6 @@ class Unpacker {
     std::error_code ec;
     fs::remove_all(target, ec);
     if (mode_ == Mode::kApply) return Status::Ok();
-    fs::create_directories(target.parent_path(), ec);
     if (::mknod(target.c_str(), S_IFCHR | 0, makedev(0, 0)) != 0) {
       return Internal("whiteout " + target.string() + ": " + std::strerror(errno));
     }

@@ -28,6 +28,14 @@ struct DiskDeleter {
   void operator()(archive* a) const { archive_write_free(a); }
 };
 
+// libarchive can fail without an error message (it does on some truncated
+// gzip streams), and std::string + nullptr is undefined behaviour: a crash
+// found by fuzz/layer_unpack.
+const char* ArchiveError(archive* a) {
+  const char* s = archive_error_string(a);
+  return s ? s : "unknown archive error";
+}
+
 // "./a//b/" -> "a/b". Absolute names and ".." parts are errors saying why.
 Result<std::string> CleanEntryName(std::string_view name) {
   if (!name.empty() && name[0] == '/') return Invalid("is an absolute path");
@@ -67,7 +75,7 @@ class Extractor {
     archive_read_support_format_tar(in.get());
     archive_read_support_format_gnutar(in.get());
     if (archive_read_open_filename(in.get(), file.c_str(), 256 * 1024) != ARCHIVE_OK) {
-      std::string why = archive_error_string(in.get());
+      std::string why = ArchiveError(in.get());
       if (archive_errno(in.get()) == ENOENT) return NotFound("open " + file.string() + ": " + why);
       return Invalid(file.filename().string() + " is not a tar archive: " + why);
     }
@@ -83,13 +91,13 @@ class Extractor {
       int rc = archive_read_next_header(in.get(), &e);
       if (rc == ARCHIVE_EOF) break;
       if (rc < ARCHIVE_WARN) {
-        std::string why = archive_error_string(in.get()) ? archive_error_string(in.get()) : "";
+        std::string why = ArchiveError(in.get());
         return Invalid(file.filename().string() + (first ? " is not a tar archive: " : ": ") + why);
       }
       DD_RETURN_IF_ERROR(Entry(in.get(), out.get(), e));
     }
     if (archive_write_close(out.get()) != ARCHIVE_OK)
-      return Internal(std::string("finish extracting: ") + archive_error_string(out.get()));
+      return Internal(std::string("finish extracting: ") + ArchiveError(out.get()));
     return Status::Ok();
   }
 
@@ -119,23 +127,23 @@ class Extractor {
     }
     archive_entry_set_pathname(e, (dest_ / rel).c_str());
     if (archive_write_header(out, e) < ARCHIVE_WARN)
-      return Invalid("extract '" + name + "': " + archive_error_string(out));
+      return Invalid("extract '" + name + "': " + ArchiveError(out));
     const void* buf;
     size_t size;
     la_int64_t offset;
     while (true) {
       int rc = archive_read_data_block(in, &buf, &size, &offset);
       if (rc == ARCHIVE_EOF) break;
-      if (rc < ARCHIVE_WARN) return Invalid("read '" + name + "': " + archive_error_string(in));
+      if (rc < ARCHIVE_WARN) return Invalid("read '" + name + "': " + ArchiveError(in));
       total_ += size;
       if (total_ > max_bytes_)
         return TooLarge("tarball contents are larger than the limit of " +
                         std::to_string(max_bytes_) + " bytes");
       if (archive_write_data_block(out, buf, size, offset) < ARCHIVE_WARN)
-        return Internal("write '" + name + "': " + archive_error_string(out));
+        return Internal("write '" + name + "': " + ArchiveError(out));
     }
     if (archive_write_finish_entry(out) < ARCHIVE_WARN)
-      return Internal("finish '" + name + "': " + archive_error_string(out));
+      return Internal("finish '" + name + "': " + ArchiveError(out));
     return Status::Ok();
   }
 

@@ -158,5 +158,83 @@ TEST_F(LayerTest, NeverWritesThroughSymlinks) {
   EXPECT_FALSE(fs::is_symlink(out / "link"));
 }
 
+// A tar of a symlink `link` -> `target`, then an empty file `name`.
+fs::path SymlinkTar(const fs::path& dir, const char* link, const std::string& target,
+                    const char* name) {
+  fs::path p = dir / "symlink.tar";
+  archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_open_filename(a, p.c_str());
+  archive_entry* e = archive_entry_new();
+  archive_entry_set_pathname(e, link);
+  archive_entry_set_filetype(e, AE_IFLNK);
+  archive_entry_set_perm(e, 0777);
+  archive_entry_set_symlink(e, target.c_str());
+  archive_write_header(a, e);
+  archive_entry_clear(e);
+  archive_entry_set_pathname(e, name);
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_perm(e, 0644);
+  archive_entry_set_size(e, 0);
+  archive_write_header(a, e);
+  archive_entry_free(e);
+  archive_write_close(a);
+  archive_write_free(a);
+  return p;
+}
+
+// Whiteouts and opaque markers under a symlink used to delete (or mark) what
+// the symlink points at, anywhere on the host: found while writing
+// fuzz/layer_unpack, whose sandbox now reports such escapes.
+TEST_F(LayerTest, WhiteoutsNeverFollowSymlinks) {
+  fs::path outside = dir_.path() / "outside";
+  for (const char* name : {"a/.wh.keep", "a/.wh..wh..opq", "a/b/.wh.keep"}) {
+    SCOPED_TRACE(name);
+    WriteFile(outside / "keep", "keep");
+    WriteFile(outside / "b/keep", "keep");
+    // The symlink comes with the layer...
+    fs::path out = dir_.path() / "out";
+    fs::remove_all(out);
+    auto blob = SymlinkTar(dir_.path(), "a", outside.string(), name);
+    EXPECT_FALSE(UnpackLayer(blob, out).ok());
+    fs::path root = dir_.path() / "root";
+    fs::remove_all(root);
+    EXPECT_FALSE(ApplyLayer(blob, root).ok());
+    // ...or is already in the root a layer is applied onto.
+    fs::remove_all(root);
+    fs::create_directories(root);
+    fs::create_directory_symlink(outside, root / "a");
+    EXPECT_FALSE(ApplyLayer(EvilTar(dir_.path(), name), root).ok());
+    EXPECT_EQ(ReadFile(outside / "keep"), "keep");
+    EXPECT_EQ(ReadFile(outside / "b/keep"), "keep");
+    char value[8];
+    EXPECT_LT(::getxattr(outside.c_str(), "trusted.overlay.opaque", value, sizeof value), 0);
+  }
+}
+
+// ".wh..." names "..": it used to delete the destination's parent.
+TEST_F(LayerTest, WhiteoutOfDotOrDotDotIsRefused) {
+  fs::path out = dir_.path() / "out";
+  for (const char* name : {".wh...", "d/.wh...", ".wh..", ".wh."}) {
+    SCOPED_TRACE(name);
+    WriteFile(dir_.path() / "sibling", "keep");
+    EXPECT_FALSE(UnpackLayer(EvilTar(dir_.path(), name), out).ok());
+    EXPECT_FALSE(ApplyLayer(EvilTar(dir_.path(), name), out).ok());
+    EXPECT_EQ(ReadFile(dir_.path() / "sibling"), "keep");
+    EXPECT_TRUE(fs::is_directory(out));
+  }
+}
+
+// Found by fuzz/layer_unpack (fuzz/corpus/layer_unpack/crash-truncated-gzip):
+// a gzip header libarchive gives up on without an error message used to make
+// the error text out of a null pointer.
+TEST_F(LayerTest, TruncatedGzipIsAnErrorNotACrash) {
+  fs::path blob = dir_.path() / "truncated.gz";
+  WriteFile(blob, std::string("\x1f\x8b\x08\x00\xff\xff\xff\x00\x00\x00\x03\x00", 12));
+  EXPECT_FALSE(UnpackLayer(blob, dir_.path() / "out").ok());
+  EXPECT_FALSE(ApplyLayer(blob, dir_.path() / "root").ok());
+  EXPECT_FALSE(IsArchive(blob));
+}
+
 }  // namespace
 }  // namespace drydock::layer

@@ -679,6 +679,17 @@ TEST(SourceTarball, EntriesBelowASymlinkStayInside) {
   }
 }
 
+// The input fuzz/layer_unpack found crashing the layer unpacker (libarchive
+// fails without an error message); the context extractor reads it the same way.
+TEST(SourceTarball, TruncatedGzipIsAnErrorNotACrash) {
+  auto work = testing::MakeTestDir();
+  fs::path tar = work.path() / "truncated.gz";
+  std::ofstream(tar, std::ios::binary)
+      << std::string("\x1f\x8b\x08\x00\xff\xff\xff\x00\x00\x00\x03\x00", 12);
+  Status s = ExtractTarball(tar, work.path() / "dest", 1 << 20);
+  EXPECT_EQ(s.code(), Code::kInvalid) << s.message();
+}
+
 TEST(SourceTarball, SizeLimitAndNonArchives) {
   auto work = testing::MakeTestDir();
   WriteTar(work.path() / "big.tar", ARCHIVE_FILTER_NONE,
