@@ -19,6 +19,7 @@ packages=(
   curl jq wrk apache2-utils uidmap fuse-overlayfs openssl
   util-linux-extra  # fincore: bench/registry checks the page cache
   openssh-client    # ssh-agent: RUN --mount=type=ssh tests
+  sqlite3           # the schema migration test opens an old-format database
   # the build sandbox: outbound NAT for runs; tests make network namespaces
   slirp4netns iproute2
 )

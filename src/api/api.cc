@@ -108,7 +108,12 @@ void Api::Impl::Route(Ctx& c, std::string_view path) {
   const std::string& m = c.req.method;
   if (path == "/tokens") {
     c.resp.route = "api_tokens";
+    if (m == "GET") return ListTokens(c);
     return m == "POST" ? IssueToken(c) : MethodNotAllowed(c);
+  }
+  if (StartsWith(path, "/tokens/")) {
+    c.resp.route = "api_token";
+    return m == "DELETE" ? RevokeToken(c, std::string(path.substr(8))) : MethodNotAllowed(c);
   }
   if (path == "/contexts") {
     c.resp.route = "api_contexts";
@@ -204,20 +209,6 @@ bool Api::Impl::RouteRepository(Ctx& c, std::string_view rest) {
     return false;
   }
   return true;
-}
-
-void Api::Impl::IssueToken(Ctx& c) {
-  // A token must come from the password: otherwise a leaked token could be
-  // renewed forever.
-  if (c.who.api_token || c.who.token_access) {
-    return Unauthorized(c.resp, "issuing an API token needs the password (Basic auth)");
-  }
-  auto token = auth.IssueApiToken(c.who);
-  if (!token.ok()) return SendStatus(c.resp, token.status());
-  SendJson(c.resp, 201,
-           json{{"token", token->jwt},
-                {"user", c.who.user},
-                {"expiresAt", IsoTime((token->issued_at + token->expires_in) * 1000)}});
 }
 
 bool Api::Impl::RequireAnyGrant(Ctx& c) {

@@ -48,7 +48,11 @@ struct Api::Impl {
   bool RouteRun(Ctx& c, std::string_view rest);
   bool RouteRepository(Ctx& c, std::string_view rest);
 
+  // tokens.cc
   void IssueToken(Ctx& c);
+  void ListTokens(Ctx& c);
+  void RevokeToken(Ctx& c, const std::string& id);
+
   void UploadContext(Ctx& c);
 
   void QueueRun(Ctx& c);

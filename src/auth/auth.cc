@@ -71,13 +71,21 @@ Authenticator::Authenticator(storage::MetadataStore& store, Options options,
 
 std::optional<Identity> Authenticator::CachedLoginFor(const std::string& user,
                                                       const std::string& fingerprint) {
-  std::lock_guard lock(mu_);
-  auto it = login_cache_.find(user);
-  if (it == login_cache_.end() || it->second.fingerprint != fingerprint ||
-      it->second.expiry <= Now()) {
-    return std::nullopt;
+  CachedLogin hit;
+  {
+    std::lock_guard lock(mu_);
+    auto it = login_cache_.find(user);
+    if (it == login_cache_.end() || it->second.fingerprint != fingerprint ||
+        it->second.expiry <= Now()) {
+      return std::nullopt;
+    }
+    hit = it->second;
   }
-  return Identity{user, it->second.admin, std::nullopt, false};
+  // Another process (`drydock user add|disable`) may have changed the user:
+  // a row read is cheap, a bcrypt is not.
+  auto u = store_.GetUser(user);
+  if (!u.ok() || u->disabled || u->password_hash != hit.password_hash) return std::nullopt;
+  return Identity{user, u->admin, std::nullopt, false};
 }
 
 constexpr char kRetryIn[] = "; try again in ";
@@ -135,10 +143,11 @@ Result<Identity> Authenticator::Login(const std::string& user, const std::string
     throttle_.Failed("addr:" + client, Now());
     return Unauthenticated("wrong user name or password for '" + user + "'");
   }
+  if (u->disabled) return Unauthenticated("user '" + user + "' is disabled");
   throttle_.Succeeded("user:" + user);
   std::lock_guard lock(mu_);
   if (login_cache_.size() > 10000) login_cache_.clear();
-  login_cache_[user] = CachedLogin{fingerprint, Now() + kLoginCacheSeconds, u->admin};
+  login_cache_[user] = CachedLogin{fingerprint, Now() + kLoginCacheSeconds, u->password_hash};
   return Identity{user, u->admin, std::nullopt, false};
 }
 
@@ -182,10 +191,22 @@ Result<Identity> Authenticator::VerifyToken(std::string_view jwt) {
   if (!id.user.empty()) {
     auto u = store_.GetUser(id.user);
     if (!u.ok()) return Unauthenticated("token user '" + id.user + "' no longer exists");
+    if (u->disabled) return Unauthenticated("user '" + id.user + "' is disabled");
+    if (claims.value("iat", int64_t{0}) < u->credentials_changed) {
+      return Unauthenticated("the token was issued before the password of '" + id.user +
+                             "' changed: sign in again");
+    }
     id.admin = u->admin;
   }
   if (claims.value("typ", std::string()) == kApiTokenType) {
     if (id.user.empty()) return Unauthenticated("API token has no user");
+    // Valid only while its row exists: revoking deletes it. The row holds
+    // a hash of the token, never the token.
+    auto row = store_.GetApiToken(claims.value("jti", std::string()));
+    if (!row.ok() || row->user != id.user ||
+        row->secret_hash != oci::Digest::Of(std::string(jwt)).hex()) {
+      return Unauthenticated("the API token has been revoked (or was never issued here)");
+    }
     id.api_token = true;  // no access list: the user's own rights apply
     return id;
   }
@@ -270,17 +291,51 @@ Result<Token> Authenticator::IssueToken(const Identity& who,
                  {"aud", options_.service}, {"iat", now},
                  {"nbf", now - 5},          {"exp", now + options_.token_ttl_seconds},
                  {"jti", RandomHex(12)},    {"access", access}};
-  return Token{SignJwt(claims.dump(), key_), options_.token_ttl_seconds, now};
+  return Token{SignJwt(claims.dump(), key_), options_.token_ttl_seconds, now, ""};
 }
 
-Result<Token> Authenticator::IssueApiToken(const Identity& who, int64_t ttl_seconds) {
+Result<Token> Authenticator::IssueApiToken(const Identity& who, int64_t ttl_seconds,
+                                           const std::string& description) {
   if (who.anonymous()) return Invalid("an API token needs a user");
+  if (description.size() > 200) return Invalid("token description is longer than 200 bytes");
   int64_t now = Now();
+  std::string id = RandomHex(12);
   json claims = {{"iss", options_.service}, {"sub", who.user},
                  {"aud", options_.service}, {"iat", now},
                  {"nbf", now - 5},          {"exp", now + ttl_seconds},
-                 {"jti", RandomHex(12)},    {"typ", kApiTokenType}};
-  return Token{SignJwt(claims.dump(), key_), ttl_seconds, now};
+                 {"jti", id},               {"typ", kApiTokenType}};
+  Token token{SignJwt(claims.dump(), key_), ttl_seconds, now, id};
+  DD_RETURN_IF_ERROR(store_.PutApiToken({id, who.user, oci::Digest::Of(token.jwt).hex(), now,
+                                         now + ttl_seconds, description}));
+  return token;
+}
+
+Result<std::vector<storage::ApiTokenRecord>> Authenticator::ListApiTokens(
+    const std::string& user) {
+  DD_ASSIGN_OR_RETURN(all, store_.ListApiTokens(user));
+  std::vector<storage::ApiTokenRecord> live;
+  for (auto& t : all) {
+    if (t.expires < Now()) {
+      (void)store_.DeleteApiToken(t.id);  // expired anyway; a failure leaves a dead row
+      continue;
+    }
+    t.secret_hash.clear();  // nobody's business outside auth/
+    live.push_back(std::move(t));
+  }
+  return live;
+}
+
+Status Authenticator::RevokeApiToken(const Identity& who, const std::string& id) {
+  auto row = store_.GetApiToken(id);
+  // Someone else's token is "not found": its id tells nothing.
+  if (!row.ok() || (!who.admin && row->user != who.user))
+    return NotFound("no API token " + id + " of yours");
+  return store_.DeleteApiToken(id);
+}
+
+void Authenticator::ForgetCachedLogin(const std::string& name) {
+  std::lock_guard lock(mu_);
+  login_cache_.erase(name);
 }
 
 Status Authenticator::CreateUser(const std::string& name, const std::string& password, bool admin,
@@ -290,12 +345,35 @@ Status Authenticator::CreateUser(const std::string& name, const std::string& pas
   if (password.size() < 8) return Invalid("password must be at least 8 characters");
   auto hash = HashPassword(password);
   if (!hash.ok()) return hash.status();
-  DD_RETURN_IF_ERROR(store_.PutUser(storage::User{name, *hash, admin}));
-  {
-    std::lock_guard lock(mu_);
-    login_cache_.erase(name);
+  storage::User user{name, *hash, admin};
+  if (auto old = store_.GetUser(name); old.ok()) {
+    // A new password: every token issued with the old one stops working.
+    user.disabled = old->disabled;
+    user.credentials_changed = Now();
+    DD_RETURN_IF_ERROR(store_.DeleteApiTokensOf(name).status());
   }
+  DD_RETURN_IF_ERROR(store_.PutUser(user));
+  ForgetCachedLogin(name);
   return store_.SetGrants(name, grants);
+}
+
+Status Authenticator::SetDisabled(const std::string& name, bool disabled) {
+  DD_ASSIGN_OR_RETURN(user, store_.GetUser(name));
+  user.disabled = disabled;
+  if (disabled) {
+    // Enabling the user again does not bring old tokens back.
+    user.credentials_changed = Now();
+    DD_RETURN_IF_ERROR(store_.DeleteApiTokensOf(name).status());
+  }
+  DD_RETURN_IF_ERROR(store_.PutUser(user));
+  ForgetCachedLogin(name);
+  return Status::Ok();
+}
+
+Status Authenticator::DeleteUser(const std::string& name) {
+  DD_RETURN_IF_ERROR(store_.DeleteUser(name));
+  ForgetCachedLogin(name);
+  return Status::Ok();
 }
 
 }  // namespace drydock::auth

@@ -48,6 +48,7 @@ struct Token {
   std::string jwt;
   int64_t expires_in = 0;
   int64_t issued_at = 0;
+  std::string id;  // API tokens: what `drydock token revoke` takes
 };
 
 // API tokens (`drydock login`, `docker login -u USER -p TOKEN`) live this long.
@@ -83,10 +84,23 @@ class Authenticator {
   // access list, so the user's grants are evaluated on every request (and
   // revoking a grant takes effect at once). Accepted as `Bearer` and as the
   // password of Basic auth for its own user.
-  Result<Token> IssueApiToken(const Identity& who, int64_t ttl_seconds = kApiTokenTtlSeconds);
+  // Only a hash of the token is stored, under its id; deleting that row
+  // (RevokeApiToken, a password change, disabling or deleting the user)
+  // revokes it at once.
+  Result<Token> IssueApiToken(const Identity& who, int64_t ttl_seconds = kApiTokenTtlSeconds,
+                              const std::string& description = "");
+  // Unexpired API tokens of `user` (every user's for ""), without hashes.
+  Result<std::vector<storage::ApiTokenRecord>> ListApiTokens(const std::string& user);
+  // `who`'s own token, or anyone's for an admin; kNotFound otherwise.
+  Status RevokeApiToken(const Identity& who, const std::string& id);
 
+  // Creates the user, or replaces an existing user's password (revoking
+  // every token issued before), admin flag and grants.
   Status CreateUser(const std::string& name, const std::string& password, bool admin,
                     const std::vector<storage::Grant>& grants);
+  // A disabled user signs in with nothing; disabling revokes their tokens.
+  Status SetDisabled(const std::string& name, bool disabled);
+  Status DeleteUser(const std::string& name);
 
   const Options& options() const { return options_; }
 
@@ -104,8 +118,9 @@ class Authenticator {
   struct CachedLogin {
     std::string fingerprint;  // sha256(user, password)
     int64_t expiry = 0;
-    bool admin = false;
+    std::string password_hash;  // still the stored one, or the entry is stale
   };
+  void ForgetCachedLogin(const std::string& name);
   std::optional<Identity> CachedLoginFor(const std::string& user, const std::string& fingerprint);
 
   std::mutex mu_;

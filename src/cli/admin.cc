@@ -1,7 +1,8 @@
-// Offline administration: `drydock gc` and `drydock user add`.
+// Offline administration: `drydock gc` and `drydock user add|disable|enable|delete`.
 #include <iostream>
 
 #include "auth/auth.h"
+#include "base/random.h"
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/stores.h"
@@ -43,13 +44,36 @@ int Gc(const GcFlags& flags) {
   return 0;
 }
 
-int UserAdd(const UserAddFlags& flags) {
+namespace {
+
+// The user commands' Authenticator, on the stores of `flags`' data dir. The
+// signing key is the server's: made here, at random, when `user add` runs
+// before the first `serve` (a fixed placeholder would let anyone sign tokens).
+template <typename F>
+int WithAuthenticator(const UserAddFlags& flags, const std::string& command, F f) {
   Config config;
   auto stores = OpenFor(flags.config, flags.data, config);
   if (!stores.ok()) {
-    std::cerr << "drydock user add: " << stores.status().message() << "\n";
+    std::cerr << "drydock " << command << ": " << stores.status().message() << "\n";
     return 1;
   }
+  auto key = stores->meta->InitSetting("token_signing_key", RandomHex(32));
+  if (!key.ok()) {
+    std::cerr << "drydock " << command << ": " << key.status().message() << "\n";
+    return 1;
+  }
+  auth::Authenticator a(*stores->meta, config.auth, *key);
+  Status s = f(a);
+  if (!s.ok()) {
+    std::cerr << "drydock " << command << ": " << s.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int UserAdd(const UserAddFlags& flags) {
   std::string password = flags.password;
   if (flags.password_stdin) std::getline(std::cin, password);
   std::vector<storage::Grant> grants;
@@ -62,14 +86,29 @@ int UserAdd(const UserAddFlags& flags) {
     }
     grants.push_back(storage::Grant{g.substr(0, eq), g.substr(eq + 1)});
   }
-  auto key = stores->meta->InitSetting("token_signing_key", "unused-until-serve");
-  auth::Authenticator a(*stores->meta, config.auth, key.ok() ? *key : "");
-  if (auto s = a.CreateUser(flags.name, password, flags.admin, grants); !s.ok()) {
-    std::cerr << "drydock user add: " << s.message() << "\n";
-    return 1;
+  int rc = WithAuthenticator(flags, "user add", [&](auth::Authenticator& a) {
+    return a.CreateUser(flags.name, password, flags.admin, grants);
+  });
+  if (rc == 0) std::cout << "user " << flags.name << " saved\n";
+  return rc;
+}
+
+int UserSetDisabled(const UserAddFlags& flags, bool disabled) {
+  std::string command = disabled ? "user disable" : "user enable";
+  int rc = WithAuthenticator(
+      flags, command, [&](auth::Authenticator& a) { return a.SetDisabled(flags.name, disabled); });
+  if (rc == 0) {
+    std::cout << "user " << flags.name
+              << (disabled ? " disabled; their tokens are revoked\n" : " enabled\n");
   }
-  std::cout << "user " << flags.name << " saved\n";
-  return 0;
+  return rc;
+}
+
+int UserDelete(const UserAddFlags& flags) {
+  int rc = WithAuthenticator(flags, "user delete",
+                             [&](auth::Authenticator& a) { return a.DeleteUser(flags.name); });
+  if (rc == 0) std::cout << "user " << flags.name << " deleted with their grants and tokens\n";
+  return rc;
 }
 
 }  // namespace drydock::cli

@@ -26,6 +26,10 @@ struct UserAddFlags {
   std::vector<std::string> grants;  // PATTERN=ACTIONS
 };
 int UserAdd(const UserAddFlags& flags);
+// `drydock user disable|enable|delete NAME`: offline, on the data directory
+// (a running server sees the change on the user's next request).
+int UserSetDisabled(const UserAddFlags& flags, bool disabled);
+int UserDelete(const UserAddFlags& flags);
 
 struct BuildFlags {
   bool local = false;
@@ -55,6 +59,14 @@ struct LoginFlags {
   bool password_stdin = false;
 };
 int Login(const LoginFlags& flags);
+
+// `drydock token list [--all]` and `drydock token revoke ID`: API tokens.
+struct TokenFlags {
+  std::string server, id, output = "table";
+  bool all = false;
+};
+int TokenList(const TokenFlags& flags);
+int TokenRevoke(const TokenFlags& flags);
 
 struct RunListFlags {
   std::string server, task, status, image, output = "table";

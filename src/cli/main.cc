@@ -35,6 +35,14 @@ int main(int argc, char** argv) {
   ua->add_flag("--password-stdin", user.password_stdin, "Read the password from standard input");
   ua->add_flag("--admin", user.admin, "Full access to every repository");
   ua->add_option("--grant", user.grants, "PATTERN=ACTIONS, e.g. 'team/*=pull,push' (repeatable)");
+  auto* udis = u->add_subcommand("disable", "Stop a user signing in; revokes their tokens");
+  auto* uen = u->add_subcommand("enable", "Let a disabled user sign in again");
+  auto* udel = u->add_subcommand("delete", "Delete a user with their grants and tokens");
+  for (auto* sub : {udis, uen, udel}) {
+    sub->add_option("name", user.name, "User name")->required();
+    sub->add_option("--config", user.config, "YAML configuration file");
+    sub->add_option("--data", user.data, "Data directory");
+  }
 
   BuildFlags build;
   build.state = std::getenv("DRYDOCK_BUILD_STATE") ? std::getenv("DRYDOCK_BUILD_STATE")
@@ -106,6 +114,17 @@ int main(int argc, char** argv) {
   RunListFlags run_list;
   RunFlags run;
   QuickRunFlags quick_run;
+  TokenFlags token;
+  auto* tk = app.add_subcommand("token", "Your API tokens (from drydock login): list, revoke");
+  tk->require_subcommand(1);
+  auto* tkl = tk->add_subcommand("list", "List unexpired API tokens");
+  tkl->add_flag("--all", token.all, "Every user's (admins only)");
+  tkl->add_option("-o,--output", token.output, "table or json");
+  auto* tkr = tk->add_subcommand("revoke", "Revoke an API token at once");
+  tkr->add_option("id", token.id, "Token ID (from token list)")->required();
+  for (auto* sub : {tkl, tkr})
+    sub->add_option("--server", token.server, "Server (default: the last login)");
+
   auto* r = app.add_subcommand(
       "run",
       "Run a multi-step task file on the server (-f FILE SOURCE), or list, show, logs, "
@@ -305,5 +324,10 @@ int main(int argc, char** argv) {
   if (s->parsed()) return Serve(serve);
   if (g->parsed()) return Gc(gc);
   if (ua->parsed()) return UserAdd(user);
+  if (udis->parsed()) return UserSetDisabled(user, true);
+  if (uen->parsed()) return UserSetDisabled(user, false);
+  if (udel->parsed()) return UserDelete(user);
+  if (tkl->parsed()) return TokenList(token);
+  if (tkr->parsed()) return TokenRevoke(token);
   return 2;
 }

@@ -55,6 +55,19 @@ struct User {
   std::string name;
   std::string password_hash;
   bool admin = false;
+  bool disabled = false;  // signs in with nothing, tokens included
+  // Unix seconds of the last password change: tokens issued before are void.
+  int64_t credentials_changed = 0;
+};
+
+// A long-lived API token, kept only as the SHA-256 of its secret part, so
+// that a copy of the database signs in as no one.
+struct ApiTokenRecord {
+  std::string id;  // public, shown by `drydock token list`
+  std::string user;
+  std::string secret_hash;
+  int64_t created = 0, expires = 0;
+  std::string description;
 };
 
 struct Grant {
@@ -162,6 +175,18 @@ class MetadataStore {
   virtual Result<int64_t> CountUsers() = 0;
   virtual Status SetGrants(const std::string& user, const std::vector<Grant>& grants) = 0;
   virtual Result<std::vector<Grant>> GetGrants(const std::string& user) = 0;
+  // Removes the user with its grants and API tokens; kNotFound when missing.
+  virtual Status DeleteUser(const std::string& name) = 0;
+  virtual Result<std::vector<User>> ListUsers() = 0;
+
+  virtual Status PutApiToken(const ApiTokenRecord& t) = 0;
+  virtual Result<ApiTokenRecord> GetApiToken(const std::string& id) = 0;
+  // Every user's when `user` is empty; oldest first.
+  virtual Result<std::vector<ApiTokenRecord>> ListApiTokens(const std::string& user) = 0;
+  // kNotFound when there is no such token.
+  virtual Status DeleteApiToken(const std::string& id) = 0;
+  // Returns how many were removed.
+  virtual Result<int64_t> DeleteApiTokensOf(const std::string& user) = 0;
 
   virtual Result<int64_t> AppendEvent(const Event& e) = 0;
   virtual Result<std::vector<Event>> EventsAfter(int64_t id, int64_t limit) = 0;

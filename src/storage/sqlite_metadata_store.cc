@@ -2,6 +2,7 @@
 // statement or one IMMEDIATE transaction, which is what makes a kill -9 safe.
 #include <algorithm>
 #include <ctime>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -61,6 +62,25 @@ CREATE INDEX IF NOT EXISTS task_dependencies_image ON task_dependencies(registry
 CREATE TABLE IF NOT EXISTS seen_keys(key TEXT PRIMARY KEY, time INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
+// Schema versions after the first, in order; PRAGMA user_version counts the
+// ones applied (0 and 1 both mean kSchema, which is idempotent).
+constexpr const char* kMigrations[] = {
+    // 2: disabled users, password changes that void tokens, revocable API tokens.
+    R"sql(
+ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN credentials_changed INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE api_tokens(
+  id TEXT PRIMARY KEY, user TEXT NOT NULL, secret_hash TEXT NOT NULL, created INTEGER NOT NULL,
+  expires INTEGER NOT NULL, description TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX api_tokens_user ON api_tokens(user);
+-- `drydock user add` before the first `serve` used to store a fixed
+-- placeholder as the token signing key: anyone could have signed tokens.
+UPDATE settings SET value=lower(hex(randomblob(32)))
+  WHERE key='token_signing_key' AND value='unused-until-serve';
+)sql",
+};
+constexpr int64_t kSchemaVersion = 1 + std::size(kMigrations);
+
 // The columns ReadRun expects, in order.
 #define DD_RUN_COLUMNS                                                                          \
   "id, seq, status, type, task, create_time, start_time, finish_time, request, result, error, " \
@@ -74,7 +94,25 @@ class SqliteMetadataStore final : public MetadataStore {
 
   Status Init() {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    return c->Exec(kSchema);
+    Transaction tx(*c);
+    DD_RETURN_IF_ERROR(tx.status());
+    DD_ASSIGN_OR_RETURN(q, c->Prepare("PRAGMA user_version"));
+    DD_ASSIGN_OR_RETURN(row, q->Step());
+    int64_t version = row ? q->Int(0) : 0;
+    q.reset();
+    if (version > kSchemaVersion) {
+      return Invalid("the database's schema is version " + std::to_string(version) +
+                     ", newer than this drydock understands (" + std::to_string(kSchemaVersion) +
+                     "): upgrade drydock");
+    }
+    if (version < 1) DD_RETURN_IF_ERROR(c->Exec(kSchema));
+    for (int64_t v = std::max<int64_t>(version, 1); v < kSchemaVersion; ++v)
+      DD_RETURN_IF_ERROR(c->Exec(kMigrations[v - 1]));
+    if (version != kSchemaVersion) {
+      std::string set = "PRAGMA user_version=" + std::to_string(kSchemaVersion);
+      DD_RETURN_IF_ERROR(c->Exec(set.c_str()));
+    }
+    return tx.Commit();
   }
 
   Status LinkBlob(const std::string& repo, const oci::Digest& d, uint64_t size) override {
@@ -317,18 +355,116 @@ class SqliteMetadataStore final : public MetadataStore {
     DD_ASSIGN_OR_RETURN(
         s,
         c->Prepare(
-            "INSERT INTO users(name,password_hash,admin) VALUES(?,?,?) ON CONFLICT(name) DO UPDATE "
-            "SET password_hash=excluded.password_hash, admin=excluded.admin"));
-    return s->Bind(1, u.name).Bind(2, u.password_hash).Bind(3, int64_t{u.admin}).Run();
+            "INSERT INTO users(name,password_hash,admin,disabled,credentials_changed) "
+            "VALUES(?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET "
+            "password_hash=excluded.password_hash, admin=excluded.admin, "
+            "disabled=excluded.disabled, credentials_changed=excluded.credentials_changed"));
+    return s->Bind(1, u.name)
+        .Bind(2, u.password_hash)
+        .Bind(3, int64_t{u.admin})
+        .Bind(4, int64_t{u.disabled})
+        .Bind(5, u.credentials_changed)
+        .Run();
+  }
+
+  static User ReadUser(const sqlite::Stmt& s) {
+    return User{s.Text(0), s.Text(1), s.Int(2) != 0, s.Int(3) != 0, s.Int(4)};
   }
 
   Result<User> GetUser(const std::string& name) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT password_hash, admin FROM users WHERE name=?"));
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT name, password_hash, admin, disabled, "
+                                      "credentials_changed FROM users WHERE name=?"));
     s->Bind(1, name);
     DD_ASSIGN_OR_RETURN(row, s->Step());
     if (!row) return NotFound("user " + name + " not found");
-    return User{name, s->Text(0), s->Int(1) != 0};
+    return ReadUser(*s);
+  }
+
+  Result<std::vector<User>> ListUsers() override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT name, password_hash, admin, disabled, "
+                                      "credentials_changed FROM users ORDER BY name"));
+    std::vector<User> out;
+    while (true) {
+      DD_ASSIGN_OR_RETURN(row, s->Step());
+      if (!row) break;
+      out.push_back(ReadUser(*s));
+    }
+    return out;
+  }
+
+  Status DeleteUser(const std::string& name) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    Transaction tx(*c);
+    DD_RETURN_IF_ERROR(tx.status());
+    for (const char* sql : {"DELETE FROM grants WHERE user=?", "DELETE FROM api_tokens WHERE user=?"}) {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare(sql));
+      DD_RETURN_IF_ERROR(s->Bind(1, name).Run());
+    }
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("DELETE FROM users WHERE name=? RETURNING name"));
+    s->Bind(1, name);
+    DD_ASSIGN_OR_RETURN(row, s->Step());
+    if (!row) return NotFound("user " + name + " not found");
+    s.reset();
+    return tx.Commit();
+  }
+
+  Status PutApiToken(const ApiTokenRecord& t) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("INSERT INTO api_tokens(id,user,secret_hash,created,expires,"
+                                      "description) VALUES(?,?,?,?,?,?)"));
+    return s->Bind(1, t.id)
+        .Bind(2, t.user)
+        .Bind(3, t.secret_hash)
+        .Bind(4, t.created)
+        .Bind(5, t.expires)
+        .Bind(6, t.description)
+        .Run();
+  }
+
+  static ApiTokenRecord ReadToken(const sqlite::Stmt& s) {
+    return ApiTokenRecord{s.Text(0), s.Text(1), s.Text(2), s.Int(3), s.Int(4), s.Text(5)};
+  }
+
+  Result<ApiTokenRecord> GetApiToken(const std::string& id) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT id, user, secret_hash, created, expires, description "
+                                      "FROM api_tokens WHERE id=?"));
+    s->Bind(1, id);
+    DD_ASSIGN_OR_RETURN(row, s->Step());
+    if (!row) return NotFound("API token " + id + " not found");
+    return ReadToken(*s);
+  }
+
+  Result<std::vector<ApiTokenRecord>> ListApiTokens(const std::string& user) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT id, user, secret_hash, created, expires, description "
+                                      "FROM api_tokens WHERE ?1='' OR user=?1 ORDER BY created, id"));
+    s->Bind(1, user);
+    std::vector<ApiTokenRecord> out;
+    while (true) {
+      DD_ASSIGN_OR_RETURN(row, s->Step());
+      if (!row) break;
+      out.push_back(ReadToken(*s));
+    }
+    return out;
+  }
+
+  Status DeleteApiToken(const std::string& id) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("DELETE FROM api_tokens WHERE id=? RETURNING id"));
+    s->Bind(1, id);
+    DD_ASSIGN_OR_RETURN(row, s->Step());
+    if (!row) return NotFound("API token " + id + " not found");
+    return Status::Ok();
+  }
+
+  Result<int64_t> DeleteApiTokensOf(const std::string& user) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("DELETE FROM api_tokens WHERE user=?"));
+    DD_RETURN_IF_ERROR(s->Bind(1, user).Run());
+    return c->Changes();
   }
 
   Result<int64_t> CountUsers() override {

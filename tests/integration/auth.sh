@@ -194,6 +194,90 @@ skopeo copy -q --src-tls-verify=false --src-creds "reader:$READER_PASS" "docker:
   "oci:$WORK/out:v1" >"$WORK/sk.out" 2>&1 || { cat "$WORK/sk.out" >&2; fail "skopeo copy out as reader"; }
 assert_eq "$IMG" "$(layout_digest "$WORK/out" v1)" "reader pulled auth/app:v1 with skopeo"
 
+log "registry tokens are not API credentials (issue 12: a pull token queued a run that pushed)"
+req GET /api/v1/runs -H "Authorization: Bearer $RTOKEN"
+assert_status 401 "$STATUS" "the reader's registry token on /api/v1"
+assert_contains "$LAST_BODY" "registry token" "the refusal names the token kind"
+req POST /api/v1/runs -H "Authorization: Bearer $WTOKEN" -H 'Content-Type: application/json' \
+  -d '{"type":"QuickBuild","source":"/dev/null","images":["team/zz:1"]}'
+assert_status 401 "$STATUS" "a run queued with the writer's registry token"
+
+log "API tokens: listed, revoked, and ended by password change, disable and delete"
+api_token() { # api_token USER:PASS -> "ID TOKEN"
+  req POST /api/v1/tokens -u "$1" -H 'Content-Type: application/json' -d '{"description":"test"}'
+  [ "$STATUS" = 201 ] || fail "POST /api/v1/tokens as ${1%%:*}: HTTP $STATUS $LAST_BODY"
+  jq -r '.id + " " + .token' <<<"$LAST_BODY"
+}
+read -r WID WAPI <<<"$(api_token "writer:$WRITER_PASS")"
+req GET /api/v1/tokens -H "Authorization: Bearer $WAPI"
+assert_status 200 "$STATUS" "writer lists its tokens with one"
+assert_eq "$WID test" "$(jq -r '.tokens[] | .id + " " + .description' <<<"$LAST_BODY")" "the writer's token list"
+assert_not_contains "$LAST_BODY" "$WAPI" "the token list (no secrets)"
+assert_eq 0 "$(sqlite3 "$DATA/drydock.db" "SELECT count(*) FROM api_tokens WHERE secret_hash LIKE '%$WAPI%' OR secret_hash LIKE '%${WAPI:0:20}%'")" \
+  "the token itself in the database"
+req DELETE "/api/v1/tokens/$WID" -u "reader:$READER_PASS"
+assert_status 404 "$STATUS" "reader revokes the writer's token"
+req DELETE "/api/v1/tokens/$WID" -H "Authorization: Bearer $WAPI"
+assert_status 200 "$STATUS" "writer revokes its own token"
+req GET /api/v1/runs -H "Authorization: Bearer $WAPI"
+assert_status 401 "$STATUS" "the revoked token"
+assert_contains "$LAST_BODY" "revoked" "its error"
+
+read -r _ WAPI2 <<<"$(api_token "writer:$WRITER_PASS")"
+req GET /v2/team/app/tags/list -H "Authorization: Bearer $WTOKEN"
+assert_status 200 "$STATUS" "the writer's registry token before the password change"
+req GET /v2/team/app/tags/list -u "writer:$WRITER_PASS"
+assert_status 200 "$STATUS" "the writer's password before the change"
+sleep 1.1 # token times have 1 s resolution
+NEW_PASS="writer-new-$RANDOM-pw"
+"$DRYDOCK_BIN" user add writer --data "$DATA" -p "$NEW_PASS" --grant 'team/*=pull,push' --grant 'auth/*=pull' \
+  >"$WORK/useradd.out" 2>&1 || { cat "$WORK/useradd.out" >&2; fail "drydock user add writer (new password)"; }
+req GET /api/v1/runs -H "Authorization: Bearer $WAPI2"
+assert_status 401 "$STATUS" "an API token after its user's password changed (offline, server running)"
+req GET /v2/team/app/tags/list -H "Authorization: Bearer $WTOKEN"
+assert_status 401 "$STATUS" "a registry token after its user's password changed"
+req GET /v2/team/app/tags/list -u "writer:$WRITER_PASS"
+assert_status 401 "$STATUS" "the old password (cached by the server a moment ago)"
+req GET /v2/team/app/tags/list -u "writer:$NEW_PASS"
+assert_status 200 "$STATUS" "the new password"
+
+read -r _ WAPI3 <<<"$(api_token "writer:$NEW_PASS")"
+"$DRYDOCK_BIN" user disable writer --data "$DATA" >"$WORK/userdis.out" 2>&1 || fail "drydock user disable: $(cat "$WORK/userdis.out")"
+req GET /v2/team/app/tags/list -u "writer:$NEW_PASS"
+assert_status 401 "$STATUS" "a disabled user's password"
+assert_contains "$LAST_BODY" "disabled" "its error"
+req GET /api/v1/runs -H "Authorization: Bearer $WAPI3"
+assert_status 401 "$STATUS" "a disabled user's API token"
+"$DRYDOCK_BIN" user enable writer --data "$DATA" >/dev/null 2>&1 || fail "drydock user enable"
+req GET /v2/team/app/tags/list -u "writer:$NEW_PASS"
+assert_status 200 "$STATUS" "enabled again"
+req GET /api/v1/runs -H "Authorization: Bearer $WAPI3"
+assert_status 401 "$STATUS" "tokens revoked by disabling stay revoked"
+"$DRYDOCK_BIN" user delete writer --data "$DATA" >/dev/null 2>&1 || fail "drydock user delete"
+req GET /v2/team/app/tags/list -u "writer:$NEW_PASS"
+assert_status 401 "$STATUS" "a deleted user"
+if "$DRYDOCK_BIN" user delete writer --data "$DATA" >"$WORK/userdel.out" 2>&1; then fail "deleting a missing user succeeded"; fi
+assert_contains "$(cat "$WORK/userdel.out")" "not found" "deleting a missing user"
+
+log "failed sign-ins are throttled (429 with Retry-After), unknown users cost a bcrypt too"
+for i in $(seq 1 10); do
+  req GET /v2/ -u "reader:wrong-$i"
+  [ "$STATUS" = 401 ] || fail "wrong password $i: HTTP $STATUS"
+done
+req GET /v2/ -u "reader:$READER_PASS"
+assert_status 429 "$STATUS" "the right password after 10 failures in the window"
+[ "$(header Retry-After)" -gt 0 ] || fail "Retry-After '$(header Retry-After)'"
+ok "Retry-After: $(header Retry-After)"
+req GET /api/v1/runs -u "reader:$READER_PASS"
+assert_status 429 "$STATUS" "the API answers 429 too"
+req GET /v2/ "${ADMIN[@]}"
+assert_status 200 "$STATUS" "another user from the same address"
+t_known=$(curl -s -o /dev/null -w '%{time_total}' -u "admin:wrong" "$URL/v2/")
+t_unknown=$(curl -s -o /dev/null -w '%{time_total}' -u "nobody-$RANDOM:wrong" "$URL/v2/")
+awk -v k="$t_known" -v u="$t_unknown" 'BEGIN { exit !(u > k / 3 && k > u / 3) }' ||
+  fail "wrong password: ${t_known}s for admin, ${t_unknown}s for an unknown user"
+ok "wrong password: ${t_known}s for admin, ${t_unknown}s for an unknown user"
+
 log "token expiry (restart with auth.token_ttl_seconds: 1)"
 stop_server
 echo "  token_ttl_seconds: 1" >>"$WORK/config.yaml"

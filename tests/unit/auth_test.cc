@@ -1,7 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "auth/auth.h"
 #include "auth/jwt.h"
+#include "base/random.h"
 #include "test_dir.h"
 
 namespace drydock::auth {
@@ -173,6 +177,127 @@ TEST_F(AuthTest, RegistryTokenFromAnApiTokenIsScoped) {
   EXPECT_FALSE(who->api_token);
   EXPECT_EQ(auth_->Allowed(*who, "team/app"), unsigned{kPull});
   EXPECT_EQ(auth_->Allowed(*who, "team/other"), 0u);
+}
+
+}  // namespace
+}  // namespace drydock::auth
+
+namespace drydock::auth {
+namespace {
+
+std::string Bearer(const std::string& jwt) { return "Bearer " + jwt; }
+
+// Issue 12: a password change, disabling or deleting a user and `token
+// revoke` each end every matching token at once; only hashes are stored.
+TEST_F(AuthTest, TokensAreRevokedByPasswordChangeDisableDeleteAndRevoke) {
+  auto reader = auth_->Login("reader", "reader-password");
+  ASSERT_TRUE(reader.ok());
+  auto api = auth_->IssueApiToken(*reader, kApiTokenTtlSeconds, "laptop");
+  auto registry = auth_->IssueToken(*reader, {"repository:team/a:pull"});
+  ASSERT_TRUE(api.ok() && registry.ok());
+  EXPECT_TRUE(auth_->Authenticate(Bearer(api->jwt)).ok());
+  auto rows = store_->ListApiTokens("reader");
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->at(0).id, api->id);
+  EXPECT_EQ(rows->at(0).description, "laptop");
+  EXPECT_EQ(rows->at(0).secret_hash.find(api->jwt), std::string::npos);
+  EXPECT_EQ(api->jwt.find(rows->at(0).secret_hash), std::string::npos);
+
+  // Revoke: by its owner only (someone else's token is "not found").
+  auto admin = auth_->Login("admin", "admin-password");
+  ASSERT_TRUE(auth_->CreateUser("other", "other-password", false, {}).ok());
+  auto other = auth_->Login("other", "other-password");
+  EXPECT_EQ(auth_->RevokeApiToken(*other, api->id).code(), Code::kNotFound);
+  ASSERT_TRUE(auth_->RevokeApiToken(*reader, api->id).ok());
+  auto revoked = auth_->Authenticate(Bearer(api->jwt));
+  ASSERT_FALSE(revoked.ok());
+  EXPECT_NE(revoked.status().message().find("revoked"), std::string::npos);
+
+  // A new password: API and registry tokens issued before stop working.
+  auto api2 = auth_->IssueApiToken(*reader);
+  ASSERT_TRUE(api2.ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // iat has 1 s resolution
+  ASSERT_TRUE(auth_->CreateUser("reader", "new-password", false, {{"team/*", "pull"}}).ok());
+  EXPECT_FALSE(auth_->Authenticate(Bearer(api2->jwt)).ok());
+  auto old_registry = auth_->Authenticate(Bearer(registry->jwt));
+  ASSERT_FALSE(old_registry.ok());
+  EXPECT_NE(old_registry.status().message().find("sign in again"), std::string::npos);
+  EXPECT_FALSE(auth_->Login("reader", "reader-password").ok());
+  auto relogin = auth_->Login("reader", "new-password");
+  ASSERT_TRUE(relogin.ok());
+
+  // Disable: the password (even cached), new tokens and old ones all fail.
+  auto api3 = auth_->IssueApiToken(*relogin);
+  ASSERT_TRUE(api3.ok());
+  ASSERT_TRUE(auth_->SetDisabled("reader", true).ok());
+  auto disabled = auth_->Login("reader", "new-password");
+  ASSERT_FALSE(disabled.ok());
+  EXPECT_NE(disabled.status().message().find("disabled"), std::string::npos);
+  EXPECT_FALSE(auth_->Authenticate(Bearer(api3->jwt)).ok());
+  ASSERT_TRUE(auth_->SetDisabled("reader", false).ok());
+  EXPECT_TRUE(auth_->Login("reader", "new-password").ok());
+  EXPECT_FALSE(auth_->Authenticate(Bearer(api3->jwt)).ok());  // not brought back
+
+  // Delete: gone, with the admin's tokens untouched.
+  auto admin_token = auth_->IssueApiToken(*admin);
+  auto api4 = auth_->IssueApiToken(*auth_->Login("reader", "new-password"));
+  ASSERT_TRUE(auth_->DeleteUser("reader").ok());
+  EXPECT_FALSE(auth_->Authenticate(Bearer(api4->jwt)).ok());
+  EXPECT_FALSE(auth_->Login("reader", "new-password").ok());
+  EXPECT_TRUE(auth_->Authenticate(Bearer(admin_token->jwt)).ok());
+  EXPECT_EQ(auth_->DeleteUser("reader").code(), Code::kNotFound);
+}
+
+// A token signed with the server's key but never stored (as every API token
+// was before tokens became revocable) is refused.
+TEST_F(AuthTest, AnUnstoredApiTokenIsRefused) {
+  auto api = auth_->IssueApiToken(*auth_->Login("reader", "reader-password"));
+  ASSERT_TRUE(api.ok());
+  ASSERT_TRUE(store_->DeleteApiToken(api->id).ok());
+  EXPECT_FALSE(auth_->Authenticate(Bearer(api->jwt)).ok());
+}
+
+// Issue 12: failed sign-ins are throttled per user and per address, with
+// the wait to tell the client; a success resets the user's count.
+TEST_F(AuthTest, FailedSignInsAreThrottled) {
+  Options o;
+  o.max_failed_logins_per_user = 3;
+  o.max_failed_logins_per_address = 5;
+  Authenticator a(*store_, o, "secret-key");
+  for (int i = 0; i < 3; ++i) {
+    auto bad = a.Login("reader", "wrong", "10.0.0.1");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.status().code(), Code::kUnauthenticated);
+  }
+  auto blocked = a.Login("reader", "reader-password", "10.0.0.2");
+  ASSERT_FALSE(blocked.ok());
+  EXPECT_EQ(blocked.status().code(), Code::kTooManyRequests);
+  EXPECT_GT(RetryAfterSeconds(blocked.status()), 0);
+  EXPECT_LE(RetryAfterSeconds(blocked.status()), 300);
+  EXPECT_TRUE(a.Login("admin", "admin-password", "10.0.0.2").ok());
+  // The address: two more failures for other users reach its limit of 5.
+  EXPECT_FALSE(a.Login("nobody", "x", "10.0.0.1").ok());
+  EXPECT_FALSE(a.Login("admin", "x", "10.0.0.1").ok());
+  auto by_address = a.Login("admin", "admin-password", "10.0.0.1");
+  ASSERT_FALSE(by_address.ok());
+  EXPECT_EQ(by_address.status().code(), Code::kTooManyRequests);
+  EXPECT_NE(by_address.status().message().find("10.0.0.1"), std::string::npos);
+  EXPECT_TRUE(a.Login("admin", "admin-password", "10.0.0.3").ok());
+}
+
+// Issue 12: an unknown user costs a bcrypt like a wrong password does, so
+// the answer's timing does not tell who exists.
+TEST_F(AuthTest, UnknownUsersCostABcryptToo) {
+  auto time = [&](const std::string& user) {
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 3; ++i) EXPECT_FALSE(auth_->Login(user, "wrong-" + std::to_string(i)).ok());
+    return std::chrono::steady_clock::now() - start;
+  };
+  (void)time("reader");  // the dummy hash is made once, on first use
+  auto known = time("reader");
+  auto unknown = time("nobody-" + RandomHex(4));
+  EXPECT_GT(unknown * 2, known) << "unknown " << unknown.count() << " known " << known.count();
+  EXPECT_GT(known * 2, unknown) << "unknown " << unknown.count() << " known " << known.count();
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <set>
 #include <thread>
 
@@ -134,6 +135,67 @@ TEST_F(MetadataStoreTest, UsersGrantsSettingsEvents) {
   auto events = store_->EventsAfter(0, 10);
   ASSERT_EQ(events->size(), 1u);
   EXPECT_EQ(events->at(0).actor, "bob");
+}
+
+TEST_F(MetadataStoreTest, UsersDisableDeleteAndApiTokens) {
+  ASSERT_TRUE(store_->PutUser(User{"bob", "hash", false, true, 42}).ok());
+  auto bob = store_->GetUser("bob");
+  ASSERT_TRUE(bob.ok());
+  EXPECT_TRUE(bob->disabled);
+  EXPECT_EQ(bob->credentials_changed, 42);
+  ASSERT_TRUE(store_->PutUser(User{"amy", "h2", true}).ok());
+  ASSERT_EQ(store_->ListUsers()->size(), 2u);
+  EXPECT_EQ(store_->ListUsers()->at(0).name, "amy");
+
+  ASSERT_TRUE(store_->PutApiToken({"t1", "bob", "sha-1", 10, 20, "laptop"}).ok());
+  ASSERT_TRUE(store_->PutApiToken({"t2", "bob", "sha-2", 11, 21, ""}).ok());
+  ASSERT_TRUE(store_->PutApiToken({"t3", "amy", "sha-3", 12, 22, ""}).ok());
+  EXPECT_FALSE(store_->PutApiToken({"t3", "amy", "again", 12, 22, ""}).ok());
+  EXPECT_EQ(store_->GetApiToken("t1")->secret_hash, "sha-1");
+  EXPECT_EQ(store_->GetApiToken("t1")->description, "laptop");
+  EXPECT_EQ(store_->ListApiTokens("bob")->size(), 2u);
+  EXPECT_EQ(store_->ListApiTokens("")->size(), 3u);
+  ASSERT_TRUE(store_->DeleteApiToken("t1").ok());
+  EXPECT_EQ(store_->DeleteApiToken("t1").code(), Code::kNotFound);
+  EXPECT_EQ(store_->GetApiToken("t1").status().code(), Code::kNotFound);
+  EXPECT_EQ(*store_->DeleteApiTokensOf("bob"), 1);
+
+  ASSERT_TRUE(store_->SetGrants("amy", {Grant{"*", "pull"}}).ok());
+  ASSERT_TRUE(store_->DeleteUser("amy").ok());
+  EXPECT_EQ(store_->GetUser("amy").status().code(), Code::kNotFound);
+  EXPECT_TRUE(store_->GetGrants("amy")->empty());
+  EXPECT_TRUE(store_->ListApiTokens("amy")->empty());
+  EXPECT_EQ(store_->DeleteUser("amy").code(), Code::kNotFound);
+}
+
+// A database written before schema versions existed (users without the
+// columns added later) is migrated on open, its rows kept; a newer one is
+// refused, naming both versions.
+TEST(MetadataStoreSchema, MigratesOldDatabasesAndRefusesNewerOnes) {
+  TempDir dir = testing::MakeTestDir();
+  std::string path = (dir.path() / "old.db").string();
+  ASSERT_EQ(std::system(("sqlite3 " + path +
+                         " \"CREATE TABLE users(name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, "
+                         "admin INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID; "
+                         "INSERT INTO users VALUES('old','h',1);\"")
+                            .c_str()),
+            0);
+  {
+    auto s = OpenSqliteMetadataStore(path);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    auto old = (*s)->GetUser("old");
+    ASSERT_TRUE(old.ok()) << old.status().message();
+    EXPECT_TRUE(old->admin);
+    EXPECT_FALSE(old->disabled);
+    EXPECT_TRUE((*s)->PutApiToken({"t", "old", "x", 1, 2, ""}).ok());
+  }
+  ASSERT_TRUE(OpenSqliteMetadataStore(path).ok());  // reopening changes nothing
+  ASSERT_EQ(std::system(("sqlite3 " + path + " 'PRAGMA user_version=99'").c_str()), 0);
+  auto newer = OpenSqliteMetadataStore(path);
+  ASSERT_FALSE(newer.ok());
+  EXPECT_NE(newer.status().message().find("version 99, newer than this drydock understands"),
+            std::string::npos)
+      << newer.status().message();
 }
 
 RunRow NewRun(const std::string& status, const std::string& task = "",

@@ -80,7 +80,10 @@ Result<std::string> DoLogin(const LoginFlags& flags) {
   if (user.empty() || password.empty()) return Invalid("user name and password must not be empty");
   client::ApiClient api(
       client::Connection{server, "Authorization: Basic " + Base64Encode(user + ":" + password)});
-  DD_ASSIGN_OR_RETURN(reply, api.Post("/api/v1/tokens", nlohmann::json::object()));
+  char host[256] = "";
+  ::gethostname(host, sizeof host - 1);
+  // So that `drydock token list` tells this login from others.
+  DD_ASSIGN_OR_RETURN(reply, api.Post("/api/v1/tokens", {{"description", std::string("drydock login on ") + host}}));
   std::string token = reply.value("token", "");
   if (token.empty()) return Internal(server + " answered without a token");
   DD_ASSIGN_OR_RETURN(config, client::ClientConfig::Load(client::ClientConfig::DefaultPath()));
