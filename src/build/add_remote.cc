@@ -58,6 +58,7 @@ struct FetchContext {
   bool keep_git_dir;
   const std::atomic<bool>* cancel;
   const source::LogFn& log;
+  bool allow_private;
 };
 
 Result<oci::Digest> FileDigest(const fs::path& file, oci::Algorithm alg) {
@@ -101,6 +102,7 @@ Result<Fetched> FetchUrl(const std::string& url, const fs::path& dir, const Fetc
   fs::path file = dir / name;
   c.log("  downloading " + source::RedactUrl(url) + "\n");
   source::DownloadOptions o;
+  o.allow_private = c.allow_private;
   o.cancel = c.cancel;
   o.log = [&](std::string_view s) { c.log(Indent(s)); };
   DD_ASSIGN_OR_RETURN(d, source::DownloadUrl(url, file, o));
@@ -119,6 +121,7 @@ Result<Fetched> FetchRepo(const std::string& spec, const fs::path& dir, const Fe
   if (c.checksum && (c.checksum->size() < 40 || c.checksum->find(':') != std::string::npos))
     return Invalid("--checksum of a git source must be the full commit sha");
   source::GitOptions o;
+  o.allow_private = c.allow_private;
   o.keep_git_dir = c.keep_git_dir;
   o.cancel = c.cancel;
   o.log = [&](std::string_view s) { c.log(Indent(s)); };
@@ -178,7 +181,8 @@ Status Executor::AddRemote(StageState& st, const Instruction& ins, const Env& en
   }
 
   source::LogFn log = [this](std::string_view s) { Log(std::string(s)); };
-  FetchContext fc{checksum, FlagIsTrue(ins, "keep-git-dir"), o_.cancel, log};
+  FetchContext fc{checksum, FlagIsTrue(ins, "keep-git-dir"), o_.cancel, log,
+                  o_.allow_private_fetches};
   std::vector<Fetched> fetched;
   std::string identities;
   for (size_t i = 0; i < remote.size(); ++i) {

@@ -80,6 +80,10 @@ struct BuildOptions {
   // RUN --network=host shares the host's network, loopback-only services
   // included: only where the owner of the machine allows it.
   bool allow_host_network = false;
+  // `ADD <url>` and `ADD <git repo>` may fetch from loopback, link-local and
+  // private addresses (source::IsPrivateAddress): a local build's own
+  // network is its user's; a server's is not, and servers turn this off.
+  bool allow_private_fetches = true;
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::string_view)> log;  // build log lines and RUN output
 };

@@ -136,6 +136,7 @@ Result<Config> LoadConfig(const std::string& path) {
       Read(b, "cache_max_bytes", c.builds.cache_max_bytes);
       Read(b, "image_aliases", c.builds.image_aliases);
       Read(b, "allow_privileged_steps", c.builds.allow_privileged_steps);
+      Read(b, "allow_private_fetches", c.builds.allow_private_fetches);
       if (auto l = b["limits"]) DD_RETURN_IF_ERROR(ReadLimits(l, path, c.builds.limits));
     }
     if (auto t = y["triggers"]) {

@@ -28,6 +28,9 @@ struct BuildsConfig {
   // Task files' `privileged: true` and `network: host` steps: whoever may
   // queue a run gets root on this host with them, so they are off unless set.
   bool allow_privileged_steps = false;
+  // Builds may fetch (sources, tarballs, ADD <url>, git remotes) from
+  // loopback, link-local and private addresses.
+  bool allow_private_fetches = false;
   // Each build container's (RUN and cmd steps): a fork bomb, a memory hog or
   // a disk filler fails its own run, not the host. cpus 0: no quota.
   runtime::Limits limits{

@@ -131,6 +131,7 @@ tasks::ServiceOptions ServiceOptionsFor(const Config& config, const std::string&
   o.cache_max_bytes = config.builds.cache_max_bytes;
   o.image_aliases = config.builds.image_aliases;
   o.allow_privileged_steps = config.builds.allow_privileged_steps;
+  o.allow_private_fetches = config.builds.allow_private_fetches;
   o.limits = config.builds.limits;
   o.credentials = BuilderCredentials(meta, auth, registry_host);
   return o;
@@ -148,6 +149,7 @@ triggers::Options TriggerOptionsFor(const Config& config, const std::string& reg
   }
   o.base_image_poll_interval = std::chrono::seconds(config.triggers.base_image_poll_seconds);
   o.min_poll_interval = std::chrono::seconds(config.triggers.min_poll_seconds);
+  o.allow_private_fetches = config.builds.allow_private_fetches;
   return o;
 }
 

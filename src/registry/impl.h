@@ -47,7 +47,8 @@ struct Registry::Impl {
       : blobs(b), meta(m), auth(a), bus(e), options(std::move(o)) {}
 
   // Returns false after answering 401/403 when `who` may not do `need`.
-  bool Authorize(Ctx& c, unsigned need);
+  // `also` is a further scope the challenge names (a mount's source).
+  bool Authorize(Ctx& c, unsigned need, const std::string& also = "");
   void Challenge(Ctx& c, const std::string& scope, std::string_view code, std::string_view message);
 
   void Base(Ctx& c);

@@ -197,12 +197,13 @@ void Registry::Impl::Challenge(Ctx& c, const std::string& scope, std::string_vie
   c.resp.Set("WWW-Authenticate", value);
 }
 
-bool Registry::Impl::Authorize(Ctx& c, unsigned need) {
+bool Registry::Impl::Authorize(Ctx& c, unsigned need, const std::string& also) {
   unsigned have = auth.Allowed(c.who, c.repo);
   if ((have & need) == need) return true;
   std::string scope =
       "repository:" + c.repo + ":" +
       auth::ActionsToString(need | ((need & auth::kPush) ? unsigned{auth::kPull} : 0u));
+  if (!also.empty()) scope += " " + also;
   std::string msg = "access to " + c.repo + " requires " + auth::ActionsToString(need);
   if (c.who.anonymous() || c.who.token_access) {
     Challenge(c, scope, "UNAUTHORIZED", "authentication required: " + msg);

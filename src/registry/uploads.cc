@@ -3,8 +3,8 @@
 // the metadata store ties it to a repository so it survives a restart.
 #include <algorithm>
 #include <cstdlib>
-#include <memory>
 #include <ctime>
+#include <memory>
 #include <vector>
 
 #include "base/random.h"
@@ -54,6 +54,16 @@ Result<uint64_t> Pump(http::Request& req, storage::BlobWriter& w) {
 
 std::string UploadLocation(const std::string& repo, const std::string& id) {
   return "/v2/" + repo + "/blobs/uploads/" + id;
+}
+
+// The challenge of a cross-repository mount names the source's pull scope
+// too, as distribution's does: a token client then asks for a token that
+// can mount instead of uploading the blob again.
+std::string MountSourceScope(const http::Request& req, const std::string& repo) {
+  auto from = req.Query("from");
+  if (!req.Query("mount") || !from || *from == repo || !oci::ValidateRepositoryName(*from).ok())
+    return "";
+  return "repository:" + *from + ":pull";
 }
 
 }  // namespace
@@ -106,8 +116,21 @@ Result<storage::BlobInfo> Registry::Impl::Finish(Ctx& c, storage::BlobWriter& w,
 }
 
 void Registry::Impl::StartUpload(Ctx& c) {
-  if (!Authorize(c, auth::kPush)) return;
+  std::string from_scope = MountSourceScope(c.req, c.repo);
+  if (!Authorize(c, auth::kPush, from_scope)) return;
   auto& req = c.req;
+  if (!from_scope.empty() && c.who.token_access &&
+      !(auth.Allowed(c.who, *req.Query("from")) & auth::kPull)) {
+    // The token lacks the source, but its user may read it: one more token
+    // request gets a mount. Otherwise this is an ordinary upload (202).
+    auth::Identity user = c.who;
+    user.token_access.reset();
+    if (auth.Allowed(user, *req.Query("from")) & auth::kPull) {
+      return Challenge(
+          c, "repository:" + c.repo + ":pull,push " + from_scope, "UNAUTHORIZED",
+          "mounting from " + *req.Query("from") + " needs its pull scope in the token");
+    }
+  }
   if (auto mount = req.Query("mount")) {
     auto d = oci::Digest::Parse(*mount);
     auto from = req.Query("from");

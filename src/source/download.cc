@@ -37,7 +37,19 @@ struct Transfer {
   bool too_large = false;
   bool error_page = false;
   int write_errno = 0;
+  std::string refused_address;  // a private destination, when those are refused
 };
+
+// Checked where curl connects, after every resolution and redirect, so
+// neither DNS nor a Location header can lead to a private address.
+curl_socket_t OpenPublicSocket(void* user, curlsocktype, curl_sockaddr* a) {
+  auto* t = static_cast<Transfer*>(user);
+  if (IsPrivateAddress(&a->addr)) {
+    t->refused_address = AddressText(&a->addr);
+    return CURL_SOCKET_BAD;
+  }
+  return ::socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
 
 long ResponseCode(CURL* c) {
   long status = 0;
@@ -191,6 +203,10 @@ void Configure(CURL* c, const std::string& url, const DownloadOptions& o, Transf
   curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, OnProgress);
   curl_easy_setopt(c, CURLOPT_XFERINFODATA, t);
+  if (!o.allow_private) {
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, OpenPublicSocket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, t);
+  }
 }
 
 // One GET into `fd` (truncated first). Fills `out` on success.
@@ -214,6 +230,12 @@ Attempt TryOnce(const std::string& url, int fd, const DownloadOptions& o, Downlo
   if (t.too_large) return {TooLarge(LimitMessage(url, o.max_bytes))};
   if (t.write_errno) return {Internal(what + "writing the file: " + std::strerror(t.write_errno))};
   if (rc == CURLE_ABORTED_BY_CALLBACK) return {Status(Code::kUnavailable, what + "canceled")};
+  if (rc != CURLE_OK && !t.refused_address.empty()) {
+    char* last = nullptr;  // the URL of the hop that was refused, after redirects
+    curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &last);
+    return {Status(Code::kDenied,
+                   PrivateDestinationMessage(RedactUrl(last ? last : url), t.refused_address))};
+  }
   if (rc != CURLE_OK) {
     std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
     return {Status(Code::kUnavailable, what + RedactText(detail)), Retryable(rc)};

@@ -95,6 +95,34 @@ std::string HttpOrigin(std::string_view url) {
   return std::string(url.substr(0, authority)) + std::string(host);
 }
 
+// The host (IPv6 in brackets) and port of a network git URL; host "" when
+// there is none.
+std::pair<std::string, std::string> UrlHostPort(std::string_view url) {
+  std::string_view scheme, authority;
+  if (auto sep = url.find("://"); sep != std::string_view::npos) {
+    scheme = url.substr(0, sep);
+    authority = url.substr(sep + 3);
+    authority = authority.substr(0, authority.find_first_of("/?#"));
+    if (auto at = authority.rfind('@'); at != std::string_view::npos)
+      authority = authority.substr(at + 1);
+  } else if (IsScpLike(url)) {  // user@host:path
+    scheme = "ssh";
+    authority = url.substr(url.find('@') + 1);
+    size_t end = authority.front() == '[' ? authority.find(']') + 1 : authority.find(':');
+    return {std::string(authority.substr(0, end)), "22"};
+  }
+  std::string port = scheme == "https"  ? "443"
+                     : scheme == "http" ? "80"
+                     : scheme == "git"  ? "9418"
+                                        : "22";
+  if (authority.empty()) return {"", port};
+  size_t host_end = authority.front() == '[' ? authority.find(']') + 1 : authority.rfind(':');
+  if (host_end == 0) return {"", port};  // "[" without "]"
+  if (host_end < authority.size() && authority[host_end] == ':')
+    port = std::string(authority.substr(host_end + 1));
+  return {std::string(authority.substr(0, host_end)), port};
+}
+
 bool KeepFromEnvironment(std::string_view var) {
   if (!StartsWith(var, "GIT_")) return !StartsWith(var, "LC_ALL=") && !StartsWith(var, "LANGUAGE=");
   // The caller may pick the ssh command or extra config; nothing that
@@ -123,21 +151,59 @@ class Git {
     std::string origin = HttpOrigin(src.url);
     if (!o.token.empty() && !origin.empty()) {
       header_ = Base64Encode("x-access-token:" + o.token);
-      env_.emplace_back("GIT_CONFIG_COUNT=1");
-      env_.emplace_back("GIT_CONFIG_KEY_0=http." + origin + "/.extraHeader");
-      env_.emplace_back("GIT_CONFIG_VALUE_0=Authorization: Basic " + header_);
+      config_.emplace_back("http." + origin + "/.extraHeader", "Authorization: Basic " + header_);
     }
+    // git would follow a redirect to any address, unchecked.
+    if (!o.allow_private) config_.emplace_back("http.followRedirects", "false");
+  }
+
+  // With private destinations refused: checks every address of `url`'s host
+  // and, for http(s), pins the host to them (curl's --resolve) for every git
+  // process from now on, submodules' included. git:// and ssh:// are
+  // checked only: a host that changes its answer between the check and
+  // the connection can still reach a private address there.
+  Status Pin(const std::string& url) {
+    if (o_.allow_private) return Status::Ok();
+    auto [host, port] = UrlHostPort(url);
+    if (host.empty()) return Invalid("no host in git URL " + RedactUrl(url));
+    bool literal_v6 = host.front() == '[';
+    std::string name = literal_v6 ? host.substr(1, host.size() - 2) : host;
+    DD_ASSIGN_OR_RETURN(addresses, ResolvePublic(name, "git remote " + RedactUrl(url)));
+    if (!StartsWith(url, "http://") && !StartsWith(url, "https://")) return Status::Ok();
+    if (literal_v6 || std::isdigit(static_cast<unsigned char>(host.back())))
+      return Status::Ok();  // an address already: nothing to resolve later
+    std::string resolve = host + ":" + port + ":";
+    for (size_t i = 0; i < addresses.size(); ++i) {
+      bool v6 = addresses[i].find(':') != std::string::npos;
+      resolve += (i ? "," : "") + (v6 ? "[" + addresses[i] + "]" : addresses[i]);
+    }
+    config_.emplace_back("http.curloptResolve", resolve);
+    return Status::Ok();
   }
 
   // `git <args>` in the checkout; a non-zero exit is in the result, not an error.
   // Bookkeeping commands (quiet) are not logged.
   Result<CommandResult> Run(const std::vector<std::string>& args, bool quiet = false) {
-    std::vector<std::string> argv = {"git", "-C", dir_.string(), "-c", "advice.detachedHead=false"};
+    return RunIn(dir_, args, quiet);
+  }
+
+  // Run, in another directory (a submodule's).
+  Result<CommandResult> RunIn(const fs::path& dir, const std::vector<std::string>& args,
+                              bool quiet = false) {
+    std::vector<std::string> argv = {"git", "-C", dir.string(), "-c", "advice.detachedHead=false"};
     argv.insert(argv.end(), args.begin(), args.end());
     std::string shown = "git";
     for (const auto& a : args) shown += " " + RedactUrl(a);
     if (!quiet) Log(shown + "\n");
-    auto r = RunCommand(argv, env_, deadline_, o_.cancel);
+    // Config through the environment, not argv: `ps` must not show the
+    // token, and git hands these on to the git processes it starts.
+    std::vector<std::string> env = env_;
+    env.push_back("GIT_CONFIG_COUNT=" + std::to_string(config_.size()));
+    for (size_t i = 0; i < config_.size(); ++i) {
+      env.push_back("GIT_CONFIG_KEY_" + std::to_string(i) + "=" + config_[i].first);
+      env.push_back("GIT_CONFIG_VALUE_" + std::to_string(i) + "=" + config_[i].second);
+    }
+    auto r = RunCommand(argv, env, deadline_, o_.cancel);
     if (!r.ok()) return Status(r.status().code(), "git " + args[0] + ": " + r.status().message());
     r->output = Scrub(r->output);
     if (!quiet && !r->output.empty()) Log(r->output + (r->output.back() == '\n' ? "" : "\n"));
@@ -179,6 +245,7 @@ class Git {
   const GitOptions& o_;
   Clock::time_point deadline_;
   std::vector<std::string> env_;
+  std::vector<std::pair<std::string, std::string>> config_;  // GIT_CONFIG_KEY/VALUE_n
   std::string header_;
 };
 
@@ -236,19 +303,69 @@ Result<std::string> FetchRef(Git& git, const GitSource& src, const GitOptions& o
   return std::string("FETCH_HEAD");
 }
 
+std::vector<std::string> SubmoduleArgs(const GitOptions& o, bool recursive) {
+  std::vector<std::string> args = {"submodule", "update", "--init"};
+  if (recursive) args.push_back("--recursive");
+  if (o.depth > 0) {
+    args.push_back("--depth");
+    args.push_back(std::to_string(o.depth));
+  }
+  return args;
+}
+
+// `git config -f .gitmodules` values of submodule.*.<key> in `dir`.
+Result<std::vector<std::string>> SubmoduleValues(Git& git, const fs::path& dir,
+                                                 const std::string& key) {
+  DD_ASSIGN_OR_RETURN(
+      r, git.RunIn(
+             dir, {"config", "-f", ".gitmodules", "--get-regexp", "^submodule\\..*\\." + key + "$"},
+             true));
+  std::vector<std::string> out;
+  std::stringstream lines(r.output);
+  for (std::string line; std::getline(lines, line);) {
+    if (auto space = line.find(' '); space != std::string::npos)
+      out.push_back(line.substr(space + 1));
+  }
+  return out;
+}
+
+// Private destinations refused: one level at a time, so that every
+// submodule's host is checked (and pinned) before git fetches from it.
+Status UpdateSubmodulesChecked(Git& git, const fs::path& dir, const GitOptions& o, int level) {
+  std::error_code ec;
+  if (!fs::exists(dir / ".gitmodules", ec)) return Status::Ok();
+  if (level >= 8) return Invalid("git submodules are nested more than 8 levels deep");
+  DD_ASSIGN_OR_RETURN(urls, SubmoduleValues(git, dir, "url"));
+  for (const auto& url : urls) {
+    // ./ and ../ are relative to the superproject's remote: a host checked already.
+    if (!StartsWith(url, "./") && !StartsWith(url, "../")) DD_RETURN_IF_ERROR(git.Pin(url));
+  }
+  auto args = SubmoduleArgs(o, false);
+  DD_ASSIGN_OR_RETURN(r, git.RunIn(dir, args));
+  if (r.exit_code != 0 && o.depth > 0) {
+    // A submodule pinned below its branch tip cannot always be fetched shallow.
+    DD_ASSIGN_OR_RETURN(full, git.RunIn(dir, {"submodule", "update", "--init"}));
+    r = full;
+  }
+  if (r.exit_code != 0) return git.Failure("submodule update", r);
+  DD_ASSIGN_OR_RETURN(paths, SubmoduleValues(git, dir, "path"));
+  fs::path root = fs::canonical(dir, ec);
+  for (const auto& p : paths) {
+    fs::path sub = fs::canonical(dir / p, ec);
+    if (ec || !IsWithin(sub, root)) continue;  // git refuses such paths itself
+    DD_RETURN_IF_ERROR(UpdateSubmodulesChecked(git, sub, o, level + 1));
+  }
+  return Status::Ok();
+}
+
 Status UpdateSubmodules(Git& git, const fs::path& dir, const GitOptions& o) {
   std::error_code ec;
   if (!o.submodules || !fs::exists(dir / ".gitmodules", ec)) return Status::Ok();
-  std::vector<std::string> args = {"submodule", "update", "--init", "--recursive"};
-  if (o.depth > 0) {
-    auto shallow = args;
-    shallow.push_back("--depth");
-    shallow.push_back(std::to_string(o.depth));
-    DD_ASSIGN_OR_RETURN(r, git.Run(shallow));
-    if (r.exit_code == 0) return Status::Ok();
-    // A submodule pinned below its branch tip cannot always be fetched shallow.
-  }
-  return git.Check(args).status();
+  if (!o.allow_private) return UpdateSubmodulesChecked(git, dir, o, 0);
+  DD_ASSIGN_OR_RETURN(r, git.Run(SubmoduleArgs(o, true)));
+  if (r.exit_code == 0) return Status::Ok();
+  // A submodule pinned below its branch tip cannot always be fetched shallow.
+  return git.Check({"submodule", "update", "--init", "--recursive"}).status();
 }
 
 // The subdir inside the checkout, every symlink resolved and checked.
@@ -328,6 +445,7 @@ Result<GitCheckout> FetchGit(const GitSource& source, const fs::path& dest_dir,
   }
   DD_RETURN_IF_ERROR(PrepareDir(dest_dir));
   Git git(source, dest_dir, options);
+  DD_RETURN_IF_ERROR(git.Pin(source.url));
   DD_RETURN_IF_ERROR(git.Check({"init", "-q"}, true).status());
   DD_RETURN_IF_ERROR(git.Check({"remote", "add", "origin", source.url}, true).status());
   GitCheckout out;
@@ -353,14 +471,15 @@ Result<std::string> ResolveGitBranch(const std::string& url, const std::string& 
                                      const GitOptions& options) {
   DD_RETURN_IF_ERROR(ValidateUrl(url));
   DD_RETURN_IF_ERROR(ValidateRef(branch));
-  bool local = StartsWith(url, "file://") ||
-               (url.find("://") == std::string::npos && !IsScpLike(url));
+  bool local =
+      StartsWith(url, "file://") || (url.find("://") == std::string::npos && !IsScpLike(url));
   if (local && !options.allow_file)
     return Invalid("local git repositories are not allowed here: " + RedactUrl(url));
   // ls-remote needs no repository, but Git runs in a directory of its own.
   TempDir scratch(fs::temp_directory_path(), "drydock-ls-remote");
   GitSource src{url, branch, ""};
   Git git(src, scratch.path(), options);
+  DD_RETURN_IF_ERROR(git.Pin(url));
   DD_ASSIGN_OR_RETURN(out, git.Check({"ls-remote", "--", url, "refs/heads/" + branch}, true));
   std::string sha = out.substr(0, out.find_first_of("\t\n"));
   if (sha.empty()) return NotFound("branch '" + branch + "' not found in " + RedactUrl(url));

@@ -1,6 +1,8 @@
 // Internal to source/: helpers shared by its files; not part of the API.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -32,5 +34,12 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
                                  const std::vector<std::string>& env,
                                  std::chrono::steady_clock::time_point deadline,
                                  const std::atomic<bool>* cancel);
+
+// The numeric text of an IPv4 or IPv6 socket address.
+std::string AddressText(const sockaddr* address);
+// "<what> resolves to <address>, … (builds.allow_private_fetches …)".
+std::string PrivateDestinationMessage(std::string_view what, std::string_view address);
+// `host`'s addresses, or kDenied when any of them is private.
+Result<std::vector<std::string>> ResolvePublic(const std::string& host, const std::string& what);
 
 }  // namespace drydock::source

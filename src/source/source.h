@@ -7,6 +7,8 @@
 // destination, and credentials never appear in logs or error messages.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -37,6 +39,18 @@ std::string RedactText(std::string_view text);
 // none (or it is "." or ".."). "https://h/a/b.tgz?x=1" -> "b.tgz".
 std::string UrlFileName(std::string_view url);
 
+// ---------------------------------------------------------- destinations ---
+
+// Loopback, link-local (cloud metadata services), private (RFC 1918,
+// fc00::/7), carrier-grade NAT, multicast, reserved and unspecified
+// addresses, IPv4-mapped and NAT64 forms included: what a fetch made for a
+// server build may reach only when the server's configuration allows
+// (builds.allow_private_fetches). Fetches with allow_private = false refuse
+// them with kDenied, naming the address; git remotes are resolved once and
+// pinned, so a name cannot resolve to a public address when checked and to
+// a private one when used.
+bool IsPrivateAddress(const sockaddr* address);
+
 // ------------------------------------------------------------- downloads ---
 
 struct BasicAuth {
@@ -55,7 +69,8 @@ struct DownloadOptions {
   std::string bearer_token;
   std::optional<BasicAuth> basic;
   const std::atomic<bool>* cancel = nullptr;
-  LogFn log;  // retries
+  LogFn log;                  // retries
+  bool allow_private = true;  // see IsPrivateAddress; redirects are checked too
 };
 
 struct Download {
@@ -107,6 +122,10 @@ struct GitOptions {
   // file:// and local paths read the host's repositories: only for trusted
   // callers (tests), never for Dockerfile input.
   bool allow_file = false;
+  // See IsPrivateAddress. When false, http(s) redirects are not followed
+  // (git would follow them unchecked) and submodules on other hosts are
+  // resolved and checked one level at a time.
+  bool allow_private = true;
   std::chrono::seconds timeout{600};  // for the whole fetch
   const std::atomic<bool>* cancel = nullptr;
   LogFn log;  // the git commands run (redacted) and their output

@@ -373,6 +373,10 @@ class Run {
     b.state_dir = o_.build_state;
     b.registry = o_.registry;
     b.run_timeout = std::chrono::seconds(s.timeout);
+    // A build step is sandboxed as a quick build is.
+    b.limits = o_.limits;
+    b.allow_host_network = o_.allow_privileged;
+    b.allow_private_fetches = o_.allow_private_fetches;
     b.cancel = &stop_;
     b.log = [this](std::string_view text) { Output(text); };
     DD_ASSIGN_OR_RETURN(built, build::Build(b));

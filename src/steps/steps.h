@@ -71,7 +71,8 @@ struct ExecOptions {
   // `privileged: true` and `network: host` give a step the server host's
   // powers: refused unless the server's owner allows them.
   bool allow_privileged = false;
-  runtime::Limits limits;  // each container's; 0s: unlimited
+  runtime::Limits limits;  // each container's (build steps' RUNs too); 0s: unlimited
+  bool allow_private_fetches = false;  // build steps' ADD <url> (see build::BuildOptions)
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::string_view)> log;  // step lines and container output
 };

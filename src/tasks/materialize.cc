@@ -34,6 +34,7 @@ Result<FetchedSource> FetchGitSource(const source::GitSource& git, const fs::pat
   source::GitOptions g;
   g.token = o.git_token;
   g.allow_file = o.allow_local_git;
+  g.allow_private = o.allow_private;
   g.timeout = o.timeout;
   g.cancel = o.cancel;
   g.log = Lines(o);
@@ -66,6 +67,7 @@ Result<FetchedSource> FetchTarballSource(const std::string& url, const fs::path&
                                          const FetchOptions& o) {
   source::TarballOptions t;
   t.download.max_bytes = o.max_download_bytes;
+  t.download.allow_private = o.allow_private;
   t.download.timeout = o.timeout;
   t.download.cancel = o.cancel;
   t.download.log = Lines(o);

@@ -37,6 +37,7 @@ struct FetchOptions {
   std::filesystem::path upload;  // the claimed upload, for kUpload
   std::string git_token;
   bool allow_local_git = false;
+  bool allow_private = false;  // see source::IsPrivateAddress
   uint64_t max_download_bytes = 0;
   uint64_t max_extracted_bytes = 0;
   remote::ClientOptions registry;  // for oci:// sources

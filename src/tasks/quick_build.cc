@@ -32,6 +32,7 @@ Result<FetchedSource> Fetch(RunContext& ctx, const fs::path& work_dir) {
   f.upload = ctx.upload;
   f.git_token = r.git_token;
   f.allow_local_git = ctx.options.allow_local_git;
+  f.allow_private = ctx.options.allow_private_fetches;
   f.max_download_bytes = ctx.options.max_context_bytes;
   f.max_extracted_bytes = ctx.options.max_extracted_bytes;
   f.registry = RegistryOptions(ctx.options, r);
@@ -84,6 +85,7 @@ build::BuildOptions BuildOptionsFor(RunContext& ctx, const fs::path& context,
   b.run_timeout = std::chrono::seconds(r.timeout_seconds);
   b.limits = ctx.options.limits;
   b.allow_host_network = ctx.options.allow_privileged_steps;
+  b.allow_private_fetches = ctx.options.allow_private_fetches;
   b.cancel = ctx.cancel;
   b.log = [&](std::string_view s) { ctx.log.Output(s); };
   return b;

@@ -217,6 +217,7 @@ void TaskService::Scan(Task& t) {
   internal::FetchOptions f;
   f.git_token = t.git_token;
   f.allow_local_git = options_.allow_local_git;
+  f.allow_private = options_.allow_private_fetches;
   f.max_download_bytes = options_.max_context_bytes;
   f.max_extracted_bytes = options_.max_extracted_bytes;
   f.registry = internal::RegistryOptions(options_, as_run);

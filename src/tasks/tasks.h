@@ -165,6 +165,10 @@ struct ServiceOptions {
   bool allow_privileged_steps = false;
   // What each container of a run (RUN steps, cmd steps) may use.
   runtime::Limits limits;
+  // Sources, tarballs and ADD <url> from loopback, link-local and private
+  // addresses (source::IsPrivateAddress): off, so that a run cannot read
+  // the server's own ports or its network's neighbours.
+  bool allow_private_fetches = false;
 };
 
 class RunService {

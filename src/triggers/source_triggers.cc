@@ -104,6 +104,7 @@ void Service::PollSources(SystemClock::time_point now) {
     o.token = task.git_token;
     o.allow_file = task.source.starts_with("file://");  // only accepted when the server allows it
     o.timeout = std::chrono::seconds(60);
+    o.allow_private = options_.allow_private_fetches;
     auto head = source::ResolveGitBranch(git->url, task.branch, o);
     auto state = tasks_.State(task.name);
     json seen = json::parse(state.ok() ? *state : "{}", nullptr, false);

@@ -40,6 +40,8 @@ struct Options {
   std::chrono::seconds base_image_poll_interval{300};
   std::chrono::seconds min_poll_interval{30};
   std::vector<std::string> insecure_registries;
+  // Polling git remotes on loopback, link-local or private addresses.
+  bool allow_private_fetches = false;
   // Timers read the time here (tests move it); default: the system clock.
   std::function<SystemClock::time_point()> clock;
 };

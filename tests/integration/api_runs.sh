@@ -22,6 +22,7 @@ BG_PIDS+=($!)
 CONTEXT_LIMIT=1048576
 cat >"$WORK/config.yaml" <<EOF
 builds:
+  allow_private_fetches: true  # the test's git and tarball servers are on loopback
   concurrency: 2
   state_dir: $WORK/build-state
   max_context_bytes: $CONTEXT_LIMIT

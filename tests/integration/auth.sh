@@ -75,6 +75,27 @@ req GET /v2/
 assert_status 401 "$STATUS" "anonymous GET /v2/"
 assert_eq "Bearer realm=\"$REALM\",service=\"drydock\"" "$(header WWW-Authenticate)" "WWW-Authenticate on /v2/"
 
+log "cross-repository mounts name the source's pull scope in the challenge"
+req GET /v2/auth/app/manifests/v1 "${ADMIN[@]}" -H "Accept: application/vnd.oci.image.manifest.v1+json"
+LAYER=$(jq -r '.layers[0].digest' <<<"$LAST_BODY")
+req POST "/v2/auth/app/blobs/uploads/?mount=$LAYER&from=public/app"
+assert_status 401 "$STATUS" "anonymous mount"
+assert_eq "Bearer realm=\"$REALM\",service=\"drydock\",scope=\"repository:auth/app:pull,push repository:public/app:pull\"" \
+  "$(header WWW-Authenticate)" "WWW-Authenticate on an anonymous mount"
+WTOKEN=$(token_for "writer:$WRITER_PASS" "repository:team/mnt:pull,push")
+req POST "/v2/team/mnt/blobs/uploads/?mount=$LAYER&from=auth/app" -H "Authorization: Bearer $WTOKEN"
+assert_status 401 "$STATUS" "mount with a token that lacks the source"
+assert_contains "$(header WWW-Authenticate)" "scope=\"repository:team/mnt:pull,push repository:auth/app:pull\"" \
+  "the challenge names both scopes"
+req GET "/auth/token?service=drydock&scope=repository:team/mnt:pull,push&scope=repository:auth/app:pull" \
+  -u "writer:$WRITER_PASS"
+WTOKEN=$(jq -r .token <<<"$LAST_BODY")
+req POST "/v2/team/mnt/blobs/uploads/?mount=$LAYER&from=auth/app" -H "Authorization: Bearer $WTOKEN"
+assert_status 201 "$STATUS" "mount with a token for both scopes"
+WTOKEN=$(token_for "writer:$WRITER_PASS" "repository:team/mnt2:pull,push")
+req POST "/v2/team/mnt2/blobs/uploads/?mount=$LAYER&from=private/app" -H "Authorization: Bearer $WTOKEN"
+assert_status 202 "$STATUS" "mount from a repository the user cannot read is an ordinary upload"
+
 log "wrong credentials"
 req GET /v2/ -u "admin:not-the-password"
 assert_status 401 "$STATUS" "GET /v2/ with a wrong password"
@@ -144,7 +165,7 @@ req GET /v2/_catalog -u "reader:$READER_PASS"
 assert_status 200 "$STATUS" "reader lists the catalog"
 assert_eq "auth/app,public/app" "$(jq -r '.repositories | join(",")' <<<"$LAST_BODY")" "catalog as reader (pullable only)"
 req GET /v2/_catalog "${ADMIN[@]}"
-assert_eq "auth/app,private/app,public/app" "$(jq -r '.repositories | join(",")' <<<"$LAST_BODY")" "catalog as admin"
+assert_eq "auth/app,private/app,public/app,team/mnt" "$(jq -r '.repositories | join(",")' <<<"$LAST_BODY")" "catalog as admin"
 
 log "user with push on team/*"
 req POST /v2/team/app/blobs/uploads/ -u "writer:$WRITER_PASS"

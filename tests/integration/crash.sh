@@ -41,38 +41,61 @@ STREAM_LOC=$(header Location)
 ) &
 BG_PIDS+=($!)
 
-log "concurrent pushes, then kill -9"
-for i in $(seq 1 $N); do
-  (
-    if skopeo copy -q --dest-creds "admin:$ADMIN_PASS" --dest-tls-verify=false "oci:$WORK/src$i:v1" \
-      "docker://$REG/crash/img$i:v1" >"$WORK/push$i.log" 2>&1; then
-      echo 0 >"$WORK/push$i.rc"
+# push_and_kill ATTEMPT: N concurrent skopeo pushes (to crash/imgI, or
+# crash/imgI-rA on a retry, so that no blob is there already), then kill -9;
+# appends "I REPO" to COMPLETE or INCOMPLETE for each push.
+push_and_kill() {
+  local attempt=$1 i repo pids=()
+  rm -f "$WORK"/push*.rc
+  for i in $(seq 1 $N); do
+    repo=crash/img$i
+    [ "$attempt" -eq 1 ] || repo=crash/img$i-r$attempt
+    echo "$repo" >"$WORK/push$i.repo"
+    (
+      if skopeo copy -q --dest-creds "admin:$ADMIN_PASS" --dest-tls-verify=false "oci:$WORK/src$i:v1" \
+        "docker://$REG/$repo:v1" >"$WORK/push$i.log" 2>&1; then
+        echo 0 >"$WORK/push$i.rc.tmp"
+      else
+        echo 1 >"$WORK/push$i.rc.tmp"
+      fi
+      mv "$WORK/push$i.rc.tmp" "$WORK/push$i.rc"
+    ) &
+    pids+=($!)
+  done
+  # The first attempt kills when one push has finished; later ones as soon
+  # as a blob upload of theirs is being staged.
+  for _ in $(seq 1 600); do
+    [ "$(find "$WORK" -maxdepth 1 -name 'push*.rc' | wc -l)" -ge 1 ] && break
+    [ "$attempt" -gt 1 ] && [ -n "$(find "$DATA/uploads" -type f -newer "$WORK/push1.repo")" ] && break
+    sleep 0.05
+  done
+  kill9_server
+  log "attempt $attempt: killed drydock with SIGKILL after $(find "$WORK" -maxdepth 1 -name 'push*.rc' | wc -l) of $N pushes had finished"
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  for i in $(seq 1 $N); do
+    if [ "$(cat "$WORK/push$i.rc")" = 0 ]; then
+      COMPLETE+=("$i $(cat "$WORK/push$i.repo")")
     else
-      echo 1 >"$WORK/push$i.rc"
+      INCOMPLETE+=("$i $(cat "$WORK/push$i.repo")")
     fi
-  ) &
-  BG_PIDS+=($!)
-done
-done_count() { find "$WORK" -maxdepth 1 -name 'push*.rc' | wc -l; }
-for _ in $(seq 1 600); do
-  [ "$(done_count)" -ge 1 ] && break
-  sleep 0.05
-done
-FINISHED=$(done_count)
-kill9_server
-touch "$WORK/stop-stream"
-log "killed drydock with SIGKILL after $FINISHED of $N pushes had finished"
-for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-BG_PIDS=()
+  done
+}
+
+log "concurrent pushes, then kill -9, until the kill lands in the middle of a push"
 COMPLETE=()
 INCOMPLETE=()
-for i in $(seq 1 $N); do
-  if [ "$(cat "$WORK/push$i.rc")" = 0 ]; then COMPLETE+=("$i"); else INCOMPLETE+=("$i"); fi
+for attempt in 1 2 3 4 5; do
+  push_and_kill "$attempt"
+  [ "$attempt" -eq 1 ] && touch "$WORK/stop-stream"
+  [ "${#INCOMPLETE[@]}" -ge 1 ] && break
+  log "every push finished before the kill landed: again, on fresh repositories"
+  start_server
 done
+for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+BG_PIDS=()
 log "skopeo reported complete: ${COMPLETE[*]:-none}; failed: ${INCOMPLETE[*]:-none}"
 [ "${#COMPLETE[@]}" -ge 1 ] || fail "no push completed before the kill"
-[ "${#INCOMPLETE[@]}" -ge 1 ] ||
-  echo "NOTE [$TEST_NAME]: every push finished before the kill landed; the crash hit no push"
+[ "${#INCOMPLETE[@]}" -ge 1 ] || fail "in 5 attempts the kill never landed while a push was running"
 
 STAGED=$(find "$DATA/uploads" -type f | wc -l)
 log "$STAGED staging file(s) under uploads/ after the kill"
@@ -104,27 +127,28 @@ save_body "$WORK/partial.back"
 assert_same_bytes "$WORK/partial" "$WORK/partial.back" "blob uploaded across the crash"
 
 # pull_and_compare I: copies crash/imgI:v1 out and compares every blob with the source.
-pull_and_compare() {
-  local i=$1 src="$WORK/src$1" out="$WORK/out$1" d blob
+pull_and_compare() { # pull_and_compare I REPO WHY
+  local i=$1 repo=$2 src="$WORK/src$1" out="$WORK/out$1" d blob
   rm -rf "$out"
-  skopeo copy -q --src-creds "admin:$ADMIN_PASS" --src-tls-verify=false "docker://$REG/crash/img$i:v1" "oci:$out:v1" \
-    >"$WORK/pull$i.log" 2>&1 || { cat "$WORK/pull$i.log" >&2; fail "pull of crash/img$i:v1 (push $2)"; }
+  skopeo copy -q --src-creds "admin:$ADMIN_PASS" --src-tls-verify=false "docker://$REG/$repo:v1" "oci:$out:v1" \
+    >"$WORK/pull$i.log" 2>&1 || { cat "$WORK/pull$i.log" >&2; fail "pull of $repo:v1 (push $3)"; }
   d=$(cat "$src.digest")
-  assert_eq "$d" "$(layout_digest "$out" v1)" "crash/img$i:v1 digest ($2)"
+  assert_eq "$d" "$(layout_digest "$out" v1)" "$repo:v1 digest ($3)"
   for blob in "$d" $(jq -r '.config.digest, .layers[].digest' "$(layout_blob "$src" "$d")"); do
-    cmp -s "$(layout_blob "$src" "$blob")" "$(layout_blob "$out" "$blob")" || fail "crash/img$i blob $blob differs"
+    cmp -s "$(layout_blob "$src" "$blob")" "$(layout_blob "$out" "$blob")" || fail "$repo blob $blob differs"
   done
-  ok "crash/img$i: manifest, config and layers byte-identical"
+  ok "$repo: manifest, config and layers byte-identical"
 }
 
 log "every acknowledged push pulls back intact"
-for i in "${COMPLETE[@]}"; do pull_and_compare "$i" "acknowledged before the crash"; done
+for entry in "${COMPLETE[@]}"; do pull_and_compare $entry "acknowledged before the crash"; done
 
 log "interrupted pushes can be redone"
-for i in "${INCOMPLETE[@]}"; do
+for entry in "${INCOMPLETE[@]}"; do
+  read -r i repo <<<"$entry"
   skopeo copy -q --dest-creds "admin:$ADMIN_PASS" --dest-tls-verify=false "oci:$WORK/src$i:v1" \
-    "docker://$REG/crash/img$i:v1" >"$WORK/repush$i.log" 2>&1 || { cat "$WORK/repush$i.log" >&2; fail "re-push $i"; }
-  pull_and_compare "$i" "re-pushed after the crash"
+    "docker://$REG/$repo:v1" >"$WORK/repush$i.log" 2>&1 || { cat "$WORK/repush$i.log" >&2; fail "re-push $repo"; }
+  pull_and_compare "$i" "$repo" "re-pushed after the crash"
 done
 
 log "staging area matches the session records"
@@ -136,7 +160,7 @@ SIZE=$(stat -c %s "$STREAM_FILE")
 [ "$SIZE" -gt 0 ] || fail "the streaming PATCH wrote nothing before the kill"
 assert_eq "0-$((SIZE - 1))" "$(header Range)" "its Range (what reached the staging file)"
 REPOS=(crash/partial crash/stream)
-for i in $(seq 1 $N); do REPOS+=("crash/img$i"); done
+for entry in "${COMPLETE[@]}" "${INCOMPLETE[@]}"; do REPOS+=("${entry#* }"); done
 for f in "$DATA"/uploads/*; do
   [ -e "$f" ] || continue
   id=${f##*/}

@@ -190,6 +190,13 @@ start_server() {
   SERVER_LOG="$WORK/server.$((${SERVER_STARTS:-0} + 1)).log"
   SERVER_STARTS=$((${SERVER_STARTS:-0} + 1))
   local listen="127.0.0.1:${FIXED_PORT:-0}"
+  # The tests' git and tarball servers listen on loopback, which server
+  # builds may not fetch from by default; tests with a config of their own
+  # say so themselves.
+  if [[ " $* " != *" --config "* ]]; then
+    printf 'builds:\n  allow_private_fetches: true\n' >"$WORK/default-server.yaml"
+    set -- --config "$WORK/default-server.yaml" "$@"
+  fi
   : >"$SERVER_LOG"
   DRYDOCK_ADMIN_PASSWORD="$ADMIN_PASS" "$DRYDOCK_BIN" serve --data "$DATA" --listen "$listen" "$@" \
     >"$SERVER_LOG" 2>&1 &

@@ -16,6 +16,7 @@ unset DRYDOCK_SERVER DRYDOCK_USER DRYDOCK_PASSWORD DRYDOCK_GIT_TOKEN
 FIXED_PORT=$(free_port)
 cat >"$WORK/drydock.yaml" <<EOF
 builds:
+  allow_private_fetches: true  # the test's git and tarball servers are on loopback
   concurrency: 2
   allow_privileged_steps: true
   image_aliases:

@@ -3,7 +3,8 @@
 # fork bomb, a memory hog and a disk filler each fail only their own run,
 # naming the limit, and the next build still works; a RUN reaches neither
 # the server's port nor anything else on the host's loopback; RUN
-# --network=host is refused unless the owner allows privileged steps. Every
+# --network=host is refused unless the owner allows privileged steps; the
+# server fetches no context URL or ADD <url> from loopback. Every
 # probe is bounded: the limits are proven by the first runs before the fork
 # bomb starts.
 . "$(dirname "$0")/lib.sh"
@@ -83,8 +84,26 @@ RUN for a in 127.0.0.1:$SECRET_PORT 10.0.2.2:$SECRET_PORT 127.0.0.1:$PORT 10.0.2
       timeout 3 wget -q -O - http://\$a/ 2>/dev/null && echo "REACHED \$a"; done; echo probes done
 EOF
 qb net -t net:1
+NET_RC=$QB_RC
+
+log "the server itself fetches nothing from loopback for a build (builds.allow_private_fetches)"
+ctx addurl <<EOF
+FROM @REG@/base:1
+ADD http://127.0.0.1:$SECRET_PORT/index.html /secret
+EOF
+qb addurl
+assert_ne 0 "$QB_RC" "ADD of a loopback URL in a server build"
+assert_contains "$(cat "$WORK/addurl.out")" "resolves to 127.0.0.1" "the address is named"
+assert_contains "$(cat "$WORK/addurl.out")" "builds.allow_private_fetches" "the setting is named"
+tar -czf "$WORK/www/ctx.tar.gz" -C "$WORK/addurl" Dockerfile
+URL_RC=0
+timeout 60 "$DRYDOCK_BIN" build "http://localhost:$SECRET_PORT/ctx.tar.gz" >"$WORK/ctxurl.out" 2>&1 ||
+  URL_RC=$?
+assert_ne 0 "$URL_RC" "a context URL on loopback"
+assert_contains "$(cat "$WORK/ctxurl.out")" "builds.allow_private_fetches" "the setting is named"
+assert_not_contains "$(cat "$WORK/ctxurl.out")" "Downloaded" "nothing was downloaded"
 kill "$HTTPD" 2>/dev/null || true
-assert_eq 0 "$QB_RC" "network probe build"
+assert_eq 0 "$NET_RC" "network probe build"
 assert_contains "$(cat "$WORK/net.out")" "probes done" "probes ran"
 # "REACHED $a" is in the echoed RUN line itself; a reached address would print "REACHED 1…".
 assert_not_contains "$(cat "$WORK/net.out")" "REACHED 1" "host loopback from a RUN"

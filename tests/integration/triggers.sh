@@ -14,6 +14,7 @@ export XDG_CONFIG_HOME="$WORK/config"
 unset DRYDOCK_SERVER DRYDOCK_USER DRYDOCK_PASSWORD DRYDOCK_GIT_TOKEN
 cat >"$WORK/drydock.yaml" <<EOF
 builds:
+  allow_private_fetches: true  # the test's git and tarball servers are on loopback
   concurrency: 2
 triggers:
   min_poll_seconds: 1

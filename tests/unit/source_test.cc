@@ -409,6 +409,82 @@ TEST_F(SourceTest, GitSubmodules) {
   EXPECT_FALSE(fs::exists(without->context / "lib/lib.txt"));
 }
 
+// Server builds may not fetch from the server's own loopback ports or its
+// private network; the addresses are refused where git and curl connect.
+TEST(SourceDestinations, PrivateAddresses) {
+  auto is_private = [](const std::string& text) {
+    sockaddr_storage ss{};
+    if (text.find(':') != std::string::npos) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      a->sin6_family = AF_INET6;
+      EXPECT_EQ(::inet_pton(AF_INET6, text.c_str(), &a->sin6_addr), 1) << text;
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      a->sin_family = AF_INET;
+      EXPECT_EQ(::inet_pton(AF_INET, text.c_str(), &a->sin_addr), 1) << text;
+    }
+    return IsPrivateAddress(reinterpret_cast<sockaddr*>(&ss));
+  };
+  for (const char* a : {"127.0.0.1",
+                        "127.255.0.9",
+                        "0.0.0.0",
+                        "10.1.2.3",
+                        "172.16.0.1",
+                        "172.31.255.255",
+                        "192.168.1.1",
+                        "169.254.169.254",
+                        "100.64.0.1",
+                        "224.0.0.1",
+                        "255.255.255.255",
+                        "::1",
+                        "::",
+                        "fe80::1",
+                        "fc00::1",
+                        "fd12:3456::1",
+                        "ff02::1",
+                        "::ffff:127.0.0.1",
+                        "::ffff:169.254.169.254",
+                        "64:ff9b::a00:1"}) {
+    EXPECT_TRUE(is_private(a)) << a;
+  }
+  for (const char* a : {"8.8.8.8", "1.1.1.1", "172.32.0.1", "192.169.0.1", "100.128.0.1",
+                        "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"}) {
+    EXPECT_FALSE(is_private(a)) << a;
+  }
+}
+
+TEST_F(SourceTest, PrivateDestinationsRefusedWhenNotAllowed) {
+  DownloadOptions d;
+  d.allow_private = false;
+  d.retries = 3;
+  auto got = DownloadUrl(HttpUrl("ctx.tar.gz"), Dir("refused.tgz"), d);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), Code::kDenied) << got.status().message();
+  EXPECT_NE(got.status().message().find("resolves to 127.0.0.1"), std::string::npos)
+      << got.status().message();
+  EXPECT_NE(got.status().message().find("builds.allow_private_fetches"), std::string::npos);
+  EXPECT_FALSE(fs::exists(Dir("refused.tgz")));
+  // A name is resolved and checked as well.
+  std::string by_name = "http://localhost:" + std::to_string(http_port_) + "/ctx.tar.gz";
+  EXPECT_EQ(DownloadUrl(by_name, Dir("byname.tgz"), d).status().code(), Code::kDenied);
+  // The same server is fine when allowed (the default).
+  EXPECT_TRUE(DownloadUrl(HttpUrl("ctx.tar.gz"), Dir("allowed.tgz")).ok());
+
+  GitOptions g;
+  g.allow_private = false;
+  for (const std::string& url : std::vector<std::string>{
+           GitUrl(), "http://localhost:" + std::to_string(http_port_) + "/repo.git",
+           "ssh://git@127.0.0.1:1/repo.git", "git@[::1]:repo.git"}) {
+    SCOPED_TRACE(url);
+    auto c = Fetch(url + "#main", "refused-" + std::to_string(url.size()), g);
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.status().code(), Code::kDenied) << c.status().message();
+    EXPECT_NE(c.status().message().find("builds.allow_private_fetches"), std::string::npos);
+  }
+  auto head = ResolveGitBranch(GitUrl(), "main", g);
+  EXPECT_EQ(head.status().code(), Code::kDenied) << head.status().message();
+}
+
 TEST_F(SourceTest, GitFileUrlOnlyWhenAllowed) {
   std::string url = "file://" + (work_->path() / "srv/repo.git").string() + "#feature";
   auto refused = Fetch(url, "file-refused");

@@ -112,6 +112,7 @@ class TasksTest : public ::testing::Test {
     o.registry_host = registry_.address();
     o.credentials = [](const std::string&) { return AdminClient().credentials; };
     o.allow_local_git = true;
+    o.allow_private_fetches = true;  // the test's servers are on loopback
     return o;
   }
 
