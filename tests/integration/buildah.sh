@@ -29,10 +29,12 @@ head_digest() {
 try_run() {
   local what=$1
   shift
-  if "$@" >"$WORK/run.out" 2>&1; then
+  # stdout alone is the command's output: podman may log network teardown
+  # errors on stderr when other tests create network namespaces meanwhile.
+  if "$@" >"$WORK/run.out" 2>"$WORK/run.err"; then
     return 0
   fi
-  log "$what failed: $(tail -n 3 "$WORK/run.out" | tr '\n' ' ')"
+  log "$what failed: $(tail -n 3 "$WORK/run.out" "$WORK/run.err" | tr '\n' ' ')"
   return 1
 }
 
@@ -108,7 +110,7 @@ ULIMITS=(--ulimit "nofile=$(lim n):$(lim n)" --ulimit "nproc=$(lim u):$(lim u)")
 if try_run "podman run" podman run --rm --runtime runc "${ULIMITS[@]}" "$REG/buildah/app:v1"; then
   assert_eq "$STAMP" "$(cat "$WORK/run.out")" "podman run output (the image's CMD)"
 else
-  skip "podman run cannot start containers here: $(tail -n 1 "$WORK/run.out")"
+  skip "podman run cannot start containers here: $(tail -n 1 "$WORK/run.err")"
 fi
 
 log "podman push (retag within drydock)"
