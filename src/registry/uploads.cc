@@ -56,16 +56,6 @@ std::string UploadLocation(const std::string& repo, const std::string& id) {
   return "/v2/" + repo + "/blobs/uploads/" + id;
 }
 
-// The challenge of a cross-repository mount names the source's pull scope
-// too, as distribution's does: a token client then asks for a token that
-// can mount instead of uploading the blob again.
-std::string MountSourceScope(const http::Request& req, const std::string& repo) {
-  auto from = req.Query("from");
-  if (!req.Query("mount") || !from || *from == repo || !oci::ValidateRepositoryName(*from).ok())
-    return "";
-  return "repository:" + *from + ":pull";
-}
-
 }  // namespace
 
 void Registry::Impl::SendUploadState(Ctx& c, int status, const std::string& id, uint64_t size) {
@@ -116,36 +106,35 @@ Result<storage::BlobInfo> Registry::Impl::Finish(Ctx& c, storage::BlobWriter& w,
 }
 
 void Registry::Impl::StartUpload(Ctx& c) {
-  std::string from_scope = MountSourceScope(c.req, c.repo);
-  if (!Authorize(c, auth::kPush, from_scope)) return;
   auto& req = c.req;
-  if (!from_scope.empty() && c.who.token_access &&
-      !(auth.Allowed(c.who, *req.Query("from")) & auth::kPull)) {
-    // The token lacks the source, but its user may read it: one more token
-    // request gets a mount. Otherwise this is an ordinary upload (202).
+  auto mount = req.Query("mount");
+  auto from = req.Query("from");
+  bool mounting = mount && from && oci::ValidateRepositoryName(*from).ok();
+  // The challenge names the source's pull scope too, as distribution's
+  // does: a token client then asks for a token that can mount.
+  std::string from_scope = mounting && *from != c.repo ? "repository:" + *from + ":pull" : "";
+  if (!Authorize(c, auth::kPush, from_scope)) return;
+  if (mounting && !(auth.Allowed(c.who, *from) & auth::kPull)) {
+    // A token without the source whose user may read it: one more token
+    // request gets a mount. Otherwise a normal upload session (202), as
+    // the spec asks.
     auth::Identity user = c.who;
     user.token_access.reset();
-    if (auth.Allowed(user, *req.Query("from")) & auth::kPull) {
-      return Challenge(
-          c, "repository:" + c.repo + ":pull,push " + from_scope, "UNAUTHORIZED",
-          "mounting from " + *req.Query("from") + " needs its pull scope in the token");
+    if (c.who.token_access && (auth.Allowed(user, *from) & auth::kPull)) {
+      return Challenge(c, "repository:" + c.repo + ":pull,push " + from_scope, "UNAUTHORIZED",
+                       "mounting from " + *from + " needs its pull scope in the token");
     }
+    mounting = false;
   }
-  if (auto mount = req.Query("mount")) {
-    auto d = oci::Digest::Parse(*mount);
-    auto from = req.Query("from");
-    // Mount only from a repository the caller may pull from; otherwise fall
-    // back to a normal upload session (202), as the spec asks.
-    if (d.ok() && from && oci::ValidateRepositoryName(*from).ok() &&
-        (auth.Allowed(c.who, *from) & auth::kPull)) {
-      std::shared_lock gc_lock(gc_mu);
-      auto size = meta.LinkedBlobSize(*from, *d);
-      if (size.ok() && *size && blobs.Stat(*d).ok() && meta.LinkBlob(c.repo, *d, **size).ok()) {
-        c.resp.status = 201;
-        c.resp.Set("Location", "/v2/" + c.repo + "/blobs/" + d->str());
-        c.resp.Set("Docker-Content-Digest", d->str());
-        return;
-      }
+  auto m = mounting ? oci::Digest::Parse(*mount) : Result<oci::Digest>(Invalid("no mount"));
+  if (m.ok()) {
+    std::shared_lock gc_lock(gc_mu);
+    auto size = meta.LinkedBlobSize(*from, *m);
+    if (size.ok() && *size && blobs.Stat(*m).ok() && meta.LinkBlob(c.repo, *m, **size).ok()) {
+      c.resp.status = 201;
+      c.resp.Set("Location", "/v2/" + c.repo + "/blobs/" + m->str());
+      c.resp.Set("Docker-Content-Digest", m->str());
+      return;
     }
   }
   if (auto digest = req.Query("digest")) {  // monolithic upload in one POST

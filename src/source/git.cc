@@ -170,8 +170,8 @@ class Git {
     std::string name = literal_v6 ? host.substr(1, host.size() - 2) : host;
     DD_ASSIGN_OR_RETURN(addresses, ResolvePublic(name, "git remote " + RedactUrl(url)));
     if (!StartsWith(url, "http://") && !StartsWith(url, "https://")) return Status::Ok();
-    if (literal_v6 || std::isdigit(static_cast<unsigned char>(host.back())))
-      return Status::Ok();  // an address already: nothing to resolve later
+    // An IPv4 literal pins to itself, harmlessly; an IPv6 one needs no pin.
+    if (literal_v6) return Status::Ok();
     std::string resolve = host + ":" + port + ":";
     for (size_t i = 0; i < addresses.size(); ++i) {
       bool v6 = addresses[i].find(':') != std::string::npos;
@@ -303,14 +303,20 @@ Result<std::string> FetchRef(Git& git, const GitSource& src, const GitOptions& o
   return std::string("FETCH_HEAD");
 }
 
-std::vector<std::string> SubmoduleArgs(const GitOptions& o, bool recursive) {
+// `git submodule update --init` in `dir`, shallow first when asked: a
+// submodule pinned below its branch tip cannot always be fetched shallow.
+Status SubmoduleUpdate(Git& git, const fs::path& dir, const GitOptions& o, bool recursive) {
   std::vector<std::string> args = {"submodule", "update", "--init"};
   if (recursive) args.push_back("--recursive");
   if (o.depth > 0) {
-    args.push_back("--depth");
-    args.push_back(std::to_string(o.depth));
+    auto shallow = args;
+    shallow.push_back("--depth");
+    shallow.push_back(std::to_string(o.depth));
+    DD_ASSIGN_OR_RETURN(r, git.RunIn(dir, shallow));
+    if (r.exit_code == 0) return Status::Ok();
   }
-  return args;
+  DD_ASSIGN_OR_RETURN(r, git.RunIn(dir, args));
+  return r.exit_code == 0 ? Status::Ok() : git.Failure("submodule update", r);
 }
 
 // `git config -f .gitmodules` values of submodule.*.<key> in `dir`.
@@ -340,14 +346,7 @@ Status UpdateSubmodulesChecked(Git& git, const fs::path& dir, const GitOptions& 
     // ./ and ../ are relative to the superproject's remote: a host checked already.
     if (!StartsWith(url, "./") && !StartsWith(url, "../")) DD_RETURN_IF_ERROR(git.Pin(url));
   }
-  auto args = SubmoduleArgs(o, false);
-  DD_ASSIGN_OR_RETURN(r, git.RunIn(dir, args));
-  if (r.exit_code != 0 && o.depth > 0) {
-    // A submodule pinned below its branch tip cannot always be fetched shallow.
-    DD_ASSIGN_OR_RETURN(full, git.RunIn(dir, {"submodule", "update", "--init"}));
-    r = full;
-  }
-  if (r.exit_code != 0) return git.Failure("submodule update", r);
+  DD_RETURN_IF_ERROR(SubmoduleUpdate(git, dir, o, false));
   DD_ASSIGN_OR_RETURN(paths, SubmoduleValues(git, dir, "path"));
   fs::path root = fs::canonical(dir, ec);
   for (const auto& p : paths) {
@@ -362,10 +361,7 @@ Status UpdateSubmodules(Git& git, const fs::path& dir, const GitOptions& o) {
   std::error_code ec;
   if (!o.submodules || !fs::exists(dir / ".gitmodules", ec)) return Status::Ok();
   if (!o.allow_private) return UpdateSubmodulesChecked(git, dir, o, 0);
-  DD_ASSIGN_OR_RETURN(r, git.Run(SubmoduleArgs(o, true)));
-  if (r.exit_code == 0) return Status::Ok();
-  // A submodule pinned below its branch tip cannot always be fetched shallow.
-  return git.Check({"submodule", "update", "--init", "--recursive"}).status();
+  return SubmoduleUpdate(git, dir, o, true);
 }
 
 // The subdir inside the checkout, every symlink resolved and checked.

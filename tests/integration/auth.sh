@@ -280,6 +280,18 @@ assert_status 401 "$STATUS" "a deleted user"
 if "$DRYDOCK_BIN" user delete writer --data "$DATA" >"$WORK/userdel.out" 2>&1; then fail "deleting a missing user succeeded"; fi
 assert_contains "$(cat "$WORK/userdel.out")" "not found" "deleting a missing user"
 
+log "drydock token list|revoke, on the client's own login"
+client_login
+"$DRYDOCK_BIN" token list -o json >"$WORK/tokens.json" 2>"$WORK/tokens.err" ||
+  fail "drydock token list: $(cat "$WORK/tokens.err")"
+LOGIN_ID=$(jq -r '[.[] | select(.description | startswith("drydock login on"))][0].id' "$WORK/tokens.json")
+[ -n "$LOGIN_ID" ] && [ "$LOGIN_ID" != null ] || fail "no token of drydock login in $(cat "$WORK/tokens.json")"
+assert_contains "$("$DRYDOCK_BIN" token list 2>&1)" "$LOGIN_ID" "the token table"
+"$DRYDOCK_BIN" token revoke "$LOGIN_ID" >"$WORK/revoke.out" 2>&1 || fail "drydock token revoke: $(cat "$WORK/revoke.out")"
+assert_contains "$(cat "$WORK/revoke.out")" "revoked" "drydock token revoke"
+if "$DRYDOCK_BIN" token list >"$WORK/after.out" 2>&1; then fail "drydock token list worked with a revoked login"; fi
+assert_contains "$(cat "$WORK/after.out")" "revoked" "the client's error after its token was revoked"
+
 log "failed sign-ins are throttled (429 with Retry-After), unknown users cost a bcrypt too"
 for i in $(seq 1 10); do
   req GET /v2/ -u "reader:wrong-$i"

@@ -18,6 +18,7 @@
 
 #include "base/fd.h"
 #include "http/server.h"
+#include "test_dir.h"
 
 namespace drydock::http {
 namespace {
@@ -250,7 +251,7 @@ int ThreadCount() {
 
 TEST(HttpLimits, IdleHalfOpenConnectionsDoNotLockOutOthers) {
   constexpr int kIdle = 2000;
-  if (!RaiseFileLimit(2 * kIdle + 200)) GTEST_SKIP() << "not enough descriptors for the test";
+  DD_SKIP_UNLESS(RaiseFileLimit(2 * kIdle + 200), "not enough descriptors for the test");
   ServerOptions o;
   o.max_connections = 2 * kIdle;
   o.max_connections_per_client = 2 * kIdle;  // all of them come from 127.0.0.1
