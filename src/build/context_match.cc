@@ -2,9 +2,11 @@
 // sources and moby/patternmatcher's rules for .dockerignore, plus the
 // lexical path helpers both need.
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <system_error>
+#include <unordered_set>
 
 #include "build/context.h"
 #include "build/context_internal.h"
@@ -275,7 +277,28 @@ std::string_view TrimSpace(std::string_view s) {
 // Matches a .dockerignore pattern against a whole path the way moby's
 // regular-expression translation does: `*` = [^/]*, `?` = [^/], `**` at the
 // end = anything, `**` elsewhere (eating a following '/') = "" or "anything/".
-bool IgnoreMatch(std::string_view p, std::string_view s) {
+//
+// Each call matches a suffix of the pattern against a suffix of the path and
+// depends on nothing else, so the stars' backtracking records the pairs that
+// failed (by their lengths) and never tries one twice. Without that, runs of
+// stars backtracked exponentially (a pattern of 160 stars against a path
+// with a few slashes ran for minutes; found by fuzz/dockerignore).
+struct FailedPairs {
+  size_t path_size;  // of the whole path
+  std::unordered_set<uint64_t> keys;  // p.size() * (path_size + 1) + s.size()
+};
+
+bool IgnoreMatch(std::string_view p, std::string_view s, FailedPairs& failed);
+
+bool TryIgnoreMatch(std::string_view p, std::string_view s, FailedPairs& failed) {
+  uint64_t key = static_cast<uint64_t>(p.size()) * (failed.path_size + 1) + s.size();
+  if (failed.keys.contains(key)) return false;
+  if (IgnoreMatch(p, s, failed)) return true;
+  failed.keys.insert(key);
+  return false;
+}
+
+bool IgnoreMatch(std::string_view p, std::string_view s, FailedPairs& failed) {
   while (!p.empty()) {
     switch (p[0]) {
       case '*': {
@@ -283,15 +306,15 @@ bool IgnoreMatch(std::string_view p, std::string_view s) {
           p.remove_prefix(2);
           if (!p.empty() && p[0] == '/') p.remove_prefix(1);
           if (p.empty()) return true;
-          if (IgnoreMatch(p, s)) return true;
+          if (TryIgnoreMatch(p, s, failed)) return true;
           for (size_t i = 0; i < s.size(); ++i) {
-            if (s[i] == '/' && IgnoreMatch(p, s.substr(i + 1))) return true;
+            if (s[i] == '/' && TryIgnoreMatch(p, s.substr(i + 1), failed)) return true;
           }
           return false;
         }
         p.remove_prefix(1);
         for (size_t i = 0;; ++i) {
-          if (IgnoreMatch(p, s.substr(i))) return true;
+          if (TryIgnoreMatch(p, s.substr(i), failed)) return true;
           if (i == s.size() || s[i] == '/') return false;
         }
       }
@@ -321,6 +344,11 @@ bool IgnoreMatch(std::string_view p, std::string_view s) {
     }
   }
   return s.empty();
+}
+
+bool IgnoreMatch(std::string_view pattern, std::string_view path) {
+  FailedPairs failed{path.size(), {}};
+  return IgnoreMatch(pattern, path, failed);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
@@ -165,6 +166,26 @@ TEST(IgnoreTest, RootIsNeverExcluded) {
   IgnoreMatcher empty;
   EXPECT_TRUE(empty.empty());
   EXPECT_FALSE(empty.Excluded("x"));
+}
+
+// Found by fuzz/dockerignore (a timeout): the stars backtracked exponentially,
+// so a .dockerignore line with a run of stars, or many "*a", hung the build
+// on a path with a few slashes or a long name. Without the matcher's memory
+// of failed pairs each of these runs for hours (ctest times the test out).
+TEST(IgnoreTest, RunsOfStarsDoNotBacktrackExponentially) {
+  auto start = std::chrono::steady_clock::now();
+  // "x" + 80 "**" + "y" is x(.*/)?y; nine slashes, none followed by "y".
+  auto stars = Ignore("x" + std::string(160, '*') + "y\n");
+  EXPECT_FALSE(stars.Excluded("x/1/2/3/4/5/6/7/8/z"));
+  EXPECT_TRUE(stars.Excluded("x/1/2/3/4/5/6/7/8/y"));
+  EXPECT_TRUE(stars.Excluded("xy"));
+  std::string alternating;
+  for (int i = 0; i < 20; ++i) alternating += "*a";
+  auto many = Ignore(alternating + "b\n");
+  EXPECT_FALSE(many.Excluded(std::string(40, 'a')));
+  EXPECT_TRUE(many.Excluded(std::string(40, 'a') + "b"));
+  EXPECT_FALSE(many.Excluded(std::string(19, 'a') + "b"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 TEST(IgnoreTest, ErrorsNameTheLine) {
