@@ -5,13 +5,13 @@
 #include <cstdint>
 #include <string>
 
-#include "triggers/cron.h"
+#include "cron/cron.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace std::chrono;
-  auto cron = drydock::triggers::CronSchedule::Parse(
+  auto schedule = drydock::cron::Schedule::Parse(
       std::string(reinterpret_cast<const char*>(data), size));
-  if (!cron.ok()) return 0;
+  if (!schedule.ok()) return 0;
   // An ordinary instant, the last minute of a year and a leap day.
   const system_clock::time_point kFrom[] = {
       sys_days{year{2024} / 6 / 15} + hours{8} + minutes{7},
@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       sys_days{year{2028} / 2 / 29} + hours{12},
   };
   for (auto from : kFrom) {
-    auto next = cron->Next(from);
+    auto next = schedule->Next(from);
     if (next && *next <= from) __builtin_trap();  // "strictly after"
   }
   return 0;

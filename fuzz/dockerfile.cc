@@ -4,11 +4,11 @@
 #include <cstdint>
 #include <string_view>
 
-#include "build/dockerfile.h"
+#include "builder/dockerfile.h"
 
 namespace {
 
-using namespace drydock::build;
+using namespace drydock::builder;
 
 const Env kEnv = {{"HOME", "/root"}, {"PATH", "/usr/bin:/bin"}, {"V", "a b  c"}, {"EMPTY", ""}};
 

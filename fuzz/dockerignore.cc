@@ -4,10 +4,10 @@
 #include <cstdint>
 #include <string_view>
 
-#include "build/context.h"
+#include "builder/context.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using drydock::build::IgnoreMatcher;
+  using drydock::builder::IgnoreMatcher;
   std::string_view in(reinterpret_cast<const char*>(data), size);
   auto nul = in.find('\0');
   auto m = IgnoreMatcher::Parse(in.substr(0, nul));

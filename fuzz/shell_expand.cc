@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <string_view>
 
-#include "build/dockerfile.h"
+#include "builder/dockerfile.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace drydock::build;
+  using namespace drydock::builder;
   if (size == 0) return 0;
   char escape = (data[0] & 1) ? '`' : '\\';
   std::string_view in(reinterpret_cast<const char*>(data + 1), size - 1);

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "steps/template.h"
+#include "gotemplate/template.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const nlohmann::json kData = nlohmann::json::parse(R"({
@@ -18,6 +18,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     "Secrets": {"token": "s3cret"}
   })");
   std::string_view source(reinterpret_cast<const char*>(data), size);
-  (void)drydock::steps::RenderTemplate(source, kData);
+  (void)drydock::gotemplate::RenderTemplate(source, kData);
   return 0;
 }

@@ -67,10 +67,10 @@ void SendJson(http::Response& r, int status, const json& body) {
   r.Set("Content-Type", "application/json");
 }
 
-Api::Api(auth::Authenticator& auth, storage::MetadataStore& meta, events::Bus& bus,
+Api::Api(auth::Authenticator& auth, storage::MetadataStore& meta, registry::Registry& registry,
          tasks::RunService& runs, tasks::TaskService& tasks, triggers::Service& triggers,
          Options options)
-    : impl_(std::make_unique<Impl>(auth, meta, bus, runs, tasks, triggers, std::move(options))) {}
+    : impl_(std::make_unique<Impl>(auth, meta, registry, runs, tasks, triggers, std::move(options))) {}
 
 Api::~Api() = default;
 

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "auth/auth.h"
-#include "events/events.h"
 #include "http/server.h"
+#include "registry/registry.h"
 #include "storage/metadata_store.h"
 #include "tasks/task_service.h"
 #include "tasks/tasks.h"
@@ -31,8 +31,8 @@ struct Options {
 
 class Api {
  public:
-  // Deletes publish events on `bus` as the registry's DELETE does.
-  Api(auth::Authenticator& auth, storage::MetadataStore& meta, events::Bus& bus,
+  // Deletes go through `registry`, which records and publishes them.
+  Api(auth::Authenticator& auth, storage::MetadataStore& meta, registry::Registry& registry,
       tasks::RunService& runs, tasks::TaskService& tasks, triggers::Service& triggers,
       Options options);
   ~Api();

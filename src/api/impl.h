@@ -27,17 +27,17 @@ void SendJson(http::Response& r, int status, const nlohmann::json& body);
 struct Api::Impl {
   auth::Authenticator& auth;
   storage::MetadataStore& meta;
-  events::Bus& bus;
+  registry::Registry& registry;
   tasks::RunService& runs;
   tasks::TaskService& task_service;
   triggers::Service& trigger_service;
   Options options;
 
-  Impl(auth::Authenticator& a, storage::MetadataStore& m, events::Bus& b, tasks::RunService& r,
+  Impl(auth::Authenticator& a, storage::MetadataStore& m, registry::Registry& reg, tasks::RunService& r,
        tasks::TaskService& t, triggers::Service& ts, Options o)
       : auth(a),
         meta(m),
-        bus(b),
+        registry(reg),
         runs(r),
         task_service(t),
         trigger_service(ts),
@@ -85,8 +85,6 @@ struct Api::Impl {
   void DeleteRepository(Ctx& c, const std::string& repo);
   void DeleteTag(Ctx& c, const std::string& repo, const std::string& tag);
   // Records and publishes a delete event.
-  void Emit(const auth::Identity& who, const std::string& repo, const std::string& tag,
-            const oci::Digest& digest);
 
   // Answers 403 unless the user is an admin or has at least one grant: the
   // bar for using the build service at all.

@@ -8,7 +8,6 @@
 #include "base/json.h"
 #include "base/strings.h"
 #include "oci/reference.h"
-#include "triggers/cron.h"
 
 namespace drydock::api {
 namespace {
@@ -28,16 +27,11 @@ std::vector<std::string> OutputRepositories(const tasks::Task& t, const std::str
   return out;
 }
 
-// What only the API checks: names qualified as for runs, and the timers'
-// cron syntax (the triggers' parser).
+// Names qualified as for runs; the task service checks everything else.
 Status Prepare(tasks::Task& t, const std::string& registry_host) {
   for (auto& image : t.images) {
     if (image.empty()) return Invalid("field 'images' must hold image names");
     image = QualifyImage(image, registry_host);
-  }
-  for (const auto& timer : t.timers) {
-    auto parsed = triggers::CronSchedule::Parse(timer.schedule);
-    if (!parsed.ok()) return Invalid("timer '" + timer.name + "': " + parsed.status().message());
   }
   return Status::Ok();
 }

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "base/strings.h"
-#include "build/builder.h"
+#include "builder/builder.h"
 #include "cli/client/client_config.h"
 #include "cli/commands.h"
 
@@ -86,7 +86,7 @@ Result<std::map<std::string, std::filesystem::path>> SshAgents(
 }  // namespace
 
 int BuildLocal(const BuildFlags& flags) {
-  build::BuildOptions o;
+  builder::BuildOptions o;
   o.context_dir = flags.context;
   o.dockerfile = flags.file.empty() ? std::filesystem::path(flags.context) / "Dockerfile"
                                     : std::filesystem::path(flags.file);
@@ -163,22 +163,22 @@ int BuildLocal(const BuildFlags& flags) {
       return 1;
     }
     std::string text((std::istreambuf_iterator<char>(f)), {});
-    auto deps = build::ScanDependencies(text, o.build_args, o.target);
+    auto deps = builder::ScanDependencies(text, o.build_args, o.target);
     if (!deps.ok()) {
       std::cerr << "drydock build: " << deps.status().message() << "\n";
       return 1;
     }
     deps->images = o.tags;
-    std::cout << build::DependenciesJson(*deps) << "\n";
+    std::cout << builder::DependenciesJson(*deps) << "\n";
     return 0;
   }
-  auto result = build::Build(o);
+  auto result = builder::Build(o);
   if (!result.ok()) {
     std::cerr << "drydock build: " << result.status().message() << "\n";
     return 1;
   }
   std::cout << result->manifest_digest.str() << "\n";
-  if (flags.print_dependencies) std::cout << build::DependenciesJson(result->dependencies) << "\n";
+  if (flags.print_dependencies) std::cout << builder::DependenciesJson(result->dependencies) << "\n";
   return 0;
 }
 

@@ -317,7 +317,7 @@ int Serve(const ServeFlags& flags) {
           : config->public_url;
   while (!base_url.empty() && base_url.back() == '/') base_url.pop_back();
   rest = std::make_unique<api::Api>(
-      authenticator, meta, bus, *runs, *task_service, *trigger_service,
+      authenticator, meta, reg, *runs, *task_service, *trigger_service,
       api::Options{registry_host, config->builds.max_context_bytes, base_url});
   GcLoop gc(reg, config->gc, config->gc_interval_seconds);
 

@@ -155,6 +155,7 @@ class Collector {
     }
     for (const auto& id : stale) {
       if (!o_.dry_run) {
+        // Either half left behind is found again by the next collection.
         (void)blobs_.DeleteUpload(id);
         (void)meta_.DeleteUpload(id);
       }
@@ -205,13 +206,13 @@ Result<int64_t> RecoverUploads(storage::BlobStore& blobs, storage::MetadataStore
   int64_t removed = 0;
   for (const auto& id : files) {
     if (!live.count(id)) {
-      (void)blobs.DeleteUpload(id);
+      (void)blobs.DeleteUpload(id);  // retried by the next collection
       ++removed;
     }
   }
   for (const auto& id : live) {
     if (!files.count(id)) {
-      (void)meta.DeleteUpload(id);
+      (void)meta.DeleteUpload(id);  // retried by the next collection
       ++removed;
     }
   }

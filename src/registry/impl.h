@@ -75,8 +75,14 @@ struct Registry::Impl {
   void SendUploadState(Ctx& c, int status, const std::string& id, uint64_t size);
   Result<storage::BlobInfo> Finish(Ctx& c, storage::BlobWriter& w, const oci::Digest& d);
 
-  void Emit(const Ctx& c, const std::string& action, const std::string& tag, const oci::Digest& d,
-            const std::string& media_type, int64_t size);
+  Result<std::vector<std::string>> DeleteManifest(const std::string& repo, const oci::Digest& d,
+                                                  const std::string& user);
+  Result<oci::Digest> DeleteTag(const std::string& repo, const std::string& tag,
+                                const std::string& user);
+  // Records the event in the metadata store and publishes it on the bus.
+  void Emit(const std::string& repo, const std::string& user, const std::string& action,
+            const std::string& tag, const oci::Digest& d, const std::string& media_type,
+            int64_t size);
 };
 
 }  // namespace drydock::registry

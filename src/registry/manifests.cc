@@ -144,7 +144,7 @@ void Registry::Impl::PutManifest(Ctx& c, const std::string& ref) {
     }
     return SendStatus(c.resp, stored.status(), "MANIFEST_UNKNOWN");
   }
-  Emit(c, "push", tag.value_or(""), digest, parsed->media_type, size);
+  Emit(c.repo, c.who.user, "push", tag.value_or(""), digest, parsed->media_type, size);
   c.resp.status = 201;
   c.resp.Set("Location", "/v2/" + c.repo + "/manifests/" + digest.str());
   c.resp.Set("Docker-Content-Digest", digest.str());
@@ -156,19 +156,33 @@ void Registry::Impl::DeleteManifest(Ctx& c, const std::string& ref) {
   if (!LooksLikeDigest(ref)) {
     if (auto s = oci::ValidateTag(ref); !s.ok())
       return SendError(c.resp, 400, "TAG_INVALID", s.message());
-    auto d = meta.DeleteTag(c.repo, ref);
+    auto d = DeleteTag(c.repo, ref, c.who.user);
     if (!d.ok()) return SendStatus(c.resp, d.status(), "MANIFEST_UNKNOWN");
-    Emit(c, "delete", ref, *d, "", 0);
     c.resp.status = 202;
     return;
   }
   auto d = oci::Digest::Parse(ref);
   if (!d.ok()) return SendError(c.resp, 400, "DIGEST_INVALID", d.status().message());
-  auto tags = meta.DeleteManifest(c.repo, *d);
+  auto tags = DeleteManifest(c.repo, *d, c.who.user);
   if (!tags.ok()) return SendStatus(c.resp, tags.status(), "MANIFEST_UNKNOWN");
-  Emit(c, "delete", "", *d, "", 0);
-  for (const auto& t : *tags) Emit(c, "delete", t, *d, "", 0);
   c.resp.status = 202;
+}
+
+Result<std::vector<std::string>> Registry::Impl::DeleteManifest(const std::string& repo,
+                                                                const oci::Digest& d,
+                                                                const std::string& user) {
+  auto tags = meta.DeleteManifest(repo, d);
+  if (!tags.ok()) return tags.status();
+  Emit(repo, user, "delete", "", d, "", 0);
+  for (const auto& t : *tags) Emit(repo, user, "delete", t, d, "", 0);
+  return tags;
+}
+
+Result<oci::Digest> Registry::Impl::DeleteTag(const std::string& repo, const std::string& tag,
+                                              const std::string& user) {
+  auto d = meta.DeleteTag(repo, tag);
+  if (d.ok()) Emit(repo, user, "delete", tag, *d, "", 0);
+  return d;
 }
 
 void Registry::Impl::ListTags(Ctx& c) {

@@ -50,6 +50,16 @@ class Registry {
   // True when the request belongs to the registry (and has been answered).
   bool Handle(http::Request& req, http::Response& resp);
   size_t uploads_in_progress() const;
+  // Deletes for other front ends (the REST API), recorded and published as
+  // the `/v2/` DELETE does, so webhooks and triggers see every delete the
+  // same way. The caller has authorised `user`. DeleteManifest returns the
+  // tags that pointed at it; DeleteTag the digest it pointed at. kNotFound
+  // when there is nothing to delete.
+  Result<std::vector<std::string>> DeleteManifest(const std::string& repo,
+                                                  const oci::Digest& digest,
+                                                  const std::string& user);
+  Result<oci::Digest> DeleteTag(const std::string& repo, const std::string& tag,
+                                const std::string& user);
   // Safe to run while the server takes pushes.
   Result<GcReport> CollectGarbage(const GcOptions& options);
 

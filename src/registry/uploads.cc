@@ -79,7 +79,7 @@ std::shared_ptr<UploadSession> Registry::Impl::FindSession(Ctx& c, const std::st
   // Not in memory: started before a restart. Pick it up from its staging file.
   auto writer = blobs.ResumeUpload(id);
   if (!writer.ok()) {
-    (void)meta.DeleteUpload(id);
+    (void)meta.DeleteUpload(id);  // a record left behind is removed by GC
     SendError(c.resp, 404, "BLOB_UPLOAD_UNKNOWN",
               "upload " + id + " was lost: " + writer.status().message());
     return nullptr;
@@ -91,7 +91,7 @@ std::shared_ptr<UploadSession> Registry::Impl::FindSession(Ctx& c, const std::st
 }
 
 void Registry::Impl::DropSession(const std::string& id) {
-  (void)meta.DeleteUpload(id);
+  (void)meta.DeleteUpload(id);  // a record left behind is removed by GC
   std::lock_guard lock(uploads_mu);
   uploads.erase(id);
 }
@@ -144,12 +144,12 @@ void Registry::Impl::StartUpload(Ctx& c) {
     if (!w.ok()) return SendStatus(c.resp, w.status(), "BLOB_UPLOAD_UNKNOWN");
     auto pumped = Pump(req, **w);
     if (!pumped.ok()) {
-      (void)blobs.DeleteUpload((*w)->id());
+      (void)blobs.DeleteUpload((*w)->id());  // staging files left behind are GC's
       return SendError(c.resp, 400, "BLOB_UPLOAD_INVALID", pumped.status().message());
     }
     auto info = Finish(c, **w, *d);
     if (!info.ok()) {
-      (void)blobs.DeleteUpload((*w)->id());
+      (void)blobs.DeleteUpload((*w)->id());  // as above
       return SendError(c.resp, info.status().code() == Code::kInvalid ? 400 : 500, "DIGEST_INVALID",
                        info.status().message());
     }
@@ -164,7 +164,7 @@ void Registry::Impl::StartUpload(Ctx& c) {
   auto record =
       meta.CreateUpload(storage::UploadRecord{id, c.repo, static_cast<int64_t>(::time(nullptr))});
   if (!record.ok()) {
-    (void)blobs.DeleteUpload(id);
+    (void)blobs.DeleteUpload(id);  // staging files left behind are GC's
     return SendStatus(c.resp, record, "BLOB_UPLOAD_UNKNOWN");
   }
   auto s = std::make_shared<UploadSession>();
@@ -205,7 +205,8 @@ void Registry::Impl::PatchUpload(Ctx& c, const std::string& id) {
   auto n = Pump(c.req, *w);
   bool short_chunk = n.ok() && *range && *n != (*range)->last - (*range)->first + 1;
   if (!n.ok() || short_chunk) {
-    // Undo the partial chunk so the client can resend it from the same offset.
+    // Undo the partial chunk so the client can resend it from the same offset
+    // (a failed rollback shows as a wrong offset in the next chunk's answer).
     (void)w->Rollback();
     return SendError(c.resp, 400, "BLOB_UPLOAD_INVALID",
                      n.ok() ? "chunk is shorter than its Content-Range" : n.status().message());
@@ -239,12 +240,12 @@ void Registry::Impl::PutUpload(Ctx& c, const std::string& id) {
   w->Checkpoint();
   auto n = Pump(c.req, *w);
   if (!n.ok()) {
-    (void)w->Rollback();
+    (void)w->Rollback();  // as in PATCH
     return SendError(c.resp, 400, "BLOB_UPLOAD_INVALID", n.status().message());
   }
   auto info = Finish(c, *w, *d);
   if (!info.ok() && info.status().code() != Code::kInvalid) {
-    (void)w->Rollback();
+    (void)w->Rollback();  // as in PATCH
     return SendStatus(c.resp, info.status(), "BLOB_UPLOAD_UNKNOWN");
   }
   w.reset();
@@ -272,7 +273,7 @@ void Registry::Impl::CancelUpload(Ctx& c, const std::string& id) {
   if (!session) return;
   std::lock_guard lock(session->mu);
   session->writer.reset();
-  (void)blobs.DeleteUpload(id);
+  (void)blobs.DeleteUpload(id);  // staging files left behind are GC's
   DropSession(id);
   c.resp.status = 204;
 }

@@ -268,6 +268,7 @@ Status Client::FetchBlob(const oci::ImageReference& repo, const oci::Digest& dig
   };
   auto reset = [&] {
     hasher = oci::Hasher(digest.algorithm());
+    // A failure here fails the digest check of the retry, which is reported.
     (void)::ftruncate(fd.get(), 0);
     (void)::lseek(fd.get(), 0, SEEK_SET);
   };

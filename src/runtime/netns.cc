@@ -49,6 +49,11 @@ namespace {
 // namespace's default route and connects out from the host's network, refusing
 // the host's loopback (--disable-host-loopback). It exits when the pipe
 // nat_exit_ reads from is closed.
+//
+// It starts in a mount namespace of its own where every mount is private:
+// its --enable-sandbox makes only "/" private before detaching the old root,
+// so on hosts whose mounts are shared (systemd's default) that detach
+// propagated back and unmounted the host's mounts under any shared one.
 Status NetworkNamespace::StartNat() {
   int ready[2], exit_pipe[2];
   if (::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(exit_pipe, O_CLOEXEC) != 0)
@@ -65,6 +70,8 @@ Status NetworkNamespace::StartNat() {
     ::dup2(ready_w.get(), 3);  // dup2 clears close-on-exec on the copies
     ::dup2(exit_r.get(), 4);
     CloseFrom(5);
+    if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+      ::_exit(126);  // never run it where its unmounts could reach the host
     ::execlp("slirp4netns", "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
              "--enable-sandbox", "--ready-fd=3", "--exit-fd=4", "--netns-type=path", ns.c_str(),
              "tap0", nullptr);

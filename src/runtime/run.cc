@@ -113,7 +113,7 @@ Result<RunResult> Run(const ContainerSpec& spec, const RunOptions& options) {
     ::execlp("runc", "runc", "--root", runc_root.c_str(), "run", "--keep", "--no-new-keyring",
              "--bundle", bundle_path.c_str(), id.c_str(), nullptr);
     const char msg[] = "drydock: cannot execute runc\n";
-    (void)!::write(2, msg, sizeof msg - 1);
+    (void)!::write(2, msg, sizeof msg - 1);  // the child exits next; nothing to do if this fails
     ::_exit(127);
   }
   write_end.Reset();
@@ -175,6 +175,7 @@ Result<RunResult> Detached::Stop() {
   return result_;
 }
 
+// A destructor has no one to tell; Stop() logs nothing worth more than the kill it tried.
 Detached::~Detached() { (void)Stop(); }
 
 }  // namespace drydock::runtime

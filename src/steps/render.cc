@@ -6,7 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "steps/steps.h"
-#include "steps/template.h"
+#include "gotemplate/template.h"
 #include "steps/yaml_load.h"
 
 namespace drydock::steps {
@@ -89,7 +89,7 @@ Result<std::string> RenderTaskFile(std::string_view text, const RenderInput& in)
   }
   json data = {{"Run", RunJson(in.run)}, {"Values", values}, {"Secrets", secrets}};
   data["Build"] = {{"ID", in.run.id}};  // ACR's legacy {{.Build.ID}}
-  return RenderTemplate(aliased, data, in.file_name);
+  return gotemplate::RenderTemplate(aliased, data, in.file_name);
 }
 
 Result<TaskFile> LoadTaskFile(std::string_view text, const RenderInput& in) {

@@ -40,7 +40,7 @@ struct RenderInput {
   AliasOptions aliases;
 };
 
-// $aliases (v1.1.0), then the Go template, as the executor will parse it.
+// $aliases (v1.1.0), then the Go template, as the step runner will parse it.
 // Errors name the file, line and column.
 Result<std::string> RenderTaskFile(std::string_view text, const RenderInput& input);
 // RenderTaskFile, then ParseTaskFile.
@@ -72,7 +72,7 @@ struct ExecOptions {
   // powers: refused unless the server's owner allows them.
   bool allow_privileged = false;
   runtime::Limits limits;  // each container's (build steps' RUNs too); 0s: unlimited
-  bool allow_private_fetches = false;  // build steps' ADD <url> (see build::BuildOptions)
+  bool allow_private_fetches = false;  // build steps' ADD <url> (see builder::BuildOptions)
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::string_view)> log;  // step lines and container output
 };
@@ -100,7 +100,7 @@ struct ExecResult {
 
 // The runc roots of the containers a run in `work_dir` may have left
 // running when its process was killed (for runtime::ReleaseLeftovers). Only
-// directories the executor made count, never anything a step wrote.
+// directories the step runner made count, never anything a step wrote.
 std::vector<std::filesystem::path> ContainerStateRoots(const std::filesystem::path& work_dir);
 
 // Runs the steps: each starts once the steps in its `when` succeeded, on a
@@ -109,6 +109,6 @@ std::vector<std::filesystem::path> ContainerStateRoots(const std::filesystem::pa
 // namespace of the run's own (each step id is a host name there) and the
 // workspace, mounted at the task's working directory. Detached steps are
 // stopped at the end. Errors are for failing to run at all (no namespace).
-Result<ExecResult> Execute(const TaskFile& task, const ExecOptions& options);
+Result<ExecResult> RunSteps(const TaskFile& task, const ExecOptions& options);
 
 }  // namespace drydock::steps

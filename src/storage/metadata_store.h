@@ -162,6 +162,10 @@ class MetadataStore {
   virtual Result<std::vector<std::string>> ListTags(const std::string& repo, const Page& page) = 0;
   virtual Result<bool> RepositoryExists(const std::string& repo) = 0;
   virtual Result<std::vector<std::string>> ListRepositories(const Page& page) = 0;
+  // Only those holding at least one manifest (deleting every manifest
+  // leaves the repository's row and blob links behind, but nothing to pull).
+  virtual Result<std::vector<std::string>> ListRepositoriesWithManifests(const Page& page) = 0;
+  virtual Result<bool> HasManifests(const std::string& repo) = 0;
   virtual Result<std::vector<Referrer>> ListReferrers(const std::string& repo,
                                                       const oci::Digest& subject) = 0;
 

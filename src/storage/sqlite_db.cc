@@ -66,6 +66,7 @@ Status Connection::Exec(const char* sql) {
 Transaction::Transaction(Connection& c) : c_(c), begin_(c.Exec("BEGIN IMMEDIATE")) {}
 
 Transaction::~Transaction() {
+  // A failed ROLLBACK leaves nothing committed: SQLite rolls back on close too.
   if (begin_.ok() && !done_) (void)c_.Exec("ROLLBACK");
 }
 

@@ -298,6 +298,22 @@ class SqliteMetadataStore final : public MetadataStore {
     return Column(*s);
   }
 
+  Result<std::vector<std::string>> ListRepositoriesWithManifests(const Page& page) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT name FROM repositories r WHERE name>? AND EXISTS "
+                                      "(SELECT 1 FROM manifests m WHERE m.repo=r.name) "
+                                      "ORDER BY name LIMIT ?"));
+    s->Bind(1, page.last).Bind(2, page.limit);
+    return Column(*s);
+  }
+
+  Result<bool> HasManifests(const std::string& repo) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT 1 FROM manifests WHERE repo=? LIMIT 1"));
+    s->Bind(1, repo);
+    return s->Step();
+  }
+
   Result<std::vector<Referrer>> ListReferrers(const std::string& repo,
                                               const oci::Digest& subject) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
@@ -471,7 +487,7 @@ class SqliteMetadataStore final : public MetadataStore {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
     DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT count(*) FROM users"));
     DD_ASSIGN_OR_RETURN(row, s->Step());
-    (void)row;
+    (void)row;  // an aggregate always yields one row
     return s->Int(0);
   }
 
@@ -827,7 +843,7 @@ class SqliteMetadataStore final : public MetadataStore {
                       "EXISTS(SELECT 1 FROM manifest_refs WHERE repo=?1 AND child=?2)"));
     s->Bind(1, repo).Bind(2, d.str());
     DD_ASSIGN_OR_RETURN(row, s->Step());
-    (void)row;
+    (void)row;  // an aggregate always yields one row
     if (s->Int(0) != 0) return false;
     DD_RETURN_IF_ERROR(DeleteManifestRows(*c, repo, d));
     DD_RETURN_IF_ERROR(tx.Commit());

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <system_error>
 
-#include "build/builder.h"
+#include "builder/builder.h"
 #include "tasks/context.h"
 #include "tasks/materialize.h"
 #include "tasks/run_record.h"
@@ -66,11 +66,11 @@ Result<FetchedSource> FetchRunSource(RunContext& ctx, const fs::path& work_dir) 
 
 namespace {
 
-build::BuildOptions BuildOptionsFor(RunContext& ctx, const fs::path& context,
+builder::BuildOptions BuildOptionsFor(RunContext& ctx, const fs::path& context,
                                     const fs::path& dockerfile,
                                     std::vector<oci::ImageReference> tags) {
   const RunRequest& r = ctx.run.request;
-  build::BuildOptions b;
+  builder::BuildOptions b;
   b.context_dir = context;
   b.dockerfile = dockerfile;
   for (const auto& a : r.build_args) b.build_args[a.name] = a.value;
@@ -91,7 +91,7 @@ build::BuildOptions BuildOptionsFor(RunContext& ctx, const fs::path& context,
   return b;
 }
 
-void RecordImages(RunContext& ctx, const build::BuildResult& result, bool pushed) {
+void RecordImages(RunContext& ctx, const builder::BuildResult& result, bool pushed) {
   if (!pushed) return;
   for (const auto& tag : result.dependencies.images) {
     ctx.run.output_images.push_back(
@@ -131,6 +131,21 @@ Result<std::vector<oci::ImageReference>> ParseImages(const std::vector<std::stri
   return out;
 }
 
+Status CheckTimeout(int64_t seconds, const ServiceOptions& o) {
+  if (seconds >= o.min_timeout_seconds && seconds <= kMaxTimeoutSeconds) return Status::Ok();
+  return Invalid("timeout " + std::to_string(seconds) + " must be between " +
+                 std::to_string(o.min_timeout_seconds) + " and " +
+                 std::to_string(kMaxTimeoutSeconds) + " seconds");
+}
+
+Status CheckBuildArgNames(const std::vector<BuildArg>& args) {
+  for (const auto& a : args) {
+    if (a.name.empty() || a.name.find('=') != std::string::npos)
+      return Invalid("build argument name '" + a.name + "' must be non-empty and hold no '='");
+  }
+  return Status::Ok();
+}
+
 Status ValidateRequest(const RunRequest& r, const ServiceOptions& o) {
   if (r.type != "QuickBuild" && r.type != "AutoBuild" && r.type != "QuickRun" &&
       r.type != "AutoRun")
@@ -138,9 +153,7 @@ Status ValidateRequest(const RunRequest& r, const ServiceOptions& o) {
   if (r.type.starts_with("Auto") != !r.task.empty())
     return Invalid("an " + r.type.substr(0, 4) + " run names its task, and only an Auto run does");
   if (IsTaskRun(r)) DD_RETURN_IF_ERROR(ValidateTaskRun(r, o));
-  if (r.timeout_seconds < o.min_timeout_seconds || r.timeout_seconds > kMaxTimeoutSeconds)
-    return Invalid("timeout must be between " + std::to_string(o.min_timeout_seconds) + " and " +
-                   std::to_string(kMaxTimeoutSeconds) + " seconds");
+  DD_RETURN_IF_ERROR(CheckTimeout(r.timeout_seconds, o));
   auto spec = ClassifySource(r.source, o.allow_local_git);
   if (!spec.ok()) return spec.status();
   // The dockerfile's existence is checked once the source is there.
@@ -149,10 +162,7 @@ Status ValidateRequest(const RunRequest& r, const ServiceOptions& o) {
       (!dockerfile.empty() && *dockerfile.begin() == ".."))
     return Invalid("the " + std::string(IsTaskRun(r) ? "task file" : "Dockerfile") + " path '" +
                    r.dockerfile + "' must be relative to the context");
-  for (const auto& a : r.build_args) {
-    if (a.name.empty() || a.name.find('=') != std::string::npos)
-      return Invalid("build arg name '" + a.name + "' is not valid");
-  }
+  DD_RETURN_IF_ERROR(CheckBuildArgNames(r.build_args));
   if (r.platform.empty()) return Invalid("the platform is empty");
   // Any id will do: only the syntax of the names is checked here.
   auto images = ParseImages(r.images, RunId(1), o.registry_host);
@@ -178,7 +188,7 @@ Outcome ExecuteQuickBuild(RunContext& ctx) {
   if (!r.push || tags->empty()) ctx.log.Line("Skipping image push");
   auto options = BuildOptionsFor(ctx, fetched->context, *dockerfile, *tags);
   auto started = Clock::now();
-  auto result = build::Build(options);
+  auto result = builder::Build(options);
   ctx.log.Flush();
   std::string elapsed = Seconds(Clock::now() - started);
   if (!result.ok()) {
@@ -188,7 +198,7 @@ Outcome ExecuteQuickBuild(RunContext& ctx) {
   ctx.log.Line("Step ID: build marked as successful (elapsed time in seconds: " + elapsed + ")");
   RecordImages(ctx, *result, options.push);
   ctx.log.Line("Populating digests for step ID: build...");
-  run.dependencies_json = build::DependenciesJson(result->dependencies, run.source.commit);
+  run.dependencies_json = builder::DependenciesJson(result->dependencies, run.source.commit);
   ctx.log.Line("The following dependencies were found:");
   ctx.log.Output(run.dependencies_json + "\n");
   ctx.log.Flush();

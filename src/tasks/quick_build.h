@@ -55,6 +55,12 @@ remote::ClientOptions RegistryOptions(const ServiceOptions& options, const RunRe
 // The caller tells a build stopped by cancel or timeout apart (it set the flag).
 Outcome ExecuteQuickBuild(RunContext& ctx);
 
+// The rules runs and saved tasks share: a timeout between the server's
+// minimum and ACR's 8 hours, build-argument names that are not empty and
+// hold no '='.
+Status CheckTimeout(int64_t seconds, const ServiceOptions& options);
+Status CheckBuildArgNames(const std::vector<BuildArg>& args);
+
 // The request's images with "{{.Run.ID}}" expanded, parsed; names without a
 // registry get `default_registry` (this server's) when it is set.
 Result<std::vector<oci::ImageReference>> ParseImages(const std::vector<std::string>& images,

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr uint64_t kMaxTaskFileBytes = 1 << 20;
-constexpr char kExecDir[] = "exec";  // the executor's, beside the source in the run's dir
+constexpr char kExecDir[] = "exec";  // the step runner's, beside the source in the run's dir
 
 Result<std::string> ReadSmallFile(const fs::path& path, const std::string& what) {
   std::error_code ec;
@@ -86,7 +86,7 @@ void RecordResult(Run& run, const steps::ExecResult& result) {
 }
 
 // Steps with the host's powers, unless the server allows them (the
-// executor checks again; this refuses before anything runs).
+// step runner checks again; this refuses before anything runs).
 Status CheckPrivileged(const steps::TaskFile& task, const ServiceOptions& o) {
   if (o.allow_privileged_steps) return Status::Ok();
   for (const auto& s : task.steps) {
@@ -159,7 +159,7 @@ Outcome ExecuteTaskRun(RunContext& ctx) {
   e.allow_private_fetches = ctx.options.allow_private_fetches;
   e.cancel = ctx.cancel;
   e.log = [&](std::string_view s) { ctx.log.Output(s); };
-  auto result = steps::Execute(*task, e);
+  auto result = steps::RunSteps(*task, e);
   ctx.log.Flush();
   if (!result.ok()) return Fail(RunStatus::kError, ctx.log, result.status().message());
   RecordResult(run, *result);

@@ -177,11 +177,11 @@ Result<Run> RunService::Queue(RunRequest request) {
     if (!claimed.ok()) {
       run.status = RunStatus::kFailed;
       run.error = claimed.message();
-      (void)impl_->Finalize(run, {});
+      (void)impl_->Finalize(run, {});  // best effort: the caller gets the claim error either way
       return Invalid(claimed.message());
     }
     DD_ASSIGN_OR_RETURN(saved, impl_->Save(run, {}));
-    (void)saved;
+    (void)saved;  // only its success matters here
     ++impl_->queued_signal;
   }
   impl_->wake.notify_all();

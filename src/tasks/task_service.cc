@@ -10,7 +10,8 @@
 
 #include "base/fd.h"
 #include "base/random.h"
-#include "build/builder.h"
+#include "builder/builder.h"
+#include "cron/cron.h"
 #include "tasks/materialize.h"
 #include "tasks/quick_build.h"
 #include "tasks/run_record.h"
@@ -22,8 +23,6 @@ using json = nlohmann::json;
 using internal::NowMs;
 
 namespace {
-
-constexpr int64_t kMaxTimeoutSeconds = 28800;
 
 bool IsTaskFile(const std::string& file) {
   auto dot = file.rfind('.');
@@ -167,9 +166,7 @@ Status TaskService::Validate(const Task& t) const {
   fs::path file = fs::path(t.file).lexically_normal();
   if (file.is_absolute() || *file.begin() == "..")
     return Invalid("the file '" + t.file + "' must be relative to the context");
-  if (t.timeout_seconds < options_.min_timeout_seconds || t.timeout_seconds > kMaxTimeoutSeconds)
-    return Invalid("timeout must be between " + std::to_string(options_.min_timeout_seconds) +
-                   " and " + std::to_string(kMaxTimeoutSeconds) + " seconds");
+  DD_RETURN_IF_ERROR(internal::CheckTimeout(t.timeout_seconds, options_));
   if (t.base_image_trigger_type != "Runtime" && t.base_image_trigger_type != "All")
     return Invalid("base image trigger type must be Runtime or All, not '" +
                    t.base_image_trigger_type + "'");
@@ -180,6 +177,8 @@ Status TaskService::Validate(const Task& t) const {
   std::set<std::string> timer_names;
   for (const auto& tm : t.timers) {
     if (tm.schedule.empty()) return Invalid("timer '" + tm.name + "' has no schedule");
+    if (auto s = cron::Schedule::Parse(tm.schedule); !s.ok())
+      return Invalid("timer '" + tm.name + "': " + s.status().message());
     if (!timer_names.insert(tm.name).second)
       return Invalid("two timers are named '" + tm.name + "'");
   }
@@ -187,10 +186,7 @@ Status TaskService::Validate(const Task& t) const {
     if (c.login_server.empty() || c.username.empty())
       return Invalid("a credential needs a login server and a user name");
   }
-  for (const auto& a : t.build_args) {
-    if (a.name.empty() || a.name.find('=') != std::string::npos)
-      return Invalid("argument name '" + a.name + "' is not valid");
-  }
+  DD_RETURN_IF_ERROR(internal::CheckBuildArgNames(t.build_args));
   auto images = internal::ParseImages(t.images, RunId(1), options_.registry_host);
   return images.ok() ? Status::Ok() : images.status();
 }
@@ -232,9 +228,9 @@ void TaskService::Scan(Task& t) {
   if (!text.ok()) return fail(text.status().message());
   std::map<std::string, std::string> args;
   for (const auto& a : t.build_args) args[a.name] = a.value;
-  auto deps = build::ScanDependencies(*text, args, t.target);
+  auto deps = builder::ScanDependencies(*text, args, t.target);
   if (!deps.ok()) return fail(deps.status().message());
-  auto add = [&](const std::string& kind, const build::ImageDependency& d) {
+  auto add = [&](const std::string& kind, const builder::ImageDependency& d) {
     t.dependencies.push_back({kind, d.registry, d.repository, d.tag, ""});
   };
   if (deps->runtime) add("Runtime", *deps->runtime);
@@ -370,6 +366,7 @@ void TaskService::OnRunFinished(const Run& run) {
     return false;
   });
   if (deps.empty() || !store_.GetTask(run.request.task).ok()) return;
+  // The index is a cache of what runs reported: the next run writes it again.
   (void)store_.SetDependencies(run.request.task, RowsOf(run.request.task, deps));
 }
 

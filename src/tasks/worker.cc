@@ -65,7 +65,7 @@ std::optional<std::pair<Run, std::shared_ptr<ActiveRun>>> RunService::Impl::Clai
   if (!run.ok()) {
     // A record this version cannot read would block the queue forever.
     Run broken = internal::Unreadable(row, run.status());
-    (void)Finalize(broken, {row.status});
+    (void)Finalize(broken, {row.status});  // a failed write leaves it claimed; recovery retries
     ++queued_signal;  // look again at once
     return std::nullopt;
   }
@@ -90,6 +90,7 @@ void RunService::Impl::Execute(Run run, const std::shared_ptr<ActiveRun>& a) {
                                nullptr};
       ctx.on_running = [&] {
         run.status = RunStatus::kRunning;
+        // Only the displayed status; the final Save below is the one that counts.
         (void)Save(run, {std::string(StatusName(RunStatus::kStarted))});
       };
       // An ActiveRun canceled before it got here stops at once.
@@ -105,7 +106,7 @@ void RunService::Impl::Execute(Run run, const std::shared_ptr<ActiveRun>& a) {
     std::lock_guard lock(mu);
     ApplyStop(run, a->stop);
   }
-  (void)Finalize(run, {});
+  (void)Finalize(run, {});  // a failed write leaves it running; restart recovery finalizes it
   if (on_finished) on_finished(run);
   std::lock_guard lock(mu);
   active.erase(run.id);

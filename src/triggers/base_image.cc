@@ -144,6 +144,7 @@ void Service::Notify(const tasks::Task& task, const tasks::Run& run,
                       : sent->status / 100 != 2 ? "HTTP " + std::to_string(sent->status)
                                                 : "";
   if (!error.empty()) spdlog::warn("update trigger endpoint of {}: {}", task.name, error);
+  // Display state only; the warning above already reports the failure.
   (void)MergeState(task.name, "updateTriggerEndpoint",
                    json{{"lastRunId", run.id}, {"error", error}}.dump());
 }

@@ -28,8 +28,8 @@ void Service::FireTimers(SystemClock::time_point from, SystemClock::time_point t
     if (!task.enabled) continue;
     for (const auto& timer : task.timers) {
       if (!timer.enabled) continue;
-      auto schedule = CronSchedule::Parse(timer.schedule);
-      if (!schedule.ok()) continue;  // refused when the task was saved
+      auto schedule = cron::Schedule::Parse(timer.schedule);
+      if (!schedule.ok()) continue;  // TaskService refuses it when the task is saved
       auto next = schedule->Next(from);
       if (!next || *next > to) continue;
       // Several occurrences passed at once (a stalled clock) run once.
@@ -92,13 +92,13 @@ void Service::PollBaseImages(SystemClock::time_point now) {
                      {"failures", failures},
                      {"error", digest.ok() ? "" : digest.status().message()}};
       if (digest.ok()) record["digest"] = digest->str();
-      (void)MergeState(task.name, "basePoll", json{{name, record}}.dump());
+      (void)MergeState(task.name, "basePoll", json{{name, record}}.dump());  // display state
       if (!digest.ok() || digest->str() == dep.digest) continue;
       if (dep.digest.empty()) {
         // Never built and never seen: this is where the tag starts from.
         tasks::TaskDependency seen = dep;
         seen.digest = digest->str();
-        (void)tasks_.RecordDigest(task.name, seen);
+        (void)tasks_.RecordDigest(task.name, seen);  // unrecorded: the next poll starts here again
         continue;
       }
       storage::DependencyRow row{task.name,      dep.kind, dep.registry,

@@ -24,7 +24,7 @@
 #include "storage/metadata_store.h"
 #include "tasks/task_service.h"
 #include "tasks/tasks.h"
-#include "triggers/cron.h"
+#include "cron/cron.h"
 #include "triggers/webhook.h"
 
 namespace drydock::triggers {

@@ -196,25 +196,37 @@ assert_eq Succeeded "$(run_field "$id" .status)" "status with an ignored failure
 ok "workspace changes stay on the server"
 
 log "a step timeout kills the container, and the run leaves nothing behind"
-task timeout <<'EOF'
+# Numbers of this test's own, so that pgrep never sees another test's processes.
+nap=$((100000 + RANDOM)) web_port=$((20000 + RANDOM % 10000))
+task timeout <<EOF
 version: v1.1.0
 steps:
   - id: web
-    cmd: $Registry/base:1 busybox httpd -f -p 8080
+    cmd: \$Registry/base:1 sh -c 'echo web-started; exec busybox httpd -f -p $web_port'
     detach: true
   - id: slow
-    cmd: $Registry/base:1 sleep 313
-    timeout: 2
+    cmd: \$Registry/base:1 sh -c 'echo slow-started; exec sleep $nap'
+    timeout: 5
 EOF
 start=$(date +%s)
-run_fails timeout "timed out after 2 seconds"
+run_fails timeout "timed out after 5 seconds"
 took=$(($(date +%s) - start))
 [ "$took" -lt 60 ] || fail "the timed-out run took $took s"
 id=$(drydock run list --top 1 -o json | jq -r '.[0].runId')
 assert_eq Failed "$(run_field "$id" .status)" "status after a step timeout"
-sleep 1
-pgrep -f "sleep 313" >/dev/null && fail "the timed-out container's process is still running"
-pgrep -f "httpd -f -p 8080" >/dev/null && fail "the detached container is still running"
+# Both containers did run (so their absence below means something) ...
+assert_contains "$(cat "$WORK/timeout.log")" "slow-started" "the slow step ran until its timeout"
+assert_contains "$(cat "$WORK/timeout.log")" "web-started" "the detached step ran"
+# ... and are gone once the run has ended.
+gone() {
+  for _ in $(seq 1 50); do
+    pgrep -f "$1" >/dev/null || return 0
+    sleep 0.1
+  done
+  return 1
+}
+gone "sleep $nap" || fail "the timed-out container's process is still running"
+gone "httpd -f -p $web_port" || fail "the detached container is still running"
 grep -q "$DATA" /proc/mounts && fail "mounts left under $DATA: $(grep "$DATA" /proc/mounts | head -n 3)"
 [ -z "$(ls -A "$DATA/runs")" ] || fail "run work dirs left: $(ls "$DATA/runs")"
 [ -z "$(find "$DATA" -name 'state' -path '*steps*' 2>/dev/null)" ] || fail "runc state left"

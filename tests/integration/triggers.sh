@@ -128,8 +128,9 @@ assert_eq "$BASE2" "$(drydock task show -n app | jq -r '.baseImageDependencies[0
 log "re-pushing the same digest, or a new tag, triggers nothing"
 push_base base:1 v2
 push_base base:2 v9
-sleep 3
-assert_eq 2 "$(run_count app)" "no run for the same digest or another tag"
+# Checked after the next base:1 push (v3), which must bring app to exactly 3
+# runs: the trigger takes pushes in order, so a run caused by these two
+# would have been queued before v3's.
 
 log "a 3-level chain: base -> framework (task) -> app2 (task)"
 drydock task create -n framework -c "$GIT#main:framework" -t framework:1 >/dev/null
@@ -141,6 +142,7 @@ wait_count framework 2 10
 wait_count app2 2 60
 wait_idle 90
 for t in app framework app2; do all_succeeded "$t"; done
+assert_eq 3 "$(run_count app)" "no run for the same digest or another tag; one for v3"
 assert_eq 2 "$(run_count app2)" "app2 rebuilt once"
 APP2_RUN=$(newest_run app2)
 assert_eq "framework" "$(run_field "$APP2_RUN" '.imageUpdateTrigger.cascade | join(",")')" \
@@ -162,7 +164,8 @@ assert_eq "BuildTime Runtime" "$(drydock task show -n ms-all | jq -r '[.baseImag
   "multi-stage dependencies"
 push_base sdk:1 sdk2
 wait_count ms-all 1 10
-sleep 2
+# Checked again after the next base:1 push, a Runtime base of ms-runtime:
+# pushes are taken in order, so a run caused by sdk:1 would come first.
 assert_eq 0 "$(run_count ms-runtime)" "Runtime task ignores the build-time base"
 wait_idle 60
 all_succeeded ms-all
@@ -174,6 +177,7 @@ for i in $(seq 1 20); do
 done
 push_base base:1 b0
 wait_idle 240
+assert_eq 1 "$(run_count ms-runtime)" "ms-runtime ran for its Runtime base only, never for sdk:1"
 for i in $(seq 1 20); do
   n=$(run_count many$i)
   [ "$n" = 1 ] || fail "task many$i has $n runs, expected 1"
@@ -204,9 +208,14 @@ push_base cyc-a:1 a1
 wait_count cyc-b 1 10
 wait_count cyc-a 1 60
 wait_idle 60
-sleep 3
-assert_eq "1 1" "$(run_count cyc-a) $(run_count cyc-b)" "each task of the cycle ran once"
+# The trigger says when it stops the cycle; only then is the count final.
+for _ in $(seq 1 100); do
+  grep -q "already in this cascade" "$SERVER_LOG" && break
+  sleep 0.1
+done
 assert_contains "$(cat "$SERVER_LOG")" "already in this cascade" "the cycle is reported in the server log"
+wait_idle 60
+assert_eq "1 1" "$(run_count cyc-a) $(run_count cyc-b)" "each task of the cycle ran once"
 
 log "a base image in Debian's docker-registry, found by polling"
 DIST_PORT=$(free_port)
@@ -356,6 +365,7 @@ g commit -qam "app v3" && g push -q origin main
 COMMIT3=$(g rev-parse HEAD)
 wait_count poll 1 15
 wait_idle 60
+assert_eq 1 "$(run_count poll)" "only the new commit was built: the first poll queued nothing"
 assert_eq "Succeeded $COMMIT3 poll" \
   "$(run_field "$(newest_run poll)" '"\(.status) \(.sourceTrigger.commitId) \(.sourceTrigger.providerType)"')" \
   "polled run record"

@@ -1,4 +1,4 @@
-#include "triggers/cron.h"
+#include "cron/cron.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 namespace {
 
 using drydock::Code;
-using drydock::triggers::CronSchedule;
+using drydock::cron::Schedule;
 using std::chrono::hours;
 using std::chrono::minutes;
 using std::chrono::seconds;
@@ -36,14 +36,14 @@ std::string Format(system_clock::time_point t) {
 
 // "YYYY-MM-DD HH:MM:SS" of the next occurrence, "never", or the parse error.
 std::string NextAfter(const std::string& cron, system_clock::time_point after) {
-  auto schedule = CronSchedule::Parse(cron);
+  auto schedule = Schedule::Parse(cron);
   if (!schedule.ok()) return "parse error: " + schedule.status().message();
   auto next = schedule->Next(after);
   return next ? Format(*next) : "never";
 }
 
 std::string ParseError(const std::string& cron) {
-  auto schedule = CronSchedule::Parse(cron);
+  auto schedule = Schedule::Parse(cron);
   if (schedule.ok()) return "parsed OK";
   EXPECT_EQ(schedule.status().code(), Code::kInvalid) << cron;
   return schedule.status().message();
@@ -103,7 +103,7 @@ TEST(CronTest, ParseErrorsNameTheFieldAndTheText) {
 TEST(CronTest, ParseAcceptsNamesInAnyCaseAndKeepsText) {
   for (const char* cron : {"0 0 * * Mon-FRI", "0 0 1 JAN,jul *", "0 0 * feb-Apr/2 sun,7",
                            "  0\t0  * *   *  ", "10-40/5 1/6 */3 * 0-7"}) {
-    auto schedule = CronSchedule::Parse(cron);
+    auto schedule = Schedule::Parse(cron);
     ASSERT_TRUE(schedule.ok()) << cron << ": " << schedule.status().message();
     EXPECT_EQ(schedule->text(), cron);
   }
@@ -205,7 +205,7 @@ TEST(CronTest, NeverIsNullopt) {
 }
 
 TEST(CronTest, OccurrencesAreStrictlyIncreasing) {
-  auto schedule = CronSchedule::Parse("7 */5 * * mon,thu");
+  auto schedule = Schedule::Parse("7 */5 * * mon,thu");
   ASSERT_TRUE(schedule.ok());
   system_clock::time_point t = At(2026, 11, 29);
   for (int i = 0; i < 200; ++i) {

@@ -1,4 +1,4 @@
-#include "build/dockerfile.h"
+#include "builder/dockerfile.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-namespace drydock::build {
+namespace drydock::builder {
 namespace {
 
 using Strings = std::vector<std::string>;
@@ -653,4 +653,4 @@ TEST(ShellLexReferenced, CollectsNamesInOrder) {
 }
 
 }  // namespace
-}  // namespace drydock::build
+}  // namespace drydock::builder

@@ -77,6 +77,29 @@ TEST_F(MetadataStoreTest, DeleteManifestRemovesItsTags) {
   EXPECT_EQ(store_->DeleteManifest("a", D("m1")).status().code(), Code::kNotFound);
 }
 
+TEST_F(MetadataStoreTest, RepositoriesWithManifestsLeaveEmptiedOnesOut) {
+  ASSERT_TRUE(store_->LinkBlob("a-blobs-only", D("layer"), 5).ok());
+  ASSERT_TRUE(store_->PutManifest(Manifest("b", "m1", {}, "v1")).ok());
+  ASSERT_TRUE(store_->PutManifest(Manifest("c", "m2", {})).ok());  // untagged still counts
+  ASSERT_TRUE(store_->PutManifest(Manifest("d", "m3", {}, "v1")).ok());
+  ASSERT_TRUE(store_->DeleteManifest("d", D("m3")).ok());
+  auto all = store_->ListRepositories(Page{"", 10});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(*all, (std::vector<std::string>{"a-blobs-only", "b", "c", "d"}));
+  auto shown = store_->ListRepositoriesWithManifests(Page{"", 10});
+  ASSERT_TRUE(shown.ok());
+  EXPECT_EQ(*shown, (std::vector<std::string>{"b", "c"}));
+  auto after_b = store_->ListRepositoriesWithManifests(Page{"b", 1});
+  ASSERT_TRUE(after_b.ok());
+  EXPECT_EQ(*after_b, (std::vector<std::string>{"c"}));
+  for (auto [repo, has] : {std::pair{"a-blobs-only", false}, {"b", true}, {"c", true},
+                           {"d", false}, {"never", false}}) {
+    auto r = store_->HasManifests(repo);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(*r, has) << repo;
+  }
+}
+
 TEST_F(MetadataStoreTest, TagsAreSortedAndPaged) {
   for (const char* t : {"b", "a", "d", "c"})
     ASSERT_TRUE(store_->PutManifest(Manifest("r", "m", {}, t)).ok());

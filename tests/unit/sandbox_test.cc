@@ -2,6 +2,7 @@
 // is first proven with a small bounded probe; the hostile workloads run only
 // once it holds, each bounded in count and time.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -183,6 +184,37 @@ TEST_F(SandboxTest, NatReachesTheOutsideButNotTheHostsLoopback) {
   EXPECT_NE(r.out.find("no-host-via-gateway"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("no-host-loopback"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("loopback secret"), std::string::npos) << r.out;
+}
+
+// slirp4netns --enable-sandbox makes "/" private (not recursively) in a
+// mount namespace of its own and then detaches the old root: on hosts where
+// mounts are shared (systemd's default) that unmount propagated back and took
+// the host's mounts under any shared mount with it (/run/netns pins, tmpfs).
+// The NAT must leave the host's mounts alone.
+TEST_F(SandboxTest, NatLeavesTheHostsSharedMountsAlone) {
+  fs::path shared = dir_.path() / "shared";
+  fs::create_directories(shared / "sub");
+  // Unmounted however the test ends, so a failure leaks no mount.
+  struct Unmount {
+    fs::path dir;
+    ~Unmount() {
+      ::umount2((dir / "sub").c_str(), MNT_DETACH);
+      ::umount2(dir.c_str(), MNT_DETACH);
+    }
+  } unmount{shared};
+  Sh("mount --bind " + shared.string() + " " + shared.string() + " && mount --make-rshared " +
+     shared.string() + " && mount -t tmpfs -o size=1m canary " + (shared / "sub").string());
+  auto mounted = [&] {
+    return Sh("grep -c ' " + (shared / "sub").string() + " ' /proc/self/mountinfo || true") != "0";
+  };
+  ASSERT_TRUE(mounted());
+  {
+    auto ns = NetworkNamespace::Create(dir_.path() / "netns", Egress::kNat);
+    ASSERT_TRUE(ns.ok()) << ns.status().message();
+    EXPECT_TRUE(ns->nat());
+    EXPECT_TRUE(mounted()) << "starting the NAT unmounted a mount of the host";
+  }
+  EXPECT_TRUE(mounted()) << "stopping the NAT unmounted a mount of the host";
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/random.h"
 #include "source/source.h"
 #include "test_dir.h"
 #include "test_server.h"
@@ -483,6 +484,82 @@ TEST_F(SourceTest, PrivateDestinationsRefusedWhenNotAllowed) {
   }
   auto head = ResolveGitBranch(GitUrl(), "main", g);
   EXPECT_EQ(head.status().code(), Code::kDenied) << head.status().message();
+}
+
+// A git server at a public address: a network namespace of the test's own,
+// reached through a veth pair on a /30 of 198.51.100.0/24 (TEST-NET-2, which
+// builds may fetch from), with `git daemon` listening inside.
+class PublicGitServer {
+ public:
+  PublicGitServer(const fs::path& base) : name_("ddgit" + RandomHex(3)) {
+    int net = 4 * (std::stoi(RandomHex(1), nullptr, 16) % 60);
+    host_ = "198.51.100." + std::to_string(net + 1);
+    address_ = "198.51.100." + std::to_string(net + 2);
+    pid_file_ = (base / "daemon.pid").string();
+    Sh("ip netns add " + name_);
+    Sh("ip link add " + name_ + "a type veth peer name " + name_ + "b");
+    Sh("ip link set " + name_ + "b netns " + name_);
+    Sh("ip addr add " + host_ + "/30 dev " + name_ + "a && ip link set " + name_ + "a up");
+    Sh("ip netns exec " + name_ + " sh -c 'ip addr add " + address_ + "/30 dev " + name_ +
+       "b && ip link set " + name_ + "b up'");
+    Sh("ip netns exec " + name_ + " git daemon --detach --reuseaddr --export-all --listen=" +
+       address_ + " --pid-file=" + pid_file_ + " --base-path=" + base.string() + " " +
+       base.string());
+    fs::create_directories(base / "probe.git");
+    Sh("git init -q --bare " + (base / "probe.git").string());
+    for (int i = 0; i < 100 && !Reachable(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ~PublicGitServer() {
+    Sh("kill $(cat " + pid_file_ + ") 2>/dev/null || true");
+    Sh("ip link del " + name_ + "a 2>/dev/null || true");
+    Sh("ip netns del " + name_);
+  }
+  std::string Url(const std::string& repo) const { return "git://" + address_ + "/" + repo; }
+  bool Reachable() const {
+    return std::system(("git ls-remote " + Url("probe.git") + " >/dev/null 2>&1").c_str()) == 0;
+  }
+
+ private:
+  std::string name_, host_, address_, pid_file_;
+};
+
+// With private fetches refused, a checkout's submodules are checked level by
+// level where they are fetched: a public repository's public submodule is
+// fetched, its submodule on the server's loopback is refused by name.
+TEST_F(SourceTest, SubmodulesAreCheckedLevelByLevel) {
+  DD_SKIP_UNLESS(::geteuid() == 0, "network namespaces need root");
+  fs::path pub = work_->path() / "pub";
+  fs::create_directories(pub);
+  PublicGitServer server(pub);
+  ASSERT_TRUE(server.Reachable());
+  Sh("git clone -q --bare " + (work_->path() / "srv/lib.git").string() + " " +
+     (pub / "lib.git").string());
+  auto top = [&](const std::string& name, const std::string& sub_url) {
+    fs::path w = work_->path() / (name + ".w");
+    Sh("git init -q -b main " + w.string() + " && cd " + w.string() +
+       " && echo top > top.txt && git add . && git commit -qm top && "
+       "git -c protocol.file.allow=always submodule add -q " + sub_url + " lib && "
+       "git commit -qm sub && git clone -q --bare . " + (pub / (name + ".git")).string());
+  };
+  top("good", server.Url("lib.git"));
+  top("bad", GitUrl("lib.git"));
+  GitOptions g;
+  g.allow_private = false;
+
+  auto good = Fetch(server.Url("good.git") + "#main", "level-good", g);
+  ASSERT_TRUE(good.ok()) << good.status().message();
+  EXPECT_EQ(ReadFile(good->context / "lib/lib.txt"), "lib-content\n");
+
+  auto bad = Fetch(server.Url("bad.git") + "#main", "level-bad", g);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kDenied) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("127.0.0.1"), std::string::npos)
+      << bad.status().message();
+  EXPECT_NE(bad.status().message().find("builds.allow_private_fetches"), std::string::npos);
+  // The top level itself was fine: allowed, the same checkout works.
+  auto allowed = Fetch(server.Url("bad.git") + "#main", "level-allowed");
+  ASSERT_TRUE(allowed.ok()) << allowed.status().message();
+  EXPECT_EQ(ReadFile(allowed->context / "lib/lib.txt"), "lib-content\n");
 }
 
 TEST_F(SourceTest, GitFileUrlOnlyWhenAllowed) {

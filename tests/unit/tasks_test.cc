@@ -392,10 +392,16 @@ TEST_F(TasksTest, CancelQueuedRun) {
   ASSERT_TRUE(log.ok());
   EXPECT_TRUE(log->finished);
   EXPECT_EQ(LastLine(log->data), "Run ID: " + queued->id + " was canceled") << log->data;
-  // Starting later does not run it.
+  // Starting later does not run it: a run queued after it is claimed and
+  // finished (runs are claimed oldest first), and it is still canceled.
   ASSERT_TRUE(service_->Start().ok());
-  std::this_thread::sleep_for(milliseconds(300));
-  EXPECT_EQ(service_->Get(queued->id)->status, RunStatus::kCanceled);
+  RunRecord later =
+      QueueAndWait(Request("context:" + UploadDir(Context("after", "FROM " + base_ + "\n"))));
+  EXPECT_EQ(later.status, RunStatus::kSucceeded) << later.error;
+  RunRecord after = *service_->Get(queued->id);
+  EXPECT_EQ(after.status, RunStatus::kCanceled);
+  EXPECT_EQ(after.start_time_ms, 0);
+  EXPECT_EQ(LastLine(Log(queued->id)), "Run ID: " + queued->id + " was canceled");
 }
 
 TEST_F(TasksTest, CancelRunningRunKillsTheContainer) {

@@ -1,4 +1,4 @@
-#include "steps/template.h"
+#include "gotemplate/template.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 namespace {
 
 using drydock::Code;
-using drydock::steps::RenderTemplate;
+using drydock::gotemplate::RenderTemplate;
 using json = nlohmann::json;
 
 // The rendered text, or "ERROR: <message>" so that a failure shows what went wrong.

@@ -21,7 +21,7 @@
 
 #include "base/fd.h"
 #include "base/random.h"
-#include "build/context.h"
+#include "builder/context.h"
 #include "layer/compress.h"
 
 namespace drydock::client {
@@ -81,7 +81,7 @@ Result<std::string> ReadFile(const fs::path& path) {
 // Walks the context and writes what the ignore rules let through.
 class Packer {
  public:
-  Packer(archive* a, const build::IgnoreMatcher& ignore, std::set<std::string> forced)
+  Packer(archive* a, const builder::IgnoreMatcher& ignore, std::set<std::string> forced)
       : a_(a), ignore_(ignore), forced_(std::move(forced)), buf_(256 * 1024) {}
 
   Status Walk(int dir_fd, const std::string& rel) {
@@ -227,7 +227,7 @@ class Packer {
   }
 
   archive* a_;
-  const build::IgnoreMatcher& ignore_;
+  const builder::IgnoreMatcher& ignore_;
   std::set<std::string> forced_, written_forced_;
   std::vector<std::pair<std::string, struct stat>> pending_dirs_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
@@ -310,7 +310,7 @@ Result<Plan> MakePlan(const PackOptions& options) {
 
 Result<PackedContext> PackContext(const PackOptions& options, const fs::path& out) {
   DD_ASSIGN_OR_RETURN(plan, MakePlan(options));
-  DD_ASSIGN_OR_RETURN(ignore, build::LoadIgnore(plan.context, plan.dockerfile));
+  DD_ASSIGN_OR_RETURN(ignore, builder::LoadIgnore(plan.context, plan.dockerfile));
   // The server's builder needs these even when they exclude themselves.
   std::set<std::string> forced = {".dockerignore"};
   if (!plan.dockerfile_rel.empty()) {

@@ -1,7 +1,7 @@
 // Packs a local build context into the tar.gz that `drydock build` uploads,
 // with the rules `az acr build` and the docker CLI apply:
 //  - `.dockerignore` (or `<Dockerfile>.dockerignore`, which wins) excludes
-//    paths, as build::IgnoreMatcher reads them;
+//    paths, as builder::IgnoreMatcher reads them;
 //  - version-control metadata never goes: `.git` anywhere (submodules hold
 //    it too), and `.gitignore .hg .hgignore .svn .bzr .bzrignore` at the
 //    top;

@@ -24,8 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr int64_t kMinTimeout = 300, kMaxTimeout = 28800;
-
 // Flags of `drydock build --local` that mean nothing to the server.
 Status CheckRemoteFlags(const BuildFlags& f) {
   std::string local_only;
@@ -46,10 +44,6 @@ Status CheckRemoteFlags(const BuildFlags& f) {
     auto ref = oci::ParseImageReference(image, "localhost");
     if (!ref.ok()) return Invalid("-t " + tag + ": " + ref.status().message());
     if (ref->digest) return Invalid("-t " + tag + ": give a tag, not a digest");
-  }
-  if (f.run_timeout_seconds < kMinTimeout || f.run_timeout_seconds > kMaxTimeout) {
-    return Invalid("--timeout for a server build is the whole run's, " +
-                   std::to_string(kMinTimeout) + ".." + std::to_string(kMaxTimeout) + " seconds");
   }
   return Status::Ok();
 }

@@ -1,0 +1,79 @@
+// Images to run rather than to build on: a task file's cmd steps get the
+// image's layers from the builder's store, stacked for an overlay mount.
+#include "builder/builder.h"
+#include "builder/cache.h"
+#include "builder/store.h"
+#include "oci/manifest.h"
+
+namespace drydock::builder {
+
+Result<ImageRoot> PullImageRoot(const oci::ImageReference& ref, const std::string& platform,
+                                const std::filesystem::path& state_dir,
+                                const remote::ClientOptions& registry,
+                                const std::function<void(std::string_view)>& log) {
+  // Held while the snapshots are in use: a prune never deletes them under us.
+  DD_ASSIGN_OR_RETURN(lock, LockState(state_dir, log));
+  remote::Client client(registry);
+  LayerStore store(state_dir);
+  DD_ASSIGN_OR_RETURN(base, PullBase(client, store, ref, platform, log));
+  ImageRoot root;
+  root.config = base.config.value("config", nlohmann::json::object());
+  for (auto it = base.layers.rbegin(); it != base.layers.rend(); ++it)
+    root.lowers.push_back(store.SnapshotPath(it->chain));
+  root.resolved = base.dependency;
+  root.lock = std::move(lock);
+  return root;
+}
+
+Result<BaseImage> BuiltBase(const BuildResult& built, const LayerStore& store,
+                            const oci::ImageReference& ref) {
+  auto manifest = oci::ParseManifest(built.manifest, built.media_type);
+  if (!manifest.ok()) return manifest.status();
+  BaseImage base;
+  base.ref = ref;
+  base.dependency = {ref.registry, ref.repository, ref.tag, built.manifest_digest.str()};
+  base.config = nlohmann::json::parse(built.config, nullptr, false);
+  if (!base.config.is_object()) return Internal("the built image's config is not JSON");
+  auto diff_ids = base.config.value("rootfs", nlohmann::json::object())
+                      .value("diff_ids", nlohmann::json::array());
+  if (diff_ids.size() != manifest->layers.size())
+    return Internal("the built image's config and manifest disagree on its layers");
+  for (size_t i = 0; i < diff_ids.size(); ++i) {
+    const auto& l = manifest->layers[i];
+    auto diff = oci::Digest::Parse(diff_ids[i].is_string() ? diff_ids[i].get<std::string>() : "");
+    if (!diff.ok()) return Internal("the built image's config: " + diff.status().message());
+    LayerRef layer{l.digest, l.size, l.media_type, *diff, ChainId(base.layers, *diff)};
+    if (!store.HasSnapshot(layer.chain))
+      return NotFound("a layer of the built image " + ref.String() +
+                      " was pruned from the cache; build it again");
+    base.layers.push_back(layer);
+  }
+  return base;
+}
+
+Result<ImageRoot> LocalImageRoot(const BuildResult& built, const std::filesystem::path& state_dir,
+                                 const std::function<void(std::string_view)>& log) {
+  DD_ASSIGN_OR_RETURN(lock, LockState(state_dir, log));
+  LayerStore store(state_dir);
+  DD_ASSIGN_OR_RETURN(base, BuiltBase(built, store, {}));
+  ImageRoot root;
+  root.config = base.config.value("config", nlohmann::json::object());
+  for (auto it = base.layers.rbegin(); it != base.layers.rend(); ++it)
+    root.lowers.push_back(store.SnapshotPath(it->chain));
+  root.lock = std::move(lock);
+  return root;
+}
+
+Status PushBuilt(const BuildResult& built, const oci::ImageReference& ref,
+                 const std::filesystem::path& state_dir, const remote::ClientOptions& registry) {
+  auto manifest = oci::ParseManifest(built.manifest, built.media_type);
+  if (!manifest.ok()) return manifest.status();
+  remote::Client client(registry);
+  LayerStore store(state_dir);
+  for (const auto& l : manifest->layers)
+    DD_RETURN_IF_ERROR(client.PushBlob(ref, l.digest, store.BlobPath(l.digest)));
+  DD_RETURN_IF_ERROR(client.PushBlobBytes(ref, built.config_digest, built.config));
+  return client.PushManifest(ref, built.manifest, built.media_type).status();
+}
+
+}  // namespace drydock::builder
