@@ -209,25 +209,45 @@ class PatternMatcher {
   std::vector<long> memo_;
 };
 
+// Expansions nest (${A//x/${A//y/$A}}), so their results can grow with the
+// power of the depth: each word, and the matcher's memo (pattern tokens x
+// value bytes), is bounded instead. Found by fuzz/shell_expand (a timeout).
+constexpr size_t kMaxExpandedBytes = 1 << 20;
+constexpr size_t kMaxMatchCells = 1 << 22;
+
+Status CheckExpandedSize(size_t bytes) {
+  if (bytes <= kMaxExpandedBytes) return Status::Ok();
+  return Invalid("an expansion is larger than its limit of 1 MiB");
+}
+
+Status CheckMatchSize(const Pattern& pattern, std::string_view value) {
+  if ((pattern.size() + 1) * (value.size() + 1) <= kMaxMatchCells) return Status::Ok();
+  return Invalid("a pattern of " + std::to_string(pattern.size()) + " parts against a value of " +
+                 std::to_string(value.size()) + " bytes is beyond the matcher's limit");
+}
+
 // ${v#pat} / ${v##pat}: drops the shortest / longest matching prefix.
-std::string TrimPrefix(const Pattern& pattern, std::string_view value, bool greedy) {
+Result<std::string> TrimPrefix(const Pattern& pattern, std::string_view value, bool greedy) {
+  DD_RETURN_IF_ERROR(CheckMatchSize(pattern, value));
   PatternMatcher m(pattern, value, greedy);
   auto end = m.MatchAt(0);
   return std::string(end ? value.substr(*end) : value);
 }
 
 // ${v%pat} / ${v%%pat}: a suffix match is a prefix match of both reversed.
-std::string TrimSuffix(const Pattern& pattern, std::string_view value, bool greedy) {
+Result<std::string> TrimSuffix(const Pattern& pattern, std::string_view value, bool greedy) {
   Pattern reversed(pattern.rbegin(), pattern.rend());
   std::string r = ReverseRunes(value);
-  return ReverseRunes(TrimPrefix(reversed, r, greedy));
+  DD_ASSIGN_OR_RETURN(trimmed, TrimPrefix(reversed, r, greedy));
+  return ReverseRunes(trimmed);
 }
 
 // ${v/pat/rep} and ${v//pat/rep}: leftmost greedy matches, replaced verbatim.
 // Empty matches follow Go's ReplaceAllString (never right after a match, and
 // the search always advances).
-std::string Replace(const Pattern& pattern, std::string_view value, std::string_view replacement,
-                    bool all) {
+Result<std::string> Replace(const Pattern& pattern, std::string_view value,
+                            std::string_view replacement, bool all) {
+  DD_RETURN_IF_ERROR(CheckMatchSize(pattern, value));
   PatternMatcher m(pattern, value, /*greedy=*/true);
   std::string out;
   size_t last_end = 0;
@@ -243,6 +263,7 @@ std::string Replace(const Pattern& pattern, std::string_view value, std::string_
     if (!start) break;
     out.append(value.substr(last_end, *start - last_end));
     if (*end > last_end || *start == 0) out.append(replacement);
+    DD_RETURN_IF_ERROR(CheckExpandedSize(out.size()));
     last_end = *end;
     if (!all) break;
     size_t width = search < value.size() ? RuneLen(value, search) : 1;
@@ -302,6 +323,7 @@ Result<Lexed> ShellLexer::ProcessUntil(int stop, bool raw_escapes) {
   WordSplitter words;
   const int escape = static_cast<unsigned char>(options_.escape);
   while (Peek() != kEof) {
+    DD_RETURN_IF_ERROR(CheckExpandedSize(result.size()));
     int c = Peek();
     if (stop != kEof && c == stop) {
       Next();
@@ -343,6 +365,7 @@ Result<Lexed> ShellLexer::ProcessUntil(int stop, bool raw_escapes) {
     return Invalid(std::string("unexpected end of statement while looking for matching ") +
                    static_cast<char>(stop));
   }
+  DD_RETURN_IF_ERROR(CheckExpandedSize(result.size()));
   return Lexed{std::move(result), words.Finish()};
 }
 

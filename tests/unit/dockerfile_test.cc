@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -606,6 +607,28 @@ TEST(ShellLexExpand, SyntaxErrors) {
   EXPECT_EQ(ExpandError("${V:=x}", {}),
             "failed to process \"${V:=x}\": unsupported modifier (:=) in substitution");
   EXPECT_EQ(ExpandError("${V:-a", {}), "failed to process \"${V:-a\": syntax error: missing '}'");
+}
+
+// Found by fuzz/shell_expand (a timeout): nested substitutions multiply
+// their sizes (each level replaces every character of P by the level below),
+// so a short line asked for gigabytes and hours. Words and the matcher's
+// work are bounded and the error says so.
+TEST(ShellLexExpand, NestedSubstitutionsAreBounded) {
+  Env env = {{"P", std::string(64, 'p')}};
+  auto start = std::chrono::steady_clock::now();
+  std::string nested = "$P";
+  for (int i = 0; i < 6; ++i) nested = "${P//p/" + nested + "}";
+  EXPECT_NE(ExpandError(nested, env).find("larger than its limit of 1 MiB"), std::string::npos)
+      << ExpandError(nested, env);
+  // A huge pattern against a long value: refused before the matcher's memo is made.
+  std::string wide = "${P//" + std::string(3000, '?') + "/x}";
+  Env long_value = {{"P", std::string(4000, 'p')}};
+  EXPECT_NE(ExpandError(wide, long_value).find("beyond the matcher's limit"), std::string::npos)
+      << ExpandError(wide, long_value);
+  // Ordinary nesting still works.
+  EXPECT_EQ(Expand("${P//p/${P%ppppp*}}", {{"P", "pp"}}), "pppp");
+  EXPECT_EQ(Expand("${P//p/<${Q:-q}>}", {{"P", "pp"}}), "<q><q>");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 TEST(ShellLexExpand, PatternOperators) {
