@@ -6,6 +6,15 @@ BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+# seconds CMD...: wall time of CMD in seconds (3 decimals); fails loudly.
+seconds() {
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$@" >"$WORK/last.out" 2>&1 || { tail -n 20 "$WORK/last.out" >&2; exit 1; }
+  t1=$(date +%s.%N)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+
 # median: of the numbers on stdin (one per line or space-separated).
 median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 

@@ -66,15 +66,6 @@ COPY --from=b /b-1 /b-1
 DOCKERFILE
 }
 
-# seconds CMD...: wall time of CMD in seconds (3 decimals); fails loudly.
-seconds() {
-  local t0 t1
-  t0=$(date +%s.%N)
-  "$@" >"$WORK/last.out" 2>&1 || { tail -n 20 "$WORK/last.out" >&2; exit 1; }
-  t1=$(date +%s.%N)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
-}
-
 drydock_build() { "$BIN" build --local --state "$STATE" "$1"; }
 buildah_build() {
   buildah --root "$STATE/root" --runroot "$STATE/run" --storage-driver overlay bud --isolation chroot --layers \

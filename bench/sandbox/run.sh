@@ -70,13 +70,6 @@ make_context() {
   } >"$dir/Dockerfile"
 }
 
-seconds() {
-  local t0 t1
-  t0=$(date +%s.%N)
-  "$@" >"$WORK/last.out" 2>&1 || { tail -n 20 "$WORK/last.out" >&2; exit 1; }
-  t1=$(date +%s.%N)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
-}
 drydock_build() { "$BIN" build --local --allow network.host --state "$WORK/dd-state" "$1"; }
 buildah_build() {
   local net=private

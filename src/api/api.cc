@@ -70,7 +70,8 @@ void SendJson(http::Response& r, int status, const json& body) {
 Api::Api(auth::Authenticator& auth, storage::MetadataStore& meta, registry::Registry& registry,
          tasks::RunService& runs, tasks::TaskService& tasks, triggers::Service& triggers,
          Options options)
-    : impl_(std::make_unique<Impl>(auth, meta, registry, runs, tasks, triggers, std::move(options))) {}
+    : impl_(std::make_unique<Impl>(auth, meta, registry, runs, tasks, triggers,
+                                   std::move(options))) {}
 
 Api::~Api() = default;
 

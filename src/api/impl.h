@@ -33,8 +33,8 @@ struct Api::Impl {
   triggers::Service& trigger_service;
   Options options;
 
-  Impl(auth::Authenticator& a, storage::MetadataStore& m, registry::Registry& reg, tasks::RunService& r,
-       tasks::TaskService& t, triggers::Service& ts, Options o)
+  Impl(auth::Authenticator& a, storage::MetadataStore& m, registry::Registry& reg,
+       tasks::RunService& r, tasks::TaskService& t, triggers::Service& ts, Options o)
       : auth(a),
         meta(m),
         registry(reg),

@@ -64,9 +64,7 @@ Status ParseNamedValues(const json& body, const char* field, std::vector<tasks::
     tasks::BuildArg arg;
     DD_RETURN_IF_ERROR(Field(a, "name", arg.name));
     DD_RETURN_IF_ERROR(Field(a, "value", arg.value));
-    DD_RETURN_IF_ERROR(Field(a, "isSecret", arg.secret));
-    if (arg.name.empty() || arg.name.find('=') != std::string::npos)
-      return Invalid(what + ": names must be non-empty without '='");
+    DD_RETURN_IF_ERROR(Field(a, "isSecret", arg.secret));  // names: tasks::CheckNames
     out.push_back(std::move(arg));
   }
   return Status::Ok();

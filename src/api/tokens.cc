@@ -20,7 +20,8 @@ void Api::Impl::IssueToken(Ctx& c) {
   if (!text.ok()) return SendStatus(c.resp, text.status());
   if (!text->empty()) {
     auto body = ParseJson(*text);
-    if (!body.ok()) return SendError(c.resp, 400, "INVALID", "the body: " + body.status().message());
+    if (!body.ok())
+      return SendError(c.resp, 400, "INVALID", "the body: " + body.status().message());
     if (body->is_object() && body->contains("description")) {
       if (!(*body)["description"].is_string())
         return SendError(c.resp, 400, "INVALID", "description must be a string");

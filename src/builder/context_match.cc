@@ -372,16 +372,27 @@ bool IgnoreMatch(std::string_view pattern, std::string_view path, bool or_ancest
       const T& t = (*tokens)[i];
       bool in = false;
       switch (t.kind) {
-        case T::kLiteral: next[i + 1] |= rune == t.text; break;
-        case T::kAnyRune: next[i + 1] |= !slash; break;
+        case T::kLiteral:
+          next[i + 1] |= rune == t.text;
+          break;
+        case T::kAnyRune:
+          next[i + 1] |= !slash;
+          break;
         case T::kClass: {
           std::string_view cls = t.text;
           next[i + 1] |= internal::MatchClass(cls, r, in) && in;
           break;
         }
-        case T::kStar: next[i] |= !slash; break;
-        case T::kDirs: next_inside[i] = 1; next[i + 1] |= slash; break;
-        case T::kRest: next[i] = 1; break;
+        case T::kStar:
+          next[i] |= !slash;
+          break;
+        case T::kDirs:
+          next_inside[i] = 1;
+          next[i + 1] |= slash;
+          break;
+        case T::kRest:
+          next[i] = 1;
+          break;
       }
     }
     close(next);
@@ -442,7 +453,8 @@ bool IgnoreMatcher::Matches(const Rule& rule, std::string_view path) const {
     return p.ends_with(suffix) || (suffix.starts_with('/') && p == suffix.substr(1));
   };
   if (hit(path)) return true;
-  for (size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+  for (size_t slash = path.find('/'); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
     if (hit(path.substr(0, slash))) return true;
   }
   return false;

@@ -283,8 +283,8 @@ void Registry::Impl::Emit(const std::string& repo, const std::string& user,
   // A failed append still publishes (with id 0): the change itself is made,
   // and in-process consumers (triggers, webhooks) must not miss it.
   auto id = meta.AppendEvent(e);
-  bus.Publish(events::ManifestEvent{id.ok() ? *id : 0, action, repo, tag, d.str(), media_type,
-                                    size, user, e.time});
+  bus.Publish(events::ManifestEvent{id.ok() ? *id : 0, action, repo, tag, d.str(), media_type, size,
+                                    user, e.time});
 }
 
 Result<std::vector<std::string>> Registry::DeleteManifest(const std::string& repo,

@@ -70,7 +70,8 @@ Status NetworkNamespace::StartNat() {
     ::dup2(ready_w.get(), 3);  // dup2 clears close-on-exec on the copies
     ::dup2(exit_r.get(), 4);
     CloseFrom(5);
-    if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    if (::unshare(CLONE_NEWNS) != 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
       ::_exit(126);  // never run it where its unmounts could reach the host
     ::execlp("slirp4netns", "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
              "--enable-sandbox", "--ready-fd=3", "--exit-fd=4", "--netns-type=path", ns.c_str(),

@@ -370,11 +370,10 @@ class SqliteMetadataStore final : public MetadataStore {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
     DD_ASSIGN_OR_RETURN(
         s,
-        c->Prepare(
-            "INSERT INTO users(name,password_hash,admin,disabled,credentials_changed) "
-            "VALUES(?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET "
-            "password_hash=excluded.password_hash, admin=excluded.admin, "
-            "disabled=excluded.disabled, credentials_changed=excluded.credentials_changed"));
+        c->Prepare("INSERT INTO users(name,password_hash,admin,disabled,credentials_changed) "
+                   "VALUES(?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET "
+                   "password_hash=excluded.password_hash, admin=excluded.admin, "
+                   "disabled=excluded.disabled, credentials_changed=excluded.credentials_changed"));
     return s->Bind(1, u.name)
         .Bind(2, u.password_hash)
         .Bind(3, int64_t{u.admin})
@@ -414,7 +413,8 @@ class SqliteMetadataStore final : public MetadataStore {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
     Transaction tx(*c);
     DD_RETURN_IF_ERROR(tx.status());
-    for (const char* sql : {"DELETE FROM grants WHERE user=?", "DELETE FROM api_tokens WHERE user=?"}) {
+    for (const char* sql :
+         {"DELETE FROM grants WHERE user=?", "DELETE FROM api_tokens WHERE user=?"}) {
       DD_ASSIGN_OR_RETURN(s, c->Prepare(sql));
       DD_RETURN_IF_ERROR(s->Bind(1, name).Run());
     }
@@ -455,8 +455,9 @@ class SqliteMetadataStore final : public MetadataStore {
 
   Result<std::vector<ApiTokenRecord>> ListApiTokens(const std::string& user) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT id, user, secret_hash, created, expires, description "
-                                      "FROM api_tokens WHERE ?1='' OR user=?1 ORDER BY created, id"));
+    DD_ASSIGN_OR_RETURN(s,
+                        c->Prepare("SELECT id, user, secret_hash, created, expires, description "
+                                   "FROM api_tokens WHERE ?1='' OR user=?1 ORDER BY created, id"));
     s->Bind(1, user);
     std::vector<ApiTokenRecord> out;
     while (true) {

@@ -67,8 +67,8 @@ Result<FetchedSource> FetchRunSource(RunContext& ctx, const fs::path& work_dir) 
 namespace {
 
 builder::BuildOptions BuildOptionsFor(RunContext& ctx, const fs::path& context,
-                                    const fs::path& dockerfile,
-                                    std::vector<oci::ImageReference> tags) {
+                                      const fs::path& dockerfile,
+                                      std::vector<oci::ImageReference> tags) {
   const RunRequest& r = ctx.run.request;
   builder::BuildOptions b;
   b.context_dir = context;
@@ -138,10 +138,11 @@ Status CheckTimeout(int64_t seconds, const ServiceOptions& o) {
                  std::to_string(kMaxTimeoutSeconds) + " seconds");
 }
 
-Status CheckBuildArgNames(const std::vector<BuildArg>& args) {
+Status CheckNames(const std::vector<BuildArg>& args, std::string_view what) {
   for (const auto& a : args) {
     if (a.name.empty() || a.name.find('=') != std::string::npos)
-      return Invalid("build argument name '" + a.name + "' must be non-empty and hold no '='");
+      return Invalid(std::string(what) + " name '" + a.name +
+                     "' must be non-empty and hold no '='");
   }
   return Status::Ok();
 }
@@ -162,7 +163,7 @@ Status ValidateRequest(const RunRequest& r, const ServiceOptions& o) {
       (!dockerfile.empty() && *dockerfile.begin() == ".."))
     return Invalid("the " + std::string(IsTaskRun(r) ? "task file" : "Dockerfile") + " path '" +
                    r.dockerfile + "' must be relative to the context");
-  DD_RETURN_IF_ERROR(CheckBuildArgNames(r.build_args));
+  DD_RETURN_IF_ERROR(CheckNames(r.build_args, "build argument"));
   if (r.platform.empty()) return Invalid("the platform is empty");
   // Any id will do: only the syntax of the names is checked here.
   auto images = ParseImages(r.images, RunId(1), o.registry_host);

@@ -56,10 +56,10 @@ remote::ClientOptions RegistryOptions(const ServiceOptions& options, const RunRe
 Outcome ExecuteQuickBuild(RunContext& ctx);
 
 // The rules runs and saved tasks share: a timeout between the server's
-// minimum and ACR's 8 hours, build-argument names that are not empty and
-// hold no '='.
+// minimum and ACR's 8 hours; names of build arguments and of task-file
+// values (`what`: "build argument", "value") not empty and without '='.
 Status CheckTimeout(int64_t seconds, const ServiceOptions& options);
-Status CheckBuildArgNames(const std::vector<BuildArg>& args);
+Status CheckNames(const std::vector<BuildArg>& args, std::string_view what);
 
 // The request's images with "{{.Run.ID}}" expanded, parsed; names without a
 // registry get `default_registry` (this server's) when it is set.

@@ -114,10 +114,7 @@ Status CheckSecrets(const steps::TaskFile& task, const steps::RenderInput& in) {
 Status ValidateTaskRun(const RunRequest& r, const ServiceOptions& o) {
   if (!r.images.empty())
     return Invalid("a task file run pushes with its push steps; it takes no images");
-  for (const auto& s : r.sets) {
-    if (s.name.empty() || s.name.find('=') != std::string::npos)
-      return Invalid("value name '" + s.name + "' is not valid");
-  }
+  DD_RETURN_IF_ERROR(CheckNames(r.sets, "value"));
   Run probe;
   probe.id = RunId(1);
   probe.request = r;

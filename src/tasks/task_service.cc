@@ -186,7 +186,7 @@ Status TaskService::Validate(const Task& t) const {
     if (c.login_server.empty() || c.username.empty())
       return Invalid("a credential needs a login server and a user name");
   }
-  DD_RETURN_IF_ERROR(internal::CheckBuildArgNames(t.build_args));
+  DD_RETURN_IF_ERROR(internal::CheckNames(t.build_args, "build argument"));
   auto images = internal::ParseImages(t.images, RunId(1), options_.registry_host);
   return images.ok() ? Status::Ok() : images.status();
 }

@@ -108,6 +108,10 @@ assert_status 400 "$STATUS" "no source"
 assert_contains "$(jq -r .error.message <<<"$LAST_BODY")" "source" "its message"
 req POST /api/v1/runs "${AUTH[@]}" "${JSON[@]}" --data-binary '{"source": "/dev/null", "timeout": 10}'
 assert_status 400 "$STATUS" "timeout below 300"
+assert_contains "$(jq -r .error.message <<<"$LAST_BODY")" "must be between 300 and 28800" "its message"
+req POST /api/v1/runs "${AUTH[@]}" "${JSON[@]}" --data-binary '{"source": "/dev/null", "buildArgs": [{"name": "A=B", "value": "x"}]}'
+assert_status 400 "$STATUS" "a build-argument name holding '='"
+assert_contains "$(jq -r .error.message <<<"$LAST_BODY")" "build argument name 'A=B'" "its message"
 req POST /api/v1/runs "${AUTH[@]}" "${JSON[@]}" --data-binary '{"source": "/dev/null", "images": ["team/App:x"]}'
 assert_status 400 "$STATUS" "invalid image name"
 req POST /api/v1/runs "${AUTH[@]}" "${JSON[@]}" --data-binary '{"source": "/dev/null", "noCache": "yes"}'

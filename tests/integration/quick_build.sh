@@ -122,6 +122,11 @@ if drydock build -t 'Team/App:1' "$WORK/ctx" >"$WORK/badname.out" 2>&1; then fai
 assert_contains "$(cat "$WORK/badname.out")" "-t Team/App:1" "invalid name named"
 assert_not_contains "$(cat "$WORK/badname.out")" "Packing source code" "nothing packed for an invalid name"
 
+log "the timeout's range is the server's (the client keeps no copy of it)"
+if drydock build --timeout 5 /dev/null >"$WORK/badtimeout.out" 2>&1; then fail "a 5 s timeout was accepted"; fi
+assert_contains "$(cat "$WORK/badtimeout.out")" "timeout 5 must be between 300 and 28800 seconds" \
+  "the server names the timeout's range"
+
 log "run show / list / logs"
 assert_eq Succeeded "$(run_field "$ID1" .status)" "run show status"
 assert_eq QuickBuild "$(run_field "$ID1" .runType)" "run show runType"

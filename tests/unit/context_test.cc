@@ -200,7 +200,7 @@ TEST(IgnoreTest, RunsOfStarsDoNotBacktrackExponentially) {
 
 // The NFA keeps moby's meaning of each construct, and of their runs.
 TEST(IgnoreTest, StarRunsMeanWhatMobyMeans) {
-  EXPECT_TRUE(Ignore("***\n").Excluded("a/b/c"));          // (.*/)?[^/]* ... then .*
+  EXPECT_TRUE(Ignore("***\n").Excluded("a/b/c"));  // (.*/)?[^/]* ... then .*
   EXPECT_TRUE(Ignore("a/**\n").Excluded("a/b/c"));
   EXPECT_TRUE(Ignore("**/c\n").Excluded("c"));
   EXPECT_TRUE(Ignore("**/c\n").Excluded("a/b/c"));
@@ -208,7 +208,7 @@ TEST(IgnoreTest, StarRunsMeanWhatMobyMeans) {
   EXPECT_TRUE(Ignore("a/**/c\n").Excluded("a/c"));
   EXPECT_TRUE(Ignore("a/**/c\n").Excluded("a/x/y/c/d"));  // an ancestor matches
   EXPECT_FALSE(Ignore("a/**/c\n").Excluded("a/xc"));
-  EXPECT_TRUE(Ignore("a/***c\n").Excluded("a/x/yc"));     // (.*/)?[^/]*c
+  EXPECT_TRUE(Ignore("a/***c\n").Excluded("a/x/yc"));  // (.*/)?[^/]*c
   EXPECT_FALSE(Ignore("a/*c\n").Excluded("a/x/yc"));
   EXPECT_TRUE(Ignore("a/?/[b-d]\n").Excluded("a/\xC3\xA9/c"));  // ? is one rune
   EXPECT_FALSE(Ignore("a?b\n").Excluded("a/b"));

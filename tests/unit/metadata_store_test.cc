@@ -92,8 +92,11 @@ TEST_F(MetadataStoreTest, RepositoriesWithManifestsLeaveEmptiedOnesOut) {
   auto after_b = store_->ListRepositoriesWithManifests(Page{"b", 1});
   ASSERT_TRUE(after_b.ok());
   EXPECT_EQ(*after_b, (std::vector<std::string>{"c"}));
-  for (auto [repo, has] : {std::pair{"a-blobs-only", false}, {"b", true}, {"c", true},
-                           {"d", false}, {"never", false}}) {
+  for (auto [repo, has] : {std::pair{"a-blobs-only", false},
+                           {"b", true},
+                           {"c", true},
+                           {"d", false},
+                           {"never", false}}) {
     auto r = store_->HasManifests(repo);
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(*r, has) << repo;
@@ -197,12 +200,13 @@ TEST_F(MetadataStoreTest, UsersDisableDeleteAndApiTokens) {
 TEST(MetadataStoreSchema, MigratesOldDatabasesAndRefusesNewerOnes) {
   TempDir dir = testing::MakeTestDir();
   std::string path = (dir.path() / "old.db").string();
-  ASSERT_EQ(std::system(("sqlite3 " + path +
-                         " \"CREATE TABLE users(name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, "
-                         "admin INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID; "
-                         "INSERT INTO users VALUES('old','h',1);\"")
-                            .c_str()),
-            0);
+  ASSERT_EQ(
+      std::system(("sqlite3 " + path +
+                   " \"CREATE TABLE users(name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, "
+                   "admin INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID; "
+                   "INSERT INTO users VALUES('old','h',1);\"")
+                      .c_str()),
+      0);
   {
     auto s = OpenSqliteMetadataStore(path);
     ASSERT_TRUE(s.ok()) << s.status().message();
@@ -375,7 +379,8 @@ TEST_F(MetadataStoreTest, DependencyIndexIsReplacedPerTaskAndDroppedWithIt) {
   EXPECT_TRUE(store_->Dependents("r:5000", "base", "2")->empty());
   EXPECT_TRUE(store_->Dependents("other:5000", "base", "1")->empty());
   // Replaced, not merged.
-  ASSERT_TRUE(store_->SetDependencies("a", {{"", "Runtime", "r:5000", "sdk", "2", "sha256:bb"}}).ok());
+  ASSERT_TRUE(
+      store_->SetDependencies("a", {{"", "Runtime", "r:5000", "sdk", "2", "sha256:bb"}}).ok());
   EXPECT_EQ(store_->Dependencies("a")->size(), 1u);
   EXPECT_EQ(store_->Dependencies("")->size(), 2u);
   ASSERT_TRUE(store_->DeleteTask("a").ok());

@@ -13,6 +13,7 @@
 #include "runtime/runtime.h"
 #include "test_dir.h"
 #include "test_image.h"
+#include "test_netns.h"
 
 namespace drydock::runtime {
 namespace {
@@ -131,20 +132,10 @@ TEST_F(SandboxTest, NamespacesAndMountsAreRefusedBySeccomp) {
 // outside one and never the host's loopback.
 class Outside {
  public:
-  Outside(const fs::path& dir) : name_("ddout" + RandomHex(3)) {
+  Outside(const fs::path& dir) {
     testing::WriteFile(dir / "www/index.html", "outside says hi");
     testing::WriteFile(dir / "lo/index.html", "loopback secret");
-    // A /30 of its own: .base+1 on the host's side, .base+2 outside.
-    octet_ = std::to_string(4 * (std::stoi(RandomHex(1), nullptr, 16) % 60) + 1);
-    Sh("ip netns add " + name_);
-    Sh("ip link add " + name_ + "a type veth peer name " + name_ + "b");
-    Sh("ip link set " + name_ + "b netns " + name_);
-    Sh("ip addr add 198.18.7." + octet_ + "/30 dev " + name_ + "a && ip link set " + name_ +
-       "a up");
-    Sh("ip netns exec " + name_ + " sh -c 'ip addr add " + address() + "/30 dev " + name_ +
-       "b && ip link set " + name_ + "b up && ip link set lo up'");
-    Sh("ip netns exec " + name_ + " busybox httpd -p " + address() + ":8080 -h " +
-       (dir / "www").string());
+    net_.Exec("busybox httpd -p " + address() + ":8080 -h " + (dir / "www").string());
     loopback_port_ = std::to_string(20000 + std::stoi(RandomHex(3), nullptr, 16) % 20000);
     Sh("busybox httpd -p 127.0.0.1:" + loopback_port_ + " -h " + (dir / "lo").string());
   }
@@ -152,14 +143,13 @@ class Outside {
     // [b]: the pattern must not match the shell running pkill itself.
     Sh("pkill -f '[b]usybox httpd -p " + address() + ":8080' || true");
     Sh("pkill -f '[b]usybox httpd -p 127.0.0.1:" + loopback_port_ + "' || true");
-    Sh("ip link del " + name_ + "a 2>/dev/null || true");
-    Sh("ip netns del " + name_);
   }
-  std::string address() const { return "198.18.7." + std::to_string(std::stoi(octet_) + 1); }
+  const std::string& address() const { return net_.address(); }
   const std::string& loopback_port() const { return loopback_port_; }
 
  private:
-  std::string name_, octet_, loopback_port_;
+  testing::VethNamespace net_{"198.18.7."};
+  std::string loopback_port_;
 };
 
 TEST_F(SandboxTest, NatReachesTheOutsideButNotTheHostsLoopback) {

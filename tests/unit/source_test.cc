@@ -22,9 +22,9 @@
 #include <sstream>
 #include <thread>
 
-#include "base/random.h"
 #include "source/source.h"
 #include "test_dir.h"
+#include "test_netns.h"
 #include "test_server.h"
 
 namespace drydock::source {
@@ -486,41 +486,27 @@ TEST_F(SourceTest, PrivateDestinationsRefusedWhenNotAllowed) {
   EXPECT_EQ(head.status().code(), Code::kDenied) << head.status().message();
 }
 
-// A git server at a public address: a network namespace of the test's own,
-// reached through a veth pair on a /30 of 198.51.100.0/24 (TEST-NET-2, which
-// builds may fetch from), with `git daemon` listening inside.
+// A git server at a public address (TEST-NET-2, which builds may fetch
+// from): `git daemon` in a network namespace of the test's own.
 class PublicGitServer {
  public:
-  PublicGitServer(const fs::path& base) : name_("ddgit" + RandomHex(3)) {
-    int net = 4 * (std::stoi(RandomHex(1), nullptr, 16) % 60);
-    host_ = "198.51.100." + std::to_string(net + 1);
-    address_ = "198.51.100." + std::to_string(net + 2);
-    pid_file_ = (base / "daemon.pid").string();
-    Sh("ip netns add " + name_);
-    Sh("ip link add " + name_ + "a type veth peer name " + name_ + "b");
-    Sh("ip link set " + name_ + "b netns " + name_);
-    Sh("ip addr add " + host_ + "/30 dev " + name_ + "a && ip link set " + name_ + "a up");
-    Sh("ip netns exec " + name_ + " sh -c 'ip addr add " + address_ + "/30 dev " + name_ +
-       "b && ip link set " + name_ + "b up'");
-    Sh("ip netns exec " + name_ + " git daemon --detach --reuseaddr --export-all --listen=" +
-       address_ + " --pid-file=" + pid_file_ + " --base-path=" + base.string() + " " +
-       base.string());
+  PublicGitServer(const fs::path& base) : pid_file_((base / "daemon.pid").string()) {
+    net_.Exec("git daemon --detach --reuseaddr --export-all --listen=" + net_.address() +
+              " --pid-file=" + pid_file_ + " --base-path=" + base.string() + " " + base.string());
     fs::create_directories(base / "probe.git");
     Sh("git init -q --bare " + (base / "probe.git").string());
-    for (int i = 0; i < 100 && !Reachable(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (int i = 0; i < 100 && !Reachable(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  ~PublicGitServer() {
-    Sh("kill $(cat " + pid_file_ + ") 2>/dev/null || true");
-    Sh("ip link del " + name_ + "a 2>/dev/null || true");
-    Sh("ip netns del " + name_);
-  }
-  std::string Url(const std::string& repo) const { return "git://" + address_ + "/" + repo; }
+  ~PublicGitServer() { Sh("kill $(cat " + pid_file_ + ") 2>/dev/null || true"); }
+  std::string Url(const std::string& repo) const { return "git://" + net_.address() + "/" + repo; }
   bool Reachable() const {
     return std::system(("git ls-remote " + Url("probe.git") + " >/dev/null 2>&1").c_str()) == 0;
   }
 
  private:
-  std::string name_, host_, address_, pid_file_;
+  testing::VethNamespace net_{"198.51.100."};
+  std::string pid_file_;
 };
 
 // With private fetches refused, a checkout's submodules are checked level by
@@ -538,8 +524,11 @@ TEST_F(SourceTest, SubmodulesAreCheckedLevelByLevel) {
     fs::path w = work_->path() / (name + ".w");
     Sh("git init -q -b main " + w.string() + " && cd " + w.string() +
        " && echo top > top.txt && git add . && git commit -qm top && "
-       "git -c protocol.file.allow=always submodule add -q " + sub_url + " lib && "
-       "git commit -qm sub && git clone -q --bare . " + (pub / (name + ".git")).string());
+       "git -c protocol.file.allow=always submodule add -q " +
+       sub_url +
+       " lib && "
+       "git commit -qm sub && git clone -q --bare . " +
+       (pub / (name + ".git")).string());
   };
   top("good", server.Url("lib.git"));
   top("bad", GitUrl("lib.git"));
@@ -553,8 +542,7 @@ TEST_F(SourceTest, SubmodulesAreCheckedLevelByLevel) {
   auto bad = Fetch(server.Url("bad.git") + "#main", "level-bad", g);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), Code::kDenied) << bad.status().message();
-  EXPECT_NE(bad.status().message().find("127.0.0.1"), std::string::npos)
-      << bad.status().message();
+  EXPECT_NE(bad.status().message().find("127.0.0.1"), std::string::npos) << bad.status().message();
   EXPECT_NE(bad.status().message().find("builds.allow_private_fetches"), std::string::npos);
   // The top level itself was fine: allowed, the same checkout works.
   auto allowed = Fetch(server.Url("bad.git") + "#main", "level-allowed");
