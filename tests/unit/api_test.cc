@@ -64,7 +64,8 @@ TEST(ApiRunRequest, RejectsBadInput) {
            R"({"source": "/dev/null", "images": ["team/app@sha256:)"
            R"(0000000000000000000000000000000000000000000000000000000000000000"]})",
            R"({"source": "/dev/null", "images": [""]})",
-           R"({"source": "/dev/null", "buildArgs": [{"value": "x"}]})",
+           // (Names are the run service's rule, tasks::CheckNames: api_runs.sh.)
+           R"({"source": "/dev/null", "buildArgs": [{"name": 5, "value": "x"}]})",
            R"({"source": "/dev/null", "buildArgs": {"A": "1"}})",
            R"({"source": "/dev/null", "noPush": "true"})",
            R"({"source": "/dev/null", "platform": "linux"})",
