@@ -77,6 +77,9 @@ struct BuildOptions {
   std::chrono::seconds run_timeout{3600};
   // What each RUN may use (processes, memory, CPU, disk); 0s: unlimited.
   runtime::Limits limits;
+  // RUN steps in a user namespace: their root is not the host's root
+  // (builds.user_namespace). The state dir must pass UserNamespace::CheckUsable.
+  std::shared_ptr<const runtime::UserNamespace> users;
   // RUN --network=host shares the host's network, loopback-only services
   // included: only where the owner of the machine allows it.
   bool allow_host_network = false;

@@ -69,7 +69,7 @@ Result<uint64_t> Size(const std::string& v) {
 }  // namespace
 
 Result<RunMounts> StageRunner::PrepareMounts(const Instruction& ins, const fs::path& scratch,
-                                          size_t stage) {
+                                             size_t stage) {
   RunMounts out;
   int ssh_index = 0;
   for (const auto& f : ins.flags) {
@@ -90,7 +90,8 @@ Result<RunMounts> StageRunner::PrepareMounts(const Instruction& ins, const fs::p
 
 // The root a bind or cache mount reads from: the context, or (from=) a
 // stage or an image, mounted for as long as the RUN needs it.
-Result<fs::path> StageRunner::MountSourceRoot(const MountOptions& kv, size_t stage, RunMounts& out) {
+Result<fs::path> StageRunner::MountSourceRoot(const MountOptions& kv, size_t stage,
+                                              RunMounts& out) {
   std::string from = Option(kv, "from");
   if (from.empty()) {
     out.cache_key += " context";
@@ -109,7 +110,7 @@ Result<fs::path> StageRunner::MountSourceRoot(const MountOptions& kv, size_t sta
     layers = image->layers;
     out.cache_key += " image " + image->root_base->digest;
   }
-  auto m = StageMount::Create(store_, layers);
+  auto m = StageMount::Create(store_, layers, o_.users.get());
   if (!m.ok()) return m.status();
   fs::path root = (*m)->root();
   out.holds.push_back(std::move(*m));
@@ -133,7 +134,7 @@ Status StageRunner::BindMountFor(const MountOptions& kv, size_t stage, RunMounts
   if (rw && fs::is_directory(path, ec)) {
     auto holder = std::make_unique<TempDir>(store_.scratch(), "bind");
     auto m = runtime::OverlayMount::Mount({path}, holder->path() / "upper", holder->path() / "work",
-                                          holder->path() / "root");
+                                          holder->path() / "root", o_.users.get());
     if (!m.ok()) return m.status();
     path = m->target();
     out.overlays.push_back(std::move(*m));
@@ -203,7 +204,8 @@ Status StageRunner::TmpfsMountFor(const MountOptions& kv, RunMounts& out) {
 
 // type=secret: a file from --secret, at /run/secrets/<id> (or target=) or
 // in an env var (env=); never part of the image, the cache key or the log.
-Status StageRunner::SecretMountFor(const MountOptions& kv, const fs::path& scratch, RunMounts& out) {
+Status StageRunner::SecretMountFor(const MountOptions& kv, const fs::path& scratch,
+                                   RunMounts& out) {
   std::string id = Option(kv, "id", fs::path(Option(kv, "target")).filename().string());
   if (id.empty()) return Invalid("--mount=type=secret needs id= or target=");
   auto it = o_.secrets.find(id);

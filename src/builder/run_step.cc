@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "builder/config.h"
-#include "builder/stage_runner.h"
 #include "builder/rootfs.h"
+#include "builder/stage_runner.h"
 
 namespace drydock::builder {
 
@@ -87,13 +87,15 @@ Status StageRunner::RunStep(StageState& st, const Instruction& ins) {
   st.cache_key = key;
   if (UseCache(st, ins, key)) return Status::Ok();
 
-  auto m = StageMount::Create(store_, st.layers);
+  auto m = StageMount::Create(store_, st.layers, o_.users.get());
   if (!m.ok()) return m.status();
   std::string cwd = st.config["config"].value("WorkingDir", "");
   if (cwd.empty()) cwd = "/";
   auto user = ResolveUser((*m)->root(), st.config["config"].value("User", ""), UserRule::kProcess);
   if (!user.ok()) return LineError(ins, user.status().message());
-  DD_RETURN_IF_ERROR(MkdirAllInRoot((*m)->root(), cwd, 0, 0));
+  // In a user namespace runc makes it, as the container's root: what host
+  // root wrote through the idmapped overlay would not be root's on disk.
+  if (!o_.users) DD_RETURN_IF_ERROR(MkdirAllInRoot((*m)->root(), cwd, 0, 0));
   // runc creates mount points (/proc, /etc/hosts, bind targets) in the
   // upper dir; those it had to create are not part of the image.
   std::vector<std::string> created_mount_points;
@@ -118,6 +120,7 @@ Status StageRunner::RunStep(StageState& st, const Instruction& ins) {
   spec.binds = binds;
   spec.tmpfs = mounts->tmpfs;
   spec.limits = o_.limits;
+  spec.users = o_.users;
   // The default network is the step's own, with NAT to the outside but not
   // to this machine's loopback (where the registry and other local-only
   // services listen).
@@ -127,11 +130,13 @@ Status StageRunner::RunStep(StageState& st, const Instruction& ins) {
   } else if (network == "none") {
     spec.network = runtime::Network::kNone;
   } else {
-    auto made = runtime::NetworkNamespace::Create(scratch.path() / "netns", runtime::Egress::kNat);
+    auto made = runtime::NetworkNamespace::Create(scratch.path() / "netns", runtime::Egress::kNat,
+                                                  o_.users.get());
     if (!made.ok()) return LineError(ins, made.status().message());
     netns.emplace(std::move(*made));
     spec.network = runtime::Network::kJoin;
     spec.network_namespace = netns->path();
+    spec.user_namespace = netns->user_path();
     spec.nameservers = {runtime::kNatNameserver};
   }
   runtime::RunOptions ro;
@@ -180,7 +185,7 @@ void StageRunner::RemoveMountPoints(const fs::path& upper, const std::vector<std
 // otherwise each body and its delimiter go back after the command line and
 // the shell reads them (expanding unquoted ones, stripping tabs for <<-).
 Result<std::string> StageRunner::HeredocScript(const Instruction& ins, const fs::path& scratch,
-                                            std::vector<runtime::BindMount>& binds) {
+                                               std::vector<runtime::BindMount>& binds) {
   if (ins.heredocs.empty()) return ins.raw_args;
   const Heredoc& first = ins.heredocs.front();
   if (HeredocReference(ins.raw_args) != first.name) {

@@ -9,9 +9,9 @@
 
 #include "base/random.h"
 #include "builder/config.h"
-#include "builder/stage_runner.h"
 #include "builder/image.h"
 #include "builder/rootfs.h"
+#include "builder/stage_runner.h"
 #include "source/source.h"
 
 namespace drydock::builder {
@@ -28,13 +28,18 @@ bool DirEmpty(const fs::path& p) {
 }  // namespace
 
 Result<std::unique_ptr<StageMount>> StageMount::Create(LayerStore& store,
-                                                       const std::vector<LayerRef>& layers) {
+                                                       const std::vector<LayerRef>& layers,
+                                                       const runtime::UserNamespace* users) {
   auto m = std::unique_ptr<StageMount>(new StageMount(store.scratch()));
+  std::error_code ec;
+  // The container's root (host id users->mapping().host_id) passes through.
+  if (users) fs::permissions(m->dir_.path(), fs::perms::others_exec, fs::perm_options::add, ec);
+  if (ec) return Internal("chmod " + m->dir_.path().string() + ": " + ec.message());
   std::vector<fs::path> lowers;
   for (auto it = layers.rbegin(); it != layers.rend(); ++it)
     lowers.push_back(store.SnapshotPath(it->chain));
   auto mount = runtime::OverlayMount::Mount(lowers, m->upper(), m->dir_.path() / "work",
-                                            m->dir_.path() / "root");
+                                            m->dir_.path() / "root", users);
   if (!mount.ok()) return mount.status();
   m->mount_.emplace(std::move(*mount));
   return m;
@@ -288,7 +293,7 @@ Status StageRunner::DeclareArgs(StageState& st, const Instruction& ins, const En
 
 // Turns a finished mount's upper dir into the stage's next layer.
 Status StageRunner::Commit(StageState& st, StageMount& m, const Instruction& ins,
-                        const std::string& key) {
+                           const std::string& key) {
   m.Unmount();
   if (DirEmpty(m.upper())) {
     cache_.Remember(st.layers, key, std::nullopt, "");

@@ -49,8 +49,10 @@ struct StageState {
 // A scratch overlay over a stage: unmounted and removed when it goes away.
 class StageMount {
  public:
+  // With `users`, for a container in that user namespace (RUN).
   static Result<std::unique_ptr<StageMount>> Create(LayerStore& store,
-                                                    const std::vector<LayerRef>& layers);
+                                                    const std::vector<LayerRef>& layers,
+                                                    const runtime::UserNamespace* users = nullptr);
   std::filesystem::path root() const { return dir_.path() / "root"; }
   std::filesystem::path upper() const { return dir_.path() / "upper"; }
   void Unmount() { mount_.reset(); }

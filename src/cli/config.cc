@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 
@@ -31,6 +32,30 @@ Status ReadLimits(const YAML::Node& l, const std::string& path, runtime::Limits&
       out.disk_bytes = *size;
   }
   if (out.pids < 0 || out.cpus < 0) return Invalid(path + ": builds.limits must be >= 0");
+  return Status::Ok();
+}
+
+// builds.user_namespace: true (the default ids), false, or "HOST_ID:SIZE".
+Status ReadUserNamespace(const YAML::Node& n, std::optional<runtime::IdMapping>& out) {
+  if (!n) return Status::Ok();
+  std::string v = n.as<std::string>();
+  if (v == "false") {
+    out.reset();
+    return Status::Ok();
+  }
+  runtime::IdMapping m;
+  if (v != "true") {
+    unsigned long long host = 0, size = 0;
+    char tail = 0;
+    if (std::sscanf(v.c_str(), "%llu:%llu%c", &host, &size, &tail) != 2 || host > 0xFFFFFFFFull ||
+        size > 0xFFFFFFFFull)
+      return Invalid(
+          "builds.user_namespace must be true, false or HOST_ID:SIZE (e.g. "
+          "100000:65536), not " +
+          v);
+    m = {static_cast<uint32_t>(host), static_cast<uint32_t>(size)};
+  }
+  out = m;
   return Status::Ok();
 }
 
@@ -138,6 +163,8 @@ Result<Config> LoadConfig(const std::string& path) {
       Read(b, "allow_privileged_steps", c.builds.allow_privileged_steps);
       Read(b, "allow_private_fetches", c.builds.allow_private_fetches);
       if (auto l = b["limits"]) DD_RETURN_IF_ERROR(ReadLimits(l, path, c.builds.limits));
+      if (auto s = ReadUserNamespace(b["user_namespace"], c.builds.user_namespace); !s.ok())
+        return Invalid(path + ": " + s.message());
     }
     if (auto t = y["triggers"]) {
       Read(t, "base_image_poll_seconds", c.triggers.base_image_poll_seconds);

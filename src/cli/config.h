@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ struct BuildsConfig {
   // a disk filler fails its own run, not the host. cpus 0: no quota.
   runtime::Limits limits{
       .pids = 4096, .memory_bytes = 4ll << 30, .cpus = 0, .disk_bytes = 20ull << 30};
+  // Build containers in a user namespace (`true`: host ids 100000:65536, or
+  // "HOST_ID:SIZE"): their root is nobody on the host. Privileged steps
+  // stay host root.
+  std::optional<runtime::IdMapping> user_namespace;
 };
 
 // When saved tasks run by themselves.

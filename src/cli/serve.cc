@@ -137,6 +137,22 @@ tasks::ServiceOptions ServiceOptionsFor(const Config& config, const std::string&
   return o;
 }
 
+// The user namespace of build containers, once its ids are known to work
+// where they build: a problem is named at start, not in each run's log.
+Result<std::shared_ptr<const runtime::UserNamespace>> BuildUserNamespace(
+    const runtime::IdMapping& mapping, const tasks::ServiceOptions& o) {
+  DD_ASSIGN_OR_RETURN(users, runtime::UserNamespace::Create(mapping));
+  for (const auto& dir : {o.build_state, o.data_dir / "runs"}) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Internal("create " + dir.string() + ": " + ec.message());
+    DD_RETURN_IF_ERROR(users->CheckUsable(dir));
+  }
+  spdlog::info("build containers run in a user namespace: root is host id {} ({} ids)",
+               mapping.host_id, mapping.size);
+  return users;
+}
+
 // The names a Dockerfile may use for this server's registry: its public
 // host, and on loopback both 127.0.0.1 and localhost with the port.
 triggers::Options TriggerOptionsFor(const Config& config, const std::string& registry_host,
@@ -301,6 +317,14 @@ int Serve(const ServeFlags& flags) {
   }
   std::string registry_host = RegistryHost(*config, addr->first, server.port());
   auto service_options = ServiceOptionsFor(*config, registry_host, meta, authenticator);
+  if (config->builds.user_namespace) {
+    auto users = BuildUserNamespace(*config->builds.user_namespace, service_options);
+    if (!users.ok()) {
+      std::cerr << "drydock: builds.user_namespace: " << users.status().message() << "\n";
+      return 1;
+    }
+    service_options.users = *users;
+  }
   runs = std::make_unique<tasks::RunService>(meta, service_options);
   task_service = std::make_unique<tasks::TaskService>(meta, *runs, service_options);
   runs->OnFinished([&task_service](const tasks::Run& run) { task_service->OnRunFinished(run); });

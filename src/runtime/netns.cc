@@ -24,11 +24,25 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The pipes between Create and the child that makes the namespace.
+struct Handshake {
+  int ready_w, release_r, release_w, maps_r, maps_w;
+};
+
 // In the forked child of a threaded process: async-signal-safe calls only.
-// `unused_fd` is the child's copy of the pipe end the parent closes to
-// release it: without closing it, the read below would never see EOF.
-[[noreturn]] void MakeNamespace(int ready_fd, int release_fd, int unused_fd) {
-  ::close(unused_fd);
+// The child closes its copies of the ends the parent keeps, or the reads
+// below would never see EOF. With `own_users`, it first moves to a user
+// namespace of its own, waits for the parent to write its maps, and becomes
+// its root, so that the network namespace it makes next belongs to it.
+[[noreturn]] void MakeNamespace(const Handshake& h, bool own_users) {
+  ::close(h.release_w);
+  ::close(h.maps_w);
+  char c = 'u';
+  if (own_users) {
+    if (::unshare(CLONE_NEWUSER) != 0) ::_exit(5);
+    if (::write(h.ready_w, &c, 1) != 1 || ::read(h.maps_r, &c, 1) != 1) ::_exit(6);
+    if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) ::_exit(7);
+  }
   if (::unshare(CLONE_NEWNET) != 0) ::_exit(1);
   int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   ifreq ifr;
@@ -37,10 +51,27 @@ namespace {
   if (s < 0 || ::ioctl(s, SIOCGIFFLAGS, &ifr) != 0) ::_exit(2);
   ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
   if (::ioctl(s, SIOCSIFFLAGS, &ifr) != 0) ::_exit(3);
-  char c = 'r';
-  if (::write(ready_fd, &c, 1) != 1) ::_exit(4);
-  (void)!::read(release_fd, &c, 1);  // until the parent has pinned the namespace
+  c = 'r';
+  if (::write(h.ready_w, &c, 1) != 1) ::_exit(4);
+  (void)!::read(h.release_r, &c, 1);  // until the parent has pinned the namespace
   ::_exit(0);
+}
+
+// A namespace of process `pid` pinned at `path` (an empty file made here).
+Status Pin(pid_t pid, const char* kind, const fs::path& path) {
+  UniqueFd file(::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0444));
+  if (!file.valid()) return Internal("create " + path.string() + ": " + std::strerror(errno));
+  std::string ns = "/proc/" + std::to_string(pid) + "/ns/" + kind;
+  if (::mount(ns.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    return Internal("bind mount of " + ns + " at " + path.string() + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+void Unpin(const fs::path& path) {
+  if (path.empty()) return;
+  ::umount2(path.c_str(), MNT_DETACH);
+  std::error_code ec;
+  fs::remove(path, ec);
 }
 
 }  // namespace
@@ -90,42 +121,50 @@ Status NetworkNamespace::StartNat() {
       "slirp4netns)");
 }
 
-Result<NetworkNamespace> NetworkNamespace::Create(const fs::path& path, Egress egress) {
-  UniqueFd file(::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
-  if (!file.valid()) return Internal("create " + path.string() + ": " + std::strerror(errno));
-  file.Reset();
-  int ready[2], release[2];
-  if (::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(release, O_CLOEXEC) != 0)
+Result<NetworkNamespace> NetworkNamespace::Create(const fs::path& path, Egress egress,
+                                                  const UserNamespace* users) {
+  if (fs::exists(path)) return Internal("create " + path.string() + ": it exists");
+  int ready[2], release[2], maps[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(release, O_CLOEXEC) != 0 ||
+      ::pipe2(maps, O_CLOEXEC) != 0)
     return Internal(std::string("pipe: ") + std::strerror(errno));
-  UniqueFd ready_r(ready[0]), ready_w(ready[1]), release_r(release[0]), release_w(release[1]);
+  UniqueFd ready_r(ready[0]), ready_w(ready[1]), release_r(release[0]), release_w(release[1]),
+      maps_r(maps[0]), maps_w(maps[1]);
   pid_t pid = ::fork();
   if (pid < 0) return Internal(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) MakeNamespace(ready_w.get(), release_r.get(), release_w.get());
+  if (pid == 0)
+    MakeNamespace({ready_w.get(), release_r.get(), release_w.get(), maps_r.get(), maps_w.get()},
+                  users != nullptr);
   ready_w.Reset();
   release_r.Reset();
+  maps_r.Reset();
   char c = 0;
-  bool made = ::read(ready_r.get(), &c, 1) == 1;
-  Status pinned = Status::Ok();
-  if (made) {
-    std::string ns = "/proc/" + std::to_string(pid) + "/ns/net";
-    if (::mount(ns.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0)
-      pinned =
-          Internal("bind mount of " + ns + " at " + path.string() + ": " + std::strerror(errno));
+  Status status = Status::Ok();
+  if (users) {
+    status = ::read(ready_r.get(), &c, 1) == 1
+                 ? WriteIdMaps(pid, MapLines(users->mapping()))
+                 : Internal("cannot create a user namespace for the run's network");
+    if (status.ok() && ::write(maps_w.get(), &c, 1) != 1)
+      status = Internal("the run's network: its namespace maker exited");
   }
+  maps_w.Reset();
+  bool made = status.ok() && ::read(ready_r.get(), &c, 1) == 1;
+  fs::path user_path = users ? fs::path(path.string() + ".user") : fs::path();
+  if (made && users) status = Pin(pid, "user", user_path);
+  if (made && status.ok()) status = Pin(pid, "net", path);
   release_w.Reset();  // the child may exit now
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  int exit_status = 0;
+  while (::waitpid(pid, &exit_status, 0) < 0 && errno == EINTR) {
   }
-  if (!made || !pinned.ok()) {
-    std::error_code ec;
-    fs::remove(path, ec);
-    if (!made)
-      return Internal("cannot create a network namespace (step " +
-                      std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
-                      "): needs root (CAP_SYS_ADMIN)");
-    return pinned;
+  if (!made || !status.ok()) {
+    Unpin(path);
+    Unpin(user_path);
+    if (!status.ok()) return status;
+    return Internal("cannot create a network namespace (step " +
+                    std::to_string(WIFEXITED(exit_status) ? WEXITSTATUS(exit_status) : -1) +
+                    "): needs root (CAP_SYS_ADMIN)");
   }
-  NetworkNamespace made_ns(path);
+  NetworkNamespace made_ns(path, user_path);
   if (egress == Egress::kNat) DD_RETURN_IF_ERROR(made_ns.StartNat());
   return made_ns;
 }
@@ -137,10 +176,8 @@ NetworkNamespace::~NetworkNamespace() {
     while (::waitpid(nat_pid_, &status, 0) < 0 && errno == EINTR) {
     }
   }
-  if (path_.empty()) return;
-  ::umount2(path_.c_str(), MNT_DETACH);
-  std::error_code ec;
-  fs::remove(path_, ec);
+  Unpin(path_);
+  Unpin(user_path_);
 }
 
 }  // namespace drydock::runtime

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "base/fd.h"
+#include "runtime/runc.h"
 #include "runtime/runtime.h"
 
 namespace drydock::runtime {
@@ -36,10 +37,74 @@ Status MountVia(const fs::path& dir, const std::string& options, const fs::path&
   return Status::Ok();
 }
 
+// A tmpfs where idmapped clones of the layers are attached while overlayfs
+// is mounted from them (it takes its layers by path, in this mount
+// namespace); detached with them once the overlay holds its own references.
+class Staging {
+ public:
+  explicit Staging(fs::path dir) : dir_(std::move(dir)) {}
+  ~Staging() {
+    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
+    std::error_code ec;
+    fs::remove(dir_, ec);
+  }
+  Status Mount() {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (::mount("drydock-layers", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                "size=1m,mode=700") != 0)
+      return Internal("mount a staging tmpfs at " + dir_.string() + ": " + std::strerror(errno));
+    mounted_ = true;
+    return Status::Ok();
+  }
+  // Attaches an idmapped clone of `source` at <dir>/<name>.
+  Status Add(const fs::path& source, int userns_fd, const std::string& name) {
+    DD_ASSIGN_OR_RETURN(tree, IdmappedClone(source, userns_fd));
+    std::error_code ec;
+    fs::create_directory(dir_ / name, ec);
+    return AttachTree(tree.get(), dir_ / name);
+  }
+  const fs::path& dir() const { return dir_; }
+
+ private:
+  fs::path dir_;
+  bool mounted_ = false;
+};
+
+// The overlay of Mount() with `users`: each layer an idmapped clone (an
+// overlay below it is one already, and only linked), named "0", "1", … in
+// the staging dir; upper and work through one clone of their parent.
+Status MountIdmapped(const std::vector<fs::path>& layers, const fs::path& upper,
+                     const fs::path& work, const fs::path& target, const UserNamespace& users) {
+  if (fs::absolute(upper).parent_path() != fs::absolute(work).parent_path())
+    return Internal("an idmapped overlay needs its upper and work dirs side by side");
+  Staging staging(work.string() + ".stage");
+  DD_RETURN_IF_ERROR(staging.Mount());
+  std::string lowerdir;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    std::string name = std::to_string(i);
+    if (OnOverlayfs(layers[i])) {
+      std::error_code ec;
+      fs::create_directory_symlink(fs::absolute(layers[i]), staging.dir() / name, ec);
+      if (ec) return Internal("link lower layer: " + ec.message());
+    } else {
+      DD_RETURN_IF_ERROR(staging.Add(layers[i], users.ids_fd(), name));
+    }
+    lowerdir += (lowerdir.empty() ? "" : ":") + name;
+  }
+  DD_RETURN_IF_ERROR(staging.Add(fs::absolute(upper).parent_path(), users.upper_fd(), "u"));
+  std::string options = "lowerdir=" + lowerdir + ",upperdir=u/" + upper.filename().string() +
+                        ",workdir=u/" + work.filename().string() + ",index=off";
+  if (options.size() >= 4000)
+    return Invalid("too many layers to stack (" + std::to_string(layers.size()) + ")");
+  return MountVia(staging.dir(), options, fs::absolute(target));
+}
+
 }  // namespace
 
 Result<OverlayMount> OverlayMount::Mount(const std::vector<fs::path>& lowers, const fs::path& upper,
-                                         const fs::path& work, const fs::path& target) {
+                                         const fs::path& work, const fs::path& target,
+                                         const UserNamespace* users) {
   std::error_code ec;
   for (const auto& d : {upper, work, target}) fs::create_directories(d, ec);
   std::vector<fs::path> layers = lowers;
@@ -48,6 +113,10 @@ Result<OverlayMount> OverlayMount::Mount(const std::vector<fs::path>& lowers, co
     fs::path empty = work.string() + ".empty";
     fs::create_directories(empty, ec);
     layers.push_back(empty);
+  }
+  if (users) {
+    DD_RETURN_IF_ERROR(MountIdmapped(layers, upper, work, target, *users));
+    return OverlayMount(target);
   }
   std::string tail = ",upperdir=" + fs::absolute(upper).string() +
                      ",workdir=" + fs::absolute(work).string() + ",index=off";

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,9 +77,49 @@ std::string ResolvConf(const ContainerSpec& spec) {
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
+// Mounts attached for one container, detached when it is done.
+class Attached {
+ public:
+  Attached() = default;
+  Attached(const Attached&) = delete;
+  Attached& operator=(const Attached&) = delete;
+  ~Attached() {
+    for (auto it = paths_.rbegin(); it != paths_.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
+  }
+  void Add(fs::path p) { paths_.push_back(std::move(p)); }
+
+ private:
+  std::vector<fs::path> paths_;
+};
+
+// With spec.users, the container's binds are idmapped clones of their
+// sources, attached under `dir`: otherwise its root could not read a 0600
+// context file or write to a cache mount, which belong to host root on disk.
+Status IdmapBinds(ContainerSpec& spec, const fs::path& dir, Attached& attached) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  for (size_t i = 0; i < spec.binds.size(); ++i) {
+    BindMount& b = spec.binds[i];
+    if (OnOverlayfs(b.source)) continue;  // an overlay over idmapped layers
+    DD_ASSIGN_OR_RETURN(tree, IdmappedClone(b.source, spec.users->ids_fd()));
+    fs::path at = dir / std::to_string(i);
+    if (fs::is_directory(b.source, ec)) {
+      fs::create_directory(at, ec);
+    } else {
+      UniqueFd(::open(at.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    }
+    DD_RETURN_IF_ERROR(AttachTree(tree.get(), at));
+    attached.Add(at);
+    b.source = at;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-Result<RunResult> Run(const ContainerSpec& spec, const RunOptions& options) {
+Result<RunResult> Run(const ContainerSpec& requested, const RunOptions& options) {
+  if (requested.users && requested.privileged)
+    return Invalid("a privileged container runs as host root, not in a user namespace");
   std::error_code ec;
   fs::create_directories(options.state_dir, ec);
   TempDir bundle(options.state_dir, "bundle");
@@ -87,10 +128,17 @@ Result<RunResult> Run(const ContainerSpec& spec, const RunOptions& options) {
   fs::path hosts = bundle.path() / "hosts", resolv = bundle.path() / "resolv.conf";
   std::string host_lines =
       "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" +
-      spec.hostname + "\n";
-  for (const auto& line : spec.extra_hosts) host_lines += line + "\n";
+      requested.hostname + "\n";
+  for (const auto& line : requested.extra_hosts) host_lines += line + "\n";
   DD_RETURN_IF_ERROR(WriteText(hosts, host_lines));
-  DD_RETURN_IF_ERROR(WriteText(resolv, ResolvConf(spec)));
+  DD_RETURN_IF_ERROR(WriteText(resolv, ResolvConf(requested)));
+  ContainerSpec spec = requested;
+  Attached attached;  // detached before the bundle is removed
+  if (spec.users) {
+    // runc mounts the root from inside the user namespace.
+    DD_RETURN_IF_ERROR(CheckSearchable(spec.rootfs.parent_path(), spec.users->mapping()));
+    DD_RETURN_IF_ERROR(IdmapBinds(spec, bundle.path() / "binds", attached));
+  }
   // runc makes the cgroup below its own (a relative path) and removes it.
   const std::string& cgroup = id;
   DD_RETURN_IF_ERROR(

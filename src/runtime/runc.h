@@ -1,11 +1,16 @@
-// runtime/'s own: a short runc subcommand, shared by run.cc and leftovers.cc.
+// runtime/'s own: runc subcommands, limits and idmapped mounts, shared by
+// its files.
 #pragma once
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "base/fd.h"
+#include "base/result.h"
 #include "runtime/runtime.h"
 
 namespace drydock::runtime {
@@ -17,6 +22,23 @@ int RuncCommand(const std::vector<std::string>& args);
 // In a forked child before exec: closes every descriptor from `first` on
 // (async-signal-safe).
 void CloseFrom(int first);
+
+// "0 <host_id> <size>\n": a uid_map/gid_map line for the mapping.
+std::string MapLines(const IdMapping& mapping);
+// Writes `lines` as the uid and gid maps of process `pid` (in a new user
+// namespace of its own).
+Status WriteIdMaps(pid_t pid, const std::string& lines);
+// A detached clone of the mount at `path` (a directory or a file), idmapped
+// through the user namespace `userns_fd`; the error names the filesystem
+// when it does not take idmapped mounts.
+Result<UniqueFd> IdmappedClone(const std::filesystem::path& path, int userns_fd);
+// Attaches a detached mount tree at `target` (which must exist).
+Status AttachTree(int tree, const std::filesystem::path& target);
+// Host id m.host_id (a container's root) may pass through `dir` and each of
+// its parents; the error names the one it may not.
+Status CheckSearchable(const std::filesystem::path& dir, const IdMapping& m);
+// overlayfs cannot be idmapped (an overlay over idmapped layers needs not be).
+bool OnOverlayfs(const std::filesystem::path& path);
 
 // Tells whether a running container reached one of its Limits: the kernel
 // counts refused forks and OOM kills in the event files of runc's cgroup for

@@ -21,14 +21,52 @@
 
 namespace drydock::runtime {
 
+// A user namespace's ids: container ids 0 … size-1 are host ids host_id …
+// host_id+size-1, so the container's root is nobody on the host.
+struct IdMapping {
+  uint32_t host_id = 100000;
+  uint32_t size = 65536;
+};
+
+// The user namespaces that idmapped mounts and containers use for one
+// IdMapping, made once (a short-lived child each) and shared by every
+// container: files keep their ids on disk (a layer needs no shifting) and
+// appear to the container through the mapping.
+class UserNamespace {
+ public:
+  static Result<std::shared_ptr<const UserNamespace>> Create(IdMapping mapping);
+  const IdMapping& mapping() const { return mapping_; }
+  // The mapping's namespace: for lower layers and bind mounts.
+  int ids_fd() const { return ids_.get(); }
+  // The same, plus host root as container id `size`: overlayfs writes its
+  // own files (work/work) into an upper dir as host root, and without a
+  // mapping for it would mount read-only.
+  int upper_fd() const { return upper_.get(); }
+  // Whether containers can use `dir`: its filesystem takes idmapped mounts
+  // and host id host_id may pass through each of its parents. The error
+  // names what is missing.
+  Status CheckUsable(const std::filesystem::path& dir) const;
+
+ private:
+  UserNamespace(IdMapping m, UniqueFd ids, UniqueFd upper)
+      : mapping_(m), ids_(std::move(ids)), upper_(std::move(upper)) {}
+  IdMapping mapping_;
+  UniqueFd ids_, upper_;
+};
+
 // An overlayfs mount at `target` (lowers listed top-most first); unmounted
 // on destruction. With no lowers, `upper` alone becomes the root.
 class OverlayMount {
  public:
+  // With `users`, the layers are idmapped mounts (upper and work must share
+  // their parent directory) and the container's ids are what the files hold
+  // on disk. A lower on overlayfs, which the kernel will not idmap, must be
+  // one of these mounts already (a stage bound into a RUN).
   static Result<OverlayMount> Mount(const std::vector<std::filesystem::path>& lowers,
                                     const std::filesystem::path& upper,
                                     const std::filesystem::path& work,
-                                    const std::filesystem::path& target);
+                                    const std::filesystem::path& target,
+                                    const UserNamespace* users = nullptr);
   OverlayMount(OverlayMount&& o) noexcept : target_(std::exchange(o.target_, {})) {}
   OverlayMount& operator=(OverlayMount&&) = delete;
   OverlayMount(const OverlayMount&) = delete;
@@ -40,6 +78,9 @@ class OverlayMount {
   std::filesystem::path target_;
 };
 
+// With ContainerSpec::users, the container gets an idmapped clone of
+// `source`; a source on overlayfs (which the kernel will not idmap) must be
+// an OverlayMount made with the same users.
 struct BindMount {
   std::filesystem::path source;
   std::string destination;
@@ -67,24 +108,31 @@ inline constexpr const char* kNatNameserver = "10.0.2.3";
 // ContainerSpec::extra_hosts) and, with Egress::kNat, the outside. Kept
 // alive by a bind mount at `path`, which the destructor removes (and with it
 // the namespace, once no container is left in it), after stopping the NAT.
+// With `users`, the namespace belongs to a user namespace of that mapping,
+// pinned at user_path(), which its containers join with it: only then may
+// their root mount /sys and use raw sockets in it.
 class NetworkNamespace {
  public:
   static Result<NetworkNamespace> Create(const std::filesystem::path& path,
-                                         Egress egress = Egress::kNone);
+                                         Egress egress = Egress::kNone,
+                                         const UserNamespace* users = nullptr);
   NetworkNamespace(NetworkNamespace&& o) noexcept
       : path_(std::exchange(o.path_, {})),
+        user_path_(std::exchange(o.user_path_, {})),
         nat_pid_(std::exchange(o.nat_pid_, -1)),
         nat_exit_(std::move(o.nat_exit_)) {}
   NetworkNamespace& operator=(NetworkNamespace&&) = delete;
   NetworkNamespace(const NetworkNamespace&) = delete;
   ~NetworkNamespace();
   const std::filesystem::path& path() const { return path_; }
+  const std::filesystem::path& user_path() const { return user_path_; }  // "" without users
   bool nat() const { return nat_pid_ > 0; }
 
  private:
-  explicit NetworkNamespace(std::filesystem::path p) : path_(std::move(p)) {}
+  NetworkNamespace(std::filesystem::path p, std::filesystem::path u)
+      : path_(std::move(p)), user_path_(std::move(u)) {}
   Status StartNat();
-  std::filesystem::path path_;
+  std::filesystem::path path_, user_path_;
   int nat_pid_ = -1;   // slirp4netns
   UniqueFd nat_exit_;  // closing it tells slirp4netns to exit
 };
@@ -108,7 +156,13 @@ struct ContainerSpec {
   std::vector<uint32_t> additional_gids;
   Network network = Network::kHost;
   std::filesystem::path network_namespace;  // for kJoin
-  // Extra /etc/hosts lines, e.g. "127.0.0.1\twebapp" for a step id.
+  // Container root is not host root: ids mapped as `users` says, binds
+  // idmapped (the rootfs must be mounted with the same `users`). With kJoin,
+  // the network namespace must be one made with them (NetworkNamespace::
+  // user_path(), here).
+  std::shared_ptr<const UserNamespace> users;
+  std::filesystem::path
+      user_namespace;  // Extra /etc/hosts lines, e.g. "127.0.0.1\twebapp" for a step id.
   std::vector<std::string> extra_hosts;
   std::vector<BindMount> binds;
   std::vector<TmpfsMount> tmpfs;

@@ -174,6 +174,28 @@ json Resources(const Limits& limits) {
   return r;
 }
 
+// Container ids through spec.users. sysfs can only be mounted by the user
+// namespace that owns the network namespace: a joined one is made with the
+// user namespace (joined too), a new one is the container's own; the host's
+// is not, and there /sys is the host's, read-only, as Docker does.
+void AddUserNamespace(const ContainerSpec& spec, json& linux_section, json& mounts) {
+  json ns = {{"type", "user"}};
+  if (!spec.user_namespace.empty()) ns["path"] = spec.user_namespace.string();
+  linux_section["namespaces"].push_back(ns);
+  const IdMapping& m = spec.users->mapping();
+  json map = json::array({{{"containerID", 0}, {"hostID", m.host_id}, {"size", m.size}}});
+  linux_section["uidMappings"] = map;
+  linux_section["gidMappings"] = map;
+  if (spec.network != Network::kHost) return;
+  for (auto& mount : mounts) {
+    if (mount["destination"] != "/sys") continue;
+    mount = {{"destination", "/sys"},
+             {"type", "bind"},
+             {"source", "/sys"},
+             {"options", {"rbind", "nosuid", "noexec", "nodev", "ro"}}};
+  }
+}
+
 }  // namespace
 
 std::string RuntimeSpecJson(const ContainerSpec& spec, const std::filesystem::path& hosts,
@@ -245,6 +267,7 @@ std::string RuntimeSpecJson(const ContainerSpec& spec, const std::filesystem::pa
   if (spec.network == Network::kJoin)
     namespaces.push_back({{"type", "network"}, {"path", spec.network_namespace.string()}});
   json linux_section = {{"namespaces", namespaces}, {"resources", Resources(spec.limits)}};
+  if (spec.users) AddUserNamespace(spec, linux_section, mounts);
   if (!cgroup.empty()) linux_section["cgroupsPath"] = cgroup;
   if (!spec.privileged) {
     linux_section["seccomp"] = SeccompProfile();

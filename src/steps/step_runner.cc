@@ -135,8 +135,8 @@ class Run {
     fs::create_directories(o_.work_dir / "steps", ec);
     if (ec) return Internal("cannot create " + o_.work_dir.string() + ": " + ec.message());
     DD_RETURN_IF_ERROR(WriteVolumes());
-    DD_ASSIGN_OR_RETURN(
-        ns, runtime::NetworkNamespace::Create(o_.work_dir / "netns", runtime::Egress::kNat));
+    DD_ASSIGN_OR_RETURN(ns, runtime::NetworkNamespace::Create(
+                                o_.work_dir / "netns", runtime::Egress::kNat, o_.users.get()));
     ns_ = &ns;
     for (const auto& s : task_.steps) hosts_.push_back("127.0.0.1\t" + s.id);
     Schedule();
@@ -296,8 +296,10 @@ class Run {
     fs::create_directories(dir / "upper", ec);
     fs::create_directories(dir / "work", ec);
     fs::create_directories(dir / "root", ec);
-    auto mount =
-        runtime::OverlayMount::Mount(image->lowers, dir / "upper", dir / "work", dir / "root");
+    // A privileged step is host root: the user namespace is not its.
+    const runtime::UserNamespace* users = s.privileged ? nullptr : o_.users.get();
+    auto mount = runtime::OverlayMount::Mount(image->lowers, dir / "upper", dir / "work",
+                                              dir / "root", users);
     if (!mount.ok()) return mount.status();
     DD_ASSIGN_OR_RETURN(spec, Spec(s, image->config, mount->target()));
     runtime::RunOptions ro;
@@ -375,6 +377,7 @@ class Run {
     b.run_timeout = std::chrono::seconds(s.timeout);
     // A build step is sandboxed as a quick build is.
     b.limits = o_.limits;
+    b.users = o_.users;
     b.allow_host_network = o_.allow_privileged;
     b.allow_private_fetches = o_.allow_private_fetches;
     b.cancel = &stop_;
@@ -472,6 +475,10 @@ class Run {
                    : s.network == "none" ? runtime::Network::kNone
                                          : runtime::Network::kJoin;
     spec.network_namespace = ns_->path();
+    if (!s.privileged) {
+      spec.users = o_.users;
+      spec.user_namespace = ns_->user_path();
+    }
     spec.nameservers = {runtime::kNatNameserver};
     spec.limits = o_.limits;
     spec.extra_hosts = hosts_;
@@ -516,7 +523,7 @@ class Run {
   std::atomic<bool> stop_{false};
   std::string failure_;
   std::vector<DetachedStep> detached_;
-  std::map<std::string, builder::BuildResult> local_;     // images built by this run, by name
+  std::map<std::string, builder::BuildResult> local_;   // images built by this run, by name
   std::map<std::string, nlohmann::json> dependencies_;  // by build step id
   std::vector<PushedImage> pushed_;
 };

@@ -72,6 +72,9 @@ struct ExecOptions {
   // powers: refused unless the server's owner allows them.
   bool allow_privileged = false;
   runtime::Limits limits;  // each container's (build steps' RUNs too); 0s: unlimited
+  // Containers (cmd steps but privileged ones, build steps' RUNs) in a user
+  // namespace; work_dir must pass its CheckUsable.
+  std::shared_ptr<const runtime::UserNamespace> users;
   bool allow_private_fetches = false;  // build steps' ADD <url> (see builder::BuildOptions)
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::string_view)> log;  // step lines and container output

@@ -84,6 +84,7 @@ builder::BuildOptions BuildOptionsFor(RunContext& ctx, const fs::path& context,
   b.registry = RegistryOptions(ctx.options, r);
   b.run_timeout = std::chrono::seconds(r.timeout_seconds);
   b.limits = ctx.options.limits;
+  b.users = ctx.options.users;
   b.allow_host_network = ctx.options.allow_privileged_steps;
   b.allow_private_fetches = ctx.options.allow_private_fetches;
   b.cancel = ctx.cancel;

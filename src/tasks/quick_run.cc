@@ -153,6 +153,7 @@ Outcome ExecuteTaskRun(RunContext& ctx) {
   e.commit = run.source.commit;
   e.allow_privileged = ctx.options.allow_privileged_steps;
   e.limits = ctx.options.limits;
+  e.users = ctx.options.users;
   e.allow_private_fetches = ctx.options.allow_private_fetches;
   e.cancel = ctx.cancel;
   e.log = [&](std::string_view s) { ctx.log.Output(s); };

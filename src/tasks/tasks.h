@@ -165,6 +165,9 @@ struct ServiceOptions {
   bool allow_privileged_steps = false;
   // What each container of a run (RUN steps, cmd steps) may use.
   runtime::Limits limits;
+  // Those containers in a user namespace (but privileged steps): checked
+  // usable for build_state and data_dir/runs by whoever makes it.
+  std::shared_ptr<const runtime::UserNamespace> users;
   // Sources, tarballs and ADD <url> from loopback, link-local and private
   // addresses (source::IsPrivateAddress): off, so that a run cannot read
   // the server's own ports or its network's neighbours.

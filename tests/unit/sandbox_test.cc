@@ -3,9 +3,11 @@
 // once it holds, each bounded in count and time.
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -29,9 +31,10 @@ class SandboxTest : public ::testing::Test {
     DD_SKIP_UNLESS(fs::exists("/bin/busybox") && fs::exists("/usr/sbin/runc"),
                    "busybox-static and runc are needed");
     DD_SKIP_UNLESS(fs::exists("/usr/bin/slirp4netns"), "slirp4netns is needed");
-    testing::MakeBusyboxRoot(dir_.path() / "base",
-                             {"sh", "echo", "sleep", "dd", "head", "tr", "wget", "timeout",
-                              "unshare", "mount", "seq", "cat", "true", "wc", "ls"});
+    testing::MakeBusyboxRoot(
+        dir_.path() / "base",
+        {"sh", "echo", "sleep", "dd", "head", "tr", "wget", "timeout", "unshare", "mount", "seq",
+         "cat", "true", "wc", "ls", "stat", "touch", "chown"});
   }
 
   struct Outcome {
@@ -43,8 +46,8 @@ class SandboxTest : public ::testing::Test {
   Outcome Run(const std::string& script, Limits limits = {}, seconds timeout = seconds(60),
               const NetworkNamespace* ns = nullptr) {
     fs::path run = dir_.path() / ("run" + std::to_string(++runs_));
-    auto mount =
-        OverlayMount::Mount({dir_.path() / "base"}, run / "upper", run / "work", run / "root");
+    auto mount = OverlayMount::Mount({dir_.path() / "base"}, run / "upper", run / "work",
+                                     run / "root", users_.get());
     EXPECT_TRUE(mount.ok()) << mount.status().message();
     if (!mount.ok()) return {};
     ContainerSpec spec;
@@ -53,8 +56,11 @@ class SandboxTest : public ::testing::Test {
     spec.env = {"PATH=/bin"};
     spec.limits = limits;
     spec.network = ns ? Network::kJoin : Network::kNone;
+    spec.users = users_;
+    spec.binds = binds_;
     if (ns) {
       spec.network_namespace = ns->path();
+      spec.user_namespace = ns->user_path();
       spec.nameservers = {kNatNameserver};
     }
     RunOptions o;
@@ -71,8 +77,19 @@ class SandboxTest : public ::testing::Test {
     return outcome;
   }
 
+  // Runs from here on in a user namespace (container root is host id 100000).
+  void UseUserNamespace() {
+    // mkdtemp's 0700 would keep the container's root from its own root dir.
+    ASSERT_EQ(::chmod(dir_.path().c_str(), 0711), 0);
+    auto users = UserNamespace::Create({.host_id = 100000, .size = 65536});
+    ASSERT_TRUE(users.ok()) << users.status().message();
+    users_ = *users;
+  }
+
   TempDir dir_ = testing::MakeTestDir();
   int runs_ = 0;
+  std::shared_ptr<const UserNamespace> users_;  // for Run
+  std::vector<BindMount> binds_;                // for Run
 };
 
 TEST_F(SandboxTest, AForkBombFailsOnlyItsOwnContainer) {
@@ -205,6 +222,84 @@ TEST_F(SandboxTest, NatLeavesTheHostsSharedMountsAlone) {
     EXPECT_TRUE(mounted()) << "starting the NAT unmounted a mount of the host";
   }
   EXPECT_TRUE(mounted()) << "stopping the NAT unmounted a mount of the host";
+}
+
+// `s` with each run of blanks as one space.
+std::string Words(const std::string& s) {
+  std::istringstream in(s);
+  std::string out, w;
+  while (in >> w) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
+uid_t OwnerOf(const fs::path& p) {
+  struct stat st {};
+  EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
+  return st.st_uid;
+}
+
+// With a user namespace the container's root is host id 100000: a file of
+// the host's root is nobody's to it. The files it writes keep the ids it
+// sees on disk (uid 0, 1000), so a layer is the same as without one, and a
+// bind mount (a context with a 0600 file, a cache dir) works as before.
+TEST_F(SandboxTest, AUserNamespaceMakesContainerRootNobodyOnTheHost) {
+  auto host_root = Run("cat /proc/self/uid_map");  // the control: today's containers
+  EXPECT_EQ(Words(host_root.out), "0 0 4294967295");
+  UseUserNamespace();
+  fs::path context = dir_.path() / "context";
+  testing::WriteFile(context / "secret", "s3cret");
+  fs::permissions(context / "secret", fs::perms::owner_read | fs::perms::owner_write);
+  binds_ = {{context, "/context", false}};
+  auto r =
+      Run("cat /proc/self/uid_map; stat -c 'hosts:%u' /etc/hosts; cat /context/secret; echo; "
+          "touch /made /context/new && touch /owned && chown 1000:1000 /owned && echo wrote");
+  EXPECT_EQ(r.result.exit_code, 0) << r.out;
+  EXPECT_EQ(Words(r.out), "0 100000 65536 hosts:65534 s3cret wrote");
+  fs::path upper = dir_.path() / ("run" + std::to_string(runs_)) / "upper";
+  EXPECT_EQ(OwnerOf(upper / "made"), 0u);
+  EXPECT_EQ(OwnerOf(upper / "owned"), 1000u);
+  EXPECT_EQ(OwnerOf(context / "new"), 0u);
+}
+
+// The run's network namespace belongs to its user namespace: /sys is the
+// namespace's own, and the NAT reaches the outside and not the host.
+TEST_F(SandboxTest, AUserNamespaceKeepsTheRunsNetwork) {
+  DD_SKIP_UNLESS(fs::exists("/usr/sbin/ip") || fs::exists("/sbin/ip"), "iproute2 is needed");
+  Outside outside(dir_.path() / "outside");
+  UseUserNamespace();
+  auto ns = NetworkNamespace::Create(dir_.path() / "netns", Egress::kNat, users_.get());
+  ASSERT_TRUE(ns.ok()) << ns.status().message();
+  ASSERT_FALSE(ns->user_path().empty());
+  auto r =
+      Run("echo $(ls /sys/class/net); timeout 5 wget -q -O - http://" + outside.address() +
+              ":8080/; echo; timeout 3 wget -q -O - http://127.0.0.1:" + outside.loopback_port() +
+              "/ || echo no-host-loopback",
+          {}, seconds(60), &*ns);
+  EXPECT_NE(r.out.find("lo tap0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("outside says hi"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no-host-loopback"), std::string::npos) << r.out;
+}
+
+// A root the container cannot reach is named, not a bare EACCES from runc.
+TEST_F(SandboxTest, AUserNamespaceNamesADirectoryItCannotPass) {
+  UseUserNamespace();
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0700), 0);
+  fs::path run = dir_.path() / "closed";
+  auto mount = OverlayMount::Mount({dir_.path() / "base"}, run / "upper", run / "work",
+                                   run / "root", users_.get());
+  ASSERT_TRUE(mount.ok()) << mount.status().message();
+  ContainerSpec spec;
+  spec.rootfs = mount->target();
+  spec.args = {"/bin/true"};
+  spec.network = Network::kNone;
+  spec.users = users_;
+  RunOptions o;
+  o.state_dir = run / "state";
+  auto r = runtime::Run(spec, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find(dir_.path().string() + " is not searchable by others"),
+            std::string::npos)
+      << r.status().message();
 }
 
 }  // namespace
