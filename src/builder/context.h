@@ -39,9 +39,17 @@ class IgnoreMatcher {
   // directory come back, so only then must excluded directories be walked.
   bool has_exceptions() const;
 
+  // A piece of a pattern compiled at Parse (matched in context_match.cc): a
+  // rune, `?`, a class, `*`, `**` before more, `**` at the end.
+  struct Token {
+    enum Kind { kLiteral, kAnyRune, kClass, kStar, kDirs, kRest } kind;
+    std::string text;  // kLiteral: the rune's bytes; kClass: after '[' to ']'
+  };
+
  private:
   struct Rule {
     std::string pattern;  // cleaned, without the '!'
+    std::vector<Token> tokens;
     bool exception = false;
     bool literal_suffix = false;  // "**" + literal text: moby matches it as a plain suffix
   };

@@ -283,18 +283,13 @@ std::string_view TrimSpace(std::string_view s) {
 // length x path length whatever the stars. (Backtracking took exponential
 // time on runs of stars, and still hours once memoized for a pattern of
 // 2,800 stars against long paths; both found by fuzz/dockerignore.)
-struct PatternToken {
-  enum Kind { kLiteral, kAnyRune, kClass, kStar, kDirs, kRest } kind;
-  std::string_view text;  // kLiteral: the rune's bytes; kClass: after '[' to ']'
-};
-
 // Runs of `*` or of `**` mean what one does: they collapse, so they cost nothing.
-std::optional<std::vector<PatternToken>> CompilePattern(std::string_view p) {
-  using T = PatternToken;
+std::optional<std::vector<IgnoreMatcher::Token>> CompilePattern(std::string_view p) {
+  using T = IgnoreMatcher::Token;
   std::vector<T> out;
   auto push = [&out](T::Kind k, std::string_view text = {}) {
     bool repeat = !out.empty() && out.back().kind == k && (k == T::kStar || k == T::kDirs);
-    if (!repeat) out.push_back({k, text});
+    if (!repeat) out.push_back({k, std::string(text)});
   };
   while (!p.empty()) {
     char32_t r;
@@ -337,18 +332,17 @@ std::optional<std::vector<PatternToken>> CompilePattern(std::string_view p) {
 
 // True when `path`, or with `or_ancestor` any of its ancestor directories
 // (the path up to one of its slashes), matches the pattern.
-bool IgnoreMatch(std::string_view pattern, std::string_view path, bool or_ancestor) {
-  using T = PatternToken;
-  auto tokens = CompilePattern(pattern);
-  if (!tokens) return false;
-  const size_t end = tokens->size();
+bool IgnoreMatch(const std::vector<IgnoreMatcher::Token>& tokens, std::string_view path,
+                 bool or_ancestor) {
+  using T = IgnoreMatcher::Token;
+  const size_t end = tokens.size();
   // live[i]: token i may match next; inside[i]: (.*/)? at i has taken some
   // of its .* and must still end with a '/'.
   std::vector<char> live(end + 1), next(end + 1), inside(end + 1), next_inside(end + 1);
   // Stars and (.*/)? may also match nothing.
   auto close = [&](std::vector<char>& set) {
     for (size_t i = 0; i < end; ++i) {
-      T::Kind k = (*tokens)[i].kind;
+      T::Kind k = tokens[i].kind;
       if (set[i] && (k == T::kStar || k == T::kDirs || k == T::kRest)) set[i + 1] = 1;
     }
   };
@@ -369,7 +363,7 @@ bool IgnoreMatch(std::string_view pattern, std::string_view path, bool or_ancest
         next[i + 1] |= slash;
       }
       if (!live[i]) continue;
-      const T& t = (*tokens)[i];
+      const T& t = tokens[i];
       bool in = false;
       switch (t.kind) {
         case T::kLiteral:
@@ -426,10 +420,14 @@ Result<IgnoreMatcher> IgnoreMatcher::Parse(std::string_view text) {
     }
     rule.pattern = CleanPath(raw);
     if (rule.pattern.size() > 1 && rule.pattern[0] == '/') rule.pattern.erase(0, 1);
-    if (!internal::GlobMatch(rule.pattern, ".").has_value()) {
+    // GlobMatch validates first: CompilePattern trusts that a '\' has something after it.
+    std::optional<std::vector<Token>> tokens;
+    if (internal::GlobMatch(rule.pattern, ".").has_value()) tokens = CompilePattern(rule.pattern);
+    if (!tokens) {
       return Invalid("line " + std::to_string(line_no) +
                      ": syntax error in pattern: " + rule.pattern);
     }
+    rule.tokens = std::move(*tokens);
     // moby matches "**" + plain text with a suffix test rather than its
     // regular expression ("**.md" thus matches "a/b.md"); keep that quirk.
     rule.literal_suffix = rule.pattern.starts_with("**") &&
@@ -447,7 +445,7 @@ bool IgnoreMatcher::has_exceptions() const {
 }
 
 bool IgnoreMatcher::Matches(const Rule& rule, std::string_view path) const {
-  if (!rule.literal_suffix) return IgnoreMatch(rule.pattern, path, /*or_ancestor=*/true);
+  if (!rule.literal_suffix) return IgnoreMatch(rule.tokens, path, /*or_ancestor=*/true);
   std::string_view suffix = std::string_view(rule.pattern).substr(2);
   auto hit = [&](std::string_view p) {
     return p.ends_with(suffix) || (suffix.starts_with('/') && p == suffix.substr(1));
