@@ -26,6 +26,12 @@ void CloseFrom(int first) {
 }
 
 int RuncCommand(const std::vector<std::string>& args) {
+  // Built before fork: the child of a threaded process must not allocate
+  // (another thread may hold the allocator's lock; under ASan the child
+  // then spun forever, and the caller waited for it).
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
     int devnull = ::open("/dev/null", O_RDWR);
@@ -33,9 +39,6 @@ int RuncCommand(const std::vector<std::string>& args) {
     ::dup2(devnull, 1);
     ::dup2(devnull, 2);
     CloseFrom(3);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
     ::execvp("runc", argv.data());
     ::_exit(127);
   }
