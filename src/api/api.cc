@@ -125,6 +125,10 @@ void Api::Impl::Route(Ctx& c, std::string_view path) {
     if (m == "GET") return ListRuns(c);
     return m == "POST" ? QueueRun(c) : MethodNotAllowed(c);
   }
+  if (path == "/events") {
+    c.resp.route = "api_events";
+    return m == "GET" ? ListEvents(c) : MethodNotAllowed(c);
+  }
   if (path == "/repositories") {
     c.resp.route = "api_repositories";
     return m == "GET" ? ListRepositories(c) : MethodNotAllowed(c);

@@ -81,6 +81,7 @@ struct Api::Impl {
   nlohmann::json TaskView(const auth::Identity& who, const tasks::Task& t);
 
   void ListRepositories(Ctx& c);
+  void ListEvents(Ctx& c);
   void ListTags(Ctx& c, const std::string& repo);
   void DeleteRepository(Ctx& c, const std::string& repo);
   void DeleteTag(Ctx& c, const std::string& repo, const std::string& tag);

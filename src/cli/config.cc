@@ -166,6 +166,11 @@ Result<Config> LoadConfig(const std::string& path) {
       if (auto s = ReadUserNamespace(b["user_namespace"], c.builds.user_namespace); !s.ok())
         return Invalid(path + ": " + s.message());
     }
+    if (auto e = y["events"]) {
+      Status s = ReadBounded(e, "events", "retention_days", 1, 3650, c.events.retention_days);
+      if (s.ok()) s = ReadBounded(e, "events", "min_kept", 0, int64_t{1} << 40, c.events.min_kept);
+      if (!s.ok()) return Invalid(path + ": " + s.message());
+    }
     if (auto t = y["triggers"]) {
       Read(t, "base_image_poll_seconds", c.triggers.base_image_poll_seconds);
       Read(t, "min_poll_seconds", c.triggers.min_poll_seconds);

@@ -42,6 +42,14 @@ struct BuildsConfig {
   std::optional<runtime::IdMapping> user_namespace;
 };
 
+// The registry's event log (GET /api/v1/events; what triggers and webhooks
+// follow): events older than retention_days are dropped hourly, but never
+// the newest min_kept.
+struct EventsConfig {
+  int64_t retention_days = 7;
+  int64_t min_kept = 10000;
+};
+
 // When saved tasks run by themselves.
 struct TriggersConfig {
   int64_t base_image_poll_seconds = 300;  // base images in other registries
@@ -63,6 +71,7 @@ struct Config {
   registry::GcOptions gc;
   int64_t gc_interval_seconds = 0;  // 0: online GC off
   std::vector<events::Endpoint> notifications;
+  EventsConfig events;
   BuildsConfig builds;
   TriggersConfig triggers;
 };

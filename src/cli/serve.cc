@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -164,19 +165,21 @@ triggers::Options TriggerOptionsFor(const Config& config, const std::string& reg
     if (name != registry_host) o.own_registries.push_back(name);
   }
   o.base_image_poll_interval = std::chrono::seconds(config.triggers.base_image_poll_seconds);
+  if (const char* d = std::getenv("DRYDOCK_TEST_TRIGGER_DELAY_MS"))
+    o.test_handle_delay = std::chrono::milliseconds(std::atoll(d));
   o.min_poll_interval = std::chrono::seconds(config.triggers.min_poll_seconds);
   o.allow_private_fetches = config.builds.allow_private_fetches;
   return o;
 }
 
-// Runs GC every `interval` seconds until destroyed.
-class GcLoop {
+// Runs `job` every `interval` until destroyed; never when it is zero.
+class Periodic {
  public:
-  GcLoop(registry::Registry& r, registry::GcOptions o, int64_t interval)
-      : r_(r), o_(o), interval_(interval) {
-    if (interval_ > 0) thread_ = std::thread([this] { Loop(); });
+  Periodic(std::chrono::seconds interval, std::function<void()> job)
+      : interval_(interval), job_(std::move(job)) {
+    if (interval_.count() > 0) thread_ = std::thread([this] { Loop(); });
   }
-  ~GcLoop() {
+  ~Periodic() {
     {
       std::lock_guard lock(mu_);
       stop_ = true;
@@ -188,27 +191,41 @@ class GcLoop {
  private:
   void Loop() {
     std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::seconds(interval_), [&] { return stop_; })) {
+    while (!cv_.wait_for(lock, interval_, [&] { return stop_; })) {
       lock.unlock();
-      auto report = r_.CollectGarbage(o_);
-      if (report.ok()) {
-        spdlog::info("gc: {} manifests, {} links, {} blobs ({} bytes), {} uploads removed",
-                     report->manifests_deleted, report->links_removed, report->blobs_deleted,
-                     report->bytes_freed, report->uploads_removed);
-      } else {
-        spdlog::error("gc failed: {}", report.status().message());
-      }
+      job_();
       lock.lock();
     }
   }
-  registry::Registry& r_;
-  registry::GcOptions o_;
-  int64_t interval_;
+  std::chrono::seconds interval_;
+  std::function<void()> job_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
   std::thread thread_;
 };
+
+void CollectGarbage(registry::Registry& r, const registry::GcOptions& o) {
+  auto report = r.CollectGarbage(o);
+  if (report.ok()) {
+    spdlog::info("gc: {} manifests, {} links, {} blobs ({} bytes), {} uploads removed",
+                 report->manifests_deleted, report->links_removed, report->blobs_deleted,
+                 report->bytes_freed, report->uploads_removed);
+  } else {
+    spdlog::error("gc failed: {}", report.status().message());
+  }
+}
+
+// Events older than the retention go, but never the newest min_kept (a
+// consumer that was down for longer than the retention resumes from those).
+void PruneEvents(storage::MetadataStore& meta, const EventsConfig& c) {
+  int64_t before = static_cast<int64_t>(::time(nullptr)) - c.retention_days * 86400;
+  auto pruned = meta.PruneEvents(before, c.min_kept);
+  if (!pruned.ok())
+    spdlog::error("pruning the event log: {}", pruned.status().message());
+  else if (*pruned > 0)
+    spdlog::info("event log: {} events older than {} days removed", *pruned, c.retention_days);
+}
 
 }  // namespace
 
@@ -255,8 +272,8 @@ int Serve(const ServeFlags& flags) {
   events::Bus bus;
   std::unique_ptr<events::WebhookNotifier> notifier;
   if (!config->notifications.empty()) {
-    notifier = std::make_unique<events::WebhookNotifier>(config->notifications);
-    bus.Subscribe([&notifier](const events::ManifestEvent& e) { notifier->Enqueue(e); });
+    notifier = std::make_unique<events::WebhookNotifier>(meta, config->notifications);
+    bus.Subscribe([&notifier] { notifier->Wake(); });
   }
   registry::Options ropts = config->registry;
   ropts.public_url = config->public_url;
@@ -343,7 +360,9 @@ int Serve(const ServeFlags& flags) {
   rest = std::make_unique<api::Api>(
       authenticator, meta, reg, *runs, *task_service, *trigger_service,
       api::Options{registry_host, config->builds.max_context_bytes, base_url});
-  GcLoop gc(reg, config->gc, config->gc_interval_seconds);
+  Periodic gc(std::chrono::seconds(config->gc_interval_seconds),
+              [&] { CollectGarbage(reg, config->gc); });
+  Periodic prune_events(std::chrono::hours(1), [&] { PruneEvents(meta, config->events); });
 
   std::thread signals([&] {
     int sig = 0;

@@ -6,21 +6,93 @@
 #include <chrono>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace drydock::events {
+
+ManifestEvent FromStored(const storage::Event& e) {
+  return {e.id, e.action, e.repo, e.tag, e.digest, e.media_type, e.size, e.actor, e.time};
+}
 
 void Bus::Subscribe(Subscriber s) {
   std::lock_guard lock(mu_);
   subscribers_.push_back(std::move(s));
 }
 
-void Bus::Publish(const ManifestEvent& e) {
+void Bus::Notify() {
   std::vector<Subscriber> copy;
   {
     std::lock_guard lock(mu_);
     copy = subscribers_;
   }
-  for (const auto& s : copy) s(e);
+  for (const auto& s : copy) s();
+}
+
+LogFollower::LogFollower(storage::MetadataStore& store, std::string consumer, Handler handle,
+                         std::chrono::milliseconds poll)
+    : store_(store), consumer_(std::move(consumer)), handle_(std::move(handle)), poll_(poll) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+LogFollower::~LogFollower() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void LogFollower::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool LogFollower::HandleBatch(int64_t& cursor) {
+  auto batch = store_.EventsAfter(cursor, 100);
+  if (!batch.ok()) {
+    spdlog::warn("{}: reading the event log: {}", consumer_, batch.status().message());
+    return false;
+  }
+  for (const auto& stored : *batch) {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return false;
+    }
+    if (Status s = handle_(FromStored(stored)); !s.ok()) {
+      spdlog::warn("{}: event {} not handled yet: {}", consumer_, stored.id, s.message());
+      return false;
+    }
+    if (Status s = store_.AdvanceCursor(consumer_, stored.id); !s.ok()) {
+      spdlog::warn("{}: saving its place in the event log: {}", consumer_, s.message());
+      return false;  // handled again later: at least once
+    }
+    cursor = stored.id;
+  }
+  return !batch->empty();
+}
+
+void LogFollower::Loop() {
+  std::optional<int64_t> cursor;
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    woken_ = false;
+    lock.unlock();
+    if (!cursor) {
+      auto at = store_.InitCursor(consumer_);
+      if (at.ok())
+        cursor = *at;
+      else
+        spdlog::warn("{}: reading its place in the event log: {}", consumer_,
+                     at.status().message());
+    }
+    bool more = cursor && HandleBatch(*cursor);
+    lock.lock();
+    if (!more) cv_.wait_for(lock, poll_, [this] { return stop_ || woken_; });
+  }
 }
 
 std::string EnvelopeJson(const std::vector<ManifestEvent>& events) {
@@ -46,9 +118,12 @@ std::string EnvelopeJson(const std::vector<ManifestEvent>& events) {
   return nlohmann::json{{"events", list}}.dump();
 }
 
-WebhookNotifier::WebhookNotifier(std::vector<Endpoint> endpoints) {
-  for (auto& e : endpoints) queues_.push_back(Queue{std::move(e), {}});
-  for (size_t i = 0; i < queues_.size(); ++i) workers_.emplace_back([this, i] { Deliver(i); });
+WebhookNotifier::WebhookNotifier(storage::MetadataStore& store, std::vector<Endpoint> endpoints) {
+  for (auto& ep : endpoints) {
+    followers_.push_back(std::make_unique<LogFollower>(
+        store, "webhook:" + ep.name,
+        [this, ep = std::move(ep)](const ManifestEvent& e) { return Deliver(ep, e); }));
+  }
 }
 
 WebhookNotifier::~WebhookNotifier() {
@@ -57,17 +132,10 @@ WebhookNotifier::~WebhookNotifier() {
     stop_ = true;
   }
   cv_.notify_all();
-  for (auto& t : workers_) t.join();
 }
 
-void WebhookNotifier::Enqueue(const ManifestEvent& e) {
-  {
-    std::lock_guard lock(mu_);
-    for (auto& q : queues_) {
-      if (q.pending.size() < 10000) q.pending.push_back(e);
-    }
-  }
-  cv_.notify_all();
+void WebhookNotifier::Wake() {
+  for (auto& f : followers_) f->Wake();
 }
 
 namespace {
@@ -103,30 +171,22 @@ bool Post(const Endpoint& ep, const std::string& body, std::string& error) {
 }
 }  // namespace
 
-void WebhookNotifier::Deliver(size_t index) {
-  std::unique_lock lock(mu_);
-  while (true) {
-    cv_.wait(lock, [&] { return stop_ || !queues_[index].pending.empty(); });
-    if (stop_) return;
-    ManifestEvent e = queues_[index].pending.front();
-    Endpoint ep = queues_[index].endpoint;
-    lock.unlock();
-    std::string body = EnvelopeJson({e}), error;
-    int delay = ep.backoff_ms;
-    bool ok = false;
-    for (int attempt = 1; attempt <= ep.max_attempts && !ok; ++attempt) {
-      ok = Post(ep, body, error);
-      if (!ok) {
-        spdlog::warn("webhook {}: delivery of event {} failed (attempt {}/{}): {}", ep.name, e.id,
-                     attempt, ep.max_attempts, error);
-        std::unique_lock wait(mu_);
-        if (cv_.wait_for(wait, std::chrono::milliseconds(delay), [&] { return stop_; })) return;
-        delay *= 2;
-      }
-    }
-    lock.lock();
-    queues_[index].pending.pop_front();
+// Ok once delivered or given up on (after max_attempts): the follower
+// moves on. An error only when stopping, so that the event is sent again.
+Status WebhookNotifier::Deliver(const Endpoint& ep, const ManifestEvent& e) {
+  std::string body = EnvelopeJson({e}), error;
+  auto delay = std::chrono::milliseconds(ep.backoff_ms);
+  for (int attempt = 1; attempt <= ep.max_attempts; ++attempt) {
+    if (Post(ep, body, error)) return Status::Ok();
+    spdlog::warn("webhook {}: delivery of event {} failed (attempt {}/{}): {}", ep.name, e.id,
+                 attempt, ep.max_attempts, error);
+    if (attempt == ep.max_attempts) break;
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, delay, [this] { return stop_; }))
+      return Status(Code::kUnavailable, "stopping");
+    delay *= 2;
   }
+  return Status::Ok();
 }
 
 }  // namespace drydock::events

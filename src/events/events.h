@@ -1,15 +1,21 @@
-// Manifest events: an in-process bus (the base-image trigger subscribes to
-// it) and an optional notifier that POSTs them to webhook endpoints.
+// The registry's events as consumers see them: a durable log in the
+// metadata store (written with each change, in the same transaction),
+// followed by each consumer from its own persisted cursor; an in-process bus
+// only wakes the followers early. Webhook notifications are one consumer.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "base/result.h"
+#include "storage/metadata_store.h"
 
 namespace drydock::events {
 
@@ -25,16 +31,50 @@ struct ManifestEvent {
   int64_t time = 0;  // unix seconds
 };
 
-// Synchronous fan-out; subscribers must be quick (queue work elsewhere).
+ManifestEvent FromStored(const storage::Event& e);
+
+// "Something was written to the log": the registry notifies after each
+// change; subscribers (followers' Wake) must be quick.
 class Bus {
  public:
-  using Subscriber = std::function<void(const ManifestEvent&)>;
+  using Subscriber = std::function<void()>;
   void Subscribe(Subscriber s);
-  void Publish(const ManifestEvent& e);
+  void Notify();
 
  private:
   std::mutex mu_;
   std::vector<Subscriber> subscribers_;
+};
+
+// One consumer of the event log: hands each event after the consumer's
+// cursor to `handle`, in order and at least once, and moves the cursor past
+// it once handled. A new consumer starts at the log's end. An error from
+// `handle` is retried (the cursor stays) after `poll`. Looks for new events
+// when woken and every `poll`, since another process may write the log.
+class LogFollower {
+ public:
+  using Handler = std::function<Status(const ManifestEvent&)>;
+  LogFollower(storage::MetadataStore& store, std::string consumer, Handler handle,
+              std::chrono::milliseconds poll = std::chrono::seconds(1));
+  ~LogFollower();  // stops after the event in hand
+  LogFollower(const LogFollower&) = delete;
+  LogFollower& operator=(const LogFollower&) = delete;
+  void Wake();
+
+ private:
+  void Loop();
+  // The next batch after the cursor, each handled and passed; false when
+  // none was there or one failed.
+  bool HandleBatch(int64_t& cursor);
+
+  storage::MetadataStore& store_;
+  const std::string consumer_;
+  const Handler handle_;
+  const std::chrono::milliseconds poll_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false, woken_ = false;
+  std::thread thread_;
 };
 
 struct Endpoint {
@@ -49,29 +89,22 @@ struct Endpoint {
 // The body POSTed to webhooks, in Docker distribution's notification format.
 std::string EnvelopeJson(const std::vector<ManifestEvent>& events);
 
-// Delivers events to each endpoint in order, on its own thread, retrying
-// with exponential backoff. Pending deliveries are dropped at shutdown.
+// Delivers the log's events to each endpoint in order (a LogFollower
+// "webhook:<name>" each), retrying with exponential backoff up to
+// max_attempts, then going on. A delivery cut by a restart is made again.
 class WebhookNotifier {
  public:
-  explicit WebhookNotifier(std::vector<Endpoint> endpoints);
-  ~WebhookNotifier();
-  WebhookNotifier(const WebhookNotifier&) = delete;
-  WebhookNotifier& operator=(const WebhookNotifier&) = delete;
-
-  void Enqueue(const ManifestEvent& e);
+  WebhookNotifier(storage::MetadataStore& store, std::vector<Endpoint> endpoints);
+  ~WebhookNotifier();  // a delivery waiting to retry is left for the next start
+  void Wake();
 
  private:
-  struct Queue {
-    Endpoint endpoint;
-    std::deque<ManifestEvent> pending;
-  };
-  void Deliver(size_t index);
+  Status Deliver(const Endpoint& endpoint, const ManifestEvent& e);
 
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  std::vector<Queue> queues_;
-  std::vector<std::thread> workers_;
+  std::vector<std::unique_ptr<LogFollower>> followers_;  // last: they stop first
 };
 
 }  // namespace drydock::events

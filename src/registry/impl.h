@@ -79,10 +79,6 @@ struct Registry::Impl {
                                                   const std::string& user);
   Result<oci::Digest> DeleteTag(const std::string& repo, const std::string& tag,
                                 const std::string& user);
-  // Records the event in the metadata store and publishes it on the bus.
-  void Emit(const std::string& repo, const std::string& user, const std::string& action,
-            const std::string& tag, const oci::Digest& d, const std::string& media_type,
-            int64_t size);
 };
 
 }  // namespace drydock::registry

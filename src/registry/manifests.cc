@@ -136,7 +136,7 @@ void Registry::Impl::PutManifest(Ctx& c, const std::string& ref) {
   put.blobs = parsed->RequiredBlobs();
   put.manifests = parsed->RequiredManifests();
   put.tag = tag;
-  int64_t size = static_cast<int64_t>(put.record.content.size());
+  put.actor = c.who.user;
   auto stored = meta.PutManifest(put);
   if (!stored.ok()) {
     if (stored.status().code() == Code::kNotFound) {
@@ -144,7 +144,7 @@ void Registry::Impl::PutManifest(Ctx& c, const std::string& ref) {
     }
     return SendStatus(c.resp, stored.status(), "MANIFEST_UNKNOWN");
   }
-  Emit(c.repo, c.who.user, "push", tag.value_or(""), digest, parsed->media_type, size);
+  bus.Notify();
   c.resp.status = 201;
   c.resp.Set("Location", "/v2/" + c.repo + "/manifests/" + digest.str());
   c.resp.Set("Docker-Content-Digest", digest.str());
@@ -171,17 +171,15 @@ void Registry::Impl::DeleteManifest(Ctx& c, const std::string& ref) {
 Result<std::vector<std::string>> Registry::Impl::DeleteManifest(const std::string& repo,
                                                                 const oci::Digest& d,
                                                                 const std::string& user) {
-  auto tags = meta.DeleteManifest(repo, d);
-  if (!tags.ok()) return tags.status();
-  Emit(repo, user, "delete", "", d, "", 0);
-  for (const auto& t : *tags) Emit(repo, user, "delete", t, d, "", 0);
+  auto tags = meta.DeleteManifest(repo, d, user);
+  if (tags.ok()) bus.Notify();
   return tags;
 }
 
 Result<oci::Digest> Registry::Impl::DeleteTag(const std::string& repo, const std::string& tag,
                                               const std::string& user) {
-  auto d = meta.DeleteTag(repo, tag);
-  if (d.ok()) Emit(repo, user, "delete", tag, *d, "", 0);
+  auto d = meta.DeleteTag(repo, tag, user);
+  if (d.ok()) bus.Notify();
   return d;
 }
 

@@ -275,18 +275,6 @@ void Registry::Impl::TokenEndpoint(http::Request& req, http::Response& resp) {
   resp.Set("Content-Type", "application/json");
 }
 
-void Registry::Impl::Emit(const std::string& repo, const std::string& user,
-                          const std::string& action, const std::string& tag, const oci::Digest& d,
-                          const std::string& media_type, int64_t size) {
-  storage::Event e{0,       action,     repo, tag,
-                   d.str(), media_type, user, static_cast<int64_t>(::time(nullptr))};
-  // A failed append still publishes (with id 0): the change itself is made,
-  // and in-process consumers (triggers, webhooks) must not miss it.
-  auto id = meta.AppendEvent(e);
-  bus.Publish(events::ManifestEvent{id.ok() ? *id : 0, action, repo, tag, d.str(), media_type, size,
-                                    user, e.time});
-}
-
 Result<std::vector<std::string>> Registry::DeleteManifest(const std::string& repo,
                                                           const oci::Digest& digest,
                                                           const std::string& user) {

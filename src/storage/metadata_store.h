@@ -1,7 +1,9 @@
 // Everything about the registry that is not blob bytes: repositories, blob
 // links, manifests, tags, referrers, upload sessions, users, events and runs.
 // Each method is one transaction, so a crash leaves either all of a change
-// or none of it.
+// or none of it. Registry changes write their events in the same
+// transaction (an outbox): consumers follow the event log with cursors and
+// miss nothing a crash interrupted.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +34,7 @@ struct ManifestPut {
   std::vector<oci::Digest> blobs;      // must be linked in the repository
   std::vector<oci::Digest> manifests;  // must exist in the repository
   std::optional<std::string> tag;
+  std::string actor;  // in the push event ("user:alice", "run:ca12")
 };
 
 struct Referrer {
@@ -75,11 +78,13 @@ struct Grant {
   std::string actions;  // comma separated: pull,push,delete
 };
 
+// A registry event: its id is its place in the log (increasing, never reused).
 struct Event {
   int64_t id = 0;
   std::string action;  // push | delete
   std::string repo, tag, digest, media_type, actor;
-  int64_t time = 0;
+  int64_t time = 0;  // unix seconds
+  int64_t size = 0;  // of the manifest, for a push
 };
 
 struct UploadRecord {
@@ -111,6 +116,14 @@ struct RunRow {
   std::string error;
   // Free text that RunQuery::image is searched in (a substring match).
   std::string output_images;
+  // What queued it, e.g. "base-image:app@sha256:…": at most one run per
+  // cause, so a cause handled twice (after a crash) queues one run. "" = none.
+  std::string cause;
+};
+
+struct CreatedRun {
+  int64_t seq = 0;
+  bool created = false;  // false: a run with the same cause existed, `seq` is its
 };
 
 struct RunQuery {
@@ -156,9 +169,12 @@ class MetadataStore {
   virtual Result<ManifestRecord> GetManifest(const std::string& repo, const oci::Digest& d) = 0;
   virtual Result<oci::Digest> ResolveTag(const std::string& repo, const std::string& tag) = 0;
   // Removes the manifest and every tag pointing at it; returns those tags.
+  // Events: a delete of the digest, then one per tag, by `actor`.
   virtual Result<std::vector<std::string>> DeleteManifest(const std::string& repo,
-                                                          const oci::Digest& d) = 0;
-  virtual Result<oci::Digest> DeleteTag(const std::string& repo, const std::string& tag) = 0;
+                                                          const oci::Digest& d,
+                                                          const std::string& actor) = 0;
+  virtual Result<oci::Digest> DeleteTag(const std::string& repo, const std::string& tag,
+                                        const std::string& actor) = 0;
   virtual Result<std::vector<std::string>> ListTags(const std::string& repo, const Page& page) = 0;
   virtual Result<bool> RepositoryExists(const std::string& repo) = 0;
   virtual Result<std::vector<std::string>> ListRepositories(const Page& page) = 0;
@@ -192,8 +208,16 @@ class MetadataStore {
   // Returns how many were removed.
   virtual Result<int64_t> DeleteApiTokensOf(const std::string& user) = 0;
 
-  virtual Result<int64_t> AppendEvent(const Event& e) = 0;
+  // The event log: events with id > `id`, oldest first, at most `limit`.
   virtual Result<std::vector<Event>> EventsAfter(int64_t id, int64_t limit) = 0;
+  // Drops events older than `before` (unix seconds) except the newest
+  // `keep` ones; returns how many went.
+  virtual Result<int64_t> PruneEvents(int64_t before, int64_t keep) = 0;
+  // A consumer's place in the log: the last event it handled. A new
+  // consumer's starts at the log's end (it is not sent the past). Advancing
+  // never moves it back, so a slow duplicate consumer cannot undo progress.
+  virtual Result<int64_t> InitCursor(const std::string& consumer) = 0;
+  virtual Status AdvanceCursor(const std::string& consumer, int64_t position) = 0;
 
   // Server-wide secrets and settings (e.g. the token signing key).
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
@@ -202,9 +226,11 @@ class MetadataStore {
 
   // Runs. CreateRun assigns the next seq (never reused), names the row
   // make_id(seq) and returns the seq; `row.id` and `row.seq` are ignored.
-  virtual Result<int64_t> CreateRun(const RunRow& row,
-                                    const std::function<std::string(int64_t)>& make_id) = 0;
-  // Overwrites every field but id, seq and create time. With `if_status`
+  // With a `row.cause` already queued, nothing is written and that run's
+  // seq comes back with created = false.
+  virtual Result<CreatedRun> CreateRun(const RunRow& row,
+                                       const std::function<std::string(int64_t)>& make_id) = 0;
+  // Overwrites every field but id, seq, create time and cause. With `if_status`
   // non-empty, only while the stored status is one of those: returns whether
   // the row changed (compare-and-set for claiming and canceling a run).
   // kNotFound when there is no such run.

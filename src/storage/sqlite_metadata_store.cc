@@ -78,13 +78,21 @@ CREATE INDEX api_tokens_user ON api_tokens(user);
 UPDATE settings SET value=lower(hex(randomblob(32)))
   WHERE key='token_signing_key' AND value='unused-until-serve';
 )sql",
+    // 3: the event log's consumers (cursors), manifest sizes in events, runs
+    // keyed by their cause (one run per base-image update, webhook delivery, …).
+    R"sql(
+ALTER TABLE events ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE cursors(consumer TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
+ALTER TABLE runs ADD COLUMN cause TEXT;
+CREATE UNIQUE INDEX runs_cause ON runs(cause) WHERE cause IS NOT NULL;
+)sql",
 };
 constexpr int64_t kSchemaVersion = 1 + std::size(kMigrations);
 
 // The columns ReadRun expects, in order.
 #define DD_RUN_COLUMNS                                                                          \
   "id, seq, status, type, task, create_time, start_time, finish_time, request, result, error, " \
-  "output_images"
+  "output_images, cause"
 
 int64_t Now() { return static_cast<int64_t>(::time(nullptr)); }
 
@@ -210,6 +218,9 @@ class SqliteMetadataStore final : public MetadataStore {
       DD_RETURN_IF_ERROR(
           s->Bind(1, m.repo).Bind(2, *put.tag).Bind(3, m.digest.str()).Bind(4, Now()).Run());
     }
+    DD_RETURN_IF_ERROR(
+        InsertEvent(*c, Event{0, "push", m.repo, put.tag.value_or(""), m.digest.str(), m.media_type,
+                              put.actor, Now(), static_cast<int64_t>(m.content.size())}));
     DD_RETURN_IF_ERROR(tx.Commit());
     return change;
   }
@@ -243,8 +254,8 @@ class SqliteMetadataStore final : public MetadataStore {
     return oci::Digest::Parse(s->Text(0));
   }
 
-  Result<std::vector<std::string>> DeleteManifest(const std::string& repo,
-                                                  const oci::Digest& d) override {
+  Result<std::vector<std::string>> DeleteManifest(const std::string& repo, const oci::Digest& d,
+                                                  const std::string& actor) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
     Transaction tx(*c);
     DD_RETURN_IF_ERROR(tx.status());
@@ -260,19 +271,31 @@ class SqliteMetadataStore final : public MetadataStore {
     }
     DD_RETURN_IF_ERROR(DeleteManifestRows(*c, repo, d));
     if (c->Changes() == 0) return NotFound("manifest " + d.str() + " not found in " + repo);
+    DD_RETURN_IF_ERROR(InsertEvent(*c, Event{0, "delete", repo, "", d.str(), "", actor, Now()}));
+    for (const auto& t : tags)
+      DD_RETURN_IF_ERROR(InsertEvent(*c, Event{0, "delete", repo, t, d.str(), "", actor, Now()}));
     DD_RETURN_IF_ERROR(tx.Commit());
     return tags;
   }
 
-  Result<oci::Digest> DeleteTag(const std::string& repo, const std::string& tag) override {
+  Result<oci::Digest> DeleteTag(const std::string& repo, const std::string& tag,
+                                const std::string& actor) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare("DELETE FROM tags WHERE repo=? AND tag=? RETURNING digest"));
-    s->Bind(1, repo).Bind(2, tag);
-    DD_ASSIGN_OR_RETURN(row, s->Step());
-    if (!row) return NotFound("tag " + tag + " not found in " + repo);
-    auto d = oci::Digest::Parse(s->Text(0));
-    DD_RETURN_IF_ERROR(s->Run());
-    return d;
+    Transaction tx(*c);
+    DD_RETURN_IF_ERROR(tx.status());
+    std::string digest;
+    {
+      DD_ASSIGN_OR_RETURN(s,
+                          c->Prepare("DELETE FROM tags WHERE repo=? AND tag=? RETURNING digest"));
+      s->Bind(1, repo).Bind(2, tag);
+      DD_ASSIGN_OR_RETURN(row, s->Step());
+      if (!row) return NotFound("tag " + tag + " not found in " + repo);
+      digest = s->Text(0);
+      DD_RETURN_IF_ERROR(s->Run());
+    }
+    DD_RETURN_IF_ERROR(InsertEvent(*c, Event{0, "delete", repo, tag, digest, "", actor, Now()}));
+    DD_RETURN_IF_ERROR(tx.Commit());
+    return oci::Digest::Parse(digest);
   }
 
   Result<std::vector<std::string>> ListTags(const std::string& repo, const Page& page) override {
@@ -521,38 +544,49 @@ class SqliteMetadataStore final : public MetadataStore {
     return out;
   }
 
-  Result<int64_t> AppendEvent(const Event& e) override {
-    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(
-        s, c->Prepare("INSERT INTO events(action,repo,tag,digest,media_type,actor,time) "
-                      "VALUES(?,?,?,?,?,?,?) RETURNING id"));
-    s->Bind(1, e.action)
-        .Bind(2, e.repo)
-        .Bind(3, e.tag)
-        .Bind(4, e.digest)
-        .Bind(5, e.media_type)
-        .Bind(6, e.actor)
-        .Bind(7, e.time);
-    DD_ASSIGN_OR_RETURN(row, s->Step());
-    if (!row) return Internal("event insert returned no id");
-    int64_t id = s->Int(0);
-    DD_RETURN_IF_ERROR(s->Run());
-    return id;
-  }
-
   Result<std::vector<Event>> EventsAfter(int64_t id, int64_t limit) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT id,action,repo,tag,digest,media_type,actor,time FROM "
-                                      "events WHERE id>? ORDER BY id LIMIT ?"));
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT id,action,repo,tag,digest,media_type,actor,time,size "
+                                      "FROM events WHERE id>? ORDER BY id LIMIT ?"));
     s->Bind(1, id).Bind(2, limit);
     std::vector<Event> out;
     while (true) {
       DD_ASSIGN_OR_RETURN(row, s->Step());
       if (!row) break;
       out.push_back(Event{s->Int(0), s->Text(1), s->Text(2), s->Text(3), s->Text(4), s->Text(5),
-                          s->Text(6), s->Int(7)});
+                          s->Text(6), s->Int(7), s->Int(8)});
     }
     return out;
+  }
+
+  Result<int64_t> PruneEvents(int64_t before, int64_t keep) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("DELETE FROM events WHERE time<? AND id<=(SELECT "
+                                      "coalesce(max(id),0) FROM events)-?"));
+    DD_RETURN_IF_ERROR(s->Bind(1, before).Bind(2, keep).Run());
+    return c->Changes();
+  }
+
+  Result<int64_t> InitCursor(const std::string& consumer) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("INSERT OR IGNORE INTO cursors(consumer,position) "
+                                        "VALUES(?,(SELECT coalesce(max(id),0) FROM events))"));
+      DD_RETURN_IF_ERROR(s->Bind(1, consumer).Run());
+    }
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT position FROM cursors WHERE consumer=?"));
+    s->Bind(1, consumer);
+    DD_ASSIGN_OR_RETURN(row, s->Step());
+    if (!row) return Internal("cursor " + consumer + " vanished");
+    return s->Int(0);
+  }
+
+  Status AdvanceCursor(const std::string& consumer, int64_t position) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("INSERT INTO cursors(consumer,position) VALUES(?,?) "
+                                      "ON CONFLICT(consumer) DO UPDATE SET "
+                                      "position=max(position, excluded.position)"));
+    return s->Bind(1, consumer).Bind(2, position).Run();
   }
 
   Result<std::optional<std::string>> GetSetting(const std::string& key) override {
@@ -574,16 +608,22 @@ class SqliteMetadataStore final : public MetadataStore {
     return *v;
   }
 
-  Result<int64_t> CreateRun(const RunRow& row,
-                            const std::function<std::string(int64_t)>& make_id) override {
+  Result<CreatedRun> CreateRun(const RunRow& row,
+                               const std::function<std::string(int64_t)>& make_id) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
     Transaction tx(*c);
     DD_RETURN_IF_ERROR(tx.status());
+    if (!row.cause.empty()) {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT seq FROM runs WHERE cause=?"));
+      s->Bind(1, row.cause);
+      DD_ASSIGN_OR_RETURN(found, s->Step());
+      if (found) return CreatedRun{s->Int(0), false};
+    }
     int64_t seq = 0;
     {
       DD_ASSIGN_OR_RETURN(
           s, c->Prepare("INSERT INTO runs(status,type,task,create_time,start_time,finish_time,"
-                        "request,result,error,output_images) VALUES(?,?,?,?,?,?,?,?,?,?) "
+                        "request,result,error,output_images,cause) VALUES(?,?,?,?,?,?,?,?,?,?,?) "
                         "RETURNING seq"));
       s->Bind(1, row.status)
           .Bind(2, row.type)
@@ -595,6 +635,10 @@ class SqliteMetadataStore final : public MetadataStore {
           .Bind(8, row.result_json)
           .Bind(9, row.error)
           .Bind(10, row.output_images);
+      if (row.cause.empty())
+        s->BindNull(11);
+      else
+        s->Bind(11, row.cause);
       DD_ASSIGN_OR_RETURN(got, s->Step());
       if (!got) return Internal("run insert returned no seq");
       seq = s->Int(0);
@@ -603,7 +647,7 @@ class SqliteMetadataStore final : public MetadataStore {
     DD_ASSIGN_OR_RETURN(s, c->Prepare("UPDATE runs SET id=? WHERE seq=?"));
     DD_RETURN_IF_ERROR(s->Bind(1, make_id(seq)).Bind(2, seq).Run());
     DD_RETURN_IF_ERROR(tx.Commit());
-    return seq;
+    return CreatedRun{seq, true};
   }
 
   Result<bool> UpdateRun(const RunRow& row, const std::vector<std::string>& if_status) override {
@@ -895,6 +939,7 @@ class SqliteMetadataStore final : public MetadataStore {
     r.result_json = s.Text(9);
     r.error = s.Text(10);
     r.output_images = s.Text(11);
+    if (!s.IsNull(12)) r.cause = s.Text(12);
     return r;
   }
 
@@ -923,6 +968,22 @@ class SqliteMetadataStore final : public MetadataStore {
     DD_ASSIGN_OR_RETURN(s,
                         c.Prepare("INSERT OR IGNORE INTO repositories(name,created) VALUES(?,?)"));
     return s->Bind(1, repo).Bind(2, Now()).Run();
+  }
+
+  // One row of the event log, in the caller's transaction (the outbox).
+  static Status InsertEvent(sqlite::Connection& c, const Event& e) {
+    DD_ASSIGN_OR_RETURN(
+        s, c.Prepare("INSERT INTO events(action,repo,tag,digest,media_type,actor,time,size) "
+                     "VALUES(?,?,?,?,?,?,?,?)"));
+    return s->Bind(1, e.action)
+        .Bind(2, e.repo)
+        .Bind(3, e.tag)
+        .Bind(4, e.digest)
+        .Bind(5, e.media_type)
+        .Bind(6, e.actor)
+        .Bind(7, e.time)
+        .Bind(8, e.size)
+        .Run();
   }
 
   // Leaves Changes() reporting the manifests row deletion.

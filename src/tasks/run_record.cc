@@ -199,6 +199,7 @@ storage::RunRow ToRow(const Run& run) {
   row.request_json = RequestToJson(run.request).dump();
   row.result_json = ResultToJson(run).dump();
   row.error = run.error;
+  row.cause = run.request.cause;
   return row;
 }
 
@@ -214,6 +215,7 @@ Result<Run> FromRow(const storage::RunRow& row) {
   run.seq = row.seq;
   run.status = *status;
   run.request = RequestFromJson(request);
+  run.request.cause = row.cause;
   run.create_time_ms = row.create_time_ms;
   run.start_time_ms = row.start_time_ms;
   run.finish_time_ms = row.finish_time_ms;

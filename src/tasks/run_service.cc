@@ -167,7 +167,9 @@ Result<Run> RunService::Queue(RunRequest request) {
     // Under the queue lock: no worker sees the run before its images are
     // expanded and its upload claimed.
     std::lock_guard lock(impl_->mu);
-    DD_ASSIGN_OR_RETURN(seq, impl_->store.CreateRun(impl_->RowOf(run), RunId));
+    DD_ASSIGN_OR_RETURN(created, impl_->store.CreateRun(impl_->RowOf(run), RunId));
+    if (!created.created) return Get(RunId(created.seq));  // queued for this cause already
+    int64_t seq = created.seq;
     run.seq = seq;
     run.id = RunId(seq);
     run.request.images = internal::ExpandImages(run.request.images, run.id);

@@ -311,7 +311,8 @@ Result<std::vector<Task>> TaskService::List() {
 
 Status TaskService::Delete(const std::string& name) { return store_.DeleteTask(name); }
 
-Result<Run> TaskService::Queue(const std::string& name, const RunOverrides& o, RunTrigger trigger) {
+Result<Run> TaskService::Queue(const std::string& name, const RunOverrides& o, RunTrigger trigger,
+                               const std::string& cause) {
   DD_ASSIGN_OR_RETURN(t, Get(name));
   RunRequest r;
   r.type = IsTaskFile(t.file) || !t.task_file.empty() ? "AutoRun" : "AutoBuild";
@@ -351,6 +352,7 @@ Result<Run> TaskService::Queue(const std::string& name, const RunOverrides& o, R
     state["updateTriggerToken"] = o.update_trigger_token;
     DD_RETURN_IF_ERROR(SetState(name, state.dump()));
   }
+  r.cause = cause;
   return runs_.Queue(std::move(r));
 }
 

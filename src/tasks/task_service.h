@@ -106,8 +106,10 @@ class TaskService {
   Status Delete(const std::string& name);
 
   // Queues an AutoBuild (AutoRun for a task file) of the task. A source
-  // trigger builds its commit.
-  Result<Run> Queue(const std::string& name, const RunOverrides& overrides, RunTrigger trigger);
+  // trigger builds its commit. A `cause` already queued returns that run
+  // (RunRequest::cause).
+  Result<Run> Queue(const std::string& name, const RunOverrides& overrides, RunTrigger trigger,
+                    const std::string& cause = "");
 
   // Records the base images a finished run of a task was built from.
   void OnRunFinished(const Run& run);

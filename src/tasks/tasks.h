@@ -105,6 +105,10 @@ struct RunRequest {
   std::string git_token;                        // private repositories; never logged or returned
   std::vector<RegistryCredential> credentials;  // passwords never logged or returned
   RunTrigger trigger;
+  // What queued it ("base-image:TASK:DIGEST", …): Queue returns the run
+  // already queued for the same cause instead of a second one, so a trigger
+  // that handles an event twice (after a crash) queues one run. "" = none.
+  std::string cause;
 };
 
 struct SourceInfo {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <deque>
 #include <set>
+#include <thread>
 
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -32,20 +33,17 @@ bool Covers(const tasks::Task& task, const storage::DependencyRow& row) {
 
 }  // namespace
 
-void Service::HandlePush(const events::ManifestEvent& e) {
-  if (e.action != "push" || e.tag.empty()) return;
+Status Service::HandlePush(const events::ManifestEvent& e) {
+  if (e.action != "push" || e.tag.empty()) return Status::Ok();
   std::vector<storage::DependencyRow> rows;
   for (const auto& registry : options_.own_registries) {
-    auto found = store_.Dependents(registry, e.repository, e.tag);
-    if (!found.ok()) {
-      spdlog::warn("base-image trigger: {}", found.status().message());
-      return;
-    }
-    rows.insert(rows.end(), found->begin(), found->end());
+    DD_ASSIGN_OR_RETURN(found, store_.Dependents(registry, e.repository, e.tag));
+    rows.insert(rows.end(), found.begin(), found.end());
   }
-  if (rows.empty()) return;
+  if (rows.empty()) return Status::Ok();
+  std::this_thread::sleep_for(options_.test_handle_delay);
   tasks::ImageDescriptor image{options_.own_registries.front(), e.repository, e.tag, e.digest};
-  OnBaseUpdated(rows, image, CascadeOf(image));
+  return OnBaseUpdated(rows, image, CascadeOf(image), "event:" + std::to_string(e.id));
 }
 
 // The tasks whose runs led to this push: the pushing run's cascade plus its
@@ -78,9 +76,14 @@ bool Service::HasQueuedRun(const std::string& task) {
   return runs.ok() && !runs->empty();
 }
 
-void Service::OnBaseUpdated(const std::vector<storage::DependencyRow>& rows,
-                            const tasks::ImageDescriptor& image, std::vector<std::string> cascade) {
+// A store that fails (kInternal, kUnavailable) makes the whole update fail,
+// to be handled again (runs already queued for it are found by their cause);
+// a task that cannot be queued for a reason of its own is skipped.
+Status Service::OnBaseUpdated(const std::vector<storage::DependencyRow>& rows,
+                              const tasks::ImageDescriptor& image, std::vector<std::string> cascade,
+                              const std::string& cause_id) {
   std::lock_guard lock(handle_mu_);
+  Status retry = Status::Ok();
   std::set<std::string> done;
   for (const auto& row : rows) {
     if (!done.insert(row.task).second) continue;
@@ -102,15 +105,20 @@ void Service::OnBaseUpdated(const std::vector<storage::DependencyRow>& rows,
     tasks::RunTrigger trigger;
     trigger.image_update = {image};
     trigger.cascade = cascade;
-    auto run = tasks_.Queue(row.task, {}, trigger);
+    auto run = tasks_.Queue(row.task, {}, trigger,
+                            cause_id.empty() ? "" : "base-image:" + row.task + ":" + cause_id);
     if (!run.ok()) {
       spdlog::warn("base-image trigger: cannot queue {}: {}", row.task, run.status().message());
+      Code code = run.status().code();
+      if (retry.ok() && (code == Code::kInternal || code == Code::kUnavailable))
+        retry = run.status();
       continue;
     }
     spdlog::info("base-image trigger: {} updated, queued {} of task {}", Name(image), run->id,
                  row.task);
     if (!task->update_trigger_endpoint.empty()) Notify(*task, *run, image);
   }
+  return retry;
 }
 
 // ACR's update-trigger endpoint: told which run an update queued, with the

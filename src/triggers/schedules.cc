@@ -103,7 +103,8 @@ void Service::PollBaseImages(SystemClock::time_point now) {
       }
       storage::DependencyRow row{task.name,      dep.kind, dep.registry,
                                  dep.repository, dep.tag,  dep.digest};
-      OnBaseUpdated({row}, {dep.registry, dep.repository, dep.tag, digest->str()}, {});
+      // A failure is logged there; the next poll sees the same new digest.
+      (void)OnBaseUpdated({row}, {dep.registry, dep.repository, dep.tag, digest->str()}, {});
     }
   }
 }

@@ -18,6 +18,7 @@ Service::Service(storage::MetadataStore& store, tasks::TaskService& tasks, tasks
     : store_(store), tasks_(tasks), runs_(runs), options_(std::move(options)) {}
 
 Service::~Service() {
+  pushes_.reset();
   {
     std::lock_guard lock(mu_);
     stop_ = true;
@@ -27,30 +28,14 @@ Service::~Service() {
 }
 
 void Service::Start(events::Bus& bus) {
-  bus.Subscribe([this](const events::ManifestEvent& e) {
-    if (e.action != "push" || e.tag.empty()) return;
-    {
-      std::lock_guard lock(mu_);
-      pending_.push_back(e);
-    }
-    wake_.notify_all();
+  pushes_ = std::make_unique<events::LogFollower>(
+      store_, "base-image-trigger",
+      [this](const events::ManifestEvent& e) { return HandlePush(e); });
+  bus.Subscribe([this] {
+    if (pushes_) pushes_->Wake();
   });
-  threads_.emplace_back([this] { Dispatch(); });
   threads_.emplace_back([this] { TimerLoop(); });
   threads_.emplace_back([this] { PollLoop(); });
-}
-
-void Service::Dispatch() {
-  std::unique_lock lock(mu_);
-  while (true) {
-    wake_.wait(lock, [this] { return stop_ || !pending_.empty(); });
-    if (stop_) return;
-    events::ManifestEvent e = std::move(pending_.front());
-    pending_.pop_front();
-    lock.unlock();
-    HandlePush(e);
-    lock.lock();
-  }
 }
 
 void Service::TimerLoop() {

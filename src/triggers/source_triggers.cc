@@ -115,7 +115,8 @@ void Service::PollSources(SystemClock::time_point now) {
          std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count()},
         {"error", head.ok() ? "" : head.status().message()}};
     if (head.ok()) record["commit"] = *head;
-    (void)MergeState(task.name, "sourcePoll", record.dump());  // display state; the next poll rewrites it
+    (void)MergeState(task.name, "sourcePoll",
+                     record.dump());  // display state; the next poll rewrites it
     // The first look only sets where the branch is.
     if (!head.ok() || last.empty() || *head == last) continue;
     tasks::RunTrigger trigger;

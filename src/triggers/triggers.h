@@ -19,12 +19,12 @@
 #include <vector>
 
 #include "base/result.h"
+#include "cron/cron.h"
 #include "events/events.h"
 #include "remote/client.h"
 #include "storage/metadata_store.h"
 #include "tasks/task_service.h"
 #include "tasks/tasks.h"
-#include "cron/cron.h"
 #include "triggers/webhook.h"
 
 namespace drydock::triggers {
@@ -44,6 +44,10 @@ struct Options {
   bool allow_private_fetches = false;
   // Timers read the time here (tests move it); default: the system clock.
   std::function<SystemClock::time_point()> clock;
+  // Tests only (DRYDOCK_TEST_TRIGGER_DELAY_MS): a pause between reading a
+  // push from the event log and queueing its rebuilds, the window a crash
+  // test kills the server in.
+  std::chrono::milliseconds test_handle_delay{0};
 };
 
 // One task that depends, directly or through other tasks, on an image.
@@ -73,8 +77,8 @@ class Service {
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
-  // Subscribes to the registry's manifest events and starts the dispatcher,
-  // the timer clock and the pollers (threads of their own).
+  // Follows the registry's event log ("base-image-trigger", woken by `bus`)
+  // and starts the timer clock and the pollers (threads of their own).
   void Start(events::Bus& bus);
 
   WebhookOutcome OnWebhook(const std::string& task, const Headers& headers,
@@ -85,8 +89,10 @@ class Service {
   // digest), then on what those tasks build, and so on.
   Result<std::vector<Dependent>> Dependents(const std::string& ref);
 
-  // What the threads do, callable directly by tests.
-  void HandlePush(const events::ManifestEvent& event);
+  // What the threads do, callable directly by tests. HandlePush queues
+  // each dependent once per event (RunRequest::cause), however often it is
+  // called for it.
+  Status HandlePush(const events::ManifestEvent& event);
   // Fires the timers with an occurrence in (from, to]; one run per timer.
   void FireTimers(SystemClock::time_point from, SystemClock::time_point to);
   void PollSources(SystemClock::time_point now);
@@ -94,11 +100,12 @@ class Service {
 
  private:
   struct Update;
-  void Dispatch();
   void TimerLoop();
   void PollLoop();
-  void OnBaseUpdated(const std::vector<storage::DependencyRow>& rows,
-                     const tasks::ImageDescriptor& image, std::vector<std::string> cascade);
+  // `cause_id`: what queues the runs, with the task name for their cause.
+  Status OnBaseUpdated(const std::vector<storage::DependencyRow>& rows,
+                       const tasks::ImageDescriptor& image, std::vector<std::string> cascade,
+                       const std::string& cause_id = "");
   std::vector<std::string> CascadeOf(const tasks::ImageDescriptor& image);
   bool HasQueuedRun(const std::string& task);
   void Notify(const tasks::Task& task, const tasks::Run& run, const tasks::ImageDescriptor& image);
@@ -114,7 +121,6 @@ class Service {
   std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;
-  std::deque<events::ManifestEvent> pending_;
   // When each poll (task + what) is due next, and how often it failed in a row.
   struct PollSlot {
     SystemClock::time_point due;
@@ -124,6 +130,7 @@ class Service {
   std::mutex handle_mu_;  // one reaction at a time: coalescing checks then queues
   std::mutex state_mu_;   // read-modify-write of tasks' trigger state
   std::vector<std::thread> threads_;
+  std::unique_ptr<events::LogFollower> pushes_;  // first to stop
 };
 
 }  // namespace drydock::triggers

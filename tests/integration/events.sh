@@ -25,7 +25,8 @@ EOF
   chmod +x "$WORK/www/cgi-bin/$name"
 done
 busybox httpd -f -p "127.0.0.1:$HOOK_PORT" -h "$WORK/www" &
-BG_PIDS+=($!)
+HTTPD=$!
+BG_PIDS+=($HTTPD)
 for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$HOOK_PORT/" && break; sleep 0.1; done
 curl -s -o /dev/null "http://127.0.0.1:$HOOK_PORT/" || fail "busybox httpd did not start on port $HOOK_PORT"
 ok "webhook receiver (busybox httpd) on 127.0.0.1:$HOOK_PORT"
@@ -97,3 +98,36 @@ assert_eq 4 "$(cat "$WORK/flaky.count")" "requests to the flaky endpoint (1 refu
 assert_eq "$(jq -c '.events[0] | del(.timestamp)' "$WORK/hook.events" | paste -sd' ')" \
   "$(jq -c '.events[0] | del(.timestamp)' "$WORK/flaky.events" | paste -sd' ')" "flaky endpoint got the same events, in order"
 assert_contains "$(cat "$SERVER_LOG")" "webhook flaky: delivery of event" "server log reports the failed attempt"
+
+log "the event log over the API"
+req GET "/api/v1/events" "${ADMIN[@]}"
+assert_status 200 "$STATUS" "GET /api/v1/events"
+assert_eq "push v1|push |delete v1" "$(jq -r '[.events[] | "\(.action) \(.tag // "")"] | join("|")' <<<"$LAST_BODY")" \
+  "the log: both pushes and the tag delete"
+FIRST=$(jq -r '.events[0].id' <<<"$LAST_BODY")
+assert_eq "$(jq -r '.events[2].id' <<<"$LAST_BODY")" "$(jq -r .last <<<"$LAST_BODY")" "last"
+assert_eq "$SIZE admin" "$(jq -r '.events[0] | "\(.size) \(.actor)"' <<<"$LAST_BODY")" "size and actor"
+req GET "/api/v1/events?after=$FIRST&limit=1" "${ADMIN[@]}"
+assert_eq "push $((FIRST + 1))" "$(jq -r '"\(.events[0].action) \(.last)"' <<<"$LAST_BODY")" "after= and limit="
+req GET "/api/v1/events?after=-1" "${ADMIN[@]}"
+assert_status 400 "$STATUS" "a negative after"
+assert_contains "$LAST_BODY" "after must be a number" "the parameter is named"
+
+log "a delivery cut short by a crash is made after the restart"
+kill "$HTTPD"
+wait "$HTTPD" 2>/dev/null || true
+push_layout "$WORK/img" v1 events/app:v2
+for _ in $(seq 1 100); do
+  grep -q "webhook primary: delivery of event .* failed (attempt 1/" "$SERVER_LOG" && break
+  sleep 0.1
+done
+assert_contains "$(cat "$SERVER_LOG")" "webhook primary: delivery of event" "the delivery failed while the receiver was down"
+kill9_server
+busybox httpd -f -p "127.0.0.1:$HOOK_PORT" -h "$WORK/www" &
+BG_PIDS+=($!)
+for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$HOOK_PORT/" && break; sleep 0.1; done
+start_server --config "$WORK/config.yaml"
+wait_events "$WORK/hook.events" 4
+assert_eq "push|v2|$DIGEST" "$(event 4 | jq -r '"\(.action)|\(.target.tag)|\(.target.digest)"')" \
+  "the push made while the receiver was down, delivered by the restarted server"
+stop_server

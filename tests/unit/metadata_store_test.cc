@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -68,13 +69,13 @@ TEST_F(MetadataStoreTest, DeleteManifestRemovesItsTags) {
   ASSERT_TRUE(store_->PutManifest(Manifest("a", "m1", {}, "t1")).ok());
   ASSERT_TRUE(store_->PutManifest(Manifest("a", "m1", {}, "t2")).ok());
   ASSERT_TRUE(store_->PutManifest(Manifest("a", "m2", {}, "t3")).ok());
-  auto removed = store_->DeleteManifest("a", D("m1"));
+  auto removed = store_->DeleteManifest("a", D("m1"), "bob");
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(removed->size(), 2u);
   auto tags = store_->ListTags("a", Page{});
   ASSERT_TRUE(tags.ok());
   EXPECT_EQ(*tags, std::vector<std::string>{"t3"});
-  EXPECT_EQ(store_->DeleteManifest("a", D("m1")).status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->DeleteManifest("a", D("m1"), "bob").status().code(), Code::kNotFound);
 }
 
 TEST_F(MetadataStoreTest, RepositoriesWithManifestsLeaveEmptiedOnesOut) {
@@ -82,7 +83,7 @@ TEST_F(MetadataStoreTest, RepositoriesWithManifestsLeaveEmptiedOnesOut) {
   ASSERT_TRUE(store_->PutManifest(Manifest("b", "m1", {}, "v1")).ok());
   ASSERT_TRUE(store_->PutManifest(Manifest("c", "m2", {})).ok());  // untagged still counts
   ASSERT_TRUE(store_->PutManifest(Manifest("d", "m3", {}, "v1")).ok());
-  ASSERT_TRUE(store_->DeleteManifest("d", D("m3")).ok());
+  ASSERT_TRUE(store_->DeleteManifest("d", D("m3"), "bob").ok());
   auto all = store_->ListRepositories(Page{"", 10});
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(*all, (std::vector<std::string>{"a-blobs-only", "b", "c", "d"}));
@@ -156,11 +157,64 @@ TEST_F(MetadataStoreTest, UsersGrantsSettingsEvents) {
   EXPECT_EQ(*store_->CountUsers(), 1);
   EXPECT_EQ(*store_->InitSetting("k", "first"), "first");
   EXPECT_EQ(*store_->InitSetting("k", "second"), "first");
-  auto id = store_->AppendEvent(Event{0, "push", "r", "t", "d", "m", "bob", 1});
-  ASSERT_TRUE(id.ok());
-  auto events = store_->EventsAfter(0, 10);
-  ASSERT_EQ(events->size(), 1u);
-  EXPECT_EQ(events->at(0).actor, "bob");
+}
+
+// The outbox: each registry change writes its events in its own
+// transaction, so a change and its event exist together or not at all.
+TEST_F(MetadataStoreTest, ChangesWriteTheirEventsWithThem) {
+  auto put = Manifest("r", "m1", {}, "t1");
+  put.actor = "alice";
+  ASSERT_TRUE(store_->PutManifest(put).ok());
+  ASSERT_TRUE(store_->PutManifest(Manifest("r", "m1", {}, "t2")).ok());
+  ASSERT_TRUE(store_->DeleteTag("r", "t2", "bob").ok());
+  ASSERT_TRUE(store_->DeleteManifest("r", D("m1"), "carol").ok());
+  // A change that fails writes no event.
+  EXPECT_FALSE(store_->PutManifest(Manifest("r", "m2", {D("missing")}, "t3")).ok());
+  EXPECT_FALSE(store_->DeleteTag("r", "nope", "bob").ok());
+  auto events = store_->EventsAfter(0, 100);
+  ASSERT_TRUE(events.ok());
+  std::vector<std::string> seen;
+  for (const auto& e : *events)
+    seen.push_back(e.action + " " + e.tag + " " + (e.digest == D("m1").str() ? "m1" : e.digest) +
+                   " " + e.actor);
+  EXPECT_EQ(seen, (std::vector<std::string>{"push t1 m1 alice", "push t2 m1 ", "delete t2 m1 bob",
+                                            "delete  m1 carol", "delete t1 m1 carol"}));
+  EXPECT_EQ(events->at(0).size, 2);  // the manifest's bytes ("m1")
+  EXPECT_EQ(events->at(0).media_type, "application/vnd.oci.image.manifest.v1+json");
+  for (size_t i = 1; i < events->size(); ++i) EXPECT_GT(events->at(i).id, events->at(i - 1).id);
+  auto later = store_->EventsAfter(events->at(2).id, 1);
+  ASSERT_EQ(later->size(), 1u);
+  EXPECT_EQ(later->at(0).id, events->at(3).id);
+}
+
+TEST_F(MetadataStoreTest, CursorsStartAtTheEndAndNeverMoveBack) {
+  ASSERT_TRUE(store_->PutManifest(Manifest("r", "m1", {}, "t1")).ok());
+  ASSERT_TRUE(store_->PutManifest(Manifest("r", "m2", {}, "t2")).ok());
+  auto first = store_->InitCursor("trigger");
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ(*first, store_->EventsAfter(0, 10)->back().id);  // not sent the past
+  ASSERT_TRUE(store_->PutManifest(Manifest("r", "m3", {}, "t3")).ok());
+  auto next = store_->EventsAfter(*first, 10);
+  ASSERT_EQ(next->size(), 1u);
+  ASSERT_TRUE(store_->AdvanceCursor("trigger", next->at(0).id).ok());
+  EXPECT_EQ(*store_->InitCursor("trigger"), next->at(0).id);   // kept
+  ASSERT_TRUE(store_->AdvanceCursor("trigger", *first).ok());  // a slow duplicate
+  EXPECT_EQ(*store_->InitCursor("trigger"), next->at(0).id);
+  EXPECT_EQ(*store_->InitCursor("other"), next->at(0).id);  // each its own
+}
+
+TEST_F(MetadataStoreTest, PruningKeepsTheNewestEventsAndNeverReusesIds) {
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(store_->PutManifest(Manifest("r", "m" + std::to_string(i), {}, "t")).ok());
+  int64_t last = store_->EventsAfter(0, 10)->back().id;
+  EXPECT_EQ(*store_->PruneEvents(0, 2), 0);  // none older than time 0
+  EXPECT_EQ(*store_->PruneEvents(std::numeric_limits<int64_t>::max(), 2), 3);
+  auto left = store_->EventsAfter(0, 10);
+  ASSERT_EQ(left->size(), 2u);
+  EXPECT_EQ(left->back().id, last);
+  EXPECT_EQ(*store_->PruneEvents(std::numeric_limits<int64_t>::max(), 0), 2);
+  ASSERT_TRUE(store_->PutManifest(Manifest("r", "m9", {}, "t")).ok());
+  EXPECT_GT(store_->EventsAfter(0, 10)->back().id, last);
 }
 
 TEST_F(MetadataStoreTest, UsersDisableDeleteAndApiTokens) {
@@ -244,8 +298,9 @@ TEST_F(MetadataStoreTest, RunsGetIncreasingSeqsAndRoundTrip) {
   ASSERT_TRUE(first.ok()) << first.status().message();
   auto second = store_->CreateRun(NewRun("Queued"), IdOf);
   ASSERT_TRUE(second.ok());
-  EXPECT_EQ(*first, 1);
-  EXPECT_EQ(*second, 2);
+  EXPECT_EQ(first->seq, 1);
+  EXPECT_EQ(second->seq, 2);
+  EXPECT_TRUE(first->created);
   auto got = store_->GetRun("r2");
   ASSERT_TRUE(got.ok()) << got.status().message();
   EXPECT_EQ(got->id, "r2");
@@ -272,6 +327,25 @@ TEST_F(MetadataStoreTest, RunsGetIncreasingSeqsAndRoundTrip) {
   EXPECT_EQ(got->create_time_ms, 1000);  // not an updatable field
   done.id = "nope";
   EXPECT_EQ(store_->UpdateRun(done, {}).status().code(), Code::kNotFound);
+}
+
+TEST_F(MetadataStoreTest, OneRunPerCause) {
+  RunRow row = NewRun("Queued");
+  row.cause = "base-image:app:event:7";
+  auto first = store_->CreateRun(row, IdOf);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_TRUE(first->created);
+  auto again = store_->CreateRun(row, IdOf);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->seq, first->seq);
+  EXPECT_EQ(store_->GetRun(IdOf(first->seq))->cause, row.cause);
+  // Runs without a cause are never merged.
+  EXPECT_TRUE(store_->CreateRun(NewRun("Queued"), IdOf)->created);
+  EXPECT_TRUE(store_->CreateRun(NewRun("Queued"), IdOf)->created);
+  RunQuery all;
+  all.top = -1;
+  EXPECT_EQ(store_->ListRuns(all)->size(), 3u);
 }
 
 TEST_F(MetadataStoreTest, RunUpdateWithStatusConditionIsACompareAndSet) {

@@ -68,9 +68,15 @@ class TriggersTest : public ::testing::Test {
     return runs.ok() ? *runs : std::vector<tasks::Run>{};
   }
 
+  void Handle(const events::ManifestEvent& e) {
+    Status s = service_->HandlePush(e);
+    EXPECT_TRUE(s.ok()) << s.message();
+  }
   static events::ManifestEvent Push(const std::string& repo, const std::string& tag,
                                     const std::string& digest) {
+    static int64_t next_id = 0;  // each push its own event, as in the log
     events::ManifestEvent e;
+    e.id = ++next_id;
     e.action = "push";
     e.repository = repo;
     e.tag = tag;
@@ -88,12 +94,12 @@ class TriggersTest : public ::testing::Test {
 TEST_F(TriggersTest, ANewDigestUnderATrackedTagQueuesOneRunNamingTheUpdate) {
   MakeTask("app");
   DependsOn("app", {{"", "Runtime", kRegistry, "base", "1", kOld}});
-  service_->HandlePush(Push("base", "1", kOld));  // what it was built from
-  service_->HandlePush(Push("base", "2", kNew));  // another tag
-  service_->HandlePush(Push("other", "1", kNew));
+  Handle(Push("base", "1", kOld));  // what it was built from
+  Handle(Push("base", "2", kNew));  // another tag
+  Handle(Push("other", "1", kNew));
   EXPECT_TRUE(Queued().empty());
 
-  service_->HandlePush(Push("base", "1", kNew));
+  Handle(Push("base", "1", kNew));
   auto queued = Queued("app");
   ASSERT_EQ(queued.size(), 1u);
   EXPECT_EQ(queued[0].request.type, "AutoBuild");
@@ -106,8 +112,33 @@ TEST_F(TriggersTest, ANewDigestUnderATrackedTagQueuesOneRunNamingTheUpdate) {
   EXPECT_EQ(image.digest, kNew);
 
   // A burst of pushes while that run waits is coalesced into it.
-  service_->HandlePush(Push("base", "1", "sha256:" + std::string(64, 'c')));
+  Handle(Push("base", "1", "sha256:" + std::string(64, 'c')));
   EXPECT_EQ(Queued("app").size(), 1u);
+}
+
+// After a crash the log hands the trigger an event again. While the run it
+// queued is no longer queued (it runs: no coalescing) and has not recorded
+// its base yet, the same event must not queue a second run: one per cause.
+TEST_F(TriggersTest, AnEventHandledTwiceQueuesOneRun) {
+  MakeTask("app");
+  DependsOn("app", {{"", "Runtime", kRegistry, "base", "1", kOld}});
+  auto push = Push("base", "1", kNew);
+  Handle(push);
+  auto queued = Queued("app");
+  ASSERT_EQ(queued.size(), 1u);
+  auto row = store_->GetRun(queued[0].id);
+  ASSERT_TRUE(row.ok());
+  row->status = "Running";
+  ASSERT_TRUE(store_->UpdateRun(*row, {}).ok());
+  ASSERT_TRUE(Queued("app").empty());
+  Handle(push);  // the same event, again
+  RunFilter all;
+  all.top = 100;
+  all.task = "app";
+  EXPECT_EQ(runs_->List(all)->size(), 1u);
+  // A new event for the same digest (pushed again) is a cause of its own.
+  Handle(Push("base", "1", kNew));
+  EXPECT_EQ(runs_->List(all)->size(), 2u);
 }
 
 TEST_F(TriggersTest, RuntimeTriggersIgnoreBuildTimeBasesAndAllDoesNot) {
@@ -117,7 +148,7 @@ TEST_F(TriggersTest, RuntimeTriggersIgnoreBuildTimeBasesAndAllDoesNot) {
                              {"", "BuildTime", kRegistry, "sdk", "1", kOld}});
   DependsOn("all", {{"", "Runtime", kRegistry, "base", "1", kOld},
                     {"", "BuildTime", kRegistry, "sdk", "1", kOld}});
-  service_->HandlePush(Push("sdk", "1", kNew));
+  Handle(Push("sdk", "1", kNew));
   EXPECT_TRUE(Queued("runtime-only").empty());
   EXPECT_EQ(Queued("all").size(), 1u);
 }
@@ -131,7 +162,7 @@ TEST_F(TriggersTest, DisabledTasksAndTasksWithTheTriggerOffAreNotQueued) {
   ASSERT_TRUE(tasks_->Update(disabled).ok());
   DependsOn("off", {{"", "Runtime", kRegistry, "base", "1", kOld}});
   DependsOn("disabled", {{"", "Runtime", kRegistry, "base", "1", kOld}});
-  service_->HandlePush(Push("base", "1", kNew));
+  Handle(Push("base", "1", kNew));
   EXPECT_TRUE(Queued().empty());
 }
 
@@ -142,7 +173,7 @@ TEST_F(TriggersTest, TwentyTasksOnOneBaseEachGetOneRun) {
     // Some were never built: an unknown digest is outdated too.
     DependsOn(name, {{"", "Runtime", "localhost:5999", "base", "1", i % 2 ? kOld : ""}});
   }
-  for (int burst = 0; burst < 3; ++burst) service_->HandlePush(Push("base", "1", kNew));
+  for (int burst = 0; burst < 3; ++burst) Handle(Push("base", "1", kNew));
   auto queued = Queued();
   EXPECT_EQ(queued.size(), 20u);
   std::set<std::string> names;
