@@ -261,10 +261,6 @@ class MetadataStore {
                                                         const std::string& repository,
                                                         const std::string& tag) = 0;
 
-  // True the first time `key` is seen (webhook delivery ids); keys older
-  // than `forget_before` (unix seconds) are dropped on the way.
-  virtual Result<bool> FirstSeen(const std::string& key, int64_t forget_before) = 0;
-
   // Garbage collection.
   virtual Result<std::vector<std::string>> AllRepositories() = 0;
   virtual Result<RepoGraph> LoadRepoGraph(const std::string& repo) = 0;

@@ -59,7 +59,6 @@ CREATE TABLE IF NOT EXISTS task_dependencies(
   tag TEXT NOT NULL, digest TEXT NOT NULL,
   PRIMARY KEY(task, kind, registry, repository, tag)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS task_dependencies_image ON task_dependencies(registry, repository, tag);
-CREATE TABLE IF NOT EXISTS seen_keys(key TEXT PRIMARY KEY, time INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
 // Schema versions after the first, in order; PRAGMA user_version counts the
@@ -85,6 +84,10 @@ ALTER TABLE events ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE cursors(consumer TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
 ALTER TABLE runs ADD COLUMN cause TEXT;
 CREATE UNIQUE INDEX runs_cause ON runs(cause) WHERE cause IS NOT NULL;
+)sql",
+    // 4: webhook deliveries are deduplicated by their runs' causes.
+    R"sql(
+DROP TABLE IF EXISTS seen_keys;
 )sql",
 };
 constexpr int64_t kSchemaVersion = 1 + std::size(kMigrations);
@@ -819,17 +822,6 @@ class SqliteMetadataStore final : public MetadataStore {
                                       "tag=? ORDER BY task, kind DESC"));
     s->Bind(1, registry).Bind(2, repository).Bind(3, tag);
     return ReadDependencies(*s);
-  }
-
-  Result<bool> FirstSeen(const std::string& key, int64_t forget_before) override {
-    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    {
-      DD_ASSIGN_OR_RETURN(s, c->Prepare("DELETE FROM seen_keys WHERE time<?"));
-      DD_RETURN_IF_ERROR(s->Bind(1, forget_before).Run());
-    }
-    DD_ASSIGN_OR_RETURN(s, c->Prepare("INSERT OR IGNORE INTO seen_keys(key,time) VALUES(?,?)"));
-    DD_RETURN_IF_ERROR(s->Bind(1, key).Bind(2, Now()).Run());
-    return c->Changes() > 0;
   }
 
   Result<std::vector<std::string>> AllRepositories() override { return ListRepositories(Page{}); }

@@ -37,7 +37,9 @@ void Service::FireTimers(SystemClock::time_point from, SystemClock::time_point t
       trigger.timer = tasks::TimerTrigger{
           timer.name,
           std::chrono::duration_cast<std::chrono::milliseconds>(next->time_since_epoch()).count()};
-      auto run = tasks_.Queue(task.name, {}, trigger);
+      auto run = tasks_.Queue(task.name, {}, trigger,
+                              "timer:" + task.name + ":" + timer.name + ":" +
+                                  std::to_string(trigger.timer->schedule_occurrence_ms));
       if (run.ok()) {
         spdlog::info("timer {} of {} fired, queued {}", timer.name, task.name, run->id);
       } else {

@@ -12,9 +12,6 @@ using json = nlohmann::json;
 
 namespace {
 
-// Delivery ids are remembered this long (providers retry within hours).
-constexpr int64_t kDeliveryMemorySeconds = 7 * 24 * 3600;
-
 // PR actions that change nothing to build.
 bool ClosesPullRequest(const std::string& action) {
   for (const char* a : {"closed", "close", "merge", "merged", "declined", "fulfilled", "rejected",
@@ -22,6 +19,13 @@ bool ClosesPullRequest(const std::string& action) {
     if (action == a) return true;
   }
   return false;
+}
+
+// What a commit (or a pull request at a commit) queues: one run of a task.
+std::string CommitCause(const std::string& task, const std::string& commit,
+                        const std::string& pull_request) {
+  return pull_request.empty() ? "commit:" + task + ":" + commit
+                              : "pr:" + task + ":" + pull_request + ":" + commit;
 }
 
 WebhookOutcome Ignored(std::string why) {
@@ -62,18 +66,9 @@ WebhookOutcome Service::OnWebhook(const std::string& name, const Headers& header
                    task->branch);
   if (pr && ClosesPullRequest(e.pull_request_action))
     return Ignored("pull request action '" + e.pull_request_action + "'");
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(SystemClock::now().time_since_epoch())
-                 .count();
-  // Deduplicated by what the run would build, not by delivery id: a
-  // redelivery, a signed body replayed with a new id and one relabelled as
-  // another provider with the same HMAC scheme all name the same commit.
-  std::string cause = pr ? "pr:" + e.pull_request_id + ":" + e.commit : "commit:" + e.commit;
-  auto first = store_.FirstSeen(name + ":" + cause, now - kDeliveryMemorySeconds);
-  if (!first.ok()) return {500, first.status().message(), std::nullopt};
-  if (!*first) {
-    return {200, "duplicate: commit " + e.commit + " was already queued for task " + name,
-            std::nullopt};
-  }
+  auto asked =
+      std::chrono::duration_cast<std::chrono::milliseconds>(SystemClock::now().time_since_epoch())
+          .count();
   tasks::RunTrigger trigger;
   trigger.source = tasks::SourceTrigger{pr ? "pullrequest" : "commit",
                                         e.commit,
@@ -81,8 +76,17 @@ WebhookOutcome Service::OnWebhook(const std::string& name, const Headers& header
                                         e.pull_request_id,
                                         e.repository_url,
                                         e.provider};
-  auto run = tasks_.Queue(name, {}, trigger);
+  // One run per commit (per pull request and commit), whatever the
+  // delivery: a redelivery, a signed body replayed with a new id or
+  // relabelled as another provider, and a poll all name the same commit.
+  auto run =
+      tasks_.Queue(name, {}, trigger, CommitCause(name, e.commit, pr ? e.pull_request_id : ""));
   if (!run.ok()) return {500, run.status().message(), std::nullopt};
+  if (run->create_time_ms < asked)
+    return {200,
+            "duplicate: commit " + e.commit + " was already queued for task " + name + " (" +
+                run->id + ")",
+            std::nullopt};
   return {202, "queued " + run->id, *run};
 }
 
@@ -122,7 +126,7 @@ void Service::PollSources(SystemClock::time_point now) {
     tasks::RunTrigger trigger;
     trigger.source =
         tasks::SourceTrigger{"commit", *head, task.branch, "", source::RedactUrl(git->url), "poll"};
-    auto run = tasks_.Queue(task.name, {}, trigger);
+    auto run = tasks_.Queue(task.name, {}, trigger, CommitCause(task.name, *head, ""));
     if (run.ok()) {
       spdlog::info("source poll: {} moved to {}, queued {}", task.name, *head, run->id);
     } else {

@@ -5,7 +5,8 @@
 # is killed with SIGKILL while the trigger holds the push (a test-only pause
 # of 1 s between reading the event and queueing, DRYDOCK_TEST_TRIGGER_DELAY_MS),
 # then started again. Each push must rebuild the task exactly once, queued by
-# the restarted server.
+# the restarted server. A signed webhook delivered, then delivered again
+# after a kill -9 and a restart (as a provider retries), builds its commit once.
 . "$(dirname "$0")/lib.sh"
 
 export XDG_CONFIG_HOME="$WORK/config"
@@ -74,4 +75,22 @@ assert_eq "$EXPECTED" "$TRIGGERED" "one Image Update run per pushed digest"
 assert_eq 6 "$(runs_json | jq length)" "runs of app: the manual one and five rebuilds"
 LAST=$(runs_json | jq -r '.[0].runId')
 assert_eq Succeeded "$(drydock run show "$LAST" | jq -r .status)" "the last rebuild succeeded"
+
+log "a webhook delivered again after a crash builds its commit once"
+SECRET=$(drydock task show -n app | jq -r .webhookSecret)
+COMMIT=$(git -C "$SRC" rev-parse HEAD)
+PUSH=$(jq -cn --arg c "$COMMIT" '{ref: "refs/heads/main", after: $c, deleted: false, repository: {clone_url: "x"}}')
+hook() {
+  curl -s -o "$WORK/hook.out" -w '%{http_code}' -X POST "$URL/api/v1/webhooks/app" \
+    -H "X-GitHub-Event: push" -H "X-GitHub-Delivery: $1" -H 'Content-Type: application/json' \
+    -H "X-Hub-Signature-256: sha256=$(printf '%s' "$PUSH" | openssl dgst -sha256 -hmac "$SECRET" -r | cut -d' ' -f1)" \
+    --data-binary "$PUSH"
+}
+assert_eq 202 "$(hook delivery-1)" "the delivery"
+kill9_server
+start_server --config "$WORK/drydock.yaml"
+assert_eq 200 "$(hook delivery-1)" "the same delivery, retried after the restart"
+assert_contains "$(cat "$WORK/hook.out")" "already queued" "named a duplicate"
+assert_eq 1 "$(runs_json | jq --arg c "$COMMIT" '[.[] | select(.sourceTrigger.commitId == $c)] | length')" \
+  "runs of the webhook's commit"
 stop_server

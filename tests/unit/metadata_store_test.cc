@@ -462,13 +462,5 @@ TEST_F(MetadataStoreTest, DependencyIndexIsReplacedPerTaskAndDroppedWithIt) {
   EXPECT_EQ(store_->DeleteTask("a").code(), Code::kNotFound);
 }
 
-TEST_F(MetadataStoreTest, FirstSeenIsTrueOnceAndForgetsOldKeys) {
-  EXPECT_TRUE(*store_->FirstSeen("github:1", 0));
-  EXPECT_FALSE(*store_->FirstSeen("github:1", 0));
-  EXPECT_TRUE(*store_->FirstSeen("github:2", 0));
-  // Everything older than "far in the future" is forgotten first.
-  EXPECT_TRUE(*store_->FirstSeen("github:1", int64_t{1} << 40));
-}
-
 }  // namespace
 }  // namespace drydock::storage
