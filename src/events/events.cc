@@ -174,6 +174,8 @@ bool Post(const Endpoint& ep, const std::string& body, std::string& error) {
 // Ok once delivered or given up on (after max_attempts): the follower
 // moves on. An error only when stopping, so that the event is sent again.
 Status WebhookNotifier::Deliver(const Endpoint& ep, const ManifestEvent& e) {
+  if (e.action != "push" && e.action != "delete")
+    return Status::Ok();  // a run's, not the registry's
   std::string body = EnvelopeJson({e}), error;
   auto delay = std::chrono::milliseconds(ep.backoff_ms);
   for (int attempt = 1; attempt <= ep.max_attempts; ++attempt) {

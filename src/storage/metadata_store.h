@@ -78,13 +78,16 @@ struct Grant {
   std::string actions;  // comma separated: pull,push,delete
 };
 
-// A registry event: its id is its place in the log (increasing, never reused).
+// An event: its id is its place in the log (increasing, never reused).
+// Registry events (push | delete) name a repository; run events ("run")
+// name a run and the status it reached (Queued, Running, Succeeded, …).
 struct Event {
   int64_t id = 0;
-  std::string action;  // push | delete
+  std::string action;  // push | delete | run
   std::string repo, tag, digest, media_type, actor;
   int64_t time = 0;  // unix seconds
   int64_t size = 0;  // of the manifest, for a push
+  std::string run, status;
 };
 
 struct UploadRecord {
@@ -230,7 +233,8 @@ class MetadataStore {
   // seq comes back with created = false.
   virtual Result<CreatedRun> CreateRun(const RunRow& row,
                                        const std::function<std::string(int64_t)>& make_id) = 0;
-  // Overwrites every field but id, seq, create time and cause. With `if_status`
+  // Overwrites every field but id, seq, create time and cause. A new
+  // status is written to the event log with it (CreateRun writes the first). With `if_status`
   // non-empty, only while the stored status is one of those: returns whether
   // the row changed (compare-and-set for claiming and canceling a run).
   // kNotFound when there is no such run.

@@ -89,6 +89,11 @@ CREATE UNIQUE INDEX runs_cause ON runs(cause) WHERE cause IS NOT NULL;
     R"sql(
 DROP TABLE IF EXISTS seen_keys;
 )sql",
+    // 5: runs' status changes in the event log.
+    R"sql(
+ALTER TABLE events ADD COLUMN run TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN status TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int64_t kSchemaVersion = 1 + std::size(kMigrations);
 
@@ -221,9 +226,9 @@ class SqliteMetadataStore final : public MetadataStore {
       DD_RETURN_IF_ERROR(
           s->Bind(1, m.repo).Bind(2, *put.tag).Bind(3, m.digest.str()).Bind(4, Now()).Run());
     }
-    DD_RETURN_IF_ERROR(
-        InsertEvent(*c, Event{0, "push", m.repo, put.tag.value_or(""), m.digest.str(), m.media_type,
-                              put.actor, Now(), static_cast<int64_t>(m.content.size())}));
+    DD_RETURN_IF_ERROR(InsertEvent(
+        *c, RegistryEvent("push", m.repo, put.tag.value_or(""), m.digest.str(), m.media_type,
+                          put.actor, static_cast<int64_t>(m.content.size()))));
     DD_RETURN_IF_ERROR(tx.Commit());
     return change;
   }
@@ -274,9 +279,9 @@ class SqliteMetadataStore final : public MetadataStore {
     }
     DD_RETURN_IF_ERROR(DeleteManifestRows(*c, repo, d));
     if (c->Changes() == 0) return NotFound("manifest " + d.str() + " not found in " + repo);
-    DD_RETURN_IF_ERROR(InsertEvent(*c, Event{0, "delete", repo, "", d.str(), "", actor, Now()}));
+    DD_RETURN_IF_ERROR(InsertEvent(*c, RegistryEvent("delete", repo, "", d.str(), "", actor)));
     for (const auto& t : tags)
-      DD_RETURN_IF_ERROR(InsertEvent(*c, Event{0, "delete", repo, t, d.str(), "", actor, Now()}));
+      DD_RETURN_IF_ERROR(InsertEvent(*c, RegistryEvent("delete", repo, t, d.str(), "", actor)));
     DD_RETURN_IF_ERROR(tx.Commit());
     return tags;
   }
@@ -296,7 +301,7 @@ class SqliteMetadataStore final : public MetadataStore {
       digest = s->Text(0);
       DD_RETURN_IF_ERROR(s->Run());
     }
-    DD_RETURN_IF_ERROR(InsertEvent(*c, Event{0, "delete", repo, tag, digest, "", actor, Now()}));
+    DD_RETURN_IF_ERROR(InsertEvent(*c, RegistryEvent("delete", repo, tag, digest, "", actor)));
     DD_RETURN_IF_ERROR(tx.Commit());
     return oci::Digest::Parse(digest);
   }
@@ -549,15 +554,15 @@ class SqliteMetadataStore final : public MetadataStore {
 
   Result<std::vector<Event>> EventsAfter(int64_t id, int64_t limit) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT id,action,repo,tag,digest,media_type,actor,time,size "
-                                      "FROM events WHERE id>? ORDER BY id LIMIT ?"));
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT id,action,repo,tag,digest,media_type,actor,time,size,"
+                                      "run,status FROM events WHERE id>? ORDER BY id LIMIT ?"));
     s->Bind(1, id).Bind(2, limit);
     std::vector<Event> out;
     while (true) {
       DD_ASSIGN_OR_RETURN(row, s->Step());
       if (!row) break;
       out.push_back(Event{s->Int(0), s->Text(1), s->Text(2), s->Text(3), s->Text(4), s->Text(5),
-                          s->Text(6), s->Int(7), s->Int(8)});
+                          s->Text(6), s->Int(7), s->Int(8), s->Text(9), s->Text(10)});
     }
     return out;
   }
@@ -649,12 +654,23 @@ class SqliteMetadataStore final : public MetadataStore {
     }
     DD_ASSIGN_OR_RETURN(s, c->Prepare("UPDATE runs SET id=? WHERE seq=?"));
     DD_RETURN_IF_ERROR(s->Bind(1, make_id(seq)).Bind(2, seq).Run());
+    DD_RETURN_IF_ERROR(InsertEvent(*c, RunEvent(make_id(seq), row.status)));
     DD_RETURN_IF_ERROR(tx.Commit());
     return CreatedRun{seq, true};
   }
 
   Result<bool> UpdateRun(const RunRow& row, const std::vector<std::string>& if_status) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    Transaction tx(*c);
+    DD_RETURN_IF_ERROR(tx.status());
+    std::string before;
+    {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT status FROM runs WHERE id=?"));
+      s->Bind(1, row.id);
+      DD_ASSIGN_OR_RETURN(exists, s->Step());
+      if (!exists) return NotFound("run " + row.id + " does not exist");
+      before = s->Text(0);
+    }
     {
       DD_ASSIGN_OR_RETURN(
           s, c->Prepare("UPDATE runs SET status=?2, type=?3, task=?4, start_time=?5, "
@@ -673,12 +689,10 @@ class SqliteMetadataStore final : public MetadataStore {
           .Bind(11, StatusSet(if_status));
       DD_RETURN_IF_ERROR(s->Run());
     }
-    if (c->Changes() > 0) return true;
-    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT 1 FROM runs WHERE id=?"));
-    s->Bind(1, row.id);
-    DD_ASSIGN_OR_RETURN(exists, s->Step());
-    if (!exists) return NotFound("run " + row.id + " does not exist");
-    return false;
+    if (c->Changes() == 0) return false;  // its status was not one of if_status
+    if (row.status != before) DD_RETURN_IF_ERROR(InsertEvent(*c, RunEvent(row.id, row.status)));
+    DD_RETURN_IF_ERROR(tx.Commit());
+    return true;
   }
 
   Result<RunRow> GetRun(const std::string& id) override {
@@ -962,11 +976,35 @@ class SqliteMetadataStore final : public MetadataStore {
     return s->Bind(1, repo).Bind(2, Now()).Run();
   }
 
+  static Event RegistryEvent(std::string action, std::string repo, std::string tag,
+                             std::string digest, std::string media_type, std::string actor,
+                             int64_t size = 0) {
+    Event e;
+    e.action = std::move(action);
+    e.repo = std::move(repo);
+    e.tag = std::move(tag);
+    e.digest = std::move(digest);
+    e.media_type = std::move(media_type);
+    e.actor = std::move(actor);
+    e.time = Now();
+    e.size = size;
+    return e;
+  }
+
+  static Event RunEvent(const std::string& run, const std::string& status) {
+    Event e;
+    e.action = "run";
+    e.time = Now();
+    e.run = run;
+    e.status = status;
+    return e;
+  }
+
   // One row of the event log, in the caller's transaction (the outbox).
   static Status InsertEvent(sqlite::Connection& c, const Event& e) {
     DD_ASSIGN_OR_RETURN(
-        s, c.Prepare("INSERT INTO events(action,repo,tag,digest,media_type,actor,time,size) "
-                     "VALUES(?,?,?,?,?,?,?,?)"));
+        s, c.Prepare("INSERT INTO events(action,repo,tag,digest,media_type,actor,time,size,run,"
+                     "status) VALUES(?,?,?,?,?,?,?,?,?,?)"));
     return s->Bind(1, e.action)
         .Bind(2, e.repo)
         .Bind(3, e.tag)
@@ -975,6 +1013,8 @@ class SqliteMetadataStore final : public MetadataStore {
         .Bind(6, e.actor)
         .Bind(7, e.time)
         .Bind(8, e.size)
+        .Bind(9, e.run)
+        .Bind(10, e.status)
         .Run();
   }
 

@@ -109,6 +109,8 @@ assert_eq "$(jq -r '.events[2].id' <<<"$LAST_BODY")" "$(jq -r .last <<<"$LAST_BO
 assert_eq "$SIZE admin" "$(jq -r '.events[0] | "\(.size) \(.actor)"' <<<"$LAST_BODY")" "size and actor"
 req GET "/api/v1/events?after=$FIRST&limit=1" "${ADMIN[@]}"
 assert_eq "push $((FIRST + 1))" "$(jq -r '"\(.events[0].action) \(.last)"' <<<"$LAST_BODY")" "after= and limit="
+RUN_EVENTS=$(curl -sS "${ADMIN[@]}" "$URL/api/v1/events?limit=1000" | jq '[.events[] | select(.action == "run")] | length')
+assert_eq 0 "$RUN_EVENTS" "no run, no run events"
 req GET "/api/v1/events?after=-1" "${ADMIN[@]}"
 assert_status 400 "$STATUS" "a negative after"
 assert_contains "$LAST_BODY" "after must be a number" "the parameter is named"

@@ -348,6 +348,27 @@ TEST_F(MetadataStoreTest, OneRunPerCause) {
   EXPECT_EQ(store_->ListRuns(all)->size(), 3u);
 }
 
+// A run's status changes are events, written with the change; an update
+// that keeps the status, or is refused by its condition, writes none.
+TEST_F(MetadataStoreTest, RunStatusChangesAreEvents) {
+  ASSERT_TRUE(store_->CreateRun(NewRun("Queued"), IdOf).ok());
+  RunRow r = *store_->GetRun("r1");
+  r.status = "Running";
+  ASSERT_TRUE(*store_->UpdateRun(r, {"Queued"}));
+  r.output_images = "\nteam/app:v1\n";
+  ASSERT_TRUE(*store_->UpdateRun(r, {}));  // same status
+  r.status = "Canceled";
+  ASSERT_FALSE(*store_->UpdateRun(r, {"Queued"}));  // refused
+  r.status = "Succeeded";
+  ASSERT_TRUE(*store_->UpdateRun(r, {"Running"}));
+  auto events = store_->EventsAfter(0, 100);
+  ASSERT_TRUE(events.ok());
+  std::vector<std::string> seen;
+  for (const auto& e : *events) seen.push_back(e.action + " " + e.run + " " + e.status);
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"run r1 Queued", "run r1 Running", "run r1 Succeeded"}));
+}
+
 TEST_F(MetadataStoreTest, RunUpdateWithStatusConditionIsACompareAndSet) {
   ASSERT_TRUE(store_->CreateRun(NewRun("Queued"), IdOf).ok());
   RunRow claimed = *store_->GetRun("r1");
