@@ -75,6 +75,10 @@ assert_eq "$EXPECTED" "$TRIGGERED" "one Image Update run per pushed digest"
 assert_eq 6 "$(runs_json | jq length)" "runs of app: the manual one and five rebuilds"
 LAST=$(runs_json | jq -r '.[0].runId')
 assert_eq Succeeded "$(drydock run show "$LAST" | jq -r .status)" "the last rebuild succeeded"
+STATUSES=$(curl -sS -u "admin:$ADMIN_PASS" "$URL/api/v1/events?limit=1000" |
+  jq -r --arg r "$LAST" '[.events[] | select(.action == "run" and .run == $r) | .status] | join(" ")')
+assert_contains "$STATUSES" "Queued" "the event log has the run's statuses ($STATUSES)"
+assert_contains "$STATUSES" "Succeeded" "the event log has the run's statuses ($STATUSES)"
 
 log "a webhook delivered again after a crash builds its commit once"
 SECRET=$(drydock task show -n app | jq -r .webhookSecret)
