@@ -90,6 +90,8 @@ bool Api::Handle(http::Request& req, http::Response& resp) {
   auto who = impl_->auth.Authenticate(req.Header("Authorization"), req.remote_addr);
   if (!who.ok()) {
     SendStatus(resp, who.status());
+  } else if (!who->agent.empty()) {
+    impl_->RouteAgent(req, resp, who->agent, std::string_view(req.path).substr(kPrefix.size()));
   } else if (who->token_access) {
     // A registry token grants what its scope names, and only to the registry:
     // taken here it would act with the user's whole rights (runs, pushes).
@@ -137,6 +139,19 @@ void Api::Impl::Route(Ctx& c, std::string_view path) {
     c.resp.route = "api_tasks";
     if (m == "GET") return ListTasks(c);
     return m == "POST" ? CreateTask(c) : MethodNotAllowed(c);
+  }
+  if (path == "/agents") {
+    c.resp.route = "api_agents";
+    return m == "GET" ? ListAgents(c) : MethodNotAllowed(c);
+  }
+  if (path == "/agents/tokens") {
+    c.resp.route = "api_agent_tokens";
+    return m == "POST" ? CreateAgentToken(c) : MethodNotAllowed(c);
+  }
+  if (StartsWith(path, "/agents/") && path.size() > 8 &&
+      path.find('/', 8) == std::string_view::npos) {
+    c.resp.route = "api_agent";
+    return m == "DELETE" ? RevokeAgent(c, std::string(path.substr(8))) : MethodNotAllowed(c);
   }
   if (path == "/images/dependents") {
     c.resp.route = "api_dependents";

@@ -44,6 +44,17 @@ struct Api::Impl {
         options(std::move(o)) {}
 
   void Route(Ctx& c, std::string_view path);
+  // agents.cc: an agent token's requests (path after /api/v1).
+  void RouteAgent(http::Request& req, http::Response& resp, const std::string& agent,
+                  std::string_view path);
+  void AgentClaim(Ctx& c);
+  void AgentHeartbeat(Ctx& c, const std::string& id);
+  void AgentLog(Ctx& c, const std::string& id);
+  void AgentReport(Ctx& c, const std::string& id);
+  void AgentContext(Ctx& c, const std::string& id);
+  void ListAgents(Ctx& c);
+  void CreateAgentToken(Ctx& c);
+  void RevokeAgent(Ctx& c, const std::string& name);
   // "{id}[/cancel|/log]" and "{name}[/tags[/{tag}]]"; false when no route matches.
   bool RouteRun(Ctx& c, std::string_view rest);
   bool RouteRepository(Ctx& c, std::string_view rest);

@@ -164,6 +164,7 @@ Result<tasks::RunRequest> ParseRunRequest(const json& body, std::string_view reg
   // Its range is the run service's to check (tests may lower the minimum).
   DD_RETURN_IF_ERROR(Field(body, "timeout", r.timeout_seconds));
   DD_RETURN_IF_ERROR(Field(body, "gitToken", r.git_token));
+  DD_RETURN_IF_ERROR(Field(body, "agentPoolName", r.agent_pool));
   return r;
 }
 
@@ -179,6 +180,8 @@ json RunToJson(const tasks::Run& run) {
       {"source",
        {{"url", run.source.url}, {"commit", run.source.commit}, {"branch", run.source.branch}}},
       {"runErrorMessage", run.error},
+      {"agentPoolName", run.request.agent_pool},
+      {"attempt", run.attempt},
       {"trigger", tasks::TriggerName(run.request.trigger)}};
   const tasks::RunTrigger& t = run.request.trigger;
   if (t.source) {
@@ -196,6 +199,12 @@ json RunToJson(const tasks::Run& run) {
                          {"scheduleOccurrence", IsoTime(t.timer->schedule_occurrence_ms)}};
   }
   // Times not reached yet are left out (null to jq, absent to nlohmann's value()).
+  if (!run.agent.empty()) j["agent"] = run.agent;
+  if (run.status == tasks::RunStatus::kQueued) {
+    j["waitingFor"] = run.request.agent_pool.empty()
+                          ? "an agent of the default pool"
+                          : "an agent of pool '" + run.request.agent_pool + "'";
+  }
   if (run.create_time_ms > 0) j["createTime"] = IsoTime(run.create_time_ms);
   if (run.start_time_ms > 0) j["startTime"] = IsoTime(run.start_time_ms);
   if (run.finish_time_ms > 0) j["finishTime"] = IsoTime(run.finish_time_ms);

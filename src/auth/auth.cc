@@ -20,6 +20,9 @@ using nlohmann::json;
 constexpr int64_t kLoginCacheSeconds = 60;
 // The "typ" claim of API tokens; registry tokens have none.
 constexpr char kApiTokenType[] = "drydock-api";
+constexpr char kRunTokenType[] = "drydock-run";
+constexpr char kAgentTokenType[] = "drydock-agent";
+constexpr std::string_view kAgentUserPrefix = "agent:";
 
 int64_t Now() { return static_cast<int64_t>(::time(nullptr)); }
 
@@ -85,7 +88,7 @@ std::optional<Identity> Authenticator::CachedLoginFor(const std::string& user,
   // a row read is cheap, a bcrypt is not.
   auto u = store_.GetUser(user);
   if (!u.ok() || u->disabled || u->password_hash != hit.password_hash) return std::nullopt;
-  return Identity{user, u->admin, std::nullopt, false};
+  return Identity{user, u->admin, std::nullopt, false, false, "", ""};
 }
 
 constexpr char kRetryIn[] = "; try again in ";
@@ -148,7 +151,7 @@ Result<Identity> Authenticator::Login(const std::string& user, const std::string
   std::lock_guard lock(mu_);
   if (login_cache_.size() > 10000) login_cache_.clear();
   login_cache_[user] = CachedLogin{fingerprint, Now() + kLoginCacheSeconds, u->password_hash};
-  return Identity{user, u->admin, std::nullopt, false};
+  return Identity{user, u->admin, std::nullopt, false, false, "", ""};
 }
 
 Result<Identity> Authenticator::Authenticate(std::string_view header, const std::string& client) {
@@ -167,7 +170,7 @@ Result<Identity> Authenticator::BasicLogin(const std::string& user, const std::s
                                            const std::string& client) {
   if (!LooksLikeJwt(secret)) return Login(user, secret, client);
   auto token = VerifyToken(secret);
-  if (token.ok() && token->api_token && token->user == user) return token;
+  if (token.ok() && (token->api_token || !token->run.empty()) && token->user == user) return token;
   // Not an API token of this user; it could still be a (strange) password.
   auto login = Login(user, secret, client);
   if (login.ok() || login.status().code() == Code::kTooManyRequests) return login;
@@ -187,6 +190,9 @@ Result<Identity> Authenticator::VerifyToken(std::string_view jwt) {
   if (claims.value("aud", std::string()) != options_.service)
     return Unauthenticated("token is for another service");
   Identity id;
+  if (claims.value("typ", std::string()) == kAgentTokenType)
+    return VerifyAgentToken(jwt, claims.value("agent", std::string()),
+                            claims.value("jti", std::string()));
   id.user = claims.value("sub", std::string());
   if (!id.user.empty()) {
     auto u = store_.GetUser(id.user);
@@ -197,6 +203,17 @@ Result<Identity> Authenticator::VerifyToken(std::string_view jwt) {
                              "' changed: sign in again");
     }
     id.admin = u->admin;
+  }
+  id.run = claims.value("run", std::string());
+  if (!id.run.empty()) {
+    // A run's credential ends with the run.
+    auto run = store_.GetRun(id.run);
+    if (!run.ok() || (run->status != "Started" && run->status != "Running"))
+      return Unauthenticated("the token of run " + id.run + " ended with the run");
+  }
+  if (claims.value("typ", std::string()) == kRunTokenType) {
+    if (id.user.empty() || id.run.empty()) return Unauthenticated("run token has no user or run");
+    return id;  // no access list: the user's own rights apply
   }
   if (claims.value("typ", std::string()) == kApiTokenType) {
     if (id.user.empty()) return Unauthenticated("API token has no user");
@@ -291,6 +308,7 @@ Result<Token> Authenticator::IssueToken(const Identity& who,
                  {"aud", options_.service}, {"iat", now},
                  {"nbf", now - 5},          {"exp", now + options_.token_ttl_seconds},
                  {"jti", RandomHex(12)},    {"access", access}};
+  if (!who.run.empty()) claims["run"] = who.run;
   return Token{SignJwt(claims.dump(), key_), options_.token_ttl_seconds, now, ""};
 }
 
@@ -300,18 +318,80 @@ Result<Token> Authenticator::IssueApiToken(const Identity& who, int64_t ttl_seco
   if (description.size() > 200) return Invalid("token description is longer than 200 bytes");
   int64_t now = Now();
   std::string id = RandomHex(12);
-  json claims = {{"iss", options_.service}, {"sub", who.user},
-                 {"aud", options_.service}, {"iat", now},
-                 {"nbf", now - 5},          {"exp", now + ttl_seconds},
-                 {"jti", id},               {"typ", kApiTokenType}};
+  json claims = {{"iss", options_.service},
+                 {"sub", who.user},
+                 {"aud", options_.service},
+                 {"iat", now},
+                 {"nbf", now - 5},
+                 {"exp", now + ttl_seconds},
+                 {"jti", id},
+                 {"typ", kApiTokenType}};
   Token token{SignJwt(claims.dump(), key_), ttl_seconds, now, id};
-  DD_RETURN_IF_ERROR(store_.PutApiToken({id, who.user, oci::Digest::Of(token.jwt).hex(), now,
-                                         now + ttl_seconds, description}));
+  DD_RETURN_IF_ERROR(store_.PutApiToken(
+      {id, who.user, oci::Digest::Of(token.jwt).hex(), now, now + ttl_seconds, description}));
   return token;
 }
 
-Result<std::vector<storage::ApiTokenRecord>> Authenticator::ListApiTokens(
-    const std::string& user) {
+Result<Token> Authenticator::IssueRunToken(const std::string& user, const std::string& run_id,
+                                           int64_t ttl_seconds) {
+  if (user.empty() || run_id.empty()) return Invalid("a run token needs a user and a run");
+  int64_t now = Now();
+  json claims = {{"iss", options_.service},
+                 {"sub", user},
+                 {"aud", options_.service},
+                 {"iat", now},
+                 {"nbf", now - 5},
+                 {"exp", now + ttl_seconds},
+                 {"jti", RandomHex(12)},
+                 {"typ", kRunTokenType},
+                 {"run", run_id}};
+  return Token{SignJwt(claims.dump(), key_), ttl_seconds, now, ""};
+}
+
+Result<Token> Authenticator::IssueAgentToken(const std::string& name, int64_t ttl_seconds,
+                                             const std::string& description) {
+  if (name.empty() || name.size() > 64 ||
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+          std::string::npos)
+    return Invalid("agent name '" + name + "' must be 1-64 letters, digits, '.', '_' or '-'");
+  if (description.size() > 200) return Invalid("token description is longer than 200 bytes");
+  int64_t now = Now();
+  std::string id = RandomHex(12);
+  json claims = {{"iss", options_.service},
+                 {"agent", name},
+                 {"aud", options_.service},
+                 {"iat", now},
+                 {"nbf", now - 5},
+                 {"exp", now + ttl_seconds},
+                 {"jti", id},
+                 {"typ", kAgentTokenType}};
+  Token token{SignJwt(claims.dump(), key_), ttl_seconds, now, id};
+  DD_RETURN_IF_ERROR(
+      store_.PutApiToken({id, std::string(kAgentUserPrefix) + name,
+                          oci::Digest::Of(token.jwt).hex(), now, now + ttl_seconds, description}));
+  return token;
+}
+
+Result<Identity> Authenticator::VerifyAgentToken(std::string_view jwt, const std::string& name,
+                                                 const std::string& jti) {
+  auto row = store_.GetApiToken(jti);
+  if (name.empty() || !row.ok() || row->user != std::string(kAgentUserPrefix) + name ||
+      row->secret_hash != oci::Digest::Of(std::string(jwt)).hex()) {
+    return Unauthenticated("the agent token has been revoked (or was never issued here)");
+  }
+  Identity id;
+  id.agent = name;
+  return id;
+}
+
+std::string Identity::Actor() const {
+  if (!agent.empty()) return "agent:" + agent;
+  if (!run.empty()) return "run:" + run;
+  if (!user.empty()) return "user:" + user;
+  return "anonymous";
+}
+
+Result<std::vector<storage::ApiTokenRecord>> Authenticator::ListApiTokens(const std::string& user) {
   DD_ASSIGN_OR_RETURN(all, store_.ListApiTokens(user));
   std::vector<storage::ApiTokenRecord> live;
   for (auto& t : all) {

@@ -30,7 +30,16 @@ struct Identity {
   std::optional<std::map<std::string, unsigned>> token_access;
   bool catalog_in_token = false;
   bool api_token = false;  // authenticated by an API token rather than a password
+  // Set when the credential was a run's (IssueRunToken, or a token derived
+  // from one): what the run pushes is recorded as the run's doing.
+  std::string run;
+  // Set for a build agent's token: no user, no registry rights; it may call
+  // the agent API, for the runs it holds.
+  std::string agent;
   bool anonymous() const { return user.empty(); }
+  // Who did it, as the event log records it: "run:ca12", "user:alice" or
+  // "anonymous".
+  std::string Actor() const;
 };
 
 struct Options {
@@ -89,6 +98,17 @@ class Authenticator {
   // revokes it at once.
   Result<Token> IssueApiToken(const Identity& who, int64_t ttl_seconds = kApiTokenTtlSeconds,
                               const std::string& description = "");
+  // A credential for run `run_id` of `user` (its builds' pushes and pulls):
+  // the user's own rights, valid only while the run is Started or Running.
+  // Accepted as `Bearer` and as the password of Basic auth for `user`;
+  // registry tokens issued for it carry the run on. Nothing is stored.
+  Result<Token> IssueRunToken(const std::string& user, const std::string& run_id,
+                              int64_t ttl_seconds);
+  // A build agent's token (`drydock agent token create NAME`): stored as an
+  // API token of "agent:NAME" (revoked like one), it names the agent and
+  // grants nothing else.
+  Result<Token> IssueAgentToken(const std::string& name, int64_t ttl_seconds,
+                                const std::string& description = "");
   // Unexpired API tokens of `user` (every user's for ""), without hashes.
   Result<std::vector<storage::ApiTokenRecord>> ListApiTokens(const std::string& user);
   // `who`'s own token, or anyone's for an admin; kNotFound otherwise.
@@ -106,6 +126,9 @@ class Authenticator {
 
  private:
   Result<Identity> VerifyToken(std::string_view jwt);
+  // Valid while its row (under "agent:NAME") exists.
+  Result<Identity> VerifyAgentToken(std::string_view jwt, const std::string& name,
+                                    const std::string& jti);
   // Basic auth: an API token of `user` in place of the password, else the password.
   Result<Identity> BasicLogin(const std::string& user, const std::string& secret,
                               const std::string& client);

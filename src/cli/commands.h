@@ -35,6 +35,7 @@ struct BuildFlags {
   bool local = false;
   std::string context, file, target, output, state;
   std::string platform = "linux/amd64";
+  std::string agent_pool;  // server builds: only agents of this pool build it
   std::vector<std::string> tags, build_args, insecure_registries, secrets, ssh;
   bool push = false, no_cache = false, docker_format = false;
   bool print_dependencies = false, dependencies_only = false;
@@ -68,6 +69,19 @@ struct TokenFlags {
 int TokenList(const TokenFlags& flags);
 int TokenRevoke(const TokenFlags& flags);
 
+struct AgentFlags {
+  std::string server, token, token_file, name, pool, output = "table", description;
+  std::string state = "/var/lib/drydock-agent";
+  std::vector<std::string> platforms;
+  int concurrency = 1;
+  bool allow_private_fetches = false;
+};
+// `drydock agent --server URL`: build the server's runs here until stopped.
+int AgentRun(const AgentFlags& flags);
+int AgentList(const AgentFlags& flags);
+int AgentTokenCreate(const AgentFlags& flags);
+int AgentRevoke(const AgentFlags& flags);
+
 struct RunListFlags {
   std::string server, task, status, image, output = "table";
   int64_t top = 15;
@@ -86,6 +100,7 @@ int RunCancel(const RunFlags& flags);
 // task file, like `az acr run`.
 struct QuickRunFlags {
   std::string server, source, file, cmd, values_file, platform = "linux/amd64";
+  std::string agent_pool;
   std::vector<std::string> sets, secrets;
   int64_t timeout = 3600;
   bool no_logs = false, no_wait = false, dry_run = false;
@@ -104,6 +119,7 @@ int RepositoryDelete(const RepositoryFlags& flags);
 // `given` names the long options used, so that `update` sends only those.
 struct TaskFlags {
   std::string server, name, source, file, target, platform, status, output = "table";
+  std::string agent_pool;
   std::vector<std::string> images, args, secret_args, sets, secret_sets, schedules;
   std::string values_file, git_token, branch, update_endpoint, trigger_type;
   std::string commit_trigger, pr_trigger, base_trigger;  // "true" | "false"

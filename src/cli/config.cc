@@ -156,6 +156,11 @@ Result<Config> LoadConfig(const std::string& path) {
     }
     if (auto b = y["builds"]) {
       Read(b, "concurrency", c.builds.concurrency);
+      Status s =
+          ReadBounded(b, "builds", "agent_lease_seconds", 3, 3600, c.builds.agent_lease_seconds);
+      if (s.ok())
+        s = ReadBounded(b, "builds", "agent_max_attempts", 1, 100, c.builds.agent_max_attempts);
+      if (!s.ok()) return Invalid(path + ": " + s.message());
       Read(b, "state_dir", c.builds.state_dir);
       Read(b, "max_context_bytes", c.builds.max_context_bytes);
       Read(b, "cache_max_bytes", c.builds.cache_max_bytes);
@@ -194,8 +199,10 @@ Result<Config> LoadConfig(const std::string& path) {
   }
   if (c.gc.grace_seconds < 0 || c.gc_interval_seconds < 0)
     return Invalid(path + ": gc durations must be >= 0");
-  if (c.builds.concurrency < 1 || c.builds.concurrency > 256)
-    return Invalid(path + ": builds.concurrency must be 1-256");
+  if (c.builds.concurrency < 0 || c.builds.concurrency > 256)
+    return Invalid(path +
+                   ": builds.concurrency must be 0-256 (0: no embedded agent, remote agents build "
+                   "everything)");
   if (c.triggers.min_poll_seconds < 1)
     return Invalid(path + ": triggers.min_poll_seconds must be at least 1");
   if (c.triggers.base_image_poll_seconds < c.triggers.min_poll_seconds)

@@ -19,7 +19,12 @@ namespace drydock::cli {
 
 // The build service behind /api/v1/runs.
 struct BuildsConfig {
-  int concurrency = 2;                      // runs building at once
+  // Runs the embedded agent builds at once; 0: none (remote agents only).
+  int concurrency = 2;
+  // The run queue: an agent that does not renew a run's lease for this
+  // long has lost it; the run is retried up to agent_max_attempts times.
+  int64_t agent_lease_seconds = 30;
+  int64_t agent_max_attempts = 3;
   std::string state_dir;                    // the builder's cache; "" = <data>/build
   uint64_t max_context_bytes = 2ull << 30;  // uploaded contexts and tarball sources
   uint64_t cache_max_bytes = 20ull << 30;   // the builder's state dir, LRU; 0 = unbounded

@@ -1,6 +1,7 @@
 // drydock: one binary, one subcommand per capability.
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <iostream>
 
 #include "cli/commands.h"
 
@@ -59,6 +60,8 @@ int main(int argc, char** argv) {
   b->add_option("--build-arg", build.build_args, "K=V build argument (repeatable)");
   b->add_option("--target", build.target, "Stage to build");
   b->add_option("--platform", build.platform, "Target platform (default linux/amd64)");
+  b->add_option("--agent-pool", build.agent_pool,
+                "Server builds: run on an agent of this pool (default: the default pool)");
   b->add_option("--output", build.output,
                 "oci:DIR (an OCI image layout) or docker-archive:FILE (docker save's format)");
   b->add_flag("--push", build.push, "Push the image to every -t reference");
@@ -145,6 +148,7 @@ int main(int argc, char** argv) {
   r->add_option("--values", quick_run.values_file, "YAML file of values");
   r->add_option("--timeout", quick_run.timeout, "Seconds the whole run may take (default 3600)");
   r->add_option("--platform", quick_run.platform, "os/arch (default linux/amd64)");
+  r->add_option("--agent-pool", quick_run.agent_pool, "Run on an agent of this pool");
   r->add_flag("--no-logs", quick_run.no_logs, "Poll the run's status instead of streaming its log");
   r->add_flag("--no-wait", quick_run.no_wait, "Print the run id once queued and exit");
   r->add_flag("--dry-run", quick_run.dry_run, "Validate and print the step graph; run nothing");
@@ -201,6 +205,7 @@ int main(int argc, char** argv) {
     sub->add_option("--values", task.values_file, "YAML file of values");
     sub->add_option("--target", task.target, "Build stage to stop at");
     sub->add_option("--platform", task.platform, "os/arch[/variant]");
+    sub->add_option("--agent-pool", task.agent_pool, "Run on agents of this pool (\"\": default)");
     sub->add_option("--timeout", task.timeout, "Run timeout in seconds (300-28800, default 3600)");
     sub->add_flag("--no-push", task.no_push, "Build without pushing");
     sub->add_flag("--no-cache", task.no_cache, "Build without the layer cache");
@@ -280,6 +285,37 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json"}));
   imd->add_option("--server", dependents.server, "Server (default: the last login)");
 
+  AgentFlags agent;
+  auto* ag = app.add_subcommand(
+      "agent",
+      "Build a server's runs on this machine (--server URL), or list, create tokens for, revoke "
+      "agents");
+  ag->require_subcommand(0, 1);
+  ag->add_option("--token-file", agent.token_file,
+                 "File holding the agent token (or set DRYDOCK_AGENT_TOKEN)");
+  ag->add_option("--token", agent.token, "The agent token (visible to ps: prefer the file)");
+  ag->add_option("--name", agent.name, "How its logs name it (default: agent)");
+  ag->add_option("--pool", agent.pool, "Take only runs of this agent pool");
+  ag->add_option("--platform", agent.platforms, "os/arch it builds (repeatable; default any)");
+  ag->add_option("--concurrency", agent.concurrency, "Runs building at once (default 1)");
+  ag->add_flag(
+      "--allow-private-fetches", agent.allow_private_fetches,
+      "Let builds fetch from loopback and private addresses (as builds.allow_private_fetches)");
+  ag->add_option("--state", agent.state,
+                 "Its own cache, work dirs and logs (default /var/lib/drydock-agent)");
+  auto* agl = ag->add_subcommand("list", "The agents: pool, platforms, runs, last heartbeat");
+  agl->add_option("-o,--output", agent.output, "table or json");
+  auto* agt = ag->add_subcommand("token", "Agent tokens (admins)");
+  agt->require_subcommand(1);
+  auto* agtc = agt->add_subcommand("create", "Create a token for agent NAME (printed on stdout)");
+  agtc->add_option("name", agent.name, "Agent name")->required();
+  agtc->add_option("--description", agent.description, "What it is for");
+  auto* agr = ag->add_subcommand("revoke", "Revoke agent NAME's tokens; its runs are requeued");
+  agr->add_option("name", agent.name, "Agent name")->required();
+  ag->add_option("--server", agent.server, "Server URL, e.g. http://build.example:5000");
+  for (auto* sub : {agl, agtc, agr})
+    sub->add_option("--server", agent.server, "Server (default: the last login)");
+
   RenderFlags render;
   auto* rd = app.add_subcommand(
       "render", "Render a multi-step task file (aliases, template, YAML) without running it");
@@ -311,6 +347,16 @@ int main(int argc, char** argv) {
   if (tt->parsed()) return TaskTimer(timer_action, task);
   if (tcr->parsed()) return TaskCredential(credential_action, task);
   if (imd->parsed()) return ImageDependents(dependents);
+  if (agl->parsed()) return AgentList(agent);
+  if (agtc->parsed()) return AgentTokenCreate(agent);
+  if (agr->parsed()) return AgentRevoke(agent);
+  if (ag->parsed()) {
+    if (agent.server.empty()) {
+      std::cerr << "drydock agent: --server URL is required\n";
+      return 2;
+    }
+    return AgentRun(agent);
+  }
   if (b->parsed()) return build.local ? BuildLocal(build) : BuildRemote(build);
   if (li->parsed()) return Login(login);
   if (rl->parsed()) return RunList(run_list);

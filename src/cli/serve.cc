@@ -102,10 +102,17 @@ tasks::CredentialsForUser BuilderCredentials(storage::MetadataStore& meta,
                                              auth::Authenticator& auth,
                                              const std::string& registry_host) {
   constexpr int64_t kTtlSeconds = 24 * 3600;  // longer than the longest run
-  return [&meta, &auth, registry_host](const std::string& user) -> remote::CredentialLookup {
-    return [&meta, &auth, registry_host,
-            user](const std::string& registry) -> std::optional<remote::Credential> {
+  return [&meta, &auth, registry_host](const std::string& user,
+                                       const std::string& run_id) -> remote::CredentialLookup {
+    return [&meta, &auth, registry_host, user,
+            run_id](const std::string& registry) -> std::optional<remote::Credential> {
       if (registry != registry_host || user.empty()) return std::nullopt;
+      if (!run_id.empty()) {
+        // The run's own credential: its pushes are recorded as "run:ID".
+        auto token = auth.IssueRunToken(user, run_id, kTtlSeconds);
+        if (!token.ok()) return std::nullopt;
+        return remote::Credential{user, token->jwt};
+      }
       auto u = meta.GetUser(user);
       if (!u.ok()) return std::nullopt;
       auth::Identity who;
@@ -125,6 +132,8 @@ tasks::ServiceOptions ServiceOptionsFor(const Config& config, const std::string&
   o.build_state = config.builds.state_dir.empty() ? std::filesystem::path(config.data_dir) / "build"
                                                   : std::filesystem::path(config.builds.state_dir);
   o.concurrency = config.builds.concurrency;
+  o.lease = std::chrono::seconds(config.builds.agent_lease_seconds);
+  o.max_attempts = static_cast<int>(config.builds.agent_max_attempts);
   o.registry_host = registry_host;
   // Its own registry over plain HTTP is fine for the builder, loopback or not.
   if (config.tls_cert.empty()) o.insecure_registries.push_back(registry_host);

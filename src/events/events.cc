@@ -95,6 +95,14 @@ void LogFollower::Loop() {
   }
 }
 
+// Distribution's receivers expect the user's name in actor.name: "user:alice"
+// becomes "alice"; a run's push names the run ("run:ca12").
+static nlohmann::json ActorJson(const std::string& actor) {
+  constexpr std::string_view kUser = "user:";
+  if (actor.starts_with(kUser)) return {{"name", actor.substr(kUser.size())}};
+  return {{"name", actor}};
+}
+
 std::string EnvelopeJson(const std::vector<ManifestEvent>& events) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& e : events) {
@@ -112,7 +120,7 @@ std::string EnvelopeJson(const std::vector<ManifestEvent>& events) {
                     {"timestamp", ts},
                     {"action", e.action},
                     {"target", target},
-                    {"actor", {{"name", e.actor}}},
+                    {"actor", ActorJson(e.actor)},
                     {"source", {{"addr", ""}, {"instanceID", "drydock"}}}});
   }
   return nlohmann::json{{"events", list}}.dump();

@@ -136,7 +136,7 @@ void Registry::Impl::PutManifest(Ctx& c, const std::string& ref) {
   put.blobs = parsed->RequiredBlobs();
   put.manifests = parsed->RequiredManifests();
   put.tag = tag;
-  put.actor = c.who.user;
+  put.actor = c.who.Actor();
   auto stored = meta.PutManifest(put);
   if (!stored.ok()) {
     if (stored.status().code() == Code::kNotFound) {
@@ -156,14 +156,14 @@ void Registry::Impl::DeleteManifest(Ctx& c, const std::string& ref) {
   if (!LooksLikeDigest(ref)) {
     if (auto s = oci::ValidateTag(ref); !s.ok())
       return SendError(c.resp, 400, "TAG_INVALID", s.message());
-    auto d = DeleteTag(c.repo, ref, c.who.user);
+    auto d = DeleteTag(c.repo, ref, c.who.Actor());
     if (!d.ok()) return SendStatus(c.resp, d.status(), "MANIFEST_UNKNOWN");
     c.resp.status = 202;
     return;
   }
   auto d = oci::Digest::Parse(ref);
   if (!d.ok()) return SendError(c.resp, 400, "DIGEST_INVALID", d.status().message());
-  auto tags = DeleteManifest(c.repo, *d, c.who.user);
+  auto tags = DeleteManifest(c.repo, *d, c.who.Actor());
   if (!tags.ok()) return SendStatus(c.resp, tags.status(), "MANIFEST_UNKNOWN");
   c.resp.status = 202;
 }

@@ -122,6 +122,35 @@ struct RunRow {
   // What queued it, e.g. "base-image:app@sha256:…": at most one run per
   // cause, so a cause handled twice (after a crash) queues one run. "" = none.
   std::string cause;
+  // Which agents may claim it: those of `pool` ("" = the default pool)
+  // building `platform` (agents that name no platforms take any).
+  std::string pool, platform;
+  // The queue's bookkeeping, written only by the claim calls below (UpdateRun
+  // leaves it alone): a claimed run is Started or Running, held by `agent`
+  // for its `attempt` (1, 2, …) until `lease_expires_ms`. A requeued run
+  // waits until `not_before_ms` (backoff). Once released, `agent` names
+  // the last holder.
+  std::string agent;
+  int64_t attempt = 0;
+  int64_t lease_expires_ms = 0;
+  int64_t not_before_ms = 0;
+  bool cancel_requested = false;
+};
+
+// A build agent as it last reported itself (each claim and heartbeat).
+struct AgentRow {
+  std::string name;
+  std::string pool;
+  std::string platforms;  // comma-separated, "" = any
+  std::string version;
+  int64_t last_seen_ms = 0;
+};
+
+// Which queued runs an agent takes.
+struct RunClaimFilter {
+  std::string agent;                   // its name, recorded as the holder
+  std::string pool;                    // "" = the default pool
+  std::vector<std::string> platforms;  // empty = any
 };
 
 struct CreatedRun {
@@ -227,18 +256,46 @@ class MetadataStore {
   // Sets `key` only if unset; returns the value now stored.
   virtual Result<std::string> InitSetting(const std::string& key, const std::string& value) = 0;
 
-  // Runs. CreateRun assigns the next seq (never reused), names the row
-  // make_id(seq) and returns the seq; `row.id` and `row.seq` are ignored.
-  // With a `row.cause` already queued, nothing is written and that run's
-  // seq comes back with created = false.
-  virtual Result<CreatedRun> CreateRun(const RunRow& row,
-                                       const std::function<std::string(int64_t)>& make_id) = 0;
-  // Overwrites every field but id, seq, create time and cause. A new
-  // status is written to the event log with it (CreateRun writes the first). With `if_status`
-  // non-empty, only while the stored status is one of those: returns whether
-  // the row changed (compare-and-set for claiming and canceling a run).
+  // Runs. CreateRun assigns the next seq (never reused) and writes
+  // make_row(seq) (which names the run) in the same transaction, so that
+  // no reader ever sees a run half written. With a `cause` already queued,
+  // nothing is written and that run's seq comes back with created = false.
+  virtual Result<CreatedRun> CreateRun(const std::string& cause,
+                                       const std::function<RunRow(int64_t seq)>& make_row) = 0;
+  // Overwrites every field but id, seq, create time, cause, pool, platform
+  // and the queue's bookkeeping. A new status is written to the event log
+  // with it (CreateRun writes the first). With `if_status` non-empty, only
+  // while the stored status is one of those: returns whether the row
+  // changed (compare-and-set for canceling a queued run).
   // kNotFound when there is no such run.
   virtual Result<bool> UpdateRun(const RunRow& row, const std::vector<std::string>& if_status) = 0;
+
+  // The run queue. ClaimRun takes the oldest Queued run that `filter`
+  // matches and whose backoff is over: it becomes Started, attempt + 1,
+  // held by filter.agent until now + lease. nullopt when there is none.
+  virtual Result<std::optional<RunRow>> ClaimRun(const RunClaimFilter& filter, int64_t now_ms,
+                                                 int64_t lease_ms) = 0;
+  // Extends the lease of (id, attempt) to now + lease and returns whether a
+  // cancel was requested. kConflict when that attempt no longer holds the
+  // run (its lease expired and it was requeued or ended): its agent must stop.
+  virtual Result<bool> RenewRunLease(const std::string& id, int64_t attempt, int64_t now_ms,
+                                     int64_t lease_ms) = 0;
+  // UpdateRun, accepted only while attempt `attempt` holds the run (fencing:
+  // an agent declared lost cannot overwrite the attempt that replaced it);
+  // returns whether it was. A status other than Started/Running releases
+  // the run (no lease); row.not_before_ms is written with it.
+  virtual Result<bool> UpdateClaimedRun(const RunRow& row, int64_t attempt) = 0;
+  // Asks the holder of a Started/Running run to cancel it (its next renewal
+  // says so); false when the run is not claimed.
+  virtual Result<bool> RequestRunCancel(const std::string& id) = 0;
+  // Claimed runs whose lease ended before `now_ms`, oldest first.
+  virtual Result<std::vector<RunRow>> ExpiredRunLeases(int64_t now_ms) = 0;
+  // Agents: recorded (created or updated) whenever they call in.
+  virtual Status TouchAgent(const AgentRow& agent) = 0;
+  virtual Result<std::vector<AgentRow>> ListAgents() = 0;
+  // kNotFound when there is no such agent.
+  virtual Status DeleteAgent(const std::string& name) = 0;
+
   virtual Result<RunRow> GetRun(const std::string& id) = 0;
   virtual Result<std::vector<RunRow>> ListRuns(const RunQuery& query) = 0;
   // Runs in any of `statuses`, oldest first, at most `limit` (-1: all).

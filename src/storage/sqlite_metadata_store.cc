@@ -94,13 +94,32 @@ DROP TABLE IF EXISTS seen_keys;
 ALTER TABLE events ADD COLUMN run TEXT NOT NULL DEFAULT '';
 ALTER TABLE events ADD COLUMN status TEXT NOT NULL DEFAULT '';
 )sql",
+    // 6: the leased run queue: pools, platforms, holders, attempts, leases,
+    // backoff and cancel requests. Runs an older version left Started or
+    // Running get lease 0: expired, so they are requeued or ended.
+    R"sql(
+ALTER TABLE runs ADD COLUMN pool TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN platform TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN agent TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN lease_expires INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX runs_queue ON runs(pool, seq) WHERE status='Queued';
+CREATE INDEX runs_leases ON runs(lease_expires) WHERE status IN ('Started','Running');
+CREATE INDEX runs_agent ON runs(agent) WHERE status IN ('Started','Running');
+CREATE TABLE agents(
+  name TEXT PRIMARY KEY, pool TEXT NOT NULL, platforms TEXT NOT NULL, version TEXT NOT NULL,
+  last_seen INTEGER NOT NULL) WITHOUT ROWID;
+)sql",
 };
 constexpr int64_t kSchemaVersion = 1 + std::size(kMigrations);
 
 // The columns ReadRun expects, in order.
 #define DD_RUN_COLUMNS                                                                          \
   "id, seq, status, type, task, create_time, start_time, finish_time, request, result, error, " \
-  "output_images, cause"
+  "output_images, cause, pool, platform, agent, attempt, lease_expires, not_before, "           \
+  "cancel_requested"
 
 int64_t Now() { return static_cast<int64_t>(::time(nullptr)); }
 
@@ -616,83 +635,171 @@ class SqliteMetadataStore final : public MetadataStore {
     return *v;
   }
 
-  Result<CreatedRun> CreateRun(const RunRow& row,
-                               const std::function<std::string(int64_t)>& make_id) override {
+  Result<CreatedRun> CreateRun(const std::string& cause,
+                               const std::function<RunRow(int64_t)>& make_row) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
     Transaction tx(*c);
     DD_RETURN_IF_ERROR(tx.status());
-    if (!row.cause.empty()) {
+    if (!cause.empty()) {
       DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT seq FROM runs WHERE cause=?"));
-      s->Bind(1, row.cause);
+      s->Bind(1, cause);
       DD_ASSIGN_OR_RETURN(found, s->Step());
       if (found) return CreatedRun{s->Int(0), false};
     }
     int64_t seq = 0;
     {
+      // A placeholder that takes the seq; the transaction fills it in.
       DD_ASSIGN_OR_RETURN(
           s, c->Prepare("INSERT INTO runs(status,type,task,create_time,start_time,finish_time,"
-                        "request,result,error,output_images,cause) VALUES(?,?,?,?,?,?,?,?,?,?,?) "
+                        "request,result,error,output_images) VALUES('','','',0,0,0,'','','','') "
                         "RETURNING seq"));
-      s->Bind(1, row.status)
-          .Bind(2, row.type)
-          .Bind(3, row.task)
-          .Bind(4, row.create_time_ms)
-          .Bind(5, row.start_time_ms)
-          .Bind(6, row.finish_time_ms)
-          .Bind(7, row.request_json)
-          .Bind(8, row.result_json)
-          .Bind(9, row.error)
-          .Bind(10, row.output_images);
-      if (row.cause.empty())
-        s->BindNull(11);
-      else
-        s->Bind(11, row.cause);
       DD_ASSIGN_OR_RETURN(got, s->Step());
       if (!got) return Internal("run insert returned no seq");
       seq = s->Int(0);
       DD_RETURN_IF_ERROR(s->Run());
     }
-    DD_ASSIGN_OR_RETURN(s, c->Prepare("UPDATE runs SET id=? WHERE seq=?"));
-    DD_RETURN_IF_ERROR(s->Bind(1, make_id(seq)).Bind(2, seq).Run());
-    DD_RETURN_IF_ERROR(InsertEvent(*c, RunEvent(make_id(seq), row.status)));
+    RunRow row = make_row(seq);
+    {
+      DD_ASSIGN_OR_RETURN(
+          s, c->Prepare("UPDATE runs SET id=?2, status=?3, type=?4, task=?5, create_time=?6, "
+                        "start_time=?7, finish_time=?8, request=?9, result=?10, error=?11, "
+                        "output_images=?12, cause=?13, pool=?14, platform=?15 WHERE seq=?1"));
+      s->Bind(1, seq)
+          .Bind(2, row.id)
+          .Bind(3, row.status)
+          .Bind(4, row.type)
+          .Bind(5, row.task)
+          .Bind(6, row.create_time_ms)
+          .Bind(7, row.start_time_ms)
+          .Bind(8, row.finish_time_ms)
+          .Bind(9, row.request_json)
+          .Bind(10, row.result_json)
+          .Bind(11, row.error)
+          .Bind(12, row.output_images)
+          .Bind(14, row.pool)
+          .Bind(15, row.platform);
+      if (cause.empty())
+        s->BindNull(13);
+      else
+        s->Bind(13, cause);
+      DD_RETURN_IF_ERROR(s->Run());
+    }
+    DD_RETURN_IF_ERROR(InsertEvent(*c, RunEvent(row.id, row.status)));
     DD_RETURN_IF_ERROR(tx.Commit());
     return CreatedRun{seq, true};
   }
 
   Result<bool> UpdateRun(const RunRow& row, const std::vector<std::string>& if_status) override {
+    return Update(row, if_status, 0);
+  }
+
+  Result<bool> UpdateClaimedRun(const RunRow& row, int64_t attempt) override {
+    if (attempt < 1) return Invalid("attempt " + std::to_string(attempt) + " never holds a run");
+    return Update(row, {}, attempt);
+  }
+
+  Result<std::optional<RunRow>> ClaimRun(const RunClaimFilter& f, int64_t now_ms,
+                                         int64_t lease_ms) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
     Transaction tx(*c);
     DD_RETURN_IF_ERROR(tx.status());
-    std::string before;
+    std::string id;
     {
-      DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT status FROM runs WHERE id=?"));
-      s->Bind(1, row.id);
-      DD_ASSIGN_OR_RETURN(exists, s->Step());
-      if (!exists) return NotFound("run " + row.id + " does not exist");
-      before = s->Text(0);
+      DD_ASSIGN_OR_RETURN(
+          s, c->Prepare("SELECT id FROM runs WHERE status='Queued' AND pool=?1 AND not_before<=?2 "
+                        "AND (?3='' OR instr(?3, ','||platform||',')>0) ORDER BY seq LIMIT 1"));
+      s->Bind(1, f.pool).Bind(2, now_ms).Bind(3, CommaSet(f.platforms));
+      DD_ASSIGN_OR_RETURN(found, s->Step());
+      if (!found) return std::optional<RunRow>();
+      id = s->Text(0);
     }
     {
       DD_ASSIGN_OR_RETURN(
-          s, c->Prepare("UPDATE runs SET status=?2, type=?3, task=?4, start_time=?5, "
-                        "finish_time=?6, request=?7, result=?8, error=?9, output_images=?10 "
-                        "WHERE id=?1 AND (?11='' OR instr(?11, ','||status||',')>0)"));
-      s->Bind(1, row.id)
-          .Bind(2, row.status)
-          .Bind(3, row.type)
-          .Bind(4, row.task)
-          .Bind(5, row.start_time_ms)
-          .Bind(6, row.finish_time_ms)
-          .Bind(7, row.request_json)
-          .Bind(8, row.result_json)
-          .Bind(9, row.error)
-          .Bind(10, row.output_images)
-          .Bind(11, StatusSet(if_status));
-      DD_RETURN_IF_ERROR(s->Run());
+          s,
+          c->Prepare("UPDATE runs SET status='Started', agent=?2, attempt=attempt+1, "
+                     "lease_expires=?3, cancel_requested=0, "
+                     "start_time=CASE WHEN start_time=0 THEN ?4 ELSE start_time END WHERE id=?1"));
+      DD_RETURN_IF_ERROR(
+          s->Bind(1, id).Bind(2, f.agent).Bind(3, now_ms + lease_ms).Bind(4, now_ms).Run());
     }
-    if (c->Changes() == 0) return false;  // its status was not one of if_status
-    if (row.status != before) DD_RETURN_IF_ERROR(InsertEvent(*c, RunEvent(row.id, row.status)));
+    DD_RETURN_IF_ERROR(InsertEvent(*c, RunEvent(id, "Started")));
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT " DD_RUN_COLUMNS " FROM runs WHERE id=?"));
+    s->Bind(1, id);
+    DD_ASSIGN_OR_RETURN(found, s->Step());
+    if (!found) return Internal("claimed run " + id + " vanished");
+    RunRow row = ReadRun(*s);
+    s.reset();
     DD_RETURN_IF_ERROR(tx.Commit());
-    return true;
+    return std::optional<RunRow>(std::move(row));
+  }
+
+  Result<bool> RenewRunLease(const std::string& id, int64_t attempt, int64_t now_ms,
+                             int64_t lease_ms) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(
+        s, c->Prepare("UPDATE runs SET lease_expires=?3 WHERE id=?1 AND attempt=?2 AND "
+                      "status IN ('Started','Running') RETURNING cancel_requested"));
+    s->Bind(1, id).Bind(2, attempt).Bind(3, now_ms + lease_ms);
+    DD_ASSIGN_OR_RETURN(held, s->Step());
+    if (!held)
+      return Conflict("attempt " + std::to_string(attempt) + " of run " + id +
+                      " no longer holds it (its lease expired, or the run ended)");
+    bool cancel = s->Int(0) != 0;
+    DD_RETURN_IF_ERROR(s->Run());
+    return cancel;
+  }
+
+  Result<bool> RequestRunCancel(const std::string& id) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("UPDATE runs SET cancel_requested=1 WHERE id=? AND "
+                                      "status IN ('Started','Running')"));
+    DD_RETURN_IF_ERROR(s->Bind(1, id).Run());
+    return c->Changes() > 0;
+  }
+
+  Status TouchAgent(const AgentRow& a) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(
+        s, c->Prepare("INSERT INTO agents(name,pool,platforms,version,last_seen) VALUES(?,?,?,?,?) "
+                      "ON CONFLICT(name) DO UPDATE SET pool=excluded.pool, "
+                      "platforms=excluded.platforms, version=excluded.version, "
+                      "last_seen=max(last_seen, excluded.last_seen)"));
+    return s->Bind(1, a.name)
+        .Bind(2, a.pool)
+        .Bind(3, a.platforms)
+        .Bind(4, a.version)
+        .Bind(5, a.last_seen_ms)
+        .Run();
+  }
+
+  Result<std::vector<AgentRow>> ListAgents() override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(
+        s, c->Prepare("SELECT name,pool,platforms,version,last_seen FROM agents ORDER BY name"));
+    std::vector<AgentRow> out;
+    while (true) {
+      DD_ASSIGN_OR_RETURN(row, s->Step());
+      if (!row) break;
+      out.push_back({s->Text(0), s->Text(1), s->Text(2), s->Text(3), s->Int(4)});
+    }
+    return out;
+  }
+
+  Status DeleteAgent(const std::string& name) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("DELETE FROM agents WHERE name=?"));
+    DD_RETURN_IF_ERROR(s->Bind(1, name).Run());
+    if (c->Changes() == 0) return NotFound("agent " + name + " does not exist");
+    return Status::Ok();
+  }
+
+  Result<std::vector<RunRow>> ExpiredRunLeases(int64_t now_ms) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT " DD_RUN_COLUMNS " FROM runs WHERE "
+                                      "status IN ('Started','Running') AND lease_expires<? "
+                                      "ORDER BY seq"));
+    s->Bind(1, now_ms);
+    return ReadRuns(*s);
   }
 
   Result<RunRow> GetRun(const std::string& id) override {
@@ -924,11 +1031,57 @@ class SqliteMetadataStore final : public MetadataStore {
   }
 
   // ",a,b," for matching with instr(); "" when there is no condition.
-  static std::string StatusSet(const std::vector<std::string>& statuses) {
+  static std::string CommaSet(const std::vector<std::string>& statuses) {
     if (statuses.empty()) return "";
     std::string set = ",";
     for (const auto& s : statuses) set += s + ",";
     return set;
+  }
+
+  // UpdateRun (attempt 0) and UpdateClaimedRun (attempt > 0: only while
+  // that attempt holds the run; leaving Started/Running releases it).
+  Result<bool> Update(const RunRow& row, const std::vector<std::string>& if_status,
+                      int64_t attempt) {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    Transaction tx(*c);
+    DD_RETURN_IF_ERROR(tx.status());
+    std::string before;
+    {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT status FROM runs WHERE id=?"));
+      s->Bind(1, row.id);
+      DD_ASSIGN_OR_RETURN(exists, s->Step());
+      if (!exists) return NotFound("run " + row.id + " does not exist");
+      before = s->Text(0);
+    }
+    {
+      DD_ASSIGN_OR_RETURN(
+          s,
+          c->Prepare("UPDATE runs SET status=?2, type=?3, task=?4, start_time=?5, finish_time=?6, "
+                     "request=?7, result=?8, error=?9, output_images=?10, "
+                     "lease_expires=CASE WHEN ?12>0 AND ?2 NOT IN ('Started','Running') THEN 0 "
+                     "ELSE lease_expires END, "
+                     "not_before=CASE WHEN ?12>0 THEN ?13 ELSE not_before END "
+                     "WHERE id=?1 AND (?11='' OR instr(?11, ','||status||',')>0) AND "
+                     "(?12=0 OR (attempt=?12 AND status IN ('Started','Running')))"));
+      s->Bind(1, row.id)
+          .Bind(2, row.status)
+          .Bind(3, row.type)
+          .Bind(4, row.task)
+          .Bind(5, row.start_time_ms)
+          .Bind(6, row.finish_time_ms)
+          .Bind(7, row.request_json)
+          .Bind(8, row.result_json)
+          .Bind(9, row.error)
+          .Bind(10, row.output_images)
+          .Bind(11, CommaSet(if_status))
+          .Bind(12, attempt)
+          .Bind(13, row.not_before_ms);
+      DD_RETURN_IF_ERROR(s->Run());
+    }
+    if (c->Changes() == 0) return false;  // refused by its condition
+    if (row.status != before) DD_RETURN_IF_ERROR(InsertEvent(*c, RunEvent(row.id, row.status)));
+    DD_RETURN_IF_ERROR(tx.Commit());
+    return true;
   }
 
   static RunRow ReadRun(const sqlite::Stmt& s) {
@@ -946,6 +1099,13 @@ class SqliteMetadataStore final : public MetadataStore {
     r.error = s.Text(10);
     r.output_images = s.Text(11);
     if (!s.IsNull(12)) r.cause = s.Text(12);
+    r.pool = s.Text(13);
+    r.platform = s.Text(14);
+    r.agent = s.Text(15);
+    r.attempt = s.Int(16);
+    r.lease_expires_ms = s.Int(17);
+    r.not_before_ms = s.Int(18);
+    r.cancel_requested = s.Int(19) != 0;
     return r;
   }
 

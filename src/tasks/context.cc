@@ -18,8 +18,9 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kExtensions[] = {".tar", ".tar.gz", ".tar.zst"};
-// Claimed uploads are named for error messages ("uploaded-context.ca3 is
-// not a tar archive") and found by run id.
+// Claimed uploads are named for error messages ("uploaded-context.<id> is
+// not a tar archive") and kept under their upload id until their run ends,
+// so that every attempt of the run reads the same bytes.
 constexpr std::string_view kClaimedPrefix = "uploaded-context.";
 constexpr std::string_view kPartial = ".partial";
 
@@ -103,23 +104,25 @@ fs::path ContextStore::UploadPath(const std::string& id) const {
 
 bool ContextStore::Exists(const std::string& id) const { return !UploadPath(id).empty(); }
 
-Status ContextStore::Claim(const std::string& id, const std::string& run_id) {
+Status ContextStore::Claim(const std::string& id) {
   fs::path from = UploadPath(id);
   std::error_code ec;
-  if (!from.empty()) fs::rename(from, ClaimedPath(run_id), ec);
+  if (!from.empty()) fs::rename(from, ClaimedPath(id), ec);
   if (from.empty() || ec)
     return NotFound("build context " + id +
                     " does not exist (contexts expire after an hour and can be used once)");
   return Status::Ok();
 }
 
-fs::path ContextStore::ClaimedPath(const std::string& run_id) const {
-  return dir_ / (std::string(kClaimedPrefix) + run_id);
+fs::path ContextStore::ClaimedPath(const std::string& id) const {
+  if (!ValidId(id)) return {};
+  return dir_ / (std::string(kClaimedPrefix) + id);
 }
 
-void ContextStore::Release(const std::string& run_id) {
+void ContextStore::Release(const std::string& id) {
+  fs::path path = ClaimedPath(id);
   std::error_code ec;
-  fs::remove(ClaimedPath(run_id), ec);
+  if (!path.empty()) fs::remove(path, ec);
 }
 
 void ContextStore::RemoveExpired(std::chrono::seconds ttl) {
@@ -135,12 +138,12 @@ void ContextStore::RemoveExpired(std::chrono::seconds ttl) {
   for (const auto& p : doomed) fs::remove(p, ec);
 }
 
-void ContextStore::RemoveClaimedExcept(const std::set<std::string>& live_runs) {
+void ContextStore::RemoveClaimedExcept(const std::set<std::string>& live) {
   std::error_code ec;
   std::vector<fs::path> doomed;
   for (const auto& entry : fs::directory_iterator(dir_, ec)) {
     std::string name = entry.path().filename().string();
-    if (name.starts_with(kClaimedPrefix) && !live_runs.contains(name.substr(kClaimedPrefix.size())))
+    if (name.starts_with(kClaimedPrefix) && !live.contains(name.substr(kClaimedPrefix.size())))
       doomed.push_back(entry.path());
   }
   for (const auto& p : doomed) fs::remove(p, ec);

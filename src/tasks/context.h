@@ -24,19 +24,20 @@ class ContextStore {
   // its first bytes look like; the extractor checks the content anyway).
   Result<std::string> Store(const std::function<Result<size_t>(char*, size_t)>& read);
 
-  // Gives the upload `id` to a run: it moves to the run's name, so no other
-  // run can use it and the expiry sweep leaves it alone. kNotFound when the
-  // upload does not exist (never did, expired, or was already used).
-  Status Claim(const std::string& id, const std::string& run_id);
+  // Gives the upload `id` to a run: it moves aside, so no other run can
+  // use it and the expiry sweep leaves it alone, until Release when the run
+  // ends (every attempt of the run reads it). kNotFound when the upload
+  // does not exist (never did, expired, or was already used).
+  Status Claim(const std::string& id);
   bool Exists(const std::string& id) const;
-  std::filesystem::path ClaimedPath(const std::string& run_id) const;
-  void Release(const std::string& run_id);
+  std::filesystem::path ClaimedPath(const std::string& id) const;  // "" for a malformed id
+  void Release(const std::string& id);
 
   // Removes uploads (and partial ones) not claimed within `ttl`.
   void RemoveExpired(std::chrono::seconds ttl);
-  // Removes claimed uploads whose run is not in `live_runs` (left behind
-  // by a process that stopped mid-run).
-  void RemoveClaimedExcept(const std::set<std::string>& live_runs);
+  // Removes claimed uploads whose id is not in `live` (their runs ended
+  // while a process was gone).
+  void RemoveClaimedExcept(const std::set<std::string>& live);
 
  private:
   std::filesystem::path UploadPath(const std::string& id) const;

@@ -51,6 +51,34 @@ Result<std::unique_ptr<LogWriter>> LogStore::OpenWriter(const std::string& run_i
   return std::make_unique<LogWriter>(*this, run_id, std::move(fd), std::move(secrets));
 }
 
+Result<uint64_t> LogStore::AppendAt(const std::string& run_id, uint64_t offset,
+                                    std::string_view data) {
+  DD_RETURN_IF_ERROR(Init());
+  fs::path path = PathOf(run_id);
+  std::lock_guard lock(append_mu_);
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+  if (!fd.valid()) return Internal("cannot open " + path.string() + ": " + std::strerror(errno));
+  off_t end = ::lseek(fd.get(), 0, SEEK_END);
+  if (end < 0) return Internal("cannot read " + path.string() + ": " + std::strerror(errno));
+  uint64_t size = static_cast<uint64_t>(end);
+  if (offset > size) {
+    return Conflict("the log of run " + run_id + " has " + std::to_string(size) +
+                    " bytes: an append at " + std::to_string(offset) + " would leave a gap");
+  }
+  uint64_t skip = size - offset;
+  if (skip >= data.size()) return size;
+  data.remove_prefix(skip);
+  while (!data.empty()) {
+    ssize_t n = ::write(fd.get(), data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Internal("cannot write " + path.string() + ": " + std::strerror(errno));
+    data.remove_prefix(static_cast<size_t>(n));
+    size += static_cast<uint64_t>(n);
+  }
+  Changed(run_id);
+  return size;
+}
+
 Result<LogStore::Slice> LogStore::Read(const std::string& run_id, uint64_t offset,
                                        size_t max_bytes) const {
   fs::path path = PathOf(run_id);

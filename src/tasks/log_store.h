@@ -34,6 +34,10 @@ class LogStore {
     std::string data;
     uint64_t size = 0;  // of the whole log when it was read
   };
+  // Appends bytes a remote agent sent for `offset`: those already there are
+  // skipped (a resent append is harmless), an offset past the end is
+  // kConflict (a gap). Returns the log's new size.
+  Result<uint64_t> AppendAt(const std::string& run_id, uint64_t offset, std::string_view data);
   // Up to `max_bytes` from `offset`; a log not written yet is empty.
   Result<Slice> Read(const std::string& run_id, uint64_t offset, size_t max_bytes) const;
 
@@ -48,6 +52,7 @@ class LogStore {
   std::filesystem::path PathOf(const std::string& run_id) const;
 
   std::filesystem::path dir_;
+  std::mutex append_mu_;  // one AppendAt at a time: each reads the size it appends after
   std::mutex mu_;
   std::condition_variable cv_;
   // Runs changed since the process started (a few bytes each; never

@@ -35,17 +35,13 @@ Result<FetchedSource> Fetch(RunContext& ctx, const fs::path& work_dir) {
   f.allow_private = ctx.options.allow_private_fetches;
   f.max_download_bytes = ctx.options.max_context_bytes;
   f.max_extracted_bytes = ctx.options.max_extracted_bytes;
-  f.registry = RegistryOptions(ctx.options, r);
+  f.registry = RegistryOptions(ctx.options, r, ctx.run.id);
   f.checkout_cache = ctx.options.data_dir / "checkouts";
   f.timeout = std::chrono::seconds(r.timeout_seconds);
   f.cancel = ctx.cancel;
   f.log = [&](std::string_view line) { ctx.log.Line(line); };
-  auto fetched = FetchSource(spec, r.source, work_dir, f);
-  if (spec.kind == SourceKind::kUpload) {
-    std::error_code ec;
-    fs::remove(ctx.upload, ec);  // an upload serves one run
-  }
-  return fetched;
+  // The upload stays until the run ends: a retry reads it again.
+  return FetchSource(spec, r.source, work_dir, f);
 }
 
 }  // namespace
@@ -81,7 +77,7 @@ builder::BuildOptions BuildOptionsFor(RunContext& ctx, const fs::path& context,
   b.no_cache = r.no_cache;
   b.state_dir = ctx.options.build_state;
   b.cache_max_bytes = ctx.options.cache_max_bytes;
-  b.registry = RegistryOptions(ctx.options, r);
+  b.registry = RegistryOptions(ctx.options, r, ctx.run.id);
   b.run_timeout = std::chrono::seconds(r.timeout_seconds);
   b.limits = ctx.options.limits;
   b.users = ctx.options.users;
@@ -102,10 +98,11 @@ void RecordImages(RunContext& ctx, const builder::BuildResult& result, bool push
 
 }  // namespace
 
-remote::ClientOptions RegistryOptions(const ServiceOptions& o, const RunRequest& r) {
+remote::ClientOptions RegistryOptions(const ServiceOptions& o, const RunRequest& r,
+                                      const std::string& run_id) {
   remote::ClientOptions c;
   c.insecure_registries = o.insecure_registries;
-  remote::CredentialLookup own = o.credentials ? o.credentials(r.user) : nullptr;
+  remote::CredentialLookup own = o.credentials ? o.credentials(r.user, run_id) : nullptr;
   // A task's own credentials for a registry come first, then the user's.
   c.credentials = [own, saved = r.credentials](
                       const std::string& registry) -> std::optional<remote::Credential> {
@@ -166,6 +163,7 @@ Status ValidateRequest(const RunRequest& r, const ServiceOptions& o) {
                    r.dockerfile + "' must be relative to the context");
   DD_RETURN_IF_ERROR(CheckNames(r.build_args, "build argument"));
   if (r.platform.empty()) return Invalid("the platform is empty");
+  DD_RETURN_IF_ERROR(CheckAgentPool(r.agent_pool));
   // Any id will do: only the syntax of the names is checked here.
   auto images = ParseImages(r.images, RunId(1), o.registry_host);
   return images.ok() ? Status::Ok() : images.status();

@@ -50,7 +50,9 @@ Result<FetchedSource> FetchRunSource(RunContext& ctx, const std::filesystem::pat
 
 // How the run's pulls and pushes authenticate: the request's own
 // credentials for a registry first, then those minted for its user.
-remote::ClientOptions RegistryOptions(const ServiceOptions& options, const RunRequest& request);
+// `run_id` "": no run (credentials of the user alone).
+remote::ClientOptions RegistryOptions(const ServiceOptions& options, const RunRequest& request,
+                                      const std::string& run_id);
 
 // The caller tells a build stopped by cancel or timeout apart (it set the flag).
 Outcome ExecuteQuickBuild(RunContext& ctx);

@@ -148,7 +148,7 @@ Outcome ExecuteTaskRun(RunContext& ctx) {
   e.work_dir = work->path() / kExecDir;
   e.workspace = fetched->context;
   e.build_state = ctx.options.build_state;
-  e.registry = RegistryOptions(ctx.options, r);
+  e.registry = RegistryOptions(ctx.options, r, ctx.run.id);
   e.platform = r.platform;
   e.commit = run.source.commit;
   e.allow_privileged = ctx.options.allow_privileged_steps;

@@ -1,8 +1,11 @@
 #include "tasks/run_record.h"
 
+#include <cctype>
 #include <chrono>
 
 #include <nlohmann/json.hpp>
+
+#include "base/json.h"
 
 namespace drydock::tasks {
 
@@ -100,7 +103,8 @@ json RequestToJson(const RunRequest& r) {
           {"user", r.user},
           {"git_token", r.git_token},
           {"credentials", CredentialsToJson(r.credentials)},
-          {"trigger", TriggerToJson(r.trigger)}};
+          {"trigger", TriggerToJson(r.trigger)},
+          {"agent_pool", r.agent_pool}};
 }
 
 RunRequest RequestFromJson(const json& j) {
@@ -125,6 +129,7 @@ RunRequest RequestFromJson(const json& j) {
     r.credentials.push_back(
         {c.value("login_server", ""), c.value("username", ""), c.value("password", "")});
   r.trigger = TriggerFromJson(j.value("trigger", json::object()));
+  r.agent_pool = j.value("agent_pool", "");
   return r;
 }
 
@@ -148,6 +153,72 @@ void AddLine(std::string& text, const std::string& name) { text += name + "\n"; 
 }  // namespace
 
 std::string_view StatusName(RunStatus s) { return kStatusNames[static_cast<size_t>(s)]; }
+
+std::string ClaimedRunToJson(const ClaimedRun& c) {
+  const Run& run = c.run;
+  json j = {{"id", run.id},
+            {"seq", run.seq},
+            {"attempt", c.attempt},
+            {"create_time", run.create_time_ms},
+            {"request", RequestToJson(run.request)},
+            {"cause", run.request.cause}};
+  return j.dump();
+}
+
+Result<ClaimedRun> ClaimedRunFromJson(std::string_view text) {
+  DD_ASSIGN_OR_RETURN(j, ParseJson(text));
+  if (!j.is_object() || !j.contains("request") || !j["request"].is_object())
+    return Invalid("a claimed run must be a JSON object with a request");
+  try {
+    ClaimedRun c;
+    c.run.id = j.value("id", "");
+    c.run.seq = j.value("seq", int64_t{0});
+    c.attempt = j.value("attempt", int64_t{0});
+    c.run.create_time_ms = j.value("create_time", int64_t{0});
+    c.run.request = RequestFromJson(j["request"]);
+    c.run.request.cause = j.value("cause", "");
+    c.run.status = RunStatus::kStarted;
+    c.run.attempt = c.attempt;
+    if (c.run.id.empty() || c.attempt < 1)
+      return Invalid("a claimed run needs an id and an attempt");
+    return c;
+  } catch (const json::exception& e) {
+    return Invalid(std::string("a claimed run has a field of the wrong type: ") + e.what());
+  }
+}
+
+std::string ReportToJson(const Run& run) {
+  json j = ResultToJson(run);
+  j["status"] = StatusName(run.status);
+  j["error"] = run.error;
+  return j.dump();
+}
+
+Result<Run> ReportFromJson(std::string_view text) {
+  DD_ASSIGN_OR_RETURN(j, ParseJson(text));
+  if (!j.is_object()) return Invalid("a run report must be a JSON object");
+  try {
+    Run run;
+    auto status = ParseStatus(j.value("status", ""));
+    if (!status) return Invalid("a run report needs a status (Running, Queued or a final one)");
+    run.status = *status;
+    run.error = j.value("error", "");
+    ResultFromJson(j, run);
+    return run;
+  } catch (const json::exception& e) {
+    return Invalid(std::string("a run report has a field of the wrong type: ") + e.what());
+  }
+}
+
+Status CheckAgentPool(const std::string& pool) {
+  if (pool.size() > 64) return Invalid("the agent pool name is longer than 64 characters");
+  for (char c : pool) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+      return Invalid("the agent pool name '" + pool +
+                     "' may hold only letters, digits, '-', '_' and '.'");
+  }
+  return Status::Ok();
+}
 
 std::optional<RunStatus> ParseStatus(std::string_view name) {
   for (size_t i = 0; i < std::size(kStatusNames); ++i) {
@@ -200,6 +271,8 @@ storage::RunRow ToRow(const Run& run) {
   row.result_json = ResultToJson(run).dump();
   row.error = run.error;
   row.cause = run.request.cause;
+  row.pool = run.request.agent_pool;
+  row.platform = run.request.platform;
   return row;
 }
 
@@ -221,6 +294,8 @@ Result<Run> FromRow(const storage::RunRow& row) {
   run.finish_time_ms = row.finish_time_ms;
   ResultFromJson(result, run);
   run.error = row.error;
+  run.agent = row.agent;
+  run.attempt = row.attempt;
   return run;
 }
 

@@ -1,5 +1,6 @@
 // RunService's public calls: queueing, reading, canceling, logs, uploads,
-// and recovery at start. The workers are in worker.cc.
+// and recovery at start. The queue's agent side is in queue.cc, the
+// embedded agent in worker.cc.
 #include <set>
 #include <system_error>
 
@@ -39,7 +40,8 @@ RunService::Impl::Impl(storage::MetadataStore& s, ServiceOptions o)
     : store(s),
       options([&] {
         if (o.build_state.empty()) o.build_state = o.data_dir / "build";
-        if (o.concurrency < 1) o.concurrency = 1;
+        if (o.concurrency < 0) o.concurrency = 0;
+        if (o.max_attempts < 1) o.max_attempts = 1;
         return std::move(o);
       }()),
       logs(options.data_dir / "logs"),
@@ -53,70 +55,29 @@ storage::RunRow RunService::Impl::RowOf(const Run& run) const {
   return row;
 }
 
-Result<bool> RunService::Impl::Save(const Run& run, const std::vector<std::string>& if_status) {
-  return store.UpdateRun(RowOf(run), if_status);
-}
-
-Status RunService::Impl::Finalize(Run& run, const std::vector<std::string>& if_status) {
-  run.finish_time_ms = NowMs();
-  // Secrets were needed only to run it.
-  run.request = internal::Scrubbed(std::move(run.request));
-  auto log = logs.OpenWriter(run.id, {});
-  if (log.ok()) (*log)->Line(internal::FinalLogLine(run));
-  auto saved = Save(run, if_status);
-  logs.Changed(run.id);
-  if (!saved.ok()) return saved.status();
-  if (!*saved) return Conflict("run " + run.id + " changed while it was being finalized");
-  return Status::Ok();
+std::string RunService::Impl::UploadOf(const Run& run) const {
+  auto spec = internal::ClassifySource(run.request.source, options.allow_local_git);
+  return spec.ok() && spec->kind == internal::SourceKind::kUpload ? spec->upload_id : "";
 }
 
 Status RunService::Impl::Recover() {
-  DD_ASSIGN_OR_RETURN(interrupted,
+  // Runs this agent held in a previous process are lost; other agents'
+  // runs keep their leases.
+  DD_ASSIGN_OR_RETURN(held,
                       store.RunsWithStatus(Names({RunStatus::kStarted, RunStatus::kRunning}), -1));
-  for (const auto& row : interrupted) {
-    auto read = internal::FromRow(row);
-    Run run = read.ok() ? std::move(*read) : internal::Unreadable(row, read.status());
-    run.status = RunStatus::kError;
-    run.error = "the server restarted while the run was running";
-    DD_RETURN_IF_ERROR(Finalize(run, {row.status}));
+  for (const auto& row : held) {
+    if (row.agent == options.agent_name || row.agent.empty())
+      DD_RETURN_IF_ERROR(LoseAttempt(row, "the server restarted while it was building"));
   }
-  // Nothing runs yet, so every work dir is a leftover, with whatever a
-  // killed process left running or mounted in it.
-  std::vector<fs::path> runc_roots;
-  std::error_code list_ec;
-  for (const auto& run_dir : fs::directory_iterator(options.data_dir / "runs", list_ec)) {
-    if (run_dir.is_symlink(list_ec)) continue;
-    for (auto& root : internal::TaskRunStateRoots(run_dir.path())) runc_roots.push_back(root);
+  DD_ASSIGN_OR_RETURN(
+      live, store.RunsWithStatus(
+                Names({RunStatus::kQueued, RunStatus::kStarted, RunStatus::kRunning}), -1));
+  std::set<std::string> uploads;
+  for (const auto& row : live) {
+    if (auto run = internal::FromRow(row); run.ok()) uploads.insert(UploadOf(*run));
   }
-  runtime::ReleaseLeftovers(options.data_dir / "runs", runc_roots);
-  std::error_code ec;
-  fs::remove_all(options.data_dir / "runs", ec);
-  fs::create_directories(options.data_dir / "runs", ec);
-  if (ec) return Internal("cannot create " + (options.data_dir / "runs").string());
-  DD_ASSIGN_OR_RETURN(queued, store.RunsWithStatus(Names({RunStatus::kQueued}), -1));
-  std::set<std::string> live;
-  for (const auto& row : queued) live.insert(row.id);
-  contexts.RemoveClaimedExcept(live);
+  contexts.RemoveClaimedExcept(uploads);
   contexts.RemoveExpired(kContextTtl);
-  return Status::Ok();
-}
-
-Status RunService::Impl::CancelLocked(const std::string& id) {
-  if (auto it = active.find(id); it != active.end()) {
-    if (it->second->stop == ActiveRun::Stop::kNone) it->second->stop = ActiveRun::Stop::kCanceled;
-    it->second->cancel = true;
-    return Status::Ok();
-  }
-  DD_ASSIGN_OR_RETURN(row, store.GetRun(id));
-  DD_ASSIGN_OR_RETURN(run, internal::FromRow(row));
-  if (IsFinal(run.status))
-    return Conflict("run " + id + " is already " + std::string(StatusName(run.status)));
-  // Queued (workers claim under the same lock), or left Started/Running by
-  // a process that is gone.
-  run.status = RunStatus::kCanceled;
-  run.error = "the run was canceled";
-  DD_RETURN_IF_ERROR(Finalize(run, {row.status}));
-  contexts.Release(id);
   return Status::Ok();
 }
 
@@ -124,28 +85,35 @@ RunService::RunService(storage::MetadataStore& store, ServiceOptions options)
     : impl_(std::make_unique<Impl>(store, std::move(options))) {}
 
 RunService::~RunService() {
+  impl_->agent.reset();  // hands its runs back to the queue
   {
     std::lock_guard lock(impl_->mu);
     impl_->stopping = true;
-    for (auto& [id, run] : impl_->active) {
-      if (run->stop == ActiveRun::Stop::kNone) run->stop = ActiveRun::Stop::kShutdown;
-      run->cancel = true;
-    }
   }
   impl_->wake.notify_all();
-  for (auto& t : impl_->threads) t.join();
+  if (impl_->reaper.joinable()) impl_->reaper.join();
 }
 
 Status RunService::Start() {
-  std::lock_guard lock(impl_->mu);
-  if (impl_->started) return Status::Ok();
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->started) return Status::Ok();
+    impl_->started = true;
+  }
+  // Not under the lock: recovery requeues runs, which signals waiters.
   DD_RETURN_IF_ERROR(impl_->logs.Init());
   DD_RETURN_IF_ERROR(impl_->contexts.Init());
   DD_RETURN_IF_ERROR(impl_->Recover());
-  impl_->started = true;
-  for (int i = 0; i < impl_->options.concurrency; ++i)
-    impl_->threads.emplace_back([this] { impl_->WorkerLoop(); });
-  impl_->threads.emplace_back([this] { impl_->WatchdogLoop(); });
+  if (impl_->options.concurrency > 0) {
+    auto context = [this](const ClaimedRun& c) -> Result<fs::path> {
+      return impl_->contexts.ClaimedPath(impl_->UploadOf(c.run));
+    };
+    impl_->agent = std::make_unique<internal::Agent>(
+        internal::AgentParts{impl_->options, AgentInfo{impl_->options.agent_name, "", {}}, *this,
+                             impl_->logs, std::move(context), nullptr});
+    DD_RETURN_IF_ERROR(impl_->agent->Start());
+  }
+  impl_->reaper = std::thread([this] { impl_->ReaperLoop(); });
   return Status::Ok();
 }
 
@@ -157,36 +125,26 @@ Result<Run> RunService::Queue(RunRequest request) {
   if (request.timeout_seconds == 0) request.timeout_seconds = 3600;
   DD_RETURN_IF_ERROR(internal::ValidateRequest(request, impl_->options));
   auto spec = internal::ClassifySource(request.source, impl_->options.allow_local_git);
-  if (spec->kind == internal::SourceKind::kUpload && !impl_->contexts.Exists(spec->upload_id))
-    return Invalid("build context " + spec->upload_id +
-                   " does not exist (contexts expire after an hour and can be used once)");
+  std::string upload = spec->kind == internal::SourceKind::kUpload ? spec->upload_id : "";
+  // Claimed before the run exists, so that the run is complete (and
+  // claimable by any agent) from its first write.
+  if (!upload.empty()) {
+    if (Status claimed = impl_->contexts.Claim(upload); !claimed.ok())
+      return Invalid(claimed.message());
+  }
   Run run;
   run.request = std::move(request);
   run.create_time_ms = NowMs();
-  {
-    // Under the queue lock: no worker sees the run before its images are
-    // expanded and its upload claimed.
-    std::lock_guard lock(impl_->mu);
-    DD_ASSIGN_OR_RETURN(created, impl_->store.CreateRun(impl_->RowOf(run), RunId));
-    if (!created.created) return Get(RunId(created.seq));  // queued for this cause already
-    int64_t seq = created.seq;
+  auto created = impl_->store.CreateRun(run.request.cause, [&](int64_t seq) {
     run.seq = seq;
     run.id = RunId(seq);
     run.request.images = internal::ExpandImages(run.request.images, run.id);
-    Status claimed = spec->kind == internal::SourceKind::kUpload
-                         ? impl_->contexts.Claim(spec->upload_id, run.id)
-                         : Status::Ok();
-    if (!claimed.ok()) {
-      run.status = RunStatus::kFailed;
-      run.error = claimed.message();
-      (void)impl_->Finalize(run, {});  // best effort: the caller gets the claim error either way
-      return Invalid(claimed.message());
-    }
-    DD_ASSIGN_OR_RETURN(saved, impl_->Save(run, {}));
-    (void)saved;  // only its success matters here
-    ++impl_->queued_signal;
-  }
-  impl_->wake.notify_all();
+    return impl_->RowOf(run);
+  });
+  if (!created.ok() || !created->created) impl_->contexts.Release(upload);
+  if (!created.ok()) return created.status();
+  if (!created->created) return Get(RunId(created->seq));  // queued for this cause already
+  impl_->SignalQueued();
   run.request = internal::Scrubbed(std::move(run.request));
   return run;
 }
@@ -212,8 +170,28 @@ Result<std::vector<Run>> RunService::List(const RunFilter& filter) {
 }
 
 Status RunService::Cancel(const std::string& id) {
-  std::lock_guard lock(impl_->mu);
-  return impl_->CancelLocked(id);
+  // A few rounds: the run may be claimed, or requeued, between two looks.
+  for (int round = 0; round < 3; ++round) {
+    DD_ASSIGN_OR_RETURN(row, impl_->store.GetRun(id));
+    DD_ASSIGN_OR_RETURN(run, internal::FromRow(row));
+    if (IsFinal(run.status))
+      return Conflict("run " + id + " is already " + std::string(StatusName(run.status)));
+    if (run.status == RunStatus::kQueued) {
+      run.status = RunStatus::kCanceled;
+      run.error = "the run was canceled";
+      Status canceled = impl_->Finalize(run, {row.status}, 0);
+      if (canceled.code() != Code::kConflict) return canceled;
+      continue;  // an agent claimed it first
+    }
+    DD_ASSIGN_OR_RETURN(asked, impl_->store.RequestRunCancel(id));
+    if (!asked) continue;
+    // The embedded agent's own runs stop at once; a remote agent learns of
+    // it at its next heartbeat.
+    if (impl_->agent) impl_->agent->Cancel(id);
+    return Status::Ok();
+  }
+  return Status(Code::kUnavailable,
+                "run " + id + " kept changing while it was being canceled; try again");
 }
 
 Result<LogChunk> RunService::ReadLog(const std::string& id, uint64_t offset, size_t max_bytes,

@@ -1,5 +1,6 @@
 // RunService's state, shared by run_service.cc (the public calls) and
-// worker.cc (the workers and the timeout watchdog).
+// queue.cc (the run queue's server side and its lease reaper). The
+// embedded agent is an internal::Agent (agent.h) like any other.
 #pragma once
 
 #include <atomic>
@@ -9,26 +10,17 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
-#include <utility>
 #include <vector>
 
 #include "storage/metadata_store.h"
+#include "tasks/agent.h"
 #include "tasks/context.h"
 #include "tasks/log_store.h"
 #include "tasks/tasks.h"
 
 namespace drydock::tasks {
-
-// A run a worker is executing.
-struct ActiveRun {
-  enum class Stop { kNone, kCanceled, kTimeout, kShutdown };
-  std::atomic<bool> cancel{false};  // what the source fetch and the builder watch
-  std::chrono::steady_clock::time_point deadline;
-  Stop stop = Stop::kNone;  // why `cancel` was set; guarded by Impl::mu
-};
 
 struct RunService::Impl {
   Impl(storage::MetadataStore& s, ServiceOptions o);
@@ -36,33 +28,42 @@ struct RunService::Impl {
   // run_service.cc
   Status Recover();
   storage::RunRow RowOf(const Run& run) const;
-  Result<bool> Save(const Run& run, const std::vector<std::string>& if_status);
-  // Writes the run's final log line, then stores it: a reader that sees the
-  // final status has the whole log.
-  Status Finalize(Run& run, const std::vector<std::string>& if_status);
-  Status CancelLocked(const std::string& id);
+  // The upload a "context:" run reads, "" for other sources.
+  std::string UploadOf(const Run& run) const;
 
-  // worker.cc
-  void WorkerLoop();
-  void WatchdogLoop();
-  std::optional<std::pair<Run, std::shared_ptr<ActiveRun>>> ClaimNext();
-  void Execute(Run run, const std::shared_ptr<ActiveRun>& active);
+  // queue.cc. Stores a run's new state: while attempt `attempt` holds it
+  // when > 0, else while its status is one of `if_status`; kConflict when
+  // refused.
+  Status Store(const Run& run, const std::vector<std::string>& if_status, int64_t attempt,
+               int64_t not_before_ms = 0);
+  // Writes the run's final log line, then stores it (a reader that sees
+  // the final status has the whole log), releases its upload and, for a
+  // claimed run, tells on_finished.
+  Status Finalize(Run& run, const std::vector<std::string>& if_status, int64_t attempt);
+  // The attempt holding `row` is gone (`why`): the run is requeued with
+  // backoff, or ends Error after its last attempt, or Canceled when a
+  // cancel was asked for.
+  Status LoseAttempt(const storage::RunRow& row, const std::string& why);
+  void ExpireLeases();
+  void SignalQueued();
+
+  // queue.cc: every second, ExpireLeases until the service stops.
+  void ReaperLoop();
 
   storage::MetadataStore& store;
   const ServiceOptions options;
   internal::LogStore logs;
   internal::ContextStore contexts;
 
-  // Guards the queue (claiming and canceling Queued runs happen under it,
-  // so they never race) and `active`.
-  std::mutex mu;
+  std::mutex mu;                 // guards what follows
   std::condition_variable wake;  // a run was queued, or the service stops
   uint64_t queued_signal = 0;
   bool started = false;
   bool stopping = false;
-  std::map<std::string, std::shared_ptr<ActiveRun>> active;
   std::function<void(const Run&)> on_finished;  // set before Start()
-  std::vector<std::thread> threads;
+  std::thread reaper;
+  // Last: destroyed first, handing its runs back while the rest still works.
+  std::unique_ptr<internal::Agent> agent;  // the embedded agent; none when concurrency is 0
 };
 
 }  // namespace drydock::tasks

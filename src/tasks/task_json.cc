@@ -122,6 +122,7 @@ json ToJson(const Task& t, bool secrets) {
             {"values", values},
             {"target", t.target},
             {"platform", t.platform},
+            {"agentPoolName", t.agent_pool},
             {"timeout", t.timeout_seconds},
             {"push", t.push},
             {"noCache", t.no_cache},
@@ -165,6 +166,7 @@ Result<Task> FromJson(const json& j) {
   r.Pairs("values", t.values);
   r.Get("target", t.target);
   r.Get("platform", t.platform);
+  r.Get("agentPoolName", t.agent_pool);
   r.Get("timeout", t.timeout_seconds);
   r.Get("push", t.push);
   r.Get("noCache", t.no_cache);

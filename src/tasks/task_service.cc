@@ -167,6 +167,7 @@ Status TaskService::Validate(const Task& t) const {
   if (file.is_absolute() || *file.begin() == "..")
     return Invalid("the file '" + t.file + "' must be relative to the context");
   DD_RETURN_IF_ERROR(internal::CheckTimeout(t.timeout_seconds, options_));
+  DD_RETURN_IF_ERROR(CheckAgentPool(t.agent_pool));
   if (t.base_image_trigger_type != "Runtime" && t.base_image_trigger_type != "All")
     return Invalid("base image trigger type must be Runtime or All, not '" +
                    t.base_image_trigger_type + "'");
@@ -216,7 +217,7 @@ void TaskService::Scan(Task& t) {
   f.allow_private = options_.allow_private_fetches;
   f.max_download_bytes = options_.max_context_bytes;
   f.max_extracted_bytes = options_.max_extracted_bytes;
-  f.registry = internal::RegistryOptions(options_, as_run);
+  f.registry = internal::RegistryOptions(options_, as_run, "");
   f.checkout_cache = options_.data_dir / "checkouts";
   f.timeout = std::chrono::seconds(120);
   f.log = [](std::string_view) {};  // a scan has no run log
@@ -338,6 +339,7 @@ Result<Run> TaskService::Queue(const std::string& name, const RunOverrides& o, R
   }
   r.target = t.target;
   r.platform = t.platform;
+  r.agent_pool = t.agent_pool;
   r.push = t.push;
   r.no_cache = t.no_cache;
   r.timeout_seconds = t.timeout_seconds;

@@ -43,6 +43,7 @@ struct Task {
   std::vector<std::pair<std::string, std::string>> values;  // --set, for task YAML files
   std::string target;
   std::string platform = "linux/amd64";
+  std::string agent_pool;  // "" = the default pool
   int64_t timeout_seconds = 3600;
   bool push = true;
   bool no_cache = false;

@@ -3,6 +3,7 @@
 // number of followers. This header is the whole public surface of tasks/.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -34,6 +35,8 @@ enum class RunStatus {
   kTimeout
 };
 std::string_view StatusName(RunStatus s);  // "Queued", "Succeeded", ...
+// kInvalid unless `pool` is "" or up to 64 letters, digits, '-', '_', '.'.
+Status CheckAgentPool(const std::string& pool);
 std::optional<RunStatus> ParseStatus(std::string_view name);
 bool IsFinal(RunStatus s);
 
@@ -109,6 +112,9 @@ struct RunRequest {
   // already queued for the same cause instead of a second one, so a trigger
   // that handles an event twice (after a crash) queues one run. "" = none.
   std::string cause;
+  // Only agents of this pool build it ("" = the default pool, which the
+  // server's embedded agent serves), as ACR's --agent-pool.
+  std::string agent_pool;
 };
 
 struct SourceInfo {
@@ -126,6 +132,11 @@ struct Run {
   std::string dependencies_json;  // the builder's ACR-shaped dependency document, "" if none
   SourceInfo source;
   std::string error;  // why it failed / errored / timed out / was canceled
+  // The queue's view: the agent holding it (while Started/Running; after,
+  // the last one that did) and which attempt this is (a run whose agent was
+  // lost is tried again).
+  std::string agent;
+  int64_t attempt = 0;
 };
 
 // "ca1" for seq 1: "c" + base 36 of (seq + 360), so ids look like ACR's.
@@ -146,14 +157,19 @@ struct LogChunk {
 };
 
 // Pushes from the server's builder go to this server's own registry (and
-// any other) with credentials minted for the run's user.
-using CredentialsForUser = std::function<remote::CredentialLookup(const std::string& user)>;
+// any other) with credentials minted for the run's user: a credential of
+// run `run_id` (so that the registry records the run as the pusher), or
+// of the user alone when there is no run (checking a task's sources).
+using CredentialsForUser =
+    std::function<remote::CredentialLookup(const std::string& user, const std::string& run_id)>;
 
 struct ServiceOptions {
   std::filesystem::path data_dir;     // holds runs/<id>/ (work dirs), logs/, contexts/
   std::filesystem::path build_state;  // the builder's machine-wide cache and snapshots
-  int concurrency = 2;                // runs building at once
-  std::string registry_host;          // "host:port" of this server's registry
+  // Runs the server's embedded agent builds at once; 0: none, every run
+  // waits for a remote agent.
+  int concurrency = 2;
+  std::string registry_host;  // "host:port" of this server's registry
   std::vector<std::string> insecure_registries;
   uint64_t max_context_bytes = 2ull << 30;    // uploads and tarball URLs
   uint64_t max_extracted_bytes = 8ull << 30;  // a context's files once unpacked
@@ -176,18 +192,68 @@ struct ServiceOptions {
   // addresses (source::IsPrivateAddress): off, so that a run cannot read
   // the server's own ports or its network's neighbours.
   bool allow_private_fetches = false;
+  // The run queue. An agent renews its runs' leases every `heartbeat`; a
+  // run whose lease (`lease`) ran out is requeued after `retry_backoff`
+  // (doubled each attempt, at most a minute), and after `max_attempts`
+  // ends Error, "the agent … was lost". The embedded agent is `agent_name`.
+  std::string agent_name = "embedded";
+  std::chrono::milliseconds lease{30000};
+  std::chrono::milliseconds heartbeat{1000};
+  std::chrono::milliseconds retry_backoff{2000};
+  int max_attempts = 3;
 };
 
-class RunService {
+// An agent as the queue sees it: what it is called and which runs it takes.
+struct AgentInfo {
+  std::string name;
+  std::string pool;                    // "" = the default pool
+  std::vector<std::string> platforms;  // "linux/amd64", …; empty = any
+};
+
+// A run an agent claimed, with everything it needs to build it (secrets
+// included): only the holder of `attempt` may report on it.
+struct ClaimedRun {
+  Run run;
+  int64_t attempt = 0;
+};
+
+// The agent API's wire format (tasks/ owns the run record): a claimed run
+// with everything its agent needs (secrets included), and an agent's report
+// (status, error, output images, source, dependencies). Parsing names what
+// is wrong; it never throws.
+std::string ClaimedRunToJson(const ClaimedRun& claimed);
+Result<ClaimedRun> ClaimedRunFromJson(std::string_view text);
+std::string ReportToJson(const Run& run);
+Result<Run> ReportFromJson(std::string_view text);
+
+// The queue as agents use it: the server's embedded agent calls the
+// RunService directly, a remote agent the same calls over HTTP.
+class RunQueue {
+ public:
+  virtual ~RunQueue() = default;
+  // The oldest queued run the agent can take, now claimed by it; nullopt
+  // when there is none.
+  virtual Result<std::optional<ClaimedRun>> Claim(const AgentInfo& agent) = 0;
+  // Renews the lease: call every ServiceOptions::heartbeat. Returns whether
+  // a cancel was requested; kConflict when the attempt no longer holds the
+  // run (declared lost): stop building it.
+  virtual Result<bool> Heartbeat(const std::string& run_id, int64_t attempt) = 0;
+  // Reports Running, or the end (status, error, output images, source,
+  // dependencies; nothing else of `run` is taken). kConflict when the
+  // attempt no longer holds the run.
+  virtual Status Report(const Run& run, int64_t attempt) = 0;
+};
+
+class RunService final : public RunQueue {
  public:
   RunService(storage::MetadataStore& store, ServiceOptions options);
   ~RunService();  // cancels running runs, joins the workers
   RunService(const RunService&) = delete;
   RunService& operator=(const RunService&) = delete;
 
-  // Marks runs left Started/Running by a previous process as Error
-  // ("server restarted while the run was running") and starts the workers,
-  // which pick up runs still Queued.
+  // Runs the embedded agent held in a previous process are lost: requeued
+  // (or ended, after their last attempt). Then starts the embedded agent's
+  // workers, which take queued runs, and the lease watchdog.
   Status Start();
   // Called (before Start) with every run a worker executed, once it is
   // final and stored (secrets scrubbed): how the dependency index learns
@@ -201,9 +267,10 @@ class RunService {
   // args are always empty: they never leave the service.
   Result<Run> Get(const std::string& id);
   Result<std::vector<Run>> List(const RunFilter& filter);
-  // Queued: becomes Canceled at once. Started/Running: its container is
-  // killed, its mounts and work dir cleaned, then it becomes Canceled (this
-  // returns before that). Final: kConflict. Unknown: kNotFound.
+  // Queued: becomes Canceled at once. Started/Running: its agent is told
+  // (at once when it is the embedded one, else at its next heartbeat), kills
+  // its container, cleans up, then reports Canceled (this returns before
+  // that). Final: kConflict. Unknown: kNotFound.
   Status Cancel(const std::string& id);
 
   // Reads the log from `offset`; with `wait`, blocks up to that long for new
@@ -215,9 +282,50 @@ class RunService {
   // returns the id to use as "context:<id>" in RunRequest::source.
   Result<std::string> StoreContext(const std::function<Result<size_t>(char*, size_t)>& read);
 
+  // RunQueue.
+  Result<std::optional<ClaimedRun>> Claim(const AgentInfo& agent) override;
+  Result<bool> Heartbeat(const std::string& run_id, int64_t attempt) override;
+  Status Report(const Run& run, int64_t attempt) override;
+
+  // The agent API's server side (api/agents.cc), for remote agents.
+  // Claim, waiting up to `wait` for a run to be queued.
+  Result<std::optional<ClaimedRun>> ClaimWaiting(const AgentInfo& agent,
+                                                 std::chrono::milliseconds wait);
+  // Ok when `agent` holds attempt `attempt` of the run; else kConflict (the
+  // agent must stop building it), kNotFound for no such run.
+  Status CheckHolder(const std::string& run_id, int64_t attempt, const std::string& agent);
+  // The size of the run's log (where a new attempt's log starts), and an
+  // agent's log bytes appended at `offset` (see LogChunk: bytes already
+  // there are skipped; a gap is kConflict). Returns the new size.
+  Result<uint64_t> LogSize(const std::string& run_id);
+  Result<uint64_t> AppendLog(const std::string& run_id, uint64_t offset, std::string_view data);
+  // The uploaded context a "context:" run reads; "" when it has none.
+  Result<std::filesystem::path> ContextFile(const std::string& run_id);
+  // The runs `agent` holds are lost now, not when their leases run out (it
+  // started again, or was revoked): `why` says which, in their logs.
+  Status ReleaseAgentRuns(const std::string& agent, const std::string& why);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// `drydock agent`: builds a server's runs on this machine.
+struct RemoteAgentOptions {
+  std::string server;                  // "http(s)://host:port" of `drydock serve`
+  std::string token;                   // an agent token (`drydock agent token create NAME`)
+  std::string pool;                    // "" = the default pool
+  std::vector<std::string> platforms;  // what it builds; empty = any
+  std::string version;
+  // How it builds: data_dir is its state dir (work dirs, logs, fetched
+  // contexts), build_state its own cache, concurrency its workers,
+  // agent_name how its logs name it. registry_host and credentials come
+  // from the server.
+  ServiceOptions build;
+};
+// Runs until `stop` is set, then hands the runs still building back to the
+// queue and returns Ok. An unreachable server or a refused token at start,
+// or a token refused later (revoked), is returned as the error.
+Status RunRemoteAgent(RemoteAgentOptions options, const std::atomic<bool>& stop);
 
 }  // namespace drydock::tasks

@@ -43,28 +43,19 @@ Status Service::HandlePush(const events::ManifestEvent& e) {
   if (rows.empty()) return Status::Ok();
   std::this_thread::sleep_for(options_.test_handle_delay);
   tasks::ImageDescriptor image{options_.own_registries.front(), e.repository, e.tag, e.digest};
-  return OnBaseUpdated(rows, image, CascadeOf(image), "event:" + std::to_string(e.id));
+  return OnBaseUpdated(rows, image, CascadeOf(e.actor), "event:" + std::to_string(e.id));
 }
 
-// The tasks whose runs led to this push: the pushing run's cascade plus its
-// task. The pusher is the run of a task tagging this image that is still
-// running, or has finished with exactly this digest.
-std::vector<std::string> Service::CascadeOf(const tasks::ImageDescriptor& image) {
-  tasks::RunFilter filter;
-  filter.top = 10;
-  filter.image = Name(image);
-  auto runs = runs_.List(filter);
-  if (!runs.ok()) return {};
-  for (const auto& run : *runs) {
-    if (run.request.task.empty()) continue;
-    bool pushed_it = run.status == tasks::RunStatus::kRunning;
-    for (const auto& out : run.output_images) pushed_it |= out.digest == image.digest;
-    if (!pushed_it) continue;
-    auto cascade = run.request.trigger.cascade;
-    cascade.push_back(run.request.task);
-    return cascade;
-  }
-  return {};
+// The tasks whose runs led to this push: when a run of a task pushed it
+// (its actor is "run:ID"), that run's cascade plus its task.
+std::vector<std::string> Service::CascadeOf(const std::string& actor) {
+  constexpr std::string_view kRun = "run:";
+  if (!actor.starts_with(kRun)) return {};
+  auto run = runs_.Get(actor.substr(kRun.size()));
+  if (!run.ok() || run->request.task.empty()) return {};
+  auto cascade = run->request.trigger.cascade;
+  cascade.push_back(run->request.task);
+  return cascade;
 }
 
 bool Service::HasQueuedRun(const std::string& task) {

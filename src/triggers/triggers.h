@@ -106,7 +106,7 @@ class Service {
   Status OnBaseUpdated(const std::vector<storage::DependencyRow>& rows,
                        const tasks::ImageDescriptor& image, std::vector<std::string> cascade,
                        const std::string& cause_id = "");
-  std::vector<std::string> CascadeOf(const tasks::ImageDescriptor& image);
+  std::vector<std::string> CascadeOf(const std::string& actor);
   bool HasQueuedRun(const std::string& task);
   void Notify(const tasks::Task& task, const tasks::Run& run, const tasks::ImageDescriptor& image);
   bool IsOwn(const std::string& registry) const;

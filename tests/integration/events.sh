@@ -106,7 +106,7 @@ assert_eq "push v1|push |delete v1" "$(jq -r '[.events[] | "\(.action) \(.tag //
   "the log: both pushes and the tag delete"
 FIRST=$(jq -r '.events[0].id' <<<"$LAST_BODY")
 assert_eq "$(jq -r '.events[2].id' <<<"$LAST_BODY")" "$(jq -r .last <<<"$LAST_BODY")" "last"
-assert_eq "$SIZE admin" "$(jq -r '.events[0] | "\(.size) \(.actor)"' <<<"$LAST_BODY")" "size and actor"
+assert_eq "$SIZE user:admin" "$(jq -r '.events[0] | "\(.size) \(.actor)"' <<<"$LAST_BODY")" "size and actor"
 req GET "/api/v1/events?after=$FIRST&limit=1" "${ADMIN[@]}"
 assert_eq "push $((FIRST + 1))" "$(jq -r '"\(.events[0].action) \(.last)"' <<<"$LAST_BODY")" "after= and limit="
 RUN_EVENTS=$(curl -sS "${ADMIN[@]}" "$URL/api/v1/events?limit=1000" | jq '[.events[] | select(.action == "run")] | length')

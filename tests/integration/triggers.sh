@@ -150,6 +150,11 @@ assert_eq "framework" "$(run_field "$APP2_RUN" '.imageUpdateTrigger.cascade | jo
 assert_eq "$REG/framework:1" "$(run_field "$APP2_RUN" '.imageUpdateTrigger.images[0] | "\(.registry)/\(.repository):\(.tag)"')" \
   "app2's trigger names framework:1"
 assert_eq v3 "$(file_in app2:1 etc/drydock-test | sed -n 3p)" "app2 carries base v3 through framework"
+# Who pushed framework:1 is known, not guessed: the run's own credential.
+FRAMEWORK_RUN=$(newest_run framework)
+assert_eq "run:$FRAMEWORK_RUN" "$(curl -sS "${ADMIN[@]}" "$URL/api/v1/events?limit=1000" |
+  jq -r '[.events[] | select(.action == "push" and .repository == "framework" and .tag == "1")] | last | .actor')" \
+  "the event of framework:1's push names its run as the actor"
 drydock image dependents base:1 >"$WORK/dependents.out" || fail "image dependents"
 assert_contains "$(cat "$WORK/dependents.out")" "  app2" "dependents: app2 at depth 2"
 assert_eq "app framework app2" "$(drydock image dependents base:1 -o json | jq -r '[.[].task] | join(" ")')" \

@@ -164,6 +164,47 @@ TEST_F(AuthTest, ApiTokenAsBasicPassword) {
   EXPECT_TRUE(auth_->Authenticate("Basic " + Base64Encode("reader:reader-password")).ok());
 }
 
+// Issue 13: a run's credential stands for the run: the user's rights, the
+// run as the actor (also in registry tokens derived from it), and only
+// while the run is Started or Running.
+TEST_F(AuthTest, RunTokensActForTheRunWhileItRuns) {
+  auto created = store_->CreateRun("", [](int64_t seq) {
+    storage::RunRow r;
+    r.id = "ca" + std::to_string(seq);
+    r.status = "Queued";
+    r.type = "QuickBuild";
+    r.request_json = "{}";
+    return r;
+  });
+  ASSERT_TRUE(created.ok());
+  ASSERT_TRUE(store_->ClaimRun({"a", "", {}}, 0, 1'000'000'000'000).ok());
+  std::string jwt = auth_->IssueRunToken("reader", "ca1", 3600)->jwt;
+  auto who = auth_->Authenticate("Basic " + Base64Encode("reader:" + jwt));
+  ASSERT_TRUE(who.ok()) << who.status().message();
+  EXPECT_EQ(who->user, "reader");
+  EXPECT_EQ(who->run, "ca1");
+  EXPECT_EQ(who->Actor(), "run:ca1");
+  EXPECT_EQ(auth_->Allowed(*who, "team/app"), unsigned{kPull});  // the user's rights, no more
+  EXPECT_FALSE(auth_->Authenticate("Basic " + Base64Encode("admin:" + jwt)).ok());
+  auto bearer = auth_->Authenticate("Bearer " + jwt);
+  ASSERT_TRUE(bearer.ok());
+  EXPECT_EQ(bearer->Actor(), "run:ca1");
+  std::string derived = auth_->IssueToken(*who, {"repository:team/app:pull"})->jwt;
+  EXPECT_EQ(auth_->Authenticate("Bearer " + derived)->Actor(), "run:ca1");
+  EXPECT_EQ(auth_->Login("reader", "reader-password")->Actor(), "user:reader");
+  EXPECT_EQ(Identity{}.Actor(), "anonymous");
+
+  storage::RunRow done = *store_->GetRun("ca1");
+  done.status = "Succeeded";
+  ASSERT_TRUE(*store_->UpdateClaimedRun(done, 1));
+  auto after = auth_->Authenticate("Bearer " + jwt);
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(after.status().message(), "the token of run ca1 ended with the run");
+  EXPECT_FALSE(auth_->Authenticate("Bearer " + derived).ok());
+  EXPECT_FALSE(
+      auth_->Authenticate("Bearer " + auth_->IssueRunToken("reader", "ca9", 60)->jwt).ok());
+}
+
 TEST_F(AuthTest, RegistryTokenFromAnApiTokenIsScoped) {
   // docker login -u USER -p TOKEN: the token endpoint sees Basic user:token.
   auto reader = *auth_->Login("reader", "reader-password");

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <limits>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -31,6 +32,14 @@ class MetadataStoreTest : public ::testing::Test {
     p.blobs = std::move(blobs);
     p.tag = std::move(tag);
     return p;
+  }
+  // A run named "r<seq>".
+  Result<CreatedRun> Create(RunRow row) {
+    std::string cause = row.cause;
+    return store_->CreateRun(cause, [&](int64_t seq) {
+      row.id = "r" + std::to_string(seq);
+      return row;
+    });
   }
   TempDir dir_ = testing::MakeTestDir();
   std::unique_ptr<MetadataStore> store_;
@@ -293,10 +302,143 @@ RunRow NewRun(const std::string& status, const std::string& task = "",
 
 std::string IdOf(int64_t seq) { return "r" + std::to_string(seq); }
 
-TEST_F(MetadataStoreTest, RunsGetIncreasingSeqsAndRoundTrip) {
-  auto first = store_->CreateRun(NewRun("Queued"), IdOf);
+RunRow QueuedFor(const std::string& pool, const std::string& platform) {
+  RunRow r = NewRun("Queued");
+  r.pool = pool;
+  r.platform = platform;
+  return r;
+}
+
+// The oldest queued run an agent can take: its pool, one of its platforms
+// (or any, when it names none). Each is handed out once.
+TEST_F(MetadataStoreTest, ClaimTakesTheOldestRunTheAgentMatches) {
+  ASSERT_TRUE(Create(QueuedFor("", "linux/amd64")).ok());
+  ASSERT_TRUE(Create(QueuedFor("gpu", "linux/amd64")).ok());
+  ASSERT_TRUE(Create(QueuedFor("", "linux/arm64")).ok());
+  ASSERT_TRUE(Create(QueuedFor("", "linux/amd64")).ok());
+  RunClaimFilter amd{"a1", "", {"linux/amd64", "linux/386"}};
+  auto first = store_->ClaimRun(amd, 10'000, 30'000);
   ASSERT_TRUE(first.ok()) << first.status().message();
-  auto second = store_->CreateRun(NewRun("Queued"), IdOf);
+  ASSERT_TRUE(first->has_value());
+  EXPECT_EQ((*first)->id, "r1");
+  EXPECT_EQ((*first)->status, "Started");
+  EXPECT_EQ((*first)->agent, "a1");
+  EXPECT_EQ((*first)->attempt, 1);
+  EXPECT_EQ((*first)->lease_expires_ms, 40'000);
+  EXPECT_EQ((*first)->start_time_ms, 10'000);
+  EXPECT_EQ(store_->GetRun("r1")->agent, "a1");
+  EXPECT_EQ((*store_->ClaimRun(amd, 10'000, 30'000))->id, "r4");
+  EXPECT_FALSE(store_->ClaimRun(amd, 10'000, 30'000)->has_value());
+  EXPECT_EQ((*store_->ClaimRun({"g", "gpu", {}}, 10'000, 30'000))->id, "r2");
+  EXPECT_EQ((*store_->ClaimRun({"any", "", {}}, 10'000, 30'000))->id, "r3");
+  EXPECT_FALSE(store_->ClaimRun({"any", "", {}}, 10'000, 30'000)->has_value());
+}
+
+// A lease is renewed by its attempt only; a lost attempt is fenced out
+// once the run is requeued, and the retry waits out its backoff.
+TEST_F(MetadataStoreTest, LeasesExpireAndOnlyTheCurrentAttemptMayReport) {
+  ASSERT_TRUE(Create(NewRun("Queued")).ok());
+  RunClaimFilter a{"a1", "", {}};
+  RunRow held = **store_->ClaimRun(a, 1000, 5000);
+  EXPECT_FALSE(*store_->RenewRunLease("r1", 1, 2000, 5000));
+  EXPECT_EQ(store_->GetRun("r1")->lease_expires_ms, 7000);
+  EXPECT_EQ(store_->RenewRunLease("r1", 2, 2000, 5000).status().code(), Code::kConflict);
+  RunRow running = held;
+  running.status = "Running";
+  EXPECT_FALSE(*store_->UpdateClaimedRun(running, 2));
+  EXPECT_TRUE(*store_->UpdateClaimedRun(running, 1));
+  EXPECT_EQ(store_->UpdateClaimedRun(running, 0).status().code(), Code::kInvalid);
+
+  EXPECT_TRUE(store_->ExpiredRunLeases(7000)->empty());
+  auto expired = store_->ExpiredRunLeases(7001);
+  ASSERT_EQ(expired->size(), 1u);
+  EXPECT_EQ((*expired)[0].id, "r1");
+  RunRow requeued = (*expired)[0];
+  requeued.status = "Queued";
+  requeued.not_before_ms = 9000;
+  EXPECT_TRUE(*store_->UpdateClaimedRun(requeued, 1));
+  RunRow after = *store_->GetRun("r1");
+  EXPECT_EQ(after.agent, "a1");  // the last holder, for the record
+  EXPECT_EQ(after.lease_expires_ms, 0);
+  EXPECT_EQ(after.attempt, 1);
+  EXPECT_EQ(store_->RenewRunLease("r1", 1, 7100, 5000).status().code(), Code::kConflict);
+  EXPECT_FALSE(store_->ClaimRun(a, 8999, 5000)->has_value());  // backoff
+  RunRow second = **store_->ClaimRun({"a2", "", {}}, 9000, 5000);
+  EXPECT_EQ(second.attempt, 2);
+  EXPECT_EQ(second.agent, "a2");
+  EXPECT_EQ(second.start_time_ms, 1000);  // the run's start, not the attempt's
+
+  RunRow late = running;  // the first attempt's agent comes back
+  late.status = "Succeeded";
+  EXPECT_FALSE(*store_->UpdateClaimedRun(late, 1));
+  EXPECT_EQ(store_->GetRun("r1")->status, "Started");
+  RunRow done = second;
+  done.status = "Succeeded";
+  EXPECT_TRUE(*store_->UpdateClaimedRun(done, 2));
+  EXPECT_EQ(store_->GetRun("r1")->agent, "a2");
+  EXPECT_EQ(store_->RenewRunLease("r1", 2, 9500, 5000).status().code(), Code::kConflict);
+  EXPECT_TRUE(store_->ExpiredRunLeases(1'000'000)->empty());
+  auto events = store_->EventsAfter(0, 100);
+  ASSERT_TRUE(events.ok());
+  std::vector<std::string> statuses;
+  for (const auto& e : *events) statuses.push_back(e.status);
+  EXPECT_EQ(statuses, (std::vector<std::string>{"Queued", "Started", "Running", "Queued", "Started",
+                                                "Succeeded"}));
+}
+
+TEST_F(MetadataStoreTest, CancelRequestsReachTheHolderOnly) {
+  ASSERT_TRUE(Create(NewRun("Queued")).ok());
+  EXPECT_FALSE(*store_->RequestRunCancel("r1"));  // queued: canceled directly instead
+  ASSERT_TRUE(store_->ClaimRun({"a1", "", {}}, 1000, 5000)->has_value());
+  EXPECT_FALSE(*store_->RenewRunLease("r1", 1, 1100, 5000));
+  EXPECT_TRUE(*store_->RequestRunCancel("r1"));
+  EXPECT_TRUE(*store_->RenewRunLease("r1", 1, 1200, 5000));
+  EXPECT_TRUE(store_->GetRun("r1")->cancel_requested);
+  EXPECT_FALSE(*store_->RequestRunCancel("r9"));
+}
+
+TEST_F(MetadataStoreTest, AgentsAreRecordedWhenTheyCallIn) {
+  ASSERT_TRUE(store_->TouchAgent({"b", "gpu", "linux/amd64", "1.0", 2000}).ok());
+  ASSERT_TRUE(store_->TouchAgent({"a", "", "", "1.0", 1000}).ok());
+  ASSERT_TRUE(store_->TouchAgent({"b", "gpu", "linux/amd64,linux/arm64", "1.1", 1500}).ok());
+  auto agents = store_->ListAgents();
+  ASSERT_TRUE(agents.ok());
+  ASSERT_EQ(agents->size(), 2u);
+  EXPECT_EQ((*agents)[0].name, "a");
+  EXPECT_EQ((*agents)[1].platforms, "linux/amd64,linux/arm64");
+  EXPECT_EQ((*agents)[1].version, "1.1");
+  EXPECT_EQ((*agents)[1].last_seen_ms, 2000);  // a late, older report does not move it back
+  ASSERT_TRUE(store_->DeleteAgent("a").ok());
+  EXPECT_EQ(store_->DeleteAgent("a").code(), Code::kNotFound);
+  EXPECT_EQ(store_->ListAgents()->size(), 1u);
+}
+
+TEST_F(MetadataStoreTest, ConcurrentClaimsHandEachRunOutOnce) {
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(Create(NewRun("Queued")).ok());
+  std::mutex mu;
+  std::vector<std::string> claimed;
+  std::vector<std::thread> agents;
+  for (int t = 0; t < 4; ++t) {
+    agents.emplace_back([&, t] {
+      RunClaimFilter f{"a" + std::to_string(t), "", {}};
+      while (true) {
+        auto row = store_->ClaimRun(f, 1000, 5000);
+        ASSERT_TRUE(row.ok()) << row.status().message();
+        if (!*row) return;
+        std::lock_guard lock(mu);
+        claimed.push_back((*row)->id);
+      }
+    });
+  }
+  for (auto& a : agents) a.join();
+  EXPECT_EQ(claimed.size(), 40u);
+  EXPECT_EQ(std::set<std::string>(claimed.begin(), claimed.end()).size(), 40u);
+}
+
+TEST_F(MetadataStoreTest, RunsGetIncreasingSeqsAndRoundTrip) {
+  auto first = Create(NewRun("Queued"));
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  auto second = Create(NewRun("Queued"));
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(first->seq, 1);
   EXPECT_EQ(second->seq, 2);
@@ -332,17 +474,17 @@ TEST_F(MetadataStoreTest, RunsGetIncreasingSeqsAndRoundTrip) {
 TEST_F(MetadataStoreTest, OneRunPerCause) {
   RunRow row = NewRun("Queued");
   row.cause = "base-image:app:event:7";
-  auto first = store_->CreateRun(row, IdOf);
+  auto first = Create(row);
   ASSERT_TRUE(first.ok()) << first.status().message();
   EXPECT_TRUE(first->created);
-  auto again = store_->CreateRun(row, IdOf);
+  auto again = Create(row);
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->created);
   EXPECT_EQ(again->seq, first->seq);
   EXPECT_EQ(store_->GetRun(IdOf(first->seq))->cause, row.cause);
   // Runs without a cause are never merged.
-  EXPECT_TRUE(store_->CreateRun(NewRun("Queued"), IdOf)->created);
-  EXPECT_TRUE(store_->CreateRun(NewRun("Queued"), IdOf)->created);
+  EXPECT_TRUE(Create(NewRun("Queued"))->created);
+  EXPECT_TRUE(Create(NewRun("Queued"))->created);
   RunQuery all;
   all.top = -1;
   EXPECT_EQ(store_->ListRuns(all)->size(), 3u);
@@ -351,7 +493,7 @@ TEST_F(MetadataStoreTest, OneRunPerCause) {
 // A run's status changes are events, written with the change; an update
 // that keeps the status, or is refused by its condition, writes none.
 TEST_F(MetadataStoreTest, RunStatusChangesAreEvents) {
-  ASSERT_TRUE(store_->CreateRun(NewRun("Queued"), IdOf).ok());
+  ASSERT_TRUE(Create(NewRun("Queued")).ok());
   RunRow r = *store_->GetRun("r1");
   r.status = "Running";
   ASSERT_TRUE(*store_->UpdateRun(r, {"Queued"}));
@@ -370,7 +512,7 @@ TEST_F(MetadataStoreTest, RunStatusChangesAreEvents) {
 }
 
 TEST_F(MetadataStoreTest, RunUpdateWithStatusConditionIsACompareAndSet) {
-  ASSERT_TRUE(store_->CreateRun(NewRun("Queued"), IdOf).ok());
+  ASSERT_TRUE(Create(NewRun("Queued")).ok());
   RunRow claimed = *store_->GetRun("r1");
   claimed.status = "Started";
   EXPECT_TRUE(*store_->UpdateRun(claimed, {"Queued"}));
@@ -386,7 +528,7 @@ TEST_F(MetadataStoreTest, ConcurrentRunCreationNeverRepeatsASeq) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
-      for (int i = 0; i < 20; ++i) EXPECT_TRUE(store_->CreateRun(NewRun("Queued"), IdOf).ok());
+      for (int i = 0; i < 20; ++i) EXPECT_TRUE(Create(NewRun("Queued")).ok());
     });
   }
   for (auto& th : threads) th.join();
@@ -402,9 +544,9 @@ TEST_F(MetadataStoreTest, ConcurrentRunCreationNeverRepeatsASeq) {
 }
 
 TEST_F(MetadataStoreTest, ListRunsFilters) {
-  ASSERT_TRUE(store_->CreateRun(NewRun("Succeeded", "", "\nteam/app:v1\n"), IdOf).ok());
-  ASSERT_TRUE(store_->CreateRun(NewRun("Failed", "nightly", "\nteam/app:v2\n"), IdOf).ok());
-  ASSERT_TRUE(store_->CreateRun(NewRun("Succeeded", "nightly", "\nteam/db:v1\n"), IdOf).ok());
+  ASSERT_TRUE(Create(NewRun("Succeeded", "", "\nteam/app:v1\n")).ok());
+  ASSERT_TRUE(Create(NewRun("Failed", "nightly", "\nteam/app:v2\n")).ok());
+  ASSERT_TRUE(Create(NewRun("Succeeded", "nightly", "\nteam/db:v1\n")).ok());
   auto ids = [&](const RunQuery& q) {
     std::vector<std::string> out;
     auto runs = store_->ListRuns(q);
@@ -423,7 +565,7 @@ TEST_F(MetadataStoreTest, ListRunsFilters) {
 
 TEST_F(MetadataStoreTest, RunsWithStatusAreOldestFirst) {
   for (const char* s : {"Running", "Queued", "Succeeded", "Started", "Queued"})
-    ASSERT_TRUE(store_->CreateRun(NewRun(s), IdOf).ok());
+    ASSERT_TRUE(Create(NewRun(s)).ok());
   auto active = store_->RunsWithStatus({"Started", "Running"}, -1);
   ASSERT_TRUE(active.ok());
   ASSERT_EQ(active->size(), 2u);

@@ -110,7 +110,9 @@ class TasksTest : public ::testing::Test {
     o.data_dir = dir_.path() / "data";
     o.build_state = dir_.path() / "state";
     o.registry_host = registry_.address();
-    o.credentials = [](const std::string&) { return AdminClient().credentials; };
+    o.credentials = [](const std::string&, const std::string&) {
+      return AdminClient().credentials;
+    };
     o.allow_local_git = true;
     o.allow_private_fetches = true;  // the test's servers are on loopback
     return o;
@@ -428,7 +430,9 @@ TEST_F(TasksTest, CancelRunningRunKillsTheContainer) {
   EXPECT_EQ(next.status, RunStatus::kSucceeded) << next.error;
 }
 
-TEST_F(TasksTest, StoppingTheServiceEndsRunningRuns) {
+// A stopping server's embedded agent hands its runs back to the queue:
+// the next start (or another agent) runs them again as their next attempt.
+TEST_F(TasksTest, StoppingTheServiceHandsRunningRunsBack) {
   Service();
   fs::path ctx = Context("sleepy", "FROM " + base_ + "\nRUN echo sleeping && sleep 60\n");
   auto queued = service_->Queue(Request("context:" + UploadDir(ctx)));
@@ -440,10 +444,21 @@ TEST_F(TasksTest, StoppingTheServiceEndsRunningRuns) {
   EXPECT_LT(Clock::now() - t0, seconds(10));
   auto row = store_->GetRun(id);
   ASSERT_TRUE(row.ok());
-  EXPECT_EQ(row->status, "Error");
-  EXPECT_EQ(row->error, "the server stopped while the run was running");
+  EXPECT_EQ(row->status, "Queued");
+  EXPECT_EQ(row->attempt, 1);
+  EXPECT_EQ(row->agent, "embedded");
+  EXPECT_EQ(LastLine(Log(id)), "Agent embedded stopped and handed the run back to the queue.");
   EXPECT_EQ(MountsUnder(dir_.path()), std::vector<std::string>{});
   EXPECT_FALSE(fs::exists(dir_.path() / "data/runs" / id));
+  // The next start builds it again, from the same uploaded context.
+  Service();
+  WaitFor(id,
+          [&](const RunRecord& r) { return r.attempt == 2 && r.status == RunStatus::kRunning; });
+  RunRecord again = *service_->Get(id);
+  EXPECT_EQ(again.attempt, 2);
+  EXPECT_EQ(again.agent, "embedded");
+  ASSERT_TRUE(service_->Cancel(id).ok());
+  EXPECT_EQ(WaitFinal(id).status, RunStatus::kCanceled);
 }
 
 TEST_F(TasksTest, TimeoutStopsTheRun) {
@@ -481,26 +496,128 @@ TEST_F(TasksTest, TimeoutStopsTheRun) {
   EXPECT_EQ(MountsUnder(dir_.path()), std::vector<std::string>{});
 }
 
-TEST_F(TasksTest, RestartMarksInterruptedRunsAndRunsQueuedOnes) {
-  // A previous process: one run was building when it died, one was queued.
-  Service(Options(), /*start=*/false);
-  std::string upload = UploadDir(Context("later", "FROM " + base_ + "\n"));
-  auto interrupted = service_->Queue(Request("/dev/null"));
-  auto queued = service_->Queue(Request("context:" + upload));
-  ASSERT_TRUE(interrupted.ok() && queued.ok());
+// What a kill -9 leaves: runs the embedded agent held. The next start
+// retries them (attempt 2) or, after the last attempt, ends them Error;
+// runs other agents hold keep their leases; queued runs run.
+TEST_F(TasksTest, RestartRetriesTheRunsItsAgentHeld) {
+  auto o = Options();
+  o.max_attempts = 2;
+  o.retry_backoff = milliseconds(0);
+  Service(o, /*start=*/false);
+  std::string ok = "FROM " + base_ + "\n";
+  auto retried = service_->Queue(Request("context:" + UploadDir(Context("a", ok))));
+  auto last = service_->Queue(Request("context:" + UploadDir(Context("b", ok))));
+  auto remote = service_->Queue(Request("context:" + UploadDir(Context("c", ok))));
+  auto queued = service_->Queue(Request("context:" + UploadDir(Context("d", ok))));
+  ASSERT_TRUE(retried.ok() && last.ok() && remote.ok() && queued.ok());
   service_.reset();
-  auto row = store_->GetRun(interrupted->id);
-  row->status = "Running";
-  row->start_time_ms = row->create_time_ms;
-  ASSERT_TRUE(*store_->UpdateRun(*row, {}));
+  // The previous process: attempt 1 of `retried` and attempt 2 of `last`
+  // were building when it died; another agent holds `remote`.
+  int64_t now =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  ASSERT_EQ((*store_->ClaimRun({"embedded", "", {}}, now, 600'000))->id, retried->id);
+  storage::RunRow second = **store_->ClaimRun({"embedded", "", {}}, now, 600'000);
+  ASSERT_EQ(second.id, last->id);
+  second.status = "Queued";
+  ASSERT_TRUE(*store_->UpdateClaimedRun(second, 1));
+  ASSERT_EQ((*store_->ClaimRun({"embedded", "", {}}, now, 600'000))->attempt, 2);
+  ASSERT_EQ((*store_->ClaimRun({"elsewhere", "", {}}, now, 600'000))->id, remote->id);
 
-  Service();
-  RunRecord dead = *service_->Get(interrupted->id);
-  EXPECT_EQ(dead.status, RunStatus::kError);
-  EXPECT_EQ(dead.error, "the server restarted while the run was running");
-  EXPECT_TRUE(LastLine(Log(dead.id)).starts_with("Run ID: " + dead.id + " errored after "));
-  RunRecord ran = WaitFinal(queued->id);
+  Service(o);
+  RunRecord ran = WaitFinal(retried->id);
   EXPECT_EQ(ran.status, RunStatus::kSucceeded) << ran.error << "\n" << Log(ran.id);
+  EXPECT_EQ(ran.attempt, 2);
+  EXPECT_NE(Log(ran.id).find("Attempt 1 was lost: the server restarted while it was building. "
+                             "The run is queued again"),
+            std::string::npos)
+      << Log(ran.id);
+  RunRecord dead = *service_->Get(last->id);
+  EXPECT_EQ(dead.status, RunStatus::kError);
+  EXPECT_EQ(dead.error,
+            "the agent running it was lost (the server restarted while it was building) on "
+            "attempt 2 of 2");
+  EXPECT_TRUE(LastLine(Log(dead.id)).starts_with("Run ID: " + dead.id + " errored after "));
+  EXPECT_EQ(WaitFinal(queued->id).status, RunStatus::kSucceeded);
+  RunRecord elsewhere = *service_->Get(remote->id);
+  EXPECT_EQ(elsewhere.status, RunStatus::kStarted);
+  EXPECT_EQ(elsewhere.agent, "elsewhere");
+}
+
+// The queue as a remote agent uses it (no embedded agent here): it claims
+// a run with its secrets, renews its lease, learns of a cancel at its next
+// heartbeat; an agent that stops renewing loses the run to a retry, and
+// its late report is refused.
+TEST_F(TasksTest, AgentsClaimRenewAndLoseRunsThroughTheQueue) {
+  auto o = Options();
+  o.concurrency = 0;
+  o.lease = milliseconds(1500);
+  o.retry_backoff = milliseconds(0);
+  Service(o);
+  RunRequest r = Request("context:" + UploadDir(Context("q", "FROM " + base_ + "\n")));
+  r.build_args = {{"TOKEN", "s3cret", true}};
+  r.agent_pool = "gpu";
+  auto queued = service_->Queue(r);
+  ASSERT_TRUE(queued.ok()) << queued.status().message();
+  EXPECT_FALSE(service_->Claim({"cpu-1", "", {}})->has_value());  // another pool
+  auto claimed = service_->Claim({"gpu-1", "gpu", {"linux/amd64"}});
+  ASSERT_TRUE(claimed.ok() && claimed->has_value()) << claimed.status().message();
+  ClaimedRun first = **claimed;
+  EXPECT_EQ(first.attempt, 1);
+  EXPECT_EQ(first.run.request.build_args.at(0).value, "s3cret");  // the agent needs it
+  EXPECT_EQ(service_->Get(first.run.id)->request.build_args.at(0).value, "");
+  EXPECT_FALSE(*service_->Heartbeat(first.run.id, 1));
+  RunRecord running = first.run;
+  running.status = RunStatus::kRunning;
+  ASSERT_TRUE(service_->Report(running, 1).ok());
+  EXPECT_EQ(service_->Get(first.run.id)->status, RunStatus::kRunning);
+
+  // No heartbeat for longer than the lease: the watchdog requeues it.
+  WaitFor(first.run.id, [](const RunRecord& run) { return run.status == RunStatus::kQueued; });
+  EXPECT_EQ(service_->Heartbeat(first.run.id, 1).status().code(), Code::kConflict);
+  ClaimedRun second = **service_->Claim({"gpu-2", "gpu", {}});
+  EXPECT_EQ(second.attempt, 2);
+  EXPECT_EQ(second.run.agent, "gpu-2");
+  RunRecord late = first.run;
+  late.status = RunStatus::kSucceeded;
+  EXPECT_EQ(service_->Report(late, 1).code(), Code::kConflict);  // fenced
+
+  ASSERT_TRUE(service_->Cancel(second.run.id).ok());
+  EXPECT_TRUE(*service_->Heartbeat(second.run.id, 2));  // "cancel requested"
+  RunRecord canceled = second.run;
+  canceled.status = RunStatus::kCanceled;
+  canceled.error = "the run was canceled";
+  ASSERT_TRUE(service_->Report(canceled, 2).ok());
+  RunRecord done = *service_->Get(second.run.id);
+  EXPECT_EQ(done.status, RunStatus::kCanceled);
+  EXPECT_EQ(done.attempt, 2);
+  std::string log = Log(done.id);
+  EXPECT_NE(log.find("Attempt 1 was lost: agent gpu-1 stopped renewing its lease."),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(LastLine(log), "Run ID: " + done.id + " was canceled");
+}
+
+// An agent that never comes back: after the last attempt the run ends
+// Error, and a cancel asked of a lost run ends it Canceled.
+TEST_F(TasksTest, RunsOfLostAgentsEndAfterTheirLastAttempt) {
+  auto o = Options();
+  o.concurrency = 0;
+  o.lease = milliseconds(500);
+  o.max_attempts = 1;
+  Service(o);
+  auto lost = service_->Queue(Request("/dev/null"));
+  auto canceled = service_->Queue(Request("/dev/null"));
+  ASSERT_TRUE(lost.ok() && canceled.ok());
+  ASSERT_TRUE(service_->Claim({"gone", "", {}})->has_value());
+  ASSERT_TRUE(service_->Claim({"gone", "", {}})->has_value());
+  ASSERT_TRUE(service_->Cancel(canceled->id).ok());
+  RunRecord dead = WaitFinal(lost->id, seconds(20));
+  EXPECT_EQ(dead.status, RunStatus::kError);
+  EXPECT_EQ(dead.error,
+            "the agent running it was lost (agent gone stopped renewing its lease) on attempt 1 "
+            "of 1");
+  EXPECT_EQ(WaitFinal(canceled->id, seconds(20)).status, RunStatus::kCanceled);
 }
 
 TEST_F(TasksTest, ConcurrentRuns) {

@@ -116,6 +116,7 @@ Result<json> Queue(client::ApiClient& api, const QuickRunFlags& f, const TaskTex
                {"values", Values(sets, f.secrets)},
                {"platform", f.platform},
                {"timeout", f.timeout}};
+  if (!f.agent_pool.empty()) body["agentPoolName"] = f.agent_pool;
   if (!f.values_file.empty()) {
     auto local = LocalFile(f.values_file, f.source);
     if (!local) return NotFound("values file " + f.values_file + " does not exist");

@@ -97,6 +97,7 @@ Result<json> QueueRun(client::ApiClient& api, const BuildFlags& f) {
                {"buildArgs", args},        {"target", f.target},
                {"platform", f.platform},   {"noPush", f.no_push || f.tags.empty()},
                {"noCache", f.no_cache},    {"timeout", f.run_timeout_seconds}};
+  if (!f.agent_pool.empty()) body["agentPoolName"] = f.agent_pool;
   // Never a flag: argv is visible to every user of the machine.
   if (const char* token = std::getenv("DRYDOCK_GIT_TOKEN"); token && *token)
     body["gitToken"] = token;

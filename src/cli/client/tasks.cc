@@ -107,6 +107,7 @@ Result<json> Body(const TaskFlags& f, bool all) {
   }
   if (want("target")) j["target"] = f.target;
   if (want("platform") && !f.platform.empty()) j["platform"] = f.platform;
+  if (want("agent-pool")) j["agentPoolName"] = f.agent_pool;
   if (want("timeout")) j["timeout"] = f.timeout;
   if (want("no-push")) j["push"] = !f.no_push;
   if (want("no-cache")) j["noCache"] = f.no_cache;

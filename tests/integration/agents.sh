@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# Build agents (issue 13): a server with no embedded agent
+# (builds.concurrency: 0) and `drydock agent` processes on loopback. 50
+# queued builds are all built once, spread over two agents; an agent killed
+# with SIGKILL in the middle of a RUN loses its run to another agent
+# (attempt 2), and its leftovers are released when it starts again; a
+# cancel reaches a remote agent's container within 2 s; a revoked agent is
+# refused at its next poll; an agent reads only the runs it holds; runs of
+# a pool wait for an agent of that pool.
+. "$(dirname "$0")/lib.sh"
+
+cat >"$WORK/config.yaml" <<EOF2
+builds:
+  allow_private_fetches: true  # the tarball server is on loopback
+  concurrency: 0
+  agent_lease_seconds: 5
+  state_dir: $WORK/server-build
+EOF2
+start_server --config "$WORK/config.yaml"
+client_login
+push_base base/busybox:1 v1
+JSON=(-H 'Content-Type: application/json')
+
+declare -A TOKEN AGENT_PID
+agent_token() { # agent_token NAME: an admin makes the agent's token
+  TOKEN[$1]=$(drydock agent token create "$1" --description "test agent $1" 2>"$WORK/token-$1.err") ||
+    { cat "$WORK/token-$1.err" >&2; fail "agent token create $1"; }
+}
+# start_agent NAME [drydock agent args...]: its log is a server.*.log, so
+# that sanitizer reports in it fail the test.
+start_agent() {
+  local name=$1
+  shift
+  DRYDOCK_AGENT_TOKEN="${TOKEN[$name]}" "$DRYDOCK_BIN" agent --server "$URL" --name "$name" \
+    --state "$WORK/agent-$name" --allow-private-fetches "$@" >>"$WORK/server.agent-$name.log" 2>&1 &
+  AGENT_PID[$name]=$!
+  BG_PIDS+=($!)
+}
+
+# A context any number of runs can use: a tarball URL.
+mkdir -p "$WORK/www" "$WORK/ctx"
+cat >"$WORK/ctx/Dockerfile" <<EOF2
+FROM $REG/base/busybox:1
+ARG N
+ARG SLEEP=0
+RUN echo "start \$N" && sleep \$SLEEP && echo "built \$N" >/n
+EOF2
+tar -czf "$WORK/www/ctx.tar.gz" -C "$WORK/ctx" .
+HPORT=$(free_port)
+/bin/busybox httpd -f -p "127.0.0.1:$HPORT" -h "$WORK/www" &
+BG_PIDS+=($!)
+wait_port "$HPORT" "busybox httpd"
+CTX="http://127.0.0.1:$HPORT/ctx.tar.gz"
+
+# queue N [SLEEP [POOL]]: queues a build of app:N; prints the run id.
+queue() {
+  local body
+  body=$(jq -n --arg src "$CTX" --arg n "$1" --arg sleep "${2:-0}" --arg pool "${3:-}" \
+    '{type: "QuickBuild", source: $src, images: ["app:\($n)"], agentPoolName: $pool,
+      buildArgs: [{name: "N", value: $n}, {name: "SLEEP", value: $sleep}]}')
+  curl -sS "${ADMIN[@]}" "${JSON[@]}" -d "$body" "$URL/api/v1/runs" | jq -r '.runId // empty'
+}
+run_json() { curl -sS "${ADMIN[@]}" "$URL/api/v1/runs/$1"; }
+field() { run_json "$1" | jq -r "$2"; }
+# wait_for ID JQ-CONDITION SECONDS WHAT
+wait_for() {
+  local deadline=$((SECONDS + $3))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    [ "$(run_json "$1" | jq -r "$2")" = true ] && return 0
+    sleep 0.2
+  done
+  fail "$4 (run $1: $(run_json "$1" | jq -c '{status, attempt, agent, runErrorMessage}'))"
+}
+run_log() { curl -sS "${ADMIN[@]}" "$URL/api/v1/runs/$1/log"; }
+
+log "agent tokens; agents call in"
+agent_token a1
+agent_token a2
+start_agent a1
+start_agent a2
+for _ in $(seq 1 100); do
+  [ "$(drydock agent list -o json | jq length)" = 2 ] && break
+  sleep 0.1
+done
+assert_eq "a1 a2" "$(drydock agent list -o json | jq -r '[.[].name] | join(" ")')" "agent list"
+assert_contains "$(drydock agent list)" "(default)" "agent list table shows the pool"
+
+log "50 queued builds: each built once, by both agents"
+IDS=()
+for i in $(seq 1 50); do IDS+=("$(queue "$i")"); done
+[ "${#IDS[@]}" = 50 ] || fail "queued ${#IDS[@]} runs, not 50"
+for id in "${IDS[@]}"; do
+  wait_for "$id" '.status == "Succeeded" or .status == "Failed" or .status == "Error"' 600 "run $id did not finish"
+done
+RUNS=$(curl -sS "${ADMIN[@]}" "$URL/api/v1/runs?top=100")
+assert_eq 50 "$(jq '[.runs[] | select(.status == "Succeeded")] | length' <<<"$RUNS")" "all 50 succeeded"
+assert_eq 50 "$(jq '[.runs[] | select(.attempt == 1)] | length' <<<"$RUNS")" "none was tried twice"
+BY_A1=$(jq '[.runs[] | select(.agent == "a1")] | length' <<<"$RUNS")
+BY_A2=$(jq '[.runs[] | select(.agent == "a2")] | length' <<<"$RUNS")
+assert_eq 50 "$((BY_A1 + BY_A2))" "every run names its agent"
+[ "$BY_A1" -gt 0 ] && [ "$BY_A2" -gt 0 ] || fail "runs were not spread: a1 built $BY_A1, a2 $BY_A2"
+ok "spread: a1 built $BY_A1, a2 built $BY_A2"
+EVENTS=$(curl -sS "${ADMIN[@]}" "$URL/api/v1/events?limit=1000")
+assert_eq 50 "$(jq '[.events[] | select(.action == "push" and .repository == "app")] | length' <<<"$EVENTS")" \
+  "50 pushes of app, one per run"
+assert_eq 50 "$(jq '[.events[] | select(.action == "push" and .repository == "app")] | map(.tag) | unique | length' <<<"$EVENTS")" \
+  "each tag pushed once"
+assert_eq "run:${IDS[0]}" "$(jq -r '[.events[] | select(.action == "push" and .repository == "app" and .tag == "1")][0].actor' <<<"$EVENTS")" \
+  "a remote run pushes with its own credential"
+assert_contains "$(run_log "${IDS[0]}")" "start 1" "the remote log reached the server"
+assert_contains "$(run_log "${IDS[0]}")" "was successful after" "the server ended the log"
+
+log "an agent killed with SIGKILL mid-RUN: attempt 2 on another agent of its pool"
+agent_token p1
+agent_token p2
+start_agent p1 --pool slow
+SLOW=$(queue slow 37 slow)
+wait_for "$SLOW" '.status == "Running" and .agent == "p1"' 120 "p1 did not start the slow run"
+for _ in $(seq 1 300); do
+  run_log "$SLOW" | grep -q "start slow" && break
+  sleep 0.1
+done
+assert_contains "$(run_log "$SLOW")" "start slow" "the RUN step is running on p1"
+pgrep -f "sleep 37" >/dev/null || fail "the slow RUN's sleep is not running"
+kill -KILL "${AGENT_PID[p1]}"
+wait "${AGENT_PID[p1]}" 2>/dev/null || true
+ok "p1 killed with SIGKILL"
+start_agent p2 --pool slow
+wait_for "$SLOW" '.attempt == 2 and .agent == "p2"' 60 "the run was not retried on p2"
+assert_contains "$(run_log "$SLOW")" "Attempt 1 was lost: agent p1 stopped renewing its lease" \
+  "the log says why attempt 1 ended"
+log "p1 starts again: what the killed agent left is released"
+start_agent p1 --pool slow
+for _ in $(seq 1 100); do
+  grep -q " $WORK/agent-p1/" /proc/mounts || break
+  sleep 0.1
+done
+assert_eq 0 "$(grep -c " $WORK/agent-p1/" /proc/mounts || true)" "no mount of the killed agent is left"
+wait_for "$SLOW" '.status == "Succeeded"' 120 "attempt 2 did not succeed"
+assert_eq 2 "$(field "$SLOW" .attempt)" "it succeeded as attempt 2"
+assert_eq "" "$(pgrep -f 'sleep 37' || true)" "no container of either attempt is left running"
+
+log "cancel reaches a remote agent's container within 2 s"
+CANCEL=$(queue cancel 61 slow)
+wait_for "$CANCEL" '.status == "Running"' 120 "the run to cancel did not start"
+for _ in $(seq 1 300); do
+  pgrep -f "sleep 61" >/dev/null && break
+  sleep 0.1
+done
+pgrep -f "sleep 61" >/dev/null || fail "the RUN to cancel is not running"
+T_CANCEL=$(date +%s.%N)
+drydock run cancel "$CANCEL" >/dev/null
+while pgrep -f "sleep 61" >/dev/null; do
+  sleep 0.05
+  awk -v a="$T_CANCEL" -v b="$(date +%s.%N)" 'BEGIN { exit !(b - a > 10) }' && break
+done
+GONE=$(awk -v a="$T_CANCEL" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+awk -v g="$GONE" 'BEGIN { exit !(g < 2.0) }' || fail "the container was still running ${GONE}s after the cancel"
+ok "the container was gone ${GONE}s after the cancel"
+wait_for "$CANCEL" '.status == "Canceled"' 30 "the run did not end Canceled"
+
+log "a run for a pool nobody serves waits, and says so"
+LONELY=$(queue lonely 0 gpu)
+sleep 1
+assert_eq Queued "$(field "$LONELY" .status)" "it waits"
+assert_eq "an agent of pool 'gpu'" "$(field "$LONELY" .waitingFor)" "run show says what for"
+drydock run cancel "$LONELY" >/dev/null
+assert_eq Canceled "$(field "$LONELY" .status)" "a queued run cancels at once"
+
+log "an agent reads only what its claimed runs need"
+HOLDER=$(queue holder 30 slow)
+wait_for "$HOLDER" '.status == "Running"' 120 "the holder run did not start"
+for what in "POST heartbeat" "POST report" "GET context"; do
+  set -- $what
+  code=$(curl -s -o "$WORK/steal.out" -w '%{http_code}' -X "$1" -H "Authorization: Bearer ${TOKEN[a1]}" \
+    -H 'Content-Type: application/json' -d '{"status":"Succeeded"}' \
+    "$URL/api/v1/agent/runs/$HOLDER/$2?attempt=1")
+  assert_eq 409 "$code" "a1 cannot $2 a run p1 or p2 holds"
+done
+assert_eq 404 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${TOKEN[a1]}" "$URL/api/v1/runs")" \
+  "an agent token opens nothing but the agent API"
+assert_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${TOKEN[a1]}" "$URL/v2/app/manifests/1")" \
+  "an agent token pulls nothing"
+drydock run cancel "$HOLDER" >/dev/null
+wait_for "$HOLDER" '.status == "Canceled"' 30 "the holder run did not end"
+
+log "a revoked agent is refused at its next poll"
+drydock agent revoke a2 >/dev/null
+for _ in $(seq 1 450); do
+  kill -0 "${AGENT_PID[a2]}" 2>/dev/null || break
+  sleep 0.1
+done
+kill -0 "${AGENT_PID[a2]}" 2>/dev/null && fail "a2 still runs 45 s after it was revoked"
+RC=0
+wait "${AGENT_PID[a2]}" || RC=$?
+assert_ne 0 "$RC" "a2 exits with an error"
+assert_contains "$(cat "$WORK/server.agent-a2.log")" "revoked" "a2 says why"
+assert_eq "a1 p1 p2" "$(drydock agent list -o json | jq -r '[.[].name] | join(" ")')" "a2 is gone from the list"
+
+log "SIGTERM: an agent hands its run back and exits 0"
+BACK=$(queue back 30 slow)
+wait_for "$BACK" '.status == "Running"' 120 "the run to hand back did not start"
+HOLDING=$(field "$BACK" .agent)
+kill -TERM "${AGENT_PID[$HOLDING]}"
+RC=0
+wait "${AGENT_PID[$HOLDING]}" || RC=$?
+assert_eq 0 "$RC" "$HOLDING exits 0 after SIGTERM"
+assert_contains "$(run_log "$BACK")" "Agent $HOLDING stopped and handed the run back to the queue." \
+  "the run was handed back"
+OTHER=p1
+[ "$HOLDING" = p1 ] && OTHER=p2
+wait_for "$BACK" ".status == \"Running\" and .agent == \"$OTHER\" and .attempt == 2" 60 \
+  "$OTHER did not take the run over"
+drydock run cancel "$BACK" >/dev/null
+wait_for "$BACK" '.status == "Canceled"' 30 "the handed-back run did not end"
