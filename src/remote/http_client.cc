@@ -56,9 +56,11 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
   return len;
 }
 
+uint64_t BodySize(const HttpRequest& req) { return req.body ? req.body->size() : req.body_size; }
+
 size_t OnRead(char* buf, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
-  size_t want = std::min<uint64_t>(size * n, t->req->body_size - t->sent);
+  size_t want = std::min<uint64_t>(size * n, BodySize(*t->req) - t->sent);
   if (want == 0) return 0;
   if (t->req->body) {
     std::copy_n(t->req->body->data() + t->sent, want, buf);
@@ -111,7 +113,7 @@ Result<HttpResponse> SendHttp(const HttpRequest& req) {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
     curl_easy_setopt(c, CURLOPT_READFUNCTION, OnRead);
     curl_easy_setopt(c, CURLOPT_READDATA, &t);
-    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body_size));
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(BodySize(req)));
   } else if (req.method != "GET") {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   }

@@ -16,9 +16,9 @@ struct HttpRequest {
   std::string method = "GET";
   std::string url;
   std::vector<std::string> headers;   // "Name: value"
-  const std::string* body = nullptr;  // or:
+  const std::string* body = nullptr;  // all of it is sent; or:
   int body_fd = -1;
-  uint64_t body_size = 0;
+  uint64_t body_size = 0;  // bytes of body_fd to send
   // Receives the response body; return false to abort. When unset, the
   // body is collected into HttpResponse::body up to `body_limit`.
   std::function<bool(const char*, size_t)> sink;

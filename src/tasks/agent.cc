@@ -59,7 +59,14 @@ Status Agent::Start() {
     for (auto& root : TaskRunStateRoots(run_dir.path())) runc_roots.push_back(root);
   }
   runtime::ReleaseLeftovers(runs, runc_roots);
+  // So is every RUN container and scratch mount of a Dockerfile build: the
+  // build state belongs to this agent alone.
+  const fs::path& build = parts_.options.build_state;
   std::error_code ec;
+  if (!build.empty()) {
+    runtime::ReleaseLeftovers(build, {build / "run" / "runc"});
+    fs::remove_all(build / "tmp", ec);
+  }
   fs::remove_all(runs, ec);
   fs::create_directories(runs, ec);
   if (ec) return Internal("cannot create " + runs.string() + ": " + ec.message());
