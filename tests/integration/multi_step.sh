@@ -19,6 +19,7 @@ builds:
   allow_private_fetches: true  # the test's git and tarball servers are on loopback
   concurrency: 2
   allow_privileged_steps: true
+  agent_max_attempts: 1  # a run lost with a killed server ends Error (tested below), not retried
   image_aliases:
     bash: 127.0.0.1:$FIXED_PORT/tools/bash:1
 triggers:
@@ -413,6 +414,7 @@ kill9_server
 pgrep -f "sleep $nap" >/dev/null || fail "the container died with the server (nothing left to test)"
 start_server --config "$WORK/drydock.yaml"
 assert_eq Error "$(run_field "$id" .status)" "status of the interrupted run"
+assert_contains "$(run_field "$id" .runErrorMessage)" "on attempt 1 of 1" "its error says the agent was lost"
 pgrep -f "sleep $nap" >/dev/null && fail "the interrupted run's container still runs"
 pgrep -f "httpd -f -p $svc_port" >/dev/null && fail "the interrupted run's detached container still runs"
 grep -q "$DATA/runs" /proc/mounts && fail "mounts left under $DATA/runs: $(grep "$DATA/runs" /proc/mounts | head -n 3)"

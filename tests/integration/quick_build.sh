@@ -328,7 +328,7 @@ assert_contains "$(cat "$WORK/slow.out")" "Run ID: $SLOW was canceled" "followin
 if drydock run cancel "$SLOW" >"$WORK/cancel2.out" 2>&1; then fail "canceling a final run succeeded"; fi
 assert_contains "$(cat "$WORK/cancel2.out")" "409" "cancel of a final run"
 
-log "a following client reconnects across a server restart"
+log "a following client reconnects across a server restart; the run is handed back and tried again"
 drydock build --no-cache -t app:restart "$WORK/slowctx" >"$WORK/restart.out" 2>"$WORK/restart.err" &
 RPID=$!
 for _ in $(seq 1 100); do [ -n "$(run_id restart)" ] && break; sleep 0.1; done
@@ -337,12 +337,20 @@ wait_status "$RID" Running 60
 for _ in $(seq 1 80); do grep -q sleeping "$WORK/restart.out" && break; sleep 0.25; done
 stop_server
 FIXED_PORT=$PORT start_server
-if wait "$RPID"; then fail "the client exited 0 for a run interrupted by a restart"; fi
-RSTATUS=$(run_field "$RID" .status)
-assert_contains "Canceled Error" "$RSTATUS" "run interrupted by the restart"
+for _ in $(seq 1 240); do
+  [ "$(run_field "$RID" '.attempt == 2 and .status == "Running"')" = true ] &&
+    [ "$(grep -cx "\[stage 0\] sleeping" "$WORK/restart.out")" = 2 ] && break
+  sleep 0.25
+done
+assert_eq 2 "$(run_field "$RID" .attempt)" "the restarted server builds the handed-back run again"
+drydock run cancel "$RID" >/dev/null
+if wait "$RPID"; then fail "the client exited 0 for a run canceled after a restart"; fi
+assert_eq Canceled "$(run_field "$RID" .status)" "the retried run was canceled"
 assert_contains "$(cat "$WORK/restart.err")" "reconnecting" "client reconnected"
-assert_contains "$(cat "$WORK/restart.out" "$WORK/restart.err")" "$RSTATUS" "client reported the final status"
-assert_eq 1 "$(grep -cx "\[stage 0\] sleeping" "$WORK/restart.out")" "log lines printed once across the reconnect"
+assert_contains "$(cat "$WORK/restart.out" "$WORK/restart.err")" "Canceled" "client reported the final status"
+assert_contains "$(cat "$WORK/restart.out")" "handed the run back to the queue" "the log says the run went back"
+assert_eq 2 "$(grep -cx "\[stage 0\] sleeping" "$WORK/restart.out")" \
+  "each attempt's log lines printed once across the reconnect"
 
 log "repository list / show-tags / delete"
 assert_contains "$(drydock repository list)" "app" "repository list"
