@@ -153,8 +153,15 @@ class Outside {
     testing::WriteFile(dir / "www/index.html", "outside says hi");
     testing::WriteFile(dir / "lo/index.html", "loopback secret");
     net_.Exec("busybox httpd -p " + address() + ":8080 -h " + (dir / "www").string());
-    loopback_port_ = std::to_string(20000 + std::stoi(RandomHex(3), nullptr, 16) % 20000);
-    Sh("busybox httpd -p 127.0.0.1:" + loopback_port_ + " -h " + (dir / "lo").string());
+    // Below the kernel's ephemeral range (32768+), where other tests' client
+    // sockets live; a port another parallel test holds is tried again.
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      loopback_port_ = std::to_string(20000 + std::stoi(RandomHex(3), nullptr, 16) % 12000);
+      std::string httpd =
+          "busybox httpd -p 127.0.0.1:" + loopback_port_ + " -h " + (dir / "lo").string();
+      if (Sh(httpd + " 2>/dev/null && echo started || true") == "started") return;
+    }
+    ADD_FAILURE() << "no free loopback port for the host's httpd after 8 tries";
   }
   ~Outside() {
     // [b]: the pattern must not match the shell running pkill itself.
