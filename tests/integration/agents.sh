@@ -6,7 +6,8 @@
 # (attempt 2), and its leftovers are released when it starts again; a
 # cancel reaches a remote agent's container within 2 s; a revoked agent is
 # refused at its next poll; an agent reads only the runs it holds; runs of
-# a pool wait for an agent of that pool.
+# a pool wait for an agent of that pool; a multi-step task file runs on a
+# remote agent and `run logs --follow` follows it.
 . "$(dirname "$0")/lib.sh"
 
 cat >"$WORK/config.yaml" <<EOF2
@@ -183,6 +184,46 @@ assert_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Beare
   "an agent token pulls nothing"
 drydock run cancel "$HOLDER" >/dev/null
 wait_for "$HOLDER" '.status == "Canceled"' 30 "the holder run did not end"
+
+log "a multi-step task file runs on a remote agent; its log is followed as it grows"
+mkdir -p "$WORK/steps"
+cat >"$WORK/steps/Dockerfile" <<EOF2
+FROM $REG/base/busybox:1
+RUN echo step-built >/s
+EOF2
+cat >"$WORK/steps/task.yaml" <<EOF2
+steps:
+  - build: -t $REG/steps:{{.Run.ID}} .
+  - cmd: $REG/base/busybox:1 sh -c 'for i in 1 2 3; do echo tick-\$i; sleep 1; done'
+  - cmd: $REG/steps:{{.Run.ID}} cat /s
+  - push: ["$REG/steps:{{.Run.ID}}"]
+EOF2
+drydock run -f "$WORK/steps/task.yaml" "$WORK/steps" >"$WORK/steps.log" 2>&1 &
+STEPS_CLIENT=$!
+STEPS=""
+for _ in $(seq 1 300); do
+  STEPS=$(drydock run list --top 1 -o json | jq -r '.[0] | select(.runType == "AutoRun" or .runType == "QuickRun") | .runId // empty')
+  [ -n "$STEPS" ] && break
+  sleep 0.1
+done
+[ -n "$STEPS" ] || fail "the task-file run was not queued"
+wait_for "$STEPS" '.status == "Running"' 120 "the task-file run did not start"
+drydock run logs --follow "$STEPS" >"$WORK/steps.follow" 2>&1 || fail "run logs --follow $STEPS failed"
+RC=0
+wait "$STEPS_CLIENT" || RC=$?
+assert_eq 0 "$RC" "drydock run -f on a remote agent exits 0 ($(tail -n 5 "$WORK/steps.log"))"
+assert_eq Succeeded "$(field "$STEPS" .status)" "the task-file run succeeded"
+case "$(field "$STEPS" .agent)" in
+  a1 | a2) ok "a default-pool agent ($(field "$STEPS" .agent)) ran it" ;;
+  *) fail "the task-file run names agent '$(field "$STEPS" .agent)', not a1 or a2" ;;
+esac
+for out in "$WORK/steps.log" "$WORK/steps.follow"; do
+  assert_eq "tick-1 tick-2 tick-3" "$(grep -o '^tick-[0-9]' "$out" | paste -sd' ')" "$(basename "$out") has each line once, in order"
+  assert_contains "$(cat "$out")" "step-built" "$(basename "$out") shows the built image's step"
+done
+assert_eq "run:$STEPS" "$(curl -sS "${ADMIN[@]}" "$URL/api/v1/events?limit=1000" |
+  jq -r --arg t "$STEPS" '[.events[] | select(.action == "push" and .repository == "steps" and .tag == $t)][0].actor')" \
+  "the task's push names its run"
 
 log "a revoked agent is refused at its next poll"
 drydock agent revoke a2 >/dev/null
