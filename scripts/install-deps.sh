@@ -22,6 +22,9 @@ packages=(
   sqlite3           # the schema migration test opens an old-format database
   # the build sandbox: outbound NAT for runs; tests make network namespaces
   slirp4netns iproute2
+  # a real S3 endpoint for the S3 blob store's tests (scripts/s3/start-s3.sh):
+  # a throwaway single-node Ceph (monitor, OSD, radosgw)
+  ceph-mon ceph-osd radosgw
 )
 
 missing=()

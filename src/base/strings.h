@@ -18,4 +18,8 @@ bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix);
 // optional trailing "B" or "iB" is accepted).
 Result<uint64_t> ParseByteSize(std::string_view text);
 
+// RFC 3986 percent-encoding: every byte but the unreserved A-Z a-z 0-9 - . _ ~
+// and those in `keep` (e.g. "/" for a path) becomes %XX.
+std::string PercentEncode(std::string_view s, std::string_view keep = "");
+
 }  // namespace drydock

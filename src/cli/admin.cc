@@ -15,7 +15,7 @@ Result<Stores> OpenFor(const std::string& config_path, const std::string& data, 
   if (!c.ok()) return c.status();
   config = *c;
   if (!data.empty()) config.data_dir = data;
-  return OpenStores(config.data_dir);
+  return OpenStores(config.data_dir, config.storage);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <limits>
 
 #include "base/strings.h"
@@ -103,6 +105,52 @@ Status ReadHttp(const YAML::Node& h, http::ServerOptions& o) {
   return Status::Ok();
 }
 
+// A secret named by storage.blobs.s3.<what>_env (an environment variable,
+// `default_env` when unset) or <what>_file (a file, trailing newline dropped).
+Result<std::string> ReadSecret(const YAML::Node& s3, const std::string& what,
+                               const char* default_env) {
+  const std::string key = "storage.blobs.s3." + what;
+  if (s3[what])
+    return Invalid(key + ": secrets are not read from the configuration file; name an " +
+                   "environment variable (" + what + "_env) or a file (" + what + "_file)");
+  if (auto file = s3[what + "_file"]) {
+    std::ifstream in(file.as<std::string>());
+    std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+    if (!in || value.empty()) return Invalid(key + "_file: cannot read " + file.as<std::string>());
+    return value;
+  }
+  std::string env = s3[what + "_env"] ? s3[what + "_env"].as<std::string>() : default_env;
+  const char* value = std::getenv(env.c_str());
+  if (!value || !*value)
+    return Invalid(key + "_env: the environment variable " + env + " is not set");
+  return std::string(value);
+}
+
+// storage.blobs.s3: {endpoint, bucket, region, prefix, part_size, access_key_env, secret_key_env}.
+Status ReadS3(const YAML::Node& n, storage::S3Config& out) {
+  Read(n, "endpoint", out.endpoint);
+  Read(n, "bucket", out.bucket);
+  Read(n, "region", out.region);
+  Read(n, "prefix", out.prefix);
+  if (out.endpoint.rfind("http://", 0) != 0 && out.endpoint.rfind("https://", 0) != 0)
+    return Invalid("storage.blobs.s3.endpoint must be an http:// or https:// URL, not '" +
+                   out.endpoint + "'");
+  while (out.endpoint.back() == '/') out.endpoint.pop_back();
+  if (out.bucket.empty()) return Invalid("storage.blobs.s3.bucket is missing");
+  if (!out.prefix.empty() && out.prefix.back() != '/') out.prefix += '/';
+  if (n["part_size"]) {
+    auto size = ParseByteSize(n["part_size"].as<std::string>());
+    if (!size.ok()) return Invalid("storage.blobs.s3.part_size: " + size.status().message());
+    out.part_size = *size;
+  }
+  DD_ASSIGN_OR_RETURN(access, ReadSecret(n, "access_key", "AWS_ACCESS_KEY_ID"));
+  DD_ASSIGN_OR_RETURN(secret, ReadSecret(n, "secret_key", "AWS_SECRET_ACCESS_KEY"));
+  out.access_key = access;
+  out.secret_key = secret;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen) {
@@ -175,6 +223,11 @@ Result<Config> LoadConfig(const std::string& path) {
       Status s = ReadBounded(e, "events", "retention_days", 1, 3650, c.events.retention_days);
       if (s.ok()) s = ReadBounded(e, "events", "min_kept", 0, int64_t{1} << 40, c.events.min_kept);
       if (!s.ok()) return Invalid(path + ": " + s.message());
+    }
+    if (auto s3 = y["storage"]["blobs"]["s3"]) {
+      storage::S3Config config;
+      if (Status st = ReadS3(s3, config); !st.ok()) return Invalid(path + ": " + st.message());
+      c.storage.s3 = std::move(config);
     }
     if (auto t = y["triggers"]) {
       Read(t, "base_image_poll_seconds", c.triggers.base_image_poll_seconds);

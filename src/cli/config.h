@@ -14,6 +14,7 @@
 #include "http/server.h"
 #include "registry/registry.h"
 #include "runtime/runtime.h"
+#include "storage/blob_store.h"
 
 namespace drydock::cli {
 
@@ -61,6 +62,13 @@ struct TriggersConfig {
   int64_t min_poll_seconds = 30;          // floor for that and tasks' source polling
 };
 
+// Where the registry's blobs live: files under `data` (the default), or an
+// S3-compatible object store (`storage.blobs.s3`), whose keys come from the
+// environment or from files, never from the configuration file itself.
+struct StorageConfig {
+  std::optional<storage::S3Config> s3;
+};
+
 struct Config {
   std::string listen = "127.0.0.1:5000";
   std::string data_dir = "./data";
@@ -79,6 +87,7 @@ struct Config {
   EventsConfig events;
   BuildsConfig builds;
   TriggersConfig triggers;
+  StorageConfig storage;
 };
 
 // Defaults, then $DRYDOCK_DATA, then the YAML file at `path` (if not empty).

@@ -258,7 +258,7 @@ int Serve(const ServeFlags& flags) {
     std::cerr << "drydock: " << addr.status().message() << "\n";
     return 2;
   }
-  auto stores = OpenStores(config->data_dir);
+  auto stores = OpenStores(config->data_dir, config->storage);
   if (!stores.ok()) {
     std::cerr << "drydock: " << stores.status().message() << "\n";
     return 1;

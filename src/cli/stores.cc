@@ -4,11 +4,12 @@
 
 namespace drydock::cli {
 
-Result<Stores> OpenStores(const std::string& data_dir) {
+Result<Stores> OpenStores(const std::string& data_dir, const StorageConfig& where) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) return Internal("create data directory " + data_dir + ": " + ec.message());
-  auto blobs = storage::OpenFilesystemBlobStore(data_dir);
+  auto blobs =
+      where.s3 ? storage::OpenS3BlobStore(*where.s3) : storage::OpenFilesystemBlobStore(data_dir);
   if (!blobs.ok()) return blobs.status();
   auto meta = storage::OpenSqliteMetadataStore(data_dir + "/drydock.db");
   if (!meta.ok()) return meta.status();

@@ -1,11 +1,12 @@
-// Opens the embedded default stores under a data directory. The only
-// place that names concrete store implementations.
+// Opens the stores the configuration names. The only place that names
+// concrete store implementations.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "base/result.h"
+#include "cli/config.h"
 #include "storage/blob_store.h"
 #include "storage/metadata_store.h"
 
@@ -16,6 +17,7 @@ struct Stores {
   std::unique_ptr<storage::MetadataStore> meta;
 };
 
-Result<Stores> OpenStores(const std::string& data_dir);
+// Metadata in SQLite under `data_dir`; blobs there too, or in S3.
+Result<Stores> OpenStores(const std::string& data_dir, const StorageConfig& where);
 
 }  // namespace drydock::cli

@@ -80,20 +80,7 @@ void ParseTarget(Request& req) {
 
 std::string PercentDecode(std::string_view s) { return Decode(s, false); }
 
-std::string PercentEncode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/' || c == ':') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string PercentEncode(std::string_view s) { return drydock::PercentEncode(s, "/:"); }
 
 std::optional<std::string> Request::Query(std::string_view key) const {
   for (const auto& [k, v] : query) {

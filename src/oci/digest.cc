@@ -1,6 +1,12 @@
+// SHA256_Init & co. are deprecated in OpenSSL 3 in favour of EVP, which
+// cannot save a state (ResumableSha256 needs one). Before any OpenSSL header.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "oci/digest.h"
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include <cstring>
 
 #include <stdexcept>
 
@@ -89,6 +95,43 @@ Digest Hasher::Peek() const {
   EVP_DigestFinal_ex(copy.ctx, md, &len);
   return *Digest::Parse((impl_->alg == Algorithm::kSha256 ? "sha256:" : "sha512:") +
                         ToHex(md, len));
+}
+
+static_assert(sizeof(SHA256_CTX) == 112, "ResumableSha256::ctx_ must hold a SHA256_CTX");
+
+namespace {
+constexpr std::string_view kStatePrefix = "sha256-state-v1:";
+SHA256_CTX* Ctx(unsigned char* p) { return reinterpret_cast<SHA256_CTX*>(p); }
+}  // namespace
+
+ResumableSha256::ResumableSha256() { SHA256_Init(Ctx(ctx_)); }
+
+void ResumableSha256::Update(const void* data, size_t len) { SHA256_Update(Ctx(ctx_), data, len); }
+
+Digest ResumableSha256::Peek() const {
+  alignas(8) unsigned char copy[sizeof ctx_];
+  std::memcpy(copy, ctx_, sizeof ctx_);
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256_Final(md, Ctx(copy));
+  return *Digest::Parse("sha256:" + ToHex(md, sizeof md));
+}
+
+std::string ResumableSha256::SaveState() const {
+  return std::string(kStatePrefix) + ToHex(ctx_, sizeof ctx_);
+}
+
+Result<ResumableSha256> ResumableSha256::LoadState(std::string_view text) {
+  std::string_view hex = text.substr(std::min(text.size(), kStatePrefix.size()));
+  if (!text.starts_with(kStatePrefix) || hex.size() != 2 * sizeof ctx_ || !IsLowerHex(hex))
+    return Invalid("not a saved SHA-256 state");
+  ResumableSha256 h;
+  for (size_t i = 0; i < sizeof ctx_; ++i)
+    h.ctx_[i] =
+        static_cast<unsigned char>(std::stoi(std::string(hex.substr(2 * i, 2)), nullptr, 16));
+  const SHA256_CTX* c = Ctx(h.ctx_);
+  if (c->md_len != SHA256_DIGEST_LENGTH || c->num >= SHA256_CBLOCK)
+    return Invalid("not a saved SHA-256 state (bad block position)");
+  return h;
 }
 
 }  // namespace drydock::oci

@@ -55,4 +55,21 @@ class Hasher {
   std::unique_ptr<Impl> impl_;
 };
 
+// SHA-256 whose state can be written down and read back, so that an upload
+// hashed on one server continues on another (an S3 upload keeps it beside
+// its parts, as distribution keeps its "hashstates"). OpenSSL's EVP
+// interface cannot export a state, hence the classic SHA256_CTX inside.
+class ResumableSha256 {
+ public:
+  ResumableSha256();
+  void Update(const void* data, size_t len);
+  Digest Peek() const;
+  // Opaque text ("sha256-state-v1:<hex>"); LoadState refuses anything else.
+  std::string SaveState() const;
+  static Result<ResumableSha256> LoadState(std::string_view text);
+
+ private:
+  alignas(8) unsigned char ctx_[112];  // a SHA256_CTX (checked in digest.cc)
+};
+
 }  // namespace drydock::oci

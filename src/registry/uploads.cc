@@ -201,7 +201,6 @@ void Registry::Impl::PatchUpload(Ctx& c, const std::string& id) {
                            " bytes but Content-Length is " + std::to_string(*c.req.content_length));
     }
   }
-  w->Checkpoint();
   auto n = Pump(c.req, *w);
   bool short_chunk = n.ok() && *range && *n != (*range)->last - (*range)->first + 1;
   if (!n.ok() || short_chunk) {
@@ -210,6 +209,11 @@ void Registry::Impl::PatchUpload(Ctx& c, const std::string& id) {
     (void)w->Rollback();
     return SendError(c.resp, 400, "BLOB_UPLOAD_INVALID",
                      n.ok() ? "chunk is shorter than its Content-Range" : n.status().message());
+  }
+  // Saved, so the next chunk may go to another server sharing the store.
+  if (Status s = w->Checkpoint(); !s.ok()) {
+    (void)w->Rollback();
+    return SendStatus(c.resp, s, "BLOB_UPLOAD_UNKNOWN");
   }
   SendUploadState(c, 202, id, w->size());
 }
@@ -237,7 +241,6 @@ void Registry::Impl::PutUpload(Ctx& c, const std::string& id) {
     c.resp.Set("Range", "0-" + std::to_string(w->size() == 0 ? 0 : w->size() - 1));
     return;
   }
-  w->Checkpoint();
   auto n = Pump(c.req, *w);
   if (!n.ok()) {
     (void)w->Rollback();  // as in PATCH

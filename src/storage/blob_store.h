@@ -36,9 +36,10 @@ class BlobWriter {
   virtual const std::string& id() const = 0;
   virtual uint64_t size() const = 0;
   virtual Status Write(const char* data, size_t n) = 0;
-  // Remembers the current length and hash state so a chunk that is cut short
-  // can be undone with Rollback and the upload continues where it was.
-  virtual void Checkpoint() = 0;
+  // Called after each complete chunk: makes what was written so far
+  // resumable by ResumeUpload in any process sharing the store, and the
+  // point Rollback returns to when the next chunk is cut short.
+  virtual Status Checkpoint() = 0;
   virtual Status Rollback() = 0;
   // Verifies the content against `expected`, makes it durable and visible.
   // On mismatch nothing is stored and the upload is discarded.
@@ -66,5 +67,22 @@ class BlobStore {
 
 // The embedded default: files under `root` (blobs/<alg>/<xx>/<hex>, uploads/<id>).
 Result<std::unique_ptr<BlobStore>> OpenFilesystemBlobStore(const std::string& root);
+
+// An S3-compatible object store: blobs at <prefix>blobs/<alg>/<xx>/<hex>,
+// uploads as multipart uploads under <prefix>uploads/<id>/ whose progress
+// (parts, the tail shorter than a part, the hash state) is saved there at
+// each Checkpoint, so that any server can resume them.
+struct S3Config {
+  std::string endpoint;  // http(s)://host[:port]
+  std::string bucket;
+  std::string region = "us-east-1";
+  std::string prefix;  // "" or ending in '/'
+  std::string access_key;
+  std::string secret_key;
+  uint64_t part_size = 16ull << 20;  // S3 wants parts of at least 5 MiB
+  long timeout_seconds = 300;
+};
+// Fails, naming what is wrong, when the bucket cannot be reached.
+Result<std::unique_ptr<BlobStore>> OpenS3BlobStore(const S3Config& config);
 
 }  // namespace drydock::storage

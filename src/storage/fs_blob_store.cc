@@ -104,9 +104,11 @@ class FileWriter final : public BlobWriter {
     return Status::Ok();
   }
 
-  void Checkpoint() override {
+  // The bytes are in the staging file already; ResumeUpload rehashes them.
+  Status Checkpoint() override {
     saved_hasher_ = hasher_;
     saved_size_ = size_;
+    return Status::Ok();
   }
 
   Status Rollback() override {

@@ -1,71 +1,129 @@
+// The blob store conformance suite: every test runs unchanged against each
+// backend (the filesystem store and the S3 store on a real radosgw), as
+// distribution runs one driver suite against every storage driver. "Two
+// servers" are two store instances over the same storage.
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <set>
 
 #include "storage/blob_store.h"
 #include "test_dir.h"
+#include "test_s3.h"
 
 namespace drydock::storage {
 namespace {
 
-class BlobStoreTest : public ::testing::Test {
+using Opener = std::function<std::unique_ptr<BlobStore>()>;
+
+class BlobStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    auto s = OpenFilesystemBlobStore(dir_.path().string());
-    ASSERT_TRUE(s.ok());
-    store_ = std::move(*s);
+    if (GetParam() == "filesystem") {
+      std::string root = dir_.path().string();
+      open_ = [root] {
+        auto s = OpenFilesystemBlobStore(root);
+        EXPECT_TRUE(s.ok()) << s.status().message();
+        return s.ok() ? std::move(*s) : nullptr;
+      };
+    } else {
+      auto& s3 = testing::LocalS3::Get();
+      DD_SKIP_UNLESS(s3.ok(), s3.why());
+      S3Config config = s3.NewBucket();
+      open_ = [config] {
+        auto s = OpenS3BlobStore(config);
+        EXPECT_TRUE(s.ok()) << s.status().message();
+        return s.ok() ? std::move(*s) : nullptr;
+      };
+    }
+    store_ = open_();
+    ASSERT_NE(store_, nullptr);
   }
-  std::string ReadAll(const oci::Digest& d) {
-    auto r = store_->Open(d);
-    EXPECT_TRUE(r.ok());
+
+  std::string ReadAll(BlobStore& store, const oci::Digest& d) {
+    auto r = store.Open(d);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    if (!r.ok()) return "";
     std::string out((*r)->size(), '\0');
-    auto n = (*r)->ReadAt(0, out.data(), out.size());
-    EXPECT_TRUE(n.ok());
+    size_t at = 0;
+    while (at < out.size()) {
+      auto n = (*r)->ReadAt(at, out.data() + at, std::min<size_t>(out.size() - at, 1 << 20));
+      EXPECT_TRUE(n.ok()) << n.status().message();
+      if (!n.ok() || *n == 0) break;
+      at += *n;
+    }
     return out;
   }
-  size_t StagingFiles() {
-    size_t n = 0;
-    for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir_.path() / "uploads"))
-      ++n;
-    return n;
+  std::string ReadAll(const oci::Digest& d) { return ReadAll(*store_, d); }
+
+  std::set<std::string> Uploads() {
+    std::set<std::string> ids;
+    EXPECT_TRUE(
+        store_->ForEachUpload([&](const std::string& id, int64_t) { ids.insert(id); }).ok());
+    return ids;
   }
+
+  // `n` bytes that differ from any other call's.
+  std::string Bytes(size_t n) {
+    std::string s(n, '\0');
+    for (size_t i = 0; i < n; ++i)
+      s[i] = static_cast<char>((i * 131 + seed_ * 7 + (i >> 13)) & 0xff);
+    ++seed_;
+    return s;
+  }
+
   TempDir dir_ = testing::MakeTestDir();
+  Opener open_;
   std::unique_ptr<BlobStore> store_;
+  int seed_ = 1;
 };
 
-TEST_F(BlobStoreTest, CommitPublishesUnderDigest) {
+TEST_P(BlobStoreTest, CommitPublishesUnderDigest) {
   auto w = store_->CreateUpload("11111111-2222-4333-8444-555555555555");
-  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE(w.ok()) << w.status().message();
   ASSERT_TRUE((*w)->Write("hel", 3).ok());
   ASSERT_TRUE((*w)->Write("lo", 2).ok());
   auto d = oci::Digest::Of("hello");
-  EXPECT_FALSE(store_->Stat(d).ok());  // not visible before commit
+  EXPECT_EQ(store_->Stat(d).status().code(), Code::kNotFound);  // not visible before commit
   auto info = (*w)->Commit(d);
   ASSERT_TRUE(info.ok()) << info.status().message();
   EXPECT_EQ(info->size, 5u);
   EXPECT_EQ(ReadAll(d), "hello");
-  EXPECT_EQ(StagingFiles(), 0u);
+  auto stat = store_->Stat(d);
+  ASSERT_TRUE(stat.ok());
+  EXPECT_EQ(stat->size, 5u);
+  EXPECT_LE(std::abs(stat->mtime - ::time(nullptr)), 60);
+  EXPECT_EQ(Uploads(), std::set<std::string>{});
 }
 
-TEST_F(BlobStoreTest, DigestMismatchStoresNothing) {
+TEST_P(BlobStoreTest, DigestMismatchStoresNothing) {
   auto w = store_->CreateUpload("11111111-2222-4333-8444-555555555556");
   ASSERT_TRUE(w.ok());
   ASSERT_TRUE((*w)->Write("hello", 5).ok());
   auto wrong = oci::Digest::Of("goodbye");
   auto info = (*w)->Commit(wrong);
   ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.status().code(), Code::kInvalid);
   EXPECT_NE(info.status().message().find("digest mismatch"), std::string::npos);
   EXPECT_FALSE(store_->Stat(wrong).ok());
   EXPECT_FALSE(store_->Stat(oci::Digest::Of("hello")).ok());
-  EXPECT_EQ(StagingFiles(), 0u);
+  EXPECT_EQ(Uploads(), std::set<std::string>{});
 }
 
-TEST_F(BlobStoreTest, RollbackUndoesAPartialChunk) {
+TEST_P(BlobStoreTest, PutVerifiesTheDigest) {
+  auto d = oci::Digest::Of("right");
+  auto put = store_->Put(d, "wrong");
+  ASSERT_FALSE(put.ok());
+  EXPECT_EQ(put.status().code(), Code::kInvalid);
+  EXPECT_FALSE(store_->Stat(d).ok());
+}
+
+TEST_P(BlobStoreTest, RollbackUndoesAPartialChunk) {
   auto w = store_->CreateUpload("11111111-2222-4333-8444-555555555557");
   ASSERT_TRUE(w.ok());
   ASSERT_TRUE((*w)->Write("abc", 3).ok());
-  (*w)->Checkpoint();
+  ASSERT_TRUE((*w)->Checkpoint().ok());
   ASSERT_TRUE((*w)->Write("XYZ", 3).ok());
   ASSERT_TRUE((*w)->Rollback().ok());
   EXPECT_EQ((*w)->size(), 3u);
@@ -74,24 +132,104 @@ TEST_F(BlobStoreTest, RollbackUndoesAPartialChunk) {
   EXPECT_EQ(ReadAll(oci::Digest::Of("abcdef")), "abcdef");
 }
 
-TEST_F(BlobStoreTest, ResumeRehashesWhatWasWritten) {
+// A chunk cut short after it filled whole parts: the parts it sent must not
+// end up in the blob.
+TEST_P(BlobStoreTest, RollbackUndoesAChunkThatSpannedParts) {
+  std::string first = Bytes(3 << 20), lost = Bytes(12 << 20), second = Bytes(7 << 20);
+  auto w = store_->CreateUpload("11111111-2222-4333-8444-555555555560");
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Write(first.data(), first.size()).ok());
+  ASSERT_TRUE((*w)->Checkpoint().ok());
+  ASSERT_TRUE((*w)->Write(lost.data(), lost.size()).ok());
+  ASSERT_TRUE((*w)->Rollback().ok());
+  ASSERT_TRUE((*w)->Write(second.data(), second.size()).ok());
+  auto d = oci::Digest::Of(first + second);
+  auto info = (*w)->Commit(d);
+  ASSERT_TRUE(info.ok()) << info.status().message();
+  EXPECT_EQ(info->size, first.size() + second.size());
+  EXPECT_TRUE(ReadAll(d) == first + second);
+}
+
+// What was checkpointed survives the writer (a server restart, or the
+// next chunk landing on another server); what was not, is not there.
+TEST_P(BlobStoreTest, ResumeOnAnotherServerContinuesFromTheCheckpoint) {
   const std::string id = "11111111-2222-4333-8444-555555555558";
   {
     auto w = store_->CreateUpload(id);
     ASSERT_TRUE(w.ok());
     ASSERT_TRUE((*w)->Write("first-", 6).ok());
-  }  // the writer is gone, as after a server restart
-  auto w = store_->ResumeUpload(id);
-  ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Checkpoint().ok());
+  }
+  auto other = open_();
+  auto w = other->ResumeUpload(id);
+  ASSERT_TRUE(w.ok()) << w.status().message();
   EXPECT_EQ((*w)->size(), 6u);
   ASSERT_TRUE((*w)->Write("second", 6).ok());
   ASSERT_TRUE((*w)->Commit(oci::Digest::Of("first-second")).ok());
+  EXPECT_EQ(ReadAll(oci::Digest::Of("first-second")), "first-second");
 }
 
-TEST_F(BlobStoreTest, Sha512AndDeduplication) {
+// 23 MiB in uneven chunks, each on the other server: parts, tails and the
+// hash state all travel with the upload.
+TEST_P(BlobStoreTest, AChunkedUploadAlternatesBetweenServers) {
+  const std::string id = "11111111-2222-4333-8444-555555555561";
+  auto other = open_();
+  BlobStore* servers[2] = {store_.get(), other.get()};
+  std::string all;
+  ASSERT_TRUE(store_->CreateUpload(id).ok());
+  size_t sizes[] = {1 << 20, (3 << 20) + 17, 6 << 20, 100, (9 << 20) + 5, (4 << 20) - 122};
+  for (size_t i = 0; i < std::size(sizes); ++i) {
+    auto w = servers[i % 2]->ResumeUpload(id);
+    ASSERT_TRUE(w.ok()) << "chunk " << i << ": " << w.status().message();
+    ASSERT_EQ((*w)->size(), all.size()) << "chunk " << i;
+    std::string chunk = Bytes(sizes[i]);
+    ASSERT_TRUE((*w)->Write(chunk.data(), chunk.size()).ok());
+    ASSERT_TRUE((*w)->Checkpoint().ok());
+    all += chunk;
+  }
+  auto w = servers[0]->ResumeUpload(id);
+  ASSERT_TRUE(w.ok());
+  auto d = oci::Digest::Of(all);
+  auto info = (*w)->Commit(d);
+  ASSERT_TRUE(info.ok()) << info.status().message();
+  EXPECT_EQ(info->size, all.size());
+  EXPECT_TRUE(ReadAll(*other, d) == all);
+  EXPECT_EQ(Uploads(), std::set<std::string>{});
+}
+
+TEST_P(BlobStoreTest, ADeletedUploadLeavesNothing) {
+  const std::string id = "11111111-2222-4333-8444-555555555562";
+  auto w = store_->CreateUpload(id);
+  ASSERT_TRUE(w.ok());
+  std::string big = Bytes(6 << 20);
+  ASSERT_TRUE((*w)->Write(big.data(), big.size()).ok());
+  ASSERT_TRUE((*w)->Checkpoint().ok());
+  EXPECT_EQ(Uploads(), std::set<std::string>{id});
+  ASSERT_TRUE(store_->DeleteUpload(id).ok());
+  EXPECT_EQ(Uploads(), std::set<std::string>{});
+  EXPECT_EQ(store_->ResumeUpload(id).status().code(), Code::kNotFound);
+}
+
+TEST_P(BlobStoreTest, UploadsAreListedWithTheirAge) {
+  ASSERT_TRUE(store_->CreateUpload("11111111-2222-4333-8444-555555555563").ok());
+  int64_t mtime = 0;
+  ASSERT_TRUE(store_->ForEachUpload([&](const std::string&, int64_t t) { mtime = t; }).ok());
+  EXPECT_LE(std::abs(mtime - ::time(nullptr)), 60);
+  EXPECT_FALSE(store_->CreateUpload("11111111-2222-4333-8444-555555555563").ok())
+      << "an id is used once";
+}
+
+TEST_P(BlobStoreTest, Sha512AndDeduplication) {
   auto d512 = oci::Digest::Of("data", oci::Algorithm::kSha512);
   ASSERT_TRUE(store_->Put(d512, "data").ok());
   EXPECT_EQ(ReadAll(d512), "data");
+  std::string big = Bytes(6 << 20);
+  auto big512 = oci::Digest::Of(big, oci::Algorithm::kSha512);
+  auto w = store_->CreateUpload("11111111-2222-4333-8444-555555555564");
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Write(big.data(), big.size()).ok());
+  auto info = (*w)->Commit(big512);
+  ASSERT_TRUE(info.ok()) << info.status().message();
   auto d = oci::Digest::Of("same");
   ASSERT_TRUE(store_->Put(d, "same").ok());
   ASSERT_TRUE(store_->Put(d, "same").ok());  // second copy is dropped, not an error
@@ -99,16 +237,23 @@ TEST_F(BlobStoreTest, Sha512AndDeduplication) {
   ASSERT_TRUE(
       store_->ForEachBlob([&](const oci::Digest& x, const BlobInfo&) { seen.insert(x.str()); })
           .ok());
-  EXPECT_EQ(seen, (std::set<std::string>{d.str(), d512.str()}));
+  EXPECT_EQ(seen, (std::set<std::string>{d.str(), d512.str(), big512.str()}));
 }
 
-TEST_F(BlobStoreTest, RejectsPathTraversalInUploadIds) {
+TEST_P(BlobStoreTest, RejectsPathTraversalInUploadIds) {
   EXPECT_FALSE(store_->CreateUpload("../../etc/passwd").ok());
   EXPECT_FALSE(store_->ResumeUpload("../blobs").ok());
   EXPECT_FALSE(store_->DeleteUpload("../drydock.db").ok());
 }
 
-TEST_F(BlobStoreTest, RangeReads) {
+TEST_P(BlobStoreTest, MissingBlobsAreNotFound) {
+  auto d = oci::Digest::Of("never stored");
+  EXPECT_EQ(store_->Stat(d).status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->Open(d).status().code(), Code::kNotFound);
+  EXPECT_TRUE(store_->Delete(d).ok()) << "deleting what is gone is not an error";
+}
+
+TEST_P(BlobStoreTest, RangeReadsAnywhere) {
   auto d = oci::Digest::Of("0123456789");
   ASSERT_TRUE(store_->Put(d, "0123456789").ok());
   auto r = store_->Open(d);
@@ -117,8 +262,28 @@ TEST_F(BlobStoreTest, RangeReads) {
   auto n = (*r)->ReadAt(3, buf, 4);
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(std::string(buf, *n), "3456");
-  EXPECT_GE((*r)->fd(), 0);
+  n = (*r)->ReadAt(8, buf, 4);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(std::string(buf, *n), "89");
+  n = (*r)->ReadAt(10, buf, 4);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 0u);
+  // Far apart in a large blob, backwards too.
+  std::string big = Bytes(19 << 20);
+  auto bd = oci::Digest::Of(big);
+  ASSERT_TRUE(store_->Put(bd, big).ok());
+  auto br = store_->Open(bd);
+  ASSERT_TRUE(br.ok());
+  for (uint64_t at : {uint64_t{18} << 20, uint64_t{5}, uint64_t{9} << 20}) {
+    std::string got(4096, '\0');
+    auto m = (*br)->ReadAt(at, got.data(), got.size());
+    ASSERT_TRUE(m.ok());
+    EXPECT_EQ(got.substr(0, *m), big.substr(at, 4096)) << "at " << at;
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, BlobStoreTest, ::testing::Values("filesystem", "s3"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace drydock::storage

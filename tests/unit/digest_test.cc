@@ -51,4 +51,30 @@ TEST(Hasher, IncrementalEqualsOneShotAndCopiesAreIndependent) {
 }
 
 }  // namespace
+// A state written down mid-stream and read back (on another server)
+// finishes with the same digest as hashing everything in one go.
+TEST(ResumableSha256, ASavedStateContinuesWhereItStopped) {
+  std::string data(100000, 'x');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7);
+  for (size_t cut : {size_t{0}, size_t{1}, size_t{63}, size_t{64}, size_t{65}, size_t{99999}}) {
+    ResumableSha256 first;
+    first.Update(data.data(), cut);
+    auto second = ResumableSha256::LoadState(first.SaveState());
+    ASSERT_TRUE(second.ok()) << second.status().message();
+    second->Update(data.data() + cut, data.size() - cut);
+    EXPECT_EQ(second->Peek(), Digest::Of(data)) << "cut at " << cut;
+  }
+  EXPECT_EQ(ResumableSha256().Peek(), Digest::Of(""));
+}
+
+TEST(ResumableSha256, RefusesWhatIsNotASavedState) {
+  std::string good = ResumableSha256().SaveState();
+  EXPECT_FALSE(ResumableSha256::LoadState("").ok());
+  EXPECT_FALSE(ResumableSha256::LoadState(good.substr(0, good.size() - 2)).ok());
+  EXPECT_FALSE(ResumableSha256::LoadState("sha512-state-v1:" + good.substr(16)).ok());
+  std::string upper = good;
+  upper.back() = 'G';
+  EXPECT_FALSE(ResumableSha256::LoadState(upper).ok());
+}
+
 }  // namespace drydock::oci

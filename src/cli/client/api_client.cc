@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "base/strings.h"
 #include "remote/http_client.h"
 
 namespace drydock::client {
@@ -39,20 +40,7 @@ Status StatusFor(const remote::HttpResponse& r, const std::string& server) {
 
 }  // namespace
 
-std::string UrlEscape(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string UrlEscape(std::string_view s) { return drydock::PercentEncode(s); }
 
 Result<ApiClient> ApiClient::Connect(const std::string& server_flag) {
   DD_ASSIGN_OR_RETURN(connection, ResolveConnection(server_flag));

@@ -1,0 +1,336 @@
+// S3 blob store. An upload is an S3 multipart upload to
+// <prefix>uploads/<id>/data. Bytes shorter than a part wait in memory; each
+// Checkpoint saves them as uploads/<id>/tail-<size> and then the upload's
+// progress (parts, size, tail, SHA-256 state) as uploads/<id>/state, the
+// one write that moves the upload forward, so any server can resume it.
+// Commit verifies the digest and only then copies the bytes to
+// blobs/<alg>/<xx>/<hex>: a blob is never visible with the wrong content.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <ctime>
+#include <mutex>
+
+#include "storage/blob_store.h"
+#include "storage/s3_client.h"
+
+namespace drydock::storage {
+namespace {
+
+using internal::S3Client;
+using internal::S3Part;
+using json = nlohmann::json;
+
+constexpr size_t kReadWindow = 8 << 20;     // bytes fetched per ranged GET
+constexpr size_t kMaxStateBytes = 4 << 20;  // 10000 parts of JSON fit easily
+
+bool ValidUploadId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-';
+  });
+}
+
+// What an upload has: parts already in S3, then `tail`.
+struct Progress {
+  std::string multipart;  // S3's upload id, "" until the first part
+  std::vector<S3Part> parts;
+  uint64_t part_bytes = 0;
+  std::string tail;
+  std::string tail_key;  // where `tail` was saved at the last Checkpoint
+  oci::ResumableSha256 hash;
+  uint64_t size() const { return part_bytes + tail.size(); }
+};
+
+class S3Store;
+
+class S3Reader final : public BlobReader {
+ public:
+  S3Reader(S3Client* s3, std::string key, uint64_t size)
+      : s3_(s3), key_(std::move(key)), size_(size) {}
+  uint64_t size() const override { return size_; }
+  Result<size_t> ReadAt(uint64_t offset, char* buf, size_t n) override {
+    if (offset >= size_ || n == 0) return size_t{0};
+    std::lock_guard lock(mu_);
+    if (offset < window_start_ || offset >= window_start_ + window_.size()) {
+      auto got = s3_->GetRange(key_, offset, std::max<uint64_t>(n, kReadWindow));
+      if (!got.ok()) return got.status();
+      window_start_ = offset;
+      window_ = std::move(*got);
+    }
+    size_t from = offset - window_start_;
+    size_t len = std::min(n, window_.size() - from);
+    std::copy_n(window_.data() + from, len, buf);
+    return len;
+  }
+
+ private:
+  S3Client* s3_;
+  std::string key_;
+  uint64_t size_;
+  std::mutex mu_;
+  uint64_t window_start_ = 0;
+  std::string window_;
+};
+
+class S3Writer final : public BlobWriter {
+ public:
+  S3Writer(S3Store* store, std::string id, Progress p)
+      : store_(store), id_(std::move(id)), now_(std::move(p)), saved_(now_) {}
+  const std::string& id() const override { return id_; }
+  uint64_t size() const override { return now_.size(); }
+  Status Write(const char* data, size_t n) override;
+  Status Checkpoint() override;
+  Status Rollback() override {
+    now_ = saved_;  // parts sent since are overwritten or left out at Complete
+    return Status::Ok();
+  }
+  Result<BlobInfo> Commit(const oci::Digest& expected) override;
+
+ private:
+  Status SendPart(size_t bytes);
+  Result<oci::Digest> ActualDigest(const oci::Digest& expected);
+
+  S3Store* store_;
+  std::string id_;
+  Progress now_;
+  Progress saved_;
+};
+
+class S3Store final : public BlobStore {
+ public:
+  explicit S3Store(const S3Config& c) : s3_(c), prefix_(c.prefix), part_size_(c.part_size) {}
+  S3Client& s3() { return s3_; }
+  uint64_t part_size() const { return part_size_; }
+
+  std::string BlobKey(const oci::Digest& d) const {
+    return prefix_ + "blobs/" + std::string(d.algorithm_name()) + "/" + d.hex().substr(0, 2) + "/" +
+           d.hex();
+  }
+  std::string UploadKey(const std::string& id, const std::string& name) const {
+    return prefix_ + "uploads/" + id + "/" + name;
+  }
+
+  Result<BlobInfo> Stat(const oci::Digest& d) override {
+    DD_ASSIGN_OR_RETURN(o, s3_.Head(BlobKey(d)));
+    if (!o) return NotFound("blob " + d.str() + " not found");
+    return BlobInfo{o->size, o->mtime};
+  }
+
+  Result<std::unique_ptr<BlobReader>> Open(const oci::Digest& d) override {
+    DD_ASSIGN_OR_RETURN(info, Stat(d));
+    return std::unique_ptr<BlobReader>(new S3Reader(&s3_, BlobKey(d), info.size));
+  }
+
+  Result<BlobInfo> Put(const oci::Digest& d, std::string_view bytes) override {
+    oci::Digest actual = oci::Digest::Of(bytes, d.algorithm());
+    if (actual != d)
+      return Invalid("digest mismatch: content is " + actual.str() + ", expected " + d.str());
+    DD_RETURN_IF_ERROR(s3_.Put(BlobKey(d), bytes));
+    return BlobInfo{bytes.size(), static_cast<int64_t>(::time(nullptr))};
+  }
+
+  Status Delete(const oci::Digest& d) override { return s3_.Delete(BlobKey(d)); }
+
+  Status ForEachBlob(const std::function<void(const oci::Digest&, const BlobInfo&)>& fn) override {
+    std::string root = prefix_ + "blobs/";
+    return s3_.List(root, [&](const internal::S3Object& o) {
+      // <alg>/<xx>/<hex>
+      std::string rest = o.key.substr(root.size());
+      auto slash = rest.find('/');
+      auto last = rest.rfind('/');
+      if (slash == std::string::npos) return;
+      auto d = oci::Digest::Parse(rest.substr(0, slash) + ":" + rest.substr(last + 1));
+      if (d.ok()) fn(*d, BlobInfo{o.size, o.mtime});
+    });
+  }
+
+  Result<std::unique_ptr<BlobWriter>> CreateUpload(const std::string& id) override {
+    if (!ValidUploadId(id)) return Invalid("invalid upload id '" + id + "'");
+    DD_ASSIGN_OR_RETURN(existing, s3_.Head(UploadKey(id, "state")));
+    if (existing) return Status(Code::kAlreadyExists, "upload " + id + " already exists");
+    auto w = std::make_unique<S3Writer>(this, id, Progress{});
+    DD_RETURN_IF_ERROR(w->Checkpoint());  // resumable from the start
+    return std::unique_ptr<BlobWriter>(std::move(w));
+  }
+
+  Result<std::unique_ptr<BlobWriter>> ResumeUpload(const std::string& id) override {
+    if (!ValidUploadId(id)) return NotFound("upload " + id + " not found");
+    DD_ASSIGN_OR_RETURN(p, LoadProgress(id));
+    if (!p) return NotFound("upload " + id + " not found");
+    return std::unique_ptr<BlobWriter>(new S3Writer(this, id, std::move(*p)));
+  }
+
+  Status DeleteUpload(const std::string& id) override {
+    if (!ValidUploadId(id)) return Invalid("invalid upload id");
+    auto p = LoadProgress(id);
+    if (p.ok() && *p && !(*p)->multipart.empty())
+      DD_RETURN_IF_ERROR(s3_.AbortMultipart(UploadKey(id, "data"), (*p)->multipart));
+    std::vector<std::string> keys;
+    DD_RETURN_IF_ERROR(
+        s3_.List(UploadKey(id, ""), [&](const internal::S3Object& o) { keys.push_back(o.key); }));
+    for (const auto& k : keys) DD_RETURN_IF_ERROR(s3_.Delete(k));
+    return Status::Ok();
+  }
+
+  Status ForEachUpload(const std::function<void(const std::string&, int64_t)>& fn) override {
+    std::string root = prefix_ + "uploads/";
+    return s3_.List(root, [&](const internal::S3Object& o) {
+      std::string rest = o.key.substr(root.size());
+      auto slash = rest.find('/');
+      if (slash != std::string::npos && rest.substr(slash + 1) == "state")
+        fn(rest.substr(0, slash), o.mtime);
+    });
+  }
+
+  Status SaveProgress(const std::string& id, const Progress& p) {
+    json parts = json::array();
+    for (const auto& part : p.parts) parts.push_back(part.etag);
+    json state = {{"version", 1},
+                  {"multipart", p.multipart},
+                  {"parts", parts},
+                  {"partBytes", p.part_bytes},
+                  {"tail", p.tail_key},
+                  {"tailSize", p.tail.size()},
+                  {"hash", p.hash.SaveState()}};
+    return s3_.Put(UploadKey(id, "state"), state.dump());
+  }
+
+  Result<std::optional<Progress>> LoadProgress(const std::string& id) {
+    auto text = s3_.GetRange(UploadKey(id, "state"), 0, kMaxStateBytes);
+    if (!text.ok() && text.status().code() == Code::kNotFound) return std::optional<Progress>();
+    if (!text.ok()) return text.status();
+    auto bad = [&](const std::string& why) {
+      return Internal("upload " + id + " has an unreadable state: " + why);
+    };
+    json state = json::parse(*text, nullptr, false);
+    if (!state.is_object() || state.value("version", 0) != 1) return bad("not version 1 JSON");
+    Progress p;
+    try {
+      p.multipart = state.at("multipart").get<std::string>();
+      int n = 0;
+      for (const auto& etag : state.at("parts"))
+        p.parts.push_back(S3Part{++n, etag.get<std::string>()});
+      p.part_bytes = state.at("partBytes").get<uint64_t>();
+      p.tail_key = state.at("tail").get<std::string>();
+      auto hash = oci::ResumableSha256::LoadState(state.at("hash").get<std::string>());
+      if (!hash.ok()) return bad(hash.status().message());
+      p.hash = *hash;
+      uint64_t tail_size = state.at("tailSize").get<uint64_t>();
+      if (tail_size > 0) {
+        DD_ASSIGN_OR_RETURN(tail, s3_.GetRange(p.tail_key, 0, tail_size));
+        if (tail.size() != tail_size)
+          return bad("its tail is " + std::to_string(tail.size()) + " bytes, not " +
+                     std::to_string(tail_size));
+        p.tail = std::move(tail);
+      }
+    } catch (const json::exception& e) {
+      return bad(e.what());
+    }
+    return std::optional<Progress>(std::move(p));
+  }
+
+ private:
+  S3Client s3_;
+  std::string prefix_;
+  uint64_t part_size_;
+};
+
+Status S3Writer::Write(const char* data, size_t n) {
+  now_.hash.Update(data, n);
+  now_.tail.append(data, n);
+  while (now_.tail.size() >= store_->part_size()) DD_RETURN_IF_ERROR(SendPart(store_->part_size()));
+  return Status::Ok();
+}
+
+Status S3Writer::SendPart(size_t bytes) {
+  std::string key = store_->UploadKey(id_, "data");
+  if (now_.multipart.empty()) {
+    DD_ASSIGN_OR_RETURN(multipart, store_->s3().CreateMultipart(key));
+    now_.multipart = multipart;
+  }
+  int number = static_cast<int>(now_.parts.size()) + 1;
+  DD_ASSIGN_OR_RETURN(etag, store_->s3().UploadPart(key, now_.multipart, number,
+                                                    std::string_view(now_.tail).substr(0, bytes)));
+  now_.parts.push_back(S3Part{number, etag});
+  now_.part_bytes += bytes;
+  now_.tail.erase(0, bytes);
+  return Status::Ok();
+}
+
+Status S3Writer::Checkpoint() {
+  std::string old_tail = saved_.tail_key;
+  now_.tail_key.clear();
+  if (!now_.tail.empty()) {
+    now_.tail_key = store_->UploadKey(id_, "tail-" + std::to_string(now_.size()));
+    DD_RETURN_IF_ERROR(store_->s3().Put(now_.tail_key, now_.tail));
+  }
+  DD_RETURN_IF_ERROR(store_->SaveProgress(id_, now_));
+  if (!old_tail.empty() && old_tail != now_.tail_key) (void)store_->s3().Delete(old_tail);
+  saved_ = now_;
+  return Status::Ok();
+}
+
+// SHA-256 is hashed as the bytes arrive; another algorithm reads the
+// assembled upload back.
+Result<oci::Digest> S3Writer::ActualDigest(const oci::Digest& expected) {
+  if (expected.algorithm() == oci::Algorithm::kSha256) return now_.hash.Peek();
+  if (now_.parts.empty()) return oci::Digest::Of(now_.tail, expected.algorithm());
+  oci::Hasher h(expected.algorithm());
+  std::string key = store_->UploadKey(id_, "data");
+  for (uint64_t off = 0; off < now_.part_bytes;) {
+    DD_ASSIGN_OR_RETURN(bytes, store_->s3().GetRange(key, off, kReadWindow));
+    if (bytes.empty())
+      return Internal("upload " + id_ + " ended early at byte " + std::to_string(off));
+    h.Update(bytes.data(), bytes.size());
+    off += bytes.size();
+  }
+  return h.Peek();
+}
+
+Result<BlobInfo> S3Writer::Commit(const oci::Digest& expected) {
+  uint64_t size = now_.size();
+  std::string data = store_->UploadKey(id_, "data");
+  std::string target = store_->BlobKey(expected);
+  if (now_.parts.empty()) {
+    oci::Digest actual = oci::Digest::Of(now_.tail, expected.algorithm());
+    if (actual != expected) {
+      (void)store_->DeleteUpload(id_);
+      return Invalid("digest mismatch: content is " + actual.str() + ", expected " +
+                     expected.str());
+    }
+    DD_RETURN_IF_ERROR(store_->s3().Put(target, now_.tail));
+  } else {
+    if (!now_.tail.empty()) DD_RETURN_IF_ERROR(SendPart(now_.tail.size()));
+    DD_RETURN_IF_ERROR(store_->s3().CompleteMultipart(data, now_.multipart, now_.parts));
+    now_.multipart.clear();  // completed: nothing to abort any more
+    auto actual = ActualDigest(expected);
+    if (!actual.ok() || *actual != expected) {
+      (void)store_->DeleteUpload(id_);
+      if (!actual.ok()) return actual.status();
+      return Invalid("digest mismatch: content is " + actual->str() + ", expected " +
+                     expected.str());
+    }
+    // Copying over an existing blob (the same bytes) also renews its
+    // modification time, which keeps it through a concurrent GC's grace.
+    DD_RETURN_IF_ERROR(store_->s3().Copy(data, target));
+  }
+  (void)store_->DeleteUpload(id_);
+  return BlobInfo{size, static_cast<int64_t>(::time(nullptr))};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BlobStore>> OpenS3BlobStore(const S3Config& config) {
+  if (config.endpoint.empty() || config.bucket.empty())
+    return Invalid("the S3 blob store needs an endpoint and a bucket");
+  if (config.part_size < (5u << 20))
+    return Invalid("the S3 part size must be at least 5 MiB (S3's smallest part)");
+  if (!config.prefix.empty() && config.prefix.back() != '/')
+    return Invalid("the S3 prefix '" + config.prefix + "' must end in '/'");
+  auto store = std::make_unique<S3Store>(config);
+  DD_RETURN_IF_ERROR(store->s3().CheckBucket());
+  return std::unique_ptr<BlobStore>(std::move(store));
+}
+
+}  // namespace drydock::storage

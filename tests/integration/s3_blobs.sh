@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The registry's blobs in S3 (issue 14): `drydock serve` with
+# storage.blobs.s3 on a real radosgw (scripts/s3/start-s3.sh). skopeo pushes
+# and pulls an image byte for byte and nothing lands in the data directory;
+# a chunked upload continues after a server restart from what S3 holds;
+# Range reads; `drydock gc` deletes from S3; a secret written in the YAML,
+# a wrong key and a missing bucket are refused at startup, by name.
+. "$(dirname "$0")/lib.sh"
+
+command -v radosgw >/dev/null || { skip "radosgw is not installed (scripts/install-deps.sh)"; exit 0; }
+command -v skopeo >/dev/null || fail "skopeo is not installed (scripts/install-deps.sh)"
+S3_SCRIPTS="$(cd "$(dirname "$0")/../../scripts/s3" && pwd)"
+eval "$("$S3_SCRIPTS/start-s3.sh" 2>"$WORK/start-s3.log")" || { cat "$WORK/start-s3.log" >&2; fail "start-s3.sh"; }
+trap 'rc=$?; "$S3_SCRIPTS/stop-s3.sh" "$S3_DIR" 2>/dev/null; (exit $rc); cleanup' EXIT
+log "radosgw at $S3_ENDPOINT"
+s3() { # s3 METHOD PATH [curl args...]: a signed request; prints the HTTP status
+  local method=$1 path=$2
+  shift 2
+  curl -s -o "$WORK/s3.body" -w '%{http_code}' -X "$method" --aws-sigv4 aws:amz:us-east-1:s3 \
+    --user "$TEST_S3_KEY:$TEST_S3_SECRET" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+    "$@" "$S3_ENDPOINT/$path"
+}
+export TEST_S3_KEY=$AWS_ACCESS_KEY_ID TEST_S3_SECRET=$AWS_SECRET_ACCESS_KEY
+assert_eq 200 "$(s3 PUT drydock)" "bucket created"
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY # the server reads the names the config gives
+s3_config() { # s3_config FILE [extra s3 lines...]
+  local file=$1
+  shift
+  {
+    printf 'builds:\n  allow_private_fetches: true\nstorage:\n  blobs:\n    s3:\n'
+    printf '      endpoint: %s\n      bucket: %s\n      prefix: registry/\n' "$S3_ENDPOINT" "${BUCKET:-drydock}"
+    printf '      access_key_env: TEST_S3_KEY\n      secret_key_env: %s\n' "${SECRET_ENV:-TEST_S3_SECRET}"
+    for line in "$@"; do printf '      %s\n' "$line"; done
+  } >"$file"
+}
+# refused CONFIG TEXT: drydock serve exits at startup, saying TEXT.
+refused() {
+  local out rc=0
+  out=$(DRYDOCK_ADMIN_PASSWORD=x timeout 20 "$DRYDOCK_BIN" serve --data "$WORK/refused" \
+    --listen 127.0.0.1:0 --config "$1" 2>&1) || rc=$?
+  assert_ne 0 "$rc" "drydock serve with $(basename "$1") exits with an error"
+  assert_contains "$out" "$2" "its message"
+  assert_not_contains "$out" "$TEST_S3_SECRET" "its message"
+}
+
+log "configuration mistakes are refused at startup, by name"
+s3_config "$WORK/plain.yaml" "secret_key: hunter2"
+refused "$WORK/plain.yaml" "secrets are not read from the configuration file"
+SECRET_ENV=NO_SUCH_VARIABLE s3_config "$WORK/unset.yaml"
+refused "$WORK/unset.yaml" "the environment variable NO_SUCH_VARIABLE is not set"
+WRONG_SECRET=0000000000000000000000000000000000000000 SECRET_ENV=WRONG_SECRET s3_config "$WORK/wrong.yaml"
+WRONG_SECRET=0000000000000000000000000000000000000000 refused "$WORK/wrong.yaml" "check the S3 credentials"
+BUCKET=nosuchbucket s3_config "$WORK/nobucket.yaml"
+refused "$WORK/nobucket.yaml" "S3 bucket 'nosuchbucket' does not exist at $S3_ENDPOINT"
+
+log "skopeo pushes and pulls through S3"
+s3_config "$WORK/config.yaml"
+start_server --config "$WORK/config.yaml"
+SRC="$WORK/src"
+D=$(make_busybox_layout "$SRC" v1 "s3 image")
+push_layout "$SRC" v1 s3/busybox:v1
+skopeo copy -q --src-creds "admin:$ADMIN_PASS" --src-tls-verify=false "docker://$REG/s3/busybox:v1" \
+  "oci:$WORK/out:v1" >"$WORK/pull.out" 2>&1 || { cat "$WORK/pull.out" >&2; fail "skopeo pull"; }
+assert_eq "$D" "$(layout_digest "$WORK/out" v1)" "pulled manifest digest"
+for blob in $(jq -r '.config.digest, .layers[].digest' "$(layout_blob "$SRC" "$D")"); do
+  assert_same_bytes "$(layout_blob "$SRC" "$blob")" "$(layout_blob "$WORK/out" "$blob")" "blob $blob"
+  hex=${blob#sha256:}
+  assert_eq 200 "$(s3 HEAD "drydock/registry/blobs/sha256/${hex:0:2}/$hex" -I)" "$blob is an S3 object"
+done
+assert_eq 0 "$(find "$DATA/blobs" "$DATA/uploads" -type f 2>/dev/null | wc -l)" "no blob or upload file on local disk"
+
+log "a chunked upload continues after a restart from what S3 holds"
+head -c $((6 << 20)) /dev/urandom >"$WORK/part1"
+head -c $((3 << 20 | 77)) /dev/urandom >"$WORK/part2"
+cat "$WORK/part1" "$WORK/part2" >"$WORK/whole"
+DIG="sha256:$(sha256_of "$WORK/whole")"
+req POST "/v2/s3/chunked/blobs/uploads/" "${ADMIN[@]}"
+assert_eq 202 "$STATUS" "upload started"
+LOC=$(header Location)
+req PATCH "$LOC" "${ADMIN[@]}" -H 'Content-Type: application/octet-stream' \
+  -H "Content-Range: 0-$(((6 << 20) - 1))" --data-binary "@$WORK/part1"
+assert_eq 202 "$STATUS" "first chunk"
+assert_eq "0-$(((6 << 20) - 1))" "$(header Range)" "the server has the first chunk"
+stop_server
+start_server --config "$WORK/config.yaml"
+req GET "$LOC" "${ADMIN[@]}"
+assert_eq 204 "$STATUS" "the restarted server knows the upload"
+assert_eq "0-$(((6 << 20) - 1))" "$(header Range)" "and how far it got"
+P2=$(stat -c %s "$WORK/part2")
+req PATCH "$LOC" "${ADMIN[@]}" -H 'Content-Type: application/octet-stream' \
+  -H "Content-Range: $((6 << 20))-$(((6 << 20) + P2 - 1))" --data-binary "@$WORK/part2"
+assert_eq 202 "$STATUS" "second chunk, on the restarted server"
+req PUT "$LOC?digest=$DIG" "${ADMIN[@]}"
+assert_eq 201 "$STATUS" "upload committed: $LAST_BODY"
+curl -sS "${ADMIN[@]}" -o "$WORK/got" "$URL/v2/s3/chunked/blobs/$DIG"
+assert_same_bytes "$WORK/whole" "$WORK/got" "the blob reads back whole"
+curl -sS "${ADMIN[@]}" -r 7000000-7000099 -o "$WORK/range" "$URL/v2/s3/chunked/blobs/$DIG"
+assert_eq "$(tail -c +7000001 "$WORK/whole" | head -c 100 | sha256sum | cut -d' ' -f1)" \
+  "$(sha256_of "$WORK/range")" "a Range read across the two chunks"
+assert_eq 200 "$(s3 GET "drydock?list-type=2&prefix=registry%2Fuploads%2F")" "list uploads"
+assert_not_contains "$(cat "$WORK/s3.body")" "<Key>" "no upload object is left in S3"
+
+log "drydock gc deletes unreferenced blobs from S3"
+stop_server
+sleep 1.1 # GC times are whole seconds: with --grace 0 only what is older than this second goes
+"$DRYDOCK_BIN" gc --config "$WORK/config.yaml" --data "$DATA" --grace 0 >"$WORK/gc.out" 2>&1 ||
+  { cat "$WORK/gc.out" >&2; fail "drydock gc"; }
+hex=${DIG#sha256:}
+assert_eq 404 "$(s3 HEAD "drydock/registry/blobs/sha256/${hex:0:2}/$hex" -I)" "the unreferenced blob is gone from S3"
+LAYER=$(jq -r '.layers[0].digest' "$(layout_blob "$SRC" "$D")")
+hex=${LAYER#sha256:}
+assert_eq 200 "$(s3 HEAD "drydock/registry/blobs/sha256/${hex:0:2}/$hex" -I)" "the tagged image's layer stays"
