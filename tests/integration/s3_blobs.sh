@@ -10,7 +10,12 @@
 command -v radosgw >/dev/null || { skip "radosgw is not installed (scripts/install-deps.sh)"; exit 0; }
 command -v skopeo >/dev/null || fail "skopeo is not installed (scripts/install-deps.sh)"
 S3_SCRIPTS="$(cd "$(dirname "$0")/../../scripts/s3" && pwd)"
-eval "$("$S3_SCRIPTS/start-s3.sh" 2>"$WORK/start-s3.log")" || { cat "$WORK/start-s3.log" >&2; fail "start-s3.sh"; }
+# A second try: the script picks free ports, which a parallel test may take
+# before the daemons bind them.
+S3_ENV=$("$S3_SCRIPTS/start-s3.sh" 2>"$WORK/start-s3.log") ||
+  { cat "$WORK/start-s3.log" >&2; S3_ENV=$("$S3_SCRIPTS/start-s3.sh" 2>"$WORK/start-s3.log"); } ||
+  { cat "$WORK/start-s3.log" >&2; fail "start-s3.sh failed twice"; }
+eval "$S3_ENV"
 trap 'rc=$?; "$S3_SCRIPTS/stop-s3.sh" "$S3_DIR" 2>/dev/null; (exit $rc); cleanup' EXIT
 log "radosgw at $S3_ENDPOINT"
 s3() { # s3 METHOD PATH [curl args...]: a signed request; prints the HTTP status

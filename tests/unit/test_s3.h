@@ -46,8 +46,12 @@ class LocalS3 {
       why_ = "radosgw is not installed (scripts/install-deps.sh installs it)";
       return;
     }
+    // A second try: the script picks free ports, which a parallel test may
+    // take before the daemons bind them. A failure's log goes to stderr.
+    std::string start = std::string(DRYDOCK_SOURCE_DIR) + "/scripts/s3/start-s3.sh";
     std::string out =
-        Sh(std::string(DRYDOCK_SOURCE_DIR) + "/scripts/s3/start-s3.sh 2>/tmp/drydock-s3-start.log");
+        Sh(start + " 2>/tmp/drydock-s3-start.log || { cat /tmp/drydock-s3-start.log >&2; " + start +
+           "; }");
     std::istringstream lines(out);
     std::string line;
     while (std::getline(lines, line)) {
