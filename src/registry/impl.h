@@ -2,7 +2,9 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 
@@ -18,9 +20,17 @@ struct Ctx {
   auth::Identity who;
 };
 
+// An upload this server has in memory. The metadata store's record says
+// where the upload is (its checkpoint); the writer is a cache of it.
 struct UploadSession {
   std::mutex mu;
-  std::unique_ptr<storage::BlobWriter> writer;  // null once finished or cancelled
+  std::unique_ptr<storage::BlobWriter> writer;  // null until resumed, and once finished
+};
+
+// A session held by one request, its writer at the recorded checkpoint.
+struct OpenSession {
+  std::shared_ptr<UploadSession> s;
+  std::unique_lock<std::mutex> lock;
 };
 
 // Writes the spec's JSON error body.
@@ -70,7 +80,10 @@ struct Registry::Impl {
   void Referrers(Ctx& c, const std::string& digest);
 
   // Upload helpers (uploads.cc).
-  std::shared_ptr<UploadSession> FindSession(Ctx& c, const std::string& id);
+  // The upload's session, locked, with its writer at the recorded checkpoint
+  // (resumed when this server never held it or another took a chunk since);
+  // nullopt, answered, when the upload is unknown or lost.
+  std::optional<OpenSession> FindSession(Ctx& c, const std::string& id);
   void DropSession(const std::string& id);
   void SendUploadState(Ctx& c, int status, const std::string& id, uint64_t size);
   Result<storage::BlobInfo> Finish(Ctx& c, storage::BlobWriter& w, const oci::Digest& d);

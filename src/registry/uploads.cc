@@ -66,28 +66,43 @@ void Registry::Impl::SendUploadState(Ctx& c, int status, const std::string& id, 
   c.resp.Set("Docker-Upload-UUID", id);
 }
 
-std::shared_ptr<UploadSession> Registry::Impl::FindSession(Ctx& c, const std::string& id) {
+std::optional<OpenSession> Registry::Impl::FindSession(Ctx& c, const std::string& id) {
+  std::shared_ptr<UploadSession> session;
+  {
+    std::lock_guard lock(uploads_mu);
+    auto& slot = uploads[id];
+    if (!slot) slot = std::make_shared<UploadSession>();
+    session = slot;
+  }
+  std::unique_lock lock(session->mu);
   auto record = meta.GetUpload(id);
   if (!record.ok() || record->repo != c.repo) {
+    session->writer.reset();
+    {
+      std::lock_guard map_lock(uploads_mu);  // unknown ids cost no memory
+      auto it = uploads.find(id);
+      if (it != uploads.end() && it->second == session) uploads.erase(it);
+    }
     SendError(c.resp, 404, "BLOB_UPLOAD_UNKNOWN",
               "upload " + id + " is not in progress in " + c.repo);
-    return nullptr;
+    return std::nullopt;
   }
-  std::lock_guard lock(uploads_mu);
-  auto it = uploads.find(id);
-  if (it != uploads.end()) return it->second;
-  // Not in memory: started before a restart. Pick it up from its staging file.
-  auto writer = blobs.ResumeUpload(id);
-  if (!writer.ok()) {
-    (void)meta.DeleteUpload(id);  // a record left behind is removed by GC
-    SendError(c.resp, 404, "BLOB_UPLOAD_UNKNOWN",
-              "upload " + id + " was lost: " + writer.status().message());
-    return nullptr;
+  // Not in memory (started before a restart), or another server sharing the
+  // stores took a chunk since: continue from the recorded checkpoint.
+  auto& w = session->writer;
+  if (!w || w->checkpoint() != record->checkpoint) {
+    auto resumed = blobs.ResumeUpload(id, record->checkpoint);
+    if (!resumed.ok()) {
+      w.reset();
+      if (resumed.status().code() == Code::kNotFound)
+        (void)meta.DeleteUpload(id);  // a record left behind is removed by GC
+      SendError(c.resp, resumed.status().code() == Code::kNotFound ? 404 : 503,
+                "BLOB_UPLOAD_UNKNOWN", "upload " + id + " was lost: " + resumed.status().message());
+      return std::nullopt;
+    }
+    w = std::move(*resumed);
   }
-  auto s = std::make_shared<UploadSession>();
-  s->writer = std::move(*writer);
-  uploads[id] = s;
-  return s;
+  return OpenSession{std::move(session), std::move(lock)};
 }
 
 void Registry::Impl::DropSession(const std::string& id) {
@@ -161,8 +176,8 @@ void Registry::Impl::StartUpload(Ctx& c) {
   std::string id = RandomUuid();
   auto w = blobs.CreateUpload(id);
   if (!w.ok()) return SendStatus(c.resp, w.status(), "BLOB_UPLOAD_UNKNOWN");
-  auto record =
-      meta.CreateUpload(storage::UploadRecord{id, c.repo, static_cast<int64_t>(::time(nullptr))});
+  auto record = meta.CreateUpload(
+      storage::UploadRecord{id, c.repo, static_cast<int64_t>(::time(nullptr)), (*w)->checkpoint()});
   if (!record.ok()) {
     (void)blobs.DeleteUpload(id);  // staging files left behind are GC's
     return SendStatus(c.resp, record, "BLOB_UPLOAD_UNKNOWN");
@@ -182,9 +197,7 @@ void Registry::Impl::PatchUpload(Ctx& c, const std::string& id) {
   if (!range.ok()) return SendError(c.resp, 400, "BLOB_UPLOAD_INVALID", range.status().message());
   auto session = FindSession(c, id);
   if (!session) return;
-  std::lock_guard lock(session->mu);
-  auto& w = session->writer;
-  if (!w) return SendError(c.resp, 404, "BLOB_UPLOAD_UNKNOWN", "upload " + id + " has finished");
+  auto& w = session->s->writer;
   if (*range) {
     const auto& r = **range;
     if (r.first != w->size()) {
@@ -210,10 +223,20 @@ void Registry::Impl::PatchUpload(Ctx& c, const std::string& id) {
     return SendError(c.resp, 400, "BLOB_UPLOAD_INVALID",
                      n.ok() ? "chunk is shorter than its Content-Range" : n.status().message());
   }
-  // Saved, so the next chunk may go to another server sharing the store.
+  // Saved, so the next chunk may go to another server sharing the stores;
+  // recorded only if no other request took a chunk meanwhile.
+  std::string from = w->checkpoint();
   if (Status s = w->Checkpoint(); !s.ok()) {
     (void)w->Rollback();
     return SendStatus(c.resp, s, "BLOB_UPLOAD_UNKNOWN");
+  }
+  auto advanced = meta.AdvanceUpload(id, from, w->checkpoint());
+  if (!advanced.ok() || !*advanced) {
+    w.reset();  // the next request resumes from what is recorded
+    if (!advanced.ok()) return SendStatus(c.resp, advanced.status(), "BLOB_UPLOAD_UNKNOWN");
+    return SendError(c.resp, 400, "BLOB_UPLOAD_INVALID",
+                     "another request wrote to upload " + id +
+                         " at the same time; GET the upload for where it is");
   }
   SendUploadState(c, 202, id, w->size());
 }
@@ -230,9 +253,7 @@ void Registry::Impl::PutUpload(Ctx& c, const std::string& id) {
   if (!range.ok()) return SendError(c.resp, 400, "BLOB_UPLOAD_INVALID", range.status().message());
   auto session = FindSession(c, id);
   if (!session) return;
-  std::lock_guard lock(session->mu);
-  auto& w = session->writer;
-  if (!w) return SendError(c.resp, 404, "BLOB_UPLOAD_UNKNOWN", "upload " + id + " has finished");
+  auto& w = session->s->writer;
   if (*range && (*range)->first != w->size()) {
     SendError(c.resp, 416, "BLOB_UPLOAD_INVALID",
               "final chunk starts at " + std::to_string((*range)->first) + " but the upload has " +
@@ -264,18 +285,14 @@ void Registry::Impl::UploadStatus(Ctx& c, const std::string& id) {
   if (!Authorize(c, auth::kPush)) return;
   auto session = FindSession(c, id);
   if (!session) return;
-  std::lock_guard lock(session->mu);
-  if (!session->writer)
-    return SendError(c.resp, 404, "BLOB_UPLOAD_UNKNOWN", "upload " + id + " has finished");
-  SendUploadState(c, 204, id, session->writer->size());
+  SendUploadState(c, 204, id, session->s->writer->size());
 }
 
 void Registry::Impl::CancelUpload(Ctx& c, const std::string& id) {
   if (!Authorize(c, auth::kPush)) return;
   auto session = FindSession(c, id);
   if (!session) return;
-  std::lock_guard lock(session->mu);
-  session->writer.reset();
+  session->s->writer.reset();
   (void)blobs.DeleteUpload(id);  // staging files left behind are GC's
   DropSession(id);
   c.resp.status = 204;

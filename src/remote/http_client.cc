@@ -89,9 +89,7 @@ Result<HttpResponse> SendHttp(const HttpRequest& req) {
   Transfer t{curl.get(), &req, &resp};
   curl_slist* list = nullptr;
   for (const auto& h : req.headers) list = curl_slist_append(list, h.c_str());
-  // No 100-continue round trip. Not with SigV4: libcurl 7.88 would sign the
-  // removed header as an empty one, and S3 then refuses the signature.
-  if (req.aws_sigv4.empty()) list = curl_slist_append(list, "Expect:");
+  list = curl_slist_append(list, "Expect:");  // no 100-continue round trip
   std::unique_ptr<curl_slist, ListDeleter> headers(list);
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
@@ -108,10 +106,6 @@ Result<HttpResponse> SendHttp(const HttpRequest& req) {
   // re-sending our Authorization header to another host.
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);
-  if (!req.aws_sigv4.empty()) {
-    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, req.aws_sigv4.c_str());
-    curl_easy_setopt(c, CURLOPT_USERPWD, req.user_pwd.c_str());
-  }
   if (req.method == "HEAD") {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (req.method == "PUT" || req.method == "POST" || req.method == "PATCH") {

@@ -24,10 +24,6 @@ struct HttpRequest {
   std::function<bool(const char*, size_t)> sink;
   size_t body_limit = 8 * 1024 * 1024;
   long timeout_seconds = 600;
-  // AWS Signature V4 (libcurl signs): e.g. "aws:amz:us-east-1:s3", with
-  // `user_pwd` "ACCESS_KEY:SECRET_KEY". Never part of an error message.
-  std::string aws_sigv4;
-  std::string user_pwd;
 };
 
 struct HttpResponse {

@@ -36,10 +36,12 @@ class BlobWriter {
   virtual const std::string& id() const = 0;
   virtual uint64_t size() const = 0;
   virtual Status Write(const char* data, size_t n) = 0;
-  // Called after each complete chunk: makes what was written so far
-  // resumable by ResumeUpload in any process sharing the store, and the
-  // point Rollback returns to when the next chunk is cut short.
+  // Called after each complete chunk: saves what was written so far as a
+  // new checkpoint, from which ResumeUpload continues in any process sharing
+  // the store; also the point Rollback returns to when a chunk is cut short.
   virtual Status Checkpoint() = 0;
+  // The last checkpoint's name (a fresh upload has one too).
+  virtual const std::string& checkpoint() const = 0;
   virtual Status Rollback() = 0;
   // Verifies the content against `expected`, makes it durable and visible.
   // On mismatch nothing is stored and the upload is discarded.
@@ -58,8 +60,12 @@ class BlobStore {
       const std::function<void(const oci::Digest&, const BlobInfo&)>& fn) = 0;
 
   virtual Result<std::unique_ptr<BlobWriter>> CreateUpload(const std::string& id) = 0;
-  // Reopens an upload started earlier (possibly by a server that was killed since).
-  virtual Result<std::unique_ptr<BlobWriter>> ResumeUpload(const std::string& id) = 0;
+  // Reopens an upload at `checkpoint` (a writer's checkpoint(), possibly of
+  // another server, or of one killed since), without what was written after
+  // it; kNotFound when the store no longer has that checkpoint. "" takes the
+  // newest the store has (uploads recorded before checkpoints were).
+  virtual Result<std::unique_ptr<BlobWriter>> ResumeUpload(const std::string& id,
+                                                           const std::string& checkpoint) = 0;
   virtual Status DeleteUpload(const std::string& id) = 0;
   virtual Status ForEachUpload(
       const std::function<void(const std::string& id, int64_t mtime)>& fn) = 0;
@@ -71,7 +77,7 @@ Result<std::unique_ptr<BlobStore>> OpenFilesystemBlobStore(const std::string& ro
 // An S3-compatible object store: blobs at <prefix>blobs/<alg>/<xx>/<hex>,
 // uploads as multipart uploads under <prefix>uploads/<id>/ whose progress
 // (parts, the tail shorter than a part, the hash state) is saved there at
-// each Checkpoint, so that any server can resume them.
+// each checkpoint, so that any server can resume them.
 struct S3Config {
   std::string endpoint;  // http(s)://host[:port]
   std::string bucket;
@@ -80,6 +86,8 @@ struct S3Config {
   std::string access_key;
   std::string secret_key;
   uint64_t part_size = 16ull << 20;  // S3 wants parts of at least 5 MiB
+  // S3 copies at most 5 GiB in one call: a larger blob is copied in parts.
+  uint64_t max_copy_bytes = 5ull << 30;
   long timeout_seconds = 300;
 };
 // Fails, naming what is wrong, when the bucket cannot be reached.

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -104,12 +105,15 @@ class FileWriter final : public BlobWriter {
     return Status::Ok();
   }
 
-  // The bytes are in the staging file already; ResumeUpload rehashes them.
+  // The bytes are in the staging file already: a checkpoint is a length,
+  // to which ResumeUpload cuts the file before rehashing it.
   Status Checkpoint() override {
     saved_hasher_ = hasher_;
     saved_size_ = size_;
+    checkpoint_ = std::to_string(size_);
     return Status::Ok();
   }
+  const std::string& checkpoint() const override { return checkpoint_; }
 
   Status Rollback() override {
     if (::ftruncate(fd_.get(), static_cast<off_t>(saved_size_)) != 0)
@@ -130,6 +134,7 @@ class FileWriter final : public BlobWriter {
   oci::Hasher hasher_;
   oci::Hasher saved_hasher_;
   uint64_t saved_size_;
+  std::string checkpoint_ = std::to_string(saved_size_);
 };
 
 class FsBlobStore final : public BlobStore {
@@ -202,7 +207,8 @@ class FsBlobStore final : public BlobStore {
         new FileWriter(this, id, p, std::move(fd), 0, oci::Hasher()));
   }
 
-  Result<std::unique_ptr<BlobWriter>> ResumeUpload(const std::string& id) override {
+  Result<std::unique_ptr<BlobWriter>> ResumeUpload(const std::string& id,
+                                                   const std::string& checkpoint) override {
     if (!ValidUploadId(id)) return NotFound("upload " + id + " not found");
     fs::path p = UploadPath(id);
     UniqueFd fd(::open(p.c_str(), O_RDWR | O_CLOEXEC));
@@ -210,6 +216,16 @@ class FsBlobStore final : public BlobStore {
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) return Errno("stat upload");
     auto size = static_cast<uint64_t>(st.st_size);
+    if (!checkpoint.empty()) {
+      uint64_t at = std::strtoull(checkpoint.c_str(), nullptr, 10);
+      if (checkpoint != std::to_string(at) || at > size)
+        return NotFound("upload " + id + " has no checkpoint " + checkpoint + " (it holds " +
+                        std::to_string(size) + " bytes)");
+      // Bytes after the checkpoint are a chunk that was never acknowledged.
+      if (at < size && ::ftruncate(fd.get(), static_cast<off_t>(at)) != 0)
+        return Errno("truncate upload");
+      size = at;
+    }
     auto h = HashFile(fd.get(), size, oci::Algorithm::kSha256);
     if (!h.ok()) return h.status();
     return std::unique_ptr<BlobWriter>(

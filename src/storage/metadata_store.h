@@ -93,6 +93,9 @@ struct Event {
 struct UploadRecord {
   std::string id, repo;
   int64_t created = 0;
+  // Where the blob store saved it last (BlobWriter::checkpoint): a server
+  // holding the upload in memory at another checkpoint resumes it from here.
+  std::string checkpoint;
 };
 
 // A repository's manifests and links as garbage collection sees them.
@@ -219,6 +222,11 @@ class MetadataStore {
 
   virtual Status CreateUpload(const UploadRecord& u) = 0;
   virtual Result<UploadRecord> GetUpload(const std::string& id) = 0;
+  // Moves the upload's checkpoint from `from` to `to` only if it is still
+  // `from`, so that of two servers taking the same chunk one wins; returns
+  // whether this call did. kNotFound when there is no such upload.
+  virtual Result<bool> AdvanceUpload(const std::string& id, const std::string& from,
+                                     const std::string& to) = 0;
   virtual Status DeleteUpload(const std::string& id) = 0;
   virtual Result<std::vector<UploadRecord>> ListUploads() = 0;
 

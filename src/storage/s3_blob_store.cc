@@ -1,8 +1,10 @@
 // S3 blob store. An upload is an S3 multipart upload to
 // <prefix>uploads/<id>/data. Bytes shorter than a part wait in memory; each
-// Checkpoint saves them as uploads/<id>/tail-<size> and then the upload's
-// progress (parts, size, tail, SHA-256 state) as uploads/<id>/state, the
-// one write that moves the upload forward, so any server can resume it.
+// Checkpoint names itself <size>-<random> and saves them as
+// uploads/<id>/tail-<checkpoint>, then the upload's progress (parts, tail,
+// SHA-256 state) as uploads/<id>/state-<checkpoint>, from which any server
+// resumes it. The checkpoint before the previous one is deleted then: the
+// metadata store has moved past it (see registry/uploads.cc).
 // Commit verifies the digest and only then copies the bytes to
 // blobs/<alg>/<xx>/<hex>: a blob is never visible with the wrong content.
 #include <nlohmann/json.hpp>
@@ -11,6 +13,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "base/random.h"
 #include "storage/blob_store.h"
 #include "storage/s3_client.h"
 
@@ -37,7 +40,7 @@ struct Progress {
   std::vector<S3Part> parts;
   uint64_t part_bytes = 0;
   std::string tail;
-  std::string tail_key;  // where `tail` was saved at the last Checkpoint
+  std::string checkpoint;  // the name of the last checkpoint
   oci::ResumableSha256 hash;
   uint64_t size() const { return part_bytes + tail.size(); }
 };
@@ -79,6 +82,7 @@ class S3Writer final : public BlobWriter {
       : store_(store), id_(std::move(id)), now_(std::move(p)), saved_(now_) {}
   const std::string& id() const override { return id_; }
   uint64_t size() const override { return now_.size(); }
+  const std::string& checkpoint() const override { return saved_.checkpoint; }
   Status Write(const char* data, size_t n) override;
   Status Checkpoint() override;
   Status Rollback() override {
@@ -95,13 +99,35 @@ class S3Writer final : public BlobWriter {
   std::string id_;
   Progress now_;
   Progress saved_;
+  std::string older_;  // the checkpoint before saved_'s
 };
 
 class S3Store final : public BlobStore {
  public:
-  explicit S3Store(const S3Config& c) : s3_(c), prefix_(c.prefix), part_size_(c.part_size) {}
+  explicit S3Store(const S3Config& c)
+      : s3_(c), prefix_(c.prefix), part_size_(c.part_size), max_copy_(c.max_copy_bytes) {}
   S3Client& s3() { return s3_; }
   uint64_t part_size() const { return part_size_; }
+
+  // Server-side copy of `size` bytes; past max_copy_bytes, part by part.
+  Status Copy(const std::string& from, const std::string& to, uint64_t size) {
+    if (size <= max_copy_) return s3_.Copy(from, to);
+    DD_ASSIGN_OR_RETURN(upload, s3_.CreateMultipart(to));
+    std::vector<S3Part> parts;
+    for (uint64_t first = 0; first < size; first += max_copy_) {
+      int number = static_cast<int>(parts.size()) + 1;
+      auto etag = s3_.UploadPartCopy(to, upload, number, from, first,
+                                     std::min(size, first + max_copy_) - 1);
+      if (!etag.ok()) {
+        (void)s3_.AbortMultipart(to, upload);
+        return etag.status();
+      }
+      parts.push_back(S3Part{number, *etag});
+    }
+    Status done = s3_.CompleteMultipart(to, upload, parts);
+    if (!done.ok()) (void)s3_.AbortMultipart(to, upload);
+    return done;
+  }
 
   std::string BlobKey(const oci::Digest& d) const {
     return prefix_ + "blobs/" + std::string(d.algorithm_name()) + "/" + d.hex().substr(0, 2) + "/" +
@@ -147,23 +173,24 @@ class S3Store final : public BlobStore {
 
   Result<std::unique_ptr<BlobWriter>> CreateUpload(const std::string& id) override {
     if (!ValidUploadId(id)) return Invalid("invalid upload id '" + id + "'");
-    DD_ASSIGN_OR_RETURN(existing, s3_.Head(UploadKey(id, "state")));
-    if (existing) return Status(Code::kAlreadyExists, "upload " + id + " already exists");
+    DD_ASSIGN_OR_RETURN(existing, NewestCheckpoint(id));
+    if (!existing.empty()) return Status(Code::kAlreadyExists, "upload " + id + " already exists");
     auto w = std::make_unique<S3Writer>(this, id, Progress{});
     DD_RETURN_IF_ERROR(w->Checkpoint());  // resumable from the start
     return std::unique_ptr<BlobWriter>(std::move(w));
   }
 
-  Result<std::unique_ptr<BlobWriter>> ResumeUpload(const std::string& id) override {
+  Result<std::unique_ptr<BlobWriter>> ResumeUpload(const std::string& id,
+                                                   const std::string& checkpoint) override {
     if (!ValidUploadId(id)) return NotFound("upload " + id + " not found");
-    DD_ASSIGN_OR_RETURN(p, LoadProgress(id));
-    if (!p) return NotFound("upload " + id + " not found");
+    DD_ASSIGN_OR_RETURN(p, LoadProgress(id, checkpoint));
+    if (!p) return NotFound("upload " + id + " has no checkpoint '" + checkpoint + "'");
     return std::unique_ptr<BlobWriter>(new S3Writer(this, id, std::move(*p)));
   }
 
   Status DeleteUpload(const std::string& id) override {
     if (!ValidUploadId(id)) return Invalid("invalid upload id");
-    auto p = LoadProgress(id);
+    auto p = LoadProgress(id, "");
     if (p.ok() && *p && !(*p)->multipart.empty())
       DD_RETURN_IF_ERROR(s3_.AbortMultipart(UploadKey(id, "data"), (*p)->multipart));
     std::vector<std::string> keys;
@@ -174,30 +201,60 @@ class S3Store final : public BlobStore {
   }
 
   Status ForEachUpload(const std::function<void(const std::string&, int64_t)>& fn) override {
-    std::string root = prefix_ + "uploads/";
+    std::string root = prefix_ + "uploads/", last;
     return s3_.List(root, [&](const internal::S3Object& o) {
       std::string rest = o.key.substr(root.size());
       auto slash = rest.find('/');
-      if (slash != std::string::npos && rest.substr(slash + 1) == "state")
-        fn(rest.substr(0, slash), o.mtime);
+      // An upload has one or two states; List is in key order.
+      if (slash == std::string::npos || !rest.substr(slash + 1).starts_with("state-")) return;
+      std::string id = rest.substr(0, slash);
+      if (id == last) return;
+      last = id;
+      fn(id, o.mtime);
     });
   }
 
+  // Saves `p` (with its tail) as checkpoint p.checkpoint.
   Status SaveProgress(const std::string& id, const Progress& p) {
+    if (!p.tail.empty()) DD_RETURN_IF_ERROR(s3_.Put(UploadKey(id, "tail-" + p.checkpoint), p.tail));
     json parts = json::array();
     for (const auto& part : p.parts) parts.push_back(part.etag);
     json state = {{"version", 1},
                   {"multipart", p.multipart},
                   {"parts", parts},
                   {"partBytes", p.part_bytes},
-                  {"tail", p.tail_key},
                   {"tailSize", p.tail.size()},
                   {"hash", p.hash.SaveState()}};
-    return s3_.Put(UploadKey(id, "state"), state.dump());
+    return s3_.Put(UploadKey(id, "state-" + p.checkpoint), state.dump());
   }
 
-  Result<std::optional<Progress>> LoadProgress(const std::string& id) {
-    auto text = s3_.GetRange(UploadKey(id, "state"), 0, kMaxStateBytes);
+  void DeleteCheckpoint(const std::string& id, const std::string& checkpoint) {
+    (void)s3_.Delete(UploadKey(id, "state-" + checkpoint));
+    (void)s3_.Delete(UploadKey(id, "tail-" + checkpoint));
+  }
+
+  // The newest checkpoint S3 holds for the upload ("" when none).
+  Result<std::string> NewestCheckpoint(const std::string& id) {
+    std::string dir = UploadKey(id, "state-"), newest;
+    uint64_t most = 0;
+    DD_RETURN_IF_ERROR(s3_.List(dir, [&](const internal::S3Object& o) {
+      std::string name = o.key.substr(dir.size());
+      uint64_t size = std::strtoull(name.c_str(), nullptr, 10);
+      if (newest.empty() || size >= most) {
+        newest = name;
+        most = size;
+      }
+    }));
+    return newest;
+  }
+
+  Result<std::optional<Progress>> LoadProgress(const std::string& id, std::string checkpoint) {
+    if (checkpoint.empty()) {
+      DD_ASSIGN_OR_RETURN(newest, NewestCheckpoint(id));
+      if (newest.empty()) return std::optional<Progress>();
+      checkpoint = newest;
+    }
+    auto text = s3_.GetRange(UploadKey(id, "state-" + checkpoint), 0, kMaxStateBytes);
     if (!text.ok() && text.status().code() == Code::kNotFound) return std::optional<Progress>();
     if (!text.ok()) return text.status();
     auto bad = [&](const std::string& why) {
@@ -206,19 +263,19 @@ class S3Store final : public BlobStore {
     json state = json::parse(*text, nullptr, false);
     if (!state.is_object() || state.value("version", 0) != 1) return bad("not version 1 JSON");
     Progress p;
+    p.checkpoint = checkpoint;
     try {
       p.multipart = state.at("multipart").get<std::string>();
       int n = 0;
       for (const auto& etag : state.at("parts"))
         p.parts.push_back(S3Part{++n, etag.get<std::string>()});
       p.part_bytes = state.at("partBytes").get<uint64_t>();
-      p.tail_key = state.at("tail").get<std::string>();
       auto hash = oci::ResumableSha256::LoadState(state.at("hash").get<std::string>());
       if (!hash.ok()) return bad(hash.status().message());
       p.hash = *hash;
       uint64_t tail_size = state.at("tailSize").get<uint64_t>();
       if (tail_size > 0) {
-        DD_ASSIGN_OR_RETURN(tail, s3_.GetRange(p.tail_key, 0, tail_size));
+        DD_ASSIGN_OR_RETURN(tail, s3_.GetRange(UploadKey(id, "tail-" + checkpoint), 0, tail_size));
         if (tail.size() != tail_size)
           return bad("its tail is " + std::to_string(tail.size()) + " bytes, not " +
                      std::to_string(tail_size));
@@ -234,6 +291,7 @@ class S3Store final : public BlobStore {
   S3Client s3_;
   std::string prefix_;
   uint64_t part_size_;
+  uint64_t max_copy_;
 };
 
 Status S3Writer::Write(const char* data, size_t n) {
@@ -259,14 +317,12 @@ Status S3Writer::SendPart(size_t bytes) {
 }
 
 Status S3Writer::Checkpoint() {
-  std::string old_tail = saved_.tail_key;
-  now_.tail_key.clear();
-  if (!now_.tail.empty()) {
-    now_.tail_key = store_->UploadKey(id_, "tail-" + std::to_string(now_.size()));
-    DD_RETURN_IF_ERROR(store_->s3().Put(now_.tail_key, now_.tail));
-  }
+  now_.checkpoint = std::to_string(now_.size()) + "-" + RandomHex(4);
   DD_RETURN_IF_ERROR(store_->SaveProgress(id_, now_));
-  if (!old_tail.empty() && old_tail != now_.tail_key) (void)store_->s3().Delete(old_tail);
+  // The metadata store has moved from older_ to saved_'s checkpoint by now
+  // (or this writer lost the upload to another server and is dropped).
+  if (!older_.empty()) store_->DeleteCheckpoint(id_, older_);
+  older_ = saved_.checkpoint;
   saved_ = now_;
   return Status::Ok();
 }
@@ -313,7 +369,7 @@ Result<BlobInfo> S3Writer::Commit(const oci::Digest& expected) {
     }
     // Copying over an existing blob (the same bytes) also renews its
     // modification time, which keeps it through a concurrent GC's grace.
-    DD_RETURN_IF_ERROR(store_->s3().Copy(data, target));
+    DD_RETURN_IF_ERROR(store_->Copy(data, target, size));
   }
   (void)store_->DeleteUpload(id_);
   return BlobInfo{size, static_cast<int64_t>(::time(nullptr))};
@@ -324,7 +380,7 @@ Result<BlobInfo> S3Writer::Commit(const oci::Digest& expected) {
 Result<std::unique_ptr<BlobStore>> OpenS3BlobStore(const S3Config& config) {
   if (config.endpoint.empty() || config.bucket.empty())
     return Invalid("the S3 blob store needs an endpoint and a bucket");
-  if (config.part_size < (5u << 20))
+  if (config.part_size < (5u << 20) || config.max_copy_bytes < (5u << 20))
     return Invalid("the S3 part size must be at least 5 MiB (S3's smallest part)");
   if (!config.prefix.empty() && config.prefix.back() != '/')
     return Invalid("the S3 prefix '" + config.prefix + "' must end in '/'");

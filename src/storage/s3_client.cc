@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "base/strings.h"
+#include "storage/sigv4.h"
 
 namespace drydock::storage::internal {
 namespace {
@@ -83,16 +84,14 @@ Result<remote::HttpResponse> S3Client::Send(const std::string& method, const std
                                             std::vector<std::string> headers) {
   remote::HttpRequest req;
   req.method = method;
-  req.url = c_.endpoint + "/" + S3Escape(c_.bucket, false) + "/" + S3Escape(key, true) +
-            (query.empty() ? "" : "?" + query);
-  // libcurl signs the payload hash it is given but does not send one:
-  // S3 needs the header (pitfall 3 of the radosgw recipe).
-  headers.push_back("x-amz-content-sha256: UNSIGNED-PAYLOAD");
+  std::string path = "/" + S3Escape(c_.bucket, false) + "/" + S3Escape(key, true);
+  req.url = c_.endpoint + path + (query.empty() ? "" : "?" + query);
+  SigV4Key signer{c_.access_key, c_.secret_key, c_.region};
+  for (auto& h : SignV4(signer, method, HostOf(c_.endpoint), path, query, headers, ::time(nullptr)))
+    headers.push_back(std::move(h));
   req.headers = std::move(headers);
   std::string owned(body);
   if (method == "PUT" || method == "POST") req.body = &owned;
-  req.aws_sigv4 = "aws:amz:" + c_.region + ":s3";
-  req.user_pwd = c_.access_key + ":" + c_.secret_key;
   req.timeout_seconds = c_.timeout_seconds;
   req.body_limit = std::max<size_t>(req.body_limit, c_.part_size + (1 << 20));
   return remote::SendHttp(req);
@@ -200,6 +199,22 @@ Result<std::string> S3Client::UploadPart(const std::string& key, const std::stri
   std::string etag = r.Header("etag");
   if (etag.empty()) return Internal("S3 upload part of " + key + ": no ETag");
   return etag;
+}
+
+Result<std::string> S3Client::UploadPartCopy(const std::string& key, const std::string& upload_id,
+                                             int number, const std::string& from, uint64_t first,
+                                             uint64_t last) {
+  DD_ASSIGN_OR_RETURN(
+      r,
+      Send("PUT", key,
+           "partNumber=" + std::to_string(number) + "&uploadId=" + S3Escape(upload_id, false), {},
+           {"x-amz-copy-source: /" + S3Escape(c_.bucket, false) + "/" + S3Escape(from, true),
+            "x-amz-copy-source-range: bytes=" + std::to_string(first) + "-" +
+                std::to_string(last)}));
+  auto etag = XmlValues(r.body, "ETag");
+  if (!Ok(r) || etag.empty())
+    return Failed("copy part " + std::to_string(number) + " of " + from + " to " + key, r);
+  return etag[0];
 }
 
 Status S3Client::CompleteMultipart(const std::string& key, const std::string& upload_id,

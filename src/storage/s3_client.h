@@ -1,5 +1,5 @@
 // The few S3 calls the S3 blob store needs, signed with AWS Signature V4
-// by libcurl. Path-style URLs (endpoint/bucket/key), as every S3-compatible
+// (sigv4.h) and sent with libcurl. Path-style URLs (endpoint/bucket/key), as every S3-compatible
 // store accepts. Internal to storage/.
 #pragma once
 
@@ -48,6 +48,10 @@ class S3Client {
   Result<std::string> CreateMultipart(const std::string& key);
   Result<std::string> UploadPart(const std::string& key, const std::string& upload_id, int number,
                                  std::string_view bytes);
+  // A part copied from bytes [first, last] of another object (no download).
+  Result<std::string> UploadPartCopy(const std::string& key, const std::string& upload_id,
+                                     int number, const std::string& from, uint64_t first,
+                                     uint64_t last);
   Status CompleteMultipart(const std::string& key, const std::string& upload_id,
                            const std::vector<S3Part>& parts);
   Status AbortMultipart(const std::string& key, const std::string& upload_id);

@@ -112,6 +112,11 @@ CREATE TABLE agents(
   name TEXT PRIMARY KEY, pool TEXT NOT NULL, platforms TEXT NOT NULL, version TEXT NOT NULL,
   last_seen INTEGER NOT NULL) WITHOUT ROWID;
 )sql",
+    // 7: an upload's checkpoint in the blob store, so a server holding it in
+    // memory sees that another server (sharing the stores) took a chunk since.
+    R"sql(
+ALTER TABLE uploads ADD COLUMN checkpoint TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int64_t kSchemaVersion = 1 + std::size(kMigrations);
 
@@ -385,17 +390,32 @@ class SqliteMetadataStore final : public MetadataStore {
 
   Status CreateUpload(const UploadRecord& u) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare("INSERT INTO uploads(id,repo,created) VALUES(?,?,?)"));
-    return s->Bind(1, u.id).Bind(2, u.repo).Bind(3, u.created).Run();
+    DD_ASSIGN_OR_RETURN(
+        s, c->Prepare("INSERT INTO uploads(id,repo,created,checkpoint) VALUES(?,?,?,?)"));
+    return s->Bind(1, u.id).Bind(2, u.repo).Bind(3, u.created).Bind(4, u.checkpoint).Run();
   }
 
   Result<UploadRecord> GetUpload(const std::string& id) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT repo, created FROM uploads WHERE id=?"));
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT repo, created, checkpoint FROM uploads WHERE id=?"));
     s->Bind(1, id);
     DD_ASSIGN_OR_RETURN(row, s->Step());
     if (!row) return NotFound("upload " + id + " not found");
-    return UploadRecord{id, s->Text(0), s->Int(1)};
+    return UploadRecord{id, s->Text(0), s->Int(1), s->Text(2)};
+  }
+
+  Result<bool> AdvanceUpload(const std::string& id, const std::string& from,
+                             const std::string& to) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(
+        s, c->Prepare("UPDATE uploads SET checkpoint=?3 WHERE id=?1 AND checkpoint=?2"));
+    DD_RETURN_IF_ERROR(s->Bind(1, id).Bind(2, from).Bind(3, to).Run());
+    if (c->Changes() == 1) return true;
+    DD_ASSIGN_OR_RETURN(q, c->Prepare("SELECT 1 FROM uploads WHERE id=?"));
+    q->Bind(1, id);
+    DD_ASSIGN_OR_RETURN(exists, q->Step());
+    if (!exists) return NotFound("upload " + id + " not found");
+    return false;
   }
 
   Status DeleteUpload(const std::string& id) override {
@@ -406,12 +426,12 @@ class SqliteMetadataStore final : public MetadataStore {
 
   Result<std::vector<UploadRecord>> ListUploads() override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT id, repo, created FROM uploads"));
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT id, repo, created, checkpoint FROM uploads"));
     std::vector<UploadRecord> out;
     while (true) {
       DD_ASSIGN_OR_RETURN(row, s->Step());
       if (!row) break;
-      out.push_back(UploadRecord{s->Text(0), s->Text(1), s->Int(2)});
+      out.push_back(UploadRecord{s->Text(0), s->Text(1), s->Int(2), s->Text(3)});
     }
     return out;
   }

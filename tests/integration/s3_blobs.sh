@@ -3,7 +3,8 @@
 # storage.blobs.s3 on a real radosgw (scripts/s3/start-s3.sh). skopeo pushes
 # and pulls an image byte for byte and nothing lands in the data directory;
 # a chunked upload continues after a server restart from what S3 holds;
-# Range reads; `drydock gc` deletes from S3; a secret written in the YAML,
+# two servers sharing the stores take turns on one chunked upload; Range
+# reads; `drydock gc` deletes from S3; a secret written in the YAML,
 # a wrong key and a missing bucket are refused at startup, by name.
 . "$(dirname "$0")/lib.sh"
 
@@ -104,6 +105,46 @@ assert_eq "$(tail -c +7000001 "$WORK/whole" | head -c 100 | sha256sum | cut -d' 
   "$(sha256_of "$WORK/range")" "a Range read across the two chunks"
 assert_eq 200 "$(s3 GET "drydock?list-type=2&prefix=registry%2Fuploads%2F")" "list uploads"
 assert_not_contains "$(cat "$WORK/s3.body")" "<Key>" "no upload object is left in S3"
+
+log "two servers sharing the stores take turns on one chunked upload"
+"$DRYDOCK_BIN" serve --data "$DATA" --listen 127.0.0.1:0 --config "$WORK/config.yaml" \
+  >"$WORK/server.b.log" 2>&1 &
+B_PID=$!
+BG_PIDS+=("$B_PID")
+for _ in $(seq 1 200); do
+  B_PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/server.b.log" | head -n1)
+  [ -n "$B_PORT" ] && curl -s -o /dev/null "http://127.0.0.1:$B_PORT/healthz" && break
+  sleep 0.05
+done
+[ -n "$B_PORT" ] || fail "the second server did not start: $(tail -n 5 "$WORK/server.b.log")"
+A_URL=$URL
+B_URL="http://127.0.0.1:$B_PORT"
+CHUNKS=()
+for n in 1 2 3; do
+  head -c $((n * (2 << 20) + 333)) /dev/urandom >"$WORK/turn$n"
+  CHUNKS+=("$WORK/turn$n")
+done
+cat "${CHUNKS[@]}" >"$WORK/turns"
+TURNS_DIG="sha256:$(sha256_of "$WORK/turns")"
+req POST "/v2/s3/turns/blobs/uploads/" "${ADMIN[@]}"
+assert_eq 202 "$STATUS" "upload started on A"
+LOC=$(header Location)
+OFFSET=0
+SERVERS=("$B_URL" "$A_URL" "$B_URL")
+for i in 0 1 2; do
+  size=$(stat -c %s "${CHUNKS[$i]}")
+  code=$(curl -sS -o "$WORK/turn.body" -w '%{http_code}' -X PATCH "${ADMIN[@]}" \
+    -H 'Content-Type: application/octet-stream' -H "Content-Range: $OFFSET-$((OFFSET + size - 1))" \
+    --data-binary "@${CHUNKS[$i]}" "${SERVERS[$i]}$LOC")
+  assert_eq 202 "$code" "chunk $((i + 1)) on ${SERVERS[$i]} ($(cat "$WORK/turn.body"))"
+  OFFSET=$((OFFSET + size))
+done
+code=$(curl -sS -o "$WORK/turn.body" -w '%{http_code}' -X PUT "${ADMIN[@]}" "$A_URL$LOC?digest=$TURNS_DIG")
+assert_eq 201 "$code" "committed on A, which last held the upload two chunks ago ($(cat "$WORK/turn.body"))"
+curl -sS "${ADMIN[@]}" -o "$WORK/turns.got" "$B_URL/v2/s3/turns/blobs/$TURNS_DIG"
+assert_same_bytes "$WORK/turns" "$WORK/turns.got" "B serves the blob whole"
+kill -TERM "$B_PID"
+wait "$B_PID" || fail "the second server exited with an error: $(tail -n 5 "$WORK/server.b.log")"
 
 log "drydock gc deletes unreferenced blobs from S3"
 stop_server

@@ -151,22 +151,43 @@ TEST_P(BlobStoreTest, RollbackUndoesAChunkThatSpannedParts) {
 }
 
 // What was checkpointed survives the writer (a server restart, or the
-// next chunk landing on another server); what was not, is not there.
+// next chunk landing on another server); what came after the checkpoint (a
+// chunk never acknowledged) is not there.
 TEST_P(BlobStoreTest, ResumeOnAnotherServerContinuesFromTheCheckpoint) {
   const std::string id = "11111111-2222-4333-8444-555555555558";
+  std::string checkpoint;
   {
     auto w = store_->CreateUpload(id);
     ASSERT_TRUE(w.ok());
     ASSERT_TRUE((*w)->Write("first-", 6).ok());
     ASSERT_TRUE((*w)->Checkpoint().ok());
+    checkpoint = (*w)->checkpoint();
+    ASSERT_TRUE((*w)->Write("never acknowledged", 18).ok());
   }
   auto other = open_();
-  auto w = other->ResumeUpload(id);
+  auto w = other->ResumeUpload(id, checkpoint);
   ASSERT_TRUE(w.ok()) << w.status().message();
   EXPECT_EQ((*w)->size(), 6u);
+  EXPECT_EQ((*w)->checkpoint(), checkpoint);
   ASSERT_TRUE((*w)->Write("second", 6).ok());
   ASSERT_TRUE((*w)->Commit(oci::Digest::Of("first-second")).ok());
   EXPECT_EQ(ReadAll(oci::Digest::Of("first-second")), "first-second");
+}
+
+// Each checkpoint has a name of its own; "" takes the newest.
+TEST_P(BlobStoreTest, CheckpointsAreNamedAndTheNewestIsFound) {
+  const std::string id = "11111111-2222-4333-8444-555555555565";
+  auto w = store_->CreateUpload(id);
+  ASSERT_TRUE(w.ok());
+  std::string fresh = (*w)->checkpoint();
+  EXPECT_FALSE(fresh.empty());
+  ASSERT_TRUE((*w)->Write("abc", 3).ok());
+  ASSERT_TRUE((*w)->Checkpoint().ok());
+  EXPECT_NE((*w)->checkpoint(), fresh);
+  auto newest = store_->ResumeUpload(id, "");
+  ASSERT_TRUE(newest.ok()) << newest.status().message();
+  EXPECT_EQ((*newest)->size(), 3u);
+  EXPECT_EQ(store_->ResumeUpload(id, "999-nope").status().code(), Code::kNotFound);
 }
 
 // 23 MiB in uneven chunks, each on the other server: parts, tails and the
@@ -176,18 +197,24 @@ TEST_P(BlobStoreTest, AChunkedUploadAlternatesBetweenServers) {
   auto other = open_();
   BlobStore* servers[2] = {store_.get(), other.get()};
   std::string all;
-  ASSERT_TRUE(store_->CreateUpload(id).ok());
+  std::string checkpoint;
+  {
+    auto w = store_->CreateUpload(id);
+    ASSERT_TRUE(w.ok());
+    checkpoint = (*w)->checkpoint();
+  }
   size_t sizes[] = {1 << 20, (3 << 20) + 17, 6 << 20, 100, (9 << 20) + 5, (4 << 20) - 122};
   for (size_t i = 0; i < std::size(sizes); ++i) {
-    auto w = servers[i % 2]->ResumeUpload(id);
+    auto w = servers[i % 2]->ResumeUpload(id, checkpoint);
     ASSERT_TRUE(w.ok()) << "chunk " << i << ": " << w.status().message();
     ASSERT_EQ((*w)->size(), all.size()) << "chunk " << i;
     std::string chunk = Bytes(sizes[i]);
     ASSERT_TRUE((*w)->Write(chunk.data(), chunk.size()).ok());
     ASSERT_TRUE((*w)->Checkpoint().ok());
+    checkpoint = (*w)->checkpoint();
     all += chunk;
   }
-  auto w = servers[0]->ResumeUpload(id);
+  auto w = servers[0]->ResumeUpload(id, checkpoint);
   ASSERT_TRUE(w.ok());
   auto d = oci::Digest::Of(all);
   auto info = (*w)->Commit(d);
@@ -207,7 +234,8 @@ TEST_P(BlobStoreTest, ADeletedUploadLeavesNothing) {
   EXPECT_EQ(Uploads(), std::set<std::string>{id});
   ASSERT_TRUE(store_->DeleteUpload(id).ok());
   EXPECT_EQ(Uploads(), std::set<std::string>{});
-  EXPECT_EQ(store_->ResumeUpload(id).status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->ResumeUpload(id, (*w)->checkpoint()).status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->ResumeUpload(id, "").status().code(), Code::kNotFound);
 }
 
 TEST_P(BlobStoreTest, UploadsAreListedWithTheirAge) {
@@ -242,7 +270,7 @@ TEST_P(BlobStoreTest, Sha512AndDeduplication) {
 
 TEST_P(BlobStoreTest, RejectsPathTraversalInUploadIds) {
   EXPECT_FALSE(store_->CreateUpload("../../etc/passwd").ok());
-  EXPECT_FALSE(store_->ResumeUpload("../blobs").ok());
+  EXPECT_FALSE(store_->ResumeUpload("../blobs", "").ok());
   EXPECT_FALSE(store_->DeleteUpload("../drydock.db").ok());
 }
 

@@ -65,6 +65,27 @@ TEST_F(MetadataStoreTest, ManifestNeedsItsBlobsLinkedInTheSameRepository) {
   EXPECT_EQ(m->content, "m1");
 }
 
+// Of two servers taking a chunk of the same upload from the same
+// checkpoint, only one moves it on.
+TEST_F(MetadataStoreTest, AnUploadAdvancesOnlyFromWhereItIs) {
+  ASSERT_TRUE(store_->CreateUpload(UploadRecord{"u1", "repo", 100, "0-aa"}).ok());
+  auto first = store_->AdvanceUpload("u1", "0-aa", "5-bb");
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(*first);
+  auto second = store_->AdvanceUpload("u1", "0-aa", "5-cc");
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(*second);
+  auto record = store_->GetUpload("u1");
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ(record->checkpoint, "5-bb");
+  EXPECT_EQ(record->repo, "repo");
+  EXPECT_EQ(store_->AdvanceUpload("gone", "0", "1").status().code(), Code::kNotFound);
+  auto all = store_->ListUploads();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].checkpoint, "5-bb");
+}
+
 TEST_F(MetadataStoreTest, TagMovesReportPreviousDigest) {
   ASSERT_TRUE(store_->PutManifest(Manifest("a", "m1", {}, "latest")).ok());
   auto change = store_->PutManifest(Manifest("a", "m2", {}, "latest"));

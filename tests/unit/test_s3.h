@@ -29,7 +29,8 @@ class LocalS3 {
     c.bucket = "t" + RandomHex(8);
     c.access_key = key_;
     c.secret_key = secret_;
-    c.part_size = 5 << 20;  // the smallest S3 allows, so a few MiB make parts
+    c.part_size = 5 << 20;       // the smallest S3 allows, so a few MiB make parts
+    c.max_copy_bytes = 8 << 20;  // and a few more are copied part by part
     Sh("curl -sSf -X PUT --aws-sigv4 aws:amz:us-east-1:s3 --user " + key_ + ":" + secret_ +
        " -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' " + endpoint_ + "/" + c.bucket);
     return c;
