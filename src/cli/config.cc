@@ -133,6 +133,10 @@ Status ReadS3(const YAML::Node& n, storage::S3Config& out) {
   Read(n, "bucket", out.bucket);
   Read(n, "region", out.region);
   Read(n, "prefix", out.prefix);
+  if (n["redirect"] && n["redirect"].as<bool>()) out.redirect_seconds = 1200;
+  Status s = ReadBounded(n, "storage.blobs.s3", "redirect_seconds", 1, 7 * 24 * 3600,
+                         out.redirect_seconds);
+  if (!s.ok()) return s;
   if (out.endpoint.rfind("http://", 0) != 0 && out.endpoint.rfind("https://", 0) != 0)
     return Invalid("storage.blobs.s3.endpoint must be an http:// or https:// URL, not '" +
                    out.endpoint + "'");

@@ -58,6 +58,18 @@ void Registry::Impl::GetBlob(Ctx& c, const std::string& digest_text) {
   if (!*linked)
     return SendError(c.resp, 404, "BLOB_UNKNOWN",
                      "blob " + d->str() + " is not in repository " + c.repo);
+  // Bytes in an object store can go to the client from there (a HEAD is
+  // still answered here, as distribution does).
+  if (c.req.method == "GET") {
+    auto url = blobs.DirectUrl(*d);
+    if (!url.ok()) return SendStatus(c.resp, url.status(), "BLOB_UNKNOWN");
+    if (!url->empty()) {
+      c.resp.status = 307;
+      c.resp.Set("Location", *url);
+      c.resp.Set("Docker-Content-Digest", d->str());
+      return;
+    }
+  }
   auto reader = blobs.Open(*d);
   if (!reader.ok()) return SendStatus(c.resp, reader.status(), "BLOB_UNKNOWN");
   std::shared_ptr<storage::BlobReader> r = std::move(*reader);

@@ -53,6 +53,9 @@ class BlobStore {
   virtual ~BlobStore() = default;
   virtual Result<BlobInfo> Stat(const oci::Digest& digest) = 0;
   virtual Result<std::unique_ptr<BlobReader>> Open(const oci::Digest& digest) = 0;
+  // A URL a client may GET the blob from directly (a presigned S3 URL), or
+  // "" when the store's bytes are served by the registry itself.
+  virtual Result<std::string> DirectUrl(const oci::Digest&) { return std::string(); }
   // Stores `bytes` directly (small blobs such as manifests pushed as blobs).
   virtual Result<BlobInfo> Put(const oci::Digest& digest, std::string_view bytes) = 0;
   virtual Status Delete(const oci::Digest& digest) = 0;
@@ -88,6 +91,9 @@ struct S3Config {
   uint64_t part_size = 16ull << 20;  // S3 wants parts of at least 5 MiB
   // S3 copies at most 5 GiB in one call: a larger blob is copied in parts.
   uint64_t max_copy_bytes = 5ull << 30;
+  // Blob GETs answer 307 to a presigned URL valid this long (0: the
+  // registry streams them). The endpoint must then be reachable by clients.
+  int redirect_seconds = 0;
   long timeout_seconds = 300;
 };
 // Fails, naming what is wrong, when the bucket cannot be reached.

@@ -16,6 +16,7 @@
 #include "base/random.h"
 #include "storage/blob_store.h"
 #include "storage/s3_client.h"
+#include "storage/sigv4.h"
 
 namespace drydock::storage {
 namespace {
@@ -105,7 +106,11 @@ class S3Writer final : public BlobWriter {
 class S3Store final : public BlobStore {
  public:
   explicit S3Store(const S3Config& c)
-      : s3_(c), prefix_(c.prefix), part_size_(c.part_size), max_copy_(c.max_copy_bytes) {}
+      : config_(c),
+        s3_(c),
+        prefix_(c.prefix),
+        part_size_(c.part_size),
+        max_copy_(c.max_copy_bytes) {}
   S3Client& s3() { return s3_; }
   uint64_t part_size() const { return part_size_; }
 
@@ -146,6 +151,16 @@ class S3Store final : public BlobStore {
   Result<std::unique_ptr<BlobReader>> Open(const oci::Digest& d) override {
     DD_ASSIGN_OR_RETURN(info, Stat(d));
     return std::unique_ptr<BlobReader>(new S3Reader(&s3_, BlobKey(d), info.size));
+  }
+
+  Result<std::string> DirectUrl(const oci::Digest& d) override {
+    if (config_.redirect_seconds <= 0) return std::string();
+    std::string path = "/" + internal::S3Escape(config_.bucket, false) + "/" +
+                       internal::S3Escape(BlobKey(d), true);
+    internal::SigV4Key key{config_.access_key, config_.secret_key, config_.region};
+    return config_.endpoint + path + "?" +
+           internal::PresignV4Query(key, internal::HostOf(config_.endpoint), path, ::time(nullptr),
+                                    config_.redirect_seconds);
   }
 
   Result<BlobInfo> Put(const oci::Digest& d, std::string_view bytes) override {
@@ -288,6 +303,7 @@ class S3Store final : public BlobStore {
   }
 
  private:
+  S3Config config_;
   S3Client s3_;
   std::string prefix_;
   uint64_t part_size_;

@@ -4,7 +4,7 @@
 # and pulls an image byte for byte and nothing lands in the data directory;
 # a chunked upload continues after a server restart from what S3 holds;
 # two servers sharing the stores take turns on one chunked upload; Range
-# reads; `drydock gc` deletes from S3; a secret written in the YAML,
+# reads; redirect: true answers blob GETs with presigned URLs; `drydock gc` deletes from S3; a secret written in the YAML,
 # a wrong key and a missing bucket are refused at startup, by name.
 . "$(dirname "$0")/lib.sh"
 
@@ -146,6 +146,29 @@ assert_same_bytes "$WORK/turns" "$WORK/turns.got" "B serves the blob whole"
 kill -TERM "$B_PID"
 wait "$B_PID" || fail "the second server exited with an error: $(tail -n 5 "$WORK/server.b.log")"
 
+log "redirect: true sends blob GETs to a presigned S3 URL"
+stop_server
+s3_config "$WORK/redirect.yaml" "redirect: true"
+start_server --config "$WORK/redirect.yaml"
+LAYER=$(jq -r '.layers[0].digest' "$(layout_blob "$SRC" "$D")")
+req GET "/v2/s3/busybox/blobs/$LAYER" "${ADMIN[@]}"
+assert_eq 307 "$STATUS" "a blob GET is redirected"
+assert_contains "$(header Location)" "$S3_ENDPOINT/drydock/registry/blobs/sha256/" "to the blob's object"
+assert_contains "$(header Location)" "X-Amz-Signature=" "presigned"
+curl -sS -o "$WORK/via-redirect" -L "${ADMIN[@]}" "$URL/v2/s3/busybox/blobs/$LAYER"
+assert_same_bytes "$(layout_blob "$SRC" "$LAYER")" "$WORK/via-redirect" "the presigned URL serves the layer"
+curl -sS -o "$WORK/range-redirect" -L -r 10-29 "${ADMIN[@]}" "$URL/v2/s3/busybox/blobs/$LAYER"
+assert_eq "$(tail -c +11 "$(layout_blob "$SRC" "$LAYER")" | head -c 20 | sha256sum | cut -d' ' -f1)" \
+  "$(sha256_of "$WORK/range-redirect")" "a Range request follows the redirect"
+req HEAD "/v2/s3/busybox/blobs/$LAYER" "${ADMIN[@]}"
+assert_eq 200 "$STATUS" "a HEAD is answered by the registry"
+assert_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v2/s3/busybox/blobs/$LAYER")" \
+  "no redirect without the pull right"
+skopeo copy -q --src-creds "admin:$ADMIN_PASS" --src-tls-verify=false "docker://$REG/s3/busybox:v1" \
+  "oci:$WORK/out-redirect:v1" >"$WORK/pull-redirect.out" 2>&1 ||
+  { cat "$WORK/pull-redirect.out" >&2; fail "skopeo pull through redirects"; }
+assert_eq "$D" "$(layout_digest "$WORK/out-redirect" v1)" "skopeo pulls through the redirects"
+
 log "drydock gc deletes unreferenced blobs from S3"
 stop_server
 sleep 1.1 # GC times are whole seconds: with --grace 0 only what is older than this second goes
@@ -153,6 +176,5 @@ sleep 1.1 # GC times are whole seconds: with --grace 0 only what is older than t
   { cat "$WORK/gc.out" >&2; fail "drydock gc"; }
 hex=${DIG#sha256:}
 assert_eq 404 "$(s3 HEAD "drydock/registry/blobs/sha256/${hex:0:2}/$hex" -I)" "the unreferenced blob is gone from S3"
-LAYER=$(jq -r '.layers[0].digest' "$(layout_blob "$SRC" "$D")")
 hex=${LAYER#sha256:}
 assert_eq 200 "$(s3 HEAD "drydock/registry/blobs/sha256/${hex:0:2}/$hex" -I)" "the tagged image's layer stays"
