@@ -2,7 +2,7 @@
 # Drydock vs. distribution (Debian's docker-registry 2.8) on this machine.
 #
 #   bench/registry/run.sh [--quick] [--only LIST] [--no-build] [--wait-idle]
-#                         [--output FILE] [--keep]
+#                         [--backend filesystem|s3] [--output FILE] [--keep]
 #
 # Starts `drydock serve` and `docker-registry serve` side by side on free
 # loopback ports, each with its own data in a temporary directory, and
@@ -24,6 +24,9 @@
 # --no-build uses the existing binary as is (otherwise ninja brings it up to
 # date, or cmake+ninja builds it if missing); --wait-idle first waits for
 # other load on the machine to stop; --keep keeps the temporary directory.
+# --backend s3 stores both registries' blobs in one local radosgw
+# (scripts/s3/start-s3.sh; a bucket each): drydock with storage.blobs.s3,
+# distribution with its s3-aws driver, neither redirecting.
 # Needs what scripts/install-deps.sh installs.
 #
 # Environment knobs: BENCH_TMPDIR (default /var/tmp; should be a real disk,
@@ -42,7 +45,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 
 usage() { sed -n '2,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
-MODE=full BUILD=1 OUTPUT="" KEEP=0 WAIT_IDLE=0 ONLY=get,pull,push,upload
+MODE=full BUILD=1 OUTPUT="" KEEP=0 WAIT_IDLE=0 ONLY=get,pull,push,upload BACKEND=filesystem
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) MODE=quick ;;
@@ -51,12 +54,14 @@ while [[ $# -gt 0 ]]; do
     --output) OUTPUT=${2:?--output needs a file}; shift ;;
     --keep) KEEP=1 ;;
     --wait-idle) WAIT_IDLE=1 ;;
+    --backend) BACKEND=${2:?--backend needs filesystem or s3}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
   shift
 done
 want() { [[ ,$ONLY, == *,$1,* ]]; }
+[[ $BACKEND =~ ^(filesystem|s3)$ ]] || { echo "run.sh: --backend is filesystem or s3, not '$BACKEND'" >&2; exit 2; }
 for b in ${ONLY//,/ }; do
   [[ $b =~ ^(get|pull|push|upload)$ ]] || { echo "run.sh: unknown benchmark '$b' in --only" >&2; exit 2; }
 done
@@ -145,6 +150,7 @@ cleanup() {
     kill -9 "$pid" 2>/dev/null || true
   done
   wait 2>/dev/null || true
+  [[ -z ${S3_DIR:-} ]] || "$ROOT/scripts/s3/stop-s3.sh" "$S3_DIR" 2>/dev/null || true
   if [[ $KEEP == 1 ]]; then
     log "kept $WORK"
   else
@@ -254,6 +260,32 @@ access_log: false
 auth:
   anonymous_pull: ["*"]
 EOF
+DIST_STORAGE="  filesystem:
+    rootdirectory: $WORK/distribution-data"
+if [[ $BACKEND == s3 ]]; then
+  log "starting a local radosgw (scripts/s3/start-s3.sh)"
+  eval "$("$ROOT/scripts/s3/start-s3.sh" 2>"$WORK/start-s3.log")" || { cat "$WORK/start-s3.log" >&2; die "start-s3.sh"; }
+  for bucket in drydock distribution; do
+    curl -sSf -X PUT --aws-sigv4 aws:amz:us-east-1:s3 --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+      -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$S3_ENDPOINT/$bucket" || die "cannot create bucket $bucket"
+  done
+  cat >>"$WORK/drydock.yaml" <<EOF
+storage:
+  blobs:
+    s3: {endpoint: $S3_ENDPOINT, bucket: drydock, prefix: registry/}
+EOF
+  DIST_STORAGE="  s3:
+    accesskey: $AWS_ACCESS_KEY_ID
+    secretkey: $AWS_SECRET_ACCESS_KEY
+    region: us-east-1
+    regionendpoint: $S3_ENDPOINT
+    bucket: distribution
+    secure: false
+    v4auth: true
+    rootdirectory: /registry
+  redirect:
+    disable: true"
+fi
 # distribution as Debian ships it (filesystem storage, in-memory blob
 # descriptor cache, deletes on), minus auth, the access log and the periodic
 # storage health check.
@@ -264,8 +296,7 @@ log:
   accesslog:
     disabled: true
 storage:
-  filesystem:
-    rootdirectory: $WORK/distribution-data
+$DIST_STORAGE
   cache:
     blobdescriptor: inmemory
   delete:
@@ -286,7 +317,8 @@ DD_PID=$!
 PIDS+=("$DD_PID")
 DIST_VERSION=$(docker-registry --version 2>&1 | awk '{print $NF}')
 log "starting distribution $DIST_VERSION on $DIST"
-docker-registry serve "$WORK/distribution.yaml" >"$WORK/distribution.log" 2>&1 &
+# (the AWS SDK in distribution 2.8 cannot use a custom CA bundle with its transport)
+env -u AWS_CA_BUNDLE docker-registry serve "$WORK/distribution.yaml" >"$WORK/distribution.log" 2>&1 &
 DIST_PID=$!
 PIDS+=("$DIST_PID")
 wait_http "$DD/v2/" "$DD_PID" drydock
@@ -393,9 +425,11 @@ if want pull; then
   BIG_DIGEST=sha256:$(sha256sum "$BIG" | cut -d' ' -f1)
   push_blob "$DD" bench/big "$BIG" "$BIG_DIGEST" "${DD_AUTH[@]}"
   push_blob "$DIST" bench/big "$BIG" "$BIG_DIGEST" "${DIST_AUTH[@]}"
-  DD_BIG=$WORK/drydock-data/blobs/sha256/${BIG_DIGEST:7:2}/${BIG_DIGEST#sha256:}
-  DIST_BIG=$WORK/distribution-data/docker/registry/v2/blobs/sha256/${BIG_DIGEST:7:2}/${BIG_DIGEST#sha256:}/data
-  for f in "$BIG" "$DD_BIG" "$DIST_BIG"; do
+  STORE_COPIES=()
+  [[ $BACKEND == s3 ]] || STORE_COPIES=(
+    "$WORK/drydock-data/blobs/sha256/${BIG_DIGEST:7:2}/${BIG_DIGEST#sha256:}"
+    "$WORK/distribution-data/docker/registry/v2/blobs/sha256/${BIG_DIGEST:7:2}/${BIG_DIGEST#sha256:}/data")
+  for f in "$BIG" "${STORE_COPIES[@]}"; do
     [[ -f $f ]] || die "expected blob file $f is missing"
     cat "$f" >/dev/null  # into the page cache
   done
@@ -412,8 +446,8 @@ if want pull; then
     wait_http "$BB_URL" "$!" busybox
   fi
 
-  if command -v fincore >/dev/null; then
-    R[cached]=$(fincore -b -n -o RES,SIZE "$BIG" "$DD_BIG" "$DIST_BIG" |
+  if [[ $BACKEND == filesystem ]] && command -v fincore >/dev/null; then
+    R[cached]=$(fincore -b -n -o RES,SIZE "$BIG" "${STORE_COPIES[@]}" |
       awk '{res += $1; size += $2} END {printf "%.1f", 100 * res / size}')
     log "pull: page-cache residency of the three copies: ${R[cached]}%"
   fi
@@ -580,7 +614,7 @@ noisy() {  # KEY...: a warning if other programs used > 0.2 cores in any of thos
 
 {
   echo
-  echo "Drydock vs distribution $DIST_VERSION: $MODE mode, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, ${BUSY}% busy at start"
+  echo "Drydock vs distribution $DIST_VERSION, blobs on $BACKEND$([[ $BACKEND == s3 ]] && echo " (one local radosgw)"): $MODE mode, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, ${BUSY}% busy at start"
   if [[ -n ${DRYDOCK_BIN:-} ]]; then
     src_state="given by DRYDOCK_BIN"
   else
