@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 
 #include "base/strings.h"
@@ -51,6 +52,10 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
   if (t->resp->body.size() + len > t->req->body_limit) {
     t->aborted = true;
     return 0;
+  }
+  if (t->resp->body.empty()) {  // one allocation for a body of known size
+    uint64_t announced = std::strtoull(t->resp->Header("content-length").c_str(), nullptr, 10);
+    t->resp->body.reserve(std::min<uint64_t>(announced, t->req->body_limit));
   }
   t->resp->body.append(data, len);
   return len;
