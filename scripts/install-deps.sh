@@ -25,6 +25,9 @@ packages=(
   # a real S3 endpoint for the S3 blob store's tests (scripts/s3/start-s3.sh):
   # a throwaway single-node Ceph (monitor, OSD, radosgw)
   ceph-mon ceph-osd radosgw
+  # PostgreSQL: the metadata store's second backend (libpq) and a real server for
+  # its tests (scripts/pg/start-pg.sh)
+  postgresql libpq-dev
 )
 
 missing=()

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -57,6 +58,22 @@ inline std::string Sh(const std::string& cmd) {
   int status = ::pclose(p.release());
   if (status != 0) ADD_FAILURE() << "command failed (" << status << "): " << cmd;
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+// The variables of "export NAME='value'" lines (what the scripts/*/start-*.sh
+// scripts print).
+inline std::map<std::string, std::string> ParseExports(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto eq = line.find('=');
+    if (line.rfind("export ", 0) != 0 || eq == std::string::npos) continue;
+    std::string value = line.substr(eq + 1);
+    if (value.size() >= 2 && value.front() == '\'') value = value.substr(1, value.size() - 2);
+    out[line.substr(7, eq - 7)] = value;
+  }
   return out;
 }
 

@@ -3,7 +3,6 @@
 // use and stopped with the process. Each test gets a bucket of its own.
 #pragma once
 
-#include <sstream>
 #include <string>
 
 #include "base/random.h"
@@ -53,19 +52,11 @@ class LocalS3 {
     std::string out =
         Sh(start + " 2>/tmp/drydock-s3-start.log || { cat /tmp/drydock-s3-start.log >&2; " + start +
            "; }");
-    std::istringstream lines(out);
-    std::string line;
-    while (std::getline(lines, line)) {
-      // export NAME='value'
-      auto eq = line.find('=');
-      if (line.rfind("export ", 0) != 0 || eq == std::string::npos) continue;
-      std::string name = line.substr(7, eq - 7), value = line.substr(eq + 1);
-      if (value.size() >= 2 && value.front() == '\'') value = value.substr(1, value.size() - 2);
-      if (name == "S3_DIR") dir_ = value;
-      if (name == "S3_ENDPOINT") endpoint_ = value;
-      if (name == "AWS_ACCESS_KEY_ID") key_ = value;
-      if (name == "AWS_SECRET_ACCESS_KEY") secret_ = value;
-    }
+    auto vars = ParseExports(out);
+    dir_ = vars["S3_DIR"];
+    endpoint_ = vars["S3_ENDPOINT"];
+    key_ = vars["AWS_ACCESS_KEY_ID"];
+    secret_ = vars["AWS_SECRET_ACCESS_KEY"];
     if (endpoint_.empty()) why_ = "start-s3.sh failed (see /tmp/drydock-s3-start.log)";
   }
 
