@@ -4,7 +4,8 @@
 # and pulls an image byte for byte and nothing lands in the data directory;
 # a chunked upload continues after a server restart from what S3 holds;
 # two servers sharing the stores take turns on one chunked upload; Range
-# reads; redirect: true answers blob GETs with presigned URLs; `drydock gc` deletes from S3; a secret written in the YAML,
+# reads; redirect: true answers blob GETs with presigned URLs; `drydock gc`
+# deletes from S3 and aborts an abandoned multipart upload; a secret written in the YAML,
 # a wrong key and a missing bucket are refused at startup, by name.
 . "$(dirname "$0")/lib.sh"
 
@@ -148,7 +149,7 @@ wait "$B_PID" || fail "the second server exited with an error: $(tail -n 5 "$WOR
 
 log "redirect: true sends blob GETs to a presigned S3 URL"
 stop_server
-s3_config "$WORK/redirect.yaml" "redirect: true"
+s3_config "$WORK/redirect.yaml" "redirect: true" "part_size: 5M"
 start_server --config "$WORK/redirect.yaml"
 LAYER=$(jq -r '.layers[0].digest' "$(layout_blob "$SRC" "$D")")
 req GET "/v2/s3/busybox/blobs/$LAYER" "${ADMIN[@]}"
@@ -169,11 +170,26 @@ skopeo copy -q --src-creds "admin:$ADMIN_PASS" --src-tls-verify=false "docker://
   { cat "$WORK/pull-redirect.out" >&2; fail "skopeo pull through redirects"; }
 assert_eq "$D" "$(layout_digest "$WORK/out-redirect" v1)" "skopeo pulls through the redirects"
 
-log "drydock gc deletes unreferenced blobs from S3"
+log "drydock gc deletes unreferenced blobs and aborts abandoned uploads in S3"
+head -c $((6 << 20)) /dev/urandom >"$WORK/abandoned"
+req POST "/v2/s3/abandoned/blobs/uploads/" "${ADMIN[@]}"
+ABANDONED=$(header Location)
+req PATCH "$ABANDONED" "${ADMIN[@]}" -H 'Content-Type: application/octet-stream' --data-binary "@$WORK/abandoned"
+assert_eq 202 "$STATUS" "an upload with a whole 5 MiB part, then abandoned"
+assert_eq 200 "$(s3 GET "drydock?uploads=")" "list multipart uploads"
+assert_contains "$(cat "$WORK/s3.body")" "<UploadId>" "S3 holds its multipart upload"
 stop_server
-sleep 1.1 # GC times are whole seconds: with --grace 0 only what is older than this second goes
-"$DRYDOCK_BIN" gc --config "$WORK/config.yaml" --data "$DATA" --grace 0 >"$WORK/gc.out" 2>&1 ||
+cp "$WORK/config.yaml" "$WORK/gc.yaml"
+printf 'gc:\n  upload_ttl_seconds: 1\n' >>"$WORK/gc.yaml"
+# GC times are whole seconds: with --grace 0 only what is older than this
+# second goes, and with upload_ttl_seconds 1 what is two seconds old.
+sleep 2.1
+"$DRYDOCK_BIN" gc --config "$WORK/gc.yaml" --data "$DATA" --grace 0 >"$WORK/gc.out" 2>&1 ||
   { cat "$WORK/gc.out" >&2; fail "drydock gc"; }
+assert_eq 200 "$(s3 GET "drydock?uploads=")" "list multipart uploads after gc"
+assert_not_contains "$(cat "$WORK/s3.body")" "<UploadId>" "the abandoned multipart upload was aborted"
+assert_eq 200 "$(s3 GET "drydock?list-type=2&prefix=registry%2Fuploads%2F")" "list upload objects after gc"
+assert_not_contains "$(cat "$WORK/s3.body")" "<Key>" "nothing of the abandoned upload is left"
 hex=${DIG#sha256:}
 assert_eq 404 "$(s3 HEAD "drydock/registry/blobs/sha256/${hex:0:2}/$hex" -I)" "the unreferenced blob is gone from S3"
 hex=${LAYER#sha256:}
