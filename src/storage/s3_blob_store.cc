@@ -215,18 +215,24 @@ class S3Store final : public BlobStore {
     return Status::Ok();
   }
 
+  // An upload's age is its newest checkpoint's: it may keep older ones
+  // (left by a server it moved away from) until it ends.
   Status ForEachUpload(const std::function<void(const std::string&, int64_t)>& fn) override {
-    std::string root = prefix_ + "uploads/", last;
-    return s3_.List(root, [&](const internal::S3Object& o) {
+    std::string root = prefix_ + "uploads/", id;
+    int64_t newest = 0;
+    DD_RETURN_IF_ERROR(s3_.List(root, [&](const internal::S3Object& o) {
       std::string rest = o.key.substr(root.size());
       auto slash = rest.find('/');
-      // An upload has one or two states; List is in key order.
       if (slash == std::string::npos || !rest.substr(slash + 1).starts_with("state-")) return;
-      std::string id = rest.substr(0, slash);
-      if (id == last) return;
-      last = id;
-      fn(id, o.mtime);
-    });
+      if (rest.substr(0, slash) != id) {  // List is in key order: an upload's keys are together
+        if (!id.empty()) fn(id, newest);
+        id = rest.substr(0, slash);
+        newest = 0;
+      }
+      newest = std::max(newest, o.mtime);
+    }));
+    if (!id.empty()) fn(id, newest);
+    return Status::Ok();
   }
 
   // Saves `p` (with its tail) as checkpoint p.checkpoint.

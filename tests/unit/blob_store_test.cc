@@ -4,9 +4,11 @@
 // servers" are two store instances over the same storage.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <set>
+#include <thread>
 
 #include "storage/blob_store.h"
 #include "test_dir.h"
@@ -245,6 +247,30 @@ TEST_P(BlobStoreTest, UploadsAreListedWithTheirAge) {
   EXPECT_LE(std::abs(mtime - ::time(nullptr)), 60);
   EXPECT_FALSE(store_->CreateUpload("11111111-2222-4333-8444-555555555563").ok())
       << "an id is used once";
+}
+
+// An upload that moved between servers is as old as its newest checkpoint,
+// not its first (GC abandons uploads by age).
+TEST_P(BlobStoreTest, AnUploadIsAsOldAsItsNewestCheckpoint) {
+  const std::string id = "11111111-2222-4333-8444-555555555566";
+  std::string checkpoint;
+  {
+    auto w = store_->CreateUpload(id);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write("abc", 3).ok());
+    ASSERT_TRUE((*w)->Checkpoint().ok());
+    checkpoint = (*w)->checkpoint();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));  // mtimes are whole seconds
+  int64_t before = ::time(nullptr);
+  auto other = open_();
+  auto w = other->ResumeUpload(id, checkpoint);
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  ASSERT_TRUE((*w)->Write("def", 3).ok());
+  ASSERT_TRUE((*w)->Checkpoint().ok());
+  int64_t age = 0;
+  ASSERT_TRUE(store_->ForEachUpload([&](const std::string&, int64_t t) { age = t; }).ok());
+  EXPECT_GE(age, before - 1);
 }
 
 TEST_P(BlobStoreTest, Sha512AndDeduplication) {
