@@ -196,6 +196,10 @@ Result<GcReport> CollectGarbage(storage::BlobStore& blobs, storage::MetadataStor
 
 namespace drydock::registry {
 
+// Longer than any StartUpload takes between writing an upload's record and
+// creating its bytes.
+constexpr int64_t kUploadStartSeconds = 60;
+
 Result<int64_t> RecoverUploads(storage::BlobStore& blobs, storage::MetadataStore& meta) {
   auto records = meta.ListUploads();
   if (!records.ok()) return records.status();
@@ -210,9 +214,12 @@ Result<int64_t> RecoverUploads(storage::BlobStore& blobs, storage::MetadataStore
       ++removed;
     }
   }
-  for (const auto& id : live) {
-    if (!files.count(id)) {
-      (void)meta.DeleteUpload(id);  // retried by the next collection
+  // A record is written before its bytes (StartUpload): a young one may be
+  // another server's upload being started.
+  int64_t settled = static_cast<int64_t>(::time(nullptr)) - kUploadStartSeconds;
+  for (const auto& u : *records) {
+    if (!files.count(u.id) && u.created < settled) {
+      (void)meta.DeleteUpload(u.id);  // retried by the next collection
       ++removed;
     }
   }

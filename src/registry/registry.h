@@ -76,7 +76,9 @@ Result<GcReport> CollectGarbage(storage::BlobStore& blobs, storage::MetadataStor
 
 namespace drydock::registry {
 // Run at startup, before serving: removes staging files whose session was
-// never recorded and session records whose bytes are gone (a crash in
-// between), so no partial upload outlives a restart unaccounted for.
+// never recorded (a crash in between) and session records whose bytes are
+// gone, once older than a minute (younger ones may be another server's
+// uploads being started), so no partial upload outlives a restart
+// unaccounted for.
 Result<int64_t> RecoverUploads(storage::BlobStore& blobs, storage::MetadataStore& meta);
 }  // namespace drydock::registry

@@ -173,14 +173,20 @@ void Registry::Impl::StartUpload(Ctx& c) {
     c.resp.Set("Docker-Content-Digest", d->str());
     return;
   }
+  // The record first: then a blob upload without one is only ever what a
+  // crash left, which RecoverUploads may remove while other servers run.
   std::string id = RandomUuid();
-  auto w = blobs.CreateUpload(id);
-  if (!w.ok()) return SendStatus(c.resp, w.status(), "BLOB_UPLOAD_UNKNOWN");
   auto record = meta.CreateUpload(
-      storage::UploadRecord{id, c.repo, static_cast<int64_t>(::time(nullptr)), (*w)->checkpoint()});
-  if (!record.ok()) {
-    (void)blobs.DeleteUpload(id);  // staging files left behind are GC's
-    return SendStatus(c.resp, record, "BLOB_UPLOAD_UNKNOWN");
+      storage::UploadRecord{id, c.repo, static_cast<int64_t>(::time(nullptr)), ""});
+  if (!record.ok()) return SendStatus(c.resp, record, "BLOB_UPLOAD_UNKNOWN");
+  auto w = blobs.CreateUpload(id);
+  Result<bool> started = w.ok() ? meta.AdvanceUpload(id, "", (*w)->checkpoint()) : w.status();
+  if (!started.ok() || !*started) {
+    if (w.ok()) (void)blobs.DeleteUpload(id);  // what is left behind is GC's
+    (void)meta.DeleteUpload(id);
+    return SendStatus(c.resp,
+                      started.ok() ? Internal("upload " + id + " vanished") : started.status(),
+                      "BLOB_UPLOAD_UNKNOWN");
   }
   auto s = std::make_shared<UploadSession>();
   s->writer = std::move(*w);

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <ctime>
+#include <set>
+
 #include "registry/registry.h"
 #include "test_dir.h"
 
@@ -100,6 +103,28 @@ TEST_F(GcTest, KeepsUntaggedWhenNotAsked) {
   EXPECT_TRUE(meta_->GetManifest("r", D("untagged")).ok());
   EXPECT_TRUE(blobs_->Stat(D("layer2")).ok());
   EXPECT_FALSE(blobs_->Stat(D("orphan")).ok());
+}
+
+// At startup: bytes without a record are a crash's leftovers and go; a
+// record without bytes goes only once it is old, since another server
+// writes an upload's record before its bytes.
+TEST_F(GcTest, RecoverUploadsSparesRecordsOfUploadsBeingStarted) {
+  int64_t now = ::time(nullptr);
+  ASSERT_TRUE(blobs_->CreateUpload("aaaaaaaa-0000-4000-8000-000000000001").ok());  // no record
+  ASSERT_TRUE(meta_->CreateUpload({"aaaaaaaa-0000-4000-8000-000000000002", "r", now, ""}).ok());
+  ASSERT_TRUE(
+      meta_->CreateUpload({"aaaaaaaa-0000-4000-8000-000000000003", "r", now - 3600, ""}).ok());
+  auto removed = RecoverUploads(*blobs_, *meta_);
+  ASSERT_TRUE(removed.ok()) << removed.status().message();
+  EXPECT_EQ(*removed, 2);
+  std::set<std::string> files;
+  ASSERT_TRUE(
+      blobs_->ForEachUpload([&](const std::string& id, int64_t) { files.insert(id); }).ok());
+  EXPECT_TRUE(files.empty());
+  auto records = meta_->ListUploads();
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].id, "aaaaaaaa-0000-4000-8000-000000000002") << "the young record stays";
 }
 
 }  // namespace
