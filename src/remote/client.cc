@@ -333,7 +333,7 @@ Status Client::PushBlob(const oci::ImageReference& repo, const oci::Digest& dige
   HttpRequest start;
   start.method = "POST";
   static const std::string kEmpty;
-  start.body = &kEmpty;
+  start.body = kEmpty;
   start.url = impl_->Url(repo, "/blobs/uploads/");
   if (!mount_from.empty() && mount_from != repo.repository) {
     start.url += "?mount=" + digest.str() + "&from=" + mount_from;
@@ -364,7 +364,7 @@ Status Client::PushBlobBytes(const oci::ImageReference& repo, const oci::Digest&
   req.method = "POST";
   req.url = impl_->Url(repo, "/blobs/uploads/?digest=" + digest.str());
   req.headers.push_back("Content-Type: application/octet-stream");
-  req.body = &bytes;
+  req.body = bytes;
   req.body_size = bytes.size();
   auto resp = impl_->Do(repo.registry, Impl::Push(repo), req);
   if (!resp.ok()) return resp.status();
@@ -374,7 +374,7 @@ Status Client::PushBlobBytes(const oci::ImageReference& repo, const oci::Digest&
   HttpRequest put;
   put.method = "PUT";
   put.url = FinishUrl(impl_->BaseUrl(repo.registry), resp->Header("location"), digest);
-  put.body = &bytes;
+  put.body = bytes;
   put.body_size = bytes.size();
   auto done = impl_->Do(repo.registry, Impl::Push(repo), put);
   if (!done.ok()) return done.status();
@@ -388,7 +388,7 @@ Result<oci::Digest> Client::PushManifest(const oci::ImageReference& ref, const s
   req.method = "PUT";
   req.url = impl_->Url(ref, "/manifests/" + ref.Reference());
   req.headers.push_back("Content-Type: " + media_type);
-  req.body = &bytes;
+  req.body = bytes;
   req.body_size = bytes.size();
   auto resp = impl_->Do(ref.registry, Impl::Push(ref), req);
   if (!resp.ok()) return resp.status();

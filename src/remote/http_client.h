@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -15,8 +17,8 @@ namespace drydock::remote {
 struct HttpRequest {
   std::string method = "GET";
   std::string url;
-  std::vector<std::string> headers;   // "Name: value"
-  const std::string* body = nullptr;  // all of it is sent; or:
+  std::vector<std::string> headers;      // "Name: value"
+  std::optional<std::string_view> body;  // all of it is sent (not copied); or:
   int body_fd = -1;
   uint64_t body_size = 0;  // bytes of body_fd to send
   // Receives the response body; return false to abort. When unset, the

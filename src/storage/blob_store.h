@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
 #include "oci/digest.h"
@@ -73,6 +74,10 @@ class BlobStore {
   virtual Status ForEachUpload(
       const std::function<void(const std::string& id, int64_t mtime)>& fn) = 0;
 };
+
+// Upload ids the stores accept: 1-64 of [0-9a-f-] (a random UUID), so that
+// an id never names another file or key.
+bool ValidUploadId(std::string_view id);
 
 // The embedded default: files under `root` (blobs/<alg>/<xx>/<hex>, uploads/<id>).
 Result<std::unique_ptr<BlobStore>> OpenFilesystemBlobStore(const std::string& root);

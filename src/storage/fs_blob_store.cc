@@ -22,14 +22,6 @@ namespace {
 
 Status Errno(const std::string& what) { return Internal(what + ": " + std::strerror(errno)); }
 
-bool ValidUploadId(const std::string& id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-')) return false;
-  }
-  return true;
-}
-
 Status FsyncDir(const fs::path& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return Errno("open " + dir.string());
@@ -297,6 +289,14 @@ Result<std::unique_ptr<BlobStore>> OpenFilesystemBlobStore(const std::string& ro
   fs::create_directories(fs::path(root) / "uploads", ec);
   if (ec) return Internal("create blob store at " + root + ": " + ec.message());
   return std::unique_ptr<BlobStore>(new FsBlobStore(root));
+}
+
+bool ValidUploadId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-')) return false;
+  }
+  return true;
 }
 
 }  // namespace drydock::storage

@@ -28,13 +28,6 @@ using json = nlohmann::json;
 constexpr size_t kReadWindow = 8 << 20;     // bytes fetched per ranged GET
 constexpr size_t kMaxStateBytes = 4 << 20;  // 10000 parts of JSON fit easily
 
-bool ValidUploadId(const std::string& id) {
-  if (id.empty() || id.size() > 64) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-';
-  });
-}
-
 // What an upload has: parts already in S3, then `tail`.
 struct Progress {
   std::string multipart;  // S3's upload id, "" until the first part
@@ -94,7 +87,9 @@ class S3Writer final : public BlobWriter {
 
  private:
   Status SendPart(size_t bytes);
-  Result<oci::Digest> ActualDigest(const oci::Digest& expected);
+  Result<oci::Digest> ReadBackDigest(oci::Algorithm alg);
+  // Discards the upload; the error Commit returns.
+  Status Mismatch(const oci::Digest& actual, const oci::Digest& expected);
 
   S3Store* store_;
   std::string id_;
@@ -105,24 +100,20 @@ class S3Writer final : public BlobWriter {
 
 class S3Store final : public BlobStore {
  public:
-  explicit S3Store(const S3Config& c)
-      : config_(c),
-        s3_(c),
-        prefix_(c.prefix),
-        part_size_(c.part_size),
-        max_copy_(c.max_copy_bytes) {}
+  explicit S3Store(const S3Config& c) : config_(c), s3_(c) {}
   S3Client& s3() { return s3_; }
-  uint64_t part_size() const { return part_size_; }
+  uint64_t part_size() const { return config_.part_size; }
 
   // Server-side copy of `size` bytes; past max_copy_bytes, part by part.
   Status Copy(const std::string& from, const std::string& to, uint64_t size) {
-    if (size <= max_copy_) return s3_.Copy(from, to);
+    const uint64_t max_copy = config_.max_copy_bytes;
+    if (size <= max_copy) return s3_.Copy(from, to);
     DD_ASSIGN_OR_RETURN(upload, s3_.CreateMultipart(to));
     std::vector<S3Part> parts;
-    for (uint64_t first = 0; first < size; first += max_copy_) {
+    for (uint64_t first = 0; first < size; first += max_copy) {
       int number = static_cast<int>(parts.size()) + 1;
-      auto etag = s3_.UploadPartCopy(to, upload, number, from, first,
-                                     std::min(size, first + max_copy_) - 1);
+      auto etag =
+          s3_.UploadPartCopy(to, upload, number, from, first, std::min(size, first + max_copy) - 1);
       if (!etag.ok()) {
         (void)s3_.AbortMultipart(to, upload);
         return etag.status();
@@ -135,11 +126,11 @@ class S3Store final : public BlobStore {
   }
 
   std::string BlobKey(const oci::Digest& d) const {
-    return prefix_ + "blobs/" + std::string(d.algorithm_name()) + "/" + d.hex().substr(0, 2) + "/" +
-           d.hex();
+    return config_.prefix + "blobs/" + std::string(d.algorithm_name()) + "/" +
+           d.hex().substr(0, 2) + "/" + d.hex();
   }
   std::string UploadKey(const std::string& id, const std::string& name) const {
-    return prefix_ + "uploads/" + id + "/" + name;
+    return config_.prefix + "uploads/" + id + "/" + name;
   }
 
   Result<BlobInfo> Stat(const oci::Digest& d) override {
@@ -174,7 +165,7 @@ class S3Store final : public BlobStore {
   Status Delete(const oci::Digest& d) override { return s3_.Delete(BlobKey(d)); }
 
   Status ForEachBlob(const std::function<void(const oci::Digest&, const BlobInfo&)>& fn) override {
-    std::string root = prefix_ + "blobs/";
+    std::string root = config_.prefix + "blobs/";
     return s3_.List(root, [&](const internal::S3Object& o) {
       // <alg>/<xx>/<hex>
       std::string rest = o.key.substr(root.size());
@@ -218,7 +209,7 @@ class S3Store final : public BlobStore {
   // An upload's age is its newest checkpoint's: it may keep older ones
   // (left by a server it moved away from) until it ends.
   Status ForEachUpload(const std::function<void(const std::string&, int64_t)>& fn) override {
-    std::string root = prefix_ + "uploads/", id;
+    std::string root = config_.prefix + "uploads/", id;
     int64_t newest = 0;
     DD_RETURN_IF_ERROR(s3_.List(root, [&](const internal::S3Object& o) {
       std::string rest = o.key.substr(root.size());
@@ -311,9 +302,6 @@ class S3Store final : public BlobStore {
  private:
   S3Config config_;
   S3Client s3_;
-  std::string prefix_;
-  uint64_t part_size_;
-  uint64_t max_copy_;
 };
 
 Status S3Writer::Write(const char* data, size_t n) {
@@ -349,12 +337,10 @@ Status S3Writer::Checkpoint() {
   return Status::Ok();
 }
 
-// SHA-256 is hashed as the bytes arrive; another algorithm reads the
-// assembled upload back.
-Result<oci::Digest> S3Writer::ActualDigest(const oci::Digest& expected) {
-  if (expected.algorithm() == oci::Algorithm::kSha256) return now_.hash.Peek();
-  if (now_.parts.empty()) return oci::Digest::Of(now_.tail, expected.algorithm());
-  oci::Hasher h(expected.algorithm());
+// The digest of a completed multipart upload, read back: only for digests
+// other than SHA-256, which is hashed as the bytes arrive.
+Result<oci::Digest> S3Writer::ReadBackDigest(oci::Algorithm alg) {
+  oci::Hasher h(alg);
   std::string key = store_->UploadKey(id_, "data");
   for (uint64_t off = 0; off < now_.part_bytes;) {
     DD_ASSIGN_OR_RETURN(bytes, store_->s3().GetRange(key, off, kReadWindow));
@@ -366,28 +352,31 @@ Result<oci::Digest> S3Writer::ActualDigest(const oci::Digest& expected) {
   return h.Peek();
 }
 
+Status S3Writer::Mismatch(const oci::Digest& actual, const oci::Digest& expected) {
+  (void)store_->DeleteUpload(id_);
+  return Invalid("digest mismatch: content is " + actual.str() + ", expected " + expected.str());
+}
+
 Result<BlobInfo> S3Writer::Commit(const oci::Digest& expected) {
   uint64_t size = now_.size();
   std::string data = store_->UploadKey(id_, "data");
   std::string target = store_->BlobKey(expected);
+  bool sha256 = expected.algorithm() == oci::Algorithm::kSha256;
+  // Checked before anything is completed, unless the bytes must be read back.
+  if (sha256 || now_.parts.empty()) {
+    oci::Digest actual =
+        sha256 ? now_.hash.Peek() : oci::Digest::Of(now_.tail, expected.algorithm());
+    if (actual != expected) return Mismatch(actual, expected);
+  }
   if (now_.parts.empty()) {
-    oci::Digest actual = oci::Digest::Of(now_.tail, expected.algorithm());
-    if (actual != expected) {
-      (void)store_->DeleteUpload(id_);
-      return Invalid("digest mismatch: content is " + actual.str() + ", expected " +
-                     expected.str());
-    }
     DD_RETURN_IF_ERROR(store_->s3().Put(target, now_.tail));
   } else {
     if (!now_.tail.empty()) DD_RETURN_IF_ERROR(SendPart(now_.tail.size()));
     DD_RETURN_IF_ERROR(store_->s3().CompleteMultipart(data, now_.multipart, now_.parts));
     now_.multipart.clear();  // completed: nothing to abort any more
-    auto actual = ActualDigest(expected);
-    if (!actual.ok() || *actual != expected) {
-      (void)store_->DeleteUpload(id_);
-      if (!actual.ok()) return actual.status();
-      return Invalid("digest mismatch: content is " + actual->str() + ", expected " +
-                     expected.str());
+    if (!sha256) {
+      DD_ASSIGN_OR_RETURN(actual, ReadBackDigest(expected.algorithm()));
+      if (actual != expected) return Mismatch(actual, expected);
     }
     // Copying over an existing blob (the same bytes) also renews its
     // modification time, which keeps it through a concurrent GC's grace.

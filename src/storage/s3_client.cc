@@ -90,8 +90,7 @@ Result<remote::HttpResponse> S3Client::Send(const std::string& method, const std
   for (auto& h : SignV4(signer, method, HostOf(c_.endpoint), path, query, headers, ::time(nullptr)))
     headers.push_back(std::move(h));
   req.headers = std::move(headers);
-  std::string owned(body);
-  if (method == "PUT" || method == "POST") req.body = &owned;
+  if (method == "PUT" || method == "POST") req.body = body;
   req.timeout_seconds = c_.timeout_seconds;
   req.body_limit = std::max<size_t>(req.body_limit, c_.part_size + (1 << 20));
   return remote::SendHttp(req);

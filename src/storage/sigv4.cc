@@ -7,6 +7,7 @@
 #include <map>
 
 #include "base/strings.h"
+#include "oci/digest.h"
 
 namespace drydock::storage::internal {
 namespace {
@@ -22,13 +23,6 @@ std::string Hex(const unsigned char* p, size_t n) {
     out += kHex[p[i] & 15];
   }
   return out;
-}
-
-std::string Sha256Hex(const std::string& s) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned n = 0;
-  EVP_Digest(s.data(), s.size(), md, &n, EVP_sha256(), nullptr);
-  return Hex(md, n);
 }
 
 std::string Hmac(const std::string& key, const std::string& data) {
@@ -62,7 +56,7 @@ std::string Signature(const SigV4Key& key, const std::string& amz_date,
                       const std::string& canonical_request) {
   std::string date = amz_date.substr(0, 8);
   std::string to_sign = std::string(kAlgorithm) + "\n" + amz_date + "\n" + Scope(key, date) + "\n" +
-                        Sha256Hex(canonical_request);
+                        oci::Digest::Of(canonical_request).hex();
   std::string k = Hmac("AWS4" + key.secret_key, date);
   k = Hmac(k, key.region);
   k = Hmac(k, key.service);

@@ -220,7 +220,7 @@ class HttpQueue final : public RunQueue {
   Result<std::string> Call(const char* method, const std::string& path, const std::string* body,
                            long timeout) {
     remote::HttpRequest req = Request(method, path, timeout);
-    req.body = body;
+    if (body) req.body = *body;
     DD_ASSIGN_OR_RETURN(resp, remote::SendHttp(req));
     if (resp.status < 200 || resp.status > 299) return ErrorOf(resp);
     return std::move(resp.body);
@@ -243,7 +243,7 @@ class HttpQueue final : public RunQueue {
           "POST", RunPath(run_id, "log", attempt) + "&offset=" + std::to_string(base + shipped),
           60);
       req.headers.back() = "Content-Type: application/octet-stream";
-      req.body = &slice.data;
+      req.body = slice.data;
       DD_ASSIGN_OR_RETURN(resp, remote::SendHttp(req));
       if (resp.status != 200) return ErrorOf(resp);
       shipped += slice.data.size();

@@ -135,7 +135,7 @@ void Service::Notify(const tasks::Task& task, const tasks::Run& run,
   req.method = "POST";
   req.url = task.update_trigger_endpoint;
   req.headers = {"Content-Type: application/json"};
-  req.body = &body;
+  req.body = body;
   req.body_size = body.size();
   req.timeout_seconds = 5;
   auto sent = remote::SendHttp(req);

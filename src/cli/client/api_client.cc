@@ -57,7 +57,7 @@ Result<json> ApiClient::Json(const std::string& method, const std::string& path,
   req.headers.push_back("Accept: application/json");
   if (!c_.authorization.empty()) req.headers.push_back(c_.authorization);
   if (content_type) req.headers.push_back(std::string("Content-Type: ") + content_type);
-  req.body = body;
+  if (body) req.body = *body;
   req.body_fd = fd;
   req.body_size = size;
   DD_ASSIGN_OR_RETURN(resp, remote::SendHttp(req));
