@@ -2,7 +2,7 @@
 # Drydock vs. distribution (Debian's docker-registry 2.8) on this machine.
 #
 #   bench/registry/run.sh [--quick] [--only LIST] [--no-build] [--wait-idle]
-#                         [--backend filesystem|s3] [--output FILE] [--keep]
+#                         [--backend filesystem|s3|postgres-s3] [--output FILE] [--keep]
 #
 # Starts `drydock serve` and `docker-registry serve` side by side on free
 # loopback ports, each with its own data in a temporary directory, and
@@ -26,7 +26,9 @@
 # other load on the machine to stop; --keep keeps the temporary directory.
 # --backend s3 stores both registries' blobs in one local radosgw
 # (scripts/s3/start-s3.sh; a bucket each): drydock with storage.blobs.s3,
-# distribution with its s3-aws driver, neither redirecting.
+# distribution with its s3-aws driver, neither redirecting. --backend
+# postgres-s3 is the same with drydock's metadata in a local PostgreSQL too
+# (scripts/pg/start-pg.sh): the scaled-out layout, one replica.
 # Needs what scripts/install-deps.sh installs.
 #
 # Environment knobs: BENCH_TMPDIR (default /var/tmp; should be a real disk,
@@ -54,14 +56,15 @@ while [[ $# -gt 0 ]]; do
     --output) OUTPUT=${2:?--output needs a file}; shift ;;
     --keep) KEEP=1 ;;
     --wait-idle) WAIT_IDLE=1 ;;
-    --backend) BACKEND=${2:?--backend needs filesystem or s3}; shift ;;
+    --backend) BACKEND=${2:?--backend needs filesystem, s3 or postgres-s3}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
   shift
 done
 want() { [[ ,$ONLY, == *,$1,* ]]; }
-[[ $BACKEND =~ ^(filesystem|s3)$ ]] || { echo "run.sh: --backend is filesystem or s3, not '$BACKEND'" >&2; exit 2; }
+[[ $BACKEND =~ ^(filesystem|s3|postgres-s3)$ ]] ||
+  { echo "run.sh: --backend is filesystem, s3 or postgres-s3, not '$BACKEND'" >&2; exit 2; }
 for b in ${ONLY//,/ }; do
   [[ $b =~ ^(get|pull|push|upload)$ ]] || { echo "run.sh: unknown benchmark '$b' in --only" >&2; exit 2; }
 done
@@ -151,6 +154,7 @@ cleanup() {
   done
   wait 2>/dev/null || true
   [[ -z ${S3_DIR:-} ]] || "$ROOT/scripts/s3/stop-s3.sh" "$S3_DIR" 2>/dev/null || true
+  [[ -z ${PG_DIR:-} ]] || "$ROOT/scripts/pg/stop-pg.sh" "$PG_DIR" 2>/dev/null || true
   if [[ $KEEP == 1 ]]; then
     log "kept $WORK"
   else
@@ -262,15 +266,20 @@ auth:
 EOF
 DIST_STORAGE="  filesystem:
     rootdirectory: $WORK/distribution-data"
-if [[ $BACKEND == s3 ]]; then
+if [[ $BACKEND == postgres-s3 ]]; then
+  log "starting a local PostgreSQL (scripts/pg/start-pg.sh)"
+  eval "$("$ROOT/scripts/pg/start-pg.sh" 2>"$WORK/start-pg.log")" || { cat "$WORK/start-pg.log" >&2; die "start-pg.sh"; }
+  printf 'storage:\n  metadata: %s\n' "$PG_URL" >>"$WORK/drydock.yaml"
+fi
+if [[ $BACKEND == *s3 ]]; then
   log "starting a local radosgw (scripts/s3/start-s3.sh)"
   eval "$("$ROOT/scripts/s3/start-s3.sh" 2>"$WORK/start-s3.log")" || { cat "$WORK/start-s3.log" >&2; die "start-s3.sh"; }
   for bucket in drydock distribution; do
     curl -sSf -X PUT --aws-sigv4 aws:amz:us-east-1:s3 --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
       -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$S3_ENDPOINT/$bucket" || die "cannot create bucket $bucket"
   done
+  [[ $BACKEND == s3 ]] && echo "storage:" >>"$WORK/drydock.yaml"
   cat >>"$WORK/drydock.yaml" <<EOF
-storage:
   blobs:
     s3: {endpoint: $S3_ENDPOINT, bucket: drydock, prefix: registry/}
 EOF
@@ -426,7 +435,7 @@ if want pull; then
   push_blob "$DD" bench/big "$BIG" "$BIG_DIGEST" "${DD_AUTH[@]}"
   push_blob "$DIST" bench/big "$BIG" "$BIG_DIGEST" "${DIST_AUTH[@]}"
   STORE_COPIES=()
-  [[ $BACKEND == s3 ]] || STORE_COPIES=(
+  [[ $BACKEND == *s3 ]] || STORE_COPIES=(
     "$WORK/drydock-data/blobs/sha256/${BIG_DIGEST:7:2}/${BIG_DIGEST#sha256:}"
     "$WORK/distribution-data/docker/registry/v2/blobs/sha256/${BIG_DIGEST:7:2}/${BIG_DIGEST#sha256:}/data")
   for f in "$BIG" "${STORE_COPIES[@]}"; do
@@ -614,7 +623,7 @@ noisy() {  # KEY...: a warning if other programs used > 0.2 cores in any of thos
 
 {
   echo
-  echo "Drydock vs distribution $DIST_VERSION, blobs on $BACKEND$([[ $BACKEND == s3 ]] && echo " (one local radosgw)"): $MODE mode, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, ${BUSY}% busy at start"
+  echo "Drydock vs distribution $DIST_VERSION, blobs on $BACKEND$([[ $BACKEND == *s3 ]] && echo " (one local radosgw)"): $MODE mode, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, ${BUSY}% busy at start"
   if [[ -n ${DRYDOCK_BIN:-} ]]; then
     src_state="given by DRYDOCK_BIN"
   else

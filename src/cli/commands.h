@@ -18,6 +18,8 @@ struct GcFlags {
   int64_t grace_seconds = -1;  // -1: from config
 };
 int Gc(const GcFlags& flags);
+// Opens the configured stores, which migrates their schemas, and says so.
+int Migrate(const GcFlags& flags);
 
 struct UserAddFlags {
   std::string config, data, name, password;

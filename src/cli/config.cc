@@ -127,6 +127,27 @@ Result<std::string> ReadSecret(const YAML::Node& s3, const std::string& what,
   return std::string(value);
 }
 
+// storage.metadata: a PostgreSQL URL without a password (libpq reads it
+// from PGPASSWORD or a password file, so it never sits in the YAML).
+Status CheckMetadataUrl(const std::string& url) {
+  if (url.empty() || url == "sqlite") return Status::Ok();
+  if (url.rfind("postgres://", 0) != 0 && url.rfind("postgresql://", 0) != 0)
+    return Invalid(
+        "storage.metadata must be a postgres:// URL (or absent for SQLite in the data "
+        "directory), not '" +
+        url + "'");
+  std::string authority = url.substr(url.find("://") + 3);
+  authority = authority.substr(0, authority.find_first_of("/?"));
+  auto at = authority.rfind('@');
+  bool password_in_userinfo =
+      at != std::string::npos && authority.substr(0, at).find(':') != std::string::npos;
+  if (password_in_userinfo || url.find("password=") != std::string::npos)
+    return Invalid(
+        "storage.metadata: passwords are not read from the configuration file; set "
+        "PGPASSWORD or name a password file (passfile=… or ~/.pgpass)");
+  return Status::Ok();
+}
+
 // storage.blobs.s3: {endpoint, bucket, region, prefix, part_size, access_key_env, secret_key_env}.
 Status ReadS3(const YAML::Node& n, storage::S3Config& out) {
   Read(n, "endpoint", out.endpoint);
@@ -227,6 +248,12 @@ Result<Config> LoadConfig(const std::string& path) {
       Status s = ReadBounded(e, "events", "retention_days", 1, 3650, c.events.retention_days);
       if (s.ok()) s = ReadBounded(e, "events", "min_kept", 0, int64_t{1} << 40, c.events.min_kept);
       if (!s.ok()) return Invalid(path + ": " + s.message());
+    }
+    if (auto m = y["storage"]["metadata"]) {
+      c.storage.metadata = m.as<std::string>();
+      if (Status st = CheckMetadataUrl(c.storage.metadata); !st.ok())
+        return Invalid(path + ": " + st.message());
+      if (c.storage.metadata == "sqlite") c.storage.metadata.clear();
     }
     if (auto s3 = y["storage"]["blobs"]["s3"]) {
       storage::S3Config config;

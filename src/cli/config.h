@@ -66,6 +66,9 @@ struct TriggersConfig {
 // S3-compatible object store (`storage.blobs.s3`), whose keys come from the
 // environment or from files, never from the configuration file itself.
 struct StorageConfig {
+  // storage.metadata: "" for SQLite in the data directory, or a PostgreSQL
+  // URL (postgres://…) shared by every replica.
+  std::string metadata;
   std::optional<storage::S3Config> s3;
 };
 

@@ -25,6 +25,12 @@ int main(int argc, char** argv) {
   g->add_flag("--delete-untagged", gc.delete_untagged, "Also remove manifests no tag reaches");
   g->add_option("--grace", gc.grace_seconds, "Keep anything younger than this many seconds");
 
+  GcFlags migrate;  // only --config and --data
+  auto* mg = app.add_subcommand(
+      "migrate", "Apply pending schema migrations to the metadata store (serve also does)");
+  mg->add_option("--config", migrate.config, "YAML configuration file");
+  mg->add_option("--data", migrate.data, "Data directory");
+
   UserAddFlags user;
   auto* u = app.add_subcommand("user", "Manage users");
   u->require_subcommand(1);
@@ -369,6 +375,7 @@ int main(int argc, char** argv) {
   if (rpd->parsed()) return RepositoryDelete(repo);
   if (s->parsed()) return Serve(serve);
   if (g->parsed()) return Gc(gc);
+  if (mg->parsed()) return Migrate(migrate);
   if (ua->parsed()) return UserAdd(user);
   if (udis->parsed()) return UserSetDisabled(user, true);
   if (uen->parsed()) return UserSetDisabled(user, false);

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -40,7 +41,11 @@ Status EnsureAdmin(storage::MetadataStore& meta, auth::Authenticator& auth,
   if (!count.ok()) return count.status();
   if (*count > 0 && (configured.empty() || meta.GetUser("admin").ok())) return Status::Ok();
   std::string password = configured.empty() ? RandomHex(16) : configured;
-  DD_RETURN_IF_ERROR(auth.CreateUser("admin", password, true, {}));
+  if (Status created = auth.CreateUser("admin", password, true, {}); !created.ok()) {
+    // Replicas starting together: another one made it first.
+    if (meta.GetUser("admin").ok()) return Status::Ok();
+    return created;
+  }
   if (configured.empty()) {
     std::printf(
         "Created user 'admin' with password: %s\n(shown once; set DRYDOCK_ADMIN_PASSWORD to choose "
@@ -51,6 +56,22 @@ Status EnsureAdmin(storage::MetadataStore& meta, auth::Authenticator& auth,
   }
   std::fflush(stdout);
   return Status::Ok();
+}
+
+// This server's name among the servers sharing one metadata store (in
+// leases, and as its embedded agent's name): <data>/server-id, made once,
+// so a restarted server takes back what it held before.
+Result<std::string> ServerId(const std::string& data_dir) {
+  std::string path = data_dir + "/server-id";
+  std::ifstream in(path);
+  std::string id;
+  if (in >> id && !id.empty()) return id;
+  id = RandomHex(8);
+  std::ofstream out(path, std::ios::trunc);
+  out << id << "\n";
+  out.close();
+  if (!out) return Internal("cannot write " + path);
+  return id;
 }
 
 // Every client connection is a descriptor: the usual soft limit of 1024
@@ -126,9 +147,13 @@ tasks::CredentialsForUser BuilderCredentials(storage::MetadataStore& meta,
 }
 
 tasks::ServiceOptions ServiceOptionsFor(const Config& config, const std::string& registry_host,
-                                        storage::MetadataStore& meta, auth::Authenticator& auth) {
+                                        const std::string& server_id, storage::MetadataStore& meta,
+                                        auth::Authenticator& auth) {
   tasks::ServiceOptions o;
   o.data_dir = config.data_dir;
+  // Unique among the servers sharing a PostgreSQL store; a store of its own
+  // (SQLite) keeps the plain name.
+  if (!config.storage.metadata.empty()) o.agent_name = "embedded@" + server_id;
   o.build_state = config.builds.state_dir.empty() ? std::filesystem::path(config.data_dir) / "build"
                                                   : std::filesystem::path(config.builds.state_dir);
   o.concurrency = config.builds.concurrency;
@@ -166,8 +191,9 @@ Result<std::shared_ptr<const runtime::UserNamespace>> BuildUserNamespace(
 // The names a Dockerfile may use for this server's registry: its public
 // host, and on loopback both 127.0.0.1 and localhost with the port.
 triggers::Options TriggerOptionsFor(const Config& config, const std::string& registry_host,
-                                    uint16_t port) {
+                                    uint16_t port, const std::string& server_id) {
   triggers::Options o;
+  o.server_id = server_id;
   o.own_registries = {registry_host};
   for (std::string host : {"127.0.0.1", "localhost"}) {
     std::string name = host + ":" + std::to_string(port);
@@ -214,8 +240,15 @@ class Periodic {
   std::thread thread_;
 };
 
-void CollectGarbage(registry::Registry& r, const registry::GcOptions& o) {
+// Online GC runs on one server at a time: the one holding the "gc" lease.
+void CollectGarbage(registry::Registry& r, storage::LeaseStore& leases,
+                    const std::string& server_id, const registry::GcOptions& o) {
+  constexpr int64_t kGcLeaseMs = 3600'000;  // a GC taking longer loses it
+  int64_t now = static_cast<int64_t>(::time(nullptr)) * 1000;
+  auto held = leases.TakeLease("gc", server_id, now, kGcLeaseMs);
+  if (!held.ok() || !*held) return;
   auto report = r.CollectGarbage(o);
+  (void)leases.DropLease("gc", server_id);
   if (report.ok()) {
     spdlog::info("gc: {} manifests, {} links, {} blobs ({} bytes), {} uploads removed",
                  report->manifests_deleted, report->links_removed, report->blobs_deleted,
@@ -264,6 +297,11 @@ int Serve(const ServeFlags& flags) {
     return 1;
   }
   auto& meta = *stores->meta;
+  auto server_id = ServerId(config->data_dir);
+  if (!server_id.ok()) {
+    std::cerr << "drydock: " << server_id.status().message() << "\n";
+    return 1;
+  }
   auto key = meta.InitSetting("token_signing_key", RandomHex(32));
   if (!key.ok()) {
     std::cerr << "drydock: " << key.status().message() << "\n";
@@ -281,7 +319,7 @@ int Serve(const ServeFlags& flags) {
   events::Bus bus;
   std::unique_ptr<events::WebhookNotifier> notifier;
   if (!config->notifications.empty()) {
-    notifier = std::make_unique<events::WebhookNotifier>(meta, config->notifications);
+    notifier = std::make_unique<events::WebhookNotifier>(meta, config->notifications, *server_id);
     bus.Subscribe([&notifier] { notifier->Wake(); });
   }
   registry::Options ropts = config->registry;
@@ -342,7 +380,7 @@ int Serve(const ServeFlags& flags) {
         addr->first);
   }
   std::string registry_host = RegistryHost(*config, addr->first, server.port());
-  auto service_options = ServiceOptionsFor(*config, registry_host, meta, authenticator);
+  auto service_options = ServiceOptionsFor(*config, registry_host, *server_id, meta, authenticator);
   if (config->builds.user_namespace) {
     auto users = BuildUserNamespace(*config->builds.user_namespace, service_options);
     if (!users.ok()) {
@@ -351,7 +389,7 @@ int Serve(const ServeFlags& flags) {
     }
     service_options.users = *users;
   }
-  runs = std::make_unique<tasks::RunService>(meta, service_options);
+  runs = std::make_unique<tasks::RunService>(meta, *stores->blobs, service_options);
   task_service = std::make_unique<tasks::TaskService>(meta, *runs, service_options);
   runs->OnFinished([&task_service](const tasks::Run& run) { task_service->OnRunFinished(run); });
   if (auto s = runs->Start(); !s.ok()) {
@@ -359,8 +397,20 @@ int Serve(const ServeFlags& flags) {
     return 1;
   }
   trigger_service = std::make_unique<triggers::Service>(
-      meta, *task_service, *runs, TriggerOptionsFor(*config, registry_host, server.port()));
+      meta, *task_service, *runs,
+      TriggerOptionsFor(*config, registry_host, server.port(), *server_id));
   trigger_service->Start(bus);
+  // Runs queued and events written by other replicas wake this one at once.
+  meta.OnChange([&bus, &runs](storage::ChangeNotices::Change change) {
+    if (change == storage::ChangeNotices::Change::kEvent)
+      bus.Notify();
+    else
+      runs->Wake();
+  });
+  struct StopNotices {
+    storage::ChangeNotices& notices;
+    ~StopNotices() { notices.OnChange(nullptr); }  // before `runs` and `bus` go
+  } stop_notices{meta};
   std::string base_url =
       config->public_url.empty()
           ? std::string(config->tls_cert.empty() ? "http://" : "https://") + registry_host
@@ -370,7 +420,7 @@ int Serve(const ServeFlags& flags) {
       authenticator, meta, reg, *runs, *task_service, *trigger_service,
       api::Options{registry_host, config->builds.max_context_bytes, base_url});
   Periodic gc(std::chrono::seconds(config->gc_interval_seconds),
-              [&] { CollectGarbage(reg, config->gc); });
+              [&] { CollectGarbage(reg, meta, *server_id, config->gc); });
   Periodic prune_events(std::chrono::hours(1), [&] { PruneEvents(meta, config->events); });
 
   std::thread signals([&] {

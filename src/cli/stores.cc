@@ -11,7 +11,8 @@ Result<Stores> OpenStores(const std::string& data_dir, const StorageConfig& wher
   auto blobs =
       where.s3 ? storage::OpenS3BlobStore(*where.s3) : storage::OpenFilesystemBlobStore(data_dir);
   if (!blobs.ok()) return blobs.status();
-  auto meta = storage::OpenSqliteMetadataStore(data_dir + "/drydock.db");
+  auto meta = where.metadata.empty() ? storage::OpenSqliteMetadataStore(data_dir + "/drydock.db")
+                                     : storage::OpenPostgresMetadataStore(where.metadata);
   if (!meta.ok()) return meta.status();
   return Stores{std::move(*blobs), std::move(*meta)};
 }

@@ -17,7 +17,8 @@ struct Stores {
   std::unique_ptr<storage::MetadataStore> meta;
 };
 
-// Metadata in SQLite under `data_dir`; blobs there too, or in S3.
+// Metadata in SQLite under `data_dir` or in PostgreSQL; blobs there too, or
+// in S3. Opening a PostgreSQL store applies its pending migrations.
 Result<Stores> OpenStores(const std::string& data_dir, const StorageConfig& where);
 
 }  // namespace drydock::cli

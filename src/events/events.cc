@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "base/random.h"
+
 namespace drydock::events {
 
 ManifestEvent FromStored(const storage::Event& e) {
@@ -29,8 +31,12 @@ void Bus::Notify() {
 }
 
 LogFollower::LogFollower(storage::MetadataStore& store, std::string consumer, Handler handle,
-                         std::chrono::milliseconds poll)
-    : store_(store), consumer_(std::move(consumer)), handle_(std::move(handle)), poll_(poll) {
+                         std::chrono::milliseconds poll, std::string server)
+    : store_(store),
+      consumer_(std::move(consumer)),
+      handle_(std::move(handle)),
+      poll_(poll),
+      holder_(server.empty() ? RandomHex(8) : std::move(server)) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -41,6 +47,7 @@ LogFollower::~LogFollower() {
   }
   cv_.notify_all();
   thread_.join();
+  (void)store_.DropLease("events:" + consumer_, holder_);  // another server may go on at once
 }
 
 void LogFollower::Wake() {
@@ -49,6 +56,18 @@ void LogFollower::Wake() {
     woken_ = true;
   }
   cv_.notify_all();
+}
+
+bool LogFollower::HoldLease() {
+  // Long enough to ride out a slow delivery's retries between renewals;
+  // a stopped server's followers are taken over once it runs out.
+  constexpr int64_t kTtlMs = 30'000;
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  auto held = store_.TakeLease("events:" + consumer_, holder_, now, kTtlMs);
+  if (!held.ok()) spdlog::warn("{}: taking its lease: {}", consumer_, held.status().message());
+  return held.ok() && *held;
 }
 
 bool LogFollower::HandleBatch(int64_t& cursor) {
@@ -62,6 +81,7 @@ bool LogFollower::HandleBatch(int64_t& cursor) {
       std::lock_guard lock(mu_);
       if (stop_) return false;
     }
+    if (!HoldLease()) return false;  // another server follows the log now
     if (Status s = handle_(FromStored(stored)); !s.ok()) {
       spdlog::warn("{}: event {} not handled yet: {}", consumer_, stored.id, s.message());
       return false;
@@ -81,7 +101,11 @@ void LogFollower::Loop() {
   while (!stop_) {
     woken_ = false;
     lock.unlock();
-    if (!cursor) {
+    // One server follows the log for this consumer at a time (however many
+    // replicas run); whoever takes over reads the cursor where it was left.
+    bool held = HoldLease();
+    if (!held) cursor.reset();
+    if (held && !cursor) {
       auto at = store_.InitCursor(consumer_);
       if (at.ok())
         cursor = *at;
@@ -89,7 +113,7 @@ void LogFollower::Loop() {
         spdlog::warn("{}: reading its place in the event log: {}", consumer_,
                      at.status().message());
     }
-    bool more = cursor && HandleBatch(*cursor);
+    bool more = held && cursor && HandleBatch(*cursor);
     lock.lock();
     if (!more) cv_.wait_for(lock, poll_, [this] { return stop_ || woken_; });
   }
@@ -126,11 +150,14 @@ std::string EnvelopeJson(const std::vector<ManifestEvent>& events) {
   return nlohmann::json{{"events", list}}.dump();
 }
 
-WebhookNotifier::WebhookNotifier(storage::MetadataStore& store, std::vector<Endpoint> endpoints) {
+WebhookNotifier::WebhookNotifier(storage::MetadataStore& store, std::vector<Endpoint> endpoints,
+                                 std::string server) {
   for (auto& ep : endpoints) {
+    std::string consumer = "webhook:" + ep.name;
     followers_.push_back(std::make_unique<LogFollower>(
-        store, "webhook:" + ep.name,
-        [this, ep = std::move(ep)](const ManifestEvent& e) { return Deliver(ep, e); }));
+        store, consumer,
+        [this, ep = std::move(ep)](const ManifestEvent& e) { return Deliver(ep, e); },
+        std::chrono::seconds(1), server));
   }
 }
 

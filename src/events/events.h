@@ -51,11 +51,16 @@ class Bus {
 // it once handled. A new consumer starts at the log's end. An error from
 // `handle` is retried (the cursor stays) after `poll`. Looks for new events
 // when woken and every `poll`, since another process may write the log.
+// With several servers on one store, only the one holding the consumer's
+// lease follows: each event is handled by one of them.
 class LogFollower {
  public:
   using Handler = std::function<Status(const ManifestEvent&)>;
+  // `server`: this server's name in the consumer's lease (stable across its
+  // restarts, so a restarted server takes its lease back at once); "" for
+  // a random one.
   LogFollower(storage::MetadataStore& store, std::string consumer, Handler handle,
-              std::chrono::milliseconds poll = std::chrono::seconds(1));
+              std::chrono::milliseconds poll = std::chrono::seconds(1), std::string server = "");
   ~LogFollower();  // stops after the event in hand
   LogFollower(const LogFollower&) = delete;
   LogFollower& operator=(const LogFollower&) = delete;
@@ -66,11 +71,14 @@ class LogFollower {
   // The next batch after the cursor, each handled and passed; false when
   // none was there or one failed.
   bool HandleBatch(int64_t& cursor);
+  // Takes or renews this consumer's lease (LeaseStore "events:<consumer>").
+  bool HoldLease();
 
   storage::MetadataStore& store_;
   const std::string consumer_;
   const Handler handle_;
   const std::chrono::milliseconds poll_;
+  const std::string holder_;  // this follower's name in the lease
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false, woken_ = false;
@@ -94,7 +102,8 @@ std::string EnvelopeJson(const std::vector<ManifestEvent>& events);
 // max_attempts, then going on. A delivery cut by a restart is made again.
 class WebhookNotifier {
  public:
-  WebhookNotifier(storage::MetadataStore& store, std::vector<Endpoint> endpoints);
+  WebhookNotifier(storage::MetadataStore& store, std::vector<Endpoint> endpoints,
+                  std::string server = "");
   ~WebhookNotifier();  // a delivery waiting to retry is left for the next start
   void Wake();
 

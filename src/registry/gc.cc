@@ -46,7 +46,12 @@ class Collector {
   Result<GcReport> Run() {
     auto repos = meta_.AllRepositories();
     if (!repos.ok()) return repos.status();
-    for (const auto& repo : *repos) DD_RETURN_IF_ERROR(SweepRepo(repo));
+    for (const auto& repo : *repos) {
+      // Internal repositories ("_contexts/…": never a valid name) hold
+      // links their owners release; their blobs stay while linked.
+      if (repo.starts_with('_')) continue;
+      DD_RETURN_IF_ERROR(SweepRepo(repo));
+    }
     DD_RETURN_IF_ERROR(SweepBlobs());
     DD_RETURN_IF_ERROR(SweepUploads());
     return report_;
@@ -119,14 +124,26 @@ class Collector {
     }));
     for (const auto& [d, info] : candidates) {
       std::unique_lock lock(mu_);
-      auto linked = meta_.AnyLink(d);
-      if (!linked.ok()) return linked.status();
-      // In a dry run, links this pass would have removed do not count, but
-      // a blob another repository keeps linked stays.
-      if (*linked && !(o_.dry_run && unlinked_.count(d) && !still_linked_.count(d))) continue;
+      if (o_.dry_run) {
+        auto linked = meta_.AnyLink(d);
+        if (!linked.ok()) return linked.status();
+        // Links this pass would have removed do not count, but a blob
+        // another repository keeps linked stays.
+        if (*linked && !(unlinked_.count(d) && !still_linked_.count(d))) continue;
+      } else {
+        // The store arbitrates with pushes on every server: claimed only
+        // while unlinked, and no link is made while claimed.
+        auto claimed = meta_.BeginBlobDelete(d, static_cast<int64_t>(::time(nullptr)));
+        if (!claimed.ok()) return claimed.status();
+        if (!*claimed) continue;
+      }
       auto fresh = blobs_.Stat(d);
-      if (!fresh.ok() || fresh->mtime >= cutoff()) continue;
-      if (!o_.dry_run) DD_RETURN_IF_ERROR(blobs_.Delete(d));
+      Status deleted = Status::Ok();
+      bool doomed = fresh.ok() && fresh->mtime < cutoff();  // not just pushed again
+      if (doomed && !o_.dry_run) deleted = blobs_.Delete(d);
+      if (!o_.dry_run) DD_RETURN_IF_ERROR(meta_.EndBlobDelete(d));
+      DD_RETURN_IF_ERROR(deleted);
+      if (!doomed) continue;
       report_.blobs_deleted++;
       report_.bytes_freed += fresh->size;
       report_.actions.push_back("delete blob " + d.str() + " (" + std::to_string(fresh->size) +
@@ -199,16 +216,24 @@ namespace drydock::registry {
 // Longer than any StartUpload takes between writing an upload's record and
 // creating its bytes.
 constexpr int64_t kUploadStartSeconds = 60;
+// Longer than a monolithic upload goes without writing a byte.
+constexpr int64_t kUnrecordedUploadSeconds = 600;
 
 Result<int64_t> RecoverUploads(storage::BlobStore& blobs, storage::MetadataStore& meta) {
   auto records = meta.ListUploads();
   if (!records.ok()) return records.status();
-  std::set<std::string> live, files;
+  std::set<std::string> live, files, idle;
   for (const auto& u : *records) live.insert(u.id);
-  DD_RETURN_IF_ERROR(
-      blobs.ForEachUpload([&](const std::string& id, int64_t) { files.insert(id); }));
+  // Bytes without a record are a crash's leftovers, or a monolithic upload
+  // another server is writing right now (it has no record): only those
+  // untouched for a while go.
+  int64_t quiet = static_cast<int64_t>(::time(nullptr)) - kUnrecordedUploadSeconds;
+  DD_RETURN_IF_ERROR(blobs.ForEachUpload([&](const std::string& id, int64_t mtime) {
+    files.insert(id);
+    if (mtime < quiet) idle.insert(id);
+  }));
   int64_t removed = 0;
-  for (const auto& id : files) {
+  for (const auto& id : idle) {
     if (!live.count(id)) {
       (void)blobs.DeleteUpload(id);  // retried by the next collection
       ++removed;

@@ -216,7 +216,8 @@ void Registry::Impl::Catalog(Ctx& c) {
     auto batch = meta.ListRepositories(scan);
     if (!batch.ok()) return SendStatus(c.resp, batch.status(), "NAME_UNKNOWN");
     for (auto& r : *batch) {
-      if (auth.Allowed(c.who, r) & auth::kPull) visible.push_back(r);
+      // Internal repositories ("_contexts/…") are no one's to pull.
+      if (!r.starts_with('_') && (auth.Allowed(c.who, r) & auth::kPull)) visible.push_back(r);
     }
     if (batch->size() < 1000) break;
     scan.last = batch->back();

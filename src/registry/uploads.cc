@@ -117,6 +117,15 @@ Result<storage::BlobInfo> Registry::Impl::Finish(Ctx& c, storage::BlobWriter& w,
   auto info = w.Commit(d);
   if (!info.ok()) return info.status();
   DD_RETURN_IF_ERROR(meta.LinkBlob(c.repo, d, info->size));
+  // GC on another server (sharing the stores) may have deleted the blob
+  // between the commit and the link: it claims a blob only while nothing
+  // links it, and LinkBlob refuses a claimed one, so if the blob is still
+  // there now, it stays.
+  if (!blobs.Stat(d).ok()) {
+    (void)meta.UnlinkBlob(c.repo, d);
+    return Status(Code::kUnavailable,
+                  "blob " + d.str() + " was deleted by garbage collection: upload it again");
+  }
   return info;
 }
 

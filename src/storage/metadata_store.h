@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -187,11 +188,18 @@ struct DependencyRow {
   std::string digest;  // what the task last built from; "" when not known yet
 };
 
-class MetadataStore {
- public:
-  virtual ~MetadataStore() = default;
+// The metadata store is split by consumer: each component sees (and each
+// conformance suite tests) one interface. Every backend implements them
+// all, on one database, so a change spanning two (a push and its event)
+// is still one transaction.
 
+// Repositories, blob links, manifests, tags, referrers and upload sessions:
+// what registry/ and garbage collection use.
+class RegistryMetadata {
+ public:
+  virtual ~RegistryMetadata() = default;
   // Blob links: a blob is visible in a repository only once linked there.
+  // kUnavailable while GC is deleting the blob (BeginBlobDelete).
   virtual Status LinkBlob(const std::string& repo, const oci::Digest& d, uint64_t size) = 0;
   virtual Result<std::optional<uint64_t>> LinkedBlobSize(const std::string& repo,
                                                          const oci::Digest& d) = 0;
@@ -230,6 +238,33 @@ class MetadataStore {
   virtual Status DeleteUpload(const std::string& id) = 0;
   virtual Result<std::vector<UploadRecord>> ListUploads() = 0;
 
+  // Garbage collection.
+  virtual Result<std::vector<std::string>> AllRepositories() = 0;
+  virtual Result<RepoGraph> LoadRepoGraph(const std::string& repo) = 0;
+  // Deletes the manifest only if it is still untagged and unreferenced.
+  virtual Result<bool> DeleteManifestIfUnreferenced(const std::string& repo,
+                                                    const oci::Digest& d) = 0;
+  // Deletes the link only if no manifest in the repository references the blob.
+  virtual Result<bool> UnlinkBlobIfUnreferenced(const std::string& repo, const oci::Digest& d,
+                                                int64_t linked_before) = 0;
+  // GC's claim on a blob it is about to delete (with several servers, a
+  // lock in one process guards nothing): false while any repository links
+  // it. While claimed (until EndBlobDelete, or for at most
+  // kBlobDeleteClaimSeconds after `now` if GC dies), LinkBlob refuses the
+  // blob with kUnavailable, so a push racing the sweep either keeps its
+  // blob or is told to retry, never acknowledged with a deleted blob.
+  virtual Result<bool> BeginBlobDelete(const oci::Digest& d, int64_t now) = 0;
+  virtual Status EndBlobDelete(const oci::Digest& d) = 0;
+};
+
+inline constexpr int64_t kBlobDeleteClaimSeconds = 600;
+
+// Users, their grants and API tokens, and server-wide settings (the token
+// signing key): what auth/ uses.
+class AccountStore {
+ public:
+  virtual ~AccountStore() = default;
+
   virtual Status PutUser(const User& u) = 0;
   virtual Result<User> GetUser(const std::string& name) = 0;
   virtual Result<int64_t> CountUsers() = 0;
@@ -248,6 +283,18 @@ class MetadataStore {
   // Returns how many were removed.
   virtual Result<int64_t> DeleteApiTokensOf(const std::string& user) = 0;
 
+  // Server-wide secrets and settings (e.g. the token signing key).
+  virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
+  // Sets `key` only if unset; returns the value now stored.
+  virtual Result<std::string> InitSetting(const std::string& key, const std::string& value) = 0;
+};
+
+// The event log (the outbox every change writes to) and its consumers'
+// cursors: what events/ and triggers/ follow.
+class EventLog {
+ public:
+  virtual ~EventLog() = default;
+
   // The event log: events with id > `id`, oldest first, at most `limit`.
   virtual Result<std::vector<Event>> EventsAfter(int64_t id, int64_t limit) = 0;
   // Drops events older than `before` (unix seconds) except the newest
@@ -258,11 +305,12 @@ class MetadataStore {
   // never moves it back, so a slow duplicate consumer cannot undo progress.
   virtual Result<int64_t> InitCursor(const std::string& consumer) = 0;
   virtual Status AdvanceCursor(const std::string& consumer, int64_t position) = 0;
+};
 
-  // Server-wide secrets and settings (e.g. the token signing key).
-  virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
-  // Sets `key` only if unset; returns the value now stored.
-  virtual Result<std::string> InitSetting(const std::string& key, const std::string& value) = 0;
+// Runs as records: created, updated, read and listed by tasks/ and api/.
+class RunStore {
+ public:
+  virtual ~RunStore() = default;
 
   // Runs. CreateRun assigns the next seq (never reused) and writes
   // make_row(seq) (which names the run) in the same transaction, so that
@@ -277,6 +325,18 @@ class MetadataStore {
   // changed (compare-and-set for canceling a queued run).
   // kNotFound when there is no such run.
   virtual Result<bool> UpdateRun(const RunRow& row, const std::vector<std::string>& if_status) = 0;
+
+  virtual Result<RunRow> GetRun(const std::string& id) = 0;
+  virtual Result<std::vector<RunRow>> ListRuns(const RunQuery& query) = 0;
+  // Runs in any of `statuses`, oldest first, at most `limit` (-1: all).
+  virtual Result<std::vector<RunRow>> RunsWithStatus(const std::vector<std::string>& statuses,
+                                                     int64_t limit) = 0;
+};
+
+// The leased run queue and the agents that claim from it.
+class RunQueueStore {
+ public:
+  virtual ~RunQueueStore() = default;
 
   // The run queue. ClaimRun takes the oldest Queued run that `filter`
   // matches and whose backoff is over: it becomes Started, attempt + 1,
@@ -303,12 +363,12 @@ class MetadataStore {
   virtual Result<std::vector<AgentRow>> ListAgents() = 0;
   // kNotFound when there is no such agent.
   virtual Status DeleteAgent(const std::string& name) = 0;
+};
 
-  virtual Result<RunRow> GetRun(const std::string& id) = 0;
-  virtual Result<std::vector<RunRow>> ListRuns(const RunQuery& query) = 0;
-  // Runs in any of `statuses`, oldest first, at most `limit` (-1: all).
-  virtual Result<std::vector<RunRow>> RunsWithStatus(const std::vector<std::string>& statuses,
-                                                     int64_t limit) = 0;
+// Saved tasks and the dependency index base-image triggers look up.
+class TaskStore {
+ public:
+  virtual ~TaskStore() = default;
 
   // Tasks. CreateTask: kConflict when the name is taken. UpdateTask writes
   // the definition only (kNotFound when missing); SetTaskState the state only.
@@ -329,19 +389,74 @@ class MetadataStore {
   virtual Result<std::vector<DependencyRow>> Dependents(const std::string& registry,
                                                         const std::string& repository,
                                                         const std::string& tag) = 0;
-
-  // Garbage collection.
-  virtual Result<std::vector<std::string>> AllRepositories() = 0;
-  virtual Result<RepoGraph> LoadRepoGraph(const std::string& repo) = 0;
-  // Deletes the manifest only if it is still untagged and unreferenced.
-  virtual Result<bool> DeleteManifestIfUnreferenced(const std::string& repo,
-                                                    const oci::Digest& d) = 0;
-  // Deletes the link only if no manifest in the repository references the blob.
-  virtual Result<bool> UnlinkBlobIfUnreferenced(const std::string& repo, const oci::Digest& d,
-                                                int64_t linked_before) = 0;
 };
+
+struct LogSlice {
+  std::string data;
+  uint64_t size = 0;  // of the whole log when it was read
+};
+
+// Run logs, kept after the run: any server (and any agent, through any
+// server) appends, any server reads, so a log follows its run wherever it
+// is built and whichever server is asked.
+class RunLogStore {
+ public:
+  virtual ~RunLogStore() = default;
+
+  // Appends `data` at `offset`: bytes already stored there are skipped (a
+  // resent append is harmless), an offset past the end is kConflict (a
+  // gap). Without an offset, at the end. Returns the log's new size.
+  virtual Result<uint64_t> AppendLog(const std::string& run, std::optional<uint64_t> offset,
+                                     std::string_view data) = 0;
+  // Up to `max_bytes` from `offset`; a log not written yet is empty.
+  virtual Result<LogSlice> ReadLog(const std::string& run, uint64_t offset, size_t max_bytes) = 0;
+};
+
+// Leases: background work that must run on one server at a time (online
+// GC, following the event log for a consumer, polling external
+// registries) runs only while its server holds the lease.
+class LeaseStore {
+ public:
+  virtual ~LeaseStore() = default;
+
+  // Takes or renews lease `name` for `holder` until now + ttl, if it is
+  // free, expired, or already held by `holder`; returns whether it did.
+  virtual Result<bool> TakeLease(const std::string& name, const std::string& holder, int64_t now_ms,
+                                 int64_t ttl_ms) = 0;
+  // Gives it up early (only if `holder` holds it).
+  virtual Status DropLease(const std::string& name, const std::string& holder) = 0;
+};
+
+// Wakes this server when another server sharing the store queued a run or
+// wrote an event (PostgreSQL: LISTEN/NOTIFY). A store of one server's own
+// (SQLite) has no one else to hear from. Servers still look every second,
+// so a missed wake-up costs latency, never correctness.
+class ChangeNotices {
+ public:
+  virtual ~ChangeNotices() = default;
+  enum class Change { kRunQueued, kEvent };
+  // `fn` runs on the store's own thread. An empty `fn` stops it (and
+  // waits for a call in progress): do so before what `fn` uses goes away.
+  virtual void OnChange(std::function<void(Change)> fn) { (void)fn; }
+};
+
+class MetadataStore : public RegistryMetadata,
+                      public AccountStore,
+                      public EventLog,
+                      public RunStore,
+                      public RunQueueStore,
+                      public TaskStore,
+                      public RunLogStore,
+                      public LeaseStore,
+                      public ChangeNotices {};
 
 // The embedded default: SQLite in WAL mode at `path`.
 Result<std::unique_ptr<MetadataStore>> OpenSqliteMetadataStore(const std::string& path);
+
+// PostgreSQL at `url` (a libpq URI: postgres://… or postgresql://…),
+// shared by any number of servers. Applies pending schema migrations (once,
+// however many servers start together); a schema newer than this version
+// understands is refused.
+Result<std::unique_ptr<MetadataStore>> OpenPostgresMetadataStore(const std::string& url);
 
 }  // namespace drydock::storage

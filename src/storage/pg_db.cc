@@ -1,6 +1,13 @@
 #include "storage/pg_db.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
 
 namespace drydock::storage::internal {
 namespace {
@@ -47,8 +54,11 @@ Result<PgRows> PgConnection::Exec(const std::string& sql, const std::vector<PgVa
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  ResultPtr r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                           values.data(), nullptr, nullptr, 0));
+  // Without parameters, the simple protocol: it takes several statements
+  // at once (schema migrations, session settings).
+  ResultPtr r(params.empty() ? PQexec(conn_, sql.c_str())
+                             : PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()),
+                                            nullptr, values.data(), nullptr, nullptr, 0));
   ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
     const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
@@ -63,6 +73,7 @@ Result<PgRows> PgConnection::Exec(const std::string& sql, const std::vector<PgVa
         "PostgreSQL: " + why + (sqlstate_.empty() ? "" : " (SQLSTATE " + sqlstate_ + ")"));
   }
   sqlstate_.clear();
+  ++successes_;
   PgRows out;
   const char* affected = PQcmdTuples(r.get());
   out.affected = affected && *affected ? std::stoll(affected) : 0;
@@ -82,11 +93,38 @@ Result<PgRows> PgConnection::Exec(const std::string& sql, const std::vector<PgVa
   return out;
 }
 
+Result<std::vector<std::string>> PgConnection::WaitForNotifications(int timeout_ms) {
+  std::vector<std::string> channels;
+  auto drain = [&] {
+    while (PGnotify* n = PQnotifies(conn_)) {
+      channels.emplace_back(n->relname);
+      PQfreemem(n);
+    }
+  };
+  drain();
+  if (!channels.empty()) return channels;
+  pollfd pfd{PQsocket(conn_), POLLIN, 0};
+  if (pfd.fd < 0) return Status(Code::kUnavailable, "PostgreSQL: the connection is closed");
+  int ready = ::poll(&pfd, 1, timeout_ms);
+  if (ready < 0 && errno != EINTR)
+    return Status(Code::kUnavailable, std::string("PostgreSQL: poll: ") + std::strerror(errno));
+  if (ready > 0 && (!PQconsumeInput(conn_) || PQstatus(conn_) != CONNECTION_OK)) {
+    lost_ = true;
+    return Status(Code::kUnavailable,
+                  "PostgreSQL: the connection was lost: " + Trimmed(PQerrorMessage(conn_)));
+  }
+  drain();
+  return channels;
+}
+
 Status InTransaction(PgConnection& c, const std::function<Status(PgConnection&)>& fn,
-                     int attempts) {
+                     Isolation isolation, int attempts) {
+  const char* begin_sql = isolation == Isolation::kSerializable
+                              ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+                              : "BEGIN ISOLATION LEVEL READ COMMITTED";
   Status last = Status::Ok();
   for (int i = 0; i < attempts; ++i) {
-    auto begin = c.Exec("BEGIN ISOLATION LEVEL SERIALIZABLE");
+    auto begin = c.Exec(begin_sql);
     if (!begin.ok()) return begin.status();
     last = fn(c);
     if (last.ok()) {
@@ -97,6 +135,9 @@ Status InTransaction(PgConnection& c, const std::function<Status(PgConnection&)>
       (void)c.Exec("ROLLBACK");
     }
     if (!Retryable(last)) return last;
+    // The winner of the conflict is usually done within a few ms: back off
+    // a little more each time, with jitter, so the losers don't collide again.
+    std::this_thread::sleep_for(std::chrono::microseconds(200 * (i + 1) + ::random() % 1000));
   }
   return Status(last.code(),
                 last.message() + " (gave up after " + std::to_string(attempts) + " attempts)");
@@ -113,6 +154,10 @@ Result<PgPool::Lease> PgPool::Acquire() {
   ++open_;
   lock.unlock();
   auto c = PgConnection::Connect(url_);
+  if (c.ok() && !setup_.empty()) {
+    auto set = (*c)->Exec(setup_);
+    if (!set.ok()) c = set.status();
+  }
   if (!c.ok()) {
     std::lock_guard relock(mu_);
     --open_;
@@ -120,6 +165,16 @@ Result<PgPool::Lease> PgPool::Acquire() {
     return c.status();
   }
   return Lease(this, std::move(*c));
+}
+
+void PgPool::DropIdle() {
+  std::vector<std::unique_ptr<PgConnection>> old;
+  {
+    std::lock_guard lock(mu_);
+    old.swap(idle_);
+    open_ -= static_cast<int>(old.size());
+    freed_.notify_all();
+  }
 }
 
 void PgPool::Return(std::unique_ptr<PgConnection> c) {

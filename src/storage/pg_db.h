@@ -41,33 +41,50 @@ class PgConnection {
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;
 
-  // Runs `sql` with $1, $2… bound to `params`. Errors: kAlreadyExists for a
+  // Runs `sql` with $1, $2… bound to `params` (without params, `sql` may
+  // hold several statements; the last one's rows come back). Errors: kAlreadyExists for a
   // unique violation, kConflict for a serialization failure or deadlock,
   // kUnavailable when the connection is lost, kInternal otherwise; the
   // message names the SQLSTATE.
   Result<PgRows> Exec(const std::string& sql, const std::vector<PgValue>& params = {});
+  // Waits up to `timeout_ms` for notifications on channels this connection
+  // LISTENs to; returns their channels (empty after a quiet wait).
+  // kUnavailable when the connection is lost.
+  Result<std::vector<std::string>> WaitForNotifications(int timeout_ms);
   // The SQLSTATE of the last failed Exec ("" after a success).
   const std::string& last_sqlstate() const { return sqlstate_; }
   bool broken() const;
+  // How many Execs succeeded on this connection: a caller whose first
+  // statement failed on a broken connection knows nothing was applied.
+  int64_t successes() const { return successes_; }
 
  private:
   explicit PgConnection(pg_conn* conn) : conn_(conn) {}
   pg_conn* conn_;
   std::string sqlstate_;
   bool lost_ = false;
+  int64_t successes_ = 0;
 };
 
-// Runs `fn` inside BEGIN ISOLATION LEVEL SERIALIZABLE … COMMIT; a
-// serialization failure or deadlock (in `fn` or at COMMIT) rolls back and
-// runs `fn` again, up to `attempts` times. Any other error rolls back and
-// is returned.
+enum class Isolation {
+  kSerializable,
+  // For queue claims: SELECT … FOR UPDATE SKIP LOCKED re-checks each row it
+  // locks, where a serializable snapshot would fail on every claimed row.
+  kReadCommitted,
+};
+
+// Runs `fn` inside BEGIN ISOLATION LEVEL … COMMIT; a serialization
+// failure or deadlock (in `fn` or at COMMIT) rolls back and runs `fn`
+// again, up to `attempts` times. Any other error rolls back and is returned.
 Status InTransaction(PgConnection& c, const std::function<Status(PgConnection&)>& fn,
-                     int attempts = 8);
+                     Isolation isolation = Isolation::kSerializable, int attempts = 16);
 
 // Up to `size` connections to one server, handed out one at a time.
 class PgPool {
  public:
-  PgPool(std::string url, int size) : url_(std::move(url)), size_(size) {}
+  // `setup`: statements run on each new connection (session settings).
+  PgPool(std::string url, int size, std::string setup = "")
+      : url_(std::move(url)), size_(size), setup_(std::move(setup)) {}
 
   class Lease {
    public:
@@ -86,6 +103,9 @@ class PgPool {
 
   // Waits for a free connection; opens one when fewer than `size` exist.
   Result<Lease> Acquire();
+  // Closes the idle connections: after one turned out broken, the others
+  // (as old) most likely are too.
+  void DropIdle();
 
  private:
   // A broken connection (the server restarted) is dropped, not reused.
@@ -93,6 +113,7 @@ class PgPool {
 
   std::string url_;
   int size_;
+  std::string setup_;
   std::mutex mu_;
   std::condition_variable freed_;
   std::vector<std::unique_ptr<PgConnection>> idle_;

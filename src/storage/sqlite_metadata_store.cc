@@ -6,12 +6,17 @@
 #include <map>
 #include <set>
 
+#include "storage/metadata_rows.h"
 #include "storage/metadata_store.h"
 #include "storage/sqlite_db.h"
 
 namespace drydock::storage {
 namespace {
 
+using internal::BlobBeingDeleted;
+using internal::CommaSet;
+using internal::RegistryEvent;
+using internal::RunEvent;
 using sqlite::Pool;
 using sqlite::Transaction;
 
@@ -117,16 +122,20 @@ CREATE TABLE agents(
     R"sql(
 ALTER TABLE uploads ADD COLUMN checkpoint TEXT NOT NULL DEFAULT '';
 )sql",
+    // 8: run logs in the store (they were files in <data>/logs, which only
+    // the server that wrote them could read), and leases.
+    R"sql(
+CREATE TABLE run_logs(
+  run TEXT NOT NULL, at INTEGER NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL,
+  PRIMARY KEY(run, at)) WITHOUT ROWID;
+CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires INTEGER NOT NULL)
+  WITHOUT ROWID;
+CREATE TABLE blob_deletions(digest TEXT PRIMARY KEY, since INTEGER NOT NULL) WITHOUT ROWID;
+)sql",
 };
 constexpr int64_t kSchemaVersion = 1 + std::size(kMigrations);
 
-// The columns ReadRun expects, in order.
-#define DD_RUN_COLUMNS                                                                          \
-  "id, seq, status, type, task, create_time, start_time, finish_time, request, result, error, " \
-  "output_images, cause, pool, platform, agent, attempt, lease_expires, not_before, "           \
-  "cancel_requested"
-
-int64_t Now() { return static_cast<int64_t>(::time(nullptr)); }
+int64_t Now() { return internal::NowSeconds(); }
 
 class SqliteMetadataStore final : public MetadataStore {
  public:
@@ -159,6 +168,12 @@ class SqliteMetadataStore final : public MetadataStore {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
     Transaction tx(*c);
     DD_RETURN_IF_ERROR(tx.status());
+    {
+      DD_ASSIGN_OR_RETURN(q, c->Prepare("SELECT 1 FROM blob_deletions WHERE digest=? AND since>?"));
+      q->Bind(1, d.str()).Bind(2, Now() - kBlobDeleteClaimSeconds);
+      DD_ASSIGN_OR_RETURN(deleting, q->Step());
+      if (deleting) return BlobBeingDeleted(d);
+    }
     DD_RETURN_IF_ERROR(EnsureRepo(*c, repo));
     DD_ASSIGN_OR_RETURN(
         s, c->Prepare("INSERT INTO blob_links(repo,digest,size,created) VALUES(?,?,?,?) "
@@ -965,6 +980,65 @@ class SqliteMetadataStore final : public MetadataStore {
     return ReadDependencies(*s);
   }
 
+  Result<uint64_t> AppendLog(const std::string& run, std::optional<uint64_t> offset,
+                             std::string_view data) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    Transaction tx(*c);
+    DD_RETURN_IF_ERROR(tx.status());
+    DD_ASSIGN_OR_RETURN(size, LogSize(*c, run));
+    if (offset && *offset > size)
+      return Conflict("the log of run " + run + " has " + std::to_string(size) +
+                      " bytes: an append at " + std::to_string(*offset) + " would leave a gap");
+    if (offset) data.remove_prefix(std::min<uint64_t>(size - *offset, data.size()));
+    if (data.empty()) return size;
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("INSERT INTO run_logs(run,at,size,data) VALUES(?,?,?,?)"));
+    s->Bind(1, run).Bind(2, static_cast<int64_t>(size)).Bind(3, static_cast<int64_t>(data.size()));
+    DD_RETURN_IF_ERROR(s->BindBlob(4, data).Run());
+    DD_RETURN_IF_ERROR(tx.Commit());
+    return size + data.size();
+  }
+
+  Result<LogSlice> ReadLog(const std::string& run, uint64_t offset, size_t max_bytes) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    // Logs only grow: chunks appended after the size was read lie past it
+    // and are left out, so the slice and its size agree without a snapshot.
+    LogSlice slice;
+    DD_ASSIGN_OR_RETURN(size, LogSize(*c, run));
+    slice.size = size;
+    if (offset >= size) return slice;
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT at, data FROM run_logs WHERE run=? AND at+size>? "
+                                      "ORDER BY at"));
+    s->Bind(1, run).Bind(2, static_cast<int64_t>(offset));
+    size_t want = std::min<uint64_t>(max_bytes, size - offset);
+    while (slice.data.size() < want) {
+      DD_ASSIGN_OR_RETURN(row, s->Step());
+      if (!row) break;
+      uint64_t at = static_cast<uint64_t>(s->Int(0));
+      std::string chunk = s->Blob(1);
+      size_t skip = offset > at ? static_cast<size_t>(offset - at) : 0;
+      slice.data.append(chunk, skip, want - slice.data.size());
+    }
+    return slice;
+  }
+
+  Result<bool> TakeLease(const std::string& name, const std::string& holder, int64_t now_ms,
+                         int64_t ttl_ms) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(
+        s, c->Prepare("INSERT INTO leases(name,holder,expires) VALUES(?1,?2,?3) "
+                      "ON CONFLICT(name) DO UPDATE SET holder=excluded.holder, "
+                      "expires=excluded.expires WHERE holder=excluded.holder OR expires<?4"));
+    DD_RETURN_IF_ERROR(
+        s->Bind(1, name).Bind(2, holder).Bind(3, now_ms + ttl_ms).Bind(4, now_ms).Run());
+    return c->Changes() > 0;
+  }
+
+  Status DropLease(const std::string& name, const std::string& holder) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("DELETE FROM leases WHERE name=? AND holder=?"));
+    return s->Bind(1, name).Bind(2, holder).Run();
+  }
+
   Result<std::vector<std::string>> AllRepositories() override { return ListRepositories(Page{}); }
 
   Result<RepoGraph> LoadRepoGraph(const std::string& repo) override {
@@ -1028,6 +1102,29 @@ class SqliteMetadataStore final : public MetadataStore {
     return true;
   }
 
+  Result<bool> BeginBlobDelete(const oci::Digest& d, int64_t now) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    Transaction tx(*c);
+    DD_RETURN_IF_ERROR(tx.status());
+    {
+      DD_ASSIGN_OR_RETURN(q, c->Prepare("SELECT 1 FROM blob_links WHERE digest=? LIMIT 1"));
+      q->Bind(1, d.str());
+      DD_ASSIGN_OR_RETURN(linked, q->Step());
+      if (linked) return false;
+    }
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("INSERT OR REPLACE INTO blob_deletions(digest,since) "
+                                      "VALUES(?,?)"));
+    DD_RETURN_IF_ERROR(s->Bind(1, d.str()).Bind(2, now).Run());
+    DD_RETURN_IF_ERROR(tx.Commit());
+    return true;
+  }
+
+  Status EndBlobDelete(const oci::Digest& d) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("DELETE FROM blob_deletions WHERE digest=?"));
+    return s->Bind(1, d.str()).Run();
+  }
+
   Result<bool> UnlinkBlobIfUnreferenced(const std::string& repo, const oci::Digest& d,
                                         int64_t linked_before) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
@@ -1040,6 +1137,14 @@ class SqliteMetadataStore final : public MetadataStore {
   }
 
  private:
+  static Result<uint64_t> LogSize(sqlite::Connection& c, const std::string& run) {
+    DD_ASSIGN_OR_RETURN(
+        s, c.Prepare("SELECT at+size FROM run_logs WHERE run=? ORDER BY at DESC LIMIT 1"));
+    s->Bind(1, run);
+    DD_ASSIGN_OR_RETURN(row, s->Step());
+    return row ? static_cast<uint64_t>(s->Int(0)) : 0;
+  }
+
   static Result<std::vector<std::string>> Column(sqlite::Stmt& s) {
     std::vector<std::string> out;
     while (true) {
@@ -1048,14 +1153,6 @@ class SqliteMetadataStore final : public MetadataStore {
       out.push_back(s.Text(0));
     }
     return out;
-  }
-
-  // ",a,b," for matching with instr(); "" when there is no condition.
-  static std::string CommaSet(const std::vector<std::string>& statuses) {
-    if (statuses.empty()) return "";
-    std::string set = ",";
-    for (const auto& s : statuses) set += s + ",";
-    return set;
   }
 
   // UpdateRun (attempt 0) and UpdateClaimedRun (attempt > 0: only while
@@ -1154,30 +1251,6 @@ class SqliteMetadataStore final : public MetadataStore {
     DD_ASSIGN_OR_RETURN(s,
                         c.Prepare("INSERT OR IGNORE INTO repositories(name,created) VALUES(?,?)"));
     return s->Bind(1, repo).Bind(2, Now()).Run();
-  }
-
-  static Event RegistryEvent(std::string action, std::string repo, std::string tag,
-                             std::string digest, std::string media_type, std::string actor,
-                             int64_t size = 0) {
-    Event e;
-    e.action = std::move(action);
-    e.repo = std::move(repo);
-    e.tag = std::move(tag);
-    e.digest = std::move(digest);
-    e.media_type = std::move(media_type);
-    e.actor = std::move(actor);
-    e.time = Now();
-    e.size = size;
-    return e;
-  }
-
-  static Event RunEvent(const std::string& run, const std::string& status) {
-    Event e;
-    e.action = "run";
-    e.time = Now();
-    e.run = run;
-    e.status = status;
-    return e;
   }
 
   // One row of the event log, in the caller's transaction (the outbox).

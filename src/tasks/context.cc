@@ -5,11 +5,14 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "base/fd.h"
 #include "base/random.h"
+#include "oci/digest.h"
 
 namespace drydock::tasks::internal {
 
@@ -17,12 +20,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kExtensions[] = {".tar", ".tar.gz", ".tar.zst"};
-// Claimed uploads are named for error messages ("uploaded-context.<id> is
-// not a tar archive") and kept under their upload id until their run ends,
-// so that every attempt of the run reads the same bytes.
-constexpr std::string_view kClaimedPrefix = "uploaded-context.";
-constexpr std::string_view kPartial = ".partial";
+constexpr std::string_view kRepoPrefix = "_contexts/";
+// Local copies are named for error messages ("uploaded-context.<id> is not
+// a tar archive"): the extractor looks at the content, not at a suffix.
+constexpr std::string_view kCachePrefix = "uploaded-context.";
+// Claims never expire by themselves: Release ends them with the upload.
+constexpr int64_t kClaimMs = int64_t{400} * 24 * 3600 * 1000;
 
 // Upload ids are ours (RandomHex); anything else could name another path.
 bool ValidId(const std::string& id) {
@@ -33,11 +36,13 @@ bool ValidId(const std::string& id) {
   return true;
 }
 
-const char* ExtensionFor(std::string_view head) {
-  if (head.size() >= 2 && head[0] == '\x1f' && head[1] == '\x8b') return ".tar.gz";
-  if (head.size() >= 4 && head.substr(0, 4) == std::string_view("\x28\xb5\x2f\xfd", 4))
-    return ".tar.zst";
-  return ".tar";
+std::string RepoOf(const std::string& id) { return std::string(kRepoPrefix) + id; }
+std::string ClaimOf(const std::string& id) { return "context:" + id; }
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 Status WriteAll(int fd, const char* data, size_t size) {
@@ -55,23 +60,20 @@ Status WriteAll(int fd, const char* data, size_t size) {
 
 Status ContextStore::Init() {
   std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) return Internal("cannot create " + dir_.string() + ": " + ec.message());
+  fs::create_directories(cache_dir_, ec);
+  if (ec) return Internal("cannot create " + cache_dir_.string() + ": " + ec.message());
   return Status::Ok();
 }
 
 Result<std::string> ContextStore::Store(const std::function<Result<size_t>(char*, size_t)>& read) {
   std::string id = RandomHex(16);
-  fs::path partial = dir_ / (id + std::string(kPartial));
-  UniqueFd fd(::open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!fd.valid()) return Internal("cannot create " + partial.string() + ": " + strerror(errno));
+  DD_ASSIGN_OR_RETURN(writer, blobs_.CreateUpload(id));
   auto fail = [&](Status s) {
-    std::error_code ec;
-    fs::remove(partial, ec);
+    (void)blobs_.DeleteUpload(id);
     return s;
   };
+  oci::Hasher hasher;
   std::vector<char> buf(1 << 20);
-  std::string head;
   uint64_t total = 0;
   while (true) {
     auto n = read(buf.data(), buf.size());
@@ -81,72 +83,113 @@ Result<std::string> ContextStore::Store(const std::function<Result<size_t>(char*
     if (total > max_bytes_)
       return fail(TooLarge("the build context is larger than the limit of " +
                            std::to_string(max_bytes_) + " bytes"));
-    if (head.size() < 8) head.append(buf.data(), std::min<size_t>(*n, 8 - head.size()));
-    Status s = WriteAll(fd.get(), buf.data(), *n);
-    if (!s.ok()) return fail(s);
+    hasher.Update(buf.data(), *n);
+    if (Status s = writer->Write(buf.data(), *n); !s.ok()) return fail(s);
   }
-  fd.Reset();
-  std::error_code ec;
-  fs::rename(partial, dir_ / (id + ExtensionFor(head)), ec);
-  if (ec) return fail(Internal("cannot store the build context: " + ec.message()));
+  oci::Digest digest = hasher.Peek();
+  auto info = writer->Commit(digest);
+  if (!info.ok()) return fail(info.status());
+  DD_RETURN_IF_ERROR(meta_.LinkBlob(RepoOf(id), digest, total));
   return id;
 }
 
-fs::path ContextStore::UploadPath(const std::string& id) const {
-  if (!ValidId(id)) return {};
-  for (const char* ext : kExtensions) {
-    fs::path p = dir_ / (id + ext);
-    std::error_code ec;
-    if (fs::is_regular_file(p, ec)) return p;
-  }
-  return {};
+Result<std::pair<oci::Digest, int64_t>> ContextStore::Find(const std::string& id) {
+  auto missing = NotFound("build context " + id +
+                          " does not exist (contexts expire after an hour and can be used once)");
+  if (!ValidId(id)) return missing;
+  DD_ASSIGN_OR_RETURN(graph, meta_.LoadRepoGraph(RepoOf(id)));
+  if (graph.links.empty()) return missing;
+  return graph.links.front();
 }
 
-bool ContextStore::Exists(const std::string& id) const { return !UploadPath(id).empty(); }
-
 Status ContextStore::Claim(const std::string& id) {
-  fs::path from = UploadPath(id);
-  std::error_code ec;
-  if (!from.empty()) fs::rename(from, ClaimedPath(id), ec);
-  if (from.empty() || ec)
-    return NotFound("build context " + id +
-                    " does not exist (contexts expire after an hour and can be used once)");
+  DD_RETURN_IF_ERROR(Find(id).status());
+  // The claim is a lease no one else can take: of two runs (on any
+  // servers) given the same upload, one gets it.
+  DD_ASSIGN_OR_RETURN(took, meta_.TakeLease(ClaimOf(id), RandomHex(8), NowMs(), kClaimMs));
+  if (!took)
+    return NotFound("build context " + id + " was already used (a context can be used once)");
   return Status::Ok();
 }
 
-fs::path ContextStore::ClaimedPath(const std::string& id) const {
-  if (!ValidId(id)) return {};
-  return dir_ / (std::string(kClaimedPrefix) + id);
+fs::path ContextStore::CachePath(const std::string& id) const {
+  return cache_dir_ / (std::string(kCachePrefix) + id);
+}
+
+Result<fs::path> ContextStore::ClaimedPath(const std::string& id) {
+  if (!ValidId(id)) return fs::path();
+  fs::path path = CachePath(id);
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec)) return path;
+  DD_ASSIGN_OR_RETURN(found, Find(id));
+  DD_ASSIGN_OR_RETURN(reader, blobs_.Open(found.first));
+  DD_RETURN_IF_ERROR(Init());
+  // Written aside and renamed: a reader never sees half a copy.
+  fs::path partial = path.string() + ".partial-" + RandomHex(4);
+  UniqueFd fd(::open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd.valid()) return Internal("cannot create " + partial.string() + ": " + strerror(errno));
+  std::vector<char> buf(1 << 20);
+  Status copied = Status::Ok();
+  for (uint64_t at = 0; copied.ok() && at < reader->size();) {
+    auto n = reader->ReadAt(at, buf.data(), buf.size());
+    if (!n.ok())
+      copied = n.status();
+    else if (*n == 0)
+      copied = Internal("build context " + id + " is shorter than its record");
+    else
+      copied = WriteAll(fd.get(), buf.data(), *n);
+    if (n.ok()) at += *n;
+  }
+  fd.Reset();
+  if (copied.ok()) fs::rename(partial, path, ec);
+  if (!copied.ok() || ec) {
+    fs::remove(partial, ec);
+    return copied.ok() ? Internal("cannot store the build context: " + ec.message()) : copied;
+  }
+  return path;
 }
 
 void ContextStore::Release(const std::string& id) {
-  fs::path path = ClaimedPath(id);
+  if (!ValidId(id)) return;
   std::error_code ec;
-  if (!path.empty()) fs::remove(path, ec);
+  fs::remove(CachePath(id), ec);
+  auto found = Find(id);
+  // The blob goes with GC once no link holds it.
+  if (found.ok()) (void)meta_.UnlinkBlob(RepoOf(id), found->first);
 }
 
-void ContextStore::RemoveExpired(std::chrono::seconds ttl) {
-  std::error_code ec;
-  auto cutoff = fs::file_time_type::clock::now() - ttl;
-  std::vector<fs::path> doomed;
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-    if (entry.path().filename().string().starts_with(kClaimedPrefix)) continue;
-    std::error_code time_ec;
-    auto mtime = entry.last_write_time(time_ec);
-    if (!time_ec && mtime < cutoff) doomed.push_back(entry.path());
+void ContextStore::RemoveUnused(const std::set<std::string>& live, std::chrono::seconds ttl) {
+  int64_t cutoff = static_cast<int64_t>(::time(nullptr)) - ttl.count();
+  storage::Page page{std::string(kRepoPrefix), 500};
+  std::set<std::string> stored;
+  while (true) {
+    auto repos = meta_.ListRepositories(page);
+    if (!repos.ok() || repos->empty()) break;
+    for (const auto& repo : *repos) {
+      if (!repo.starts_with(kRepoPrefix)) return;  // past the internal ones: done
+      std::string id = repo.substr(kRepoPrefix.size());
+      auto found = Find(id);
+      if (!found.ok()) continue;
+      stored.insert(id);
+      if (found->second >= cutoff || live.count(id)) continue;
+      // Old and no live run uses it: unclaimed (the claim is ours to take
+      // now, so no run can claim it while it goes) or its run ended.
+      (void)meta_.TakeLease(ClaimOf(id), "expiry", NowMs(), kClaimMs);
+      (void)meta_.UnlinkBlob(repo, found->first);
+      stored.erase(id);
+    }
+    page.last = repos->back();
   }
-  for (const auto& p : doomed) fs::remove(p, ec);
-}
-
-void ContextStore::RemoveClaimedExcept(const std::set<std::string>& live) {
   std::error_code ec;
-  std::vector<fs::path> doomed;
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+  for (const auto& entry : fs::directory_iterator(cache_dir_, ec)) {
     std::string name = entry.path().filename().string();
-    if (name.starts_with(kClaimedPrefix) && !live.contains(name.substr(kClaimedPrefix.size())))
-      doomed.push_back(entry.path());
+    if (!name.starts_with(kCachePrefix)) {
+      fs::remove(entry.path(), ec);  // an older version's uploads, or a partial copy
+      continue;
+    }
+    std::string id = name.substr(kCachePrefix.size());
+    if (!ValidId(id) || !stored.count(id)) fs::remove(entry.path(), ec);
   }
-  for (const auto& p : doomed) fs::remove(p, ec);
 }
 
 Result<WorkDir> WorkDir::Create(const fs::path& path) {

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <system_error>
 
+#include "base/fd.h"
 #include "source/source.h"
 
 namespace drydock::tasks::internal {
@@ -32,27 +33,18 @@ std::string Timestamp() {
 
 }  // namespace
 
-Status LogStore::Init() {
+Status FileRunLogs::Init() {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) return Internal("cannot create " + dir_.string() + ": " + ec.message());
   return Status::Ok();
 }
 
-fs::path LogStore::PathOf(const std::string& run_id) const { return dir_ / (run_id + ".log"); }
+fs::path FileRunLogs::PathOf(const std::string& run_id) const { return dir_ / (run_id + ".log"); }
 
-Result<std::unique_ptr<LogWriter>> LogStore::OpenWriter(const std::string& run_id,
-                                                        std::vector<std::string> secrets) {
-  // Runs can be canceled (and logged) before Start() made the directory.
-  DD_RETURN_IF_ERROR(Init());
-  fs::path path = PathOf(run_id);
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
-  if (!fd.valid()) return Internal("cannot open " + path.string() + ": " + std::strerror(errno));
-  return std::make_unique<LogWriter>(*this, run_id, std::move(fd), std::move(secrets));
-}
-
-Result<uint64_t> LogStore::AppendAt(const std::string& run_id, uint64_t offset,
-                                    std::string_view data) {
+Result<uint64_t> FileRunLogs::AppendLog(const std::string& run_id, std::optional<uint64_t> offset,
+                                        std::string_view data) {
+  // Runs can be canceled (and logged) before Init() made the directory.
   DD_RETURN_IF_ERROR(Init());
   fs::path path = PathOf(run_id);
   std::lock_guard lock(append_mu_);
@@ -61,13 +53,11 @@ Result<uint64_t> LogStore::AppendAt(const std::string& run_id, uint64_t offset,
   off_t end = ::lseek(fd.get(), 0, SEEK_END);
   if (end < 0) return Internal("cannot read " + path.string() + ": " + std::strerror(errno));
   uint64_t size = static_cast<uint64_t>(end);
-  if (offset > size) {
+  if (offset && *offset > size) {
     return Conflict("the log of run " + run_id + " has " + std::to_string(size) +
-                    " bytes: an append at " + std::to_string(offset) + " would leave a gap");
+                    " bytes: an append at " + std::to_string(*offset) + " would leave a gap");
   }
-  uint64_t skip = size - offset;
-  if (skip >= data.size()) return size;
-  data.remove_prefix(skip);
+  if (offset) data.remove_prefix(std::min<uint64_t>(size - *offset, data.size()));
   while (!data.empty()) {
     ssize_t n = ::write(fd.get(), data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
@@ -75,15 +65,14 @@ Result<uint64_t> LogStore::AppendAt(const std::string& run_id, uint64_t offset,
     data.remove_prefix(static_cast<size_t>(n));
     size += static_cast<uint64_t>(n);
   }
-  Changed(run_id);
   return size;
 }
 
-Result<LogStore::Slice> LogStore::Read(const std::string& run_id, uint64_t offset,
-                                       size_t max_bytes) const {
+Result<storage::LogSlice> FileRunLogs::ReadLog(const std::string& run_id, uint64_t offset,
+                                               size_t max_bytes) {
   fs::path path = PathOf(run_id);
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  Slice slice;
+  storage::LogSlice slice;
   if (!fd.valid()) {
     if (errno == ENOENT) return slice;
     return Internal("cannot open " + path.string() + ": " + std::strerror(errno));
@@ -104,6 +93,45 @@ Result<LogStore::Slice> LogStore::Read(const std::string& run_id, uint64_t offse
   }
   slice.data.resize(got);
   return slice;
+}
+
+Status ImportLogFiles(const fs::path& dir, storage::RunLogStore& to) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return Status::Ok();
+  FileRunLogs files(dir);
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() != ".log") continue;
+    std::string run = entry.path().stem().string();
+    DD_ASSIGN_OR_RETURN(had, to.ReadLog(run, 0, 0));
+    if (had.size == 0) {
+      DD_ASSIGN_OR_RETURN(slice, files.ReadLog(run, 0, SIZE_MAX));
+      DD_RETURN_IF_ERROR(to.AppendLog(run, 0, slice.data).status());
+    }
+    fs::remove(entry.path(), ec);
+  }
+  fs::remove(dir, ec);  // only when empty
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<LogWriter>> LogStore::OpenWriter(const std::string& run_id,
+                                                        std::vector<std::string> secrets) {
+  return std::make_unique<LogWriter>(*this, run_id, std::move(secrets));
+}
+
+Result<uint64_t> LogStore::AppendAt(const std::string& run_id, uint64_t offset,
+                                    std::string_view data) {
+  DD_ASSIGN_OR_RETURN(size, backend_.AppendLog(run_id, offset, data));
+  Changed(run_id);
+  return size;
+}
+
+Status LogStore::Append(const std::string& run_id, std::string_view data) {
+  return backend_.AppendLog(run_id, std::nullopt, data).status();
+}
+
+Result<LogStore::Slice> LogStore::Read(const std::string& run_id, uint64_t offset,
+                                       size_t max_bytes) const {
+  return backend_.ReadLog(run_id, offset, max_bytes);
 }
 
 uint64_t LogStore::Version(const std::string& run_id) {
@@ -129,9 +157,8 @@ void LogStore::WaitForChange(const std::string& run_id, uint64_t seen,
   });
 }
 
-LogWriter::LogWriter(LogStore& store, std::string run_id, UniqueFd fd,
-                     std::vector<std::string> secrets)
-    : store_(store), run_id_(std::move(run_id)), fd_(std::move(fd)) {
+LogWriter::LogWriter(LogStore& store, std::string run_id, std::vector<std::string> secrets)
+    : store_(store), run_id_(std::move(run_id)) {
   for (auto& s : secrets) {
     if (s.empty()) continue;
     longest_secret_ = std::max(longest_secret_, s.size());
@@ -201,12 +228,7 @@ void LogWriter::FlushLocked(bool all) {
 
 void LogWriter::Write(std::string_view text) {
   // A log that cannot be written must not fail the build; the bytes are lost.
-  while (!text.empty()) {
-    ssize_t n = ::write(fd_.get(), text.data(), text.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    text.remove_prefix(static_cast<size_t>(n));
-  }
+  (void)store_.Append(run_id_, text);
 }
 
 }  // namespace drydock::tasks::internal

@@ -1,5 +1,7 @@
-// Run logs: one append-only file per run under <data>/logs/<id>.log, kept
-// after the run, and a change signal so readers can follow a live log.
+// Run logs: appended to and read from a storage::RunLogStore (the
+// metadata store on a server, so every replica reads every log; files in
+// its state dir on a remote agent), with a change signal so readers in
+// this process follow a live log without polling.
 #pragma once
 
 #include <chrono>
@@ -9,35 +11,56 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "base/fd.h"
 #include "base/result.h"
+#include "storage/metadata_store.h"
 
 namespace drydock::tasks::internal {
 
 class LogWriter;
 
+// One append-only file per run, <dir>/<id>.log: a remote agent's own copy
+// of the logs it ships.
+class FileRunLogs final : public storage::RunLogStore {
+ public:
+  explicit FileRunLogs(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  Status Init();
+  Result<uint64_t> AppendLog(const std::string& run_id, std::optional<uint64_t> offset,
+                             std::string_view data) override;
+  Result<storage::LogSlice> ReadLog(const std::string& run_id, uint64_t offset,
+                                    size_t max_bytes) override;
+
+ private:
+  std::filesystem::path PathOf(const std::string& run_id) const;
+
+  std::filesystem::path dir_;
+  std::mutex append_mu_;  // one append at a time: each reads the size it appends after
+};
+
+// Moves the logs an older server kept as files in `dir` into `to` (unless
+// `to` already has that run's log) and removes them.
+Status ImportLogFiles(const std::filesystem::path& dir, storage::RunLogStore& to);
+
 class LogStore {
  public:
-  explicit LogStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
-  Status Init();
+  explicit LogStore(storage::RunLogStore& backend) : backend_(backend) {}
 
   // A writer appending to the run's log; every write wakes the readers.
   // `secrets` are replaced by "***" wherever they appear.
   Result<std::unique_ptr<LogWriter>> OpenWriter(const std::string& run_id,
                                                 std::vector<std::string> secrets);
 
-  struct Slice {
-    std::string data;
-    uint64_t size = 0;  // of the whole log when it was read
-  };
+  using Slice = storage::LogSlice;
   // Appends bytes a remote agent sent for `offset`: those already there are
   // skipped (a resent append is harmless), an offset past the end is
   // kConflict (a gap). Returns the log's new size.
   Result<uint64_t> AppendAt(const std::string& run_id, uint64_t offset, std::string_view data);
+  // Appends at the end (this process's writers).
+  Status Append(const std::string& run_id, std::string_view data);
   // Up to `max_bytes` from `offset`; a log not written yet is empty.
   Result<Slice> Read(const std::string& run_id, uint64_t offset, size_t max_bytes) const;
 
@@ -49,10 +72,7 @@ class LogStore {
                      std::chrono::steady_clock::time_point deadline);
 
  private:
-  std::filesystem::path PathOf(const std::string& run_id) const;
-
-  std::filesystem::path dir_;
-  std::mutex append_mu_;  // one AppendAt at a time: each reads the size it appends after
+  storage::RunLogStore& backend_;
   std::mutex mu_;
   std::condition_variable cv_;
   // Runs changed since the process started (a few bytes each; never
@@ -66,7 +86,7 @@ class LogStore {
 // Thread-safe: the builder logs from one thread per stage.
 class LogWriter {
  public:
-  LogWriter(LogStore& store, std::string run_id, UniqueFd fd, std::vector<std::string> secrets);
+  LogWriter(LogStore& store, std::string run_id, std::vector<std::string> secrets);
   ~LogWriter();
   LogWriter(const LogWriter&) = delete;
   LogWriter& operator=(const LogWriter&) = delete;
@@ -84,7 +104,6 @@ class LogWriter {
 
   LogStore& store_;
   std::string run_id_;
-  UniqueFd fd_;
   std::vector<std::string> secrets_;
   size_t longest_secret_ = 0;
   std::mutex mu_;

@@ -78,6 +78,10 @@ Status RunService::Impl::LoseAttempt(const storage::RunRow& row, const std::stri
 }
 
 void RunService::Impl::ExpireLeases() {
+  // One server reaps at a time (the agent name is unique per server), so
+  // a lost attempt is logged and requeued once however many servers run.
+  auto reaper = store.TakeLease("run-reaper", options.agent_name, NowMs(), 10'000);
+  if (!reaper.ok() || !*reaper) return;
   auto expired = store.ExpiredRunLeases(NowMs());
   if (!expired.ok()) return;  // the next tick tries again
   for (const auto& row : *expired) {
@@ -103,6 +107,8 @@ void RunService::Impl::ReaperLoop() {
     lock.lock();
     wake.wait_for(lock, kReapEvery, [&] { return stopping; });
   }
+  lock.unlock();
+  (void)store.DropLease("run-reaper", options.agent_name);
 }
 
 Result<std::optional<ClaimedRun>> RunService::Claim(const AgentInfo& agent) {

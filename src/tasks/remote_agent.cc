@@ -266,8 +266,9 @@ class HttpQueue final : public RunQueue {
 Status RunRemoteAgent(RemoteAgentOptions o, const std::atomic<bool>& stop) {
   if (o.build.concurrency < 1) o.build.concurrency = 1;
   if (o.build.build_state.empty()) o.build.build_state = o.build.data_dir / "build";
-  internal::LogStore logs(o.build.data_dir / "logs");
-  DD_RETURN_IF_ERROR(logs.Init());
+  internal::FileRunLogs files(o.build.data_dir / "logs");
+  DD_RETURN_IF_ERROR(files.Init());
+  internal::LogStore logs(files);
   HttpQueue queue(o, logs);
   DD_ASSIGN_OR_RETURN(registry, queue.Info());
   o.build.registry_host = registry.first;

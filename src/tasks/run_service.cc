@@ -36,7 +36,7 @@ Result<Run> Public(const storage::RunRow& row) {
 
 }  // namespace
 
-RunService::Impl::Impl(storage::MetadataStore& s, ServiceOptions o)
+RunService::Impl::Impl(storage::MetadataStore& s, storage::BlobStore& blobs, ServiceOptions o)
     : store(s),
       options([&] {
         if (o.build_state.empty()) o.build_state = o.data_dir / "build";
@@ -44,8 +44,8 @@ RunService::Impl::Impl(storage::MetadataStore& s, ServiceOptions o)
         if (o.max_attempts < 1) o.max_attempts = 1;
         return std::move(o);
       }()),
-      logs(options.data_dir / "logs"),
-      contexts(options.data_dir / "contexts", options.max_context_bytes) {}
+      logs(s),
+      contexts(blobs, s, options.data_dir / "contexts", options.max_context_bytes) {}
 
 storage::RunRow RunService::Impl::RowOf(const Run& run) const {
   storage::RunRow row = internal::ToRow(run);
@@ -69,20 +69,24 @@ Status RunService::Impl::Recover() {
     if (row.agent == options.agent_name || row.agent.empty())
       DD_RETURN_IF_ERROR(LoseAttempt(row, "the server restarted while it was building"));
   }
-  DD_ASSIGN_OR_RETURN(
-      live, store.RunsWithStatus(
-                Names({RunStatus::kQueued, RunStatus::kStarted, RunStatus::kRunning}), -1));
-  std::set<std::string> uploads;
-  for (const auto& row : live) {
-    if (auto run = internal::FromRow(row); run.ok()) uploads.insert(UploadOf(*run));
-  }
-  contexts.RemoveClaimedExcept(uploads);
-  contexts.RemoveExpired(kContextTtl);
+  RemoveUnusedContexts();
   return Status::Ok();
 }
 
-RunService::RunService(storage::MetadataStore& store, ServiceOptions options)
-    : impl_(std::make_unique<Impl>(store, std::move(options))) {}
+void RunService::Impl::RemoveUnusedContexts() {
+  auto live = store.RunsWithStatus(
+      Names({RunStatus::kQueued, RunStatus::kStarted, RunStatus::kRunning}), -1);
+  if (!live.ok()) return;  // the next upload or start tries again
+  std::set<std::string> uploads;
+  for (const auto& row : *live) {
+    if (auto run = internal::FromRow(row); run.ok()) uploads.insert(UploadOf(*run));
+  }
+  contexts.RemoveUnused(uploads, kContextTtl);
+}
+
+RunService::RunService(storage::MetadataStore& store, storage::BlobStore& blobs,
+                       ServiceOptions options)
+    : impl_(std::make_unique<Impl>(store, blobs, std::move(options))) {}
 
 RunService::~RunService() {
   impl_->agent.reset();  // hands its runs back to the queue
@@ -101,7 +105,7 @@ Status RunService::Start() {
     impl_->started = true;
   }
   // Not under the lock: recovery requeues runs, which signals waiters.
-  DD_RETURN_IF_ERROR(impl_->logs.Init());
+  DD_RETURN_IF_ERROR(internal::ImportLogFiles(impl_->options.data_dir / "logs", impl_->store));
   DD_RETURN_IF_ERROR(impl_->contexts.Init());
   DD_RETURN_IF_ERROR(impl_->Recover());
   if (impl_->options.concurrency > 0) {
@@ -116,6 +120,8 @@ Status RunService::Start() {
   impl_->reaper = std::thread([this] { impl_->ReaperLoop(); });
   return Status::Ok();
 }
+
+void RunService::Wake() { impl_->SignalQueued(); }
 
 void RunService::OnFinished(std::function<void(const Run&)> hook) {
   impl_->on_finished = std::move(hook);
@@ -219,7 +225,7 @@ Result<LogChunk> RunService::ReadLog(const std::string& id, uint64_t offset, siz
 Result<std::string> RunService::StoreContext(
     const std::function<Result<size_t>(char*, size_t)>& read) {
   DD_RETURN_IF_ERROR(impl_->contexts.Init());
-  impl_->contexts.RemoveExpired(kContextTtl);
+  impl_->RemoveUnusedContexts();
   return impl_->contexts.Store(read);
 }
 

@@ -23,7 +23,7 @@
 namespace drydock::tasks {
 
 struct RunService::Impl {
-  Impl(storage::MetadataStore& s, ServiceOptions o);
+  Impl(storage::MetadataStore& s, storage::BlobStore& blobs, ServiceOptions o);
 
   // run_service.cc
   Status Recover();
@@ -45,6 +45,8 @@ struct RunService::Impl {
   // cancel was asked for.
   Status LoseAttempt(const storage::RunRow& row, const std::string& why);
   void ExpireLeases();
+  // Removes expired uploads and those of runs that ended (any server's).
+  void RemoveUnusedContexts();
   void SignalQueued();
 
   // queue.cc: every second, ExpireLeases until the service stops.

@@ -18,6 +18,7 @@
 #include "base/result.h"
 #include "remote/client.h"
 #include "runtime/runtime.h"
+#include "storage/blob_store.h"
 #include "storage/metadata_store.h"
 
 namespace drydock::tasks {
@@ -246,7 +247,8 @@ class RunQueue {
 
 class RunService final : public RunQueue {
  public:
-  RunService(storage::MetadataStore& store, ServiceOptions options);
+  // Uploaded build contexts are kept in `blobs`, runs and logs in `store`.
+  RunService(storage::MetadataStore& store, storage::BlobStore& blobs, ServiceOptions options);
   ~RunService();  // cancels running runs, joins the workers
   RunService(const RunService&) = delete;
   RunService& operator=(const RunService&) = delete;
@@ -255,6 +257,8 @@ class RunService final : public RunQueue {
   // (or ended, after their last attempt). Then starts the embedded agent's
   // workers, which take queued runs, and the lease watchdog.
   Status Start();
+  // Another server queued a run: wakes idle workers and waiting agents.
+  void Wake();
   // Called (before Start) with every run a worker executed, once it is
   // final and stored (secrets scrubbed): how the dependency index learns
   // what each task's last build used.

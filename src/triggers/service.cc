@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "base/random.h"
 #include "triggers/triggers.h"
 
 namespace drydock::triggers {
@@ -15,7 +16,10 @@ using json = nlohmann::json;
 
 Service::Service(storage::MetadataStore& store, tasks::TaskService& tasks, tasks::RunService& runs,
                  Options options)
-    : store_(store), tasks_(tasks), runs_(runs), options_(std::move(options)) {}
+    : store_(store), tasks_(tasks), runs_(runs), options_([&] {
+        if (options.server_id.empty()) options.server_id = RandomHex(8);
+        return std::move(options);
+      }()) {}
 
 Service::~Service() {
   pushes_.reset();
@@ -30,7 +34,8 @@ Service::~Service() {
 void Service::Start(events::Bus& bus) {
   pushes_ = std::make_unique<events::LogFollower>(
       store_, "base-image-trigger",
-      [this](const events::ManifestEvent& e) { return HandlePush(e); });
+      [this](const events::ManifestEvent& e) { return HandlePush(e); }, std::chrono::seconds(1),
+      options_.server_id);
   bus.Subscribe([this] {
     if (pushes_) pushes_->Wake();
   });
@@ -67,13 +72,23 @@ void Service::PollLoop() {
   // each second would only find nothing to do.
   auto period =
       std::clamp(options_.min_poll_interval, std::chrono::seconds(1), std::chrono::seconds(10));
+  // One server polls at a time (a lease in the store), so N replicas do
+  // not poll every remote N times or queue a base-image update twice.
+  auto ttl = std::max<int64_t>(30'000, 3 * std::chrono::milliseconds(period).count());
   std::unique_lock lock(mu_);
   while (!wake_.wait_for(lock, period, [this] { return stop_; })) {
     lock.unlock();
-    PollSources(SystemClock::now());
-    PollBaseImages(SystemClock::now());
+    SystemClock::time_point now = SystemClock::now();
+    int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    auto held = store_.TakeLease("trigger-polls", options_.server_id, now_ms, ttl);
+    if (held.ok() && *held) {
+      PollSources(now);
+      PollBaseImages(now);
+    }
     lock.lock();
   }
+  (void)store_.DropLease("trigger-polls", options_.server_id);
 }
 
 bool Service::IsOwn(const std::string& registry) const {

@@ -42,6 +42,9 @@ struct Options {
   std::vector<std::string> insecure_registries;
   // Polling git remotes on loopback, link-local or private addresses.
   bool allow_private_fetches = false;
+  // This server's name in the leases that keep one server at a time
+  // following the event log and polling ("" for a random one).
+  std::string server_id;
   // Timers read the time here (tests move it); default: the system clock.
   std::function<SystemClock::time_point()> clock;
   // Tests only (DRYDOCK_TEST_TRIGGER_DELAY_MS): a pause between reading a

@@ -102,7 +102,9 @@ log "$STAGED staging file(s) under uploads/ after the kill"
 log "debris a crash can leave while the server is down"
 ORPHAN="$DATA/uploads/0badf00d-0000-4000-8000-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 head -c 1234 /dev/urandom >"$ORPHAN"
-ok "staging file without a session: ${ORPHAN##*/}"
+# Untouched for a while: a young one could be another server's monolithic upload.
+touch -d '2 hours ago' "$ORPHAN"
+ok "staging file without a session, untouched for 2 hours: ${ORPHAN##*/}"
 LOST_ID=${LOST_LOC##*/}
 [ -f "$DATA/uploads/$LOST_ID" ] || fail "staging file of session $LOST_ID not found under $DATA/uploads"
 rm -f "$DATA/uploads/$LOST_ID"

@@ -1,6 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <ctime>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <set>
@@ -8,16 +14,28 @@
 
 #include "storage/metadata_store.h"
 #include "test_dir.h"
+#include "test_postgres.h"
 
 namespace drydock::storage {
 namespace {
 
 oci::Digest D(const std::string& s) { return oci::Digest::Of(s); }
 
-class MetadataStoreTest : public ::testing::Test {
+// Each test runs against a fresh store of each backend: SQLite in a temp
+// dir, and a new database on a real PostgreSQL (scripts/pg/start-pg.sh).
+class MetadataStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    auto s = OpenSqliteMetadataStore((dir_.path() / "meta.db").string());
+    if (GetParam() == "postgres") {
+      auto& pg = testing::LocalPostgres::Get();
+      DD_SKIP_UNLESS(pg.ok(), pg.why());
+      std::string url = pg.NewDatabase();
+      open_ = [url] { return OpenPostgresMetadataStore(url); };
+    } else {
+      std::string path = (dir_.path() / "meta.db").string();
+      open_ = [path] { return OpenSqliteMetadataStore(path); };
+    }
+    auto s = open_();
     ASSERT_TRUE(s.ok()) << s.status().message();
     store_ = std::move(*s);
   }
@@ -42,10 +60,21 @@ class MetadataStoreTest : public ::testing::Test {
     });
   }
   TempDir dir_ = testing::MakeTestDir();
+  std::function<Result<std::unique_ptr<MetadataStore>>()> open_;  // another server's view
   std::unique_ptr<MetadataStore> store_;
 };
 
-TEST_F(MetadataStoreTest, ManifestNeedsItsBlobsLinkedInTheSameRepository) {
+// One suite per interface, each run on every backend.
+class RegistryMetadataTest : public MetadataStoreTest {};
+class AccountStoreTest : public MetadataStoreTest {};
+class EventLogTest : public MetadataStoreTest {};
+class RunStoreTest : public MetadataStoreTest {};
+class RunQueueStoreTest : public MetadataStoreTest {};
+class TaskStoreTest : public MetadataStoreTest {};
+class RunLogStoreTest : public MetadataStoreTest {};
+class LeaseStoreTest : public MetadataStoreTest {};
+
+TEST_P(RegistryMetadataTest, ManifestNeedsItsBlobsLinkedInTheSameRepository) {
   auto put = Manifest("a", "m1", {D("layer")}, "v1");
   auto r = store_->PutManifest(put);
   ASSERT_FALSE(r.ok());
@@ -67,7 +96,7 @@ TEST_F(MetadataStoreTest, ManifestNeedsItsBlobsLinkedInTheSameRepository) {
 
 // Of two servers taking a chunk of the same upload from the same
 // checkpoint, only one moves it on.
-TEST_F(MetadataStoreTest, AnUploadAdvancesOnlyFromWhereItIs) {
+TEST_P(RegistryMetadataTest, AnUploadAdvancesOnlyFromWhereItIs) {
   ASSERT_TRUE(store_->CreateUpload(UploadRecord{"u1", "repo", 100, "0-aa"}).ok());
   auto first = store_->AdvanceUpload("u1", "0-aa", "5-bb");
   ASSERT_TRUE(first.ok());
@@ -86,7 +115,7 @@ TEST_F(MetadataStoreTest, AnUploadAdvancesOnlyFromWhereItIs) {
   EXPECT_EQ((*all)[0].checkpoint, "5-bb");
 }
 
-TEST_F(MetadataStoreTest, TagMovesReportPreviousDigest) {
+TEST_P(RegistryMetadataTest, TagMovesReportPreviousDigest) {
   ASSERT_TRUE(store_->PutManifest(Manifest("a", "m1", {}, "latest")).ok());
   auto change = store_->PutManifest(Manifest("a", "m2", {}, "latest"));
   ASSERT_TRUE(change.ok());
@@ -95,7 +124,7 @@ TEST_F(MetadataStoreTest, TagMovesReportPreviousDigest) {
   EXPECT_EQ(*store_->ResolveTag("a", "latest"), D("m2"));
 }
 
-TEST_F(MetadataStoreTest, DeleteManifestRemovesItsTags) {
+TEST_P(RegistryMetadataTest, DeleteManifestRemovesItsTags) {
   ASSERT_TRUE(store_->PutManifest(Manifest("a", "m1", {}, "t1")).ok());
   ASSERT_TRUE(store_->PutManifest(Manifest("a", "m1", {}, "t2")).ok());
   ASSERT_TRUE(store_->PutManifest(Manifest("a", "m2", {}, "t3")).ok());
@@ -108,7 +137,7 @@ TEST_F(MetadataStoreTest, DeleteManifestRemovesItsTags) {
   EXPECT_EQ(store_->DeleteManifest("a", D("m1"), "bob").status().code(), Code::kNotFound);
 }
 
-TEST_F(MetadataStoreTest, RepositoriesWithManifestsLeaveEmptiedOnesOut) {
+TEST_P(RegistryMetadataTest, RepositoriesWithManifestsLeaveEmptiedOnesOut) {
   ASSERT_TRUE(store_->LinkBlob("a-blobs-only", D("layer"), 5).ok());
   ASSERT_TRUE(store_->PutManifest(Manifest("b", "m1", {}, "v1")).ok());
   ASSERT_TRUE(store_->PutManifest(Manifest("c", "m2", {})).ok());  // untagged still counts
@@ -134,7 +163,7 @@ TEST_F(MetadataStoreTest, RepositoriesWithManifestsLeaveEmptiedOnesOut) {
   }
 }
 
-TEST_F(MetadataStoreTest, TagsAreSortedAndPaged) {
+TEST_P(RegistryMetadataTest, TagsAreSortedAndPaged) {
   for (const char* t : {"b", "a", "d", "c"})
     ASSERT_TRUE(store_->PutManifest(Manifest("r", "m", {}, t)).ok());
   EXPECT_EQ(*store_->ListTags("r", Page{"", 2}), (std::vector<std::string>{"a", "b"}));
@@ -142,7 +171,7 @@ TEST_F(MetadataStoreTest, TagsAreSortedAndPaged) {
   EXPECT_EQ(*store_->ListTags("r", Page{"bb", -1}), (std::vector<std::string>{"c", "d"}));
 }
 
-TEST_F(MetadataStoreTest, ReferrersFoundEvenWhenPushedBeforeSubject) {
+TEST_P(RegistryMetadataTest, ReferrersFoundEvenWhenPushedBeforeSubject) {
   auto ref = Manifest("r", "sig", {});
   ref.record.subject = D("subject");
   ref.record.artifact_type = "application/x-sig";
@@ -156,7 +185,7 @@ TEST_F(MetadataStoreTest, ReferrersFoundEvenWhenPushedBeforeSubject) {
   EXPECT_TRUE(store_->ListReferrers("other", D("subject"))->empty());
 }
 
-TEST_F(MetadataStoreTest, IndexNeedsChildManifests) {
+TEST_P(RegistryMetadataTest, IndexNeedsChildManifests) {
   auto index = Manifest("r", "index", {});
   index.manifests = {D("child")};
   EXPECT_EQ(store_->PutManifest(index).status().code(), Code::kNotFound);
@@ -166,7 +195,7 @@ TEST_F(MetadataStoreTest, IndexNeedsChildManifests) {
   EXPECT_FALSE(*store_->DeleteManifestIfUnreferenced("r", D("child")));
 }
 
-TEST_F(MetadataStoreTest, ConcurrentWritersAllLand) {
+TEST_P(RegistryMetadataTest, ConcurrentWritersAllLand) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
@@ -180,7 +209,43 @@ TEST_F(MetadataStoreTest, ConcurrentWritersAllLand) {
   EXPECT_EQ(store_->ListTags("c", Page{})->size(), 100u);
 }
 
-TEST_F(MetadataStoreTest, UsersGrantsSettingsEvents) {
+// GC's claim on a blob it deletes and a push linking it exclude each other:
+// a linked blob is not claimed, a claimed one is not linked (kUnavailable)
+// until the claim ends or goes stale.
+TEST_P(RegistryMetadataTest, BlobDeleteClaimsAndLinksExcludeEachOther) {
+  int64_t now = ::time(nullptr);
+  ASSERT_TRUE(store_->LinkBlob("a", D("b1"), 1).ok());
+  EXPECT_FALSE(*store_->BeginBlobDelete(D("b1"), now));
+  ASSERT_TRUE(store_->UnlinkBlob("a", D("b1")).ok());
+  ASSERT_TRUE(*store_->BeginBlobDelete(D("b1"), now));
+  auto refused = store_->LinkBlob("b", D("b1"), 1);
+  EXPECT_EQ(refused.code(), Code::kUnavailable);
+  EXPECT_NE(refused.message().find("being deleted by garbage collection"), std::string::npos);
+  EXPECT_FALSE(*store_->AnyLink(D("b1")));
+  ASSERT_TRUE(store_->EndBlobDelete(D("b1")).ok());
+  EXPECT_TRUE(store_->LinkBlob("b", D("b1"), 1).ok());
+  // A claim left by a GC that died goes stale.
+  ASSERT_TRUE(*store_->BeginBlobDelete(D("b2"), now - kBlobDeleteClaimSeconds - 1));
+  EXPECT_TRUE(store_->LinkBlob("a", D("b2"), 1).ok());
+}
+
+TEST_P(RegistryMetadataTest, ConcurrentClaimAndLinkNeverBothWin) {
+  int64_t now = ::time(nullptr);
+  for (int i = 0; i < 40; ++i) {
+    oci::Digest d = D("race" + std::to_string(i));
+    Status linked;
+    Result<bool> claimed = false;
+    std::thread push([&] { linked = store_->LinkBlob("r", d, 1); });
+    std::thread gc([&] { claimed = store_->BeginBlobDelete(d, now); });
+    push.join();
+    gc.join();
+    ASSERT_TRUE(claimed.ok()) << claimed.status().message();
+    EXPECT_FALSE(linked.ok() && *claimed) << "blob " << i << " both linked and claimed";
+    EXPECT_TRUE(linked.ok() || linked.code() == Code::kUnavailable) << linked.message();
+  }
+}
+
+TEST_P(AccountStoreTest, UsersGrantsSettingsEvents) {
   ASSERT_TRUE(store_->PutUser(User{"bob", "hash", false}).ok());
   ASSERT_TRUE(store_->SetGrants("bob", {Grant{"team/*", "pull"}}).ok());
   EXPECT_EQ(store_->GetGrants("bob")->at(0).prefix, "team/*");
@@ -191,7 +256,7 @@ TEST_F(MetadataStoreTest, UsersGrantsSettingsEvents) {
 
 // The outbox: each registry change writes its events in its own
 // transaction, so a change and its event exist together or not at all.
-TEST_F(MetadataStoreTest, ChangesWriteTheirEventsWithThem) {
+TEST_P(EventLogTest, ChangesWriteTheirEventsWithThem) {
   auto put = Manifest("r", "m1", {}, "t1");
   put.actor = "alice";
   ASSERT_TRUE(store_->PutManifest(put).ok());
@@ -217,7 +282,7 @@ TEST_F(MetadataStoreTest, ChangesWriteTheirEventsWithThem) {
   EXPECT_EQ(later->at(0).id, events->at(3).id);
 }
 
-TEST_F(MetadataStoreTest, CursorsStartAtTheEndAndNeverMoveBack) {
+TEST_P(EventLogTest, CursorsStartAtTheEndAndNeverMoveBack) {
   ASSERT_TRUE(store_->PutManifest(Manifest("r", "m1", {}, "t1")).ok());
   ASSERT_TRUE(store_->PutManifest(Manifest("r", "m2", {}, "t2")).ok());
   auto first = store_->InitCursor("trigger");
@@ -233,7 +298,7 @@ TEST_F(MetadataStoreTest, CursorsStartAtTheEndAndNeverMoveBack) {
   EXPECT_EQ(*store_->InitCursor("other"), next->at(0).id);  // each its own
 }
 
-TEST_F(MetadataStoreTest, PruningKeepsTheNewestEventsAndNeverReusesIds) {
+TEST_P(EventLogTest, PruningKeepsTheNewestEventsAndNeverReusesIds) {
   for (int i = 0; i < 5; ++i)
     ASSERT_TRUE(store_->PutManifest(Manifest("r", "m" + std::to_string(i), {}, "t")).ok());
   int64_t last = store_->EventsAfter(0, 10)->back().id;
@@ -247,7 +312,7 @@ TEST_F(MetadataStoreTest, PruningKeepsTheNewestEventsAndNeverReusesIds) {
   EXPECT_GT(store_->EventsAfter(0, 10)->back().id, last);
 }
 
-TEST_F(MetadataStoreTest, UsersDisableDeleteAndApiTokens) {
+TEST_P(AccountStoreTest, UsersDisableDeleteAndApiTokens) {
   ASSERT_TRUE(store_->PutUser(User{"bob", "hash", false, true, 42}).ok());
   auto bob = store_->GetUser("bob");
   ASSERT_TRUE(bob.ok());
@@ -332,7 +397,7 @@ RunRow QueuedFor(const std::string& pool, const std::string& platform) {
 
 // The oldest queued run an agent can take: its pool, one of its platforms
 // (or any, when it names none). Each is handed out once.
-TEST_F(MetadataStoreTest, ClaimTakesTheOldestRunTheAgentMatches) {
+TEST_P(RunQueueStoreTest, ClaimTakesTheOldestRunTheAgentMatches) {
   ASSERT_TRUE(Create(QueuedFor("", "linux/amd64")).ok());
   ASSERT_TRUE(Create(QueuedFor("gpu", "linux/amd64")).ok());
   ASSERT_TRUE(Create(QueuedFor("", "linux/arm64")).ok());
@@ -357,7 +422,7 @@ TEST_F(MetadataStoreTest, ClaimTakesTheOldestRunTheAgentMatches) {
 
 // A lease is renewed by its attempt only; a lost attempt is fenced out
 // once the run is requeued, and the retry waits out its backoff.
-TEST_F(MetadataStoreTest, LeasesExpireAndOnlyTheCurrentAttemptMayReport) {
+TEST_P(RunQueueStoreTest, LeasesExpireAndOnlyTheCurrentAttemptMayReport) {
   ASSERT_TRUE(Create(NewRun("Queued")).ok());
   RunClaimFilter a{"a1", "", {}};
   RunRow held = **store_->ClaimRun(a, 1000, 5000);
@@ -407,7 +472,7 @@ TEST_F(MetadataStoreTest, LeasesExpireAndOnlyTheCurrentAttemptMayReport) {
                                                 "Succeeded"}));
 }
 
-TEST_F(MetadataStoreTest, CancelRequestsReachTheHolderOnly) {
+TEST_P(RunQueueStoreTest, CancelRequestsReachTheHolderOnly) {
   ASSERT_TRUE(Create(NewRun("Queued")).ok());
   EXPECT_FALSE(*store_->RequestRunCancel("r1"));  // queued: canceled directly instead
   ASSERT_TRUE(store_->ClaimRun({"a1", "", {}}, 1000, 5000)->has_value());
@@ -418,7 +483,7 @@ TEST_F(MetadataStoreTest, CancelRequestsReachTheHolderOnly) {
   EXPECT_FALSE(*store_->RequestRunCancel("r9"));
 }
 
-TEST_F(MetadataStoreTest, AgentsAreRecordedWhenTheyCallIn) {
+TEST_P(RunQueueStoreTest, AgentsAreRecordedWhenTheyCallIn) {
   ASSERT_TRUE(store_->TouchAgent({"b", "gpu", "linux/amd64", "1.0", 2000}).ok());
   ASSERT_TRUE(store_->TouchAgent({"a", "", "", "1.0", 1000}).ok());
   ASSERT_TRUE(store_->TouchAgent({"b", "gpu", "linux/amd64,linux/arm64", "1.1", 1500}).ok());
@@ -434,7 +499,7 @@ TEST_F(MetadataStoreTest, AgentsAreRecordedWhenTheyCallIn) {
   EXPECT_EQ(store_->ListAgents()->size(), 1u);
 }
 
-TEST_F(MetadataStoreTest, ConcurrentClaimsHandEachRunOutOnce) {
+TEST_P(RunQueueStoreTest, ConcurrentClaimsHandEachRunOutOnce) {
   for (int i = 0; i < 40; ++i) ASSERT_TRUE(Create(NewRun("Queued")).ok());
   std::mutex mu;
   std::vector<std::string> claimed;
@@ -456,7 +521,7 @@ TEST_F(MetadataStoreTest, ConcurrentClaimsHandEachRunOutOnce) {
   EXPECT_EQ(std::set<std::string>(claimed.begin(), claimed.end()).size(), 40u);
 }
 
-TEST_F(MetadataStoreTest, RunsGetIncreasingSeqsAndRoundTrip) {
+TEST_P(RunStoreTest, RunsGetIncreasingSeqsAndRoundTrip) {
   auto first = Create(NewRun("Queued"));
   ASSERT_TRUE(first.ok()) << first.status().message();
   auto second = Create(NewRun("Queued"));
@@ -492,7 +557,7 @@ TEST_F(MetadataStoreTest, RunsGetIncreasingSeqsAndRoundTrip) {
   EXPECT_EQ(store_->UpdateRun(done, {}).status().code(), Code::kNotFound);
 }
 
-TEST_F(MetadataStoreTest, OneRunPerCause) {
+TEST_P(RunStoreTest, OneRunPerCause) {
   RunRow row = NewRun("Queued");
   row.cause = "base-image:app:event:7";
   auto first = Create(row);
@@ -513,7 +578,7 @@ TEST_F(MetadataStoreTest, OneRunPerCause) {
 
 // A run's status changes are events, written with the change; an update
 // that keeps the status, or is refused by its condition, writes none.
-TEST_F(MetadataStoreTest, RunStatusChangesAreEvents) {
+TEST_P(RunStoreTest, RunStatusChangesAreEvents) {
   ASSERT_TRUE(Create(NewRun("Queued")).ok());
   RunRow r = *store_->GetRun("r1");
   r.status = "Running";
@@ -532,7 +597,7 @@ TEST_F(MetadataStoreTest, RunStatusChangesAreEvents) {
             (std::vector<std::string>{"run r1 Queued", "run r1 Running", "run r1 Succeeded"}));
 }
 
-TEST_F(MetadataStoreTest, RunUpdateWithStatusConditionIsACompareAndSet) {
+TEST_P(RunStoreTest, RunUpdateWithStatusConditionIsACompareAndSet) {
   ASSERT_TRUE(Create(NewRun("Queued")).ok());
   RunRow claimed = *store_->GetRun("r1");
   claimed.status = "Started";
@@ -545,7 +610,7 @@ TEST_F(MetadataStoreTest, RunUpdateWithStatusConditionIsACompareAndSet) {
   EXPECT_EQ(store_->GetRun("r1")->status, "Canceled");
 }
 
-TEST_F(MetadataStoreTest, ConcurrentRunCreationNeverRepeatsASeq) {
+TEST_P(RunStoreTest, ConcurrentRunCreationNeverRepeatsASeq) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
@@ -564,7 +629,7 @@ TEST_F(MetadataStoreTest, ConcurrentRunCreationNeverRepeatsASeq) {
   EXPECT_EQ(runs->front().seq, 80);  // newest first
 }
 
-TEST_F(MetadataStoreTest, ListRunsFilters) {
+TEST_P(RunStoreTest, ListRunsFilters) {
   ASSERT_TRUE(Create(NewRun("Succeeded", "", "\nteam/app:v1\n")).ok());
   ASSERT_TRUE(Create(NewRun("Failed", "nightly", "\nteam/app:v2\n")).ok());
   ASSERT_TRUE(Create(NewRun("Succeeded", "nightly", "\nteam/db:v1\n")).ok());
@@ -584,7 +649,7 @@ TEST_F(MetadataStoreTest, ListRunsFilters) {
   EXPECT_EQ(ids(RunQuery{15, "Failed", "nightly", "team/db"}), std::vector<std::string>{});
 }
 
-TEST_F(MetadataStoreTest, RunsWithStatusAreOldestFirst) {
+TEST_P(RunStoreTest, RunsWithStatusAreOldestFirst) {
   for (const char* s : {"Running", "Queued", "Succeeded", "Started", "Queued"})
     ASSERT_TRUE(Create(NewRun(s)).ok());
   auto active = store_->RunsWithStatus({"Started", "Running"}, -1);
@@ -598,7 +663,7 @@ TEST_F(MetadataStoreTest, RunsWithStatusAreOldestFirst) {
   EXPECT_TRUE(store_->RunsWithStatus({"Timeout"}, -1)->empty());
 }
 
-TEST_F(MetadataStoreTest, TasksKeepDefinitionAndStateApart) {
+TEST_P(TaskStoreTest, TasksKeepDefinitionAndStateApart) {
   ASSERT_TRUE(store_->CreateTask({"app", R"({"v":1})", "", 10, 10}).ok());
   EXPECT_EQ(store_->CreateTask({"app", "{}", "", 11, 11}).code(), Code::kConflict);
   ASSERT_TRUE(store_->SetTaskState("app", R"({"seen":"abc"})").ok());
@@ -620,7 +685,7 @@ TEST_F(MetadataStoreTest, TasksKeepDefinitionAndStateApart) {
   EXPECT_EQ((*all)[1].state_json, "{}");
 }
 
-TEST_F(MetadataStoreTest, DependencyIndexIsReplacedPerTaskAndDroppedWithIt) {
+TEST_P(TaskStoreTest, DependencyIndexIsReplacedPerTaskAndDroppedWithIt) {
   ASSERT_TRUE(store_->CreateTask({"a", "{}", "", 1, 1}).ok());
   ASSERT_TRUE(store_->CreateTask({"b", "{}", "", 1, 1}).ok());
   ASSERT_TRUE(store_
@@ -645,6 +710,225 @@ TEST_F(MetadataStoreTest, DependencyIndexIsReplacedPerTaskAndDroppedWithIt) {
   EXPECT_TRUE(store_->Dependencies("a")->empty());
   EXPECT_EQ(store_->DeleteTask("a").code(), Code::kNotFound);
 }
+
+// A log read back whole and in slices; an agent's resent append is
+// skipped, a gap refused, appends without an offset go at the end.
+TEST_P(RunLogStoreTest, AppendsAtOffsetsAndReadsSlices) {
+  EXPECT_EQ(store_->ReadLog("r1", 0, 100)->size, 0u);  // not written yet: empty
+  ASSERT_EQ(*store_->AppendLog("r1", std::nullopt, "hello "), 6u);
+  ASSERT_EQ(*store_->AppendLog("r1", 6, "world\n"), 12u);
+  EXPECT_EQ(*store_->AppendLog("r1", 6, "world\n"), 12u);     // resent: nothing added
+  EXPECT_EQ(*store_->AppendLog("r1", 9, "ld\nmore\n"), 17u);  // partly resent
+  auto gap = store_->AppendLog("r1", 30, "x");
+  EXPECT_EQ(gap.status().code(), Code::kConflict);
+  EXPECT_NE(gap.status().message().find("would leave a gap"), std::string::npos);
+  EXPECT_EQ(*store_->AppendLog("r1", std::nullopt, std::string("bin\0ary\xff", 8)), 25u);
+  auto all = store_->ReadLog("r1", 0, 1000);
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  EXPECT_EQ(all->data, std::string("hello world\nmore\nbin\0ary\xff", 25));
+  EXPECT_EQ(all->size, 25u);
+  auto middle = store_->ReadLog("r1", 3, 10);
+  EXPECT_EQ(middle->data, "lo world\nm");
+  EXPECT_EQ(middle->size, 25u);
+  EXPECT_EQ(store_->ReadLog("r1", 25, 10)->data, "");
+  EXPECT_EQ(store_->ReadLog("r2", 0, 10)->size, 0u);  // each run its own
+}
+
+// Two servers appending to one log at once (an agent's shipping and a
+// server's final line): every byte lands once, none overwritten.
+TEST_P(RunLogStoreTest, ConcurrentAppendsAllLand) {
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        auto r = store_->AppendLog("r", std::nullopt, std::string(1, static_cast<char>('a' + t)));
+        EXPECT_TRUE(r.ok()) << r.status().message();
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  auto all = store_->ReadLog("r", 0, 1000);
+  ASSERT_EQ(all->size, 100u);
+  for (char c : std::string("abcd"))
+    EXPECT_EQ(std::count(all->data.begin(), all->data.end(), c), 25);
+}
+
+// One holder at a time; the holder renews; an expired lease goes to the
+// next taker; dropping frees it at once.
+TEST_P(LeaseStoreTest, OneHolderAtATime) {
+  EXPECT_TRUE(*store_->TakeLease("gc", "a", 1000, 500));
+  EXPECT_FALSE(*store_->TakeLease("gc", "b", 1200, 500));
+  EXPECT_TRUE(*store_->TakeLease("gc", "a", 1400, 500));  // renewed to 1900
+  EXPECT_FALSE(*store_->TakeLease("gc", "b", 1800, 500));
+  EXPECT_TRUE(*store_->TakeLease("other", "b", 1800, 500));  // each lease its own
+  EXPECT_TRUE(*store_->TakeLease("gc", "b", 1901, 500));     // a's expired
+  EXPECT_FALSE(*store_->TakeLease("gc", "a", 1950, 500));
+  ASSERT_TRUE(store_->DropLease("gc", "a").ok());  // not a's: nothing happens
+  EXPECT_FALSE(*store_->TakeLease("gc", "a", 1960, 500));
+  ASSERT_TRUE(store_->DropLease("gc", "b").ok());
+  EXPECT_TRUE(*store_->TakeLease("gc", "a", 1970, 500));
+}
+
+TEST_P(LeaseStoreTest, ConcurrentTakersGetItOnce) {
+  std::atomic<int> won = 0;
+  std::vector<std::thread> takers;
+  for (int t = 0; t < 8; ++t) {
+    takers.emplace_back([&, t] {
+      auto r = store_->TakeLease("gc", "h" + std::to_string(t), 1000, 60000);
+      EXPECT_TRUE(r.ok()) << r.status().message();
+      if (r.ok() && *r) ++won;
+    });
+  }
+  for (auto& t : takers) t.join();
+  EXPECT_EQ(won, 1);
+}
+
+// Event ids are handed out before the transactions holding them commit: a
+// consumer that read past id N must never later find a smaller id it
+// skipped. Four writers push while a consumer follows with a cursor; it
+// must see every event, in increasing order.
+TEST_P(EventLogTest, AConsumerFollowingConcurrentWritersMissesNothing) {
+  std::atomic<bool> done = false;
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        std::string tag = "t" + std::to_string(t) + "-" + std::to_string(i);
+        EXPECT_TRUE(store_->PutManifest(Manifest("c", tag, {}, tag)).ok());
+      }
+    });
+  }
+  std::set<std::string> seen;
+  int64_t cursor = 0;
+  auto follow = [&] {
+    auto events = store_->EventsAfter(cursor, 7);
+    ASSERT_TRUE(events.ok()) << events.status().message();
+    for (const auto& e : *events) {
+      EXPECT_GT(e.id, cursor);
+      cursor = e.id;
+      seen.insert(e.tag);
+    }
+  };
+  std::thread reader([&] {
+    while (!done) follow();
+  });
+  for (auto& w : writers) w.join();
+  done = true;
+  reader.join();
+  follow();
+  follow();
+  EXPECT_EQ(seen.size(), 100u);
+}
+
+// Two servers starting together against an empty database: the schema is
+// created once and both open; a schema newer than this build is refused.
+TEST(PostgresMetadataStore, MigratesOnceAndRefusesNewerSchemas) {
+  auto& pg = testing::LocalPostgres::Get();
+  DD_SKIP_UNLESS(pg.ok(), pg.why());
+  std::string url = pg.NewDatabase();
+  std::vector<Status> opened(3);
+  std::vector<std::thread> servers;
+  for (auto& s : opened) servers.emplace_back([&] { s = OpenPostgresMetadataStore(url).status(); });
+  for (auto& t : servers) t.join();
+  for (const auto& s : opened) EXPECT_TRUE(s.ok()) << s.message();
+  {
+    auto s = OpenPostgresMetadataStore(url);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    ASSERT_TRUE((*s)->PutUser(User{"kept", "h", true}).ok());
+  }
+  auto again = OpenPostgresMetadataStore(url);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE((*again)->GetUser("kept")->admin);
+  testing::Sh("psql '" + url + "' -qc 'UPDATE drydock_schema SET version=99'");
+  auto newer = OpenPostgresMetadataStore(url);
+  ASSERT_FALSE(newer.ok());
+  EXPECT_NE(newer.status().message().find("version 99, newer than this drydock understands"),
+            std::string::npos)
+      << newer.status().message();
+}
+
+// A database restart (here: an immediate stop, as a crash) breaks every
+// pooled connection; the store's next requests succeed on new connections
+// without a restart of the server holding it.
+TEST(PostgresMetadataStore, RecoversFromADatabaseRestartByItself) {
+  auto& pg = testing::LocalPostgres::Get();
+  DD_SKIP_UNLESS(pg.ok(), pg.why());
+  auto s = OpenPostgresMetadataStore(pg.NewDatabase());
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  auto& store = **s;
+  // Several pooled connections, all to be broken by the restart.
+  std::vector<std::thread> users;
+  for (int i = 0; i < 4; ++i)
+    users.emplace_back([&, i] {
+      EXPECT_TRUE(store.PutUser(User{"u" + std::to_string(i), "h"}).ok());
+    });
+  for (auto& t : users) t.join();
+  pg.Restart();
+  for (int i = 0; i < 4; ++i) {
+    auto u = store.GetUser("u" + std::to_string(i));
+    EXPECT_TRUE(u.ok()) << u.status().message();
+  }
+  EXPECT_TRUE(store.PutUser(User{"after", "h"}).ok());
+  EXPECT_EQ(*store.CountUsers(), 5);
+}
+
+// LISTEN/NOTIFY: a run queued or an event written through one server's
+// store wakes another server's at once.
+TEST(PostgresMetadataStore, OtherServersHearOfQueuedRunsAndEvents) {
+  auto& pg = testing::LocalPostgres::Get();
+  DD_SKIP_UNLESS(pg.ok(), pg.why());
+  std::string url = pg.NewDatabase();
+  auto a = OpenPostgresMetadataStore(url);
+  auto b = OpenPostgresMetadataStore(url);
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  int runs = 0, events = 0;
+  (*b)->OnChange([&](ChangeNotices::Change c) {
+    std::lock_guard lock(mu);
+    (c == ChangeNotices::Change::kRunQueued ? runs : events)++;
+    cv.notify_all();
+  });
+  auto wait_for = [&](int& counter, int at_least) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(5), [&] { return counter >= at_least; });
+  };
+  // Listening starts with one of each (what happened before is polled for).
+  ASSERT_TRUE(wait_for(runs, 1) && wait_for(events, 1));
+  {
+    std::lock_guard lock(mu);
+    runs = events = 0;
+  }
+  RunRow queued;
+  queued.status = "Queued";
+  queued.type = "QuickBuild";
+  ASSERT_TRUE((*a)->CreateRun("",
+                              [&](int64_t seq) {
+                                queued.id = "r" + std::to_string(seq);
+                                return queued;
+                              })
+                  .ok());
+  EXPECT_TRUE(wait_for(runs, 1)) << "no notice of the queued run";
+  ManifestPut put;
+  put.record.repo = "r";
+  put.record.content = "m";
+  put.record.digest = D("m");
+  put.record.media_type = "application/vnd.oci.image.manifest.v1+json";
+  ASSERT_TRUE((*a)->PutManifest(put).ok());
+  EXPECT_TRUE(wait_for(events, 2)) << "no notice of the push";  // after the run's
+  (*b)->OnChange(nullptr);
+}
+
+const auto kBackends = ::testing::Values("sqlite", "postgres");
+auto BackendName = [](const ::testing::TestParamInfo<std::string>& i) { return i.param; };
+INSTANTIATE_TEST_SUITE_P(Backends, RegistryMetadataTest, kBackends, BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, AccountStoreTest, kBackends, BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, EventLogTest, kBackends, BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, RunStoreTest, kBackends, BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, RunQueueStoreTest, kBackends, BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, TaskStoreTest, kBackends, BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, RunLogStoreTest, kBackends, BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, LeaseStoreTest, kBackends, BackendName);
 
 }  // namespace
 }  // namespace drydock::storage

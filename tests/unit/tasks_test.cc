@@ -16,6 +16,7 @@
 
 #include "layer/layer.h"
 #include "remote/client.h"
+#include "storage/blob_store.h"
 #include "storage/metadata_store.h"
 #include "tasks/tasks.h"
 #include "test_dir.h"
@@ -90,6 +91,9 @@ class TasksTest : public ::testing::Test {
     auto store = storage::OpenSqliteMetadataStore((dir_.path() / "meta.db").string());
     ASSERT_TRUE(store.ok()) << store.status().message();
     store_ = std::move(*store);
+    auto blobs = storage::OpenFilesystemBlobStore((dir_.path() / "blobs").string());
+    ASSERT_TRUE(blobs.ok()) << blobs.status().message();
+    blobs_ = std::move(*blobs);
     fs::path root = dir_.path() / "busybox";
     fs::create_directories(root / "bin");
     fs::copy_file("/bin/busybox", root / "bin/busybox");
@@ -120,7 +124,7 @@ class TasksTest : public ::testing::Test {
 
   RunService& Service(ServiceOptions o, bool start = true) {
     service_.reset();
-    service_ = std::make_unique<RunService>(*store_, std::move(o));
+    service_ = std::make_unique<RunService>(*store_, *blobs_, std::move(o));
     if (start) {
       EXPECT_TRUE(service_->Start().ok());
     }
@@ -176,7 +180,9 @@ class TasksTest : public ::testing::Test {
   }
 
   std::string Log(const std::string& id) {
-    return ReadFile(dir_.path() / "data/logs" / (id + ".log"));
+    auto log = store_->ReadLog(id, 0, SIZE_MAX);
+    EXPECT_TRUE(log.ok()) << log.status().message();
+    return log.ok() ? log->data : "";
   }
   // The last line without its "2026/11/29 12:00:00 " timestamp.
   static std::string LastLine(const std::string& log) {
@@ -194,6 +200,7 @@ class TasksTest : public ::testing::Test {
   TempDir dir_ = testing::MakeTestDir();
   testing::TestRegistry registry_;
   std::unique_ptr<storage::MetadataStore> store_;
+  std::unique_ptr<storage::BlobStore> blobs_;
   std::unique_ptr<RunService> service_;
   std::string base_;
 };
@@ -690,6 +697,35 @@ TEST_F(TasksTest, BadSourcesFailClearly) {
   EXPECT_EQ(ok.status, RunStatus::kSucceeded) << ok.error;
 }
 
+// Two servers sharing the stores: a context uploaded to one is queued and
+// read on the other (any replica may serve the agent fetching it), and it
+// can be claimed by one run only.
+TEST_F(TasksTest, AnUploadedContextIsSharedByServersSharingTheStores) {
+  auto a = Options();
+  a.concurrency = 0;
+  Service(a, false);
+  std::string bytes = "a context of sorts, read back byte for byte";
+  std::string id = Upload(bytes);
+  ASSERT_FALSE(id.empty());
+  auto b = Options();
+  b.concurrency = 0;
+  b.data_dir = dir_.path() / "data-b";
+  RunService other(*store_, *blobs_, b);
+  RunRequest r = Request("context:" + id);
+  r.type = "QuickBuild";
+  r.images = {"team/app:{{.Run.ID}}"};
+  auto queued = other.Queue(r);
+  ASSERT_TRUE(queued.ok()) << queued.status().message();
+  auto path = other.ContextFile(queued->id);
+  ASSERT_TRUE(path.ok()) << path.status().message();
+  EXPECT_EQ(ReadFile(*path), bytes);
+  EXPECT_TRUE(path->string().starts_with((dir_.path() / "data-b").string())) << *path;
+  auto again = service_->Queue(r);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.status().message().find("already used"), std::string::npos)
+      << again.status().message();
+}
+
 TEST_F(TasksTest, OversizedUploadIsRefused) {
   auto o = Options();
   o.max_context_bytes = 1000;
@@ -704,7 +740,9 @@ TEST_F(TasksTest, OversizedUploadIsRefused) {
   });
   ASSERT_FALSE(id.ok());
   EXPECT_EQ(id.status().code(), Code::kTooLarge);
-  EXPECT_TRUE(fs::is_empty(dir_.path() / "data/contexts"));
+  int uploads = 0;
+  ASSERT_TRUE(blobs_->ForEachUpload([&](const std::string&, int64_t) { ++uploads; }).ok());
+  EXPECT_EQ(uploads, 0) << "nothing of it is left in the blob store";
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 // stopped with the process.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <string>
 
@@ -20,6 +22,18 @@ class LocalPostgres {
   const std::string& why() const { return why_; }
   const std::string& url() const { return url_; }
   const std::string& dir() const { return dir_; }
+
+  // A new empty database on the server; returns its URL.
+  std::string NewDatabase() {
+    std::string name = "t" + std::to_string(::getpid()) + "_" + std::to_string(++databases_);
+    Sh(std::string(::getuid() == 0 ? "runuser -u postgres -- " : "") +
+       "sh -c 'B=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1); "
+       "\"$B/createdb\" -h " +
+       dir_ + " -U postgres " + name + "'");
+    std::string url = url_;
+    auto at = url.find("/drydock?");
+    return url.replace(at, 9, "/" + name + "?");
+  }
 
   // Stops the server at once (as a crash would) and starts it again.
   void Restart() {
@@ -45,6 +59,7 @@ class LocalPostgres {
   }
 
   std::string dir_, url_, why_;
+  int databases_ = 0;
 };
 
 }  // namespace drydock::testing

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "base/fd.h"
+#include "storage/blob_store.h"
 #include "storage/metadata_store.h"
 
 namespace drydock::triggers {
@@ -30,10 +31,13 @@ class TriggersTest : public ::testing::Test {
     auto store = storage::OpenSqliteMetadataStore((dir_.path() / "meta.db").string());
     ASSERT_TRUE(store.ok()) << store.status().message();
     store_ = std::move(*store);
+    auto blobs = storage::OpenFilesystemBlobStore((dir_.path() / "blobs").string());
+    ASSERT_TRUE(blobs.ok()) << blobs.status().message();
+    blobs_ = std::move(*blobs);
     tasks::ServiceOptions o;
     o.data_dir = dir_.path() / "data";
     o.registry_host = kRegistry;
-    runs_ = std::make_unique<tasks::RunService>(*store_, o);
+    runs_ = std::make_unique<tasks::RunService>(*store_, *blobs_, o);
     tasks_ = std::make_unique<tasks::TaskService>(*store_, *runs_, o);
     Options t;
     t.own_registries = {kRegistry, "localhost:5999"};
@@ -86,6 +90,7 @@ class TriggersTest : public ::testing::Test {
 
   TempDir dir_{fs::temp_directory_path(), "triggers-test"};
   std::unique_ptr<storage::MetadataStore> store_;
+  std::unique_ptr<storage::BlobStore> blobs_;
   std::unique_ptr<tasks::RunService> runs_;
   std::unique_ptr<tasks::TaskService> tasks_;
   std::unique_ptr<Service> service_;
