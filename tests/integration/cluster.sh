@@ -144,6 +144,45 @@ assert_ne "$APP1" "$(digest_on "$B")" "B serves the rebuilt app:1"
 assert_contains "$(curl -sS "${ADMIN[@]}" "$B_URL/api/v1/runs/$NEWEST/log")" "Run ID: $NEWEST was successful" \
   "B serves the whole log of the run built by the agent"
 
+log "GC through a third process while both replicas take pushes, some of the very blobs it deletes"
+make_busybox_layout "$WORK/orphan" v1 "orphaned image" >"$WORK/orphan.digest"
+REG=$A push_layout "$WORK/orphan" v1 gc/orphan:v1
+code=$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE "${ADMIN[@]}" "$B_URL/v2/gc/orphan/manifests/$(cat "$WORK/orphan.digest")")
+assert_eq 202 "$code" "the orphan's manifest deleted through B: its own layer is garbage now"
+sleep 3 # older than the grace period below
+verify_pull() { # verify_pull LAYOUT HOST REPO: pulls REPO:v1 through HOST, compares every blob
+  local src=$1 d
+  rm -rf "$WORK/q"
+  skopeo copy -q --src-creds "admin:$ADMIN_PASS" --src-tls-verify=false "docker://$2/$3:v1" \
+    "oci:$WORK/q:v1" >"$WORK/q.log" 2>&1 || { cat "$WORK/q.log" >&2; fail "acknowledged push $3 is not pullable"; }
+  d=$(layout_digest "$src" v1)
+  [ "$(layout_digest "$WORK/q" v1)" = "$d" ] || fail "$3: digest differs"
+  for blob in $(jq -r '.config.digest, .layers[].digest' "$(layout_blob "$src" "$d")"); do
+    cmp -s "$(layout_blob "$src" "$blob")" "$(layout_blob "$WORK/q" "$blob")" || fail "$3 blob $blob differs"
+  done
+}
+GC_PUSHES=()
+for i in $(seq 1 8); do
+  target=$A src="$WORK/orphan"
+  [ $((i % 2)) = 0 ] && target=$B
+  [ "$i" -gt 4 ] && { src="$WORK/g$i"; make_busybox_layout "$src" v1 "during gc $i" >/dev/null; }
+  (skopeo copy -q --retry-times 3 --dest-creds "admin:$ADMIN_PASS" --dest-tls-verify=false \
+    "oci:$src:v1" "docker://$target/gc/again$i:v1" >"$WORK/g$i.log" 2>&1 && echo "$src" >"$WORK/g$i.acked") &
+  GC_PUSHES+=($!)
+done
+(. "$CLUSTER_DIR/s3.env" && drydock gc --config "$CLUSTER_DIR/config.yaml" --data "$WORK/gc" --grace 2) \
+  >"$WORK/gc.out" 2>&1 || { cat "$WORK/gc.out" >&2; fail "drydock gc"; }
+for p in "${GC_PUSHES[@]}"; do wait "$p" || true; done
+log "gc: $(tail -n 1 "$WORK/gc.out")"
+GC_ACKED=0
+for i in $(seq 1 8); do
+  [ -f "$WORK/g$i.acked" ] || { log "push $i during gc not acknowledged: $(tail -n 1 "$WORK/g$i.log")"; continue; }
+  GC_ACKED=$((GC_ACKED + 1))
+  verify_pull "$(cat "$WORK/g$i.acked")" "$B" "gc/again$i"
+done
+[ "$GC_ACKED" -ge 6 ] || fail "only $GC_ACKED of 8 pushes during GC were acknowledged"
+ok "$GC_ACKED pushes acknowledged during GC, each complete and digest-verified"
+
 log "kill -9 of B during 20 concurrent pushes (half through each)"
 for i in $(seq 1 20); do make_busybox_layout "$WORK/p$i" v1 "push $i" >"$WORK/p$i.digest"; done
 for i in $(seq 1 20); do
