@@ -67,6 +67,12 @@ Status ContextStore::Init() {
 
 Result<std::string> ContextStore::Store(const std::function<Result<size_t>(char*, size_t)>& read) {
   std::string id = RandomHex(16);
+  DD_RETURN_IF_ERROR(StoreAs(id, read));
+  return id;
+}
+
+Status ContextStore::StoreAs(const std::string& id,
+                             const std::function<Result<size_t>(char*, size_t)>& read) {
   DD_ASSIGN_OR_RETURN(writer, blobs_.CreateUpload(id));
   auto fail = [&](Status s) {
     (void)blobs_.DeleteUpload(id);
@@ -89,8 +95,31 @@ Result<std::string> ContextStore::Store(const std::function<Result<size_t>(char*
   oci::Digest digest = hasher.Peek();
   auto info = writer->Commit(digest);
   if (!info.ok()) return fail(info.status());
-  DD_RETURN_IF_ERROR(meta_.LinkBlob(RepoOf(id), digest, total));
-  return id;
+  return meta_.LinkBlob(RepoOf(id), digest, total);
+}
+
+Status ContextStore::ImportFiles() {
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(cache_dir_, ec)) files.push_back(entry.path());
+  for (const auto& path : files) {
+    std::string name = path.filename().string();
+    bool claimed = name.starts_with(kCachePrefix);
+    std::string id = claimed ? name.substr(kCachePrefix.size()) : name.substr(0, name.find('.'));
+    // An older version's upload (<id>.tar, .tar.gz, .tar.zst) or a claimed
+    // one (uploaded-context.<id>), unknown to the stores: moved into them.
+    if (!ValidId(id) || Find(id).ok()) continue;
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) continue;
+    DD_RETURN_IF_ERROR(StoreAs(id, [&](char* buf, size_t n) -> Result<size_t> {
+      ssize_t got = ::read(fd.get(), buf, n);
+      if (got < 0) return Internal("cannot read " + path.string() + ": " + strerror(errno));
+      return static_cast<size_t>(got);
+    }));
+    if (claimed) DD_RETURN_IF_ERROR(Claim(id));
+    if (!claimed) fs::remove(path, ec);  // a claimed one stays as the local copy
+  }
+  return Status::Ok();
 }
 
 Result<std::pair<oci::Digest, int64_t>> ContextStore::Find(const std::string& id) {

@@ -30,6 +30,10 @@ class ContextStore {
 
   // Streams an upload into the blob store; returns its id.
   Result<std::string> Store(const std::function<Result<size_t>(char*, size_t)>& read);
+  // Moves uploads an older version kept as files in the cache dir into the
+  // stores (claimed ones stay claimed), so runs queued before an upgrade
+  // still find their context.
+  Status ImportFiles();
 
   // Gives the upload `id` to a run: no other run can use it and the expiry
   // sweep leaves it alone until Release when the run ends (every attempt of
@@ -47,6 +51,7 @@ class ContextStore {
   void RemoveUnused(const std::set<std::string>& live, std::chrono::seconds ttl);
 
  private:
+  Status StoreAs(const std::string& id, const std::function<Result<size_t>(char*, size_t)>& read);
   // The upload's blob and when it was stored; kNotFound when there is none.
   Result<std::pair<oci::Digest, int64_t>> Find(const std::string& id);
   std::filesystem::path CachePath(const std::string& id) const;

@@ -107,6 +107,7 @@ Status RunService::Start() {
   // Not under the lock: recovery requeues runs, which signals waiters.
   DD_RETURN_IF_ERROR(internal::ImportLogFiles(impl_->options.data_dir / "logs", impl_->store));
   DD_RETURN_IF_ERROR(impl_->contexts.Init());
+  DD_RETURN_IF_ERROR(impl_->contexts.ImportFiles());
   DD_RETURN_IF_ERROR(impl_->Recover());
   if (impl_->options.concurrency > 0) {
     auto context = [this](const ClaimedRun& c) -> Result<fs::path> {

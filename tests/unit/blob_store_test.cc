@@ -336,6 +336,32 @@ TEST_P(BlobStoreTest, RangeReadsAnywhere) {
   }
 }
 
+// A reader moving forward in pieces of any size (a client pulling the
+// blob; S3 fetches the next window meanwhile), then jumping back and on:
+// every byte where it belongs.
+TEST_P(BlobStoreTest, SequentialReadsReturnEveryByteInOrder) {
+  std::string big = Bytes((19 << 20) + 12345);
+  auto d = oci::Digest::Of(big);
+  ASSERT_TRUE(store_->Put(d, big).ok());
+  auto r = store_->Open(d);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  std::string got;
+  std::string buf(777'777, '\0');
+  while (got.size() < big.size()) {
+    auto n = (*r)->ReadAt(got.size(), buf.data(), buf.size());
+    ASSERT_TRUE(n.ok()) << n.status().message();
+    ASSERT_GT(*n, 0u) << "at " << got.size();
+    got.append(buf.data(), *n);
+  }
+  EXPECT_TRUE(got == big) << "the bytes read in order differ";
+  for (uint64_t at : {uint64_t{1} << 20, uint64_t{17} << 20, uint64_t{3}}) {
+    auto n = (*r)->ReadAt(at, buf.data(), buf.size());
+    ASSERT_TRUE(n.ok());
+    EXPECT_TRUE(std::string_view(buf.data(), *n) == std::string_view(big).substr(at, *n))
+        << "at " << at;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, BlobStoreTest, ::testing::Values("filesystem", "s3"),
                          [](const auto& info) { return info.param; });
 

@@ -726,6 +726,34 @@ TEST_F(TasksTest, AnUploadedContextIsSharedByServersSharingTheStores) {
       << again.status().message();
 }
 
+// Uploads an older version kept as files (unclaimed <id>.tar.gz, claimed
+// uploaded-context.<id>) are moved into the stores at start: a run queued
+// before the upgrade still finds its context.
+TEST_F(TasksTest, UploadsKeptAsFilesByAnOlderVersionMoveIntoTheStores) {
+  const std::string fresh = "0123456789abcdef0123456789abcdef";
+  const std::string claimed = "fedcba9876543210fedcba9876543210";
+  WriteFile(dir_.path() / "data/contexts" / (fresh + ".tar.gz"), "unclaimed bytes");
+  WriteFile(dir_.path() / "data/contexts" / ("uploaded-context." + claimed), "claimed bytes");
+  auto o = Options();
+  o.concurrency = 0;
+  Service(o);
+  RunRequest r = Request("context:" + fresh);
+  r.type = "QuickBuild";
+  r.images = {"team/app:{{.Run.ID}}"};
+  auto queued = service_->Queue(r);
+  ASSERT_TRUE(queued.ok()) << queued.status().message();
+  auto path = service_->ContextFile(queued->id);
+  ASSERT_TRUE(path.ok()) << path.status().message();
+  EXPECT_EQ(ReadFile(*path), "unclaimed bytes");
+  EXPECT_FALSE(fs::exists(dir_.path() / "data/contexts" / (fresh + ".tar.gz")));
+  auto graph = store_->LoadRepoGraph("_contexts/" + claimed);
+  ASSERT_TRUE(graph.ok());
+  ASSERT_EQ(graph->links.size(), 1u) << "the claimed upload is in the stores";
+  EXPECT_EQ(graph->links[0].first, oci::Digest::Of("claimed bytes"));
+  r.source = "context:" + claimed;
+  EXPECT_FALSE(service_->Queue(r).ok()) << "and still claimed";
+}
+
 TEST_F(TasksTest, OversizedUploadIsRefused) {
   auto o = Options();
   o.max_context_bytes = 1000;
