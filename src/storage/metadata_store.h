@@ -371,11 +371,14 @@ class TaskStore {
   virtual ~TaskStore() = default;
 
   // Tasks. CreateTask: kConflict when the name is taken. UpdateTask writes
-  // the definition only (kNotFound when missing); SetTaskState the state only.
-  // DeleteTask also drops the task's dependencies.
+  // the definition only (kNotFound when missing); SwapTaskState the state
+  // only, and only if it still is `from` (compare-and-set: of two servers
+  // updating it at once, one retries on what the other wrote); returns
+  // whether it did. DeleteTask also drops the task's dependencies.
   virtual Status CreateTask(const TaskRow& row) = 0;
   virtual Status UpdateTask(const TaskRow& row) = 0;
-  virtual Status SetTaskState(const std::string& name, const std::string& state_json) = 0;
+  virtual Result<bool> SwapTaskState(const std::string& name, const std::string& from,
+                                     const std::string& to) = 0;
   virtual Result<TaskRow> GetTask(const std::string& name) = 0;
   virtual Result<std::vector<TaskRow>> ListTasks() = 0;
   virtual Status DeleteTask(const std::string& name) = 0;

@@ -806,10 +806,14 @@ class PgMetadataStore final : public MetadataStore {
     return Status::Ok();
   }
 
-  Status SetTaskState(const std::string& name, const std::string& state_json) override {
-    DD_ASSIGN_OR_RETURN(r, Query("UPDATE tasks SET state=$1 WHERE name=$2", {state_json, name}));
-    if (r.affected == 0) return NotFound("task " + name + " does not exist");
-    return Status::Ok();
+  Result<bool> SwapTaskState(const std::string& name, const std::string& from,
+                             const std::string& to) override {
+    DD_ASSIGN_OR_RETURN(
+        r, Query("UPDATE tasks SET state=$1 WHERE name=$2 AND state=$3", {to, name, from}));
+    if (r.affected == 1) return true;
+    DD_ASSIGN_OR_RETURN(exists, Query("SELECT 1 FROM tasks WHERE name=$1", {name}));
+    if (exists.rows.empty()) return NotFound("task " + name + " does not exist");
+    return false;
   }
 
   Result<TaskRow> GetTask(const std::string& name) override {

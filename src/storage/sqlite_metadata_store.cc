@@ -898,12 +898,19 @@ class SqliteMetadataStore final : public MetadataStore {
     return Status::Ok();
   }
 
-  Status SetTaskState(const std::string& name, const std::string& state_json) override {
+  Result<bool> SwapTaskState(const std::string& name, const std::string& from,
+                             const std::string& to) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare("UPDATE tasks SET state=? WHERE name=?"));
-    DD_RETURN_IF_ERROR(s->Bind(1, state_json).Bind(2, name).Run());
-    if (c->Changes() == 0) return NotFound("task " + name + " does not exist");
-    return Status::Ok();
+    {
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("UPDATE tasks SET state=? WHERE name=? AND state=?"));
+      DD_RETURN_IF_ERROR(s->Bind(1, to).Bind(2, name).Bind(3, from).Run());
+    }
+    if (c->Changes() == 1) return true;
+    DD_ASSIGN_OR_RETURN(q, c->Prepare("SELECT 1 FROM tasks WHERE name=?"));
+    q->Bind(1, name);
+    DD_ASSIGN_OR_RETURN(exists, q->Step());
+    if (!exists) return NotFound("task " + name + " does not exist");
+    return false;
   }
 
   Result<TaskRow> GetTask(const std::string& name) override {

@@ -348,11 +348,12 @@ Result<Run> TaskService::Queue(const std::string& name, const RunOverrides& o, R
   r.credentials = t.credentials;
   r.trigger = std::move(trigger);
   if (!o.update_trigger_token.empty()) {
-    DD_ASSIGN_OR_RETURN(state_text, State(name));
-    json state = json::parse(state_text, nullptr, false);
-    if (!state.is_object()) state = json::object();
-    state["updateTriggerToken"] = o.update_trigger_token;
-    DD_RETURN_IF_ERROR(SetState(name, state.dump()));
+    DD_RETURN_IF_ERROR(UpdateState(name, [&](const std::string& text) {
+      json state = json::parse(text, nullptr, false);
+      if (!state.is_object()) state = json::object();
+      state["updateTriggerToken"] = o.update_trigger_token;
+      return state.dump();
+    }));
   }
   r.cause = cause;
   return runs_.Queue(std::move(r));
@@ -379,8 +380,16 @@ Result<std::string> TaskService::State(const std::string& name) {
   return row.state_json.empty() ? std::string("{}") : row.state_json;
 }
 
-Status TaskService::SetState(const std::string& name, const std::string& state_json) {
-  return store_.SetTaskState(name, state_json);
+Status TaskService::UpdateState(const std::string& name,
+                                const std::function<std::string(const std::string&)>& change) {
+  for (int attempt = 0; attempt < 32; ++attempt) {
+    DD_ASSIGN_OR_RETURN(row, store_.GetTask(name));
+    DD_ASSIGN_OR_RETURN(
+        swapped, store_.SwapTaskState(name, row.state_json,
+                                      change(row.state_json.empty() ? "{}" : row.state_json)));
+    if (swapped) return Status::Ok();
+  }
+  return Conflict("the state of task " + name + " kept changing; try again");
 }
 
 Status TaskService::RecordDigest(const std::string& task, const TaskDependency& dep) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -117,7 +118,10 @@ class TaskService {
 
   // Trigger bookkeeping, a JSON object per task ("{}" at first).
   Result<std::string> State(const std::string& name);
-  Status SetState(const std::string& name, const std::string& state_json);
+  // Replaces the state with change(state), retried on what another server
+  // wrote meanwhile (a compare-and-set in the store), so no update is lost.
+  Status UpdateState(const std::string& name,
+                     const std::function<std::string(const std::string&)>& change);
   // Sets one dependency's digest (an external registry polled for the
   // first time).
   Status RecordDigest(const std::string& task, const TaskDependency& dependency);

@@ -105,18 +105,18 @@ std::chrono::seconds Service::PollInterval(int64_t seconds) const {
 // Trigger bookkeeping lives in the task's state object, one key per kind.
 Status Service::MergeState(const std::string& task, const std::string& key,
                            const std::string& value_json) {
-  std::lock_guard lock(state_mu_);
-  DD_ASSIGN_OR_RETURN(text, tasks_.State(task));
-  json state = json::parse(text, nullptr, false);
-  if (!state.is_object()) state = json::object();
   json value = json::parse(value_json, nullptr, false);
   if (value.is_discarded()) return Internal("state for " + key + " is not JSON");
-  if (value.is_object() && state[key].is_object()) {
-    state[key].merge_patch(value);
-  } else {
-    state[key] = value;
-  }
-  return tasks_.SetState(task, state.dump());
+  return tasks_.UpdateState(task, [&](const std::string& text) {
+    json state = json::parse(text, nullptr, false);
+    if (!state.is_object()) state = json::object();
+    if (value.is_object() && state[key].is_object()) {
+      state[key].merge_patch(value);
+    } else {
+      state[key] = value;
+    }
+    return state.dump();
+  });
 }
 
 }  // namespace drydock::triggers

@@ -131,7 +131,6 @@ class Service {
   };
   std::map<std::string, PollSlot> polls_;
   std::mutex handle_mu_;  // one reaction at a time: coalescing checks then queues
-  std::mutex state_mu_;   // read-modify-write of tasks' trigger state
   std::vector<std::thread> threads_;
   std::unique_ptr<events::LogFollower> pushes_;  // first to stop
 };

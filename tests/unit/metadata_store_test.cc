@@ -666,7 +666,8 @@ TEST_P(RunStoreTest, RunsWithStatusAreOldestFirst) {
 TEST_P(TaskStoreTest, TasksKeepDefinitionAndStateApart) {
   ASSERT_TRUE(store_->CreateTask({"app", R"({"v":1})", "", 10, 10}).ok());
   EXPECT_EQ(store_->CreateTask({"app", "{}", "", 11, 11}).code(), Code::kConflict);
-  ASSERT_TRUE(store_->SetTaskState("app", R"({"seen":"abc"})").ok());
+  ASSERT_TRUE(*store_->SwapTaskState("app", "{}", R"({"seen":"abc"})"));
+  EXPECT_FALSE(*store_->SwapTaskState("app", "{}", R"({"seen":"lost"})")) << "not from {} any more";
   ASSERT_TRUE(store_->UpdateTask({"app", R"({"v":2})", "ignored", 0, 20}).ok());
   auto row = store_->GetTask("app");
   ASSERT_TRUE(row.ok());
@@ -675,7 +676,7 @@ TEST_P(TaskStoreTest, TasksKeepDefinitionAndStateApart) {
   EXPECT_EQ(row->create_time_ms, 10);
   EXPECT_EQ(row->update_time_ms, 20);
   EXPECT_EQ(store_->UpdateTask({"nope", "{}", "", 0, 0}).code(), Code::kNotFound);
-  EXPECT_EQ(store_->SetTaskState("nope", "{}").code(), Code::kNotFound);
+  EXPECT_EQ(store_->SwapTaskState("nope", "{}", "{}").status().code(), Code::kNotFound);
   ASSERT_TRUE(store_->CreateTask({"base", "{}", "", 1, 1}).ok());
   auto all = store_->ListTasks();
   ASSERT_TRUE(all.ok());
@@ -683,6 +684,31 @@ TEST_P(TaskStoreTest, TasksKeepDefinitionAndStateApart) {
   EXPECT_EQ((*all)[0].name, "app");
   EXPECT_EQ((*all)[0].state_json, R"({"seen":"abc"})");
   EXPECT_EQ((*all)[1].state_json, "{}");
+}
+
+// Servers updating one task's state at once: each compare-and-set that
+// loses retries on the winner's state, so every update lands.
+TEST_P(TaskStoreTest, ConcurrentStateUpdatesAllLand) {
+  ASSERT_TRUE(store_->CreateTask({"t", "{}", "", 1, 1}).ok());
+  std::vector<std::thread> servers;
+  for (int t = 0; t < 4; ++t) {
+    servers.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        while (true) {
+          auto row = store_->GetTask("t");
+          ASSERT_TRUE(row.ok());
+          std::string next = row->state_json + std::to_string(t);
+          auto swapped = store_->SwapTaskState("t", row->state_json, next);
+          ASSERT_TRUE(swapped.ok()) << swapped.status().message();
+          if (*swapped) break;
+        }
+      }
+    });
+  }
+  for (auto& s : servers) s.join();
+  std::string state = store_->GetTask("t")->state_json;
+  EXPECT_EQ(state.size(), 2u + 40u);
+  for (char c : std::string("0123")) EXPECT_EQ(std::count(state.begin(), state.end(), c), 10);
 }
 
 TEST_P(TaskStoreTest, DependencyIndexIsReplacedPerTaskAndDroppedWithIt) {
