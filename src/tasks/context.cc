@@ -191,11 +191,16 @@ void ContextStore::RemoveUnused(const std::set<std::string>& live, std::chrono::
   int64_t cutoff = static_cast<int64_t>(::time(nullptr)) - ttl.count();
   storage::Page page{std::string(kRepoPrefix), 500};
   std::set<std::string> stored;
-  while (true) {
+  for (bool more = true; more;) {
     auto repos = meta_.ListRepositories(page);
-    if (!repos.ok() || repos->empty()) break;
+    // Without the whole list, local copies cannot be told from leftovers.
+    if (!repos.ok()) return;
+    more = !repos->empty();
     for (const auto& repo : *repos) {
-      if (!repo.starts_with(kRepoPrefix)) return;  // past the internal ones: done
+      if (!repo.starts_with(kRepoPrefix)) {
+        more = false;  // past the internal ones
+        break;
+      }
       std::string id = repo.substr(kRepoPrefix.size());
       auto found = Find(id);
       if (!found.ok()) continue;
@@ -207,17 +212,20 @@ void ContextStore::RemoveUnused(const std::set<std::string>& live, std::chrono::
       (void)meta_.UnlinkBlob(repo, found->first);
       stored.erase(id);
     }
-    page.last = repos->back();
+    if (!repos->empty()) page.last = repos->back();
   }
+  auto old = fs::file_time_type::clock::now() - ttl;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(cache_dir_, ec)) {
     std::string name = entry.path().filename().string();
-    if (!name.starts_with(kCachePrefix)) {
-      fs::remove(entry.path(), ec);  // an older version's uploads, or a partial copy
-      continue;
-    }
-    std::string id = name.substr(kCachePrefix.size());
-    if (!ValidId(id) || !stored.count(id)) fs::remove(entry.path(), ec);
+    std::string id = name.starts_with(kCachePrefix) ? name.substr(kCachePrefix.size()) : "";
+    if (ValidId(id) && stored.count(id)) continue;  // the copy of a live upload
+    // A copy of an upload that is gone goes at once; anything else (a copy
+    // being written, an older version's leftovers) once it is old.
+    std::error_code time_ec;
+    auto mtime = entry.last_write_time(time_ec);
+    if (!ValidId(id) && (time_ec || mtime >= old)) continue;
+    fs::remove(entry.path(), ec);
   }
 }
 
