@@ -33,6 +33,11 @@ Code CodeFor(const std::string& sqlstate) {
 
 bool Retryable(const Status& s) { return s.code() == Code::kConflict; }
 
+bool Succeeded(PGresult* r) {
+  ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& url) {
@@ -50,28 +55,42 @@ PgConnection::~PgConnection() { PQfinish(conn_); }
 
 bool PgConnection::broken() const { return lost_ || PQstatus(conn_) != CONNECTION_OK; }
 
+Status PgConnection::Failed(PGresult* r) {
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  // No SQLSTATE: libpq's own failure, i.e. the connection is gone (the
+  // server restarted); called 08006 here, and the pool drops it.
+  sqlstate_ = state ? state : "08006";
+  if (!state) lost_ = true;
+  std::string why = Trimmed(r ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
+  if (why.empty()) why = Trimmed(PQerrorMessage(conn_));
+  return Status(CodeFor(sqlstate_),
+                "PostgreSQL: " + why + (sqlstate_.empty() ? "" : " (SQLSTATE " + sqlstate_ + ")"));
+}
+
 Result<PgRows> PgConnection::Exec(const std::string& sql, const std::vector<PgValue>& params) {
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  // Without parameters, the simple protocol: it takes several statements
-  // at once (schema migrations, session settings).
-  ResultPtr r(params.empty() ? PQexec(conn_, sql.c_str())
-                             : PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()),
-                                            nullptr, values.data(), nullptr, nullptr, 0));
-  ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-    const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
-    // No SQLSTATE: libpq's own failure, i.e. the connection is gone (the
-    // server restarted); called 08006 here, and the pool drops it.
-    sqlstate_ = state ? state : "08006";
-    if (!state) lost_ = true;
-    std::string why = Trimmed(r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn_));
-    if (why.empty()) why = Trimmed(PQerrorMessage(conn_));
-    return Status(
-        CodeFor(sqlstate_),
-        "PostgreSQL: " + why + (sqlstate_.empty() ? "" : " (SQLSTATE " + sqlstate_ + ")"));
+  ResultPtr r;
+  if (params.empty()) {
+    // The simple protocol: it takes several statements at once (schema
+    // migrations, session settings).
+    r.reset(PQexec(conn_, sql.c_str()));
+  } else {
+    // Each statement is parsed and planned once per connection: the same
+    // few statements run over and over.
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+      std::string name = "dd" + std::to_string(prepared_.size());
+      ResultPtr made(
+          PQprepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(values.size()), nullptr));
+      if (!Succeeded(made.get())) return Failed(made.get());
+      it = prepared_.emplace(sql, std::move(name)).first;
+    }
+    r.reset(PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(values.size()),
+                           values.data(), nullptr, nullptr, 0));
   }
+  if (!Succeeded(r.get())) return Failed(r.get());
   sqlstate_.clear();
   ++successes_;
   PgRows out;

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "base/result.h"
 
 struct pg_conn;
+struct pg_result;
 
 namespace drydock::storage::internal {
 
@@ -60,7 +62,11 @@ class PgConnection {
 
  private:
   explicit PgConnection(pg_conn* conn) : conn_(conn) {}
+  // The error of a failed result (nullptr: libpq's own failure).
+  Status Failed(pg_result* r);
+
   pg_conn* conn_;
+  std::map<std::string, std::string> prepared_;  // statement text -> its name
   std::string sqlstate_;
   bool lost_ = false;
   int64_t successes_ = 0;
