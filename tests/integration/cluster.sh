@@ -85,16 +85,7 @@ CDIG="sha256:$(sha256_of "$WORK/chunked")"
 loc=$(curl -sS -o /dev/null -D - -X POST "${ADMIN[@]}" "$A_URL/v2/cl/chunked/blobs/uploads/" |
   tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
 [ -n "$loc" ] || fail "POST on A gave no Location"
-OFFSET=0
-TURN=("$B_URL" "$A_URL" "$B_URL")
-for i in 0 1 2; do
-  size=$(stat -c %s "${CHUNKS[$i]}")
-  code=$(curl -sS -o "$WORK/patch.body" -w '%{http_code}' -X PATCH "${ADMIN[@]}" \
-    -H 'Content-Type: application/octet-stream' -H "Content-Range: $OFFSET-$((OFFSET + size - 1))" \
-    --data-binary "@${CHUNKS[$i]}" "${TURN[$i]}$loc")
-  assert_eq 202 "$code" "chunk $((i + 1)) on ${TURN[$i]} ($(cat "$WORK/patch.body"))"
-  OFFSET=$((OFFSET + size))
-done
+patch_chunks "$loc" "${CHUNKS[0]}@$B_URL" "${CHUNKS[1]}@$A_URL" "${CHUNKS[2]}@$B_URL"
 code=$(curl -sS -o "$WORK/put.body" -w '%{http_code}' -X PUT "${ADMIN[@]}" "$B_URL$loc?digest=$CDIG")
 assert_eq 201 "$code" "committed on B ($(cat "$WORK/put.body"))"
 curl -sS "${ADMIN[@]}" -o "$WORK/chunked.got" "$A_URL/v2/cl/chunked/blobs/$CDIG"

@@ -464,6 +464,23 @@ push_layout() {
     >"$WORK/.skopeo.out" 2>&1 || { cat "$WORK/.skopeo.out" >&2; fail "skopeo copy oci:$dir:$tag -> $REG/$dest failed"; }
 }
 
+# patch_chunks LOCATION FILE@BASE_URL...: sends each FILE in turn as the
+# next chunk of one upload (PATCH with its Content-Range) through the server
+# at BASE_URL, as admin; asserts each is taken (202).
+patch_chunks() {
+  local loc=$1 offset=0 spec file base size code
+  shift
+  for spec in "$@"; do
+    file=${spec%%@*} base=${spec#*@}
+    size=$(stat -c %s "$file")
+    code=$(curl -sS -o "$WORK/.patch.body" -w '%{http_code}' -X PATCH "${ADMIN[@]}" \
+      -H 'Content-Type: application/octet-stream' -H "Content-Range: $offset-$((offset + size - 1))" \
+      --data-binary "@$file" "$base$loc")
+    assert_eq 202 "$code" "chunk $(basename "$file") through $base ($(cat "$WORK/.patch.body"))"
+    offset=$((offset + size))
+  done
+}
+
 # upload_blob REPO FILE: monolithic POST+PUT as admin; prints the digest.
 upload_blob() {
   local repo=$1 file=$2 d loc

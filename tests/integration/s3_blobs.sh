@@ -130,16 +130,7 @@ TURNS_DIG="sha256:$(sha256_of "$WORK/turns")"
 req POST "/v2/s3/turns/blobs/uploads/" "${ADMIN[@]}"
 assert_eq 202 "$STATUS" "upload started on A"
 LOC=$(header Location)
-OFFSET=0
-SERVERS=("$B_URL" "$A_URL" "$B_URL")
-for i in 0 1 2; do
-  size=$(stat -c %s "${CHUNKS[$i]}")
-  code=$(curl -sS -o "$WORK/turn.body" -w '%{http_code}' -X PATCH "${ADMIN[@]}" \
-    -H 'Content-Type: application/octet-stream' -H "Content-Range: $OFFSET-$((OFFSET + size - 1))" \
-    --data-binary "@${CHUNKS[$i]}" "${SERVERS[$i]}$LOC")
-  assert_eq 202 "$code" "chunk $((i + 1)) on ${SERVERS[$i]} ($(cat "$WORK/turn.body"))"
-  OFFSET=$((OFFSET + size))
-done
+patch_chunks "$LOC" "${CHUNKS[0]}@$B_URL" "${CHUNKS[1]}@$A_URL" "${CHUNKS[2]}@$B_URL"
 code=$(curl -sS -o "$WORK/turn.body" -w '%{http_code}' -X PUT "${ADMIN[@]}" "$A_URL$LOC?digest=$TURNS_DIG")
 assert_eq 201 "$code" "committed on A, which last held the upload two chunks ago ($(cat "$WORK/turn.body"))"
 curl -sS "${ADMIN[@]}" -o "$WORK/turns.got" "$B_URL/v2/s3/turns/blobs/$TURNS_DIG"
