@@ -28,6 +28,8 @@ packages=(
   # PostgreSQL: the metadata store's second backend (libpq) and a real server for
   # its tests (scripts/pg/start-pg.sh)
   postgresql libpq-dev
+  # a real load balancer in front of a cluster's replicas (start-cluster.sh --balancer)
+  haproxy
 )
 
 missing=()

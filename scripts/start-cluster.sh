@@ -4,25 +4,31 @@
 # endpoint (Ceph radosgw on a throwaway single-node cluster,
 # scripts/s3/start-s3.sh), N `drydock serve` replicas sharing both (each
 # with its own small data directory) and one build agent. It is the
-# production layout in miniature; put a load balancer in front of the
-# replicas' URLs (no sticky sessions needed).
+# production layout in miniature. With --balancer, a real load balancer
+# (HAProxy) in front of the replicas sends each request to the next replica
+# in turn (no sticky sessions: any replica serves any request); without it,
+# replica 1 stands in for one.
 #
-# Usage:   eval "$(scripts/start-cluster.sh [--replicas N] [--agents N] [--allow-private-fetches])"
+# Usage:   eval "$(scripts/start-cluster.sh [--replicas N] [--agents N] [--balancer]
+#                  [--allow-private-fetches])"
 #          scripts/stop-cluster.sh "$CLUSTER_DIR"
 # Env:     DRYDOCK_BIN (default: build-release/src/drydock),
 #          DRYDOCK_ADMIN_PASSWORD (default: random; printed as CLUSTER_ADMIN_PASSWORD)
-# Output (stdout): shell "export" lines (CLUSTER_DIR, CLUSTER_URLS, CLUSTER_ADMIN_PASSWORD,
+# Output (stdout): shell "export" lines (CLUSTER_DIR, CLUSTER_URL: the registry's address,
+#          the balancer's or replica 1's; CLUSTER_URLS: each replica's, CLUSTER_ADMIN_PASSWORD,
 #          PG_URL, S3_ENDPOINT); how to reach it goes to stderr.
-# Needs (Debian 12): postgresql, ceph-mon ceph-osd radosgw (scripts/install-deps.sh).
+# Needs (Debian 12): postgresql, ceph-mon ceph-osd radosgw, haproxy for --balancer
+#          (scripts/install-deps.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN=${DRYDOCK_BIN:-$ROOT/build-release/src/drydock}
-REPLICAS=2 AGENTS=1 PRIVATE=false
+REPLICAS=2 AGENTS=1 PRIVATE=false BALANCER=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --replicas) REPLICAS=$2; shift 2 ;;
     --agents) AGENTS=$2; shift 2 ;;
     --allow-private-fetches) PRIVATE=true; shift ;;
+    --balancer) BALANCER=true; shift ;;
     *) echo "start-cluster: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -65,12 +71,17 @@ free_port() {
 }
 PORTS=()
 for i in $(seq 1 "$REPLICAS"); do PORTS+=("$(free_port)"); done
+PUBLIC=http://127.0.0.1:${PORTS[0]}
+if [ "$BALANCER" = true ]; then
+  command -v haproxy >/dev/null || fail "--balancer needs haproxy (scripts/install-deps.sh)"
+  PUBLIC=http://127.0.0.1:$(free_port)
+fi
 
 # Every replica reads the same file; secrets come from the environment.
 # public_url is the name every replica gives the registry (image names,
-# base-image triggers); replica 1 stands in for the load balancer here.
+# base-image triggers, upload locations): the balancer, or replica 1.
 cat >"$D/config.yaml" <<EOT
-public_url: http://127.0.0.1:${PORTS[0]}
+public_url: $PUBLIC
 storage:
   metadata: $PG_URL
   blobs:
@@ -103,6 +114,27 @@ for i in $(seq 1 "$REPLICAS"); do
   URLS+=("http://127.0.0.1:$port")
 done
 
+if [ "$BALANCER" = true ]; then
+  # Round robin per request: HAProxy in HTTP mode balances each request of
+  # a kept-alive connection anew. Health checks take a dead replica out.
+  {
+    printf 'global\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n'
+    printf '  timeout client 10m\n  timeout server 10m\n  retries 2\n  option redispatch\n'
+    printf 'frontend registry\n  bind 127.0.0.1:%s\n  default_backend replicas\n' "${PUBLIC##*:}"
+    printf 'backend replicas\n  balance roundrobin\n  option httpchk GET /healthz\n'
+    for i in "${!URLS[@]}"; do
+      printf '  server replica-%s %s check inter 1s\n' "$((i + 1))" "${URLS[$i]#http://}"
+    done
+  } >"$D/haproxy.cfg"
+  haproxy -db -f "$D/haproxy.cfg" >"$D/haproxy.log" 2>&1 &
+  echo "$!" >>"$D/pids"
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null "$PUBLIC/healthz" && break
+    sleep 0.05
+  done
+  curl -s -o /dev/null "$PUBLIC/healthz" || fail "haproxy did not start"
+fi
+
 if [ "$AGENTS" -gt 0 ]; then
   export XDG_CONFIG_HOME="$D/client"
   printf '%s' "$PASS" | "$BIN" login "${URLS[0]#http://}" -u admin --password-stdin >/dev/null 2>"$D/login.log" ||
@@ -123,11 +155,12 @@ fi
 
 cat >"$D/cluster.env" <<EOT
 export CLUSTER_DIR='$D'
+export CLUSTER_URL='$PUBLIC'
 export CLUSTER_URLS='${URLS[*]}'
 export CLUSTER_ADMIN_PASSWORD='$PASS'
 export PG_URL='$PG_URL'
 export S3_ENDPOINT='$S3_ENDPOINT'
 EOT
-log "ready in $D: ${#URLS[@]} replicas (${URLS[*]}), $AGENTS agent(s), PostgreSQL $PG_URL, S3 $S3_ENDPOINT"
+log "ready in $D: the registry at $PUBLIC; ${#URLS[@]} replicas (${URLS[*]}), $AGENTS agent(s), PostgreSQL $PG_URL, S3 $S3_ENDPOINT"
 log "sign in as admin / \$CLUSTER_ADMIN_PASSWORD; logs in $D/*.log; stop: scripts/stop-cluster.sh $D"
 cat "$D/cluster.env"

@@ -2,7 +2,8 @@
 # Drydock vs. distribution (Debian's docker-registry 2.8) on this machine.
 #
 #   bench/registry/run.sh [--quick] [--only LIST] [--no-build] [--wait-idle]
-#                         [--backend filesystem|s3|postgres-s3] [--output FILE] [--keep]
+#                         [--backend filesystem|s3|postgres-s3] [--replicas N]
+#                         [--output FILE] [--keep]
 #
 # Starts `drydock serve` and `docker-registry serve` side by side on free
 # loopback ports, each with its own data in a temporary directory, and
@@ -28,7 +29,10 @@
 # (scripts/s3/start-s3.sh; a bucket each): drydock with storage.blobs.s3,
 # distribution with its s3-aws driver, neither redirecting. --backend
 # postgres-s3 is the same with drydock's metadata in a local PostgreSQL too
-# (scripts/pg/start-pg.sh): the scaled-out layout, one replica.
+# (scripts/pg/start-pg.sh): the scaled-out layout. --replicas N (with
+# postgres-s3) runs each registry as N processes sharing its stores behind its
+# own HAProxy, which balances each request anew; the workloads go through
+# the balancers, whose CPU counts as the registries'.
 # Needs what scripts/install-deps.sh installs.
 #
 # Environment knobs: BENCH_TMPDIR (default /var/tmp; should be a real disk,
@@ -47,7 +51,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 
 usage() { sed -n '2,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
-MODE=full BUILD=1 OUTPUT="" KEEP=0 WAIT_IDLE=0 ONLY=get,pull,push,upload BACKEND=filesystem
+MODE=full BUILD=1 OUTPUT="" KEEP=0 WAIT_IDLE=0 ONLY=get,pull,push,upload BACKEND=filesystem REPLICAS=1
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) MODE=quick ;;
@@ -57,6 +61,7 @@ while [[ $# -gt 0 ]]; do
     --keep) KEEP=1 ;;
     --wait-idle) WAIT_IDLE=1 ;;
     --backend) BACKEND=${2:?--backend needs filesystem, s3 or postgres-s3}; shift ;;
+    --replicas) REPLICAS=${2:?--replicas needs a number}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -65,6 +70,10 @@ done
 want() { [[ ,$ONLY, == *,$1,* ]]; }
 [[ $BACKEND =~ ^(filesystem|s3|postgres-s3)$ ]] ||
   { echo "run.sh: --backend is filesystem, s3 or postgres-s3, not '$BACKEND'" >&2; exit 2; }
+[[ $REPLICAS =~ ^[1-9]$ ]] || { echo "run.sh: --replicas is 1 to 9, not '$REPLICAS'" >&2; exit 2; }
+[[ $REPLICAS == 1 || $BACKEND == postgres-s3 ]] ||
+  { echo "run.sh: --replicas $REPLICAS needs stores the replicas share: --backend postgres-s3" >&2; exit 2; }
+((REPLICAS == 1)) || command -v haproxy >/dev/null || { echo "run.sh: --replicas needs haproxy" >&2; exit 2; }
 for b in ${ONLY//,/ }; do
   [[ $b =~ ^(get|pull|push|upload)$ ]] || { echo "run.sh: unknown benchmark '$b' in --only" >&2; exit 2; }
 done
@@ -215,7 +224,12 @@ proc_jiffies() {
     echo $((f[11] + f[12]))
   fi
 }
-cpu_secs() { calc 'j/t' j="$(proc_jiffies "$1")" t="$TICKS"; }
+# CPU seconds of every PID given (a registry's replicas and balancer).
+cpu_secs() {
+  local p j=0
+  for p in "$@"; do j=$((j + $(proc_jiffies "$p"))); done
+  calc 'j/t' j="$j" t="$TICKS"
+}
 
 # Interference accounting: jiffies of all CPUs busy (user+nice+system; irq
 # and softirq are left out, since loopback TCP is ours), of kernel threads
@@ -235,7 +249,12 @@ kthread_jiffies() {
 cpu_snapshot() {
   local _c u n sy _rest
   read -r _c u n sy _rest </proc/stat
-  echo "$(now) $((u + n + sy)) $(($(proc_jiffies "$DD_PID") + $(proc_jiffies "$DIST_PID"))) $(proc_jiffies $$ with_children) $(kthread_jiffies)"
+  echo "$(now) $((u + n + sy)) $(jiffies_of $DD_PIDS $DIST_PIDS) $(proc_jiffies $$ with_children) $(kthread_jiffies)"
+}
+jiffies_of() {
+  local p j=0
+  for p in "$@"; do j=$((j + $(proc_jiffies "$p"))); done
+  echo "$j"
 }
 phase_start() { P0=$(cpu_snapshot); }
 phase_end() {  # KEY: R[other_KEY], R[kthreads_KEY] = cores used by others / kernel threads during the phase
@@ -332,6 +351,49 @@ DIST_PID=$!
 PIDS+=("$DIST_PID")
 wait_http "$DD/v2/" "$DD_PID" drydock
 wait_http "$DIST/v2/" "$DIST_PID" distribution
+DD_PIDS=$DD_PID DIST_PIDS=$DIST_PID
+if ((REPLICAS > 1)); then
+  # start_balancer NAME PORT URL...: HAProxy round robin per request over the URLs (BALANCER_PID).
+  start_balancer() {
+    local name=$1 port=$2 u
+    shift 2
+    {
+      printf 'global\n  maxconn 8192\ndefaults\n  mode http\n  timeout connect 5s\n'
+      printf '  timeout client 10m\n  timeout server 10m\nfrontend registry\n  bind 127.0.0.1:%s\n' "$port"
+      printf '  default_backend replicas\nbackend replicas\n  balance roundrobin\n'
+      for u in "$@"; do printf '  server %s %s\n' "${u##*:}" "${u#http://}"; done
+    } >"$WORK/haproxy-$name.cfg"
+    haproxy -db -f "$WORK/haproxy-$name.cfg" >"$WORK/haproxy-$name.log" 2>&1 &
+    BALANCER_PID=$!
+    PIDS+=("$BALANCER_PID")
+  }
+  DD_URLS=("$DD") DIST_URLS=("$DIST")
+  for r in $(seq 2 "$REPLICAS"); do
+    p=$(pick_port)
+    DRYDOCK_ADMIN_PASSWORD=$ADMIN_PASS "${WRAPPER[@]}" "$BIN" serve --config "$WORK/drydock.yaml" \
+      --data "$WORK/drydock-data-$r" --listen "127.0.0.1:$p" >"$WORK/drydock-$r.log" 2>&1 &
+    PIDS+=("$!") && DD_PIDS+=" $!"
+    wait_http "http://127.0.0.1:$p/v2/" "$!" "drydock-$r"
+    DD_URLS+=("http://127.0.0.1:$p")
+    p=$(pick_port)
+    sed "s/addr: 127.0.0.1:$DIST_PORT/addr: 127.0.0.1:$p/" "$WORK/distribution.yaml" >"$WORK/distribution-$r.yaml"
+    env -u AWS_CA_BUNDLE docker-registry serve "$WORK/distribution-$r.yaml" >"$WORK/distribution-$r.log" 2>&1 &
+    PIDS+=("$!") && DIST_PIDS+=" $!"
+    wait_http "http://127.0.0.1:$p/v2/" "$!" "distribution-$r"
+    DIST_URLS+=("http://127.0.0.1:$p")
+  done
+  p=$(pick_port)
+  start_balancer drydock "$p" "${DD_URLS[@]}"
+  DD_PIDS+=" $BALANCER_PID"
+  DD=http://127.0.0.1:$p
+  p=$(pick_port)
+  start_balancer distribution "$p" "${DIST_URLS[@]}"
+  DIST_PIDS+=" $BALANCER_PID"
+  DIST=http://127.0.0.1:$p
+  wait_http "$DD/v2/" "$DD_PID" drydock-balancer
+  wait_http "$DIST/v2/" "$DIST_PID" distribution-balancer
+  log "$REPLICAS replicas each, behind HAProxy: drydock at $DD, distribution at $DIST"
+fi
 
 # --------------------------------------------------------------- helpers ---
 # Absolute upload URL from a Location header (distribution sends absolute
@@ -407,11 +469,11 @@ if want get; then
     local name=$1 base=$2 pid=$3 url="$2/v2/bench/manifest/manifests/latest" c0 c1 out
     out=$WORK/wrk-$name.txt
     wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d3s -s "$HERE/accept-oci.lua" "$url" >/dev/null  # warm-up
-    c0=$(cpu_secs "$pid")
+    c0=$(cpu_secs $pid)
     phase_start
     wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${WRK_DURATION}s" --latency -s "$HERE/accept-oci.lua" "$url" >"$out"
     phase_end "get_$name"
-    c1=$(cpu_secs "$pid")
+    c1=$(cpu_secs $pid)
     ! grep -q 'Non-2xx' "$out" || die "$name: wrk saw non-2xx answers: $(grep Non-2xx "$out")"
     R[rps_$name]=$(awk '/^Requests\/sec:/{printf "%.0f", $2}' "$out")
     R[p50_$name]=$(awk '$1=="50%"{print $2}' "$out")
@@ -421,8 +483,8 @@ if want get; then
     log "get: $name ${R[rps_$name]} requests/s (p50 ${R[p50_$name]}, p99 ${R[p99_$name]}, server CPU ${R[getcpu_$name]} cores)"
   }
   log "get: wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${WRK_DURATION}s each, after a 3 s warm-up"
-  run_wrk drydock "$DD" "$DD_PID"
-  run_wrk distribution "$DIST" "$DIST_PID"
+  run_wrk drydock "$DD" "$DD_PIDS"
+  run_wrk distribution "$DIST" "$DIST_PIDS"
 fi
 
 # =============================================================== 2. pull ===
@@ -480,16 +542,16 @@ if want pull; then
   log "pull: curl -o /dev/null, best of 3 after one warm-up pull each"
   pull_once "$DD_BLOB_URL" >/dev/null
   pull_once "$DIST_BLOB_URL" >/dev/null
-  c0=$(cpu_secs "$DD_PID")
+  c0=$(cpu_secs $DD_PIDS)
   phase_start
   best_of_3 pull_drydock pull_once "$DD_BLOB_URL"
   phase_end pull_drydock
-  R[pullcpu_drydock]=$(calc 'b-a' a="$c0" b="$(cpu_secs "$DD_PID")")
-  c0=$(cpu_secs "$DIST_PID")
+  R[pullcpu_drydock]=$(calc 'b-a' a="$c0" b="$(cpu_secs $DD_PIDS)")
+  c0=$(cpu_secs $DIST_PIDS)
   phase_start
   best_of_3 pull_distribution pull_once "$DIST_BLOB_URL"
   phase_end pull_distribution
-  R[pullcpu_distribution]=$(calc 'b-a' a="$c0" b="$(cpu_secs "$DIST_PID")")
+  R[pullcpu_distribution]=$(calc 'b-a' a="$c0" b="$(cpu_secs $DIST_PIDS)")
   best_of_3 pull_cat cat_once
   if [[ -n $BB_URL ]]; then
     pull_once "$BB_URL" >/dev/null
@@ -513,7 +575,7 @@ if want push; then
     local -a extra=()
     [[ $dest != docker://* ]] || extra=(--dest-tls-verify=false)
     [[ -z $creds ]] || extra+=(--dest-creds "$creds")
-    [[ -z $pid ]] || c0=$(cpu_secs "$pid")
+    [[ -z $pid ]] || c0=$(cpu_secs $pid)
     phase_start
     t0=$(now)
     if ! seq 1 "$IMAGES" | xargs -P "$PUSH_PARALLEL" -I{} \
@@ -523,7 +585,7 @@ if want push; then
     fi
     t1=$(now)
     phase_end "push_$name"
-    [[ -z $pid ]] || c1=$(cpu_secs "$pid")
+    [[ -z $pid ]] || c1=$(cpu_secs $pid)
     R[push_$name]=$(calc 'b-a' a="$t0" b="$t1")
     R[pushcpu_$name]=$(calc 'b-a' a="$c0" b="$c1")
     log "push: $name: $IMAGES images in ${R[push_$name]} s${pid:+ (server CPU ${R[pushcpu_$name]} s)}"
@@ -536,9 +598,9 @@ if want push; then
     done
   }
   log "push: skopeo copy oci:... docker://..., $PUSH_PARALLEL at a time"
-  push_images drydock "docker://127.0.0.1:$DD_PORT/bench/img{}:latest" "$DD_PID" "admin:$ADMIN_PASS"
+  push_images drydock "docker://${DD#http://}/bench/img{}:latest" "$DD_PIDS" "admin:$ADMIN_PASS"
   check_images "$DD"
-  push_images distribution "docker://127.0.0.1:$DIST_PORT/bench/img{}:latest" "$DIST_PID"
+  push_images distribution "docker://${DIST#http://}/bench/img{}:latest" "$DIST_PIDS"
   check_images "$DIST"
   # The same copies into local directories: what skopeo itself costs.
   mkdir -p "$WORK/dir-copies"
@@ -564,7 +626,7 @@ if want upload; then
     shift 3
     local -a post_args=() put_args=() locs=()
     for _ in $(seq 1 "$UPLOADS"); do post_args+=(-o /dev/null "$base/v2/bench/uploads/blobs/uploads/"); done
-    c0=$(cpu_secs "$pid")
+    c0=$(cpu_secs $pid)
     phase_start
     t0=$(now)
     mapfile -t locs < <(curl -sS --no-progress-meter "$@" --parallel --parallel-immediate \
@@ -582,7 +644,7 @@ if want upload; then
       -H 'Content-Type: application/octet-stream' -w '%{http_code}\n' "${put_args[@]}" >"$WORK/uploads-$name.codes"
     t1=$(now)
     phase_end "up_$name"
-    c1=$(cpu_secs "$pid")
+    c1=$(cpu_secs $pid)
     n=$(grep -c '^201$' "$WORK/uploads-$name.codes" || true)
     ((n == UPLOADS)) ||
       die "upload: $name: only $n of $UPLOADS uploads answered 201: $(sort "$WORK/uploads-$name.codes" | uniq -c | tr '\n' ' ')"
@@ -594,9 +656,9 @@ if want upload; then
   }
   log "upload: $UPLOADS at once, POST then PUT ?digest= (curl --parallel -T)"
   cat "$WORK"/uploads/* >/dev/null
-  upload_all drydock "$DD" "$DD_PID" "${DD_AUTH[@]}"
+  upload_all drydock "$DD" "$DD_PIDS" "${DD_AUTH[@]}"
   cat "$WORK"/uploads/* >/dev/null
-  upload_all distribution "$DIST" "$DIST_PID" "${DIST_AUTH[@]}"
+  upload_all distribution "$DIST" "$DIST_PIDS" "${DIST_AUTH[@]}"
 fi
 
 # ============================================================== report ===
@@ -623,7 +685,7 @@ noisy() {  # KEY...: a warning if other programs used > 0.2 cores in any of thos
 
 {
   echo
-  echo "Drydock vs distribution $DIST_VERSION, blobs on $BACKEND$([[ $BACKEND == *s3 ]] && echo " (one local radosgw)"): $MODE mode, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, ${BUSY}% busy at start"
+  echo "Drydock vs distribution $DIST_VERSION, blobs on $BACKEND$([[ $BACKEND == *s3 ]] && echo " (one local radosgw)")$( ((REPLICAS > 1)) && echo ", $REPLICAS replicas each behind HAProxy"): $MODE mode, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, ${BUSY}% busy at start"
   if [[ -n ${DRYDOCK_BIN:-} ]]; then
     src_state="given by DRYDOCK_BIN"
   else

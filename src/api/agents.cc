@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <vector>
 
 #include "api/impl.h"
 #include "api/run_json.h"
@@ -217,10 +218,20 @@ void Api::Impl::AgentContext(Ctx& c, const std::string& id) {
   http::BodySource src;
   src.length = static_cast<uint64_t>(st.st_size);
   src.fd = fd->get();
-  src.read = [fd](uint64_t off, char* buf, size_t n) -> Result<size_t> {
-    ssize_t got = ::pread(fd->get(), buf, n, static_cast<off_t>(off));
-    if (got < 0) return Internal(std::string("read the context: ") + std::strerror(errno));
-    return static_cast<size_t>(got);
+  // Under TLS (no sendfile): read in pieces.
+  src.copy = [fd](uint64_t off, uint64_t len, const http::ByteSink& sink) -> Status {
+    std::vector<char> buf(std::min<uint64_t>(len, 1 << 20));
+    while (len > 0) {
+      ssize_t got = ::pread(fd->get(), buf.data(), std::min<uint64_t>(len, buf.size()),
+                            static_cast<off_t>(off));
+      if (got < 0) return Internal(std::string("read the context: ") + std::strerror(errno));
+      if (got == 0) return Internal("the context ended " + std::to_string(len) + " bytes early");
+      if (!sink(buf.data(), static_cast<size_t>(got)))
+        return Status(Code::kUnavailable, "the agent went away");
+      off += static_cast<uint64_t>(got);
+      len -= static_cast<uint64_t>(got);
+    }
+    return Status::Ok();
   };
   src.owner = fd;
   c.resp.source = std::move(src);

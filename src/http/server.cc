@@ -819,17 +819,14 @@ class Connection final : public ConnectionBase,
                         static_cast<int>(std::min<int64_t>(idle_ms.count(), INT32_MAX)), out);
       }
     }
-    std::vector<char> buf(std::min<uint64_t>(src.length, 1 << 20));
-    uint64_t off = src.offset, left = src.length;
-    while (left > 0) {
-      auto n = src.read(off, buf.data(), std::min<uint64_t>(left, buf.size()));
-      if (!n.ok() || *n == 0) return false;
-      out += net::write(io, net::buffer(buf.data(), *n), ec);
-      if (ec) return false;
-      off += *n;
-      left -= *n;
-    }
-    return true;
+    // A failed copy cuts the connection: the client sees a short body.
+    return src
+        .copy(src.offset, src.length,
+              [&](const char* data, size_t n) {
+                out += net::write(io, net::buffer(data, n), ec);
+                return !ec;
+              })
+        .ok();
   }
 
   bool WriteChunks(WatchedStream<Stream>& io, const BodyStream& next, uint64_t& out) {

@@ -52,14 +52,18 @@ struct Request {
   Result<std::string> ReadAll(size_t limit);
 };
 
-// A streamed response body: `length` bytes starting at `offset` read via
-// `read`, or sent with sendfile(2) from `fd` when it is a plain socket.
+// Takes bytes for the client; false when the client is gone.
+using ByteSink = std::function<bool(const char* data, size_t n)>;
+
+// A streamed response body: `length` bytes starting at `offset`, sent with
+// sendfile(2) from `fd` when it is a plain socket, otherwise pushed by
+// `copy` into the sink as they arrive from wherever they live.
 struct BodySource {
   uint64_t offset = 0;
   uint64_t length = 0;
-  std::function<Result<size_t>(uint64_t offset, char* buf, size_t n)> read;
+  std::function<Status(uint64_t offset, uint64_t length, const ByteSink& sink)> copy;
   int fd = -1;
-  std::shared_ptr<void> owner;  // keeps whatever `read`/`fd` use alive
+  std::shared_ptr<void> owner;  // keeps whatever `copy`/`fd` use alive
 };
 
 // A response body of unknown length (a log being followed), sent with

@@ -99,7 +99,9 @@ void Registry::Impl::GetBlob(Ctx& c, const std::string& digest_text) {
   src.offset = br.first;
   src.length = br.length;
   src.fd = r->fd();
-  src.read = [r](uint64_t off, char* buf, size_t n) { return r->ReadAt(off, buf, n); };
+  src.copy = [r](uint64_t off, uint64_t len, const http::ByteSink& sink) {
+    return r->CopyTo(off, len, sink);
+  };
   src.owner = r;
   resp.source = std::move(src);
 }

@@ -25,7 +25,13 @@ struct Ctx {
 struct UploadSession {
   std::mutex mu;
   std::unique_ptr<storage::BlobWriter> writer;  // null until resumed, and once finished
+  int64_t last_used_ms = 0;                     // under Impl::uploads_mu
 };
+
+// A session nobody touched for this long is dropped from memory: behind a
+// load balancer its upload may have ended on another server, and the store
+// has all it needs to resume it here.
+inline constexpr int64_t kIdleUploadSessionMs = 120'000;
 
 // A session held by one request, its writer at the recorded checkpoint.
 struct OpenSession {
@@ -51,6 +57,7 @@ struct Registry::Impl {
   std::shared_mutex gc_mu;
   mutable std::mutex uploads_mu;
   std::map<std::string, std::shared_ptr<UploadSession>> uploads;
+  std::shared_ptr<UploadSession> SessionSlot(const std::string& id);  // under uploads_mu
 
   Impl(storage::BlobStore& b, storage::MetadataStore& m, auth::Authenticator& a, events::Bus& e,
        Options o)

@@ -2,6 +2,7 @@
 // A session's bytes live in the blob store's staging area; its record in
 // the metadata store ties it to a repository so it survives a restart.
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <memory>
@@ -56,6 +57,12 @@ std::string UploadLocation(const std::string& repo, const std::string& id) {
   return "/v2/" + repo + "/blobs/uploads/" + id;
 }
 
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 void Registry::Impl::SendUploadState(Ctx& c, int status, const std::string& id, uint64_t size) {
@@ -66,13 +73,25 @@ void Registry::Impl::SendUploadState(Ctx& c, int status, const std::string& id, 
   c.resp.Set("Docker-Upload-UUID", id);
 }
 
+// Under uploads_mu: the session for `id`, made when missing; sessions idle
+// for long (and not in use) leave memory on the way.
+std::shared_ptr<UploadSession> Registry::Impl::SessionSlot(const std::string& id) {
+  int64_t now = NowMs();
+  std::erase_if(uploads, [now](const auto& entry) {
+    const auto& s = entry.second;
+    return now - s->last_used_ms > kIdleUploadSessionMs && s.use_count() == 1;
+  });
+  auto& slot = uploads[id];
+  if (!slot) slot = std::make_shared<UploadSession>();
+  slot->last_used_ms = now;
+  return slot;
+}
+
 std::optional<OpenSession> Registry::Impl::FindSession(Ctx& c, const std::string& id) {
   std::shared_ptr<UploadSession> session;
   {
     std::lock_guard lock(uploads_mu);
-    auto& slot = uploads[id];
-    if (!slot) slot = std::make_shared<UploadSession>();
-    session = slot;
+    session = SessionSlot(id);
   }
   std::unique_lock lock(session->mu);
   auto record = meta.GetUpload(id);
@@ -197,11 +216,9 @@ void Registry::Impl::StartUpload(Ctx& c) {
                       started.ok() ? Internal("upload " + id + " vanished") : started.status(),
                       "BLOB_UPLOAD_UNKNOWN");
   }
-  auto s = std::make_shared<UploadSession>();
-  s->writer = std::move(*w);
   {
     std::lock_guard lock(uploads_mu);
-    uploads[id] = s;
+    SessionSlot(id)->writer = std::move(*w);
   }
   SendUploadState(c, 202, id, 0);
 }

@@ -43,6 +43,10 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
   curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
   // Only a successful body goes to the sink; an error body is kept for the message.
   if (t->req->sink && status >= 200 && status < 300) {
+    if (t->req->expect_status && status != t->req->expect_status) {
+      t->aborted = true;
+      return 0;
+    }
     if (!t->req->sink(data, len)) {
       t->aborted = true;
       return 0;
@@ -103,10 +107,17 @@ Result<HttpResponse> SendHttp(const HttpRequest& req) {
   curl_easy_setopt(c, CURLOPT_USERAGENT, "drydock");
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, req.timeout_seconds);
+  if (req.idle_seconds > 0) {
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, req.idle_seconds);
+  }
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  // A streamed body goes on in pieces as large as a socket read can give
+  // (curl's default is 16 KiB: four times the writes to pass it on).
+  if (req.sink) curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
   // Redirects (blob storage behind a registry) are followed, but without
   // re-sending our Authorization header to another host.
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
@@ -125,6 +136,10 @@ Result<HttpResponse> SendHttp(const HttpRequest& req) {
   CURLcode rc = curl_easy_perform(c);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
   if (t.aborted) {
+    if (req.sink && req.expect_status && resp.status != req.expect_status)
+      return Status(Code::kInvalid, req.method + " " + req.url + " answered " +
+                                        std::to_string(resp.status) + ", not " +
+                                        std::to_string(req.expect_status));
     return Status(Code::kInvalid,
                   req.sink ? "response body rejected"
                            : "response body exceeds " + std::to_string(req.body_limit) + " bytes");

@@ -25,7 +25,11 @@ struct HttpRequest {
   // body is collected into HttpResponse::body up to `body_limit`.
   std::function<bool(const char*, size_t)> sink;
   size_t body_limit = 8 * 1024 * 1024;
-  long timeout_seconds = 600;
+  // With a sink: a 2xx other than this (when set) is refused before any
+  // byte reaches it (a 200 with a whole object where 206 with a range was asked).
+  long expect_status = 0;
+  long timeout_seconds = 600;  // 0: none, for a stream as long as its receiver takes
+  long idle_seconds = 0;       // when set, a transfer with no progress for this long fails
 };
 
 struct HttpResponse {

@@ -28,6 +28,12 @@ class BlobReader {
   virtual Result<size_t> ReadAt(uint64_t offset, char* buf, size_t n) = 0;
   // A file descriptor when the bytes live in a local file (for sendfile), else -1.
   virtual int fd() const { return -1; }
+  // Hands `length` bytes from `offset` to `sink` as they arrive (an object
+  // store's response streams straight on to the client, with no window to
+  // fill first). A false from `sink` (the client went away) stops the copy with kUnavailable. The
+  // default reads in pieces with ReadAt.
+  virtual Status CopyTo(uint64_t offset, uint64_t length,
+                        const std::function<bool(const char*, size_t)>& sink);
 };
 
 // One upload in progress. Not thread-safe: callers serialise access per upload.

@@ -291,6 +291,19 @@ Result<std::unique_ptr<BlobStore>> OpenFilesystemBlobStore(const std::string& ro
   return std::unique_ptr<BlobStore>(new FsBlobStore(root));
 }
 
+Status BlobReader::CopyTo(uint64_t offset, uint64_t length,
+                          const std::function<bool(const char*, size_t)>& sink) {
+  std::vector<char> buf(std::min<uint64_t>(length, 1 << 20));
+  while (length > 0) {
+    DD_ASSIGN_OR_RETURN(n, ReadAt(offset, buf.data(), std::min<uint64_t>(length, buf.size())));
+    if (n == 0) return Internal("blob ended " + std::to_string(length) + " bytes early");
+    if (!sink(buf.data(), n)) return Status(Code::kUnavailable, "the receiver stopped the copy");
+    offset += n;
+    length -= n;
+  }
+  return Status::Ok();
+}
+
 bool ValidUploadId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {

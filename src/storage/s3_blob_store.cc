@@ -60,6 +60,12 @@ class S3Reader final : public BlobReader {
     std::copy_n(window_.data() + from, len, buf);
     return len;
   }
+  Status CopyTo(uint64_t offset, uint64_t length,
+                const std::function<bool(const char*, size_t)>& sink) override {
+    if (offset > size_ || length > size_ - offset)
+      return Status(Code::kOutOfRange, "bytes past the end of " + key_ + " asked for");
+    return s3_->GetStream(key_, offset, length, sink);
+  }
 
  private:
   S3Client* s3_;

@@ -79,9 +79,9 @@ int64_t ParseIso8601(const std::string& s) {
   return static_cast<int64_t>(::timegm(&tm));
 }
 
-Result<remote::HttpResponse> S3Client::Send(const std::string& method, const std::string& key,
-                                            const std::string& query, std::string_view body,
-                                            std::vector<std::string> headers) {
+remote::HttpRequest S3Client::Signed(const std::string& method, const std::string& key,
+                                     const std::string& query,
+                                     std::vector<std::string> headers) const {
   remote::HttpRequest req;
   req.method = method;
   std::string path = "/" + S3Escape(c_.bucket, false) + "/" + S3Escape(key, true);
@@ -90,8 +90,15 @@ Result<remote::HttpResponse> S3Client::Send(const std::string& method, const std
   for (auto& h : SignV4(signer, method, HostOf(c_.endpoint), path, query, headers, ::time(nullptr)))
     headers.push_back(std::move(h));
   req.headers = std::move(headers);
-  if (method == "PUT" || method == "POST") req.body = body;
   req.timeout_seconds = c_.timeout_seconds;
+  return req;
+}
+
+Result<remote::HttpResponse> S3Client::Send(const std::string& method, const std::string& key,
+                                            const std::string& query, std::string_view body,
+                                            std::vector<std::string> headers) {
+  remote::HttpRequest req = Signed(method, key, query, std::move(headers));
+  if (method == "PUT" || method == "POST") req.body = body;
   req.body_limit = std::max<size_t>(req.body_limit, c_.part_size + (1 << 20));
   return remote::SendHttp(req);
 }
@@ -131,6 +138,33 @@ Result<std::string> S3Client::GetRange(const std::string& key, uint64_t offset, 
     return r.body.substr(std::min<size_t>(offset, r.body.size()), length);
   if (r.body.size() > length) r.body.resize(length);
   return std::move(r.body);
+}
+
+Status S3Client::GetStream(const std::string& key, uint64_t offset, uint64_t length,
+                           const std::function<bool(const char*, size_t)>& sink) {
+  if (length == 0) return Status::Ok();
+  remote::HttpRequest req = Signed(
+      "GET", key, "",
+      {"Range: bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)});
+  uint64_t left = length;
+  bool receiver_gone = false;
+  req.sink = [&](const char* data, size_t n) {
+    n = std::min<uint64_t>(n, left);  // a server ignoring Range sends the rest too
+    if (n > 0 && !sink(data, n)) receiver_gone = true;
+    left -= n;
+    return !receiver_gone && left > 0;
+  };
+  // Only a whole object may come back as a 200 (a server ignoring Range).
+  req.expect_status = offset > 0 ? 206 : 0;
+  // As long as the receiver takes, but not stalled.
+  req.timeout_seconds = 0;
+  req.idle_seconds = 60;
+  auto r = remote::SendHttp(req);
+  if (left == 0) return Status::Ok();  // ended by the sink once all had arrived
+  if (receiver_gone) return Status(Code::kUnavailable, "the receiver stopped the copy");
+  if (!r.ok()) return Status(r.status().code(), "S3 GET " + key + ": " + r.status().message());
+  if (!Ok(*r)) return Failed("GET " + key, *r);
+  return Internal("S3 GET " + key + " ended " + std::to_string(left) + " bytes early");
 }
 
 Status S3Client::Put(const std::string& key, std::string_view bytes) {

@@ -39,6 +39,10 @@ class S3Client {
   // Up to `length` bytes from `offset`; fewer at the end of the object.
   // kNotFound when there is no such object.
   Result<std::string> GetRange(const std::string& key, uint64_t offset, uint64_t length);
+  // `length` bytes from `offset` handed to `sink` as they arrive, in one
+  // request; a false from `sink` stops it with kUnavailable.
+  Status GetStream(const std::string& key, uint64_t offset, uint64_t length,
+                   const std::function<bool(const char*, size_t)>& sink);
   Status Put(const std::string& key, std::string_view bytes);
   Status Delete(const std::string& key);
   Status Copy(const std::string& from, const std::string& to);
@@ -57,7 +61,10 @@ class S3Client {
   Status AbortMultipart(const std::string& key, const std::string& upload_id);
 
  private:
-  // One signed request; `query` already in canonical order and escaped.
+  // A signed request without its body; `query` already in canonical order and escaped.
+  remote::HttpRequest Signed(const std::string& method, const std::string& key,
+                             const std::string& query, std::vector<std::string> headers) const;
+  // One signed request, sent.
   Result<remote::HttpResponse> Send(const std::string& method, const std::string& key,
                                     const std::string& query, std::string_view body = {},
                                     std::vector<std::string> headers = {});

@@ -31,6 +31,19 @@ req GET /v2/
 assert_status 401 "$STATUS" "GET /v2/ anonymous"
 MANIFEST_GETS_BEFORE=$(metric 'drydock_http_requests_total{route="manifest_GET",method="GET",status="200"}')
 UPLOADS_BEFORE=$(metric drydock_uploads_in_progress)
+# assert_uploads EXPECTED MESSAGE: the uploads_in_progress gauge. It counts
+# the sessions a process holds; behind the cluster's balancer a replica keeps
+# one another replica ended until it idles out, so there "at least" holds.
+assert_uploads() {
+  local n
+  n=$(metric drydock_uploads_in_progress)
+  if [ -z "${DD_TEST_CLUSTER:-}" ]; then
+    assert_eq "$1" "$n" "$2"
+  else
+    [ "$n" -ge "$1" ] || fail "$2: expected at least $1, got $n"
+    ok "$2: $n (at least $1)"
+  fi
+}
 BYTES_IN_BEFORE=$(metric drydock_http_received_bytes_total)
 
 log "blobs: missing (2)"
@@ -54,7 +67,7 @@ UUID=$(header Docker-Upload-UUID)
 assert_ne "" "$UUID" "Docker-Upload-UUID"
 assert_eq "/v2/$R/blobs/uploads/$UUID" "$LOC" "upload Location"
 assert_eq "0-0" "$(header Range)" "Range of an empty session"
-assert_eq "$((UPLOADS_BEFORE + 1))" "$(metric drydock_uploads_in_progress)" "uploads_in_progress gauge while open"
+assert_uploads "$((UPLOADS_BEFORE + 1))" "uploads_in_progress gauge while open"
 
 req POST "/v2/$R/blobs/uploads" "${ADMIN[@]}"
 assert_status 202 "$STATUS" "POST /blobs/uploads without the trailing slash"
@@ -70,7 +83,7 @@ assert_status 404 "$STATUS" "DELETE cancelled upload again"
 req GET "$LOC" "${ADMIN[@]}"
 assert_status 404 "$STATUS" "GET status of cancelled upload"
 assert_eq BLOB_UPLOAD_UNKNOWN "$(error_code)" "error code of cancelled upload"
-assert_eq "$UPLOADS_BEFORE" "$(metric drydock_uploads_in_progress)" "uploads_in_progress gauge after cancel"
+assert_uploads "$UPLOADS_BEFORE" "uploads_in_progress gauge after cancel"
 
 log "uploads: monolithic single POST (4.2)"
 head -c 1500 /dev/urandom >"$WORK/mono"
@@ -574,10 +587,9 @@ assert_eq "$((N + 1))" "$(metric 'drydock_http_requests_total{route="manifest_GE
 BYTES_IN=$(metric drydock_http_received_bytes_total)
 [ "$BYTES_IN" -ge "$((BYTES_IN_BEFORE + 4000000))" ] || fail "received bytes: $BYTES_IN_BEFORE -> $BYTES_IN"
 ok "drydock_http_received_bytes_total moved $BYTES_IN_BEFORE -> $BYTES_IN"
-assert_eq "$((UPLOADS_BEFORE + ${#OPEN_LOCS[@]}))" "$(metric drydock_uploads_in_progress)" \
-  "uploads_in_progress with ${#OPEN_LOCS[@]} sessions left open"
+assert_uploads "$((UPLOADS_BEFORE + ${#OPEN_LOCS[@]}))" "uploads_in_progress with ${#OPEN_LOCS[@]} sessions left open"
 for LOC in "${OPEN_LOCS[@]}"; do
   req DELETE "$LOC" "${ADMIN[@]}"
   assert_status 204 "$STATUS" "cancel $LOC"
 done
-assert_eq "$UPLOADS_BEFORE" "$(metric drydock_uploads_in_progress)" "uploads_in_progress at the end"
+assert_uploads "$UPLOADS_BEFORE" "uploads_in_progress at the end"

@@ -5,8 +5,10 @@
 # pulls through the other; a chunked upload's PATCHes go to both; tags,
 # deletes and the catalog agree; a base push through A queues its dependent
 # task once, the agent builds it, and B serves the result and its log;
-# kill -9 of B during 20 concurrent pushes leaves every acknowledged push
-# complete; PostgreSQL restarted under load costs only in-flight requests.
+# GC through a third process while both take pushes loses nothing; kill -9
+# of B during 20 concurrent pushes leaves every acknowledged push complete,
+# and B restarts; PostgreSQL restarted under load costs only in-flight
+# requests; a per-minute timer queues one run per occurrence, not one per replica.
 . "$(dirname "$0")/lib.sh"
 
 command -v radosgw >/dev/null || { skip "radosgw is not installed (scripts/install-deps.sh)"; exit 0; }
@@ -116,6 +118,12 @@ wait_port "$HPORT" "busybox httpd"
 drydock task create -n app -c "http://127.0.0.1:$HPORT/ctx.tar.gz" -t app:1 >"$WORK/task.out" 2>&1 ||
   { cat "$WORK/task.out" >&2; fail "task create app"; }
 drydock task run -n app >"$WORK/run1.out" 2>&1 || { tail -n 20 "$WORK/run1.out" >&2; fail "task run app"; }
+# A timer every minute, checked at the end: both replicas run the timer clock.
+mkdir -p "$WORK/tick"
+printf 'FROM %s/cl/busybox:v1\nLABEL tick=1\n' "$A" >"$WORK/tick/Dockerfile"
+tar -czf "$WORK/www/tick.tar.gz" -C "$WORK/tick" .
+drydock task create -n ticker -c "http://127.0.0.1:$HPORT/tick.tar.gz" -t ticker:1 --schedule 'tick:* * * * *' \
+  >"$WORK/ticker.out" 2>&1 || { cat "$WORK/ticker.out" >&2; fail "task create ticker"; }
 assert_contains "$(cat "$WORK/run1.out")" "was successful" "the first build, on the agent, followed through A"
 digest_on() { skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$1/app:1" | sha256sum | cut -d' ' -f1; }
 APP1=$(digest_on "$B")
@@ -206,6 +214,15 @@ for i in $(seq 1 20); do
 done
 ok "$ACKED acknowledged pushes complete and digest-verified through A"
 
+log "B restarts on the same stores"
+(. "$CLUSTER_DIR/s3.env" && exec env DRYDOCK_ADMIN_PASSWORD="$ADMIN_PASS" "$DRYDOCK_BIN" serve \
+  --config "$CLUSTER_DIR/config.yaml" --data "$CLUSTER_DIR/replica-2" --listen "$B" >>"$CLUSTER_DIR/replica-2.log" 2>&1) &
+echo "$!" >>"$CLUSTER_DIR/pids"
+for _ in $(seq 1 200); do curl -s -o /dev/null "$B_URL/healthz" && break; sleep 0.05; done
+B_RESTARTED=$(date +%s)
+verify_pull "$WORK/src" "$B" cl/busybox
+ok "B serves again after its restart"
+
 log "PostgreSQL restarted under load: A recovers by itself"
 B_LOAD=$((SECONDS + 6))
 (while [ $SECONDS -lt $B_LOAD ]; do
@@ -226,3 +243,20 @@ assert_eq 200 "$code" "A answers from the database after its restart"
 REG=$A push_layout "$WORK/p1" v1 after/restart:v1
 assert_eq 200 "$(curl -sS -o /dev/null -w '%{http_code}' "${ADMIN[@]}" "$A_URL/v2/after/restart/manifests/v1" \
   -H 'Accept: application/vnd.oci.image.manifest.v1+json')" "a push after the restart"
+
+log "the timer fires once per occurrence with both replicas running"
+ticks() { # the occurrences of the ticker's timer runs, one line per run, as unix seconds
+  curl -sS "${ADMIN[@]}" "$1/api/v1/runs?task=ticker&top=100" |
+    jq -r '.runs[] | select(.trigger == "Timer") | .timerTrigger.scheduleOccurrence' |
+    while read -r t; do date -d "$t" +%s; done
+}
+# The first whole minute both replicas saw from start to end.
+WANT=$(((B_RESTARTED / 60 + 1) * 60))
+deadline=$((WANT + 40))
+until ticks "$A_URL" | awk -v w="$WANT" '$1 >= w { f = 1 } END { exit !f }' || [ "$(date +%s)" -ge "$deadline" ]; do
+  sleep 1
+done
+sleep 3 # a second replica's run for the same occurrence would be queued by now
+TICKS=$(ticks "$B_URL")
+assert_contains "$TICKS" "$WANT" "a timer run for the occurrence at $(date -u -d "@$WANT" +%H:%M)"
+assert_eq "" "$(sort <<<"$TICKS" | uniq -d)" "no occurrence queued twice (occurrences: $(tr '\n' ' ' <<<"$TICKS"))"

@@ -5,8 +5,9 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-DRYDOCK_BIN=${DRYDOCK_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/src/drydock}
-TEST_NAME=$(basename "$0" .sh)
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+DRYDOCK_BIN=${DRYDOCK_BIN:-$REPO_ROOT/build/src/drydock}
+TEST_NAME=$(basename "$0" .sh)${DD_TEST_CLUSTER:+-cluster}
 # Lower case only: buildah derives image names from oci: layout paths.
 WORK="${TMPDIR:-/tmp}/drydock-it-$TEST_NAME-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 mkdir -m 700 "$WORK"
@@ -54,7 +55,7 @@ server_log_tail() {
 # sanitizer_reports: the start of every sanitizer report in this test's server logs.
 sanitizer_reports() {
   local f
-  for f in "$WORK"/server.*.log; do
+  for f in "$WORK"/server.*.log "$WORK"/cluster-*.log; do
     [ -f "$f" ] || continue
     grep -q -E 'ERROR: [A-Za-z]*Sanitizer|runtime error:' "$f" || continue
     echo "---- sanitizer report in $f ----"
@@ -177,7 +178,15 @@ error_code() { jq -r '.errors[0].code // empty' <<<"$LAST_BODY" 2>/dev/null || t
 ADMIN=()  # curl auth args, set once the server runs
 
 # metric 'NAME{labels}': a value from /metrics now (0 when absent).
-metric() { curl -sS "$URL/metrics" | awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }'; }
+# metric NAME: its value; in cluster mode, the sum over the replicas.
+metric() {
+  local u total=0 v
+  for u in ${CLUSTER_URLS:-$URL}; do
+    v=$(curl -sS "$u/metrics" | awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }')
+    total=$((total + v))
+  done
+  echo "$total"
+}
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 sha256_str() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 
@@ -186,6 +195,7 @@ sha256_str() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 # DATA (default $WORK/data) and the admin password $ADMIN_PASS; waits until
 # it answers. Sets SERVER_PID, PORT, REG (host:port) and URL.
 start_server() {
+  [ -n "${DD_TEST_CLUSTER:-}" ] && { start_cluster "$@"; return; }
   DATA=${DATA:-$WORK/data}
   SERVER_LOG="$WORK/server.$((${SERVER_STARTS:-0} + 1)).log"
   SERVER_STARTS=$((${SERVER_STARTS:-0} + 1))
@@ -222,15 +232,44 @@ start_server() {
   fail "drydock did not start listening within 10s"
 }
 
+# Cluster mode (DD_TEST_CLUSTER=1, for the registry suites): start_server
+# brings up scripts/start-cluster.sh instead: PostgreSQL, radosgw and two
+# replicas behind HAProxy, which sends each request to the next replica in
+# turn. REG and URL name the balancer, so any request of the suite, each
+# PATCH of a chunked upload included, may land on either replica.
+start_cluster() {
+  [ $# = 0 ] || fail "start_server $*: no options in cluster mode"
+  local tool
+  for tool in radosgw haproxy; do
+    command -v $tool >/dev/null || fail "cluster mode needs $tool (scripts/install-deps.sh)"
+  done
+  local env
+  env=$(DRYDOCK_BIN="$DRYDOCK_BIN" DRYDOCK_ADMIN_PASSWORD="$ADMIN_PASS" "$REPO_ROOT/scripts/start-cluster.sh" \
+    --replicas 2 --agents 0 --balancer --allow-private-fetches 2>"$WORK/start-cluster.log") ||
+    { cat "$WORK/start-cluster.log" >&2; fail "start-cluster.sh"; }
+  eval "$env"
+  REG=${CLUSTER_URL#http://}
+  URL=$CLUSTER_URL
+  ADMIN=(-u "admin:$ADMIN_PASS")
+  log "cluster: balancer $URL over replicas $CLUSTER_URLS (PostgreSQL + radosgw)"
+}
+
+stop_cluster() {
+  [ -n "${CLUSTER_DIR:-}" ] || return 0
+  CLUSTER_LOGS_TO=$WORK "$REPO_ROOT/scripts/stop-cluster.sh" "$CLUSTER_DIR"
+  CLUSTER_DIR=""
+}
+
 # server_problems: sanitizer reports in any server log of this test.
 server_problems() {
-  cat "$WORK"/server.*.log 2>/dev/null |
+  cat "$WORK"/server.*.log "$WORK"/cluster-*.log 2>/dev/null |
     grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: [A-Za-z]*Sanitizer' | head -n 5 || true
 }
 
 # stop_server [quiet]: SIGTERM, then waits; drydock must exit 0 within 20 s
 # and without sanitizer reports (unless quiet, as during cleanup).
 stop_server() {
+  [ -n "${DD_TEST_CLUSTER:-}" ] && { stop_cluster; return; }
   [ -n "$SERVER_PID" ] || return 0
   kill -TERM "$SERVER_PID" 2>/dev/null || true
   local i rc=0

@@ -336,9 +336,8 @@ TEST_P(BlobStoreTest, RangeReadsAnywhere) {
   }
 }
 
-// A reader moving forward in pieces of any size (a client pulling the
-// blob; S3 fetches the next window meanwhile), then jumping back and on:
-// every byte where it belongs.
+// A reader moving forward in pieces of any size, then jumping back and
+// on: every byte where it belongs.
 TEST_P(BlobStoreTest, SequentialReadsReturnEveryByteInOrder) {
   std::string big = Bytes((19 << 20) + 12345);
   auto d = oci::Digest::Of(big);
@@ -360,6 +359,39 @@ TEST_P(BlobStoreTest, SequentialReadsReturnEveryByteInOrder) {
     EXPECT_TRUE(std::string_view(buf.data(), *n) == std::string_view(big).substr(at, *n))
         << "at " << at;
   }
+}
+
+// CopyTo (how a blob GET streams): whole, a range from the middle, the
+// last byte, nothing; a sink that stops early ends the copy with an error.
+TEST_P(BlobStoreTest, CopyToStreamsAnyRangeAndStopsWhenTheSinkDoes) {
+  std::string big = Bytes((19 << 20) + 4321);
+  auto d = oci::Digest::Of(big);
+  ASSERT_TRUE(store_->Put(d, big).ok());
+  auto r = store_->Open(d);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  struct Case {
+    uint64_t offset, length;
+  };
+  for (Case c :
+       {Case{0, big.size()}, Case{(7 << 20) + 3, 9 << 20}, Case{big.size() - 1, 1}, Case{5, 0}}) {
+    std::string got;
+    Status s = (*r)->CopyTo(c.offset, c.length, [&](const char* p, size_t n) {
+      got.append(p, n);
+      return true;
+    });
+    ASSERT_TRUE(s.ok()) << s.message();
+    EXPECT_TRUE(got == big.substr(c.offset, c.length))
+        << "offset " << c.offset << " length " << c.length << ": got " << got.size() << " bytes";
+  }
+  size_t taken = 0;
+  Status stopped = (*r)->CopyTo(0, big.size(), [&](const char*, size_t n) {
+    taken += n;
+    return taken < (1 << 20);
+  });
+  EXPECT_EQ(stopped.code(), Code::kUnavailable) << stopped.message();
+  EXPECT_LT(taken, big.size());
+  EXPECT_FALSE((*r)->CopyTo(big.size() - 2, 5, [](const char*, size_t) { return true; }).ok())
+      << "a range past the end";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BlobStoreTest, ::testing::Values("filesystem", "s3"),
