@@ -30,7 +30,13 @@ packages=(
   postgresql libpq-dev
   # a real load balancer in front of a cluster's replicas (start-cluster.sh --balancer)
   haproxy
+  # the web dashboard's end-to-end tests: Playwright drives Debian's Chromium
+  chromium
 )
+
+# The web dashboard is built with node and npm: Debian's, unless the machine
+# has its own (a nodejs package that bundles npm conflicts with Debian's npm).
+command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

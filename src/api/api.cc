@@ -2,9 +2,12 @@
 #include "api/api.h"
 
 #include <ctime>
+#include <optional>
+#include <vector>
 
 #include "api/impl.h"
 #include "api/run_json.h"
+#include "api/session.h"
 
 namespace drydock::api {
 namespace {
@@ -20,6 +23,33 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 void Unauthorized(http::Response& r, std::string_view message) {
   SendError(r, 401, "UNAUTHORIZED", message);
   r.Set("WWW-Authenticate", "Basic realm=\"drydock\"");
+}
+
+bool IsSafeMethod(const std::string& m) { return m == "GET" || m == "HEAD" || m == "OPTIONS"; }
+
+// Compared in constant time.
+bool SameSecret(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// fetch() from a page: browsers say so (Sec-Fetch-Mode cors or same-origin).
+bool IsBrowserFetch(const http::Request& req) {
+  std::string mode = req.Header("Sec-Fetch-Mode");
+  return !mode.empty() && mode != "navigate";
+}
+
+// Anonymous visitors may read the repositories anonymous pull allows
+// (each handler checks the repository against the patterns).
+bool AnonymousMayRead(const http::Request& req) {
+  return (req.method == "GET" || req.method == "HEAD") &&
+         StartsWith(req.path, "/api/v1/repositories");
+}
+
+void DropChallenge(http::Response& r) {
+  std::erase_if(r.headers, [](const auto& h) { return h.first == "WWW-Authenticate"; });
 }
 
 void MethodNotAllowed(Ctx& c) {
@@ -67,10 +97,10 @@ void SendJson(http::Response& r, int status, const json& body) {
   r.Set("Content-Type", "application/json");
 }
 
-Api::Api(auth::Authenticator& auth, storage::MetadataStore& meta, registry::Registry& registry,
-         tasks::RunService& runs, tasks::TaskService& tasks, triggers::Service& triggers,
-         Options options)
-    : impl_(std::make_unique<Impl>(auth, meta, registry, runs, tasks, triggers,
+Api::Api(auth::Authenticator& auth, storage::BlobStore& blobs, storage::MetadataStore& meta,
+         registry::Registry& registry, tasks::RunService& runs, tasks::TaskService& tasks,
+         triggers::Service& triggers, Options options)
+    : impl_(std::make_unique<Impl>(auth, blobs, meta, registry, runs, tasks, triggers,
                                    std::move(options))) {}
 
 Api::~Api() = default;
@@ -87,7 +117,19 @@ bool Api::Handle(http::Request& req, http::Response& resp) {
     impl_->Webhook(req, resp, req.path.substr(kWebhooks.size()));
     return true;
   }
-  auto who = impl_->auth.Authenticate(req.Header("Authorization"), req.remote_addr);
+  if (req.path == "/api/v1/session" && req.method == "POST") {
+    resp.route = "api_session";
+    impl_->SignIn(req, resp);
+    DropChallenge(resp);  // a wrong password is the page's to show
+    return true;
+  }
+  std::string authorization = req.Header("Authorization");
+  std::optional<SessionCookie> cookie;
+  if (authorization.empty()) {
+    cookie = ReadSessionCookie(req);
+    if (cookie) authorization = "Bearer " + cookie->jwt;
+  }
+  auto who = impl_->auth.Authenticate(authorization, req.remote_addr);
   if (!who.ok()) {
     SendStatus(resp, who.status());
   } else if (!who->agent.empty()) {
@@ -98,12 +140,26 @@ bool Api::Handle(http::Request& req, http::Response& resp) {
     Unauthorized(resp,
                  "a registry token (from /auth/token) is not accepted by the API: use an API "
                  "token (drydock login) or a password");
-  } else if (who->anonymous()) {
+  } else if (who->anonymous() && !AnonymousMayRead(req)) {
     Unauthorized(resp, "authentication required: send Basic credentials or a Bearer token");
+  } else if (cookie && !IsSafeMethod(req.method) &&
+             !SameSecret(req.Header("X-CSRF-Token"), CsrfToken(cookie->jwt))) {
+    SendError(resp, 403, "CSRF",
+              "a request signed in by the session cookie needs the X-CSRF-Token header its "
+              "sign-in answered with");
   } else {
     Ctx c{req, resp, *who};
-    impl_->Route(c, std::string_view(req.path).substr(kPrefix.size()));
+    std::string_view path = std::string_view(req.path).substr(kPrefix.size());
+    if (path == "/session") {
+      resp.route = "api_session";
+      impl_->Session(c, cookie ? &*cookie : nullptr);
+    } else {
+      impl_->Route(c, path);
+    }
   }
+  // A page's fetch gets no Basic challenge: the browser would put a
+  // password dialog over the page instead of letting it sign in.
+  if (cookie || IsBrowserFetch(req)) DropChallenge(resp);
   return true;
 }
 
@@ -213,6 +269,14 @@ bool Api::Impl::RouteRepository(Ctx& c, std::string_view rest) {
   // Names contain slashes, so the endpoint is found from the end:
   // ".../tags/<tag>" (a tag has no '/'), ".../tags", else the name itself.
   const std::string& m = c.req.method;
+  auto manifests = rest.rfind("/manifests/");
+  if (manifests != std::string_view::npos && manifests > 0 && manifests + 11 < rest.size() &&
+      rest.find('/', manifests + 11) == std::string_view::npos) {
+    c.resp.route = "api_manifest";
+    std::string repo(rest.substr(0, manifests)), ref(rest.substr(manifests + 11));
+    m == "GET" ? ShowManifest(c, repo, ref) : MethodNotAllowed(c);
+    return true;
+  }
   auto tags = rest.rfind("/tags/");
   if (tags != std::string_view::npos && tags > 0 && tags + 6 < rest.size() &&
       rest.find('/', tags + 6) == std::string_view::npos) {

@@ -31,10 +31,11 @@ struct Options {
 
 class Api {
  public:
-  // Deletes go through `registry`, which records and publishes them.
-  Api(auth::Authenticator& auth, storage::MetadataStore& meta, registry::Registry& registry,
-      tasks::RunService& runs, tasks::TaskService& tasks, triggers::Service& triggers,
-      Options options);
+  // Deletes go through `registry`, which records and publishes them;
+  // `blobs` is read for image configs.
+  Api(auth::Authenticator& auth, storage::BlobStore& blobs, storage::MetadataStore& meta,
+      registry::Registry& registry, tasks::RunService& runs, tasks::TaskService& tasks,
+      triggers::Service& triggers, Options options);
   ~Api();
   Api(const Api&) = delete;
   Api& operator=(const Api&) = delete;

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "api/api.h"
+#include "api/session.h"
 
 namespace drydock::api {
 
@@ -26,6 +27,7 @@ void SendJson(http::Response& r, int status, const nlohmann::json& body);
 
 struct Api::Impl {
   auth::Authenticator& auth;
+  storage::BlobStore& blobs;
   storage::MetadataStore& meta;
   registry::Registry& registry;
   tasks::RunService& runs;
@@ -33,9 +35,11 @@ struct Api::Impl {
   triggers::Service& trigger_service;
   Options options;
 
-  Impl(auth::Authenticator& a, storage::MetadataStore& m, registry::Registry& reg,
-       tasks::RunService& r, tasks::TaskService& t, triggers::Service& ts, Options o)
+  Impl(auth::Authenticator& a, storage::BlobStore& b, storage::MetadataStore& m,
+       registry::Registry& reg, tasks::RunService& r, tasks::TaskService& t, triggers::Service& ts,
+       Options o)
       : auth(a),
+        blobs(b),
         meta(m),
         registry(reg),
         runs(r),
@@ -58,6 +62,15 @@ struct Api::Impl {
   // "{id}[/cancel|/log]" and "{name}[/tags[/{tag}]]"; false when no route matches.
   bool RouteRun(Ctx& c, std::string_view rest);
   bool RouteRepository(Ctx& c, std::string_view rest);
+  // repositories.cc: a manifest with what the dashboard shows of it.
+  void ShowManifest(Ctx& c, const std::string& repo, const std::string& reference);
+  nlohmann::json BaseOf(const std::string& repo, const std::string& tag, const oci::Digest& d);
+  Result<std::string> ReadBlob(const oci::Digest& d, size_t limit);
+
+  // session.cc: the dashboard's sign-in (POST, unauthenticated), and the
+  // session itself (GET, DELETE to sign out).
+  void SignIn(http::Request& req, http::Response& resp);
+  void Session(Ctx& c, const SessionCookie* cookie);
 
   // tokens.cc
   void IssueToken(Ctx& c);

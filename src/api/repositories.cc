@@ -2,6 +2,8 @@
 // digests, and delete whole repositories or single tags.
 
 #include "api/impl.h"
+#include "api/run_json.h"
+#include "base/json.h"
 #include "oci/reference.h"
 
 namespace drydock::api {
@@ -22,8 +24,12 @@ bool CheckRepository(Ctx& c, auth::Authenticator& auth, storage::MetadataStore& 
     return false;
   }
   if ((auth.Allowed(c.who, repo) & need) != need) {
-    SendError(c.resp, 403, "DENIED",
-              "user " + c.who.user + " may not " + auth::ActionsToString(need) + " " + repo);
+    if (c.who.anonymous())
+      SendError(c.resp, 401, "UNAUTHORIZED",
+                "sign in to " + auth::ActionsToString(need) + " " + repo);
+    else
+      SendError(c.resp, 403, "DENIED",
+                "user " + c.who.user + " may not " + auth::ActionsToString(need) + " " + repo);
     return false;
   }
   auto exists = meta.HasManifests(repo);
@@ -38,7 +44,127 @@ bool CheckRepository(Ctx& c, auth::Authenticator& auth, storage::MetadataStore& 
   return true;
 }
 
+constexpr size_t kMaxConfigBytes = 4 << 20;
+
+bool IsIndex(const json& m) { return m.contains("manifests") && m["manifests"].is_array(); }
+
+// An index's entries: their platforms and digests.
+json Platforms(const json& index) {
+  json out = json::array();
+  for (const auto& e : index["manifests"]) {
+    if (!e.is_object()) continue;
+    json p = e.value("platform", json::object());
+    out.push_back({{"digest", e.value("digest", "")},
+                   {"mediaType", e.value("mediaType", "")},
+                   {"size", e.value("size", 0)},
+                   {"os", p.value("os", "")},
+                   {"architecture", p.value("architecture", "")},
+                   {"variant", p.value("variant", "")}});
+  }
+  return out;
+}
+
 }  // namespace
+
+// The base an image was built on: from the newest successful run that
+// pushed exactly this digest (its runtime dependency), with what the base's
+// tag points at now when the base lives in this registry.
+json Api::Impl::BaseOf(const std::string& repo, const std::string& tag, const oci::Digest& d) {
+  tasks::RunFilter filter;
+  filter.top = 50;
+  filter.status = tasks::RunStatus::kSucceeded;
+  filter.image = repo + ":" + tag;
+  auto list = runs.List(filter);
+  if (!list.ok()) return nullptr;
+  for (const auto& run : *list) {
+    bool pushed_it = false;
+    for (const auto& out : run.output_images) pushed_it |= out.digest == d.str();
+    if (!pushed_it) continue;
+    json deps = json::parse(run.dependencies_json, nullptr, false);
+    if (!deps.is_array()) return nullptr;
+    for (const auto& image : deps) {
+      const json& base = image.value("runtime-dependency", json::object());
+      if (!base.is_object() || base.value("digest", "").empty()) continue;
+      json out = {{"registry", base.value("registry", "")},
+                  {"repository", base.value("repository", "")},
+                  {"tag", base.value("tag", "")},
+                  {"digest", base.value("digest", "")},
+                  {"run", run.id},
+                  {"task", run.request.task}};
+      std::string base_tag = out["tag"], built_from = out["digest"];
+      if (out["registry"] == options.registry_host && !base_tag.empty()) {
+        auto now = meta.ResolveTag(out["repository"].get<std::string>(), base_tag);
+        if (now.ok()) {
+          out["current"] = now->str();
+          out["updated"] = now->str() != built_from;
+        }
+      }
+      return out;
+    }
+    return nullptr;
+  }
+  return nullptr;
+}
+
+void Api::Impl::ShowManifest(Ctx& c, const std::string& repo, const std::string& reference) {
+  if (!CheckRepository(c, auth, meta, repo, auth::kPull)) return;
+  auto digest = oci::Digest::Parse(reference);
+  std::string tag;
+  if (!digest.ok()) {
+    if (auto s = oci::ValidateTag(reference); !s.ok())
+      return SendError(c.resp, 400, "INVALID", "'" + reference + "' is neither a digest nor a tag");
+    tag = reference;
+    digest = meta.ResolveTag(repo, tag);
+    if (!digest.ok()) return SendStatus(c.resp, digest.status());
+  }
+  auto record = meta.GetManifest(repo, *digest);
+  if (!record.ok()) return SendStatus(c.resp, record.status());
+  json manifest = json::parse(record->content, nullptr, false);
+  if (!manifest.is_object()) manifest = json::object();
+  json out = {{"repository", repo},
+              {"digest", digest->str()},
+              {"mediaType", record->media_type},
+              {"size", record->content.size()},
+              {"pushed", IsoTime(record->created * 1000)},
+              {"artifactType", record->artifact_type},
+              {"annotations", manifest.value("annotations", json::object())},
+              {"manifest", manifest}};
+  if (IsIndex(manifest)) {
+    out["platforms"] = Platforms(manifest);
+  } else {
+    uint64_t total = 0;
+    for (const auto& l : manifest.value("layers", json::array()))
+      if (l.is_object()) total += l.value("size", uint64_t{0});
+    out["layersSize"] = total;
+    std::string config_digest = manifest.value("config", json::object()).value("digest", "");
+    if (auto cd = oci::Digest::Parse(config_digest); cd.ok()) {
+      auto config = ReadBlob(*cd, kMaxConfigBytes);
+      if (config.ok()) out["config"] = json::parse(*config, nullptr, false);
+    }
+  }
+  json referrers = json::array();
+  if (auto list = meta.ListReferrers(repo, *digest); list.ok()) {
+    for (const auto& r : *list)
+      referrers.push_back({{"digest", r.digest.str()},
+                           {"mediaType", r.media_type},
+                           {"artifactType", r.artifact_type},
+                           {"size", r.size}});
+  }
+  out["referrers"] = std::move(referrers);
+  if (!tag.empty()) out["base"] = BaseOf(repo, tag, *digest);
+  SendJson(c.resp, 200, out);
+}
+
+Result<std::string> Api::Impl::ReadBlob(const oci::Digest& d, size_t limit) {
+  DD_ASSIGN_OR_RETURN(reader, blobs.Open(d));
+  if (reader->size() > limit) return Status(Code::kTooLarge, "blob " + d.str() + " is too large");
+  std::string bytes;
+  DD_RETURN_IF_ERROR(reader->CopyTo(0, reader->size(), [&](const char* p, size_t n) {
+    bytes.append(p, n);
+    return true;
+  }));
+  return bytes;
+}
 
 void Api::Impl::ListRepositories(Ctx& c) {
   json names = json::array();

@@ -28,6 +28,7 @@
 #include "tasks/task_service.h"
 #include "tasks/tasks.h"
 #include "triggers/triggers.h"
+#include "web/dashboard.h"
 
 namespace drydock::cli {
 namespace {
@@ -352,6 +353,7 @@ int Serve(const ServeFlags& flags) {
       resp.body = "ok\n";
       return;
     }
+    if (web::ServeDashboard(req, resp)) return;
     resp.status = 404;
     resp.route = "not_found";
     resp.body = "not found\n";
@@ -417,7 +419,7 @@ int Serve(const ServeFlags& flags) {
           : config->public_url;
   while (!base_url.empty() && base_url.back() == '/') base_url.pop_back();
   rest = std::make_unique<api::Api>(
-      authenticator, meta, reg, *runs, *task_service, *trigger_service,
+      authenticator, *stores->blobs, meta, reg, *runs, *task_service, *trigger_service,
       api::Options{registry_host, config->builds.max_context_bytes, base_url});
   Periodic gc(std::chrono::seconds(config->gc_interval_seconds),
               [&] { CollectGarbage(reg, meta, *server_id, config->gc); });

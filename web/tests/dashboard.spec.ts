@@ -1,0 +1,166 @@
+// The dashboard against a real server (tests/integration/dashboard.sh):
+// sign-in, repositories after a skopeo push, a task run's log arriving live,
+// cancel, a base-image push queuing the dependent run with its cause, XSS
+// probes rendered as text, CSRF refused, and axe-core on every page.
+import { test, expect, type Page } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+import { execFileSync } from "node:child_process";
+
+const env = (name: string): string => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run tests/integration/dashboard.sh`);
+  return v;
+};
+const user = "admin";
+const pass = env("DD_PASS");
+
+async function signIn(page: Page) {
+  await page.goto("/signin");
+  await page.getByLabel("User name").fill(user);
+  await page.getByLabel("Password").fill(pass);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { name: "Drydock", level: 1 })).toBeVisible();
+}
+
+async function checkAccessibility(page: Page, what: string) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const problems = results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
+  expect(problems, `axe-core on ${what}`).toEqual([]);
+}
+
+test.beforeEach(async ({ page }) => {
+  // Any alert() would be an XSS probe that ran.
+  page.on("dialog", async (d) => {
+    if (d.type() === "alert") throw new Error(`a dialog opened: ${d.message()}`);
+    await d.accept();
+  });
+});
+
+test("sign-in: a wrong password is refused with a message, the right one signs in, sign-out ends it", async ({
+  page,
+}) => {
+  await page.goto("/runs");
+  await expect(page).toHaveURL(/\/signin\?next=%2Fruns/);
+  await checkAccessibility(page, "sign-in");
+  await page.getByLabel("User name").fill(user);
+  await page.getByLabel("Password").fill("wrong-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toContainText(/password|credentials|invalid/i);
+  await page.getByLabel("Password").fill(pass);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/runs$/);
+  const cookies = await page.context().cookies();
+  const session = cookies.find((c) => c.name === "dd_session");
+  expect(session?.httpOnly).toBe(true);
+  expect(session?.sameSite).toBe("Strict");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/signin/);
+  // The token behind the cookie is revoked, not only forgotten.
+  const after = await page.request.get("/api/v1/session", {
+    headers: { Cookie: `dd_session=${session!.value}` },
+  });
+  expect(after.status()).toBe(401);
+});
+
+test("anonymous visitors see only what anonymous pull allows", async ({ page }) => {
+  await page.goto("/repositories");
+  await expect(page.getByRole("link", { name: "dash/app", exact: true })).toBeVisible();
+  await expect(page.getByRole("link", { name: "dash/ticker", exact: true })).toHaveCount(0);
+  await page.getByRole("link", { name: "dash/app", exact: true }).click();
+  await expect(page.getByRole("cell", { name: "v1", exact: true })).toBeVisible();
+  await expect(page.getByRole("button", { name: /Delete/ })).toHaveCount(0);
+  await page.goto("/runs");
+  await expect(page).toHaveURL(/\/signin/);
+});
+
+test("a tag's details: digest, media type, configuration and history", async ({ page }) => {
+  await signIn(page);
+  await page.goto(`/repositories/${env("DD_REPO")}?tag=v1`);
+  const detail = page.getByRole("region", { name: "Tag v1" });
+  await expect(detail).toContainText("application/vnd.oci.image.manifest.v1+json");
+  await expect(detail).toContainText("sha256:");
+  await expect(detail).toContainText("History");
+  await expect(detail).toContainText("No signatures, SBOMs or attestations.");
+  await checkAccessibility(page, "tag detail");
+});
+
+test("a state-changing request without the CSRF token is refused", async ({ page }) => {
+  await signIn(page);
+  const status = await page.evaluate(async () => {
+    const r = await fetch("/api/v1/tasks/" + "nothing-here", { method: "DELETE", credentials: "same-origin" });
+    return r.status;
+  });
+  expect(status).toBe(403);
+});
+
+test("repositories: the image skopeo pushed, with its tags and pull commands", async ({ page }) => {
+  await signIn(page);
+  await page.getByRole("link", { name: "Repositories" }).click();
+  const repo = env("DD_REPO");
+  await page.getByRole("link", { name: repo, exact: true }).click();
+  await expect(page).toHaveURL(new RegExp(`/repositories/${repo}$`));
+  await expect(page.getByRole("cell", { name: "v1", exact: true })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Copy pull command for v1" })).toBeVisible();
+  await checkAccessibility(page, "repository");
+  await page.goBack();
+  await expect(page).toHaveURL(/\/repositories$/);
+  await checkAccessibility(page, "repositories");
+});
+
+test("a task run's log lines arrive live, rendered as text", async ({ page }) => {
+  await signIn(page);
+  await page.goto(`/tasks/${env("DD_TASK")}`);
+  await checkAccessibility(page, "task");
+  await page.getByRole("button", { name: "Run now" }).click();
+  await expect(page).toHaveURL(/\/runs\/[a-z0-9]+$/);
+  const log = page.getByTestId("log");
+  // The build prints tick-1 … tick-5 a second apart: the first shows while the run still runs.
+  await expect(log).toContainText("tick-1", { timeout: 60_000 });
+  await expect(page.getByTestId("log-status")).toHaveText("live");
+  await expect(log).toContainText("tick-5", { timeout: 60_000 });
+  await expect(log).toContainText("was successful", { timeout: 60_000 });
+  // The XSS probe the build echoes is text, not an element.
+  await expect(log).toContainText("<img src=x onerror=alert(1)>");
+  expect(await log.locator("img").count()).toBe(0);
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Succeeded");
+  await checkAccessibility(page, "run");
+});
+
+test("cancel a running run", async ({ page }) => {
+  await signIn(page);
+  await page.goto(`/tasks/${env("DD_SLOW_TASK")}`);
+  await page.getByRole("button", { name: "Run now" }).click();
+  await expect(page.getByTestId("log")).toContainText("tick-1", { timeout: 60_000 });
+  await page.getByRole("button", { name: "Cancel run" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Canceled", { timeout: 30_000 });
+});
+
+test("a base-image push queues the dependent run, shown with its cause", async ({ page }) => {
+  await signIn(page);
+  const before = Date.now();
+  execFileSync("bash", [env("DD_PUSH_BASE")], { stdio: "inherit" });
+  // The image built on the old base is flagged until its rebuild (5 s of RUN) replaces it.
+  await page.goto(`/repositories/${env("DD_BUILT")}`);
+  await expect(page.getByText("base updated").first()).toBeVisible({ timeout: 5_000 });
+  await page.goto(`/runs?task=${env("DD_TASK")}`);
+  const row = page.getByRole("row").filter({ hasText: "base image" }).first();
+  await expect(async () => {
+    await page.reload();
+    await expect(row).toBeVisible();
+  }).toPass({ timeout: 30_000 });
+  await expect(row).toContainText(env("DD_BASE"));
+  await checkAccessibility(page, "runs");
+  await row.getByRole("link").first().click();
+  // Its cause names the base and both digests: what the task was built from before, and now.
+  await expect(page.getByText(/base image base\/os:1 changed sha256:[0-9a-f]{12} → sha256:[0-9a-f]{12}/)).toBeVisible();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText(/Succeeded/, { timeout: 90_000 });
+  expect(Date.now() - before).toBeGreaterThan(0);
+  await page.goto(`/repositories/${env("DD_BUILT")}`);
+  await expect(page.getByRole("cell", { name: "1", exact: true })).toBeVisible();
+  await expect(page.getByText("base updated")).toHaveCount(0);
+  await page.goto(`/graph?ref=${encodeURIComponent(env("DD_BASE"))}`);
+  await expect(page.getByRole("group", { name: `Tasks built on ${env("DD_BASE")}` })).toContainText("up to date");
+  await checkAccessibility(page, "graph");
+  await page.goto("/");
+  await checkAccessibility(page, "home");
+});
