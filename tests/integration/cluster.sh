@@ -5,7 +5,7 @@
 # pulls through the other; a chunked upload's PATCHes go to both; tags,
 # deletes and the catalog agree; a base push through A queues its dependent
 # task once, the agent builds it, and B serves the result and its log;
-# GC through a third process while both take pushes loses nothing; kill -9
+# online GC on a third replica while both take pushes loses nothing; kill -9
 # of B during 20 concurrent pushes leaves every acknowledged push complete,
 # and B restarts; PostgreSQL restarted under load costs only in-flight
 # requests; a per-minute timer queues one run per occurrence, not one per replica.
@@ -22,12 +22,8 @@ CLUSTER_ENV=$(DRYDOCK_BIN="$DRYDOCK_BIN" DRYDOCK_ADMIN_PASSWORD="$ADMIN_PASS" \
   { cat "$WORK/start-cluster.log" >&2; fail "start-cluster.sh"; }
 eval "$CLUSTER_ENV"
 # Sanitizer reports in any replica's or the agent's log fail the test.
-stop_cluster() {
-  for f in "$CLUSTER_DIR"/replica-*.log "$CLUSTER_DIR"/agent-*.log; do
-    [ -f "$f" ] && cp "$f" "$WORK/server.cluster-$(basename "$f")"
-  done
-  "$ROOT/scripts/stop-cluster.sh" "$CLUSTER_DIR"
-}
+# (stop-cluster.sh copies the logs once the processes have exited.)
+stop_cluster() { CLUSTER_LOGS_TO=$WORK "$ROOT/scripts/stop-cluster.sh" "$CLUSTER_DIR"; }
 trap 'rc=$?; stop_cluster; (exit $rc); cleanup' EXIT
 read -r A_URL B_URL <<<"$CLUSTER_URLS"
 A=${A_URL#http://}
@@ -143,12 +139,14 @@ assert_ne "$APP1" "$(digest_on "$B")" "B serves the rebuilt app:1"
 assert_contains "$(curl -sS "${ADMIN[@]}" "$B_URL/api/v1/runs/$NEWEST/log")" "Run ID: $NEWEST was successful" \
   "B serves the whole log of the run built by the agent"
 
-log "GC through a third process while both replicas take pushes, some of the very blobs it deletes"
-make_busybox_layout "$WORK/orphan" v1 "orphaned image" >"$WORK/orphan.digest"
-REG=$A push_layout "$WORK/orphan" v1 gc/orphan:v1
-code=$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE "${ADMIN[@]}" "$B_URL/v2/gc/orphan/manifests/$(cat "$WORK/orphan.digest")")
-assert_eq 202 "$code" "the orphan's manifest deleted through B: its own layer is garbage now"
-sleep 3 # older than the grace period below
+log "online GC on a third replica (every second, 2 s grace) while A and B take pushes, some of the very blobs it deletes"
+for o in orphan orphan2; do
+  make_busybox_layout "$WORK/$o" v1 "orphaned image $o" >"$WORK/$o.digest"
+  REG=$A push_layout "$WORK/$o" v1 "gc/$o:v1"
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE "${ADMIN[@]}" "$B_URL/v2/gc/$o/manifests/$(cat "$WORK/$o.digest")")
+  assert_eq 202 "$code" "gc/$o's manifest deleted through B: its own layer is garbage now"
+done
+sleep 3 # older than the grace period
 verify_pull() { # verify_pull LAYOUT HOST REPO: pulls REPO:v1 through HOST, compares every blob
   local src=$1 d
   rm -rf "$WORK/q"
@@ -160,6 +158,15 @@ verify_pull() { # verify_pull LAYOUT HOST REPO: pulls REPO:v1 through HOST, comp
     cmp -s "$(layout_blob "$src" "$blob")" "$(layout_blob "$WORK/q" "$blob")" || fail "$3 blob $blob differs"
   done
 }
+# Replica C: the cluster's configuration with online GC every second.
+cp "$CLUSTER_DIR/config.yaml" "$WORK/gc-replica.yaml"
+printf 'gc:\n  interval_seconds: 1\n  grace_seconds: 2\n' >>"$WORK/gc-replica.yaml"
+C_PORT=$(free_port)
+(. "$CLUSTER_DIR/s3.env" && exec env DRYDOCK_ADMIN_PASSWORD="$ADMIN_PASS" "$DRYDOCK_BIN" serve \
+  --config "$WORK/gc-replica.yaml" --data "$WORK/replica-gc" --listen "127.0.0.1:$C_PORT" \
+  >"$WORK/server.gc-replica.log" 2>&1) &
+C_PID=$!
+wait_port "$C_PORT" "replica C"
 GC_PUSHES=()
 for i in $(seq 1 8); do
   target=$A src="$WORK/orphan"
@@ -169,10 +176,15 @@ for i in $(seq 1 8); do
     "oci:$src:v1" "docker://$target/gc/again$i:v1" >"$WORK/g$i.log" 2>&1 && echo "$src" >"$WORK/g$i.acked") &
   GC_PUSHES+=($!)
 done
-(. "$CLUSTER_DIR/s3.env" && drydock gc --config "$CLUSTER_DIR/config.yaml" --data "$WORK/gc" --grace 2) \
-  >"$WORK/gc.out" 2>&1 || { cat "$WORK/gc.out" >&2; fail "drydock gc"; }
 for p in "${GC_PUSHES[@]}"; do wait "$p" || true; done
-log "gc: $(tail -n 1 "$WORK/gc.out")"
+# orphan2's layer is nobody's: C must have collected it (and maybe orphan's).
+GC_LINE='gc: [0-9]+ manifests, [0-9]+ links, [1-9][0-9]* blobs'
+deadline=$((SECONDS + 30))
+until grep -Eq "$GC_LINE" "$WORK/server.gc-replica.log" || [ $SECONDS -ge $deadline ]; do sleep 0.5; done
+grep -Eq "$GC_LINE" "$WORK/server.gc-replica.log" || fail "replica C's online GC collected nothing in 30 s"
+ok "replica C: $(grep -Eo "$GC_LINE[^\"]*" "$WORK/server.gc-replica.log" | head -n 1)"
+kill -TERM "$C_PID"
+wait "$C_PID" || fail "replica C exited with status $? after SIGTERM"
 GC_ACKED=0
 for i in $(seq 1 8); do
   [ -f "$WORK/g$i.acked" ] || { log "push $i during gc not acknowledged: $(tail -n 1 "$WORK/g$i.log")"; continue; }
@@ -180,7 +192,7 @@ for i in $(seq 1 8); do
   verify_pull "$(cat "$WORK/g$i.acked")" "$B" "gc/again$i"
 done
 [ "$GC_ACKED" -ge 6 ] || fail "only $GC_ACKED of 8 pushes during GC were acknowledged"
-ok "$GC_ACKED pushes acknowledged during GC, each complete and digest-verified"
+ok "$GC_ACKED pushes acknowledged during online GC, each complete and digest-verified"
 
 log "kill -9 of B during 20 concurrent pushes (half through each)"
 for i in $(seq 1 20); do make_busybox_layout "$WORK/p$i" v1 "push $i" >"$WORK/p$i.digest"; done
