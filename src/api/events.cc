@@ -1,5 +1,6 @@
 // GET /api/v1/events?after=SEQ&limit=N: the event log for tools that follow
-// it, as the server's own consumers do: events after SEQ, oldest first; the
+// it, as the server's own consumers do: events after SEQ (or the newest N
+// with ?newest=N), oldest first; the
 // registry's only of repositories the caller may pull, runs' status changes
 // only for an admin. `last` is where to go on from, also past events left out.
 #include "api/impl.h"
@@ -32,7 +33,12 @@ void Api::Impl::ListEvents(Ctx& c) {
   if (!after.ok()) return SendStatus(c.resp, after.status());
   auto limit = Number(c.req.Query("limit"), "limit", 1, kMaxLimit, 100);
   if (!limit.ok()) return SendStatus(c.resp, limit.status());
-  auto batch = meta.EventsAfter(*after, *limit);
+  // ?newest=N: the end of the log (a dashboard's "recent pushes").
+  auto newest = Number(c.req.Query("newest"), "newest", 1, kMaxLimit, 0);
+  if (!newest.ok()) return SendStatus(c.resp, newest.status());
+  if (*newest > 0 && c.req.Query("after"))
+    return SendError(c.resp, 400, "INVALID", "newest and after cannot be used together");
+  auto batch = *newest > 0 ? meta.NewestEvents(*newest) : meta.EventsAfter(*after, *limit);
   if (!batch.ok()) return SendStatus(c.resp, batch.status());
   json list = json::array();
   int64_t last = *after;

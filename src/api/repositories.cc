@@ -196,7 +196,11 @@ void Api::Impl::ListTags(Ctx& c, const std::string& repo) {
     if (static_cast<int64_t>(batch->size()) < kBatch) break;
     page.last = batch->back();
   }
-  SendJson(c.resp, 200, {{"repository", repo}, {"tags", std::move(tags)}});
+  // What the caller may do here, so that a page offers only that.
+  SendJson(c.resp, 200,
+           {{"repository", repo},
+            {"tags", std::move(tags)},
+            {"actions", auth::ActionsToString(auth.Allowed(c.who, repo))}});
 }
 
 void Api::Impl::DeleteRepository(Ctx& c, const std::string& repo) {

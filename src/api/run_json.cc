@@ -200,6 +200,7 @@ json RunToJson(const tasks::Run& run) {
   }
   // Times not reached yet are left out (null to jq, absent to nlohmann's value()).
   if (!run.agent.empty()) j["agent"] = run.agent;
+  if (!run.request.user.empty()) j["queuedBy"] = run.request.user;
   if (run.status == tasks::RunStatus::kQueued) {
     j["waitingFor"] = run.request.agent_pool.empty()
                           ? "an agent of the default pool"

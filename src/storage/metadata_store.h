@@ -297,6 +297,8 @@ class EventLog {
 
   // The event log: events with id > `id`, oldest first, at most `limit`.
   virtual Result<std::vector<Event>> EventsAfter(int64_t id, int64_t limit) = 0;
+  // The newest `limit` events, oldest first (ids have gaps: counted, not computed).
+  virtual Result<std::vector<Event>> NewestEvents(int64_t limit) = 0;
   // Drops events older than `before` (unix seconds) except the newest
   // `keep` ones; returns how many went.
   virtual Result<int64_t> PruneEvents(int64_t before, int64_t keep) = 0;

@@ -599,9 +599,21 @@ class PgMetadataStore final : public MetadataStore {
   }
 
   Result<std::vector<Event>> EventsAfter(int64_t id, int64_t limit) override {
-    DD_ASSIGN_OR_RETURN(r, Query("SELECT id,action,repo,tag,digest,media_type,actor,time,size,"
-                                 "run,status FROM events WHERE id>$1 ORDER BY id LIMIT $2::bigint",
-                                 {Int(id), Limit(limit)}));
+    return ReadEvents(
+        "SELECT id,action,repo,tag,digest,media_type,actor,time,size,run,status FROM events "
+        "WHERE id>$1 ORDER BY id LIMIT $2::bigint",
+        {Int(id), Limit(limit)});
+  }
+
+  Result<std::vector<Event>> NewestEvents(int64_t limit) override {
+    return ReadEvents(
+        "SELECT * FROM (SELECT id,action,repo,tag,digest,media_type,actor,time,size,run,status "
+        "FROM events ORDER BY id DESC LIMIT $1::bigint) newest ORDER BY id",
+        {Limit(limit)});
+  }
+
+  Result<std::vector<Event>> ReadEvents(const char* sql, const std::vector<PgValue>& params) {
+    DD_ASSIGN_OR_RETURN(r, Query(sql, params));
     std::vector<Event> out;
     for (const auto& row : r.rows)
       out.push_back(Event{Int(row, 0), Text(row, 1), Text(row, 2), Text(row, 3), Text(row, 4),

@@ -607,10 +607,24 @@ class SqliteMetadataStore final : public MetadataStore {
   }
 
   Result<std::vector<Event>> EventsAfter(int64_t id, int64_t limit) override {
+    return ReadEvents(
+        "SELECT id,action,repo,tag,digest,media_type,actor,time,size,run,status FROM events "
+        "WHERE id>? ORDER BY id LIMIT ?",
+        id, limit);
+  }
+
+  Result<std::vector<Event>> NewestEvents(int64_t limit) override {
+    return ReadEvents(
+        "SELECT * FROM (SELECT id,action,repo,tag,digest,media_type,actor,time,size,run,status "
+        "FROM events WHERE id>? ORDER BY id DESC LIMIT ?) ORDER BY id",
+        0, limit);
+  }
+
+  // Events from `sql` with two parameters.
+  Result<std::vector<Event>> ReadEvents(const char* sql, int64_t a, int64_t b) {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT id,action,repo,tag,digest,media_type,actor,time,size,"
-                                      "run,status FROM events WHERE id>? ORDER BY id LIMIT ?"));
-    s->Bind(1, id).Bind(2, limit);
+    DD_ASSIGN_OR_RETURN(s, c->Prepare(sql));
+    s->Bind(1, a).Bind(2, b);
     std::vector<Event> out;
     while (true) {
       DD_ASSIGN_OR_RETURN(row, s->Step());

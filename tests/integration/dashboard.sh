@@ -49,6 +49,12 @@ printf 'FROM %s/base/os:1\nRUN echo tick-1; sleep 120\n' "$REG" >"$WORK/slow/Doc
 tar -czf "$WORK/www/slow.tar.gz" -C "$WORK/slow" .
 drydock task create -n sleeper -c "http://127.0.0.1:$HPORT/slow.tar.gz" -t dash/sleeper:1 --no-cache \
   --base-image-trigger-enabled false >"$WORK/task2.out" 2>&1 || { cat "$WORK/task2.out" >&2; fail "task create sleeper"; }
+# Six numbered lines a second apart, never cached: the reconnection test.
+mkdir -p "$WORK/count"
+printf 'FROM %s/base/os:1\nRUN for i in 1 2 3 4 5 6; do echo "count-$i"; sleep 1; done\n' "$REG" >"$WORK/count/Dockerfile"
+tar -czf "$WORK/www/count.tar.gz" -C "$WORK/count" .
+drydock task create -n counter -c "http://127.0.0.1:$HPORT/count.tar.gz" -t dash/counter:1 --no-cache \
+  --base-image-trigger-enabled false >"$WORK/task3.out" 2>&1 || { cat "$WORK/task3.out" >&2; fail "task create counter"; }
 cat >"$WORK/push-base.sh" <<EOT
 set -e
 skopeo copy -q --dest-creds "admin:$ADMIN_PASS" --dest-tls-verify=false "oci:$WORK/base2:1" "docker://$REG/base/os:1"
@@ -56,7 +62,7 @@ EOT
 make_busybox_layout "$WORK/base2" 1 "two" >/dev/null
 
 log "Playwright (Chromium $(chromium --version 2>/dev/null | awk '{print $2}'))"
-(cd "$WEB" && DD_URL="$URL" DD_PASS="$ADMIN_PASS" DD_REPO=dash/app DD_TASK=ticker DD_BUILT=dash/ticker DD_SLOW_TASK=sleeper DD_BASE=base/os:1 \
-  DD_PUSH_BASE="$WORK/push-base.sh" ./node_modules/.bin/playwright test) >"$WORK/playwright.out" 2>&1 ||
-  { cat "$WORK/playwright.out" >&2; fail "Playwright"; }
+(cd "$WEB" && DD_URL="$URL" DD_PASS="$ADMIN_PASS" DD_REPO=dash/app DD_TASK=ticker DD_BUILT=dash/ticker DD_SLOW_TASK=sleeper DD_COUNT_TASK=counter DD_BASE=base/os:1 \
+  DD_PUSH_BASE="$WORK/push-base.sh" ./node_modules/.bin/playwright test 2>&1) | tee "$WORK/playwright.out" ||
+  fail "Playwright"
 ok "$(grep -E '[0-9]+ passed' "$WORK/playwright.out" | tr -s ' ')"

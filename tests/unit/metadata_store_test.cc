@@ -282,6 +282,22 @@ TEST_P(EventLogTest, ChangesWriteTheirEventsWithThem) {
   EXPECT_EQ(later->at(0).id, events->at(3).id);
 }
 
+TEST_P(EventLogTest, NewestEventsAreTheLastOnesInOrder) {
+  EXPECT_TRUE(store_->NewestEvents(5)->empty());
+  for (int i = 1; i <= 4; ++i)
+    ASSERT_TRUE(store_->PutManifest(Manifest("r", "m" + std::to_string(i), {}, "t")).ok());
+  auto all = store_->EventsAfter(0, 100);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 4u);
+  auto newest = store_->NewestEvents(2);
+  ASSERT_TRUE(newest.ok()) << newest.status().message();
+  ASSERT_EQ(newest->size(), 2u);
+  EXPECT_EQ(newest->at(0).id, all->at(2).id);
+  EXPECT_EQ(newest->at(1).id, all->at(3).id);
+  EXPECT_EQ(newest->at(1).digest, D("m4").str());
+  EXPECT_EQ(store_->NewestEvents(10)->size(), 4u);
+}
+
 TEST_P(EventLogTest, CursorsStartAtTheEndAndNeverMoveBack) {
   ASSERT_TRUE(store_->PutManifest(Manifest("r", "m1", {}, "t1")).ok());
   ASSERT_TRUE(store_->PutManifest(Manifest("r", "m2", {}, "t2")).ok());

@@ -4,8 +4,57 @@
 // search, and auto-scroll that stops once the reader scrolls up.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { parseAnsi } from "./ansi";
+import { get } from "./api";
+import { kFinal, type RunRecord } from "./types";
 
 const kRetryMs = 1000;
+
+async function runIsFinal(runId: string): Promise<boolean> {
+  try {
+    const run = await get<RunRecord>(`/api/v1/runs/${encodeURIComponent(runId)}`);
+    return kFinal.has(run.status);
+  } catch {
+    return false;
+  }
+}
+
+interface Step {
+  id: string;
+  state: "running" | "successful" | "failed";
+  seconds?: number;
+}
+
+// The steps of a run as its log tells them ("Executing step ID: test. …",
+// "Step ID: test marked as successful (elapsed time in seconds: 1.5)").
+export function stepsOf(lines: string[]): Step[] {
+  const steps = new Map<string, Step>();
+  for (const line of lines) {
+    const start = /Executing step ID: (.+?)\. Timeout/.exec(line);
+    if (start) steps.set(start[1], { id: start[1], state: "running" });
+    const end = /Step ID: (.+?) marked as (successful|failed) \(elapsed time in seconds: ([\d.]+)\)/.exec(line);
+    if (end) steps.set(end[1], { id: end[1], state: end[2] as Step["state"], seconds: Number(end[3]) });
+  }
+  return [...steps.values()];
+}
+
+function Timeline({ steps }: { steps: Step[] }) {
+  if (!steps.length) return null;
+  const longest = Math.max(1, ...steps.map((s) => s.seconds ?? 0));
+  return (
+    <ol class="timeline" aria-label="Steps">
+      {steps.map((s) => (
+        <li key={s.id} class={`step ${s.state}`}>
+          <span class="step-id">{s.id}</span>
+          <span class="bar" style={{ width: `${Math.max(2, ((s.seconds ?? 0) / longest) * 100)}%` }} />
+          <span class="step-state">
+            {s.state}
+            {s.seconds !== undefined ? ` in ${s.seconds.toFixed(1)} s` : ""}
+          </span>
+        </li>
+      ))}
+    </ol>
+  );
+}
 
 export function LiveLog({ runId, live, onEnd }: { runId: string; live: boolean; onEnd?: () => void }) {
   const [lines, setLines] = useState<string[]>([]);
@@ -43,7 +92,13 @@ export function LiveLog({ runId, live, onEnd }: { runId: string; live: boolean; 
             offset += value.length;
             add(decoder.decode(value, { stream: true }));
           }
-          // The server ends a followed log when the run is over.
+          // The server ends a followed log when the run is over; a proxy may
+          // also end it cleanly before then (a timeout): then go on from here.
+          if (live && !(await runIsFinal(runId))) {
+            setStatus("reconnecting");
+            await new Promise((ok) => setTimeout(ok, kRetryMs));
+            continue;
+          }
           if (partial) setLines((old) => old.concat([partial]));
           partial = "";
           setStatus("complete");
@@ -78,6 +133,7 @@ export function LiveLog({ runId, live, onEnd }: { runId: string; live: boolean; 
   const state = { fg: undefined as number | undefined, bold: false };
   return (
     <section class="log" aria-label="Run log">
+      <Timeline steps={stepsOf(lines)} />
       <div class="log-bar">
         <label>
           Search <input type="search" value={query} onInput={(e) => setQuery(e.currentTarget.value)} />

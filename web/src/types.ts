@@ -22,7 +22,7 @@ export interface RunRecord {
   timerTrigger?: { timerTriggerName: string; scheduleOccurrence: string };
   imageUpdateTrigger?: { images?: { registry?: string; repository?: string; tag?: string; digest?: string }[] };
   sourceTrigger?: { commitId?: string; branch?: string; providerType?: string; eventType?: string };
-  user?: string;
+  queuedBy?: string;
   dependencies?: { "runtime-dependency"?: { repository?: string; tag?: string; digest?: string } }[];
 }
 export interface Task {

@@ -119,11 +119,37 @@ test("a task run's log lines arrive live, rendered as text", async ({ page }) =>
   await expect(page.getByTestId("log-status")).toHaveText("live");
   await expect(log).toContainText("tick-5", { timeout: 60_000 });
   await expect(log).toContainText("was successful", { timeout: 60_000 });
+  // The steps as a timeline, from the log.
+  await expect(page.getByRole("list", { name: "Steps" })).toContainText(/build\s*successful in [0-9.]+ s/);
   // The XSS probe the build echoes is text, not an element.
   await expect(log).toContainText("<img src=x onerror=alert(1)>");
   expect(await log.locator("img").count()).toBe(0);
   await expect(page.getByRole("heading", { level: 1 })).toContainText("Succeeded");
+  await expect(page.getByText("manual by admin")).toBeVisible();
   await checkAccessibility(page, "run");
+});
+
+test("a log stream ended early (a proxy's timeout) resumes from the byte it reached", async ({ page }) => {
+  await signIn(page);
+  await page.goto(`/tasks/${env("DD_COUNT_TASK")}`);
+  const offsets: number[] = [];
+  let cut = false;
+  await page.route(/\/api\/v1\/runs\/[^/]+\/log\?/, async (route) => {
+    const url = new URL(route.request().url());
+    offsets.push(Number(url.searchParams.get("offset")));
+    if (cut || url.searchParams.get("follow") !== "true") return route.continue();
+    cut = true;
+    // What the log holds after a few lines, then a clean end of the response.
+    await new Promise((ok) => setTimeout(ok, 3000));
+    const sofar = await page.request.get(`${url.pathname}?offset=0`);
+    await route.fulfill({ status: 200, contentType: "text/plain", body: await sofar.body() });
+  });
+  await page.getByRole("button", { name: "Run now" }).click();
+  const log = page.getByTestId("log");
+  await expect(log).toContainText("was successful", { timeout: 60_000 });
+  const text = await log.innerText();
+  for (let i = 1; i <= 6; i++) expect(text.match(new RegExp(`count-${i}\\b`, "g"))?.length, `count-${i}`).toBe(1);
+  expect(offsets.some((o) => o > 0), `resumed at an offset (${offsets.join(", ")})`).toBe(true);
 });
 
 test("cancel a running run", async ({ page }) => {
@@ -162,5 +188,8 @@ test("a base-image push queues the dependent run, shown with its cause", async (
   await expect(page.getByRole("group", { name: `Tasks built on ${env("DD_BASE")}` })).toContainText("up to date");
   await checkAccessibility(page, "graph");
   await page.goto("/");
+  // The base push shows among the recent pushes, by the admin.
+  const push = page.getByRole("row").filter({ hasText: env("DD_BASE") }).first();
+  await expect(push).toContainText("user:admin");
   await checkAccessibility(page, "home");
 });

@@ -2,12 +2,66 @@ import { get } from "../api";
 import { Show, useLoad } from "../load";
 import type { RunRecord } from "../types";
 import { RunTable } from "./runs";
+import { When, shortDigest } from "../ui";
 
 interface Agent {
   name: string;
   pool?: string;
   connected?: boolean;
   runs?: string[];
+}
+
+interface Event {
+  id: number;
+  action: string;
+  repository?: string;
+  tag?: string;
+  digest?: string;
+  actor?: string;
+  time: number;
+}
+
+function RecentPushes() {
+  const events = useLoad(() => get<{ events: Event[] }>("/api/v1/events?newest=200"), []);
+  return (
+    <Show what={events}>
+      {(d) => {
+        const pushes = d.events.filter((e) => e.action === "push").reverse().slice(0, 10);
+        if (!pushes.length) return <p>No pushes yet.</p>;
+        return (
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Image</th>
+                <th scope="col">Digest</th>
+                <th scope="col">By</th>
+                <th scope="col">When</th>
+              </tr>
+            </thead>
+            <tbody>
+              {pushes.map((e) => (
+                <tr key={e.id}>
+                  <td>
+                    <a href={`/repositories/${e.repository}${e.tag ? `?tag=${encodeURIComponent(e.tag)}` : ""}`}>
+                      {e.repository}
+                      {e.tag ? `:${e.tag}` : ""}
+                    </a>
+                  </td>
+                  <td>
+                    <code>{shortDigest(e.digest)}</code>
+                  </td>
+                  <td>{e.actor}</td>
+                  <td>
+                    <When iso={new Date(e.time * 1000).toISOString()} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        );
+      }}
+    </Show>
+  );
 }
 
 export function Home() {
@@ -42,6 +96,8 @@ export function Home() {
       </Show>
       <h2>Failures in the last 24 hours</h2>
       <Show what={failed}>{(f) => <RunTable runs={f} />}</Show>
+      <h2>Recent pushes</h2>
+      <RecentPushes />
       <h2>Agents</h2>
       <Show what={agents}>
         {(d) =>

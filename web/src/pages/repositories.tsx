@@ -217,7 +217,8 @@ function TagDetail({ repo, tag }: { repo: string; tag: string }) {
 }
 
 export function Repository({ name }: { name: string }) {
-  const tags = useLoad(() => get<{ tags: Tag[] }>(`/api/v1/repositories/${name}/tags`), [name]);
+  const tags = useLoad(() => get<{ tags: Tag[]; actions?: string }>(`/api/v1/repositories/${name}/tags`), [name]);
+  const mayDelete = (tags.data?.actions ?? "").split(",").includes("delete");
   const selected = location.value.searchParams.get("tag");
   const host = window.location.host;
   const remove = async (tag: string) => {
@@ -244,7 +245,7 @@ export function Repository({ name }: { name: string }) {
                 <th scope="col">Digest</th>
                 <th scope="col">Platforms or size</th>
                 <th scope="col">Pull</th>
-                {session.value && <th scope="col">Actions</th>}
+                {mayDelete && <th scope="col">Actions</th>}
               </tr>
             </thead>
             <tbody>
@@ -270,7 +271,7 @@ export function Repository({ name }: { name: string }) {
                       caption="by digest"
                     />
                   </td>
-                  {session.value && (
+                  {mayDelete && (
                     <td>
                       <button type="button" onClick={() => remove(t.name)} aria-label={`Delete tag ${t.name}`}>
                         Delete

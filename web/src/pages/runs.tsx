@@ -27,7 +27,9 @@ export function Cause({ run }: { run: RunRecord }) {
         timer <code>{run.timerTrigger.timerTriggerName}</code> at <When iso={run.timerTrigger.scheduleOccurrence} />
       </span>
     );
-  return <span>{run.trigger || "manual"}</span>;
+  if (!run.trigger || run.trigger === "Manual")
+    return <span>manual{run.queuedBy ? ` by ${run.queuedBy}` : ""}</span>;
+  return <span>{run.trigger}</span>;
 }
 
 export function RunTable({ runs }: { runs: RunRecord[] }) {
@@ -241,7 +243,7 @@ export function RunDetail({ id }: { id: string }) {
                   </ul>
                 </>
               )}
-              {session.value && (
+              {session.value && (session.value.admin || session.value.user === r.queuedBy) && (
                 <div class="actions">
                   {!final && (
                     <button type="button" onClick={cancel}>
