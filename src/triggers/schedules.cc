@@ -21,9 +21,13 @@ int64_t UnixSeconds(SystemClock::time_point t) {
 
 }  // namespace
 
-void Service::FireTimers(SystemClock::time_point from, SystemClock::time_point to) {
+bool Service::FireTimers(SystemClock::time_point from, SystemClock::time_point to) {
   auto all = tasks_.List();
-  if (!all.ok()) return;
+  if (!all.ok()) {
+    spdlog::warn("timers: cannot read the tasks: {}", all.status().message());
+    return false;
+  }
+  bool ok = true;
   for (const auto& task : *all) {
     if (!task.enabled) continue;
     for (const auto& timer : task.timers) {
@@ -45,9 +49,13 @@ void Service::FireTimers(SystemClock::time_point from, SystemClock::time_point t
       } else {
         spdlog::warn("timer {} of {}: cannot queue: {}", timer.name, task.name,
                      run.status().message());
+        // The store is likely away: the whole window is tried again (the
+        // occurrence's key keeps what did get queued from queuing twice).
+        if (run.status().code() == Code::kUnavailable) ok = false;
       }
     }
   }
+  return ok;
 }
 
 void Service::PollBaseImages(SystemClock::time_point now) {

@@ -43,6 +43,8 @@ void Service::Start(events::Bus& bus) {
   threads_.emplace_back([this] { PollLoop(); });
 }
 
+constexpr std::chrono::minutes kTimerRetry{5};
+
 void Service::TimerLoop() {
   auto now = [this] { return options_.clock ? options_.clock() : SystemClock::now(); };
   // Occurrences missed while the server was down are skipped: timers fire
@@ -57,10 +59,11 @@ void Service::TimerLoop() {
   while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
     lock.unlock();
     SystemClock::time_point t = now();
-    if (t > last && minute(t) != minute(last)) {
-      FireTimers(last, t);
+    // A window the store was away for is tried again next second (for up
+    // to kTimerRetry): no occurrence is lost to a database restart, and
+    // none runs twice (each occurrence has its own key).
+    if (t > last && minute(t) != minute(last) && (FireTimers(last, t) || t - last > kTimerRetry))
       last = t;
-    }
     lock.lock();
   }
 }

@@ -97,7 +97,9 @@ class Service {
   // called for it.
   Status HandlePush(const events::ManifestEvent& event);
   // Fires the timers with an occurrence in (from, to]; one run per timer.
-  void FireTimers(SystemClock::time_point from, SystemClock::time_point to);
+  // False when the tasks could not be read (the database is away): the
+  // caller tries the same window again rather than skipping its occurrences.
+  bool FireTimers(SystemClock::time_point from, SystemClock::time_point to);
   void PollSources(SystemClock::time_point now);
   void PollBaseImages(SystemClock::time_point now);
 

@@ -24,7 +24,7 @@ eval "$CLUSTER_ENV"
 # Sanitizer reports in any replica's or the agent's log fail the test.
 # (stop-cluster.sh copies the logs once the processes have exited.)
 stop_cluster() { CLUSTER_LOGS_TO=$WORK "$ROOT/scripts/stop-cluster.sh" "$CLUSTER_DIR"; }
-trap 'rc=$?; stop_cluster; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; stop_cluster; (exit $rc); cleanup' EXIT  # set +e: (exit 1) must not end the trap before cleanup
 read -r A_URL B_URL <<<"$CLUSTER_URLS"
 A=${A_URL#http://}
 B=${B_URL#http://}

@@ -18,7 +18,7 @@ S3_ENV=$("$S3_SCRIPTS/start-s3.sh" 2>"$WORK/start-s3.log") ||
   { cat "$WORK/start-s3.log" >&2; S3_ENV=$("$S3_SCRIPTS/start-s3.sh" 2>"$WORK/start-s3.log"); } ||
   { cat "$WORK/start-s3.log" >&2; fail "start-s3.sh failed twice"; }
 eval "$S3_ENV"
-trap 'rc=$?; "$S3_SCRIPTS/stop-s3.sh" "$S3_DIR" 2>/dev/null; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; "$S3_SCRIPTS/stop-s3.sh" "$S3_DIR" 2>/dev/null; (exit $rc); cleanup' EXIT
 log "radosgw at $S3_ENDPOINT"
 s3() { # s3 METHOD PATH [curl args...]: a signed request; prints the HTTP status
   local method=$1 path=$2
