@@ -4,6 +4,7 @@
 #include "api/impl.h"
 #include "api/run_json.h"
 #include "base/json.h"
+#include "oci/manifest.h"
 #include "oci/reference.h"
 
 namespace drydock::api {
@@ -46,12 +47,10 @@ bool CheckRepository(Ctx& c, auth::Authenticator& auth, storage::MetadataStore& 
 
 constexpr size_t kMaxConfigBytes = 4 << 20;
 
-bool IsIndex(const json& m) { return m.contains("manifests") && m["manifests"].is_array(); }
-
-// An index's entries: their platforms and digests.
+// An index's entries: their platforms (which oci::Descriptor does not keep) and digests.
 json Platforms(const json& index) {
   json out = json::array();
-  for (const auto& e : index["manifests"]) {
+  for (const auto& e : index.value("manifests", json::array())) {
     if (!e.is_object()) continue;
     json p = e.value("platform", json::object());
     out.push_back({{"digest", e.value("digest", "")},
@@ -129,16 +128,15 @@ void Api::Impl::ShowManifest(Ctx& c, const std::string& repo, const std::string&
               {"artifactType", record->artifact_type},
               {"annotations", manifest.value("annotations", json::object())},
               {"manifest", manifest}};
-  if (IsIndex(manifest)) {
+  auto parsed = oci::ParseManifest(record->content, record->media_type);
+  if (oci::IsIndexMediaType(record->media_type)) {
     out["platforms"] = Platforms(manifest);
-  } else {
-    uint64_t total = 0;
-    for (const auto& l : manifest.value("layers", json::array()))
-      if (l.is_object()) total += l.value("size", uint64_t{0});
+  } else if (parsed.ok()) {
+    int64_t total = 0;
+    for (const auto& l : parsed->layers) total += l.size;
     out["layersSize"] = total;
-    std::string config_digest = manifest.value("config", json::object()).value("digest", "");
-    if (auto cd = oci::Digest::Parse(config_digest); cd.ok()) {
-      auto config = ReadBlob(*cd, kMaxConfigBytes);
+    if (parsed->config) {
+      auto config = ReadBlob(parsed->config->digest, kMaxConfigBytes);
       if (config.ok()) out["config"] = json::parse(*config, nullptr, false);
     }
   }

@@ -220,6 +220,9 @@ Result<Identity> Authenticator::VerifyToken(std::string_view jwt) {
     // Valid only while its row exists: revoking deletes it. The row holds
     // a hash of the token, never the token.
     auto row = store_.GetApiToken(claims.value("jti", std::string()));
+    // A store that cannot answer says so: the token is not revoked for that
+    // (a page would sign its user out on a 401).
+    if (!row.ok() && row.status().code() != Code::kNotFound) return row.status();
     if (!row.ok() || row->user != id.user ||
         row->secret_hash != oci::Digest::Of(std::string(jwt)).hex()) {
       return Unauthenticated("the API token has been revoked (or was never issued here)");

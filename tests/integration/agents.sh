@@ -47,11 +47,8 @@ ARG SLEEP=0
 RUN echo "start \$N" && sleep \$SLEEP && echo "built \$N" >/n
 EOF2
 tar -czf "$WORK/www/ctx.tar.gz" -C "$WORK/ctx" .
-HPORT=$(free_port)
-/bin/busybox httpd -f -p "127.0.0.1:$HPORT" -h "$WORK/www" &
-BG_PIDS+=($!)
-wait_port "$HPORT" "busybox httpd"
-CTX="http://127.0.0.1:$HPORT/ctx.tar.gz"
+serve_www
+CTX="$WWW_URL/ctx.tar.gz"
 
 # queue N [SLEEP [POOL]]: queues a build of app:N; prints the run id.
 queue() {

@@ -107,18 +107,15 @@ REG=$A push_base base/os:1 one
 mkdir -p "$WORK/www" "$WORK/ctx"
 printf 'FROM %s/base/os:1\nRUN cat /etc/drydock-test > /built-on\n' "$A" >"$WORK/ctx/Dockerfile"
 tar -czf "$WORK/www/ctx.tar.gz" -C "$WORK/ctx" .
-HPORT=$(free_port)
-/bin/busybox httpd -f -p "127.0.0.1:$HPORT" -h "$WORK/www" &
-BG_PIDS+=($!)
-wait_port "$HPORT" "busybox httpd"
-drydock task create -n app -c "http://127.0.0.1:$HPORT/ctx.tar.gz" -t app:1 >"$WORK/task.out" 2>&1 ||
+serve_www
+drydock task create -n app -c "$WWW_URL/ctx.tar.gz" -t app:1 >"$WORK/task.out" 2>&1 ||
   { cat "$WORK/task.out" >&2; fail "task create app"; }
 drydock task run -n app >"$WORK/run1.out" 2>&1 || { tail -n 20 "$WORK/run1.out" >&2; fail "task run app"; }
 # A timer every minute, checked at the end: both replicas run the timer clock.
 mkdir -p "$WORK/tick"
 printf 'FROM %s/cl/busybox:v1\nLABEL tick=1\n' "$A" >"$WORK/tick/Dockerfile"
 tar -czf "$WORK/www/tick.tar.gz" -C "$WORK/tick" .
-drydock task create -n ticker -c "http://127.0.0.1:$HPORT/tick.tar.gz" -t ticker:1 --schedule 'tick:* * * * *' \
+drydock task create -n ticker -c "$WWW_URL/tick.tar.gz" -t ticker:1 --schedule 'tick:* * * * *' \
   >"$WORK/ticker.out" 2>&1 || { cat "$WORK/ticker.out" >&2; fail "task create ticker"; }
 assert_contains "$(cat "$WORK/run1.out")" "was successful" "the first build, on the agent, followed through A"
 digest_on() { skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$1/app:1" | sha256sum | cut -d' ' -f1; }

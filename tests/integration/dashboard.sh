@@ -30,31 +30,26 @@ log "an image, a base and a task building on it with a slow, noisy RUN"
 make_busybox_layout "$WORK/img" v1 "dashboard image" >/dev/null
 push_layout "$WORK/img" v1 dash/app:v1
 push_base base/os:1 one
-mkdir -p "$WORK/www" "$WORK/ctx"
-cat >"$WORK/ctx/Dockerfile" <<EOT
-FROM $REG/base/os:1
-RUN for i in 1 2 3 4 5; do echo "tick-\$i"; sleep 1; done; echo '<img src=x onerror=alert(1)>'
-EOT
-tar -czf "$WORK/www/ctx.tar.gz" -C "$WORK/ctx" .
-HPORT=$(free_port)
-/bin/busybox httpd -f -p "127.0.0.1:$HPORT" -h "$WORK/www" &
-BG_PIDS+=($!)
-wait_port "$HPORT" "busybox httpd"
-drydock task create -n ticker -c "http://127.0.0.1:$HPORT/ctx.tar.gz" -t dash/ticker:1 >"$WORK/task.out" 2>&1 ||
-  { cat "$WORK/task.out" >&2; fail "task create"; }
-# The spec pushes a new base through this script (same helpers, same server).
+serve_www
+# task NAME IMAGE RUN_COMMAND [create flags...]: a task building FROM
+# base/os:1 with that RUN, its context served as $WWW_URL/NAME.tar.gz.
+task() {
+  local name=$1 image=$2 run=$3
+  shift 3
+  mkdir -p "$WORK/ctx-$name"
+  printf 'FROM %s/base/os:1\nRUN %s\n' "$REG" "$run" >"$WORK/ctx-$name/Dockerfile"
+  tar -czf "$WORK/www/$name.tar.gz" -C "$WORK/ctx-$name" .
+  drydock task create -n "$name" -c "$WWW_URL/$name.tar.gz" -t "$image" "$@" >"$WORK/task-$name.out" 2>&1 ||
+    { cat "$WORK/task-$name.out" >&2; fail "task create $name"; }
+}
+# Lines a second apart with an XSS probe; its image is rebuilt when the base moves.
+task ticker dash/ticker:1 'for i in 1 2 3 4 5; do echo "tick-$i"; sleep 1; done; echo '"'"'<img src=x onerror=alert(1)>'"'"
 # A slow build, never cached, for the cancel test.
-mkdir -p "$WORK/slow"
-printf 'FROM %s/base/os:1\nRUN echo tick-1; sleep 120\n' "$REG" >"$WORK/slow/Dockerfile"
-tar -czf "$WORK/www/slow.tar.gz" -C "$WORK/slow" .
-drydock task create -n sleeper -c "http://127.0.0.1:$HPORT/slow.tar.gz" -t dash/sleeper:1 --no-cache \
-  --base-image-trigger-enabled false >"$WORK/task2.out" 2>&1 || { cat "$WORK/task2.out" >&2; fail "task create sleeper"; }
+task sleeper dash/sleeper:1 'echo tick-1; sleep 120' --no-cache --base-image-trigger-enabled false
 # Six numbered lines a second apart, never cached: the reconnection test.
-mkdir -p "$WORK/count"
-printf 'FROM %s/base/os:1\nRUN for i in 1 2 3 4 5 6; do echo "count-$i"; sleep 1; done\n' "$REG" >"$WORK/count/Dockerfile"
-tar -czf "$WORK/www/count.tar.gz" -C "$WORK/count" .
-drydock task create -n counter -c "http://127.0.0.1:$HPORT/count.tar.gz" -t dash/counter:1 --no-cache \
-  --base-image-trigger-enabled false >"$WORK/task3.out" 2>&1 || { cat "$WORK/task3.out" >&2; fail "task create counter"; }
+task counter dash/counter:1 'for i in 1 2 3 4 5 6; do echo "count-$i"; sleep 1; done' --no-cache \
+  --base-image-trigger-enabled false
+# The spec pushes a new base through this script.
 cat >"$WORK/push-base.sh" <<EOT
 set -e
 skopeo copy -q --dest-creds "admin:$ADMIN_PASS" --dest-tls-verify=false "oci:$WORK/base2:1" "docker://$REG/base/os:1"

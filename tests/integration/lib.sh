@@ -551,6 +551,18 @@ wait_port() {
 # ------------------------------------------------------------- client ---
 drydock() { "$DRYDOCK_BIN" "$@"; }
 
+# serve_www: busybox httpd serving $WORK/www (build contexts, tarballs) on a
+# free loopback port until the test ends; sets WWW_URL.
+serve_www() {
+  mkdir -p "$WORK/www"
+  local port
+  port=$(free_port)
+  /bin/busybox httpd -f -p "127.0.0.1:$port" -h "$WORK/www" &
+  BG_PIDS+=($!)
+  wait_port "$port" "busybox httpd"
+  WWW_URL="http://127.0.0.1:$port"
+}
+
 # client_login: `drydock login` as admin to the running server (the client's
 # config under $WORK/config).
 client_login() {

@@ -13,12 +13,12 @@ async function signIn(page: Page) {
   await page.getByLabel("User name").fill("admin");
   await page.getByLabel("Password").fill(pass);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("heading", { name: "Drydock", level: 1 })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Drydock", level: 1, exact: true })).toBeVisible();
 }
 
 // A page is usable when its content is there: its heading, and nothing still loading.
 const usable = (heading: string, content: (p: Page) => Promise<void>) => async (p: Page) => {
-  await p.getByRole("heading", { name: heading, level: 1 }).waitFor();
+  await p.getByRole("heading", { name: heading, level: 1, exact: true }).waitFor();
   await content(p);
   await p.locator(".loading").first().waitFor({ state: "detached" });
 };

@@ -51,11 +51,20 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
 
 export const get = <T>(path: string) => call<T>("GET", path);
 
+// Signed out only on a 401: a server that could not answer (a 5xx, the
+// network) is asked again, a few times, before the page gives up.
 export async function loadSession(): Promise<void> {
-  try {
-    session.value = await get<Session>("/api/v1/session");
-  } catch {
-    session.value = null;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      session.value = await get<Session>("/api/v1/session");
+      return;
+    } catch (e) {
+      if ((e instanceof ApiError && e.status === 401) || attempt >= 4) {
+        session.value = null;
+        return;
+      }
+      await new Promise((ok) => setTimeout(ok, 250 * 2 ** attempt));
+    }
   }
 }
 

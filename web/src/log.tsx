@@ -3,7 +3,7 @@
 // Lines render as text (never HTML), with ANSI colours, a link per line,
 // search, and auto-scroll that stops once the reader scrolls up.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { parseAnsi } from "./ansi";
+import { parseAnsi, type Run as AnsiRun } from "./ansi";
 import { get } from "./api";
 import { kFinal, type RunRecord } from "./types";
 
@@ -24,17 +24,22 @@ interface Step {
   seconds?: number;
 }
 
-// The steps of a run as its log tells them ("Executing step ID: test. …",
-// "Step ID: test marked as successful (elapsed time in seconds: 1.5)").
-export function stepsOf(lines: string[]): Step[] {
-  const steps = new Map<string, Step>();
-  for (const line of lines) {
-    const start = /Executing step ID: (.+?)\. Timeout/.exec(line);
-    if (start) steps.set(start[1], { id: start[1], state: "running" });
-    const end = /Step ID: (.+?) marked as (successful|failed) \(elapsed time in seconds: ([\d.]+)\)/.exec(line);
-    if (end) steps.set(end[1], { id: end[1], state: end[2] as Step["state"], seconds: Number(end[3]) });
-  }
-  return [...steps.values()];
+// Notes in `steps` what a log line says of a run's steps ("Executing step
+// ID: test. …", "Step ID: test marked as successful (elapsed time in
+// seconds: 1.5)"); true when it said anything.
+function noteStep(line: string, steps: Map<string, Step>): boolean {
+  const start = /Executing step ID: (.+?)\. Timeout/.exec(line);
+  if (start) steps.set(start[1], { id: start[1], state: "running" });
+  const end = /Step ID: (.+?) marked as (successful|failed) \(elapsed time in seconds: ([\d.]+)\)/.exec(line);
+  if (end) steps.set(end[1], { id: end[1], state: end[2] as Step["state"], seconds: Number(end[3]) });
+  return !!(start || end);
+}
+
+// A line with its colours, parsed once when it arrives (the colour state
+// carries over from the line before).
+interface Line {
+  text: string;
+  runs: AnsiRun[];
 }
 
 function Timeline({ steps }: { steps: Step[] }) {
@@ -57,7 +62,8 @@ function Timeline({ steps }: { steps: Step[] }) {
 }
 
 export function LiveLog({ runId, live, onEnd }: { runId: string; live: boolean; onEnd?: () => void }) {
-  const [lines, setLines] = useState<string[]>([]);
+  const [lines, setLines] = useState<Line[]>([]);
+  const [steps, setSteps] = useState<Step[]>([]);
   const [status, setStatus] = useState("connecting");
   const [query, setQuery] = useState("");
   const [follow, setFollow] = useState(true);
@@ -67,13 +73,26 @@ export function LiveLog({ runId, live, onEnd }: { runId: string; live: boolean; 
     let stopped = false;
     let offset = 0;
     setLines([]);
+    setSteps([]);
     let partial = "";
     let controller: AbortController | null = null;
     const decoder = new TextDecoder();
+    const colours = { fg: undefined as number | undefined, bold: false };
+    const known = new Map<string, Step>();
+    const push = (texts: string[]) => {
+      if (!texts.length) return;
+      let stepped = false;
+      const parsed = texts.map((text) => {
+        stepped = noteStep(text, known) || stepped;
+        return { text, runs: parseAnsi(text, colours) };
+      });
+      setLines((old) => old.concat(parsed));
+      if (stepped) setSteps([...known.values()]);
+    };
     const add = (text: string) => {
       const parts = (partial + text).split("\n");
       partial = parts.pop() ?? "";
-      if (parts.length) setLines((old) => old.concat(parts));
+      push(parts);
     };
     const run = async () => {
       while (!stopped) {
@@ -99,7 +118,7 @@ export function LiveLog({ runId, live, onEnd }: { runId: string; live: boolean; 
             await new Promise((ok) => setTimeout(ok, kRetryMs));
             continue;
           }
-          if (partial) setLines((old) => old.concat([partial]));
+          if (partial) push([partial]);
           partial = "";
           setStatus("complete");
           if (live) onEnd?.();
@@ -130,10 +149,9 @@ export function LiveLog({ runId, live, onEnd }: { runId: string; live: boolean; 
   };
 
   const needle = query.toLowerCase();
-  const state = { fg: undefined as number | undefined, bold: false };
   return (
     <section class="log" aria-label="Run log">
-      <Timeline steps={stepsOf(lines)} />
+      <Timeline steps={steps} />
       <div class="log-bar">
         <label>
           Search <input type="search" value={query} onInput={(e) => setQuery(e.currentTarget.value)} />
@@ -149,15 +167,14 @@ export function LiveLog({ runId, live, onEnd }: { runId: string; live: boolean; 
       </div>
       <div class="log-lines" ref={box} onScroll={onScroll} data-testid="log">
         {lines.map((line, i) => {
-          const runs = parseAnsi(line, state);
-          if (needle && !line.toLowerCase().includes(needle)) return null;
+          if (needle && !line.text.toLowerCase().includes(needle)) return null;
           return (
             <div class="log-line" id={`L${i + 1}`} key={i}>
               <a class="ln" href={`#L${i + 1}`} aria-label={`Line ${i + 1}`}>
                 {i + 1}
               </a>
               <span class="lt">
-                {runs.map((r, j) => (
+                {line.runs.map((r, j) => (
                   <span class={r.classes || undefined} key={j}>
                     {r.text}
                   </span>

@@ -19,7 +19,7 @@ async function signIn(page: Page) {
   await page.getByLabel("User name").fill(user);
   await page.getByLabel("Password").fill(pass);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("heading", { name: "Drydock", level: 1 })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Drydock", level: 1, exact: true })).toBeVisible();
 }
 
 async function checkAccessibility(page: Page, what: string) {
