@@ -1,6 +1,6 @@
 // Image layers pulled from any registry (a FROM line names them): unpacked in
-// overlay format for the layer store, and applied onto a root for flat
-// exports. Runs in the sandbox (sandbox.h): escapes abort.
+// overlay format for the layer store, applied onto a root for flat exports,
+// and listed for a rebase's gate. Runs in the sandbox (sandbox.h): escapes abort.
 #include <cstddef>
 #include <cstdint>
 #include <fstream>
@@ -20,6 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::ofstream(dir / "blob", std::ios::binary)
         .write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
     (void)layer::IsArchive(dir / "blob");
+    if (!apply) (void)layer::ListLayer(dir / "blob");
     Status s = apply ? layer::ApplyLayer(dir / "blob", dir / "root")
                      : layer::UnpackLayer(dir / "blob", dir / "root");
     fuzz::CheckContained(s.message());

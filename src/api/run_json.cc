@@ -121,6 +121,18 @@ std::string IsoTime(int64_t ms) {
   return buf;
 }
 
+Result<int64_t> ParseIsoTime(const std::string& text) {
+  std::tm tm{};
+  const char* rest = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest && *rest == '.') {
+    ++rest;
+    while (*rest >= '0' && *rest <= '9') ++rest;
+  }
+  if (!rest || std::string_view(rest) != "Z")
+    return Invalid("\"" + text + "\" is not a UTC time like 2026-11-29T12:00:01Z");
+  return static_cast<int64_t>(::timegm(&tm)) * 1000;
+}
+
 std::string QualifyImage(std::string_view name, std::string_view registry_host) {
   auto slash = name.find('/');
   if (slash != std::string_view::npos) {
@@ -197,6 +209,14 @@ json RunToJson(const tasks::Run& run) {
   if (t.timer) {
     j["timerTrigger"] = {{"timerTriggerName", t.timer->name},
                          {"scheduleOccurrence", IsoTime(t.timer->schedule_occurrence_ms)}};
+  }
+  if (run.patch) {
+    j["patch"] = {{"kind", run.patch->kind},
+                  {"baseImage", run.patch->base},
+                  {"oldBaseDigest", run.patch->old_base_digest},
+                  {"newBaseDigest", run.patch->new_base_digest},
+                  {"reasons", run.patch->reasons},
+                  {"milliseconds", run.patch->milliseconds}};
   }
   // Times not reached yet are left out (null to jq, absent to nlohmann's value()).
   if (!run.agent.empty()) j["agent"] = run.agent;

@@ -13,6 +13,9 @@ namespace drydock::api {
 
 // "2026-11-29T12:00:01Z" for milliseconds since the epoch.
 std::string IsoTime(int64_t ms);
+// Milliseconds since the epoch for "2026-11-29T12:00:01Z" (UTC only; a
+// fraction of a second is ignored); an error naming the text otherwise.
+Result<int64_t> ParseIsoTime(const std::string& text);
 
 // `name` with `registry_host/` in front unless its first component already
 // names a registry (has '.' or ':', or is "localhost"), as docker decides.

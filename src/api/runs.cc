@@ -31,6 +31,9 @@ std::vector<std::string> LocalRepositories(const std::vector<std::string>& image
   return out;
 }
 
+constexpr std::string_view kTriggerNames[] = {"Manual", "Commit", "Pull Request", "Image Update",
+                                              "Timer"};
+
 Result<int64_t> ParseTop(const std::optional<std::string>& text) {
   if (!text) return int64_t{15};
   if (text->empty() || text->size() > 6 ||
@@ -115,6 +118,18 @@ void Api::Impl::ListRuns(Ctx& c) {
   }
   filter.task = c.req.Query("task").value_or("");
   filter.image = c.req.Query("image").value_or("");
+  filter.trigger = c.req.Query("trigger").value_or("");
+  if (!filter.trigger.empty() &&
+      std::ranges::find(kTriggerNames, filter.trigger) == std::end(kTriggerNames))
+    return SendError(c.resp, 400, "INVALID",
+                     "unknown trigger " + filter.trigger +
+                         " (Manual, Commit, Pull Request, Image Update or Timer)");
+  if (auto after = c.req.Query("createdAfter"); after && !after->empty()) {
+    auto ms = ParseIsoTime(*after);
+    if (!ms.ok())
+      return SendError(c.resp, 400, "INVALID", "createdAfter: " + ms.status().message());
+    filter.created_after_ms = *ms;
+  }
   auto list = runs.List(filter);
   if (!list.ok()) return SendStatus(c.resp, list.status());
   json out = json::array();

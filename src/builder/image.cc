@@ -40,7 +40,8 @@ Status WriteFile(const fs::path& p, const std::string& bytes) {
 }  // namespace
 
 Result<AssembledImage> AssembleImage(const json& config, const std::vector<LayerRef>& layers,
-                                     bool docker) {
+                                     bool docker,
+                                     const std::map<std::string, std::string>& annotations) {
   AssembledImage image;
   json c = config;
   c["rootfs"] = {{"type", "layers"}, {"diff_ids", json::array()}};
@@ -63,6 +64,7 @@ Result<AssembledImage> AssembleImage(const json& config, const std::vector<Layer
               {"digest", oci::Digest::Of(image.config).str()},
               {"size", image.config.size()}}},
             {"layers", layer_list}};
+  if (!annotations.empty()) m["annotations"] = annotations;
   image.manifest = m.dump();
   return image;
 }

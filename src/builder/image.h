@@ -2,6 +2,7 @@
 // (config blob + manifest), and sending it to a registry or an OCI layout.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,8 +22,10 @@ struct AssembledImage {
   std::vector<LayerRef> layers;  // with the media types the manifest names
 };
 
+// `annotations` go on the manifest (none: no "annotations" field).
 Result<AssembledImage> AssembleImage(const nlohmann::json& config,
-                                     const std::vector<LayerRef>& layers, bool docker_media_types);
+                                     const std::vector<LayerRef>& layers, bool docker_media_types,
+                                     const std::map<std::string, std::string>& annotations = {});
 
 // Pushes layers (mounting from `base`'s repository when on the same registry), config, then
 // manifest.

@@ -32,6 +32,7 @@ Result<BaseImage> BuiltBase(const BuildResult& built, const LayerStore& store,
   BaseImage base;
   base.ref = ref;
   base.dependency = {ref.registry, ref.repository, ref.tag, built.manifest_digest.str()};
+  base.manifest_digest = built.manifest_digest.str();
   base.config = nlohmann::json::parse(built.config, nullptr, false);
   if (!base.config.is_object()) return Internal("the built image's config is not JSON");
   auto diff_ids = base.config.value("rootfs", nlohmann::json::object())

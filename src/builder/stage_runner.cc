@@ -12,6 +12,7 @@
 #include "builder/image.h"
 #include "builder/rootfs.h"
 #include "builder/stage_runner.h"
+#include "rebase/rebase.h"
 #include "source/source.h"
 
 namespace drydock::builder {
@@ -174,6 +175,8 @@ Result<StageState> StageRunner::FromImage(const std::string& name, const std::st
   st.layers = std::move(base->layers);
   st.root_base = base->dependency;
   st.base_ref = base->ref;
+  st.base_manifest = base->manifest_digest;
+  st.base_layers = st.layers.size();
   st.cache_key = "from " + base->dependency.digest;
   st.last_created = st.config.value("created", st.last_created);
   return st;
@@ -253,7 +256,10 @@ Status StageRunner::RunOnBuildTriggers(StageState& st, size_t stage) {
 Status StageRunner::Dispatch(StageState& st, const Instruction& ins, size_t stage) {
   Env env = ExpandEnv(st);
   if (ins.keyword == "ARG") return DeclareArgs(st, ins, env);
-  if (ins.keyword == "RUN") return RunStep(st, ins);
+  if (ins.keyword == "RUN") {
+    ++st.run_steps;
+    return RunStep(st, ins);
+  }
   if (ins.keyword == "COPY" || ins.keyword == "ADD") return CopyStep(st, ins, env, stage);
   if (ins.keyword == "WORKDIR") return Workdir(st, ins, env);
   ConfigContext ctx{df_.escape, env, &st.cmd_set};
@@ -356,6 +362,20 @@ Status StageRunner::Workdir(StageState& st, const Instruction& ins, const Env& e
   return Commit(st, **m, ins, key);
 }
 
+namespace {
+
+// Where the image's base layers came from, for rebase (rebase/rebase.h).
+// None for an image FROM scratch: it has no base to move.
+std::map<std::string, std::string> RebaseAnnotations(const StageState& st, const Stage& root) {
+  if (root.base == "scratch" || !st.base_ref || st.base_manifest.empty()) return {};
+  return {{rebase::kBaseName, st.base_ref->String()},
+          {rebase::kBaseDigest, st.base_manifest},
+          {rebase::kBaseLayers, std::to_string(st.base_layers)},
+          {rebase::kRunSteps, std::to_string(st.run_steps)}};
+}
+
+}  // namespace
+
 Result<BuildResult> StageRunner::Finish(StageState& st) {
   const Stage& target = plan_.stages[plan_.target];
   // The runtime dependency is the target stage's root base, following FROM <stage> chains.
@@ -363,7 +383,8 @@ Result<BuildResult> StageRunner::Finish(StageState& st) {
   while (s->base_stage >= 0) s = &plan_.stages[static_cast<size_t>(s->base_stage)];
   if (st.root_base && s->base != "scratch") deps_.runtime = st.root_base;
   st.config["created"] = o_.source_date_epoch ? Now() : st.last_created;
-  auto image = AssembleImage(st.config, st.layers, o_.docker_media_types);
+  auto image =
+      AssembleImage(st.config, st.layers, o_.docker_media_types, RebaseAnnotations(st, *s));
   if (!image.ok()) return image.status();
   BuildResult result;
   result.manifest = image->manifest;

@@ -43,6 +43,12 @@ struct StageState {
   std::string last_created = "1970-01-01T00:00:00Z";
   std::optional<ImageDependency> root_base;
   std::optional<oci::ImageReference> base_ref;  // for cross-repository mounts on push
+  // What a later rebase needs (rebase/rebase.h's annotations): the base
+  // manifest the layers came from, how many layers are the base's, and
+  // how many RUN steps ran on it (in this stage or those it is FROM).
+  std::string base_manifest;
+  size_t base_layers = 0;
+  int64_t run_steps = 0;
   size_t stage = 0;                             // index, for log lines
 };
 

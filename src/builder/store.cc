@@ -120,6 +120,7 @@ Result<BaseImage> PullBase(remote::Client& client, LayerStore& store,
     if (!m.ok()) return m.status();
     image_manifest = *m;
   }
+  base.manifest_digest = image_manifest.digest.str();
   auto parsed = oci::ParseManifest(image_manifest.bytes, image_manifest.media_type);
   if (!parsed.ok()) return Invalid("base image " + ref.String() + ": " + parsed.status().message());
   if (!parsed->config)

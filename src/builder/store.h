@@ -55,6 +55,8 @@ struct BaseImage {
   std::vector<LayerRef> layers;
   ImageDependency dependency;  // digest: what the reference resolved to
   oci::ImageReference ref;
+  // The manifest the layers came from (of the platform, for an index).
+  std::string manifest_digest;
 };
 
 Result<BaseImage> PullBase(remote::Client& client, LayerStore& store,

@@ -14,13 +14,6 @@
 namespace drydock::cli {
 namespace {
 
-std::filesystem::path DockerConfigPath() {
-  if (const char* d = std::getenv("DOCKER_CONFIG"); d && *d)
-    return std::filesystem::path(d) / "config.json";
-  const char* home = std::getenv("HOME");
-  return std::filesystem::path(home ? home : "/root") / ".docker" / "config.json";
-}
-
 Result<std::map<std::string, std::string>> ParseBuildArgs(const std::vector<std::string>& args) {
   std::map<std::string, std::string> out;
   for (const auto& a : args) {
@@ -140,13 +133,7 @@ int BuildLocal(const BuildFlags& flags) {
     o.source_date_epoch = std::atoll(sde);
   o.state_dir = flags.state;
   o.registry.insecure_registries = flags.insecure_registries;
-  // docker's config.json first, then what `drydock login` stored.
-  auto docker = remote::DockerConfigCredentials(DockerConfigPath());
-  auto drydock_login = client::DrydockLoginCredentials();
-  o.registry.credentials = [docker, drydock_login](const std::string& registry) {
-    auto c = docker(registry);
-    return c ? c : drydock_login(registry);
-  };
+  o.registry.credentials = client::UserRegistryCredentials();
   o.log = [](std::string_view s) { std::cerr << s << std::flush; };
   for (const auto& t : flags.tags) {
     auto ref = oci::ParseImageReference(t);

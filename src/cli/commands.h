@@ -124,6 +124,7 @@ struct TaskFlags {
   std::string agent_pool;
   std::vector<std::string> images, args, secret_args, sets, secret_sets, schedules;
   std::string values_file, git_token, branch, update_endpoint, trigger_type;
+  std::string patch_mode, patch_verify, patch_verify_failure;
   std::string commit_trigger, pr_trigger, base_trigger;  // "true" | "false"
   int64_t timeout = 3600, source_poll = 0;
   bool no_push = false, no_cache = false, yes = false;
@@ -159,5 +160,14 @@ struct DependentsFlags {
   std::string server, ref, output = "table";
 };
 int ImageDependents(const DependentsFlags& flags);
+
+struct RebaseFlags {
+  std::string image, onto, output = "text";
+  std::vector<std::string> tags, insecure_registries;
+  bool dry_run = false, allow_run_steps = false;
+};
+// Exit status 0: rebased, up to date or (--dry-run) would rebase; 3: not
+// rebased (the reasons are printed); 1: an error.
+int ImageRebase(const RebaseFlags& flags);
 
 }  // namespace drydock::cli

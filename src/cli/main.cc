@@ -229,6 +229,15 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"Runtime", "All"}));
     sub->add_option("--update-trigger-endpoint", task.update_endpoint,
                     "URL notified when a base-image update queues a run");
+    sub->add_option("--patch-mode", task.patch_mode,
+                    "A base update: auto (default: rebase when safe, else rebuild), rebase (also "
+                    "after RUN steps) or rebuild")
+        ->check(CLI::IsMember({"auto", "rebase", "rebuild"}));
+    sub->add_option("--patch-verify", task.patch_verify,
+                    "Command run in a rebased image before its tags move (\"\": none)");
+    sub->add_option("--patch-verify-failure", task.patch_verify_failure,
+                    "When it fails: rebuild (default) or fail")
+        ->check(CLI::IsMember({"rebuild", "fail"}));
     sub->add_option("--schedule", task.schedules, "Timer [NAME:]CRON, UTC (repeatable)");
   }
   auto* ts = t->add_subcommand("show", "Print a task (its webhook URL and secret included)");
@@ -290,6 +299,21 @@ int main(int argc, char** argv) {
   imd->add_option("-o,--output", dependents.output, "table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
   imd->add_option("--server", dependents.server, "Server (default: the last login)");
+  RebaseFlags rebase;
+  auto* imr = im->add_subcommand(
+      "rebase",
+      "Put an image's own layers on its base's new version without a rebuild, when that is safe");
+  imr->add_option("image", rebase.image, "REGISTRY/REPO:TAG of an image Drydock built")->required();
+  imr->add_option("--onto", rebase.onto,
+                  "The new base (default: the base tag the image was built from, as it is now)");
+  imr->add_option("-t,--tag", rebase.tags, "Tag the result here (default: the image's own tag)");
+  imr->add_flag("--dry-run", rebase.dry_run, "Decide and report; push nothing");
+  imr->add_flag("--allow-run-steps", rebase.allow_run_steps,
+                "Rebase even though RUN steps ran on the old base");
+  imr->add_option("--insecure-registry", rebase.insecure_registries,
+                  "Allow plain HTTP to this host");
+  imr->add_option("-o,--output", rebase.output, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
 
   AgentFlags agent;
   auto* ag = app.add_subcommand(
@@ -353,6 +377,7 @@ int main(int argc, char** argv) {
   if (tt->parsed()) return TaskTimer(timer_action, task);
   if (tcr->parsed()) return TaskCredential(credential_action, task);
   if (imd->parsed()) return ImageDependents(dependents);
+  if (imr->parsed()) return ImageRebase(rebase);
   if (agl->parsed()) return AgentList(agent);
   if (agtc->parsed()) return AgentTokenCreate(agent);
   if (agr->parsed()) return AgentRevoke(agent);

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "oci/digest.h"
@@ -43,6 +44,18 @@ Status UnpackLayer(const std::filesystem::path& blob, const std::filesystem::pat
 // Applies a layer blob onto a merged root filesystem directory: whiteouts
 // delete what they name instead of being recorded (for exporting a flat rootfs).
 Status ApplyLayer(const std::filesystem::path& blob, const std::filesystem::path& root);
+
+// One entry of a layer as an image sees it: a file (anything but a
+// directory), a directory, a whiteout deleting `path`, or an opaque marker
+// hiding what lower layers hold under the directory `path`.
+struct LayerEntry {
+  enum Kind { kFile, kDirectory, kWhiteout, kOpaque };
+  std::string path;  // relative, normalised: "etc/os-release"
+  Kind kind = kFile;
+};
+
+// The entries of a layer blob (gzip, zstd or plain tar), in archive order.
+Result<std::vector<LayerEntry>> ListLayer(const std::filesystem::path& blob);
 
 std::string MediaTypeFor(Compression c);
 

@@ -356,6 +356,28 @@ Status Client::PushBlob(const oci::ImageReference& repo, const oci::Digest& dige
   return Status::Ok();
 }
 
+Result<bool> Client::MountBlob(const oci::ImageReference& repo, const oci::Digest& digest,
+                               const std::string& from) {
+  auto has = HasBlob(repo, digest);
+  if (has.ok() && *has) return true;
+  HttpRequest start;
+  start.method = "POST";
+  static const std::string kEmpty;
+  start.body = kEmpty;
+  start.url = impl_->Url(repo, "/blobs/uploads/?mount=" + digest.str() + "&from=" + from);
+  auto started = impl_->Do(repo.registry, Impl::Push(repo), start);
+  if (!started.ok()) return started.status();
+  if (started->status == 201) return true;
+  if (started->status != 202)
+    return StatusFor(*started, "mount " + digest.str() + " into " + repo.RepositoryWithRegistry());
+  // Declined: the registry opened an upload session instead; close it.
+  HttpRequest cancel;
+  cancel.method = "DELETE";
+  cancel.url = FinishUrl(impl_->BaseUrl(repo.registry), started->Header("location"), digest);
+  (void)impl_->Do(repo.registry, Impl::Push(repo), cancel);
+  return false;
+}
+
 Status Client::PushBlobBytes(const oci::ImageReference& repo, const oci::Digest& digest,
                              const std::string& bytes) {
   auto has = HasBlob(repo, digest);

@@ -65,6 +65,11 @@ class Client {
   // `mount_from` (same registry) first when given.
   Status PushBlob(const oci::ImageReference& repo, const oci::Digest& digest,
                   const std::filesystem::path& file, const std::string& mount_from = "");
+  // Makes `digest` of repository `from` (same registry) part of `repo`
+  // without copying it: true when mounted or already there, false when the
+  // registry declined (then the caller uploads it).
+  Result<bool> MountBlob(const oci::ImageReference& repo, const oci::Digest& digest,
+                         const std::string& from);
   Status PushBlobBytes(const oci::ImageReference& repo, const oci::Digest& digest,
                        const std::string& bytes);
   Result<oci::Digest> PushManifest(const oci::ImageReference& ref, const std::string& bytes,

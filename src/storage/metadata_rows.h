@@ -20,7 +20,7 @@ inline int64_t NowSeconds() { return static_cast<int64_t>(::time(nullptr)); }
 #define DD_RUN_COLUMNS                                                                          \
   "id, seq, status, type, task, create_time, start_time, finish_time, request, result, error, " \
   "output_images, cause, pool, platform, agent, attempt, lease_expires, not_before, "           \
-  "cancel_requested"
+  "cancel_requested, trigger_name"
 
 inline Event RegistryEvent(std::string action, std::string repo, std::string tag,
                            std::string digest, std::string media_type, std::string actor,

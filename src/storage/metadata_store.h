@@ -129,6 +129,9 @@ struct RunRow {
   // Which agents may claim it: those of `pool` ("" = the default pool)
   // building `platform` (agents that name no platforms take any).
   std::string pool, platform;
+  // What queued it, for filtering: "Manual", "Commit", "Pull Request",
+  // "Image Update" or "Timer". Set when the run is created.
+  std::string trigger;
   // The queue's bookkeeping, written only by the claim calls below (UpdateRun
   // leaves it alone): a claimed run is Started or Running, held by `agent`
   // for its `attempt` (1, 2, …) until `lease_expires_ms`. A requeued run
@@ -163,10 +166,12 @@ struct CreatedRun {
 };
 
 struct RunQuery {
-  int64_t top = 15;    // newest first, at most this many; -1: no limit
-  std::string status;  // "" = any
-  std::string task;    // "" = any
-  std::string image;   // "" = any, else a substring of output_images
+  int64_t top = 15;              // newest first, at most this many; -1: no limit
+  std::string status;            // "" = any
+  std::string task;              // "" = any
+  std::string image;             // "" = any, else a substring of output_images
+  std::string trigger;           // "" = any
+  int64_t created_after_ms = 0;  // 0 = any, else create_time_ms >= this
 };
 
 // A saved task: its definition and its triggers' bookkeeping as JSON that

@@ -104,6 +104,18 @@ CREATE TABLE run_logs(
 CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires BIGINT NOT NULL);
 CREATE TABLE blob_deletions(digest TEXT PRIMARY KEY, since BIGINT NOT NULL);
 )sql",
+    // 2: what queued each run (SQLite's version 9); runs already there are
+    // read from their request, always JSON here.
+    R"sql(
+ALTER TABLE runs ADD COLUMN trigger_name TEXT NOT NULL DEFAULT '';
+UPDATE runs SET trigger_name = CASE
+  WHEN request::jsonb #>> '{trigger,source,event_type}' = 'pullrequest' THEN 'Pull Request'
+  WHEN jsonb_typeof(request::jsonb #> '{trigger,source}') = 'object' THEN 'Commit'
+  WHEN jsonb_array_length(COALESCE(request::jsonb #> '{trigger,image_update}', '[]')) > 0
+    THEN 'Image Update'
+  WHEN jsonb_typeof(request::jsonb #> '{trigger,timer}') = 'object' THEN 'Timer'
+  ELSE 'Manual' END;
+)sql",
 };
 constexpr int64_t kSchemaVersion = std::size(kMigrations);
 
@@ -179,6 +191,7 @@ RunRow ReadRun(const Row& r) {
   run.lease_expires_ms = Int(r, 17);
   run.not_before_ms = Int(r, 18);
   run.cancel_requested = Bool(r, 19);
+  run.trigger = Text(r, 20);
   return run;
 }
 
@@ -681,12 +694,12 @@ class PgMetadataStore final : public MetadataStore {
       RunRow row = make_row(seq);
       DD_RETURN_IF_ERROR(
           c.Exec("INSERT INTO runs(seq,id,status,type,task,create_time,start_time,finish_time,"
-                 "request,result,error,output_images,cause,pool,platform) "
-                 "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)",
+                 "request,result,error,output_images,cause,pool,platform,trigger_name) "
+                 "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)",
                  {Int(seq), row.id, row.status, row.type, row.task, Int(row.create_time_ms),
                   Int(row.start_time_ms), Int(row.finish_time_ms), row.request_json,
                   row.result_json, row.error, row.output_images,
-                  cause.empty() ? PgValue() : PgValue(cause), row.pool, row.platform})
+                  cause.empty() ? PgValue() : PgValue(cause), row.pool, row.platform, row.trigger})
               .status());
       created = CreatedRun{seq, true};
       return InsertEvent(c, RunEvent(row.id, row.status));
@@ -785,11 +798,13 @@ class PgMetadataStore final : public MetadataStore {
   }
 
   Result<std::vector<RunRow>> ListRuns(const RunQuery& q) override {
-    DD_ASSIGN_OR_RETURN(r, Query("SELECT " DD_RUN_COLUMNS " FROM runs "
-                                 "WHERE ($1='' OR status=$1) AND ($2='' OR task=$2) AND "
-                                 "($3='' OR strpos(output_images, $3)>0) "
-                                 "ORDER BY seq DESC LIMIT $4::bigint",
-                                 {q.status, q.task, q.image, Limit(q.top)}));
+    DD_ASSIGN_OR_RETURN(
+        r, Query("SELECT " DD_RUN_COLUMNS " FROM runs "
+                 "WHERE ($1='' OR status=$1) AND ($2='' OR task=$2) AND "
+                 "($3='' OR strpos(output_images, $3)>0) AND "
+                 "($5='' OR trigger_name=$5) AND create_time>=$6::bigint "
+                 "ORDER BY seq DESC LIMIT $4::bigint",
+                 {q.status, q.task, q.image, Limit(q.top), q.trigger, Int(q.created_after_ms)}));
     return ReadRuns(r);
   }
 

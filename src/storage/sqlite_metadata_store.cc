@@ -132,6 +132,18 @@ CREATE TABLE leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires INTEGER
   WITHOUT ROWID;
 CREATE TABLE blob_deletions(digest TEXT PRIMARY KEY, since INTEGER NOT NULL) WITHOUT ROWID;
 )sql",
+    // 9: what queued each run, so that runs can be listed by trigger; the
+    // runs already there are read from their request (as TriggerName does).
+    R"sql(
+ALTER TABLE runs ADD COLUMN trigger_name TEXT NOT NULL DEFAULT '';
+UPDATE runs SET trigger_name = CASE
+  WHEN json_extract(request, '$.trigger.source.event_type') = 'pullrequest' THEN 'Pull Request'
+  WHEN json_type(request, '$.trigger.source') = 'object' THEN 'Commit'
+  WHEN json_array_length(request, '$.trigger.image_update') > 0 THEN 'Image Update'
+  WHEN json_type(request, '$.trigger.timer') = 'object' THEN 'Timer'
+  ELSE 'Manual' END
+WHERE json_valid(request);
+)sql",
 };
 constexpr int64_t kSchemaVersion = 1 + std::size(kMigrations);
 
@@ -712,7 +724,8 @@ class SqliteMetadataStore final : public MetadataStore {
       DD_ASSIGN_OR_RETURN(
           s, c->Prepare("UPDATE runs SET id=?2, status=?3, type=?4, task=?5, create_time=?6, "
                         "start_time=?7, finish_time=?8, request=?9, result=?10, error=?11, "
-                        "output_images=?12, cause=?13, pool=?14, platform=?15 WHERE seq=?1"));
+                        "output_images=?12, cause=?13, pool=?14, platform=?15, trigger_name=?16 "
+                        "WHERE seq=?1"));
       s->Bind(1, seq)
           .Bind(2, row.id)
           .Bind(3, row.status)
@@ -726,7 +739,8 @@ class SqliteMetadataStore final : public MetadataStore {
           .Bind(11, row.error)
           .Bind(12, row.output_images)
           .Bind(14, row.pool)
-          .Bind(15, row.platform);
+          .Bind(15, row.platform)
+          .Bind(16, row.trigger);
       if (cause.empty())
         s->BindNull(13);
       else
@@ -864,9 +878,15 @@ class SqliteMetadataStore final : public MetadataStore {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
     DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT " DD_RUN_COLUMNS " FROM runs "
                                       "WHERE (?1='' OR status=?1) AND (?2='' OR task=?2) AND "
-                                      "(?3='' OR instr(output_images, ?3)>0) "
+                                      "(?3='' OR instr(output_images, ?3)>0) AND "
+                                      "(?5='' OR trigger_name=?5) AND create_time>=?6 "
                                       "ORDER BY seq DESC LIMIT ?4"));
-    s->Bind(1, q.status).Bind(2, q.task).Bind(3, q.image).Bind(4, q.top);
+    s->Bind(1, q.status)
+        .Bind(2, q.task)
+        .Bind(3, q.image)
+        .Bind(4, q.top)
+        .Bind(5, q.trigger)
+        .Bind(6, q.created_after_ms);
     return ReadRuns(*s);
   }
 
@@ -1244,6 +1264,7 @@ class SqliteMetadataStore final : public MetadataStore {
     r.lease_expires_ms = s.Int(17);
     r.not_before_ms = s.Int(18);
     r.cancel_requested = s.Int(19) != 0;
+    r.trigger = s.Text(20);
     return r;
   }
 

@@ -203,6 +203,7 @@ Status RunService::Report(const Run& reported, int64_t attempt) {
   run.error = reported.error;
   run.output_images = reported.output_images;
   run.dependencies_json = reported.dependencies_json;
+  run.patch = reported.patch;
   return impl_->Finalize(run, {}, attempt);
 }
 

@@ -13,17 +13,17 @@ namespace drydock::tasks::internal {
 
 namespace fs = std::filesystem;
 
-namespace {
-
 using Clock = std::chrono::steady_clock;
-
-constexpr int64_t kMaxTimeoutSeconds = 28800;  // ACR's bound
 
 std::string Seconds(Clock::duration d) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.6f", std::chrono::duration<double>(d).count());
   return buf;
 }
+
+namespace {
+
+constexpr int64_t kMaxTimeoutSeconds = 28800;  // ACR's bound
 
 Result<FetchedSource> Fetch(RunContext& ctx, const fs::path& work_dir) {
   const RunRequest& r = ctx.run.request;
@@ -174,6 +174,7 @@ Outcome ExecuteQuickBuild(RunContext& ctx) {
   const RunRequest& r = run.request;
   auto tags = ParseImages(r.images, run.id, ctx.options.registry_host);
   if (!tags.ok()) return Fail(RunStatus::kFailed, ctx.log, tags.status().message());
+  if (auto rebased = TryRebase(ctx, *tags)) return *rebased;
   auto work = WorkDir::Create(ctx.options.data_dir / "runs" / run.id);
   if (!work.ok()) return Fail(RunStatus::kError, ctx.log, work.status().message());
 

@@ -57,6 +57,14 @@ remote::ClientOptions RegistryOptions(const ServiceOptions& options, const RunRe
 // The caller tells a build stopped by cancel or timeout apart (it set the flag).
 Outcome ExecuteQuickBuild(RunContext& ctx);
 
+// An AutoBuild run queued by a base image update, rebased instead of built
+// when the task's patch mode and the rebase gate allow (patch.cc): its
+// outcome then; nullopt when it is to be built (run.patch says why).
+std::optional<Outcome> TryRebase(RunContext& ctx, const std::vector<oci::ImageReference>& tags);
+
+// "1.25" for a duration, as run logs give elapsed times.
+std::string Seconds(std::chrono::steady_clock::duration d);
+
 // The rules runs and saved tasks share: a timeout between the server's
 // minimum and ACR's 8 hours; names of build arguments and of task-file
 // values (`what`: "build argument", "value") not empty and without '='.

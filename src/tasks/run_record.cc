@@ -104,7 +104,10 @@ json RequestToJson(const RunRequest& r) {
           {"git_token", r.git_token},
           {"credentials", CredentialsToJson(r.credentials)},
           {"trigger", TriggerToJson(r.trigger)},
-          {"agent_pool", r.agent_pool}};
+          {"agent_pool", r.agent_pool},
+          {"patch_mode", r.patch_mode},
+          {"patch_verify", r.patch_verify},
+          {"patch_verify_failure", r.patch_verify_failure}};
 }
 
 RunRequest RequestFromJson(const json& j) {
@@ -130,15 +133,38 @@ RunRequest RequestFromJson(const json& j) {
         {c.value("login_server", ""), c.value("username", ""), c.value("password", "")});
   r.trigger = TriggerFromJson(j.value("trigger", json::object()));
   r.agent_pool = j.value("agent_pool", "");
+  r.patch_mode = j.value("patch_mode", r.patch_mode);
+  r.patch_verify = j.value("patch_verify", "");
+  r.patch_verify_failure = j.value("patch_verify_failure", r.patch_verify_failure);
   return r;
 }
 
+json PatchToJson(const PatchRecord& p) {
+  return {{"kind", p.kind},
+          {"base", p.base},
+          {"old_base_digest", p.old_base_digest},
+          {"new_base_digest", p.new_base_digest},
+          {"reasons", p.reasons},
+          {"milliseconds", p.milliseconds}};
+}
+
+PatchRecord PatchFromJson(const json& j) {
+  return PatchRecord{j.value("kind", ""),
+                     j.value("base", ""),
+                     j.value("old_base_digest", ""),
+                     j.value("new_base_digest", ""),
+                     j.value("reasons", std::vector<std::string>{}),
+                     j.value("milliseconds", int64_t{0})};
+}
+
 json ResultToJson(const Run& run) {
-  return {
+  json j = {
       {"output_images", ImagesToJson(run.output_images)},
       {"dependencies", run.dependencies_json},
       {"source",
        {{"url", run.source.url}, {"commit", run.source.commit}, {"branch", run.source.branch}}}};
+  if (run.patch) j["patch"] = PatchToJson(*run.patch);
+  return j;
 }
 
 void ResultFromJson(const json& j, Run& run) {
@@ -146,6 +172,7 @@ void ResultFromJson(const json& j, Run& run) {
   run.dependencies_json = j.value("dependencies", "");
   json source = j.value("source", json::object());
   run.source = {source.value("url", ""), source.value("commit", ""), source.value("branch", "")};
+  if (auto p = j.find("patch"); p != j.end() && p->is_object()) run.patch = PatchFromJson(*p);
 }
 
 void AddLine(std::string& text, const std::string& name) { text += name + "\n"; }
@@ -273,6 +300,7 @@ storage::RunRow ToRow(const Run& run) {
   row.cause = run.request.cause;
   row.pool = run.request.agent_pool;
   row.platform = run.request.platform;
+  row.trigger = TriggerName(run.request.trigger);
   return row;
 }
 

@@ -167,6 +167,8 @@ Result<std::vector<Run>> RunService::List(const RunFilter& filter) {
   if (filter.status) q.status = std::string(StatusName(*filter.status));
   q.task = filter.task;
   q.image = internal::ImageFilterText(filter.image);
+  q.trigger = filter.trigger;
+  q.created_after_ms = filter.created_after_ms;
   DD_ASSIGN_OR_RETURN(rows, impl_->store.ListRuns(q));
   std::vector<Run> out;
   for (const auto& row : rows) {

@@ -134,6 +134,9 @@ json ToJson(const Task& t, bool secrets) {
             {"baseImageTriggerEnabled", t.base_image_trigger},
             {"baseImageTriggerType", t.base_image_trigger_type},
             {"updateTriggerEndpoint", t.update_trigger_endpoint},
+            {"patchMode", t.patch_mode},
+            {"patchVerify", t.patch_verify},
+            {"patchVerifyFailure", t.patch_verify_failure},
             {"timers", timers},
             {"credentials", CredentialsJson(t.credentials, secrets)},
             {"owner", t.owner},
@@ -179,6 +182,9 @@ Result<Task> FromJson(const json& j) {
   r.Get("baseImageTriggerEnabled", t.base_image_trigger);
   r.Get("baseImageTriggerType", t.base_image_trigger_type);
   r.Get("updateTriggerEndpoint", t.update_trigger_endpoint);
+  r.Get("patchMode", t.patch_mode);
+  r.Get("patchVerify", t.patch_verify);
+  r.Get("patchVerifyFailure", t.patch_verify_failure);
   r.Array("timers", [&](Reader& a) {
     Timer tm;
     a.Get("name", tm.name);

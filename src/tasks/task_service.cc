@@ -171,6 +171,11 @@ Status TaskService::Validate(const Task& t) const {
   if (t.base_image_trigger_type != "Runtime" && t.base_image_trigger_type != "All")
     return Invalid("base image trigger type must be Runtime or All, not '" +
                    t.base_image_trigger_type + "'");
+  if (t.patch_mode != "auto" && t.patch_mode != "rebase" && t.patch_mode != "rebuild")
+    return Invalid("patch mode must be auto, rebase or rebuild, not '" + t.patch_mode + "'");
+  if (t.patch_verify_failure != "rebuild" && t.patch_verify_failure != "fail")
+    return Invalid("patch verify failure must be rebuild or fail, not '" + t.patch_verify_failure +
+                   "'");
   if (t.source_poll_seconds < 0) return Invalid("the source poll interval cannot be negative");
   const auto& endpoint = t.update_trigger_endpoint;
   if (!endpoint.empty() && !endpoint.starts_with("http://") && !endpoint.starts_with("https://"))
@@ -342,6 +347,9 @@ Result<Run> TaskService::Queue(const std::string& name, const RunOverrides& o, R
   r.agent_pool = t.agent_pool;
   r.push = t.push;
   r.no_cache = t.no_cache;
+  r.patch_mode = t.patch_mode;
+  r.patch_verify = t.patch_verify;
+  r.patch_verify_failure = t.patch_verify_failure;
   r.timeout_seconds = t.timeout_seconds;
   r.user = t.owner;
   r.git_token = t.git_token;
@@ -370,6 +378,13 @@ void TaskService::OnRunFinished(const Run& run) {
     }
     return false;
   });
+  if (run.patch && run.patch->kind == "rebase") {
+    // A rebase knows the new base only: what else the task builds from
+    // (COPY --from images) is as its last build found it.
+    if (auto task = Get(run.request.task); task.ok())
+      for (const auto& d : task->dependencies)
+        if (d.kind != "Runtime") deps.push_back(d);
+  }
   if (deps.empty() || !store_.GetTask(run.request.task).ok()) return;
   // The index is a cache of what runs reported: the next run writes it again.
   (void)store_.SetDependencies(run.request.task, RowsOf(run.request.task, deps));

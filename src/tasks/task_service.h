@@ -60,6 +60,11 @@ struct Task {
   bool base_image_trigger = true;
   std::string base_image_trigger_type = "Runtime";  // or "All"
   std::string update_trigger_endpoint;
+  // How a base image update reaches the task's image (RunRequest::patch_mode
+  // and its verification).
+  std::string patch_mode = "auto";  // auto | rebase | rebuild
+  std::string patch_verify;
+  std::string patch_verify_failure = "rebuild";  // rebuild | fail
   std::vector<Timer> timers;
   std::vector<RegistryCredential> credentials;
   std::string owner;  // runs push with this user's rights

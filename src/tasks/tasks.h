@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "rebase/rebase.h"
 #include "remote/client.h"
 #include "runtime/runtime.h"
 #include "storage/blob_store.h"
@@ -116,6 +117,25 @@ struct RunRequest {
   // Only agents of this pool build it ("" = the default pool, which the
   // server's embedded agent serves), as ACR's --agent-pool.
   std::string agent_pool;
+  // AutoBuild runs queued by a base image update: "auto" rebases the task's
+  // image onto the new base when the gate allows (rebase/rebase.h), else
+  // rebuilds; "rebase" also when RUN steps ran on the base; "rebuild" never
+  // rebases.
+  std::string patch_mode = "auto";
+  // A command run (under /bin/sh -c) in the rebased image before any tag
+  // moves; "" = none. When it fails: "rebuild" instead, or "fail" the run.
+  std::string patch_verify;
+  std::string patch_verify_failure = "rebuild";
+};
+
+// How a base image update reached a run's image: rebased in place of a
+// build, or rebuilt (with why a rebase was not possible).
+struct PatchRecord {
+  std::string kind;                              // "rebase" or "rebuild"
+  std::string base;                              // the base tag, as the image records it
+  std::string old_base_digest, new_base_digest;  // platform manifests; "" when unknown
+  std::vector<std::string> reasons;
+  int64_t milliseconds = 0;  // deciding and, for a rebase, pushing
 };
 
 struct SourceInfo {
@@ -138,6 +158,7 @@ struct Run {
   // lost is tried again).
   std::string agent;
   int64_t attempt = 0;
+  std::optional<PatchRecord> patch;  // Image Update runs of AutoBuild tasks
 };
 
 // "ca1" for seq 1: "c" + base 36 of (seq + 360), so ids look like ACR's.
@@ -146,8 +167,10 @@ std::string RunId(int64_t seq);
 struct RunFilter {
   int64_t top = 15;
   std::optional<RunStatus> status;
-  std::string task;   // "" = any
-  std::string image;  // "repo:tag": runs that output it
+  std::string task;              // "" = any
+  std::string image;             // "repo:tag": runs that output it
+  std::string trigger;           // "" = any, else a TriggerName
+  int64_t created_after_ms = 0;  // 0 = any
 };
 
 // A slice of a run's log.
@@ -165,7 +188,10 @@ using CredentialsForUser =
     std::function<remote::CredentialLookup(const std::string& user, const std::string& run_id)>;
 
 struct ServiceOptions {
-  std::filesystem::path data_dir;     // holds runs/<id>/ (work dirs), logs/, contexts/
+  std::filesystem::path data_dir;  // holds runs/<id>/ (work dirs), logs/, contexts/
+  // The entries of base layers rebases have listed, shared by the runs of
+  // this process (a base shared by many images is downloaded once).
+  std::shared_ptr<rebase::LayerIndex> layer_index = std::make_shared<rebase::LayerIndex>();
   std::filesystem::path build_state;  // the builder's machine-wide cache and snapshots
   // Runs the server's embedded agent builds at once; 0: none, every run
   // waits for a remote agent.

@@ -13,6 +13,10 @@ WEB="$REPO_ROOT/web"
 
 log "server, page and API on one port"
 printf 'builds:\n  allow_private_fetches: true\nauth:\n  anonymous_pull: ["dash/app"]\n' >"$WORK/server.yaml"
+DATA="$WORK/data"
+VIEWER_PASS="viewer-$RANDOM-pw"
+"$DRYDOCK_BIN" user add viewer --data "$DATA" -p "$VIEWER_PASS" --grant 'dash/*=pull' >"$WORK/useradd.out" 2>&1 ||
+  { cat "$WORK/useradd.out" >&2; fail "drydock user add viewer"; }
 start_server --config "$WORK/server.yaml"
 client_login
 code=$(curl -sS -o "$WORK/index.html" -w '%{http_code}' "$URL/runs/ca1")
@@ -49,6 +53,9 @@ task sleeper dash/sleeper:1 'echo tick-1; sleep 120' --no-cache --base-image-tri
 # Six numbered lines a second apart, never cached: the reconnection test.
 task counter dash/counter:1 'for i in 1 2 3 4 5 6; do echo "count-$i"; sleep 1; done' --no-cache \
   --base-image-trigger-enabled false
+# 400 lines at once, then eight a second apart: the auto-scroll test.
+task scroller dash/scroller:1 'i=1; while [ $i -le 400 ]; do echo "row-$i"; i=$((i+1)); done; for i in 1 2 3 4 5 6 7 8; do echo "more-$i"; sleep 1; done' \
+  --no-cache --base-image-trigger-enabled false
 # The spec pushes a new base through this script.
 cat >"$WORK/push-base.sh" <<EOT
 set -e
@@ -58,6 +65,7 @@ make_busybox_layout "$WORK/base2" 1 "two" >/dev/null
 
 log "Playwright (Chromium $(chromium --version 2>/dev/null | awk '{print $2}'))"
 (cd "$WEB" && DD_URL="$URL" DD_PASS="$ADMIN_PASS" DD_REPO=dash/app DD_TASK=ticker DD_BUILT=dash/ticker DD_SLOW_TASK=sleeper DD_COUNT_TASK=counter DD_BASE=base/os:1 \
+  DD_SCROLL_TASK=scroller DD_VIEWER_PASS="$VIEWER_PASS" \
   DD_PUSH_BASE="$WORK/push-base.sh" ./node_modules/.bin/playwright test 2>&1) | tee "$WORK/playwright.out" ||
   fail "Playwright"
 ok "$(grep -E '[0-9]+ passed' "$WORK/playwright.out" | tr -s ' ')"

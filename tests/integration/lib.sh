@@ -579,6 +579,45 @@ push_base() {
   push_layout "$dir" 1 "$1"
 }
 
+# ------------------------------------------------------------ task runs ---
+# digest_of REPO:TAG: the manifest digest of an image in the test registry.
+digest_of() { skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/$1" | sha256sum | cut -d' ' -f1 | sed 's/^/sha256:/'; }
+runs_json() { drydock run list --top 200 -o json ${1:+--task "$1"}; }
+run_count() { runs_json "$1" | jq length; }
+newest_run() { runs_json "$1" | jq -r '.[0].runId // empty'; }
+run_field() { drydock run show "$1" | jq -r "$2"; }
+# wait_count TASK N SECONDS: until TASK has at least N runs.
+wait_count() {
+  local n=0
+  for _ in $(seq 1 $(($3 * 10))); do
+    n=$(run_count "$1")
+    [ "$n" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  fail "task $1 has $n runs after $3 s, expected $2"
+}
+# wait_idle SECONDS: until no run is queued or running.
+wait_idle() {
+  local busy=""
+  for _ in $(seq 1 $(($1 * 4))); do
+    busy=$(runs_json | jq -r '[.[] | select(.status == "Queued" or .status == "Started" or .status == "Running") | .runId] | join(" ")')
+    [ -z "$busy" ] && return 0
+    sleep 0.25
+  done
+  fail "runs still busy after $1 s: $busy"
+}
+# all_succeeded TASK: every run of TASK succeeded.
+all_succeeded() {
+  local bad
+  bad=$(runs_json "$1" | jq -r '[.[] | select(.status != "Succeeded") | "\(.runId)=\(.status)"] | join(" ")')
+  [ -z "$bad" ] || { drydock run logs "${bad%%=*}" | tail -n 15 >&2; fail "runs of $1 not successful: $bad"; }
+}
+# file_in REF PATH: a file's content in a pushed image.
+file_in() {
+  rootfs "$1" "$WORK/fs"
+  cat "$WORK/fs/$2"
+}
+
 # ------------------------------------------------------------- builds ---
 # use_build_env: drydock build state under $WORK and a Docker config with
 # the admin's credentials for the running server (call after start_server).

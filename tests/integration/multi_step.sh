@@ -32,7 +32,6 @@ client_login
 push_base base:1 v1
 push_base tools/bash:1 tools
 exists() { skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/$1" >/dev/null 2>&1; }
-run_field() { drydock run show "$1" | jq -r "$2"; }
 run_count() { drydock run list --top 1000 -o json | jq length; }
 
 # task NAME: writes $WORK/NAME/task.yaml from stdin (@REG@ = the registry).

@@ -43,12 +43,6 @@ qb_fails() {
 run_id() { sed -n 's/^Queued a build with ID: //p' "$WORK/$1.err"; }
 # pushed NAME REF: the digest the build printed for REF ("REG/REF@sha256:…").
 pushed() { sed -n "s|^$REG/$2@||p" "$WORK/$1.out"; }
-run_field() { drydock run show "$1" | jq -r "$2"; }
-# file_in REF PATH: a file's content in a pushed image.
-file_in() {
-  rootfs "$1" "$WORK/fs"
-  cat "$WORK/fs/$2"
-}
 healthy() {
   assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")" "server healthy ($1)"
 }

@@ -23,7 +23,6 @@ start_server --config "$WORK/drydock.yaml"
 client_login
 queued_lines() { grep -c "updated, queued" "$1" || true; }
 
-digest_of() { skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/$1" | sha256sum | cut -d' ' -f1 | sed 's/^/sha256:/'; }
 runs_json() { drydock run list --top 200 -o json --task app; }
 # wait_built DIGEST SECONDS: until a run of app queued for DIGEST has finished.
 wait_built() {

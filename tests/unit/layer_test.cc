@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "layer/layer.h"
@@ -234,6 +236,35 @@ TEST_F(LayerTest, TruncatedGzipIsAnErrorNotACrash) {
   EXPECT_FALSE(UnpackLayer(blob, dir_.path() / "out").ok());
   EXPECT_FALSE(ApplyLayer(blob, dir_.path() / "root").ok());
   EXPECT_FALSE(IsArchive(blob));
+}
+
+TEST_F(LayerTest, ListsEntriesWithWhiteoutsAndOpaqueDirectories) {
+  fs::path upper = MakeUpper();
+  for (auto c : {Compression::kGzip, Compression::kZstd}) {
+    auto blob =
+        Write(upper, c == Compression::kGzip ? "l.tgz" : "l.tzst", WriteOptions{c, std::nullopt});
+    auto entries = ListLayer(blob.path);
+    ASSERT_TRUE(entries.ok()) << entries.status().message();
+    std::map<std::string, std::set<int>> kinds;
+    for (const auto& e : *entries) kinds[e.path].insert(e.kind);
+    EXPECT_EQ(kinds["etc/app.conf"], std::set<int>{LayerEntry::kFile});
+    EXPECT_EQ(kinds["bin/alias"], std::set<int>{LayerEntry::kFile});
+    EXPECT_EQ(kinds["bin"], std::set<int>{LayerEntry::kDirectory});
+    EXPECT_EQ(kinds["etc/removed"], std::set<int>{LayerEntry::kWhiteout});
+    EXPECT_EQ(kinds["var/cache"], (std::set<int>{LayerEntry::kDirectory, LayerEntry::kOpaque}));
+    EXPECT_EQ(kinds["var/cache/new"], std::set<int>{LayerEntry::kFile});
+    EXPECT_EQ(kinds.count(""), 0u);
+  }
+}
+
+TEST_F(LayerTest, ListingADamagedLayerNamesIt) {
+  auto blob = Write(MakeUpper(), "l.tgz");
+  std::string bytes = ReadFile(blob.path);
+  std::ofstream(dir_.path() / "cut.tgz", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  auto entries = ListLayer(dir_.path() / "cut.tgz");
+  ASSERT_FALSE(entries.ok());
+  EXPECT_NE(entries.status().message().find("cut.tgz"), std::string::npos)
+      << entries.status().message();
 }
 
 }  // namespace

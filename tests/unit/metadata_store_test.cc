@@ -657,12 +657,41 @@ TEST_P(RunStoreTest, ListRunsFilters) {
     return out;
   };
   EXPECT_EQ(ids(RunQuery{}), (std::vector<std::string>{"r3", "r2", "r1"}));
-  EXPECT_EQ(ids(RunQuery{2, "", "", ""}), (std::vector<std::string>{"r3", "r2"}));
-  EXPECT_EQ(ids(RunQuery{15, "Succeeded", "", ""}), (std::vector<std::string>{"r3", "r1"}));
-  EXPECT_EQ(ids(RunQuery{15, "", "nightly", ""}), (std::vector<std::string>{"r3", "r2"}));
-  EXPECT_EQ(ids(RunQuery{15, "", "", "\nteam/app:v1\n"}), (std::vector<std::string>{"r1"}));
-  EXPECT_EQ(ids(RunQuery{15, "", "", "team/app"}), (std::vector<std::string>{"r2", "r1"}));
-  EXPECT_EQ(ids(RunQuery{15, "Failed", "nightly", "team/db"}), std::vector<std::string>{});
+  EXPECT_EQ(ids(RunQuery{2, "", "", "", "", 0}), (std::vector<std::string>{"r3", "r2"}));
+  EXPECT_EQ(ids(RunQuery{15, "Succeeded", "", "", "", 0}), (std::vector<std::string>{"r3", "r1"}));
+  EXPECT_EQ(ids(RunQuery{15, "", "nightly", "", "", 0}), (std::vector<std::string>{"r3", "r2"}));
+  EXPECT_EQ(ids(RunQuery{15, "", "", "\nteam/app:v1\n", "", 0}), (std::vector<std::string>{"r1"}));
+  EXPECT_EQ(ids(RunQuery{15, "", "", "team/app", "", 0}), (std::vector<std::string>{"r2", "r1"}));
+  EXPECT_EQ(ids(RunQuery{15, "Failed", "nightly", "team/db", "", 0}), std::vector<std::string>{});
+}
+
+// What queued a run and when it was created narrow a listing too, with the
+// limit applied after the filter (the newest matching runs, not fewer).
+TEST_P(RunStoreTest, ListRunsByTriggerAndTime) {
+  for (int i = 1; i <= 6; ++i) {
+    RunRow r = NewRun("Succeeded", "app");
+    r.trigger = i % 2 ? "Image Update" : "Manual";
+    r.create_time_ms = i * 1000;
+    ASSERT_TRUE(Create(r).ok());
+  }
+  auto ids = [&](const RunQuery& q) {
+    std::vector<std::string> out;
+    auto runs = store_->ListRuns(q);
+    EXPECT_TRUE(runs.ok());
+    for (const auto& r : *runs) out.push_back(r.id + "/" + r.trigger);
+    return out;
+  };
+  RunQuery q;
+  q.top = 2;
+  q.trigger = "Image Update";
+  EXPECT_EQ(ids(q), (std::vector<std::string>{"r5/Image Update", "r3/Image Update"}));
+  q.top = 15;
+  q.created_after_ms = 4000;
+  EXPECT_EQ(ids(q), (std::vector<std::string>{"r5/Image Update"}));
+  q.trigger = "";
+  EXPECT_EQ(ids(q), (std::vector<std::string>{"r6/Manual", "r5/Image Update", "r4/Manual"}));
+  q.trigger = "Timer";
+  EXPECT_EQ(ids(q), std::vector<std::string>{});
 }
 
 TEST_P(RunStoreTest, RunsWithStatusAreOldestFirst) {

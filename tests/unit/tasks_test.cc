@@ -282,13 +282,13 @@ TEST_F(TasksTest, UploadedContextBuildsAndPushes) {
   // The upload was used up and the work dir is gone; the log stays.
   EXPECT_TRUE(fs::is_empty(dir_.path() / "data/contexts"));
   EXPECT_TRUE(fs::is_empty(dir_.path() / "data/runs"));
-  auto by_image = service_->List(RunFilter{15, std::nullopt, "", "team/app:ca1"});
+  auto by_image = service_->List(RunFilter{15, std::nullopt, "", "team/app:ca1", "", 0});
   ASSERT_TRUE(by_image.ok());
   ASSERT_EQ(by_image->size(), 1u);
   EXPECT_EQ(by_image->at(0).id, "ca1");
-  EXPECT_TRUE(service_->List(RunFilter{15, std::nullopt, "", "team/app:ca"})->empty());
-  EXPECT_EQ(service_->List(RunFilter{15, RunStatus::kSucceeded, "", ""})->size(), 1u);
-  EXPECT_TRUE(service_->List(RunFilter{15, RunStatus::kFailed, "", ""})->empty());
+  EXPECT_TRUE(service_->List(RunFilter{15, std::nullopt, "", "team/app:ca", "", 0})->empty());
+  EXPECT_EQ(service_->List(RunFilter{15, RunStatus::kSucceeded, "", "", "", 0})->size(), 1u);
+  EXPECT_TRUE(service_->List(RunFilter{15, RunStatus::kFailed, "", "", "", 0})->empty());
   EXPECT_EQ(service_->Cancel("ca1").code(), Code::kConflict);
 }
 

@@ -2,7 +2,7 @@
 // byte offset already shown, resumed from there when the connection drops.
 // Lines render as text (never HTML), with ANSI colours, a link per line,
 // search, and auto-scroll that stops once the reader scrolls up.
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { parseAnsi, type Run as AnsiRun } from "./ansi";
 import { get } from "./api";
 import { kFinal, type RunRecord } from "./types";
@@ -68,6 +68,7 @@ export function LiveLog({ runId, live, onEnd }: { runId: string; live: boolean; 
   const [query, setQuery] = useState("");
   const [follow, setFollow] = useState(true);
   const box = useRef<HTMLDivElement>(null);
+  const followedTo = useRef(0); // where following last scrolled the box to
 
   useEffect(() => {
     let stopped = false;
@@ -138,14 +139,21 @@ export function LiveLog({ runId, live, onEnd }: { runId: string; live: boolean; 
     // Only a new run starts over: a live log that ended is complete as it is.
   }, [runId]);
 
-  useEffect(() => {
-    if (follow && box.current) box.current.scrollTop = box.current.scrollHeight;
+  // Before the browser paints, so that no scroll event sees new lines with the old position.
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (!follow || !el) return;
+    el.scrollTop = el.scrollHeight;
+    followedTo.current = el.scrollTop;
   }, [lines, follow]);
 
+  // Only the reader moving up stops following (lines arriving below do not);
+  // reaching the end again resumes it.
   const onScroll = () => {
     const el = box.current;
     if (!el) return;
-    setFollow(el.scrollHeight - el.scrollTop - el.clientHeight < 40);
+    if (el.scrollHeight - el.scrollTop - el.clientHeight < 40) setFollow(true);
+    else if (el.scrollTop < followedTo.current - 4) setFollow(false);
   };
 
   const needle = query.toLowerCase();

@@ -75,8 +75,13 @@ function App() {
   if (session.value === undefined) return <p class="loading">Loading…</p>;
   return (
     <>
+      <a class="skip" href="#content">
+        Skip to content
+      </a>
       <Nav />
-      <Page />
+      <div id="content" tabIndex={-1}>
+        <Page />
+      </div>
     </>
   );
 }

@@ -12,6 +12,13 @@ export function navigate(to: string, replace = false): void {
   window.scrollTo(0, 0);
 }
 
+// After a move to another page (a link, signing in), the keyboard goes on
+// from the new page's content, as after a page load it would from the top:
+// not from wherever the old page had it. Filters changing the URL keep it.
+export function focusContent(): void {
+  requestAnimationFrame(() => document.getElementById("content")?.focus({ preventScroll: true }));
+}
+
 window.addEventListener("popstate", () => {
   location.value = new URL(window.location.href);
 });
@@ -24,8 +31,12 @@ document.addEventListener("click", (e) => {
   const url = new URL(a.href, window.location.href);
   if (url.origin !== window.location.origin || url.pathname.startsWith("/api/") || url.pathname.startsWith("/v2/"))
     return;
+  // A link within the page (a log line, "skip to content") is the browser's
+  // own: it scrolls, moves focus and updates :target, which pushState won't.
+  if (url.hash && url.pathname === window.location.pathname && url.search === window.location.search) return;
   e.preventDefault();
   navigate(url.pathname + url.search + url.hash);
+  focusContent();
 });
 
 // "/runs/ca1" against "/runs/:id" → {id: "ca1"}; null when it does not match.

@@ -23,6 +23,14 @@ export interface RunRecord {
   imageUpdateTrigger?: { images?: { registry?: string; repository?: string; tag?: string; digest?: string }[] };
   sourceTrigger?: { commitId?: string; branch?: string; providerType?: string; eventType?: string };
   queuedBy?: string;
+  patch?: {
+    kind: "rebase" | "rebuild";
+    baseImage: string;
+    oldBaseDigest?: string;
+    newBaseDigest?: string;
+    reasons: string[];
+    milliseconds: number;
+  };
   dependencies?: { "runtime-dependency"?: { repository?: string; tag?: string; digest?: string } }[];
 }
 export interface Task {

@@ -2,7 +2,7 @@
 // sign-in, repositories after a skopeo push, a task run's log arriving live,
 // cancel, a base-image push queuing the dependent run with its cause, XSS
 // probes rendered as text, CSRF refused, and axe-core on every page.
-import { test, expect, type Page } from "@playwright/test";
+import { test, expect, type Locator, type Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import { execFileSync } from "node:child_process";
 
@@ -14,12 +14,30 @@ const env = (name: string): string => {
 const user = "admin";
 const pass = env("DD_PASS");
 
-async function signIn(page: Page) {
+async function signIn(page: Page, as = user, password = pass) {
   await page.goto("/signin");
-  await page.getByLabel("User name").fill(user);
-  await page.getByLabel("Password").fill(pass);
+  await page.getByLabel("User name").fill(as);
+  await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("heading", { name: "Drydock", level: 1, exact: true })).toBeVisible();
+}
+
+// Presses `key` until `target` has the focus (at most `limit` times).
+async function tabTo(page: Page, target: Locator, key = "Tab", limit = 40) {
+  const focused = () => target.evaluate((el) => el === document.activeElement);
+  for (let i = 0; i < limit && !(await focused()); i++) await page.keyboard.press(key);
+  if (!(await focused())) throw new Error(`${key} never reached ${target} in ${limit} presses`);
+}
+const focusInContent = (page: Page) => page.evaluate(() => !!document.activeElement?.closest("#content"));
+
+// Starts a task's run through the API as the admin; its run id.
+async function startRun(page: Page, task: string): Promise<string> {
+  const r = await page.request.post(`/api/v1/tasks/${task}/runs`, {
+    headers: { Authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}` },
+    data: {},
+  });
+  expect(r.status(), await r.text()).toBe(201);
+  return (await r.json()).runId;
 }
 
 async function checkAccessibility(page: Page, what: string) {
@@ -180,6 +198,9 @@ test("a base-image push queues the dependent run, shown with its cause", async (
   // Its cause names the base and both digests: what the task was built from before, and now.
   await expect(page.getByText(/base image base\/os:1 changed sha256:[0-9a-f]{12} → sha256:[0-9a-f]{12}/)).toBeVisible();
   await expect(page.getByRole("heading", { level: 1 })).toContainText(/Succeeded/, { timeout: 90_000 });
+  // Its RUN step ran on the old base: rebuilt, not rebased, and the page says why.
+  await expect(page.getByTestId("patch")).toContainText("rebuilt");
+  await expect(page.getByTestId("patch")).toContainText("RUN step(s) ran on the old base");
   expect(Date.now() - before).toBeGreaterThan(0);
   await page.goto(`/repositories/${env("DD_BUILT")}`);
   await expect(page.getByRole("cell", { name: "1", exact: true })).toBeVisible();
@@ -192,4 +213,96 @@ test("a base-image push queues the dependent run, shown with its cause", async (
   const push = page.getByRole("row").filter({ hasText: env("DD_BASE") }).first();
   await expect(push).toContainText("user:admin");
   await checkAccessibility(page, "home");
+});
+
+test("keyboard only: sign in, skip to content, follow links and copy a pull command", async ({ page, context }) => {
+  await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+  await page.goto("/signin");
+  await tabTo(page, page.getByLabel("User name"));
+  await page.keyboard.type(user);
+  await page.keyboard.press("Tab");
+  await expect(page.getByLabel("Password")).toBeFocused();
+  await page.keyboard.type(pass);
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Drydock", level: 1, exact: true })).toBeVisible();
+  // Signed in, the keyboard goes on from the new page's content.
+  await expect.poll(() => focusInContent(page)).toBe(true);
+  // On a page load the first Tab reaches "Skip to content"; after it, the next Tab is in the page, past the menu.
+  await page.goto("/");
+  await expect(page.getByRole("heading", { name: "Drydock", level: 1, exact: true })).toBeVisible();
+  await page.keyboard.press("Tab");
+  const skip = page.getByRole("link", { name: "Skip to content" });
+  await expect(skip).toBeFocused();
+  await expect(skip).toBeInViewport();
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Tab");
+  expect(await focusInContent(page)).toBe(true);
+  // Back to the menu, then a repository and its copy button, all from the keyboard.
+  await tabTo(page, page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Repositories" }), "Shift+Tab");
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/\/repositories$/);
+  await expect.poll(() => focusInContent(page)).toBe(true);
+  const repo = env("DD_REPO");
+  await tabTo(page, page.getByRole("link", { name: repo, exact: true }));
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(new RegExp(`/repositories/${repo}$`));
+  const copy = page.getByRole("button", { name: "Copy pull command for v1" });
+  await tabTo(page, copy);
+  // The focus ring shows where the keyboard is.
+  expect(await copy.evaluate((el) => getComputedStyle(el).outlineStyle)).toBe("solid");
+  await page.keyboard.press("Enter");
+  await expect(copy).toHaveText("Copied");
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toMatch(new RegExp(`pull .*/${repo}:v1$`));
+});
+
+test("a live log follows new lines until the reader scrolls up, and again after Follow", async ({ page }) => {
+  await signIn(page);
+  await page.goto(`/tasks/${env("DD_SCROLL_TASK")}`);
+  await page.getByRole("button", { name: "Run now" }).click();
+  const log = page.getByTestId("log");
+  const gap = () => log.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+  // 400 lines at once, then one a second: the view stays at the end.
+  await expect(log).toContainText("row-400", { timeout: 60_000 });
+  await expect(log).toContainText("more-1", { timeout: 30_000 });
+  await expect.poll(gap).toBeLessThan(40);
+  await log.hover();
+  await page.mouse.wheel(0, -4000);
+  await expect(page.getByRole("button", { name: "Follow" })).toBeVisible();
+  const top = await log.evaluate((el) => el.scrollTop);
+  const seen = await log.innerText();
+  const next = seen.includes("more-3") ? "more-5" : "more-3";
+  await expect(log).toContainText(next, { timeout: 30_000 });
+  // New lines arrived and the view did not move.
+  expect(await log.evaluate((el) => el.scrollTop)).toBe(top);
+  expect(await gap()).toBeGreaterThan(1000);
+  await page.getByRole("button", { name: "Follow" }).click();
+  await expect.poll(gap).toBeLessThan(40);
+  await expect(log).toContainText("was successful", { timeout: 60_000 });
+  await expect.poll(gap).toBeLessThan(40);
+});
+
+test("a user without the right sees no delete, cancel or re-run buttons", async ({ page }) => {
+  const run = await startRun(page, env("DD_SLOW_TASK"));
+  try {
+    await signIn(page, "viewer", env("DD_VIEWER_PASS"));
+    await page.goto(`/runs/${run}`);
+    await expect(page.getByTestId("log")).toContainText("tick-1", { timeout: 60_000 });
+    await expect(page.getByRole("heading", { level: 1 })).toContainText("Running");
+    await expect(page.getByRole("button", { name: "Cancel run" })).toHaveCount(0);
+    await expect(page.getByRole("button", { name: "Run again" })).toHaveCount(0);
+    await page.goto(`/repositories/${env("DD_REPO")}?tag=v1`);
+    await expect(page.getByRole("region", { name: "Tag v1" })).toBeVisible();
+    await expect(page.getByRole("button", { name: /Delete/ })).toHaveCount(0);
+    // The API refuses what the page does not offer.
+    const cancel = await page.evaluate(async (id) => {
+      const csrf = (await (await fetch("/api/v1/session")).json()).csrf;
+      const r = await fetch(`/api/v1/runs/${id}/cancel`, { method: "POST", headers: { "X-CSRF-Token": csrf } });
+      return r.status;
+    }, run);
+    expect(cancel).toBe(403);
+  } finally {
+    await page.request.post(`/api/v1/runs/${run}/cancel`, {
+      headers: { Authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}` },
+    });
+  }
 });

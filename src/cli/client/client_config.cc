@@ -165,6 +165,20 @@ Result<Connection> ResolveConnection(const std::string& server_flag) {
   return c;
 }
 
+remote::CredentialLookup UserRegistryCredentials() {
+  const char* dir = std::getenv("DOCKER_CONFIG");
+  const char* home = std::getenv("HOME");
+  std::filesystem::path config = dir && *dir
+                                     ? std::filesystem::path(dir)
+                                     : std::filesystem::path(home ? home : "/root") / ".docker";
+  auto docker = remote::DockerConfigCredentials(config / "config.json");
+  auto drydock = DrydockLoginCredentials();
+  return [docker, drydock](const std::string& registry) {
+    auto c = docker(registry);
+    return c ? c : drydock(registry);
+  };
+}
+
 remote::CredentialLookup DrydockLoginCredentials() {
   std::map<std::string, remote::Credential> by_host;
   auto config = ClientConfig::Load(ClientConfig::DefaultPath());

@@ -64,4 +64,8 @@ Result<Connection> ResolveConnection(const std::string& server_flag);
 // `drydock build --local` pushes, next to remote::DockerConfigCredentials.
 remote::CredentialLookup DrydockLoginCredentials();
 
+// What the user's own registry clients use: docker's config.json
+// ($DOCKER_CONFIG or ~/.docker), then `drydock login`'s.
+remote::CredentialLookup UserRegistryCredentials();
+
 }  // namespace drydock::client

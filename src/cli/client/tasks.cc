@@ -121,6 +121,9 @@ Result<json> Body(const TaskFlags& f, bool all) {
     j[field] = b;
   }
   if (Given(f, "base-image-trigger-type")) j["baseImageTriggerType"] = f.trigger_type;
+  if (Given(f, "patch-mode")) j["patchMode"] = f.patch_mode;
+  if (Given(f, "patch-verify")) j["patchVerify"] = f.patch_verify;
+  if (Given(f, "patch-verify-failure")) j["patchVerifyFailure"] = f.patch_verify_failure;
   if (Given(f, "git-access-token")) j["gitAccessToken"] = f.git_token;
   if (Given(f, "branch")) j["branch"] = f.branch;
   if (Given(f, "source-poll-interval")) j["sourcePollSeconds"] = f.source_poll;

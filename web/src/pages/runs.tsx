@@ -78,10 +78,17 @@ export function Runs() {
   const status = q.get("status") ?? "";
   const trigger = q.get("trigger") ?? "";
   const since = q.get("since") ?? "";
-  const runs = useLoad(
-    () => get<{ runs: RunRecord[] }>(`/api/v1/runs?top=100${task ? `&task=${encodeURIComponent(task)}` : ""}${status ? `&status=${status}` : ""}`),
-    [task, status],
-  );
+  const runs = useLoad(() => {
+    const params = new URLSearchParams({ top: "100" });
+    if (task) params.set("task", task);
+    if (status) params.set("status", status);
+    if (trigger) params.set("trigger", trigger);
+    if (since) {
+      const after = new Date(Date.now() - Number(since) * 3600_000);
+      params.set("createdAfter", after.toISOString());
+    }
+    return get<{ runs: RunRecord[] }>(`/api/v1/runs?${params}`);
+  }, [task, status, trigger, since]);
   const set = (key: string, value: string) => {
     const next = new URLSearchParams(q);
     if (value) next.set(key, value);
@@ -132,15 +139,7 @@ export function Runs() {
         </label>
       </form>
       <Show what={runs}>
-        {(d) => (
-          <RunTable
-            runs={d.runs.filter(
-              (r) =>
-                (!trigger || (r.trigger ?? "") === trigger) &&
-                (!since || Date.parse(r.createTime) >= Date.now() - Number(since) * 3600 * 1000),
-            )}
-          />
-        )}
+        {(d) => <RunTable runs={d.runs} />}
       </Show>
     </main>
   );
@@ -209,6 +208,28 @@ export function RunDetail({ id }: { id: string }) {
                   <dd>
                     <Cause run={r} />
                   </dd>
+                )}
+                {r.patch && (
+                  <>
+                    <dt>Patch</dt>
+                    <dd data-testid="patch">
+                      {r.patch.kind === "rebase" ? (
+                        <>
+                          rebased onto <code>{shortDigest(r.patch.newBaseDigest)}</code> in {r.patch.milliseconds} ms,
+                          no build
+                        </>
+                      ) : (
+                        "rebuilt"
+                      )}
+                      {!!r.patch.reasons.length && (
+                        <ul class="reasons">
+                          {r.patch.reasons.map((why) => (
+                            <li key={why}>{why}</li>
+                          ))}
+                        </ul>
+                      )}
+                    </dd>
+                  </>
                 )}
                 <dt>Created</dt>
                 <dd>

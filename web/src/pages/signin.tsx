@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { signIn } from "../api";
-import { navigate } from "../router";
+import { focusContent, navigate } from "../router";
 
 export function SignIn({ next }: { next: string }) {
   const [error, setError] = useState("");
@@ -13,6 +13,7 @@ export function SignIn({ next }: { next: string }) {
     try {
       await signIn(String(form.get("username")), String(form.get("password")));
       navigate(next.startsWith("/") && !next.startsWith("//") ? next : "/", true);
+      focusContent();
     } catch (err) {
       setError((err as Error).message);
     } finally {

@@ -1,0 +1,166 @@
+// A base image update reaching an AutoBuild task's image: rebased onto the
+// new base when the gate allows (no source fetched, nothing built), else
+// rebuilt as before, and either way the run records which and why.
+#include <chrono>
+
+#include "base/fd.h"
+#include "builder/builder.h"
+#include "rebase/rebase.h"
+#include "runtime/runtime.h"
+#include "tasks/quick_build.h"
+
+namespace drydock::tasks::internal {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::chrono::seconds kVerifyTimeout{600};
+
+// Runs `command` with /bin/sh -c in `image` as its config says (user,
+// environment, working directory), without network, under the server's
+// limits; its output goes to the run's log.
+Status Verify(RunContext& ctx, const oci::ImageReference& image, const std::string& command) {
+  const RunRequest& r = ctx.run.request;
+  auto log = [&](std::string_view s) { ctx.log.Output(s); };
+  auto root = builder::PullImageRoot(image, r.platform, ctx.options.build_state,
+                                     RegistryOptions(ctx.options, r, ctx.run.id), log);
+  if (!root.ok()) return root.status();
+  TempDir dir(ctx.options.data_dir / "runs", "verify");
+  for (const char* d : {"upper", "work", "root"}) fs::create_directories(dir.path() / d);
+  auto mount = runtime::OverlayMount::Mount(root->lowers, dir.path() / "upper", dir.path() / "work",
+                                            dir.path() / "root", ctx.options.users.get());
+  if (!mount.ok()) return mount.status();
+  runtime::ContainerSpec spec;
+  spec.rootfs = mount->target();
+  spec.args = {"/bin/sh", "-c", command};
+  for (const auto& e : root->config.value("Env", nlohmann::json::array()))
+    if (e.is_string()) spec.env.push_back(e.get<std::string>());
+  spec.cwd = root->config.value("WorkingDir", std::string());
+  if (spec.cwd.empty()) spec.cwd = "/";
+  auto user = builder::ResolveContainerUser(spec.rootfs, root->config.value("User", ""));
+  if (!user.ok()) return user.status();
+  spec.uid = user->uid;
+  spec.gid = user->gid;
+  spec.additional_gids = user->groups;
+  spec.network = runtime::Network::kNone;
+  spec.users = ctx.options.users;
+  spec.limits = ctx.options.limits;
+  runtime::RunOptions ro;
+  ro.state_dir = dir.path() / "state";
+  ro.timeout = kVerifyTimeout;
+  ro.cancel = ctx.cancel;
+  ro.output = log;
+  ro.writable_dirs = {dir.path() / "upper"};
+  auto result = runtime::Run(spec, ro);
+  if (!result.ok()) return result.status();
+  if (!result->limit.empty()) return Invalid("the command reached " + result->limit);
+  if (result->timed_out) return Invalid("the command timed out");
+  if (result->canceled) return Status(Code::kUnavailable, "the run was canceled");
+  if (result->exit_code != 0)
+    return Invalid("`" + command + "` exited with status " + std::to_string(result->exit_code));
+  return Status::Ok();
+}
+
+// The tag whose image is the one to patch: the task's first that is the
+// same for every run (one with {{.Run.ID}} names a new image each time).
+std::optional<oci::ImageReference> CurrentImage(const RunRequest& r,
+                                                const std::vector<oci::ImageReference>& tags) {
+  for (size_t i = 0; i < r.images.size() && i < tags.size(); ++i)
+    if (r.images[i].find("{{.Run.ID}}") == std::string::npos) return tags[i];
+  return std::nullopt;
+}
+
+// As a build records it: the base's digest is what its tag resolved to when
+// the image was made (a burst of base pushes may have moved it past the one
+// that queued the run).
+std::string DependenciesFor(const std::vector<oci::ImageReference>& tags, const oci::Digest& digest,
+                            ImageDescriptor base, const std::string& resolved) {
+  base.digest = resolved;
+  builder::Dependencies deps;
+  for (auto t : tags) {
+    t.digest = digest;
+    deps.images.push_back(t);
+  }
+  deps.runtime = builder::ImageDependency{base.registry, base.repository, base.tag, base.digest};
+  return builder::DependenciesJson(deps, "");
+}
+
+}  // namespace
+
+std::optional<Outcome> TryRebase(RunContext& ctx, const std::vector<oci::ImageReference>& tags) {
+  Run& run = ctx.run;
+  const RunRequest& r = run.request;
+  if (r.type != "AutoBuild" || r.trigger.image_update.empty() || !r.push || tags.empty())
+    return std::nullopt;
+  const ImageDescriptor& base = r.trigger.image_update.front();
+  auto started = Clock::now();
+  PatchRecord patch;
+  patch.kind = "rebuild";
+  patch.base = base.registry + "/" + base.repository + ":" + base.tag;
+  auto rebuild = [&](std::vector<std::string> reasons) -> std::optional<Outcome> {
+    patch.reasons = std::move(reasons);
+    patch.milliseconds =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+    for (const auto& why : patch.reasons) ctx.log.Line("Not rebased: " + why);
+    ctx.log.Line("Rebuilding for the base image update.");
+    run.patch = patch;
+    return std::nullopt;
+  };
+  if (r.patch_mode == "rebuild") return rebuild({"the task's patch mode is rebuild"});
+  auto current = CurrentImage(r, tags);
+  if (!current)
+    return rebuild(
+        {"every image of the task names {{.Run.ID}}: there is no current image to "
+         "rebase"});
+  if (ctx.on_running) ctx.on_running();
+  ctx.log.Line("Executing step ID: rebase. Rebasing " + current->String() + " onto " + patch.base +
+               " (" + base.digest + ")");
+  TempDir scratch(ctx.options.data_dir / "runs", "rebase");
+  rebase::Options o;
+  o.allow_run_steps = r.patch_mode == "rebase";
+  o.tags = tags;
+  o.expect_base = oci::ImageReference{base.registry, base.repository, base.tag, std::nullopt};
+  o.scratch = scratch.path();
+  o.index = ctx.options.layer_index.get();
+  o.log = [&](std::string_view s) { ctx.log.Output(s); };
+  if (!r.patch_verify.empty()) {
+    o.verify = [&](const oci::ImageReference& rebased) {
+      ctx.log.Line("Verifying " + rebased.String() + ": " + r.patch_verify);
+      return Verify(ctx, rebased, r.patch_verify);
+    };
+  }
+  remote::Client client(RegistryOptions(ctx.options, r, run.id));
+  auto out = rebase::Rebase(client, *current, *o.expect_base, o);
+  ctx.log.Flush();
+  if (!out.ok()) return rebuild({"the rebase failed: " + out.status().message()});
+  patch.old_base_digest = out->old_base_digest;
+  patch.new_base_digest = out->new_base_digest;
+  if (out->kind == rebase::Outcome::kUpToDate)
+    return rebuild({"the image is already on " + out->new_base_digest});
+  if (out->kind == rebase::Outcome::kVerifyFailed && r.patch_verify_failure == "fail") {
+    patch.kind = "rebase";
+    patch.reasons = out->reasons;
+    patch.milliseconds = out->milliseconds;
+    run.patch = patch;
+    ctx.log.Line("Step ID: rebase marked as failed (elapsed time in seconds: " +
+                 Seconds(std::chrono::milliseconds(out->milliseconds)) + ")");
+    return Fail(RunStatus::kFailed, ctx.log, out->reasons.front() + "; no tag was moved");
+  }
+  if (out->kind != rebase::Outcome::kRebased) return rebuild(out->reasons);
+  patch.kind = "rebase";
+  patch.milliseconds = out->milliseconds;
+  run.patch = patch;
+  for (const auto& t : tags)
+    run.output_images.push_back(
+        ImageDescriptor{t.registry, t.repository, t.tag, out->digest.str()});
+  run.dependencies_json = DependenciesFor(tags, out->digest, base, out->new_base_resolved);
+  ctx.log.Line("Step ID: rebase marked as successful (elapsed time in seconds: " +
+               Seconds(std::chrono::milliseconds(out->milliseconds)) + ")");
+  ctx.log.Line("The following dependencies were found:");
+  ctx.log.Output(run.dependencies_json + "\n");
+  ctx.log.Flush();
+  return Outcome{RunStatus::kSucceeded, ""};
+}
+
+}  // namespace drydock::tasks::internal
