@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Patching dependents when their base moves: rebase vs rebuild. TASKS tasks
 # (default 100) build the usual two-stage Dockerfile FROM one base: a build
-# stage that does the work (a RUN writing WORK_FILES files, default 2000,
-# and one with the task's own argument), and a final stage that copies the
-# result onto the base (rebase-eligible: no RUN after its FROM). Then
+# stage that does the app's own work (a RUN writing WORK_FILES files,
+# default 2000, different per task through its build argument, as each
+# app compiles its own code), and a final stage that copies the result onto
+# the base (rebase-eligible: no RUN after its FROM). Then
 #   - base v2 pushed with the default patch mode (auto: rebased), and
 #   - base v3 pushed after `task update --patch-mode rebuild` on every task,
 # each timed from the push returning to every dependent pushed, and to the
@@ -36,8 +37,8 @@ mkdir -p "$WORK/www/app"
 echo app >"$WORK/www/app/app.txt"
 cat >"$WORK/www/app/Dockerfile" <<EOF
 FROM $REG/base:1 AS build
-RUN mkdir /out && for i in \$(seq 1 $WORK_FILES); do echo "object \$i" > /out/dep-\$i.o; done
 ARG N
+RUN mkdir /out && for i in \$(seq 1 $WORK_FILES); do echo "object \$N \$i" > /out/obj-\$i.o; done
 RUN echo "app \$N" > /out/app
 FROM $REG/base:1
 COPY --from=build /out/ /app/
@@ -86,15 +87,20 @@ patch() {
   local kinds
   kinds=$(runs_json | jq -r --arg d "$digest" '[.runs[] | select(.imageUpdateTrigger.images[0].digest == $d) | .patch.kind] | unique | join(",")')
   [[ $kinds == "$2" ]] || { echo "expected every run to $2, got: $kinds" >&2; exit 1; }
+  # The median run from its start to its end, and (rebase) the patch step within it.
+  RUN_MEDIAN=$(runs_json | jq -r --arg d "$digest" '[.runs[] | select(.imageUpdateTrigger.images[0].digest == $d) |
+    ((.finishTime | fromdateiso8601) - (.startTime | fromdateiso8601))] | sort | .[length / 2 | floor]')
+  PATCH_MS=$(runs_json | jq -r --arg d "$digest" '[.runs[] | select(.imageUpdateTrigger.images[0].digest == $d) |
+    .patch.milliseconds] | sort | .[length / 2 | floor]')
 }
 
 log "base v2: patch mode auto (rebase)"
 patch v2 rebase
-REBASE_FIRST=$FIRST REBASE_ALL=$ALL
+REBASE_FIRST=$FIRST REBASE_ALL=$ALL REBASE_PATCH_MS=$PATCH_MS
 log "base v3: patch mode rebuild"
 for i in $(seq "$TASKS"); do "$BIN" task update -n app$i --patch-mode rebuild >/dev/null; done
 patch v3 rebuild
-REBUILD_FIRST=$FIRST REBUILD_ALL=$ALL
+REBUILD_FIRST=$FIRST REBUILD_ALL=$ALL REBUILD_RUN=$RUN_MEDIAN
 
 cat <<EOF
 
@@ -104,4 +110,6 @@ Base update -> $TASKS dependent images patched and pushed ($(nproc) CPUs, $CONCU
 |---|---:|---:|---:|---|
 | push -> first patched image pushed (s) | $REBASE_FIRST | $REBUILD_FIRST | $(awk -v a="$REBASE_FIRST" -v b="$REBUILD_FIRST" 'BEGIN { printf "%.3f", a / b }') | |
 | push -> all $TASKS patched and pushed (s) | $REBASE_ALL | $REBUILD_ALL | $(awk -v a="$REBASE_ALL" -v b="$REBUILD_ALL" 'BEGIN { printf "%.3f", a / b }') | rebase < 5 s, ratio <= 0.05 |
+| median rebase step in a run (decide, mount, push; ms) | $REBASE_PATCH_MS | | | |
+| median rebuild run, start to end (s, whole seconds) | | $REBUILD_RUN | | |
 EOF
