@@ -256,7 +256,11 @@ LayerIndex::Entries LayerIndex::Find(const oci::Digest& blob) {
 }
 
 void LayerIndex::Add(const oci::Digest& blob, Entries entries) {
+  // Bounded (a Debian base layer lists some 10,000 paths): past the bound
+  // an entry goes, whichever sorts first, which is as good as any for a cache.
+  constexpr size_t kMaxLayers = 256;
   std::lock_guard lock(mu_);
+  if (entries_.size() >= kMaxLayers) entries_.erase(entries_.begin());
   entries_[blob.str()] = std::move(entries);
 }
 

@@ -34,11 +34,16 @@ Status Verify(RunContext& ctx, const oci::ImageReference& image, const std::stri
   runtime::ContainerSpec spec;
   spec.rootfs = mount->target();
   spec.args = {"/bin/sh", "-c", command};
-  for (const auto& e : root->config.value("Env", nlohmann::json::array()))
-    if (e.is_string()) spec.env.push_back(e.get<std::string>());
-  spec.cwd = root->config.value("WorkingDir", std::string());
-  if (spec.cwd.empty()) spec.cwd = "/";
-  auto user = builder::ResolveContainerUser(spec.rootfs, root->config.value("User", ""));
+  if (auto env = root->config.find("Env"); env != root->config.end() && env->is_array())
+    for (const auto& e : *env)
+      if (e.is_string()) spec.env.push_back(e.get<std::string>());
+  // An image's config is the pusher's: a field of the wrong type is absent.
+  auto text = [&](const char* key) {
+    auto f = root->config.find(key);
+    return f != root->config.end() && f->is_string() ? f->get<std::string>() : std::string();
+  };
+  spec.cwd = text("WorkingDir").empty() ? "/" : text("WorkingDir");
+  auto user = builder::ResolveContainerUser(spec.rootfs, text("User"));
   if (!user.ok()) return user.status();
   spec.uid = user->uid;
   spec.gid = user->gid;
