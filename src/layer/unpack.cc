@@ -54,6 +54,15 @@ Result<std::string> CleanPath(std::string_view name) {
   return out;
 }
 
+// A reader of tar layers, compressed or not.
+std::unique_ptr<archive, ReadDeleter> TarReader() {
+  std::unique_ptr<archive, ReadDeleter> in(archive_read_new());
+  archive_read_support_filter_all(in.get());
+  archive_read_support_format_tar(in.get());
+  archive_read_support_format_gnutar(in.get());
+  return in;
+}
+
 enum class Mode { kOverlay, kApply };
 
 class Unpacker {
@@ -61,10 +70,7 @@ class Unpacker {
   Unpacker(const fs::path& dest, Mode mode) : dest_(dest), mode_(mode) {}
 
   Status Run(const fs::path& blob) {
-    std::unique_ptr<archive, ReadDeleter> in(archive_read_new());
-    archive_read_support_filter_all(in.get());
-    archive_read_support_format_tar(in.get());
-    archive_read_support_format_gnutar(in.get());
+    auto in = TarReader();
     if (archive_read_open_filename(in.get(), blob.c_str(), 256 * 1024) != ARCHIVE_OK) {
       return Invalid("open layer " + blob.string() + ": " + ArchiveError(in.get()));
     }
@@ -186,10 +192,7 @@ class Unpacker {
 }  // namespace
 
 bool IsArchive(const fs::path& file) {
-  std::unique_ptr<archive, ReadDeleter> in(archive_read_new());
-  archive_read_support_filter_all(in.get());
-  archive_read_support_format_tar(in.get());
-  archive_read_support_format_gnutar(in.get());
+  auto in = TarReader();
   if (archive_read_open_filename(in.get(), file.c_str(), 64 * 1024) != ARCHIVE_OK) return false;
   archive_entry* e;
   return archive_read_next_header(in.get(), &e) == ARCHIVE_OK;
@@ -200,6 +203,38 @@ Status UnpackLayer(const fs::path& blob, const fs::path& dest) {
 }
 Status ApplyLayer(const fs::path& blob, const fs::path& root) {
   return Unpacker(root, Mode::kApply).Run(blob);
+}
+
+// The same reading and naming rules as unpacking, without writing anything:
+// what a rebase checks an image's own layers against the base's.
+Result<std::vector<LayerEntry>> ListLayer(const fs::path& blob) {
+  auto in = TarReader();
+  if (archive_read_open_filename(in.get(), blob.c_str(), 256 * 1024) != ARCHIVE_OK)
+    return Invalid("open layer " + blob.string() + ": " + ArchiveError(in.get()));
+  std::vector<LayerEntry> out;
+  archive_entry* e;
+  while (true) {
+    int rc = archive_read_next_header(in.get(), &e);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc < ARCHIVE_WARN) return Invalid("layer " + blob.string() + ": " + ArchiveError(in.get()));
+    const char* raw = archive_entry_pathname(e);
+    auto rel = CleanPath(raw ? raw : "");
+    if (!rel.ok())
+      return Invalid(std::string("layer entry '") + (raw ? raw : "") +
+                     "': " + rel.status().message());
+    if (rel->empty()) continue;  // the root itself
+    fs::path rp(*rel);
+    std::string base = rp.filename().string();
+    if (base == kOpaque)
+      out.push_back({rp.parent_path().string(), LayerEntry::kOpaque});
+    else if (base.rfind(kWhiteout, 0) == 0)
+      out.push_back(
+          {(rp.parent_path() / base.substr(kWhiteout.size())).string(), LayerEntry::kWhiteout});
+    else
+      out.push_back({*rel, archive_entry_filetype(e) == AE_IFDIR ? LayerEntry::kDirectory
+                                                                 : LayerEntry::kFile});
+  }
+  return out;
 }
 
 }  // namespace drydock::layer

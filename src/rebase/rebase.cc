@@ -21,8 +21,9 @@ struct Image {
   std::vector<oci::Digest> layers;
 };
 
-Result<Image> Fetch(remote::Client& client, oci::ImageReference ref, const std::string& what) {
-  auto m = client.GetManifest(ref);
+// An image from its manifest `m`, fetched through `ref`.
+Result<Image> FromManifest(remote::Client& client, oci::ImageReference ref,
+                           const Result<remote::Manifest>& m, const std::string& what) {
   if (!m.ok()) return Status(m.status().code(), what + ": " + m.status().message());
   auto parsed = oci::ParseManifest(m->bytes, m->media_type);
   if (!parsed.ok()) return Invalid(what + ": " + parsed.status().message());
@@ -43,16 +44,20 @@ Result<Image> Fetch(remote::Client& client, oci::ImageReference ref, const std::
   return image;
 }
 
-// `ref` by digest for the platform of `like` (an index is resolved); what
-// `ref` itself resolved to goes to `resolved`.
-Result<oci::ImageReference> ForPlatform(remote::Client& client, oci::ImageReference ref,
-                                        const json& like, std::string& resolved) {
+Result<Image> Fetch(remote::Client& client, const oci::ImageReference& ref,
+                    const std::string& what) {
+  return FromManifest(client, ref, client.GetManifest(ref), what);
+}
+
+// The image `ref` names for the platform of `like` (an index is resolved);
+// what `ref` itself resolved to goes to `resolved`.
+Result<Image> ForPlatform(remote::Client& client, oci::ImageReference ref, const json& like,
+                          std::string& resolved) {
+  const std::string what = "new base " + ref.String();
   auto m = client.GetManifest(ref);
-  if (!m.ok())
-    return Status(m.status().code(), "new base " + ref.String() + ": " + m.status().message());
-  ref.digest = m->digest;
+  if (!m.ok()) return Status(m.status().code(), what + ": " + m.status().message());
   resolved = m->digest.str();
-  if (!oci::IsIndexMediaType(m->media_type)) return ref;
+  if (!oci::IsIndexMediaType(m->media_type)) return FromManifest(client, ref, m, what);
   DD_ASSIGN_OR_RETURN(index, ParseJson(m->bytes));
   std::string os = like.value("os", "linux"), arch = like.value("architecture", "amd64"),
               variant = like.value("variant", "");
@@ -62,10 +67,10 @@ Result<oci::ImageReference> ForPlatform(remote::Client& client, oci::ImageRefere
         (variant.empty() || p.value("variant", "") == variant)) {
       DD_ASSIGN_OR_RETURN(digest, oci::Digest::Parse(d.value("digest", "")));
       ref.digest = digest;
-      return ref;
+      return Fetch(client, ref, what);
     }
   }
-  return NotFound("new base " + ref.String() + " has no image for " + os + "/" + arch);
+  return NotFound(what + " has no image for " + os + "/" + arch);
 }
 
 std::string Annotation(const json& manifest, const char* key) {
@@ -130,10 +135,8 @@ class Rebaser {
   const Options& o_;
 };
 
-}  // namespace
-
-Result<Outcome> Rebase(remote::Client& client, const oci::ImageReference& image_ref,
-                       const oci::ImageReference& onto_ref, const Options& o) {
+Result<Outcome> RebaseImage(remote::Client& client, const oci::ImageReference& image_ref,
+                            const oci::ImageReference& onto_ref, const Options& o) {
   auto start = std::chrono::steady_clock::now();
   Outcome out;
   auto finish = [&](Outcome::Kind kind) {
@@ -168,10 +171,10 @@ Result<Outcome> Rebase(remote::Client& client, const oci::ImageReference& image_
   old_ref.digest = old_base_digest;
   DD_ASSIGN_OR_RETURN(old_base, Fetch(client, old_ref, "old base " + old_ref.String()));
   oci::ImageReference onto = onto_ref.repository.empty() ? base_ref : onto_ref;
-  DD_ASSIGN_OR_RETURN(new_ref, ForPlatform(client, onto, image.config, out.new_base_resolved));
+  DD_ASSIGN_OR_RETURN(new_base, ForPlatform(client, onto, image.config, out.new_base_resolved));
+  const oci::ImageReference& new_ref = new_base.ref;
   out.new_base_digest = new_ref.digest->str();
   if (*new_ref.digest == old_base_digest) return finish(Outcome::kUpToDate);
-  DD_ASSIGN_OR_RETURN(new_base, Fetch(client, new_ref, "new base " + onto.String()));
 
   GateInput in;
   in.image_config = image.config;
@@ -247,6 +250,19 @@ Result<Outcome> Rebase(remote::Client& client, const oci::ImageReference& image_
     r.Log("tagged " + t.String() + " " + out.digest.str());
   }
   return finish(Outcome::kRebased);
+}
+
+}  // namespace
+
+Result<Outcome> Rebase(remote::Client& client, const oci::ImageReference& image,
+                       const oci::ImageReference& onto, const Options& options) {
+  // Manifests and configs are the pushers': a field of an unexpected JSON
+  // type is a clear error, never an exception out of an agent's thread.
+  try {
+    return RebaseImage(client, image, onto, options);
+  } catch (const json::exception& e) {
+    return Invalid(std::string("a manifest or config has a field of the wrong type: ") + e.what());
+  }
 }
 
 LayerIndex::Entries LayerIndex::Find(const oci::Digest& blob) {

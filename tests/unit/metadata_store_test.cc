@@ -390,6 +390,51 @@ TEST(MetadataStoreSchema, MigratesOldDatabasesAndRefusesNewerOnes) {
       << newer.status().message();
 }
 
+// Runs stored before runs had a trigger column get theirs from their request.
+TEST(MetadataStoreSchema, MigrationBackfillsTheTriggersOfOldRuns) {
+  TempDir dir = testing::MakeTestDir();
+  std::string path = (dir.path() / "old.db").string();
+  const std::vector<std::pair<std::string, std::string>> requests = {
+      {R"({"trigger":{"image_update":[],"timer":{"name":"t1","occurrence":1}}})", "Timer"},
+      {R"({"trigger":{"image_update":[{"repository":"base"}]}})", "Image Update"},
+      {R"({"trigger":{"image_update":[],"source":{"event_type":"commit"}}})", "Commit"},
+      {R"({"trigger":{"image_update":[],"source":{"event_type":"pullrequest"}}})", "Pull Request"},
+      {R"({"trigger":{"image_update":[]}})", "Manual"}};
+  {
+    auto s = OpenSqliteMetadataStore(path);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    for (const auto& [request, unused] : requests) {
+      ASSERT_TRUE((*s)->CreateRun("",
+                                  [&](int64_t seq) {
+                                    RunRow r;
+                                    r.id = "r" + std::to_string(seq);
+                                    r.status = "Succeeded";
+                                    r.request_json = request;
+                                    return r;
+                                  })
+                      .ok());
+    }
+  }
+  // The database as the version before the column was: no column, one version back.
+  ASSERT_EQ(std::system(("sqlite3 " + path +
+                         " \"ALTER TABLE runs DROP COLUMN trigger_name; PRAGMA user_version=$(( "
+                         "$(sqlite3 " +
+                         path + " 'PRAGMA user_version') - 1 ))\"")
+                            .c_str()),
+            0);
+  auto s = OpenSqliteMetadataStore(path);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  RunQuery all;
+  all.top = -1;
+  auto runs = (*s)->ListRuns(all);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), requests.size());
+  for (const auto& r : *runs) {
+    size_t i = static_cast<size_t>(r.seq - 1);
+    EXPECT_EQ(r.trigger, requests[i].second) << requests[i].first;
+  }
+}
+
 RunRow NewRun(const std::string& status, const std::string& task = "",
               const std::string& images = "") {
   RunRow r;
