@@ -16,6 +16,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # real peers used by tests and benchmarks
   skopeo buildah podman runc busybox-static docker-registry
+  debootstrap       # a real Debian base image (tests: rebase onto a patched Debian)
   curl jq wrk apache2-utils uidmap fuse-overlayfs openssl
   util-linux-extra  # fincore: bench/registry checks the page cache
   openssh-client    # ssh-agent: RUN --mount=type=ssh tests

@@ -17,6 +17,7 @@ constexpr size_t kMaxConfig = 8 << 20;
 
 struct Image {
   oci::ImageReference ref;  // by digest
+  std::string raw;          // the manifest's bytes
   json manifest, config;
   std::vector<oci::Digest> layers;
 };
@@ -27,11 +28,11 @@ Result<Image> FromManifest(remote::Client& client, oci::ImageReference ref,
   if (!m.ok()) return Status(m.status().code(), what + ": " + m.status().message());
   auto parsed = oci::ParseManifest(m->bytes, m->media_type);
   if (!parsed.ok()) return Invalid(what + ": " + parsed.status().message());
-  if (!parsed->config)
-    return Invalid(what + " is a multi-platform index; rebase takes one platform's image");
+  if (!parsed->config) return Invalid(what + " is not an image manifest");
   Image image;
   ref.digest = m->digest;
   image.ref = ref;
+  image.raw = m->bytes;
   DD_ASSIGN_OR_RETURN(manifest, ParseJson(m->bytes));
   image.manifest = std::move(manifest);
   auto config = client.FetchBlobBytes(ref, parsed->config->digest, kMaxConfig);
@@ -135,19 +136,22 @@ class Rebaser {
   const Options& o_;
 };
 
-Result<Outcome> RebaseImage(remote::Client& client, const oci::ImageReference& image_ref,
-                            const oci::ImageReference& onto_ref, const Options& o) {
-  auto start = std::chrono::steady_clock::now();
-  Outcome out;
-  auto finish = [&](Outcome::Kind kind) {
-    out.kind = kind;
-    out.milliseconds = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::steady_clock::now() - start)
-                           .count();
-    return out;
-  };
-  Rebaser r(client, o);
-  DD_ASSIGN_OR_RETURN(image, Fetch(client, image_ref, "image " + image_ref.String()));
+// One platform's image, decided: what to push if it is to be rebased.
+struct Plan {
+  Image image, new_base;
+  size_t base_layers = 0;
+  std::string new_base_name;  // by tag
+  Spliced spliced;
+  oci::Digest digest;
+  std::string media_type;
+};
+
+// Decides whether `image` is rebased onto `onto` (its own base tag when
+// `onto` has no repository), recording the bases and any reasons not to in
+// `out`. No plan and no reasons: it is already on that base.
+Result<std::optional<Plan>> Decide(remote::Client& client, Rebaser& r, Image image,
+                                   const oci::ImageReference& onto_ref, const Options& o,
+                                   Outcome& out) {
   out.base_name = Annotation(image.manifest, kBaseName);
   std::string old_digest = Annotation(image.manifest, kBaseDigest);
   std::string layers_text = Annotation(image.manifest, kBaseLayers);
@@ -156,14 +160,14 @@ Result<Outcome> RebaseImage(remote::Client& client, const oci::ImageReference& i
     out.reasons.push_back(std::string("the image does not record its base (annotations ") +
                           kBaseName + ", " + kBaseDigest + ", " + kBaseLayers +
                           "): it was not built by Drydock, or is built FROM scratch");
-    return finish(Outcome::kRefused);
+    return std::optional<Plan>();
   }
-  DD_ASSIGN_OR_RETURN(base_ref, oci::ParseImageReference(out.base_name, image_ref.registry));
+  DD_ASSIGN_OR_RETURN(base_ref, oci::ParseImageReference(out.base_name, image.ref.registry));
   if (const auto& e = o.expect_base;
       e && (e->registry != base_ref.registry || e->repository != base_ref.repository ||
             e->tag != base_ref.tag)) {
     out.reasons.push_back("the image was built on " + out.base_name + ", not on " + e->String());
-    return finish(Outcome::kRefused);
+    return std::optional<Plan>();
   }
   DD_ASSIGN_OR_RETURN(old_base_digest, oci::Digest::Parse(old_digest));
   out.old_base_digest = old_digest;
@@ -172,9 +176,8 @@ Result<Outcome> RebaseImage(remote::Client& client, const oci::ImageReference& i
   DD_ASSIGN_OR_RETURN(old_base, Fetch(client, old_ref, "old base " + old_ref.String()));
   oci::ImageReference onto = onto_ref.repository.empty() ? base_ref : onto_ref;
   DD_ASSIGN_OR_RETURN(new_base, ForPlatform(client, onto, image.config, out.new_base_resolved));
-  const oci::ImageReference& new_ref = new_base.ref;
-  out.new_base_digest = new_ref.digest->str();
-  if (*new_ref.digest == old_base_digest) return finish(Outcome::kUpToDate);
+  out.new_base_digest = new_base.ref.digest->str();
+  if (*new_base.ref.digest == old_base_digest) return std::optional<Plan>();
 
   GateInput in;
   in.image_config = image.config;
@@ -195,7 +198,7 @@ Result<Outcome> RebaseImage(remote::Client& client, const oci::ImageReference& i
     DD_RETURN_IF_ERROR(r.AddPaths(new_base, in.base_paths));
   }
   out.reasons = GateReasons(in);
-  if (!out.reasons.empty()) return finish(Outcome::kRefused);
+  if (!out.reasons.empty()) return std::optional<Plan>();
 
   oci::ImageReference named = onto;
   named.digest.reset();
@@ -207,31 +210,67 @@ Result<Outcome> RebaseImage(remote::Client& client, const oci::ImageReference& i
                         new_base.config, in.base_layers, annotations);
   if (!spliced.ok()) {
     out.reasons.push_back(spliced.status().message());
-    return finish(Outcome::kRefused);
+    return std::optional<Plan>();
   }
-  out.manifest = spliced->manifest;
-  out.media_type = image.manifest.value("mediaType", std::string(oci::kOciManifest));
-  out.digest = oci::Digest::Of(out.manifest);
-  if (o.dry_run) return finish(Outcome::kDryRun);
+  Plan plan;
+  plan.base_layers = static_cast<size_t>(in.base_layers);
+  plan.new_base_name = named.String();
+  plan.media_type = image.manifest.value("mediaType", std::string(oci::kOciManifest));
+  plan.digest = oci::Digest::Of(spliced->manifest);
+  plan.spliced = std::move(*spliced);
+  plan.image = std::move(image);
+  plan.new_base = std::move(new_base);
+  return std::optional<Plan>(std::move(plan));
+}
 
-  std::vector<oci::ImageReference> tags = o.tags;
-  if (tags.empty()) tags.push_back(image_ref);
-  std::map<std::string, bool> done;  // repositories holding every blob
-  for (const auto& tag : tags) {
-    if (done[tag.RepositoryWithRegistry()]) continue;
-    r.Log("mounting " + std::to_string(new_base.layers.size()) + " base layer(s) from " +
-          new_ref.repository + " into " + tag.repository);
-    for (const auto& l : new_base.layers) DD_RETURN_IF_ERROR(r.Ensure(tag, l, new_ref));
-    for (size_t i = static_cast<size_t>(in.base_layers); i < image.layers.size(); ++i)
-      DD_RETURN_IF_ERROR(r.Ensure(tag, image.layers[i], image.ref));
-    DD_RETURN_IF_ERROR(
-        client.PushBlobBytes(tag, oci::Digest::Of(spliced->config), spliced->config));
-    oci::ImageReference by_digest = tag;
-    by_digest.tag.clear();
-    by_digest.digest = out.digest;
-    DD_RETURN_IF_ERROR(client.PushManifest(by_digest, out.manifest, out.media_type).status());
-    done[tag.RepositoryWithRegistry()] = true;
-  }
+// The repositories of `tags`, once each (by the first tag naming them).
+std::vector<oci::ImageReference> Repositories(const std::vector<oci::ImageReference>& tags) {
+  std::vector<oci::ImageReference> repos;
+  std::map<std::string, bool> seen;
+  for (const auto& t : tags)
+    if (!seen[t.RepositoryWithRegistry()]) {
+      seen[t.RepositoryWithRegistry()] = true;
+      repos.push_back(t);
+    }
+  return repos;
+}
+
+Status PushByDigest(remote::Client& client, oci::ImageReference repo, const oci::Digest& digest,
+                    const std::string& manifest, const std::string& media_type) {
+  repo.tag.clear();
+  repo.digest = digest;
+  return client.PushManifest(repo, manifest, media_type).status();
+}
+
+// The rebased image into `repo`: the new base's layers, its own, its
+// config and manifest (by digest; no tag moves).
+Status PushPlan(remote::Client& client, Rebaser& r, const Plan& p,
+                const oci::ImageReference& repo) {
+  r.Log("mounting " + std::to_string(p.new_base.layers.size()) + " base layer(s) from " +
+        p.new_base.ref.repository + " into " + repo.repository);
+  for (const auto& l : p.new_base.layers) DD_RETURN_IF_ERROR(r.Ensure(repo, l, p.new_base.ref));
+  for (size_t i = p.base_layers; i < p.image.layers.size(); ++i)
+    DD_RETURN_IF_ERROR(r.Ensure(repo, p.image.layers[i], p.image.ref));
+  DD_RETURN_IF_ERROR(
+      client.PushBlobBytes(repo, oci::Digest::Of(p.spliced.config), p.spliced.config));
+  return PushByDigest(client, repo, p.digest, p.spliced.manifest, p.media_type);
+}
+
+// An image left as it is, into `repo` (a tag in another repository).
+Status PushUnchanged(remote::Client& client, Rebaser& r, const Image& image,
+                     const oci::ImageReference& repo) {
+  if (repo.RepositoryWithRegistry() == image.ref.RepositoryWithRegistry()) return Status::Ok();
+  for (const auto& l : image.layers) DD_RETURN_IF_ERROR(r.Ensure(repo, l, image.ref));
+  const auto& config = image.manifest["config"];
+  DD_ASSIGN_OR_RETURN(config_digest, oci::Digest::Parse(config.value("digest", "")));
+  DD_RETURN_IF_ERROR(r.Ensure(repo, config_digest, image.ref));
+  return PushByDigest(client, repo, *image.ref.digest, image.raw,
+                      image.manifest.value("mediaType", std::string(oci::kOciManifest)));
+}
+
+// Verifies the pushed result (by digest), then moves the tags to it.
+Result<Outcome::Kind> VerifyAndTag(remote::Client& client, Rebaser& r, const Options& o,
+                                   const std::vector<oci::ImageReference>& tags, Outcome& out) {
   if (o.verify) {
     oci::ImageReference rebased = tags.front();
     rebased.tag.clear();
@@ -239,7 +278,7 @@ Result<Outcome> RebaseImage(remote::Client& client, const oci::ImageReference& i
     Status verified = o.verify(rebased);
     if (!verified.ok()) {
       out.reasons.push_back("verification failed: " + verified.message());
-      return finish(Outcome::kVerifyFailed);
+      return Outcome::kVerifyFailed;
     }
   }
   for (const auto& tag : tags) {
@@ -249,7 +288,127 @@ Result<Outcome> RebaseImage(remote::Client& client, const oci::ImageReference& i
     DD_RETURN_IF_ERROR(client.PushManifest(t, out.manifest, out.media_type).status());
     r.Log("tagged " + t.String() + " " + out.digest.str());
   }
-  return finish(Outcome::kRebased);
+  return Outcome::kRebased;
+}
+
+Result<Outcome::Kind> RebaseSingle(remote::Client& client, Rebaser& r, Image image,
+                                   const oci::ImageReference& onto, const Options& o,
+                                   const std::vector<oci::ImageReference>& tags, Outcome& out) {
+  DD_ASSIGN_OR_RETURN(plan, Decide(client, r, std::move(image), onto, o, out));
+  if (!plan) return out.reasons.empty() ? Outcome::kUpToDate : Outcome::kRefused;
+  out.manifest = plan->spliced.manifest;
+  out.media_type = plan->media_type;
+  out.digest = plan->digest;
+  if (o.dry_run) return Outcome::kDryRun;
+  for (const auto& repo : Repositories(tags)) DD_RETURN_IF_ERROR(PushPlan(client, r, *plan, repo));
+  return VerifyAndTag(client, r, o, tags, out);
+}
+
+std::string PlatformName(const json& entry) {
+  json p = entry.value("platform", json::object());
+  std::string name = p.value("os", "?") + "/" + p.value("architecture", "?");
+  if (p.contains("variant")) name += "/" + p.value("variant", "");
+  return name;
+}
+
+// An index: each platform's image is decided and rebased as one would be
+// on its own, onto the new base's image for that platform; a refusal of
+// any refuses all (a half-patched index would be a surprise). Docker's
+// attestation entries describe the old images and are dropped.
+Result<Outcome::Kind> RebaseIndex(remote::Client& client, Rebaser& r,
+                                  const oci::ImageReference& index_ref, const json& index,
+                                  const oci::ImageReference& onto, const Options& o,
+                                  const std::vector<oci::ImageReference>& tags, Outcome& out) {
+  json rebased = index;
+  json& entries = rebased["manifests"];
+  if (!entries.is_array() || entries.empty())
+    return Invalid("index " + index_ref.String() + " lists no manifests");
+  std::vector<std::pair<size_t, Plan>> plans;
+  std::vector<Image> unchanged;
+  json kept = json::array();
+  for (const auto& entry : entries) {
+    json platform = entry.value("platform", json::object());
+    if (platform.value("os", "") == "unknown") {
+      r.Log("dropping " + entry.value("digest", "") + " (" + PlatformName(entry) +
+            "): it describes the image before the rebase");
+      continue;
+    }
+    DD_ASSIGN_OR_RETURN(digest, oci::Digest::Parse(entry.value("digest", "")));
+    oci::ImageReference ref = index_ref;
+    ref.digest = digest;
+    const std::string name = PlatformName(entry);
+    DD_ASSIGN_OR_RETURN(image, Fetch(client, ref, name + " image " + ref.String()));
+    Outcome platform_out;
+    DD_ASSIGN_OR_RETURN(plan, Decide(client, r, image, onto, o, platform_out));
+    for (const auto& reason : platform_out.reasons) out.reasons.push_back(name + ": " + reason);
+    if (out.base_name.empty()) {  // the first platform's, unless the index names its own
+      out.base_name = platform_out.base_name;
+      out.old_base_digest = platform_out.old_base_digest;
+      out.new_base_digest = platform_out.new_base_digest;
+      out.new_base_resolved = platform_out.new_base_resolved;
+    }
+    json e = entry;
+    if (plan) {
+      e["digest"] = plan->digest.str();
+      e["size"] = plan->spliced.manifest.size();
+      e["mediaType"] = plan->media_type;
+      plans.emplace_back(kept.size(), std::move(*plan));
+    } else {
+      unchanged.push_back(std::move(image));
+    }
+    kept.push_back(std::move(e));
+  }
+  if (!out.reasons.empty()) return Outcome::kRefused;
+  if (plans.empty()) return Outcome::kUpToDate;
+  entries = std::move(kept);
+  // An index that records its base (as it resolved: an index too) names the new one.
+  if (auto a = rebased.find("annotations"); a != rebased.end() && a->is_object()) {
+    if (auto base = Annotation(index, kBaseDigest); !base.empty()) {
+      out.old_base_digest = base;
+      out.new_base_digest = out.new_base_resolved;
+      (*a)[kBaseDigest] = out.new_base_resolved;
+      (*a)[kBaseName] = plans.front().second.new_base_name;
+    }
+  }
+  out.manifest = rebased.dump();
+  out.media_type = index.value("mediaType", std::string(oci::kOciIndex));
+  out.digest = oci::Digest::Of(out.manifest);
+  r.Log("rebased " + std::to_string(plans.size()) + " of " + std::to_string(entries.size()) +
+        " platform(s)");
+  if (o.dry_run) return Outcome::kDryRun;
+  for (const auto& repo : Repositories(tags)) {
+    for (const auto& [i, plan] : plans) DD_RETURN_IF_ERROR(PushPlan(client, r, plan, repo));
+    for (const auto& image : unchanged) DD_RETURN_IF_ERROR(PushUnchanged(client, r, image, repo));
+    DD_RETURN_IF_ERROR(PushByDigest(client, repo, out.digest, out.manifest, out.media_type));
+  }
+  return VerifyAndTag(client, r, o, tags, out);
+}
+
+Result<Outcome> RebaseImage(remote::Client& client, const oci::ImageReference& image_ref,
+                            const oci::ImageReference& onto, const Options& o) {
+  auto start = std::chrono::steady_clock::now();
+  Outcome out;
+  Rebaser r(client, o);
+  std::vector<oci::ImageReference> tags = o.tags;
+  if (tags.empty()) tags.push_back(image_ref);
+  const std::string what = "image " + image_ref.String();
+  auto m = client.GetManifest(image_ref);
+  Result<Outcome::Kind> kind = Outcome::kRefused;
+  if (m.ok() && oci::IsIndexMediaType(m->media_type)) {
+    DD_ASSIGN_OR_RETURN(index, ParseJson(m->bytes));
+    oci::ImageReference ref = image_ref;
+    ref.digest = m->digest;
+    kind = RebaseIndex(client, r, ref, index, onto, o, tags, out);
+  } else {
+    DD_ASSIGN_OR_RETURN(image, FromManifest(client, image_ref, m, what));
+    kind = RebaseSingle(client, r, std::move(image), onto, o, tags, out);
+  }
+  if (!kind.ok()) return kind.status();
+  out.kind = *kind;
+  out.milliseconds = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - start)
+                         .count();
+  return out;
 }
 
 }  // namespace

@@ -107,10 +107,12 @@ struct Outcome {
 // "rebased", "refused", "up to date", "verification failed", "dry run".
 std::string_view KindName(Outcome::Kind k);
 
-// Rebases `image` (a single-platform image Drydock built) onto `onto`, or
-// onto the current image of the base tag it was built from when `onto`
-// has no repository. Errors are failures to fetch or push; a refusal is
-// an Outcome.
+// Rebases `image` (an image Drydock built) onto `onto`, or onto the
+// current image of the base tag it was built from when `onto` has no
+// repository. A multi-platform index is rebased platform by platform,
+// each onto the new base's image for its platform, into a new index; the
+// gate refusing any platform refuses it all. Errors are failures to fetch
+// or push; a refusal is an Outcome.
 Result<Outcome> Rebase(remote::Client& client, const oci::ImageReference& image,
                        const oci::ImageReference& onto, const Options& options);
 

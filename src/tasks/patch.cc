@@ -27,6 +27,11 @@ Status Verify(RunContext& ctx, const oci::ImageReference& image, const std::stri
                                      RegistryOptions(ctx.options, r, ctx.run.id), log);
   if (!root.ok()) return root.status();
   TempDir dir(ctx.options.data_dir / "runs", "verify");
+  std::error_code ec;
+  // In a user namespace the container's root (not the host's) must pass through.
+  if (ctx.options.users)
+    fs::permissions(dir.path(), fs::perms::others_exec, fs::perm_options::add, ec);
+  if (ec) return Internal("chmod " + dir.path().string() + ": " + ec.message());
   for (const char* d : {"upper", "work", "root"}) fs::create_directories(dir.path() / d);
   auto mount = runtime::OverlayMount::Mount(root->lowers, dir.path() / "upper", dir.path() / "work",
                                             dir.path() / "root", ctx.options.users.get());

@@ -486,6 +486,58 @@ make_multiarch_layout() {
   echo "sha256:$idx"
 }
 
+# push_rootfs REPO:TAG DIR: pushes the root filesystem DIR (as root, owners
+# kept) as a one-layer linux/amd64 image.
+push_rootfs() {
+  local dir="$WORK/layouts/${1//[:\/]/_}-rootfs" layer diff cfg man
+  rm -rf "$dir"
+  _layout_init "$dir"
+  tar --sort=name --numeric-owner -cf "$dir/.l.tar" -C "$2" .
+  diff=$(sha256_of "$dir/.l.tar")
+  gzip -n -1 -c "$dir/.l.tar" >"$dir/.l"
+  rm -f "$dir/.l.tar"
+  layer=$(_blob_put "$dir" "$dir/.l")
+  jq -cn --arg d "sha256:$diff" '{created: "1970-01-01T00:00:00Z", architecture: "amd64", os: "linux",
+      config: {Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], Cmd: ["bash"]},
+      rootfs: {type: "layers", diff_ids: [$d]},
+      history: [{created: "1970-01-01T00:00:00Z", created_by: "push_rootfs"}]}' >"$dir/.cfg"
+  cfg=$(_blob_put "$dir" "$dir/.cfg")
+  jq -cn --arg cfg "sha256:$cfg" --argjson cs "$(_blob_size "$dir" "$cfg")" \
+    --arg l "sha256:$layer" --argjson s "$(_blob_size "$dir" "$layer")" '{
+      schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $cfg, size: $cs},
+      layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $l, size: $s}]}' >"$dir/.man"
+  man=$(_blob_put "$dir" "$dir/.man")
+  _layout_add_ref "$dir" application/vnd.oci.image.manifest.v1+json "$man" "$(_blob_size "$dir" "$man")" x
+  push_layout "$dir" x "$1"
+}
+
+# debian_rootfs DIR: a Debian 12 minbase root filesystem at DIR, as
+# debootstrap makes it (without /dev's device nodes and apt's lists, as
+# Debian's own images). debootstrap runs once per machine (about a minute,
+# several under load); its result is cached in $DRYDOCK_TEST_CACHE.
+debian_rootfs() {
+  command -v debootstrap >/dev/null || fail "debootstrap is missing (scripts/install-deps.sh installs it)"
+  local cache=${DRYDOCK_TEST_CACHE:-/var/cache/drydock-tests}
+  local tarball="$cache/debian-bookworm-minbase.tar"
+  mkdir -p "$cache"
+  (
+    flock 9  # tests running in parallel wait for one debootstrap
+    [ -f "$tarball" ] && exit 0
+    root=$(mktemp -d "$cache/debootstrap.XXXXXX")
+    trap 'rm -rf "$root" "$tarball.new"' EXIT
+    log "debootstrap --variant=minbase bookworm (cached in $cache)"
+    debootstrap --variant=minbase bookworm "$root" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" \
+      >"$WORK/debootstrap.log" 2>&1 || { tail -n 20 "$WORK/debootstrap.log" >&2; exit 1; }
+    tar --sort=name --numeric-owner --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' \
+      --exclude='./var/lib/apt/lists/*' --exclude='./var/cache/apt/*' -cf "$tarball.new" -C "$root" .
+    mv "$tarball.new" "$tarball"
+  ) 9>"$cache/.lock" || fail "debootstrap of Debian bookworm failed (log above)"
+  rm -rf "$1"
+  mkdir -p "$1"
+  tar -xf "$tarball" -C "$1"
+}
+
 # layout_digest DIR TAG: the digest index.json gives for TAG.
 layout_digest() {
   jq -r --arg tag "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $tag) | .digest' \

@@ -176,4 +176,38 @@ assert_contains "$(cat "$WORK/clirun.out")" "RUN step(s) ran on the old base" "t
 drydock image rebase "$REG/rb/clirun:1" --allow-run-steps >/dev/null 2>&1 || fail "--allow-run-steps"
 assert_eq x "$(file_in rb/clirun:1 x)" "--allow-run-steps rebased it"
 assert_eq v2 "$(file_in rb/clirun:1 etc/drydock-test | sed -n 3p)" "onto v2"
+
+log "a multi-platform index is rebased platform by platform"
+make_multiarch_layout "$WORK/layouts/multi-v1" 1 v1 >/dev/null
+push_layout "$WORK/layouts/multi-v1" 1 base/multi:1 --all
+context multi 'FROM @REG@/base/multi:1\nCOPY hello.txt /hello.txt\n'
+build ctx/multi -t "$REG/rb/multi:amd64" --push >/dev/null
+build ctx/multi --platform linux/arm64 -t "$REG/rb/multi:arm64" --push >/dev/null
+entry() { # TAG ARCH: an index entry for rb/multi:TAG
+  skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/rb/multi:$1" >"$WORK/m.json"
+  jq -cn --arg d "sha256:$(sha256_of "$WORK/m.json")" --argjson s "$(stat -c %s "$WORK/m.json")" --arg a "$2" \
+    '{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $d, size: $s, platform: {os: "linux", architecture: $a}}'
+}
+jq -cn --argjson a "$(entry amd64 amd64)" --argjson b "$(entry arm64 arm64)" \
+  --arg base "$REG/base/multi:1" --arg bd "$(digest_of base/multi:1)" '{
+    schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [$a, $b],
+    annotations: {"org.opencontainers.image.base.name": $base, "org.opencontainers.image.base.digest": $bd}}' \
+  >"$WORK/index.json"
+put_manifest rb/multi 1 "$WORK/index.json" application/vnd.oci.image.index.v1+json
+assert_status 201 "$STATUS" "the app's index pushed"
+make_multiarch_layout "$WORK/layouts/multi-v2" 1 v2 >/dev/null
+push_layout "$WORK/layouts/multi-v2" 1 base/multi:1 --all
+drydock image rebase "$REG/rb/multi:1" -o json >"$WORK/multi.json" 2>"$WORK/multi.err" ||
+  { cat "$WORK/multi.err" >&2; fail "image rebase of an index"; }
+assert_eq "rebased $(digest_of rb/multi:1)" "$(jq -r '"\(.result) \(.digest)"' "$WORK/multi.json")" "the index was rebased and tagged"
+skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/rb/multi:1" >"$WORK/multi.idx"
+assert_eq "application/vnd.oci.image.index.v1+json amd64,arm64 $(digest_of base/multi:1)" \
+  "$(jq -r '"\(.mediaType) \([.manifests[].platform.architecture] | join(",")) \(.annotations["org.opencontainers.image.base.digest"])"' "$WORK/multi.idx")" \
+  "still an index of both platforms, naming the new base index"
+for arch in amd64 arm64; do
+  rootfs "rb/multi@$(jq -r --arg a "$arch" '.manifests[] | select(.platform.architecture == $a) | .digest' "$WORK/multi.idx")" "$WORK/multi-$arch"
+  assert_eq "arch=$arch v2 hello" "$(sed -n 2,3p "$WORK/multi-$arch/etc/drydock-test" | tr '\n' ' ')$(cat "$WORK/multi-$arch/hello.txt")" \
+    "$arch: its own file on its platform's new base"
+done
+assert_eq "up to date" "$(drydock image rebase "$REG/rb/multi:1" -o json | jq -r .result)" "rebasing it again: nothing to do"
 ok "rebase: every case"

@@ -6,7 +6,8 @@
 # (root, 1000), read a 0600 context file through a bind mount, write a cache
 # mount, bind a stage read-only and read-write, and run with the default
 # network and with none; a task's cmd step runs mapped and writes the
-# workspace, while the images it builds are the same as without.
+# workspace, while the images it builds are the same as without; a task's
+# rebase verification runs mapped.
 . "$(dirname "$0")/lib.sh"
 
 export XDG_CONFIG_HOME="$WORK/config"
@@ -15,6 +16,7 @@ cat >"$WORK/drydock.yaml" <<EOF
 builds:
   concurrency: 1
   user_namespace: true
+  allow_private_fetches: true  # a task's context is served on loopback
 EOF
 
 log "a data directory host id 100000 cannot pass is refused at start, by name"
@@ -91,4 +93,23 @@ RUN_RC=0
 timeout 300 "$DRYDOCK_BIN" run -f "$WORK/task/task.yaml" "$WORK/task" >"$WORK/task.out" 2>&1 || RUN_RC=$?
 assert_eq 0 "$RUN_RC" "the task run ($(tail -n 8 "$WORK/task.out"))"
 assert_contains "$(cat "$WORK/task.out")" "0 100000 65536" "the cmd step's uid map"
+
+log "a task's rebase verification (--patch-verify) runs mapped"
+serve_www
+mkdir -p "$WORK/copy"
+echo hello >"$WORK/copy/hello.txt"
+printf 'FROM @REG@/base:1\nCOPY hello.txt /hello.txt\n' | dockerfile "$WORK/copy/Dockerfile"
+tar -czf "$WORK/www/copy.tar.gz" -C "$WORK/copy" .
+drydock task create -n copy -c "$WWW_URL/copy.tar.gz" -t rb/copy:1 \
+  --patch-verify 'echo mapped $(cat /proc/self/uid_map) && test "$(cat /hello.txt)" = hello' >/dev/null
+drydock task run -n copy >"$WORK/copy1.out" 2>&1 || { tail -n 8 "$WORK/copy1.out" >&2; fail "task run copy"; }
+push_base base:1 v2
+wait_count copy 2 120
+wait_idle 300
+all_succeeded copy
+RUN=$(newest_run copy)
+assert_eq "rebase " "$(run_field "$RUN" '"\(.patch.kind) \(.patch.reasons // [] | join("; "))"')" "the task was rebased"
+drydock run logs "$RUN" >"$WORK/copy2.log" 2>&1 || true
+assert_contains "$(cat "$WORK/copy2.log")" "mapped 0 100000 65536" "the verification ran in the user namespace"
+assert_eq v2 "$(file_in rb/copy:1 etc/drydock-test | sed -n 3p)" "rb/copy:1 on base v2"
 stop_server

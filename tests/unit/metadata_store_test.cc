@@ -390,30 +390,46 @@ TEST(MetadataStoreSchema, MigratesOldDatabasesAndRefusesNewerOnes) {
       << newer.status().message();
 }
 
-// Runs stored before runs had a trigger column get theirs from their request.
+// Runs stored before runs had a trigger column get theirs from their
+// request when the store migrates (on each backend, below).
+const std::vector<std::pair<std::string, std::string>> kOldRunRequests = {
+    {R"({"trigger":{"image_update":[],"timer":{"name":"t1","occurrence":1}}})", "Timer"},
+    {R"({"trigger":{"image_update":[{"repository":"base"}]}})", "Image Update"},
+    {R"({"trigger":{"image_update":[],"source":{"event_type":"commit"}}})", "Commit"},
+    {R"({"trigger":{"image_update":[],"source":{"event_type":"pullrequest"}}})", "Pull Request"},
+    {R"({"trigger":{"image_update":[]}})", "Manual"}};
+
+void CreateOldRuns(MetadataStore& s) {
+  for (const auto& [request, unused] : kOldRunRequests) {
+    ASSERT_TRUE(s.CreateRun("", [&](int64_t seq) {
+                   RunRow r;
+                   r.id = "r" + std::to_string(seq);
+                   r.status = "Succeeded";
+                   r.request_json = request;
+                   return r;
+                 }).ok());
+  }
+}
+
+void ExpectOldRunsBackfilled(MetadataStore& s) {
+  RunQuery all;
+  all.top = -1;
+  auto runs = s.ListRuns(all);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), kOldRunRequests.size());
+  for (const auto& r : *runs) {
+    size_t i = static_cast<size_t>(r.seq - 1);
+    EXPECT_EQ(r.trigger, kOldRunRequests[i].second) << kOldRunRequests[i].first;
+  }
+}
+
 TEST(MetadataStoreSchema, MigrationBackfillsTheTriggersOfOldRuns) {
   TempDir dir = testing::MakeTestDir();
   std::string path = (dir.path() / "old.db").string();
-  const std::vector<std::pair<std::string, std::string>> requests = {
-      {R"({"trigger":{"image_update":[],"timer":{"name":"t1","occurrence":1}}})", "Timer"},
-      {R"({"trigger":{"image_update":[{"repository":"base"}]}})", "Image Update"},
-      {R"({"trigger":{"image_update":[],"source":{"event_type":"commit"}}})", "Commit"},
-      {R"({"trigger":{"image_update":[],"source":{"event_type":"pullrequest"}}})", "Pull Request"},
-      {R"({"trigger":{"image_update":[]}})", "Manual"}};
   {
     auto s = OpenSqliteMetadataStore(path);
     ASSERT_TRUE(s.ok()) << s.status().message();
-    for (const auto& [request, unused] : requests) {
-      ASSERT_TRUE((*s)->CreateRun("",
-                                  [&](int64_t seq) {
-                                    RunRow r;
-                                    r.id = "r" + std::to_string(seq);
-                                    r.status = "Succeeded";
-                                    r.request_json = request;
-                                    return r;
-                                  })
-                      .ok());
-    }
+    CreateOldRuns(**s);
   }
   // The database as the version before the column was: no column, one version back.
   ASSERT_EQ(std::system(("sqlite3 " + path +
@@ -424,15 +440,7 @@ TEST(MetadataStoreSchema, MigrationBackfillsTheTriggersOfOldRuns) {
             0);
   auto s = OpenSqliteMetadataStore(path);
   ASSERT_TRUE(s.ok()) << s.status().message();
-  RunQuery all;
-  all.top = -1;
-  auto runs = (*s)->ListRuns(all);
-  ASSERT_TRUE(runs.ok());
-  ASSERT_EQ(runs->size(), requests.size());
-  for (const auto& r : *runs) {
-    size_t i = static_cast<size_t>(r.seq - 1);
-    EXPECT_EQ(r.trigger, requests[i].second) << requests[i].first;
-  }
+  ExpectOldRunsBackfilled(**s);
 }
 
 RunRow NewRun(const std::string& status, const std::string& task = "",
@@ -961,6 +969,24 @@ TEST(PostgresMetadataStore, MigratesOnceAndRefusesNewerSchemas) {
   EXPECT_NE(newer.status().message().find("version 99, newer than this drydock understands"),
             std::string::npos)
       << newer.status().message();
+}
+
+TEST(PostgresMetadataStore, MigrationBackfillsTheTriggersOfOldRuns) {
+  auto& pg = testing::LocalPostgres::Get();
+  DD_SKIP_UNLESS(pg.ok(), pg.why());
+  std::string url = pg.NewDatabase();
+  {
+    auto s = OpenPostgresMetadataStore(url);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    CreateOldRuns(**s);
+  }
+  // As the version before the column was: no column, one version back.
+  testing::Sh("psql '" + url +
+              "' -qc 'ALTER TABLE runs DROP COLUMN trigger_name; "
+              "UPDATE drydock_schema SET version=version-1'");
+  auto s = OpenPostgresMetadataStore(url);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ExpectOldRunsBackfilled(**s);
 }
 
 // A database restart (here: an immediate stop, as a crash) breaks every
