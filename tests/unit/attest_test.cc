@@ -1,0 +1,232 @@
+#include <gtest/gtest.h>
+
+#include "attest/attest.h"
+#include "base/base64.h"
+
+namespace drydock::attest {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kStatus[] = R"(Package: attr
+Status: install ok installed
+Priority: optional
+Architecture: amd64
+Source: attr (1:2.5.1-4)
+Version: 1:2.5.1-4+b1
+Description: utilities for manipulating filesystem extended attributes
+ A set of tools for manipulating extended attributes.
+ .
+ Continued.
+
+Package: gone
+Status: deinstall ok config-files
+Architecture: amd64
+Version: 1.0
+
+Package: libstdc++6
+Status: hold ok installed
+Architecture: amd64
+Version: 12.2.0-14
+)";
+
+TEST(AttestPackages, DpkgStatusKeepsInstalledPackagesOnly) {
+  PackageDatabases dbs;
+  dbs.os_release = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n";
+  dbs.dpkg_status = kStatus;
+  OsRelease os;
+  auto pkgs = ReadPackages(dbs, &os);
+  EXPECT_EQ(os.id, "debian");
+  EXPECT_EQ(os.version_id, "12");
+  EXPECT_EQ(os.pretty_name, "Debian GNU/Linux 12 (bookworm)");
+  ASSERT_EQ(pkgs.size(), 2u);
+  EXPECT_EQ(pkgs[0].name, "attr");
+  EXPECT_EQ(pkgs[0].version, "1:2.5.1-4+b1");
+  EXPECT_EQ(pkgs[0].source, "attr");
+  // The purl spec's canonical form: ':' kept, '+' escaped, qualifiers sorted.
+  EXPECT_EQ(pkgs[0].purl, "pkg:deb/debian/attr@1:2.5.1-4%2Bb1?arch=amd64&distro=debian-12");
+  EXPECT_EQ(pkgs[1].name, "libstdc++6");
+  EXPECT_EQ(pkgs[1].purl, "pkg:deb/debian/libstdc%2B%2B6@12.2.0-14?arch=amd64&distro=debian-12");
+}
+
+TEST(AttestPackages, DistrolessStatusDirAndApk) {
+  PackageDatabases dbs;
+  dbs.dpkg_status_d = {"Package: libc6\nSource: glibc\nVersion: 2.36-9\nArchitecture: amd64\n",
+                       "Package: tzdata\nVersion: 2024a-0\nArchitecture: all\n"};
+  dbs.apk_installed =
+      "C:Q1abc=\nP:musl-utils\nV:1.2.4-r2\nA:x86_64\nL:MIT BSD "
+      "GPL2+\no:musl\nF:sbin\nR:ldconfig\n\n"
+      "P:busybox\nV:1.36.1-r5\nA:x86_64\n";
+  dbs.os_release = "ID=alpine\nVERSION_ID=3.19.1\n";
+  auto pkgs = ReadPackages(dbs);
+  ASSERT_EQ(pkgs.size(), 4u);
+  EXPECT_EQ(pkgs[0].purl, "pkg:apk/alpine/busybox@1.36.1-r5?arch=x86_64&distro=alpine-3.19.1");
+  EXPECT_EQ(pkgs[1].purl,
+            "pkg:apk/alpine/musl-utils@1.2.4-r2?arch=x86_64&distro=alpine-3.19.1&upstream=musl");
+  EXPECT_EQ(pkgs[1].license, "MIT BSD GPL2+");
+  EXPECT_EQ(pkgs[2].name, "libc6");
+  EXPECT_EQ(pkgs[2].purl,
+            "pkg:deb/alpine/libc6@2.36-9?arch=amd64&distro=alpine-3.19.1&upstream=glibc");
+  EXPECT_EQ(pkgs[3].name, "tzdata");
+}
+
+TEST(AttestPackages, GarbageIsNoPackagesNotACrash) {
+  PackageDatabases dbs;
+  dbs.dpkg_status = std::string("\0\0:\n \n:::\nPackage\n\n\n", 20);
+  dbs.apk_installed = "X\n:\nP:\n\n";
+  dbs.os_release = "=\nID\n";
+  EXPECT_TRUE(ReadPackages(dbs).empty());
+}
+
+SbomInput Input(std::vector<Package> pkgs) {
+  SbomInput in;
+  in.image_name = "reg.example/app:1";
+  in.image_digest = oci::Digest::Of("manifest");
+  in.base_name = "reg.example/base/debian:12";
+  in.base_digest = oci::Digest::Of("base").str();
+  in.created = "2026-12-07T00:00:00Z";
+  in.tool = "drydock-test";
+  in.packages = std::move(pkgs);
+  return in;
+}
+
+TEST(AttestSbom, SpdxDocumentListsPackagesInTheImage) {
+  PackageDatabases dbs;
+  dbs.dpkg_status = kStatus;
+  dbs.os_release = "ID=debian\nVERSION_ID=12\n";
+  json doc = SpdxDocument(Input(ReadPackages(dbs)));
+  for (const char* k : {"spdxVersion", "dataLicense", "SPDXID", "name", "documentNamespace",
+                        "creationInfo", "packages", "relationships"})
+    EXPECT_TRUE(doc.contains(k)) << k;
+  EXPECT_EQ(doc["spdxVersion"], "SPDX-2.3");
+  EXPECT_EQ(doc["documentNamespace"],
+            "https://drydock.dev/spdx/sha256/" + oci::Digest::Of("manifest").hex());
+  ASSERT_EQ(doc["packages"].size(), 4u);  // image, base, attr, libstdc++6
+  EXPECT_EQ(doc["packages"][0]["primaryPackagePurpose"], "CONTAINER");
+  EXPECT_EQ(doc["packages"][3]["SPDXID"], "SPDXRef-Package-deb-libstdc--6-1");
+  int contains = 0;
+  for (const auto& r : doc["relationships"]) contains += r["relationshipType"] == "CONTAINS";
+  EXPECT_EQ(contains, 2);
+  EXPECT_FALSE(doc.contains("comment"));
+  auto back = SpdxPackages(doc);
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[1].name, "libstdc++6");
+  EXPECT_EQ(back[1].version, "12.2.0-14");
+  EXPECT_EQ(back[1].type, "deb");
+}
+
+TEST(AttestSbom, NoPackageDatabaseSaysSo) {
+  json doc = SpdxDocument(Input({}));
+  ASSERT_TRUE(doc.contains("comment"));
+  EXPECT_NE(doc["comment"].get<std::string>().find("lists no packages"), std::string::npos);
+  EXPECT_TRUE(SpdxPackages(doc).empty());
+  EXPECT_TRUE(SpdxPackages(json::parse(R"({"packages":[1,{"name":2}]})")).empty());
+}
+
+TEST(AttestProvenance, StatementNamesSourceInputsAndRun) {
+  ProvenanceInput in;
+  in.subject_name = "reg.example/app";
+  in.subject_digest = oci::Digest::Of("m");
+  in.builder_id = "https://reg.example/drydock";
+  in.builder_version = "0.1";
+  in.source_uri = "git+https://git.example/app.git";
+  in.source_commit = "0123456789abcdef0123456789abcdef01234567";
+  in.dockerfile_path = "Dockerfile";
+  in.dockerfile_digest = oci::Digest::Of("FROM x").str();
+  in.build_args = {{"VERSION", "1"}};
+  in.platform = "linux/amd64";
+  in.run_id = "ca7";
+  in.trigger = "Commit";
+  in.materials = {{"pkg:docker/reg.example/base@12", oci::Digest::Of("b").str()}};
+  json s = ProvenanceStatement(in);
+  EXPECT_EQ(s["_type"], kInTotoStatement);
+  EXPECT_EQ(s["predicateType"], kSlsaProvenance);
+  EXPECT_TRUE(StatementCovers(s, oci::Digest::Of("m")));
+  EXPECT_FALSE(StatementCovers(s, oci::Digest::Of("other")));
+  const json& def = s["predicate"]["buildDefinition"];
+  EXPECT_EQ(def["externalParameters"]["source"]["digest"]["sha1"], in.source_commit);
+  EXPECT_EQ(def["externalParameters"]["buildArgs"]["VERSION"], "1");
+  EXPECT_EQ(def["internalParameters"]["runId"], "ca7");
+  ASSERT_EQ(def["resolvedDependencies"].size(), 2u);
+  EXPECT_EQ(def["resolvedDependencies"][1]["digest"]["sha256"], oci::Digest::Of("b").hex());
+  EXPECT_EQ(s["predicate"]["runDetails"]["metadata"]["invocationId"], "ca7");
+}
+
+TEST(AttestSign, KeysRoundTripThroughPem) {
+  auto key = Key::Generate();
+  ASSERT_TRUE(key.ok()) << key.status().message();
+  auto again = Key::FromPem(key->PrivatePem());
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(again->has_private());
+  auto pub = Key::FromPem(key->PublicPem());
+  ASSERT_TRUE(pub.ok()) << pub.status().message();
+  EXPECT_FALSE(pub->has_private());
+  EXPECT_EQ(pub->Hint(), key->Hint());
+  EXPECT_EQ(Base64Decode(key->Hint()).size(), 32u);
+  auto sig = again->Sign("data");
+  ASSERT_TRUE(sig.ok());
+  EXPECT_EQ((*sig)[0], 0x30);  // DER SEQUENCE
+  EXPECT_TRUE(pub->Verify("data", *sig));
+  EXPECT_FALSE(pub->Verify("date", *sig));
+  EXPECT_FALSE(pub->Sign("data").ok());
+  auto other = Key::Generate();
+  EXPECT_FALSE(other->Verify("data", *sig));
+  EXPECT_NE(other->Hint(), key->Hint());
+}
+
+TEST(AttestSign, BadKeysAreRefusedByName) {
+  auto garbage = Key::FromPem("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n");
+  ASSERT_FALSE(garbage.ok());
+  EXPECT_NE(garbage.status().message().find("not a PEM public key"), std::string::npos);
+  EXPECT_FALSE(Key::FromPem("").ok());
+}
+
+TEST(AttestSign, PaeIsDsseV1) {
+  EXPECT_EQ(Pae("http://example.com/HelloWorld", "hello world"),
+            "DSSEv1 29 http://example.com/HelloWorld 11 hello world");
+}
+
+TEST(AttestSign, BundlesVerifyAndTamperingIsCaught) {
+  auto key = Key::Generate();
+  auto pub = Key::FromPem(key->PublicPem());
+  oci::Digest d = oci::Digest::Of("image manifest");
+  auto bundle = SignManifest(*key, d);
+  ASSERT_TRUE(bundle.ok());
+  EXPECT_EQ((*bundle)["mediaType"], kBundleMediaType);
+  EXPECT_EQ((*bundle)["verificationMaterial"]["publicKey"]["hint"], key->Hint());
+  auto statement = VerifyBundle(*bundle, *pub);
+  ASSERT_TRUE(statement.ok()) << statement.status().message();
+  EXPECT_EQ((*statement)["predicateType"], kCosignSign);
+  EXPECT_TRUE(StatementCovers(*statement, d));
+
+  json tampered = *bundle;
+  json s = *statement;
+  s["subject"][0]["digest"]["sha256"] = oci::Digest::Of("another image").hex();
+  tampered["dsseEnvelope"]["payload"] = Base64Encode(s.dump());
+  auto bad = VerifyBundle(tampered, *pub);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("does not verify"), std::string::npos);
+  EXPECT_FALSE(VerifyBundle(*bundle, *Key::Generate()).ok());
+  json wrong_type = *bundle;
+  wrong_type["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.1";
+  EXPECT_NE(VerifyBundle(wrong_type, *pub).status().message().find("not a Sigstore bundle"),
+            std::string::npos);
+  EXPECT_FALSE(VerifyBundle(json::array(), *pub).ok());
+}
+
+TEST(AttestArtifact, ManifestReferencesItsSubject) {
+  Subject subject{"application/vnd.oci.image.manifest.v1+json", oci::Digest::Of("m"), 1};
+  Artifact a = MakeArtifact(kSpdxMediaType, kSpdxMediaType, "{}", subject, {{"k", "v"}});
+  json m = json::parse(a.manifest);
+  EXPECT_EQ(m["artifactType"], kSpdxMediaType);
+  EXPECT_EQ(m["subject"]["digest"], oci::Digest::Of("m").str());
+  EXPECT_EQ(m["config"]["mediaType"], kEmptyConfigMediaType);
+  EXPECT_EQ(m["config"]["digest"],
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
+  EXPECT_EQ(m["layers"][0]["digest"], a.blob_digest.str());
+  EXPECT_EQ(m["annotations"]["k"], "v");
+  EXPECT_EQ(a.digest(), oci::Digest::Of(a.manifest));
+}
+
+}  // namespace
+}  // namespace drydock::attest
