@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include "base/time.h"
 #include "oci/reference.h"
 
 namespace drydock::api {
@@ -112,14 +113,7 @@ json DependenciesJson(const std::string& text) {
 
 }  // namespace
 
-std::string IsoTime(int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string IsoTime(int64_t ms) { return Rfc3339(ms); }
 
 Result<int64_t> ParseIsoTime(const std::string& text) {
   std::tm tm{};

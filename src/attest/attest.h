@@ -18,6 +18,9 @@
 
 namespace drydock::attest {
 
+// The version attestations name (SBOM creator, provenance builder).
+inline constexpr char kDrydockVersion[] = "0.11.0";
+
 // ------------------------------------------------------------ packages ---
 
 // /etc/os-release (or /usr/lib/os-release): ID and VERSION_ID name the

@@ -141,8 +141,8 @@ bool StageRunner::IsRemoteSource(const std::string& word) {
 }
 
 Status StageRunner::AddRemote(StageState& st, const Instruction& ins, const Env& env,
-                           const std::vector<std::string>& words, const std::string& dest,
-                           const fs::path& scratch) {
+                              const std::vector<std::string>& words, const std::string& dest,
+                              const fs::path& scratch) {
   std::vector<std::string> remote, local;
   for (const auto& w : words) {
     if (HeredocReference(w)) return LineError(ins, "cannot mix heredocs and remote sources");
@@ -174,10 +174,18 @@ Status StageRunner::AddRemote(StageState& st, const Instruction& ins, const Env&
     st.cache_key = link ? Hex(parent + key) : key;
     return key;
   };
+  // What provenance names: each input by the digest it had (a git commit is sha1).
+  auto record = [&](const std::string& src, std::string digest) {
+    if (source::IsGitUrl(src) && digest.find(':') == std::string::npos) digest = "sha1:" + digest;
+    RecordInput({source::RedactUrl(src), digest});
+  };
   std::string key;
   if (checksum) {
     key = claim_key("\nchecksum " + *checksum);
-    if (UseCache(st, ins, key)) return Status::Ok();
+    if (UseCache(st, ins, key)) {
+      record(remote[0], *checksum);
+      return Status::Ok();
+    }
   }
 
   source::LogFn log = [this](std::string_view s) { Log(std::string(s)); };
@@ -191,6 +199,8 @@ Status StageRunner::AddRemote(StageState& st, const Instruction& ins, const Env&
                                                                   : FetchRepo(remote[i], dir, fc);
     if (!f.ok()) return LineError(ins, f.status().message());
     identities += "\n" + f->identity;
+    std::string id = f->identity.substr(f->identity.find(' ') + 1);  // "url D MTIME", "git C"
+    record(remote[i], id.substr(0, id.find(' ')));
     fetched.push_back(std::move(*f));
   }
   if (!checksum) {
@@ -203,9 +213,9 @@ Status StageRunner::AddRemote(StageState& st, const Instruction& ins, const Env&
 }
 
 Status StageRunner::PlaceRemote(StageState& st, const Instruction& ins, const Env& env,
-                             std::vector<std::string> local,
-                             const std::vector<std::pair<fs::path, std::string>>& fetched,
-                             const std::string& dest, const std::string& key) {
+                                std::vector<std::string> local,
+                                const std::vector<std::pair<fs::path, std::string>>& fetched,
+                                const std::string& dest, const std::string& key) {
   auto m = StageMount::Create(store_, st.layers);
   if (!m.ok()) return m.status();
   auto co = CopyFlags(ins, (*m)->root(), env);  // --chown names still come from the stage

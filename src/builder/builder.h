@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attest/attest.h"
 #include "base/fd.h"
 #include "base/result.h"
 #include "layer/layer.h"
@@ -36,6 +37,14 @@ struct Dependencies {
   std::vector<ImageDependency> buildtime;   // every other base (other stages, COPY --from=<image>)
 };
 
+// An attestation pushed with the image: an OCI artifact whose subject is
+// the image (or, for a signature, another attestation).
+struct Attached {
+  std::string kind;  // "sbom", "provenance", "signature"
+  oci::Digest digest, subject;
+  std::string artifact_type;
+};
+
 struct BuildResult {
   oci::Digest manifest_digest;
   oci::Digest config_digest;
@@ -43,6 +52,21 @@ struct BuildResult {
   std::string media_type;
   std::string config;  // the image config's bytes
   Dependencies dependencies;
+  std::vector<Attached> attestations;  // in every tagged repository
+};
+
+// What a pushed image carries beside it (issue 17, attest/attest.h): its
+// SBOM, its provenance, and signatures over the image and each of them,
+// pushed by digest into each tagged repository before any tag moves.
+struct AttestOptions {
+  bool sbom = false;
+  bool provenance = false;
+  std::shared_ptr<const attest::Key> key;  // signs; none: nothing is signed
+  // What the builder cannot know: who builds, from what source, for which
+  // run. The rest (inputs, Dockerfile, arguments) it fills in itself.
+  attest::ProvenanceInput context;
+  std::vector<std::string> secret_build_args;  // names whose values never appear
+  std::string tool = "drydock";                // the SBOM's creator
 };
 
 struct BuildOptions {
@@ -87,6 +111,7 @@ struct BuildOptions {
   // private addresses (source::IsPrivateAddress): a local build's own
   // network is its user's; a server's is not, and servers turn this off.
   bool allow_private_fetches = true;
+  AttestOptions attest;  // when pushing
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::string_view)> log;  // build log lines and RUN output
 };

@@ -9,8 +9,8 @@
 
 #include "base/fd.h"
 #include "builder/config.h"
-#include "builder/stage_runner.h"
 #include "builder/rootfs.h"
+#include "builder/stage_runner.h"
 
 namespace drydock::builder {
 
@@ -54,8 +54,9 @@ Result<CopySource> StageRunner::SourceFor(const Instruction& ins, size_t stage) 
 }
 
 // Content checksum of the sources, so a changed file misses the cache.
-std::string StageRunner::SourcesDigest(const fs::path& root, const std::vector<std::string>& sources,
-                                    const IgnoreMatcher* ignore) {
+std::string StageRunner::SourcesDigest(const fs::path& root,
+                                       const std::vector<std::string>& sources,
+                                       const IgnoreMatcher* ignore) {
   oci::Hasher h;
   std::vector<char> buf(1 << 16);
   auto add_file = [&](const fs::path& p, const std::string& rel) {
@@ -94,7 +95,7 @@ std::string StageRunner::SourcesDigest(const fs::path& root, const std::vector<s
 }
 
 Result<CopyOptions> StageRunner::CopyFlags(const Instruction& ins, const fs::path& dest_root,
-                                        const Env& env) {
+                                           const Env& env) {
   CopyOptions co;
   co.mtime = o_.source_date_epoch;
   if (auto chown = FlagValue(ins, "chown")) {
@@ -200,8 +201,8 @@ Status StageRunner::CopyStep(StageState& st, const Instruction& ins, const Env& 
 // ADD unpacks local tar archives (any compression) into the destination
 // directory; those sources are then removed from the plain-copy list.
 Status StageRunner::AddArchives(const Instruction& ins, const fs::path& root,
-                             std::vector<std::string>& sources, const fs::path& dest_root,
-                             const std::string& dest, const std::string& workdir) {
+                                std::vector<std::string>& sources, const fs::path& dest_root,
+                                const std::string& dest, const std::string& workdir) {
   std::vector<std::string> plain;
   for (const auto& s : sources) {
     fs::path p = root / s;

@@ -10,6 +10,7 @@
 
 #include "base/fd.h"
 #include "base/random.h"
+#include "oci/manifest.h"
 
 namespace drydock::builder {
 
@@ -78,6 +79,17 @@ Status PushImage(remote::Client& client, LayerStore& store, const AssembledImage
   DD_RETURN_IF_ERROR(client.PushBlobBytes(tag, oci::Digest::Of(image.config), image.config));
   auto pushed = client.PushManifest(tag, image.manifest, image.media_type);
   return pushed.ok() ? Status::Ok() : pushed.status();
+}
+
+Status PushArtifact(remote::Client& client, const oci::ImageReference& repo,
+                    const attest::Artifact& artifact) {
+  DD_RETURN_IF_ERROR(
+      client.PushBlobBytes(repo, oci::Digest::Of(attest::kEmptyConfig), attest::kEmptyConfig));
+  DD_RETURN_IF_ERROR(client.PushBlobBytes(repo, artifact.blob_digest, artifact.blob));
+  oci::ImageReference by_digest = repo;
+  by_digest.tag.clear();
+  by_digest.digest = artifact.digest();
+  return client.PushManifest(by_digest, artifact.manifest, std::string(oci::kOciManifest)).status();
 }
 
 namespace {

@@ -69,6 +69,8 @@ Result<BuildResult> StageRunner::Run() {
   std::ifstream f(dockerfile);
   if (!f) return Invalid("cannot read Dockerfile " + dockerfile.string());
   std::string text((std::istreambuf_iterator<char>(f)), {});
+  dockerfile_digest_ = oci::Digest::Of(text).str();
+  started_ = Now();
   auto df = ParseDockerfile(text);
   if (!df.ok()) return Invalid(dockerfile.filename().string() + ": " + df.status().message());
   df_ = std::move(*df);
@@ -398,9 +400,30 @@ Result<BuildResult> StageRunner::Finish(StageState& st) {
   }
   result.dependencies = deps_;
   if (o_.push) {
+    std::vector<std::pair<Attached, attest::Artifact>> artifacts;
+    if (o_.attest.sbom || o_.attest.provenance || o_.attest.key) {
+      auto made = Attest(st, image->manifest, image->media_type);
+      if (!made.ok())
+        return Status(made.status().code(), "attestations: " + made.status().message());
+      artifacts = std::move(*made);
+    }
+    // Image and attestations by digest first: a tag names an image only
+    // once everything that describes it is there.
+    for (const auto& tag : o_.tags) {
+      oci::ImageReference by_digest = tag;
+      by_digest.tag.clear();
+      by_digest.digest = result.manifest_digest;
+      DD_RETURN_IF_ERROR(PushImage(client_, store_, *image, by_digest, st.base_ref));
+      for (const auto& [what, a] : artifacts)
+        DD_RETURN_IF_ERROR(PushArtifact(client_, by_digest, a));
+    }
+    for (const auto& [what, a] : artifacts) {
+      Log("attached " + what.kind + " " + what.digest.str() + " to " + what.subject.str() + "\n");
+      result.attestations.push_back(what);
+    }
     for (const auto& tag : o_.tags) {
       Log("pushing " + tag.String() + "\n");
-      DD_RETURN_IF_ERROR(PushImage(client_, store_, *image, tag, st.base_ref));
+      DD_RETURN_IF_ERROR(client_.PushManifest(tag, image->manifest, image->media_type).status());
     }
   }
   if (!o_.output.empty()) DD_RETURN_IF_ERROR(WriteOutput(store_, *image, o_.output, o_.tags));

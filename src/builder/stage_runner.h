@@ -49,7 +49,7 @@ struct StageState {
   std::string base_manifest;
   size_t base_layers = 0;
   int64_t run_steps = 0;
-  size_t stage = 0;                             // index, for log lines
+  size_t stage = 0;  // index, for log lines
 };
 
 // A scratch overlay over a stage: unmounted and removed when it goes away.
@@ -159,6 +159,13 @@ class StageRunner {
                      const std::string& dest, const std::string& key);
 
   Result<BuildResult> Finish(StageState& st);
+  // attestations.cc: the SBOM, provenance and signatures of the image
+  // `image` (digest `digest`) built from `st`, as artifacts to push.
+  Result<std::vector<std::pair<Attached, attest::Artifact>>> Attest(const StageState& st,
+                                                                    const std::string& manifest,
+                                                                    const std::string& media_type);
+  Result<attest::PackageDatabases> ReadPackageDatabases(const StageState& st);
+  void RecordInput(attest::Material m);
 
   const BuildOptions& o_;
   remote::Client client_;  // before cache_, which fetches imported layers with it
@@ -172,6 +179,10 @@ class StageRunner {
   std::deque<Dockerfile> onbuild_;                        // parsed triggers outlive their dispatch
   std::vector<std::vector<ImageDependency>> stage_deps_;  // buildtime bases, per stage
   Dependencies deps_;
+  std::string dockerfile_digest_;
+  std::string started_;                   // RFC 3339, for provenance
+  std::mutex inputs_mu_;                  // stages fetch in parallel
+  std::vector<attest::Material> inputs_;  // ADD <url>, ADD <git>: what provenance names
   std::mutex log_mu_;
   std::atomic<bool> stop_{false};  // set on the first failure or a cancel: stops the other stages
 };

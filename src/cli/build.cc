@@ -135,6 +135,22 @@ int BuildLocal(const BuildFlags& flags) {
   o.registry.insecure_registries = flags.insecure_registries;
   o.registry.credentials = client::UserRegistryCredentials();
   o.log = [](std::string_view s) { std::cerr << s << std::flush; };
+  o.attest.sbom = flags.sbom;
+  o.attest.provenance = flags.provenance;
+  o.attest.tool = std::string("drydock-") + attest::kDrydockVersion;
+  o.attest.context.builder_id = "https://drydock.dev/build/local";
+  o.attest.context.builder_version = attest::kDrydockVersion;
+  o.attest.context.source_uri = "file://" + std::filesystem::absolute(flags.context).string();
+  if (!flags.sign_key.empty()) {
+    std::ifstream f(flags.sign_key);
+    auto key = attest::Key::FromPem(std::string(std::istreambuf_iterator<char>(f), {}));
+    if (!f || !key.ok()) {
+      std::cerr << "drydock build: --sign-key " << flags.sign_key << ": "
+                << (f ? key.status().message() : "cannot read it") << "\n";
+      return 2;
+    }
+    o.attest.key = std::make_shared<const attest::Key>(std::move(*key));
+  }
   for (const auto& t : flags.tags) {
     auto ref = oci::ParseImageReference(t);
     if (!ref.ok()) {
@@ -165,7 +181,8 @@ int BuildLocal(const BuildFlags& flags) {
     return 1;
   }
   std::cout << result->manifest_digest.str() << "\n";
-  if (flags.print_dependencies) std::cout << builder::DependenciesJson(result->dependencies) << "\n";
+  if (flags.print_dependencies)
+    std::cout << builder::DependenciesJson(result->dependencies) << "\n";
   return 0;
 }
 

@@ -41,6 +41,9 @@ struct BuildFlags {
   std::vector<std::string> tags, build_args, insecure_registries, secrets, ssh;
   bool push = false, no_cache = false, docker_format = false;
   bool print_dependencies = false, dependencies_only = false;
+  // --local --push: attestations (server builds always attach them).
+  bool sbom = false, provenance = false;
+  std::string sign_key;            // PEM private key file
   std::vector<std::string> allow;  // --allow network.host (local builds)
   // With --local, per RUN step (1..28800); for a server build, the whole run (300..28800).
   int64_t run_timeout_seconds = 3600;
@@ -169,5 +172,24 @@ struct RebaseFlags {
 // Exit status 0: rebased, up to date or (--dry-run) would rebase; 3: not
 // rebased (the reasons are printed); 1: an error.
 int ImageRebase(const RebaseFlags& flags);
+
+// `drydock verify IMAGE --key PUB`: the image is signed by that key, and so
+// is each SBOM and provenance attached to it, which describe this image
+// (and, with --source-repo, name that source). Exit 0: verified; 3: not
+// (each check printed); 1: an error.
+struct VerifyFlags {
+  std::string image, key, source_repo, output = "text";
+  std::vector<std::string> insecure_registries;
+  bool require_sbom = false, require_provenance = false;
+};
+int Verify(const VerifyFlags& flags);
+
+// `drydock image sbom|provenance IMAGE`: the attestation attached to it.
+struct AttestationFlags {
+  std::string kind;  // "sbom" or "provenance"
+  std::string image, output = "json";
+  std::vector<std::string> insecure_registries;
+};
+int ImageAttestation(const AttestationFlags& flags);
 
 }  // namespace drydock::cli

@@ -240,6 +240,8 @@ Result<Config> LoadConfig(const std::string& path) {
       Read(b, "image_aliases", c.builds.image_aliases);
       Read(b, "allow_privileged_steps", c.builds.allow_privileged_steps);
       Read(b, "allow_private_fetches", c.builds.allow_private_fetches);
+      Read(b, "attestations", c.builds.attestations);
+      Read(b, "signing_key_file", c.builds.signing_key_file);
       if (auto l = b["limits"]) DD_RETURN_IF_ERROR(ReadLimits(l, path, c.builds.limits));
       if (auto s = ReadUserNamespace(b["user_namespace"], c.builds.user_namespace); !s.ok())
         return Invalid(path + ": " + s.message());

@@ -22,6 +22,12 @@ namespace drydock::cli {
 struct BuildsConfig {
   // Runs the embedded agent builds at once; 0: none (remote agents only).
   int concurrency = 2;
+  // Every pushed image gets an SBOM, a provenance statement and signatures
+  // (docs/supply-chain.md). The signing key: `signing_key_file` (PEM,
+  // ECDSA P-256), else $DRYDOCK_SIGNING_KEY (PEM text), else one the server
+  // makes once and keeps in its metadata store (shared by replicas).
+  bool attestations = true;
+  std::string signing_key_file;
   // The run queue: an agent that does not renew a run's lease for this
   // long has lost it; the run is retried up to agent_max_attempts times.
   int64_t agent_lease_seconds = 30;

@@ -98,6 +98,15 @@ int main(int argc, char** argv) {
                 "id=ID[,src=FILE|,env=VAR] for RUN --mount=type=secret (repeatable)");
   b->add_option("--ssh", build.ssh,
                 "ID[=SOCKET] agent for RUN --mount=type=ssh (default $SSH_AUTH_SOCK; repeatable)");
+  b->add_flag("--sbom", build.sbom, "With --local --push: push an SPDX SBOM with the image")
+      ->needs(local);
+  b->add_flag("--provenance", build.provenance,
+              "With --local --push: push a SLSA provenance statement with the image")
+      ->needs(local);
+  b->add_option("--sign-key", build.sign_key,
+                "With --local --push: sign the image and its attestations with this PEM key "
+                "(ECDSA P-256)")
+      ->needs(local);
   b->add_flag("--print-dependencies", build.print_dependencies,
               "Print the base-image dependency record");
   b->add_flag("--dependencies-only", build.dependencies_only,
@@ -315,6 +324,34 @@ int main(int argc, char** argv) {
   imr->add_option("-o,--output", rebase.output, "text (default) or json")
       ->check(CLI::IsMember({"text", "json"}));
 
+  AttestationFlags sbom, provenance;
+  sbom.kind = "sbom";
+  provenance.kind = "provenance";
+  auto* ims = im->add_subcommand("sbom", "Print the SPDX SBOM attached to an image");
+  auto* imp = im->add_subcommand("provenance", "Print the SLSA provenance attached to an image");
+  for (auto [sub, flags] : {std::pair{ims, &sbom}, std::pair{imp, &provenance}}) {
+    sub->add_option("image", flags->image, "REGISTRY/REPO:TAG or @DIGEST")->required();
+    sub->add_option("--insecure-registry", flags->insecure_registries,
+                    "Allow plain HTTP to this host");
+  }
+  ims->add_option("-o,--output", sbom.output, "json (default: the SPDX document) or table")
+      ->check(CLI::IsMember({"json", "table"}));
+  VerifyFlags verify;
+  auto* vf = app.add_subcommand(
+      "verify", "Check an image's signature and its attestations' against a public key");
+  vf->add_option("image", verify.image, "REGISTRY/REPO:TAG or @DIGEST")->required();
+  vf->add_option("--key", verify.key, "PEM public key (a server's: DATA/signing-key.pub)")
+      ->required();
+  vf->add_flag("--require-sbom", verify.require_sbom, "Fail unless a signed SBOM is attached");
+  vf->add_flag("--require-provenance", verify.require_provenance,
+               "Fail unless a signed provenance statement is attached");
+  vf->add_option("--source-repo", verify.source_repo,
+                 "Fail unless the provenance names this source repository");
+  vf->add_option("--insecure-registry", verify.insecure_registries,
+                 "Allow plain HTTP to this host");
+  vf->add_option("-o,--output", verify.output, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+
   AgentFlags agent;
   auto* ag = app.add_subcommand(
       "agent",
@@ -378,6 +415,9 @@ int main(int argc, char** argv) {
   if (tcr->parsed()) return TaskCredential(credential_action, task);
   if (imd->parsed()) return ImageDependents(dependents);
   if (imr->parsed()) return ImageRebase(rebase);
+  if (ims->parsed()) return ImageAttestation(sbom);
+  if (imp->parsed()) return ImageAttestation(provenance);
+  if (vf->parsed()) return Verify(verify);
   if (agl->parsed()) return AgentList(agent);
   if (agtc->parsed()) return AgentTokenCreate(agent);
   if (agr->parsed()) return AgentRevoke(agent);

@@ -147,6 +147,33 @@ tasks::CredentialsForUser BuilderCredentials(storage::MetadataStore& meta,
   };
 }
 
+// The key that signs what the server's runs push: the configured file, the
+// environment, or the store's own (made once, shared by replicas).
+Result<std::shared_ptr<const attest::Key>> ImageSigningKey(const Config& config,
+                                                           storage::MetadataStore& meta) {
+  std::string pem, from;
+  if (!config.builds.signing_key_file.empty()) {
+    std::ifstream f(config.builds.signing_key_file);
+    if (!f)
+      return Invalid("builds.signing_key_file: cannot read " + config.builds.signing_key_file);
+    pem.assign(std::istreambuf_iterator<char>(f), {});
+    from = "builds.signing_key_file " + config.builds.signing_key_file;
+  } else if (const char* env = std::getenv("DRYDOCK_SIGNING_KEY"); env && *env) {
+    pem = env;
+    from = "DRYDOCK_SIGNING_KEY";
+  } else {
+    DD_ASSIGN_OR_RETURN(made, attest::Key::Generate());
+    DD_ASSIGN_OR_RETURN(stored, meta.InitSetting("image_signing_key", made.PrivatePem()));
+    pem = stored;
+    from = "the metadata store";
+  }
+  auto key = attest::Key::FromPem(pem);
+  if (!key.ok()) return Invalid(from + ": " + key.status().message());
+  if (!key->has_private())
+    return Invalid(from + ": a public key cannot sign; give the private key");
+  return std::make_shared<const attest::Key>(std::move(*key));
+}
+
 tasks::ServiceOptions ServiceOptionsFor(const Config& config, const std::string& registry_host,
                                         const std::string& server_id, storage::MetadataStore& meta,
                                         auth::Authenticator& auth) {
@@ -170,6 +197,7 @@ tasks::ServiceOptions ServiceOptionsFor(const Config& config, const std::string&
   o.allow_private_fetches = config.builds.allow_private_fetches;
   o.limits = config.builds.limits;
   o.credentials = BuilderCredentials(meta, auth, registry_host);
+  o.attestations = config.builds.attestations;
   return o;
 }
 
@@ -383,6 +411,19 @@ int Serve(const ServeFlags& flags) {
   }
   std::string registry_host = RegistryHost(*config, addr->first, server.port());
   auto service_options = ServiceOptionsFor(*config, registry_host, *server_id, meta, authenticator);
+  if (config->builds.attestations) {
+    auto signing = ImageSigningKey(*config, meta);
+    if (!signing.ok()) {
+      std::cerr << "drydock: " << signing.status().message() << "\n";
+      return 1;
+    }
+    service_options.signing_key = *signing;
+    // Where `drydock verify --key` finds it.
+    std::ofstream(std::filesystem::path(config->data_dir) / "signing-key.pub")
+        << (*signing)->PublicPem();
+    spdlog::info("images are signed with key {} ({}/signing-key.pub)", (*signing)->Hint(),
+                 config->data_dir);
+  }
   if (config->builds.user_namespace) {
     auto users = BuildUserNamespace(*config->builds.user_namespace, service_options);
     if (!users.ok()) {

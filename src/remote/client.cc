@@ -419,4 +419,42 @@ Result<oci::Digest> Client::PushManifest(const oci::ImageReference& ref, const s
   return oci::Digest::Of(bytes);
 }
 
+Result<std::vector<Referrer>> Client::ListReferrers(const oci::ImageReference& repo,
+                                                    const oci::Digest& subject,
+                                                    const std::string& artifact_type) {
+  HttpRequest req;
+  req.url = impl_->Url(repo, "/referrers/" + subject.str());
+  req.body_limit = 4 * 1024 * 1024;
+  auto resp = impl_->Do(repo.registry, Impl::Pull(repo), req);
+  if (!resp.ok()) return resp.status();
+  const std::string what = "referrers of " + repo.RepositoryWithRegistry() + "@" + subject.str();
+  if (resp->status != 200) return StatusFor(*resp, what);
+  auto index = ParseJson(resp->body);
+  if (!index.ok() || !index->is_object() || !index->contains("manifests") ||
+      !(*index)["manifests"].is_array())
+    return Invalid(what + ": the registry's answer is not an image index");
+  auto text = [](const json& o, const char* k) {
+    auto it = o.find(k);
+    return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  std::vector<Referrer> out;
+  for (const auto& d : (*index)["manifests"]) {
+    if (!d.is_object()) continue;
+    auto digest = oci::Digest::Parse(text(d, "digest"));
+    if (!digest.ok()) continue;
+    Referrer r;
+    r.digest = *digest;
+    r.media_type = text(d, "mediaType");
+    r.artifact_type = text(d, "artifactType");
+    if (auto size = d.find("size"); size != d.end() && size->is_number_integer())
+      r.size = size->get<int64_t>();
+    if (auto a = d.find("annotations"); a != d.end() && a->is_object())
+      for (const auto& [k, v] : a->items())
+        if (v.is_string()) r.annotations[k] = v.get<std::string>();
+    // Filtered here: a registry may ignore the artifactType query.
+    if (artifact_type.empty() || r.artifact_type == artifact_type) out.push_back(std::move(r));
+  }
+  return out;
+}
+
 }  // namespace drydock::remote

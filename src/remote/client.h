@@ -44,6 +44,14 @@ struct Manifest {
   oci::Digest digest;
 };
 
+// A manifest whose subject is another, as the referrers API lists it.
+struct Referrer {
+  oci::Digest digest;
+  std::string media_type, artifact_type;
+  int64_t size = 0;
+  std::map<std::string, std::string> annotations;
+};
+
 class Client {
  public:
   explicit Client(ClientOptions options);
@@ -74,6 +82,11 @@ class Client {
                        const std::string& bytes);
   Result<oci::Digest> PushManifest(const oci::ImageReference& ref, const std::string& bytes,
                                    const std::string& media_type);
+  // The manifests in `repo` whose subject is `subject` (OCI 1.1 referrers
+  // API), of `artifact_type` when not empty.
+  Result<std::vector<Referrer>> ListReferrers(const oci::ImageReference& repo,
+                                              const oci::Digest& subject,
+                                              const std::string& artifact_type = "");
 
   struct Impl;
 

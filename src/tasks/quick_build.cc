@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <system_error>
 
+#include "base/time.h"
 #include "builder/builder.h"
 #include "tasks/context.h"
 #include "tasks/materialize.h"
@@ -60,6 +62,27 @@ Result<FetchedSource> FetchRunSource(RunContext& ctx, const fs::path& work_dir) 
   return fetched;
 }
 
+builder::AttestOptions AttestOptionsFor(const RunContext& ctx) {
+  const RunRequest& r = ctx.run.request;
+  builder::AttestOptions a;
+  a.sbom = a.provenance = ctx.options.attestations;
+  a.key = ctx.options.signing_key;
+  a.tool = std::string("drydock-") + attest::kDrydockVersion;
+  for (const auto& arg : r.build_args)
+    if (arg.secret) a.secret_build_args.push_back(arg.name);
+  attest::ProvenanceInput& p = a.context;
+  p.builder_id =
+      "https://" + ctx.options.registry_host + "/drydock/agents/" + ctx.options.agent_name;
+  p.builder_version = attest::kDrydockVersion;
+  p.source_uri = ctx.run.source.url.empty() ? r.source : ctx.run.source.url;
+  p.source_commit = ctx.run.source.commit;
+  p.run_id = ctx.run.id;
+  p.task = r.task;
+  p.trigger = TriggerName(r.trigger);
+  p.started = Rfc3339(ctx.run.start_time_ms ? ctx.run.start_time_ms : ctx.run.create_time_ms);
+  return a;
+}
+
 namespace {
 
 builder::BuildOptions BuildOptionsFor(RunContext& ctx, const fs::path& context,
@@ -85,6 +108,7 @@ builder::BuildOptions BuildOptionsFor(RunContext& ctx, const fs::path& context,
   b.allow_private_fetches = ctx.options.allow_private_fetches;
   b.cancel = ctx.cancel;
   b.log = [&](std::string_view s) { ctx.log.Output(s); };
+  b.attest = AttestOptionsFor(ctx);
   return b;
 }
 

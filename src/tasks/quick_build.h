@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "builder/builder.h"
 #include "oci/reference.h"
 #include "tasks/log_store.h"
 #include "tasks/materialize.h"
@@ -53,6 +54,10 @@ Result<FetchedSource> FetchRunSource(RunContext& ctx, const std::filesystem::pat
 // `run_id` "": no run (credentials of the user alone).
 remote::ClientOptions RegistryOptions(const ServiceOptions& options, const RunRequest& request,
                                       const std::string& run_id);
+
+// What the images a run pushes carry: SBOM, provenance naming the run and
+// its source, signatures (builder::AttestOptions).
+builder::AttestOptions AttestOptionsFor(const RunContext& ctx);
 
 // The caller tells a build stopped by cancel or timeout apart (it set the flag).
 Outcome ExecuteQuickBuild(RunContext& ctx);

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "attest/attest.h"
 #include "base/result.h"
 #include "rebase/rebase.h"
 #include "remote/client.h"
@@ -228,6 +229,10 @@ struct ServiceOptions {
   std::chrono::milliseconds heartbeat{1000};
   std::chrono::milliseconds retry_backoff{2000};
   int max_attempts = 3;
+  // What the images runs push carry (attest/attest.h): an SBOM and a
+  // provenance statement, and signatures by `signing_key` when there is one.
+  bool attestations = true;
+  std::shared_ptr<const attest::Key> signing_key;
 };
 
 // An agent as the queue sees it: what it is called and which runs it takes.

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Supply chain (issue 17), end to end: a task built from git on a Debian 12
+# base made with debootstrap pushes its image with an SPDX SBOM that lists
+# exactly what dpkg-query reports inside that base, a SLSA provenance
+# naming the commit and the base digest used, and Sigstore bundles signing
+# the image and each attestation, all as OCI 1.1 referrers. `drydock
+# verify` checks them; OpenSSL checks a signature on its own (DSSE's PAE);
+# a forged attestation, another key or another source repository fail. A
+# busybox image gets an SBOM with no packages and a note saying why.
+. "$(dirname "$0")/lib.sh"
+
+log "Debian bookworm minbase (debootstrap)"
+debian_rootfs "$WORK/debian"
+start_server
+client_login
+use_build_env
+KEY="$DATA/signing-key.pub"
+[ -s "$KEY" ] || fail "the server wrote no $KEY"
+assert_contains "$(cat "$SERVER_LOG")" "images are signed with key" "the server names its key"
+push_rootfs base/debian:12 "$WORK/debian"
+BASE=$(digest_of base/debian:12)
+
+log "a git repository with the app, served by git daemon"
+SRC="$WORK/src"
+g() { git -C "$SRC" -c user.email=t@example.com -c user.name=t "$@"; }
+git init -q -b main "$SRC"
+printf 'FROM %s/base/debian:12\nARG VERSION\nCOPY app.txt /app.txt\n' "$REG" >"$SRC/Dockerfile"
+echo app >"$SRC/app.txt"
+g add -A && g commit -qm one
+COMMIT=$(g rev-parse HEAD)
+mkdir -p "$WORK/git"
+git clone -q --bare "$SRC" "$WORK/git/app.git"
+GPORT=$(free_port)
+git daemon --reuseaddr --export-all --base-path="$WORK/git" --listen=127.0.0.1 --port="$GPORT" \
+  "$WORK/git" >"$WORK/git-daemon.log" 2>&1 &
+BG_PIDS+=($!)
+wait_port "$GPORT" "git daemon"
+GIT="git://127.0.0.1:$GPORT/app.git"
+
+log "a task run pushes the image with its attestations"
+drydock task create -n app -c "$GIT#main" -t deb/app:1 --arg VERSION=1.2 \
+  --secret-arg TOKEN=s3cr3t-value >"$WORK/create.out" 2>&1 || { cat "$WORK/create.out" >&2; fail "task create"; }
+drydock task run -n app >"$WORK/run.out" 2>&1 || { tail -n 20 "$WORK/run.out" >&2; fail "task run"; }
+RUN=$(newest_run app)
+IMAGE=$(digest_of deb/app:1)
+drydock run logs "$RUN" >"$WORK/run.log" 2>&1 || true
+assert_contains "$(cat "$WORK/run.log")" "attached sbom" "the log names the SBOM"
+req GET "/v2/deb/app/referrers/$IMAGE" "${ADMIN[@]}"
+assert_status 200 "$STATUS" "the image's referrers"
+assert_eq "application/spdx+json application/vnd.dev.sigstore.bundle.v0.3+json application/vnd.in-toto+json" \
+  "$(jq -r '[.manifests[].artifactType] | sort | join(" ")' <<<"$LAST_BODY")" \
+  "SBOM, provenance and the image's signature refer to the image"
+
+log "the SBOM lists exactly what dpkg-query reports in the base"
+drydock image sbom "$REG/deb/app:1" --insecure-registry "$REG" -o table >"$WORK/sbom.tsv" ||
+  fail "drydock image sbom"
+tail -n +2 "$WORK/sbom.tsv" | cut -f1,2 | sort >"$WORK/sbom.list"
+chroot "$WORK/debian" dpkg-query -W -f='${db:Status-Status}\t${Package}\t${Version}\n' |
+  awk -F'\t' '$1 == "installed" { print $2 "\t" $3 }' | sort >"$WORK/dpkg.list"
+[ "$(wc -l <"$WORK/dpkg.list")" -gt 50 ] || fail "dpkg-query listed too few packages"
+diff "$WORK/dpkg.list" "$WORK/sbom.list" >"$WORK/sbom.diff" || { head -n 20 "$WORK/sbom.diff" >&2; fail "SBOM != dpkg-query -W"; }
+ok "SBOM: the $(wc -l <"$WORK/sbom.list") packages dpkg-query reports, with their versions"
+drydock image sbom "$REG/deb/app:1" --insecure-registry "$REG" >"$WORK/sbom.json"
+assert_eq "SPDX-2.3 $REG/base/debian:12 $BASE" \
+  "$(jq -r '"\(.spdxVersion) \(.packages[1].name) \(.packages[1].versionInfo)"' "$WORK/sbom.json")" \
+  "the SBOM names the base and its digest"
+assert_contains "$(grep -m1 $'^libc6\t' "$WORK/sbom.tsv")" "pkg:deb/debian/libc6@" "package URLs"
+
+log "the provenance names the commit, the base digest and the run, and no secret"
+drydock image provenance "$REG/deb/app:1" --insecure-registry "$REG" >"$WORK/prov.json" ||
+  fail "drydock image provenance"
+assert_eq "https://slsa.dev/provenance/v1 ${IMAGE#sha256:} $GIT $COMMIT $RUN" \
+  "$(jq -r '"\(.predicateType) \(.subject[0].digest.sha256) \(.predicate.buildDefinition.externalParameters.source.uri) \(.predicate.buildDefinition.externalParameters.source.digest.sha1) \(.predicate.buildDefinition.internalParameters.runId)"' "$WORK/prov.json")" \
+  "subject, source and run"
+assert_eq "${BASE#sha256:}" \
+  "$(jq -r '.predicate.buildDefinition.resolvedDependencies[] | select(.uri | startswith("pkg:docker/")) | .digest.sha256' "$WORK/prov.json")" \
+  "the base digest actually used"
+assert_eq "1.2" "$(jq -r '.predicate.buildDefinition.externalParameters.buildArgs.VERSION' "$WORK/prov.json")" "build args"
+assert_not_contains "$(cat "$WORK/prov.json")" "s3cr3t-value" "no secret value"
+assert_not_contains "$(cat "$WORK/prov.json")" "TOKEN" "no secret name"
+
+log "drydock verify"
+drydock verify "$REG/deb/app:1" --key "$KEY" --require-sbom --require-provenance --source-repo "$GIT" \
+  --insecure-registry "$REG" >"$WORK/verify.out" 2>&1 || { cat "$WORK/verify.out" >&2; fail "verify"; }
+assert_contains "$(cat "$WORK/verify.out")" "verified $REG/deb/app:1" "verified"
+assert_eq 3 "$(grep -c '^ok ' "$WORK/verify.out")" "image, SBOM and provenance checks"
+
+log "OpenSSL checks the image's signature on its own"
+SIG=$(jq -r '.manifests[] | select(.artifactType == "application/vnd.dev.sigstore.bundle.v0.3+json") | .digest' <<<"$LAST_BODY")
+skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/deb/app@$SIG" >"$WORK/sig.manifest"
+curl -sS "${ADMIN[@]}" -o "$WORK/bundle.json" "$URL/v2/deb/app/blobs/$(jq -r '.layers[0].digest' "$WORK/sig.manifest")"
+jq -r .dsseEnvelope.payload "$WORK/bundle.json" | base64 -d >"$WORK/payload"
+jq -r '.dsseEnvelope.signatures[0].sig' "$WORK/bundle.json" | base64 -d >"$WORK/sig.der"
+TYPE=$(jq -r .dsseEnvelope.payloadType "$WORK/bundle.json")
+printf 'DSSEv1 %d %s %d ' "${#TYPE}" "$TYPE" "$(stat -c %s "$WORK/payload")" | cat - "$WORK/payload" >"$WORK/pae"
+openssl dgst -sha256 -verify "$KEY" -signature "$WORK/sig.der" "$WORK/pae" >"$WORK/openssl.out" 2>&1 ||
+  { cat "$WORK/openssl.out" >&2; fail "openssl does not verify the signature"; }
+assert_eq "${IMAGE#sha256:} https://sigstore.dev/cosign/sign/v1" \
+  "$(jq -r '"\(.subject[0].digest.sha256) \(.predicateType)"' "$WORK/payload")" "the signed statement names the image"
+printf 'x' >>"$WORK/pae"
+if openssl dgst -sha256 -verify "$KEY" -signature "$WORK/sig.der" "$WORK/pae" >/dev/null 2>&1; then
+  fail "openssl verified a changed payload"
+fi
+ok "openssl refuses a changed payload"
+
+log "forgeries fail: an unsigned SBOM, another key, another source"
+# A forged SBOM attached to the image, signed by nobody the verifier trusts.
+echo '{"spdxVersion":"SPDX-2.3","documentNamespace":"https://x/'"${IMAGE#sha256:}"'","packages":[]}' >"$WORK/forged.json"
+FORGED_DIGEST=$(upload_blob deb/app "$WORK/forged.json")
+printf '{}' >"$WORK/empty.json"
+upload_blob deb/app "$WORK/empty.json" >/dev/null
+IMAGE_SIZE=$(skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/deb/app:1" | wc -c)
+jq -cn --arg d "$FORGED_DIGEST" --argjson s "$(stat -c %s "$WORK/forged.json")" --arg img "$IMAGE" --argjson is "$IMAGE_SIZE" \
+  --arg e "sha256:$(sha256_of "$WORK/empty.json")" '{schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+    artifactType: "application/spdx+json",
+    config: {mediaType: "application/vnd.oci.empty.v1+json", digest: $e, size: 2},
+    layers: [{mediaType: "application/spdx+json", digest: $d, size: $s}],
+    subject: {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $img, size: $is}}' >"$WORK/forged.manifest"
+put_manifest deb/app "sha256:$(sha256_of "$WORK/forged.manifest")" "$WORK/forged.manifest"
+assert_status 201 "$STATUS" "the forged SBOM is pushed"
+set +e
+drydock verify "$REG/deb/app:1" --key "$KEY" --insecure-registry "$REG" >"$WORK/forged.out" 2>&1
+code=$?
+set -e
+assert_eq 3 "$code" "verify fails with a forged SBOM attached"
+assert_contains "$(cat "$WORK/forged.out")" "FAIL  sbom sha256:$(sha256_of "$WORK/forged.manifest"): no signature" "it names the forgery"
+openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/other.key" 2>/dev/null
+openssl ec -in "$WORK/other.key" -pubout -out "$WORK/other.pub" 2>/dev/null
+set +e
+drydock verify "$REG/deb/app:1" --key "$WORK/other.pub" --insecure-registry "$REG" >"$WORK/other.out" 2>&1
+code=$?
+set -e
+assert_eq 3 "$code" "verify fails with another key"
+assert_contains "$(cat "$WORK/other.out")" "does not verify with key" "it says why"
+set +e
+drydock verify "$REG/deb/app@$IMAGE" --key "$KEY" --source-repo git://elsewhere/app.git --insecure-registry "$REG" \
+  >"$WORK/src.out" 2>&1
+code=$?
+set -e
+assert_eq 3 "$code" "verify fails for another source repository"
+assert_contains "$(cat "$WORK/src.out")" "not git://elsewhere/app.git" "it names both"
+
+log "a busybox image: an SBOM with no packages, and why"
+push_base base/busybox:1 v1
+mkdir -p "$WORK/ctx/bb"
+printf 'FROM @REG@/base/busybox:1\nCOPY f /f\n' | dockerfile "$WORK/ctx/bb/Dockerfile"
+echo f >"$WORK/ctx/bb/f"
+drydock build "$WORK/ctx/bb" -t bb:1 >"$WORK/bb.out" 2>&1 || { tail -n 20 "$WORK/bb.out" >&2; fail "quick build"; }
+drydock image sbom "$REG/bb:1" --insecure-registry "$REG" >"$WORK/bb.json" || fail "image sbom bb:1"
+assert_eq "0" "$(jq '[.packages[] | select(.primaryPackagePurpose != "CONTAINER")] | length' "$WORK/bb.json")" "no packages"
+assert_contains "$(jq -r .comment "$WORK/bb.json")" "no package database" "the note says why"
+drydock verify "$REG/bb:1" --key "$KEY" --require-sbom --insecure-registry "$REG" >/dev/null 2>&1 ||
+  fail "a quick build's image verifies"
+ok "supply chain"
