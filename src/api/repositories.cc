@@ -208,10 +208,10 @@ void Api::Impl::DeleteRepository(Ctx& c, const std::string& repo) {
   json deleted = json::array();
   for (const auto& node : graph->manifests) {
     auto tags = registry.DeleteManifest(repo, node.digest, c.who.user);
-    if (!tags.ok()) {
-      if (tags.status().code() == Code::kNotFound) continue;  // deleted concurrently
+    // Not found: gone with its subject (a referrer) or deleted concurrently;
+    // gone either way, as the caller asked.
+    if (!tags.ok() && tags.status().code() != Code::kNotFound)
       return SendStatus(c.resp, tags.status());
-    }
     deleted.push_back(node.digest.str());
   }
   SendJson(c.resp, 202, {{"deleted", std::move(deleted)}});

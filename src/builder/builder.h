@@ -112,6 +112,12 @@ struct BuildOptions {
   // network is its user's; a server's is not, and servers turn this off.
   bool allow_private_fetches = true;
   AttestOptions attest;  // when pushing
+  // Called for each image a FROM or COPY --from pulls, with the digest its
+  // reference resolved to and its platform manifest's: an error fails the
+  // build (a task's --trusted-base-key: the base must be signed).
+  std::function<Status(const oci::ImageReference& base, const std::string& resolved,
+                       const std::string& platform_manifest)>
+      check_base;
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::string_view)> log;  // build log lines and RUN output
 };

@@ -172,6 +172,8 @@ Result<StageState> StageRunner::FromImage(const std::string& name, const std::st
           ? BuiltBase(local->second, store_, named)
           : PullBase(client_, store_, *ref, platform.empty() ? o_.platform : platform, o_.log);
   if (!base.ok()) return base.status();
+  if (o_.check_base && local == o_.local_images.end())
+    DD_RETURN_IF_ERROR(o_.check_base(base->ref, base->dependency.digest, base->manifest_digest));
   StageState st;
   st.config = std::move(base->config);
   st.layers = std::move(base->layers);

@@ -128,6 +128,7 @@ struct TaskFlags {
   std::vector<std::string> images, args, secret_args, sets, secret_sets, schedules;
   std::string values_file, git_token, branch, update_endpoint, trigger_type;
   std::string patch_mode, patch_verify, patch_verify_failure;
+  std::vector<std::string> trusted_base_keys;            // PEM public key files
   std::string commit_trigger, pr_trigger, base_trigger;  // "true" | "false"
   int64_t timeout = 3600, source_poll = 0;
   bool no_push = false, no_cache = false, yes = false;

@@ -247,6 +247,8 @@ int main(int argc, char** argv) {
     sub->add_option("--patch-verify-failure", task.patch_verify_failure,
                     "When it fails: rebuild (default) or fail")
         ->check(CLI::IsMember({"rebuild", "fail"}));
+    sub->add_option("--trusted-base-key", task.trusted_base_keys,
+                    "PEM public key: base images must be signed by it (repeatable: any of them)");
     sub->add_option("--schedule", task.schedules, "Timer [NAME:]CRON, UTC (repeatable)");
   }
   auto* ts = t->add_subcommand("show", "Print a task (its webhook URL and secret included)");

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attest/attest.h"
+#include "attest/referrers.h"
 #include "base/json.h"
 #include "cli/client/client_config.h"
 #include "cli/commands.h"
@@ -17,33 +18,6 @@ namespace drydock::cli {
 namespace {
 
 using nlohmann::json;
-constexpr size_t kMaxAttestation = 16 << 20;
-
-struct Fetched {
-  remote::Referrer referrer;
-  std::string blob;  // the artifact's one layer
-};
-
-// The artifacts of `artifact_type` about `subject`, with their content.
-Result<std::vector<Fetched>> Attestations(remote::Client& client, const oci::ImageReference& repo,
-                                          const oci::Digest& subject,
-                                          const std::string& artifact_type) {
-  DD_ASSIGN_OR_RETURN(refs, client.ListReferrers(repo, subject, artifact_type));
-  std::vector<Fetched> out;
-  for (auto& r : refs) {
-    oci::ImageReference at = repo;
-    at.tag.clear();
-    at.digest = r.digest;
-    DD_ASSIGN_OR_RETURN(m, client.GetManifest(at));
-    auto parsed = oci::ParseManifest(m.bytes, m.media_type);
-    if (!parsed.ok() || parsed->layers.size() != 1)
-      return Invalid("attestation " + r.digest.str() + " is not an artifact of one layer");
-    DD_ASSIGN_OR_RETURN(blob, client.FetchBlobBytes(at, parsed->layers[0].digest, kMaxAttestation));
-    out.push_back({std::move(r), std::move(blob)});
-  }
-  return out;
-}
-
 struct Report {
   std::vector<std::string> lines;
   bool ok = true;
@@ -54,30 +28,12 @@ struct Report {
   }
 };
 
-// Whether a bundle about `subject`, signed by `key`, is among its referrers.
+// "" when a bundle about `subject`, signed by `key`, is among its referrers.
 std::string SignatureProblem(remote::Client& client, const oci::ImageReference& repo,
-                             const oci::Digest& subject, const attest::Key& key) {
-  auto bundles = Attestations(client, repo, subject, attest::kBundleMediaType);
-  if (!bundles.ok()) return bundles.status().message();
-  std::string why = "no signature";
-  for (const auto& b : *bundles) {
-    auto parsed = ParseJson(b.blob);
-    if (!parsed.ok()) {
-      why = "signature " + b.referrer.digest.str() + " is not JSON";
-      continue;
-    }
-    auto statement = attest::VerifyBundle(*parsed, key);
-    if (!statement.ok()) {
-      why = "signature " + b.referrer.digest.str() + ": " + statement.status().message();
-      continue;
-    }
-    if (!attest::StatementCovers(*statement, subject)) {
-      why = "signature " + b.referrer.digest.str() + " signs another digest";
-      continue;
-    }
-    return "";
-  }
-  return why;
+                             const oci::Digest& subject,
+                             const std::shared_ptr<const attest::Key>& key) {
+  Status s = attest::CheckSigned(client, repo, subject, {key});
+  return s.ok() ? "" : s.message();
 }
 
 std::string Normalize(std::string url) {
@@ -88,9 +44,10 @@ std::string Normalize(std::string url) {
 
 // The attestations of one kind: each signed by the key and about the image.
 void CheckKind(remote::Client& client, const oci::ImageReference& repo, const oci::Digest& image,
-               const attest::Key& key, const char* kind, const std::string& type, bool required,
+               const std::shared_ptr<const attest::Key>& key, const char* kind,
+               const std::string& type, bool required,
                const std::function<std::string(const json&)>& check, Report& report) {
-  auto found = Attestations(client, repo, image, type);
+  auto found = attest::FetchAttestations(client, repo, image, type);
   if (!found.ok()) return report.Fail(std::string(kind) + ": " + found.status().message());
   if (found->empty()) {
     if (required) report.Fail(std::string(kind) + ": none attached to " + image.str());
@@ -132,19 +89,20 @@ int Verify(const VerifyFlags& f) {
   if (!image.ok()) return fail(f.image + ": " + image.status().message());
   std::ifstream in(f.key);
   if (!in) return fail("--key " + f.key + ": cannot read it");
-  auto key = attest::Key::FromPem(std::string(std::istreambuf_iterator<char>(in), {}));
-  if (!key.ok()) return fail("--key " + f.key + ": " + key.status().message());
+  auto parsed = attest::Key::FromPem(std::string(std::istreambuf_iterator<char>(in), {}));
+  if (!parsed.ok()) return fail("--key " + f.key + ": " + parsed.status().message());
+  auto key = std::make_shared<const attest::Key>(std::move(*parsed));
   remote::Client client = ClientFor(f.insecure_registries);
   auto m = client.GetManifest(*image);
   if (!m.ok()) return fail(m.status().message());
   const oci::Digest& digest = m->digest;
   Report report;
-  if (auto why = SignatureProblem(client, *image, digest, *key); why.empty())
+  if (auto why = SignatureProblem(client, *image, digest, key); why.empty())
     report.Pass("image " + digest.str() + ": signed by key " + key->Hint());
   else
     report.Fail("image " + digest.str() + ": " + why + " by key " + key->Hint());
   CheckKind(
-      client, *image, digest, *key, "sbom", attest::kSpdxMediaType, f.require_sbom,
+      client, *image, digest, key, "sbom", attest::kSpdxMediaType, f.require_sbom,
       [&](const json& doc) -> std::string {
         if (doc.value("spdxVersion", "") != "SPDX-2.3") return "not an SPDX 2.3 document";
         auto ns = doc.value("documentNamespace", "");
@@ -155,7 +113,7 @@ int Verify(const VerifyFlags& f) {
       },
       report);
   CheckKind(
-      client, *image, digest, *key, "provenance", attest::kInTotoMediaType, f.require_provenance,
+      client, *image, digest, key, "provenance", attest::kInTotoMediaType, f.require_provenance,
       [&](const json& doc) -> std::string {
         if (doc.value("predicateType", "") != attest::kSlsaProvenance)
           return "its predicate is not " + std::string(attest::kSlsaProvenance);
@@ -194,8 +152,9 @@ int ImageAttestation(const AttestationFlags& f) {
   remote::Client client = ClientFor(f.insecure_registries);
   auto m = client.GetManifest(*image);
   if (!m.ok()) return fail(m.status().message());
-  auto found = Attestations(client, *image, m->digest,
-                            f.kind == "sbom" ? attest::kSpdxMediaType : attest::kInTotoMediaType);
+  auto found = attest::FetchAttestations(
+      client, *image, m->digest,
+      f.kind == "sbom" ? attest::kSpdxMediaType : attest::kInTotoMediaType);
   if (!found.ok()) return fail(found.status().message());
   if (found->empty()) return fail("no " + f.kind + " is attached to " + m->digest.str());
   auto doc = ParseJson(found->front().blob);

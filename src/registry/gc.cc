@@ -12,12 +12,16 @@
 namespace drydock::registry {
 namespace {
 
-// Manifests to keep: tagged or young ones, what they reference, and their referrers.
+// Manifests to keep: tagged or young ones, what they reference, and their
+// referrers. A referrer (a signature, an SBOM) is part of its subject: it
+// lives while the subject does and goes with it, untagged manifests kept or
+// not; only the grace period spares one pushed before its subject.
 std::set<oci::Digest> MarkManifests(const storage::RepoGraph& g, const GcOptions& o,
                                     int64_t cutoff) {
   std::set<oci::Digest> kept;
   for (const auto& m : g.manifests) {
-    if (!o.delete_untagged || m.tagged || m.created >= cutoff) kept.insert(m.digest);
+    bool untagged_kept = !o.delete_untagged && !m.subject;
+    if (untagged_kept || m.tagged || m.created >= cutoff) kept.insert(m.digest);
   }
   std::map<oci::Digest, const storage::RepoGraph::Node*> by_digest;
   for (const auto& m : g.manifests) by_digest[m.digest] = &m;

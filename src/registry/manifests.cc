@@ -172,7 +172,14 @@ Result<std::vector<std::string>> Registry::Impl::DeleteManifest(const std::strin
                                                                 const oci::Digest& d,
                                                                 const std::string& user) {
   auto tags = meta.DeleteManifest(repo, d, user);
-  if (tags.ok()) bus.Notify();
+  if (!tags.ok()) return tags;
+  bus.Notify();
+  // Its referrers (signatures, SBOMs, and theirs) go with it. After it, not
+  // before: a crash in between leaves orphans, never an image without its
+  // signature; so does a referrer that cannot go now (another index still
+  // lists it). GC collects both: a referrer lives only with its subject.
+  if (auto referrers = meta.ListReferrers(repo, d); referrers.ok())
+    for (const auto& r : *referrers) (void)DeleteManifest(repo, r.digest, user);
   return tags;
 }
 

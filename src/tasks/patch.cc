@@ -141,7 +141,11 @@ std::optional<Outcome> TryRebase(RunContext& ctx, const std::vector<oci::ImageRe
     };
   }
   remote::Client client(RegistryOptions(ctx.options, r, run.id));
-  auto out = rebase::Rebase(client, *current, *o.expect_base, o);
+  // Onto the very digest that was checked to be signed, when that matters.
+  oci::ImageReference onto = *o.expect_base;
+  if (auto d = oci::Digest::Parse(base.digest); d.ok() && !r.trusted_base_keys.empty())
+    onto.digest = *d;
+  auto out = rebase::Rebase(client, *current, onto, o);
   ctx.log.Flush();
   if (!out.ok()) return rebuild({"the rebase failed: " + out.status().message()});
   patch.old_base_digest = out->old_base_digest;

@@ -3,8 +3,10 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <system_error>
 
+#include "attest/referrers.h"
 #include "base/time.h"
 #include "builder/builder.h"
 #include "tasks/context.h"
@@ -62,6 +64,14 @@ Result<FetchedSource> FetchRunSource(RunContext& ctx, const fs::path& work_dir) 
   return fetched;
 }
 
+std::vector<std::shared_ptr<const attest::Key>> TrustedBaseKeys(const RunRequest& r) {
+  std::vector<std::shared_ptr<const attest::Key>> keys;
+  for (const auto& pem : r.trusted_base_keys)  // checked when the task was saved
+    if (auto k = attest::Key::FromPem(pem); k.ok())
+      keys.push_back(std::make_shared<const attest::Key>(std::move(*k)));
+  return keys;
+}
+
 builder::AttestOptions AttestOptionsFor(const RunContext& ctx) {
   const RunRequest& r = ctx.run.request;
   builder::AttestOptions a;
@@ -109,6 +119,25 @@ builder::BuildOptions BuildOptionsFor(RunContext& ctx, const fs::path& context,
   b.cancel = ctx.cancel;
   b.log = [&](std::string_view s) { ctx.log.Output(s); };
   b.attest = AttestOptionsFor(ctx);
+  if (!r.trusted_base_keys.empty()) {
+    b.check_base = [keys = TrustedBaseKeys(r), registry = b.registry](
+                       const oci::ImageReference& base, const std::string& resolved,
+                       const std::string& platform) -> Status {
+      remote::Client client(registry);
+      std::string why;
+      for (const std::string& d : {resolved, platform}) {
+        auto digest = oci::Digest::Parse(d);
+        if (!digest.ok()) continue;
+        Status s = attest::CheckSigned(client, base, *digest, keys);
+        if (s.ok()) return s;
+        why = s.message();
+      }
+      oci::ImageReference named = base;
+      named.digest.reset();
+      return Invalid("base image " + named.String() + "@" + resolved +
+                     " is not signed by a trusted key (" + why + ")");
+    };
+  }
   return b;
 }
 
@@ -193,11 +222,39 @@ Status ValidateRequest(const RunRequest& r, const ServiceOptions& o) {
   return images.ok() ? Status::Ok() : images.status();
 }
 
+namespace {
+
+// A base image update whose image no trusted key signed rebuilds nothing:
+// the run fails at once, naming the base and what was wrong.
+std::optional<Outcome> CheckTriggeringBase(RunContext& ctx) {
+  const RunRequest& r = ctx.run.request;
+  if (r.trusted_base_keys.empty() || r.trigger.image_update.empty()) return std::nullopt;
+  const ImageDescriptor& b = r.trigger.image_update.front();
+  oci::ImageReference ref{b.registry, b.repository, b.tag, std::nullopt};
+  std::string name = ref.String() + "@" + b.digest;
+  auto digest = oci::Digest::Parse(b.digest);
+  Status s = digest.status();
+  if (digest.ok()) {
+    remote::Client client(RegistryOptions(ctx.options, r, ctx.run.id));
+    s = attest::CheckSigned(client, ref, *digest, TrustedBaseKeys(r));
+  }
+  if (s.ok()) {
+    ctx.log.Line("Base image " + name + " is signed by a trusted key");
+    return std::nullopt;
+  }
+  return Fail(RunStatus::kFailed, ctx.log,
+              "base image " + name + " is not signed by a trusted key (" + s.message() +
+                  "): nothing was rebuilt");
+}
+
+}  // namespace
+
 Outcome ExecuteQuickBuild(RunContext& ctx) {
   Run& run = ctx.run;
   const RunRequest& r = run.request;
   auto tags = ParseImages(r.images, run.id, ctx.options.registry_host);
   if (!tags.ok()) return Fail(RunStatus::kFailed, ctx.log, tags.status().message());
+  if (auto blocked = CheckTriggeringBase(ctx)) return *blocked;
   if (auto rebased = TryRebase(ctx, *tags)) return *rebased;
   auto work = WorkDir::Create(ctx.options.data_dir / "runs" / run.id);
   if (!work.ok()) return Fail(RunStatus::kError, ctx.log, work.status().message());

@@ -55,6 +55,9 @@ Result<FetchedSource> FetchRunSource(RunContext& ctx, const std::filesystem::pat
 remote::ClientOptions RegistryOptions(const ServiceOptions& options, const RunRequest& request,
                                       const std::string& run_id);
 
+// The request's --trusted-base-key keys, parsed.
+std::vector<std::shared_ptr<const attest::Key>> TrustedBaseKeys(const RunRequest& r);
+
 // What the images a run pushes carry: SBOM, provenance naming the run and
 // its source, signatures (builder::AttestOptions).
 builder::AttestOptions AttestOptionsFor(const RunContext& ctx);

@@ -107,7 +107,8 @@ json RequestToJson(const RunRequest& r) {
           {"agent_pool", r.agent_pool},
           {"patch_mode", r.patch_mode},
           {"patch_verify", r.patch_verify},
-          {"patch_verify_failure", r.patch_verify_failure}};
+          {"patch_verify_failure", r.patch_verify_failure},
+          {"trusted_base_keys", r.trusted_base_keys}};
 }
 
 RunRequest RequestFromJson(const json& j) {
@@ -136,6 +137,7 @@ RunRequest RequestFromJson(const json& j) {
   r.patch_mode = j.value("patch_mode", r.patch_mode);
   r.patch_verify = j.value("patch_verify", "");
   r.patch_verify_failure = j.value("patch_verify_failure", r.patch_verify_failure);
+  r.trusted_base_keys = j.value("trusted_base_keys", std::vector<std::string>{});
   return r;
 }
 

@@ -137,6 +137,7 @@ json ToJson(const Task& t, bool secrets) {
             {"patchMode", t.patch_mode},
             {"patchVerify", t.patch_verify},
             {"patchVerifyFailure", t.patch_verify_failure},
+            {"trustedBaseKeys", t.trusted_base_keys},
             {"timers", timers},
             {"credentials", CredentialsJson(t.credentials, secrets)},
             {"owner", t.owner},
@@ -185,6 +186,7 @@ Result<Task> FromJson(const json& j) {
   r.Get("patchMode", t.patch_mode);
   r.Get("patchVerify", t.patch_verify);
   r.Get("patchVerifyFailure", t.patch_verify_failure);
+  r.Strings("trustedBaseKeys", t.trusted_base_keys);
   r.Array("timers", [&](Reader& a) {
     Timer tm;
     a.Get("name", tm.name);

@@ -177,6 +177,14 @@ Status TaskService::Validate(const Task& t) const {
     return Invalid("patch verify failure must be rebuild or fail, not '" + t.patch_verify_failure +
                    "'");
   if (t.source_poll_seconds < 0) return Invalid("the source poll interval cannot be negative");
+  for (size_t i = 0; i < t.trusted_base_keys.size(); ++i) {
+    auto key = attest::Key::FromPem(t.trusted_base_keys[i]);
+    if (!key.ok())
+      return Invalid("trusted base key " + std::to_string(i + 1) + ": " + key.status().message());
+    if (key->has_private())
+      return Invalid("trusted base key " + std::to_string(i + 1) +
+                     " is a private key: give its public half (openssl ec -pubout)");
+  }
   const auto& endpoint = t.update_trigger_endpoint;
   if (!endpoint.empty() && !endpoint.starts_with("http://") && !endpoint.starts_with("https://"))
     return Invalid("the update trigger endpoint must be an http(s) URL");
@@ -350,6 +358,7 @@ Result<Run> TaskService::Queue(const std::string& name, const RunOverrides& o, R
   r.patch_mode = t.patch_mode;
   r.patch_verify = t.patch_verify;
   r.patch_verify_failure = t.patch_verify_failure;
+  r.trusted_base_keys = t.trusted_base_keys;
   r.timeout_seconds = t.timeout_seconds;
   r.user = t.owner;
   r.git_token = t.git_token;

@@ -65,6 +65,7 @@ struct Task {
   std::string patch_mode = "auto";  // auto | rebase | rebuild
   std::string patch_verify;
   std::string patch_verify_failure = "rebuild";  // rebuild | fail
+  std::vector<std::string> trusted_base_keys;    // PEM public keys (RunRequest's)
   std::vector<Timer> timers;
   std::vector<RegistryCredential> credentials;
   std::string owner;  // runs push with this user's rights

@@ -127,6 +127,9 @@ struct RunRequest {
   // moves; "" = none. When it fails: "rebuild" instead, or "fail" the run.
   std::string patch_verify;
   std::string patch_verify_failure = "rebuild";
+  // PEM public keys: every base image the run builds on (or rebases onto)
+  // must carry a signature by one of them, else the run fails saying so.
+  std::vector<std::string> trusted_base_keys;
 };
 
 // How a base image update reached a run's image: rebased in place of a

@@ -574,6 +574,14 @@ assert_status 202 "$STATUS" "DELETE a referrer"
 req GET "/v2/$RR/referrers/$SUBJ" "${ADMIN[@]}"
 assert_eq "$(sort <<<"$REF_A"$'\n'"$REF_C" | paste -sd,)" \
   "$(jq -r '[.manifests[].digest] | sort | join(",")' <<<"$LAST_BODY")" "referrers after the delete"
+req DELETE "/v2/$RR/manifests/$SUBJ" "${ADMIN[@]}"
+assert_status 202 "$STATUS" "DELETE the subject"
+for ref in "$REF_A" "$REF_C"; do
+  req GET "/v2/$RR/manifests/$ref" "${ADMIN[@]}"
+  assert_status 404 "$STATUS" "its referrer $ref went with it"
+done
+req GET "/v2/$RR/referrers/$SUBJ" "${ADMIN[@]}"
+assert_eq "[]" "$(jq -c .manifests <<<"$LAST_BODY")" "no referrers left"
 
 log "metrics"
 for i in 1 2 3; do req GET "/v2/$R/manifests/v1" "${ADMIN[@]}"; done

@@ -342,9 +342,20 @@ req GET /v2/team/app/manifests/latest "${ADMIN[@]}"
 assert_status 404 "$STATUS" "/v2/ after deleting the tag"
 req GET /v2/team/app/manifests/explicit "${ADMIN[@]}"
 assert_status 200 "$STATUS" "the other tags stay"
+# The image's attestations (SBOM, provenance, signatures, theirs) are manifests of the repository too.
+referrers_of() {
+  local d
+  for d in $(curl -sS "${ADMIN[@]}" "$URL/v2/team/app/referrers/$1" | jq -r '.manifests[].digest'); do
+    echo "$d"
+    referrers_of "$d"
+  done
+}
+ATTACHED=$(referrers_of "$PUSHED")
+assert_eq 5 "$(wc -w <<<"$ATTACHED")" "the image's SBOM, provenance and three signatures"
 req DELETE /api/v1/repositories/team/app "${AUTH[@]}"
 assert_status 202 "$STATUS" "delete repository team/app"
-assert_eq "$PUSHED" "$(jq -r '.deleted | join(" ")' <<<"$LAST_BODY")" "deleted manifests"
+assert_eq "$(printf '%s\n' "$PUSHED" $ATTACHED | sort | xargs)" "$(jq -r '.deleted | sort | join(" ")' <<<"$LAST_BODY")" \
+  "deleted manifests: the image and its attestations"
 req GET /v2/team/app/manifests/explicit "${ADMIN[@]}"
 assert_status 404 "$STATUS" "/v2/ after deleting the repository"
 req GET /api/v1/repositories "${AUTH[@]}"
@@ -360,12 +371,11 @@ delete_events() {
     | "\(.target.tag // "-") \(.target.digest) \(.actor.name)"' "$WORK/hook.events" 2>/dev/null | sort
 }
 for _ in $(seq 1 100); do
-  [ "$(delete_events | wc -l)" -ge 4 ] && break
+  [ "$(delete_events | wc -l)" -ge 9 ] && break
   sleep 0.1
 done
-assert_eq "- $PUSHED alice
-$RUN1 $PUSHED alice
-explicit $PUSHED alice
-latest $PUSHED alice" "$(delete_events)" "delete events sent to the webhook"
+# The image (untagged, then each tag) and each of its five attestations.
+assert_eq "$({ printf '%s\n' "- $PUSHED alice" "$RUN1 $PUSHED alice" "explicit $PUSHED alice" "latest $PUSHED alice"
+  for d in $ATTACHED; do echo "- $d alice"; done; } | sort)" "$(delete_events)" "delete events sent to the webhook"
 
 stop_server

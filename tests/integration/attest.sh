@@ -6,7 +6,9 @@
 # the image and each attestation, all as OCI 1.1 referrers. `drydock
 # verify` checks them; OpenSSL checks a signature on its own (DSSE's PAE);
 # a forged attestation, another key or another source repository fail. A
-# busybox image gets an SBOM with no packages and a note saying why.
+# busybox image gets an SBOM with no packages and a note saying why. A task
+# with --trusted-base-key: an unsigned base update fails its run (and says
+# why), a signed one goes through.
 . "$(dirname "$0")/lib.sh"
 
 log "Debian bookworm minbase (debootstrap)"
@@ -151,4 +153,42 @@ assert_eq "0" "$(jq '[.packages[] | select(.primaryPackagePurpose != "CONTAINER"
 assert_contains "$(jq -r .comment "$WORK/bb.json")" "no package database" "the note says why"
 drydock verify "$REG/bb:1" --key "$KEY" --require-sbom --insecure-registry "$REG" >/dev/null 2>&1 ||
   fail "a quick build's image verifies"
+log "a task trusting one key: an unsigned base update rebuilds nothing, a signed one goes through"
+openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/base.ec" 2>/dev/null
+openssl pkcs8 -topk8 -nocrypt -in "$WORK/base.ec" -out "$WORK/base.key"
+openssl ec -in "$WORK/base.ec" -pubout -out "$WORK/base.pub" 2>/dev/null
+mkdir -p "$WORK/ctx/trusted"
+printf 'FROM @REG@/base/busybox:1\nCOPY f /version\n' | dockerfile "$WORK/ctx/trusted/Dockerfile"
+echo 1 >"$WORK/ctx/trusted/f"
+build ctx/trusted -t "$REG/base/trusted:1" --push --sign-key "$WORK/base.key" >/dev/null
+serve_www
+mkdir -p "$WORK/ctx/guarded"
+printf 'FROM @REG@/base/trusted:1\nCOPY g /g\n' | dockerfile "$WORK/ctx/guarded/Dockerfile"
+echo g >"$WORK/ctx/guarded/g"
+tar -czf "$WORK/www/guarded.tar.gz" -C "$WORK/ctx/guarded" .
+drydock task create -n guarded -c "$WWW_URL/guarded.tar.gz" -t deb/guarded:1 \
+  --trusted-base-key "$WORK/base.pub" >"$WORK/guarded.out" 2>&1 || { cat "$WORK/guarded.out" >&2; fail "task create guarded"; }
+set +e
+drydock task create -n badkey -c "$WWW_URL/guarded.tar.gz" -t deb/badkey:1 --trusted-base-key "$WORK/base.key" \
+  >"$WORK/badkey.out" 2>&1
+code=$?
+set -e
+assert_ne 0 "$code" "a private key is refused as a trusted base key"
+assert_contains "$(cat "$WORK/badkey.out")" "is a private key" "it says why"
+drydock task run -n guarded >"$WORK/guarded1.out" 2>&1 || { tail -n 20 "$WORK/guarded1.out" >&2; fail "guarded: first run"; }
+GUARDED=$(digest_of deb/guarded:1)
+push_base base/trusted:1 unsigned
+wait_count guarded 2 120
+wait_idle 300
+RUN=$(newest_run guarded)
+assert_eq "Failed Image Update" "$(run_field "$RUN" '"\(.status) \(.trigger)"')" "an unsigned base update: the run fails"
+assert_contains "$(run_field "$RUN" .runErrorMessage)" "is not signed by a trusted key" "the run list says why"
+assert_eq "$GUARDED" "$(digest_of deb/guarded:1)" "deb/guarded:1 did not move"
+echo 2 >"$WORK/ctx/trusted/f"
+build ctx/trusted -t "$REG/base/trusted:1" --push --sign-key "$WORK/base.key" >/dev/null
+wait_count guarded 3 120
+wait_idle 300
+RUN=$(newest_run guarded)
+assert_eq "Succeeded" "$(run_field "$RUN" .status)" "a signed base update goes through"
+assert_eq 2 "$(file_in deb/guarded:1 version)" "deb/guarded:1 on the signed base"
 ok "supply chain"

@@ -107,6 +107,29 @@ TEST_F(GcTest, KeepsUntaggedWhenNotAsked) {
   EXPECT_FALSE(blobs_->Stat(D("orphan")).ok());
 }
 
+// A referrer is part of its subject: kept with it even when untagged
+// manifests are collected, and gone with it when they are kept.
+TEST_F(GcTest, ReferrersFollowTheirSubject) {
+  GcOptions o = Options(false);
+  o.delete_untagged = false;
+  storage::ManifestPut orphan;
+  orphan.record = {"r",
+                   D("orphan-sig"),
+                   "application/vnd.oci.image.manifest.v1+json",
+                   "orphan-sig",
+                   D("deleted-image"),
+                   "",
+                   "",
+                   0};
+  ASSERT_TRUE(meta_->PutManifest(orphan).ok());
+  auto report = CollectGarbage(*blobs_, *meta_, o);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_FALSE(meta_->GetManifest("r", D("orphan-sig")).ok()) << "a referrer without its subject";
+  EXPECT_TRUE(meta_->GetManifest("r", D("signature")).ok()) << "the tagged image's referrer";
+  EXPECT_TRUE(meta_->GetManifest("r", D("untagged")).ok()) << "untagged, kept as asked";
+  EXPECT_EQ(report->manifests_deleted, 1);
+}
+
 // At startup: bytes without a record that nothing wrote for a while are a
 // crash's leftovers and go (young ones may be another server's monolithic
 // upload); a record without bytes goes only once it is old, since another

@@ -17,6 +17,7 @@ Task Sample() {
   t.credentials = {{"registry.example.com", "u", "s3cret-pw"}};
   t.timers = {{"nightly", "0 3 * * *", true}};
   t.webhook_secret = "hook";
+  t.trusted_base_keys = {"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"};
   return t;
 }
 
@@ -31,6 +32,8 @@ TEST(TaskJsonTest, WithoutSecretsNoSecretLeaves) {
   EXPECT_EQ(back->build_args[1].value, "s3cret-arg");
   EXPECT_EQ(back->credentials[0].password, "s3cret-pw");
   EXPECT_EQ(back->timers[0].schedule, "0 3 * * *");
+  EXPECT_EQ(back->trusted_base_keys, Sample().trusted_base_keys);
+  EXPECT_NE(shown.find("trustedBaseKeys"), std::string::npos) << "public keys are shown";
 }
 
 TEST(TaskJsonTest, PatchChangesOnlyWhatItNamesAndKeepsUnrepeatedSecrets) {

@@ -124,6 +124,14 @@ Result<json> Body(const TaskFlags& f, bool all) {
   if (Given(f, "patch-mode")) j["patchMode"] = f.patch_mode;
   if (Given(f, "patch-verify")) j["patchVerify"] = f.patch_verify;
   if (Given(f, "patch-verify-failure")) j["patchVerifyFailure"] = f.patch_verify_failure;
+  if (Given(f, "trusted-base-key")) {
+    json keys = json::array();
+    for (const auto& file : f.trusted_base_keys) {
+      DD_ASSIGN_OR_RETURN(pem, client::ReadLocalFile(file));
+      keys.push_back(pem);
+    }
+    j["trustedBaseKeys"] = keys;
+  }
   if (Given(f, "git-access-token")) j["gitAccessToken"] = f.git_token;
   if (Given(f, "branch")) j["branch"] = f.branch;
   if (Given(f, "source-poll-interval")) j["sourcePollSeconds"] = f.source_poll;

@@ -1,0 +1,57 @@
+#include "attest/referrers.h"
+
+#include "base/json.h"
+#include "oci/manifest.h"
+
+namespace drydock::attest {
+namespace {
+constexpr size_t kMaxAttestation = 16 << 20;
+}  // namespace
+
+Result<std::vector<Attestation>> FetchAttestations(remote::Client& client,
+                                                   const oci::ImageReference& repo,
+                                                   const oci::Digest& subject,
+                                                   const std::string& artifact_type) {
+  DD_ASSIGN_OR_RETURN(refs, client.ListReferrers(repo, subject, artifact_type));
+  std::vector<Attestation> out;
+  for (auto& r : refs) {
+    oci::ImageReference at = repo;
+    at.tag.clear();
+    at.digest = r.digest;
+    DD_ASSIGN_OR_RETURN(m, client.GetManifest(at));
+    auto parsed = oci::ParseManifest(m.bytes, m.media_type);
+    if (!parsed.ok() || parsed->layers.size() != 1)
+      return Invalid("attestation " + r.digest.str() + " is not an artifact of one layer");
+    DD_ASSIGN_OR_RETURN(blob, client.FetchBlobBytes(at, parsed->layers[0].digest, kMaxAttestation));
+    out.push_back({std::move(r), std::move(blob)});
+  }
+  return out;
+}
+
+Status CheckSigned(remote::Client& client, const oci::ImageReference& repo,
+                   const oci::Digest& digest, const std::vector<std::shared_ptr<const Key>>& keys) {
+  DD_ASSIGN_OR_RETURN(bundles, FetchAttestations(client, repo, digest, kBundleMediaType));
+  std::string why = "no signature";
+  for (const auto& b : bundles) {
+    auto parsed = ParseJson(b.blob);
+    if (!parsed.ok()) {
+      why = "signature " + b.referrer.digest.str() + " is not JSON";
+      continue;
+    }
+    for (const auto& key : keys) {
+      auto statement = VerifyBundle(*parsed, *key);
+      if (!statement.ok()) {
+        why = "signature " + b.referrer.digest.str() + ": " + statement.status().message();
+        continue;
+      }
+      if (!StatementCovers(*statement, digest)) {
+        why = "signature " + b.referrer.digest.str() + " signs another digest";
+        continue;
+      }
+      return Status::Ok();
+    }
+  }
+  return Invalid(why);
+}
+
+}  // namespace drydock::attest
