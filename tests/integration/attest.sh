@@ -4,7 +4,8 @@
 # exactly what dpkg-query reports inside that base, a SLSA provenance
 # naming the commit and the base digest used, and Sigstore bundles signing
 # the image and each attestation, all as OCI 1.1 referrers. `drydock
-# verify` checks them; OpenSSL checks a signature on its own (DSSE's PAE);
+# verify` checks them; OpenSSL (over DSSE's PAE) and Sigstore's own library
+# (@sigstore/verify, from npm) check a signature independently;
 # a forged attestation, another key or another source repository fail. A
 # busybox image gets an SBOM with no packages and a note saying why. A task
 # with --trusted-base-key: an unsigned base update fails its run (and says
@@ -104,6 +105,22 @@ if openssl dgst -sha256 -verify "$KEY" -signature "$WORK/sig.der" "$WORK/pae" >/
   fail "openssl verified a changed payload"
 fi
 ok "openssl refuses a changed payload"
+
+log "Sigstore's own library (@sigstore/verify, from npm) verifies the image's signature"
+mkdir -p "$WORK/sigstore"
+cp "$REPO_ROOT/tests/integration/sigstore/"{package.json,package-lock.json,verify.js} "$WORK/sigstore/"
+(cd "$WORK/sigstore" && npm ci --no-audit --no-fund >"$WORK/npm.log" 2>&1) ||
+  { tail -n 20 "$WORK/npm.log" >&2; fail "npm ci of @sigstore/verify"; }
+node "$WORK/sigstore/verify.js" "$WORK/bundle.json" "$KEY" >"$WORK/sigstore.out" 2>&1 ||
+  { cat "$WORK/sigstore.out" >&2; fail "@sigstore/verify refused Drydock's bundle"; }
+assert_eq "https://sigstore.dev/cosign/sign/v1 ${IMAGE#sha256:}" "$(cat "$WORK/sigstore.out")" \
+  "@sigstore/verify: a valid signature naming the image"
+jq --arg p "$(jq -c '.subject[0].digest.sha256 = "0000"' "$WORK/payload" | base64 -w0)" \
+  '.dsseEnvelope.payload = $p' "$WORK/bundle.json" >"$WORK/tampered.json"
+if node "$WORK/sigstore/verify.js" "$WORK/tampered.json" "$KEY" >"$WORK/tampered.out" 2>&1; then
+  fail "@sigstore/verify accepted a bundle whose statement was changed"
+fi
+assert_contains "$(cat "$WORK/tampered.out")" "signature verification failed" "@sigstore/verify refuses a changed statement"
 
 log "forgeries fail: an unsigned SBOM, another key, another source"
 # A forged SBOM attached to the image, signed by nobody the verifier trusts.
