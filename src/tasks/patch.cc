@@ -2,9 +2,12 @@
 // new base when the gate allows (no source fetched, nothing built), else
 // rebuilt as before, and either way the run records which and why.
 #include <chrono>
+#include <set>
 
+#include "attest/attest.h"
 #include "base/fd.h"
 #include "builder/builder.h"
+#include "oci/manifest.h"
 #include "rebase/rebase.h"
 #include "runtime/runtime.h"
 #include "tasks/quick_build.h"
@@ -96,6 +99,33 @@ std::string DependenciesFor(const std::vector<oci::ImageReference>& tags, const 
   return builder::DependenciesJson(deps, "");
 }
 
+// Signs the rebased image (pushed by digest) in each repository it is
+// tagged in, as builds sign theirs (builder/attestations.cc).
+Status SignRebased(RunContext& ctx, remote::Client& client, const oci::ImageReference& rebased,
+                   const std::vector<oci::ImageReference>& tags) {
+  if (!ctx.options.signing_key || !ctx.options.attestations) return Status::Ok();
+  DD_ASSIGN_OR_RETURN(manifest, client.GetManifest(rebased));
+  DD_ASSIGN_OR_RETURN(bundle, attest::SignManifest(*ctx.options.signing_key, manifest.digest));
+  attest::Artifact a = attest::MakeArtifact(
+      attest::kBundleMediaType, attest::kBundleMediaType, bundle.dump(),
+      {manifest.media_type, manifest.digest, static_cast<int64_t>(manifest.bytes.size())},
+      {{attest::kBundleContentAnnotation, "dsse-envelope"},
+       {attest::kBundlePredicateAnnotation, attest::kCosignSign}});
+  std::set<std::string> done;
+  for (oci::ImageReference repo : tags) {
+    if (!done.insert(repo.RepositoryWithRegistry()).second) continue;
+    repo.tag.clear();
+    DD_RETURN_IF_ERROR(
+        client.PushBlobBytes(repo, oci::Digest::Of(attest::kEmptyConfig), attest::kEmptyConfig));
+    DD_RETURN_IF_ERROR(client.PushBlobBytes(repo, a.blob_digest, a.blob));
+    repo.digest = a.digest();
+    DD_RETURN_IF_ERROR(
+        client.PushManifest(repo, a.manifest, std::string(oci::kOciManifest)).status());
+  }
+  ctx.log.Line("Signed " + rebased.String() + " with key " + ctx.options.signing_key->Hint());
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::optional<Outcome> TryRebase(RunContext& ctx, const std::vector<oci::ImageReference>& tags) {
@@ -134,13 +164,16 @@ std::optional<Outcome> TryRebase(RunContext& ctx, const std::vector<oci::ImageRe
   o.scratch = scratch.path();
   o.index = ctx.options.layer_index.get();
   o.log = [&](std::string_view s) { ctx.log.Output(s); };
-  if (!r.patch_verify.empty()) {
-    o.verify = [&](const oci::ImageReference& rebased) {
-      ctx.log.Line("Verifying " + rebased.String() + ": " + r.patch_verify);
-      return Verify(ctx, rebased, r.patch_verify);
-    };
-  }
   remote::Client client(RegistryOptions(ctx.options, r, run.id));
+  // Before any tag moves: the verification, then the server's signature
+  // (a task downstream may trust only images this server signed).
+  o.verify = [&](const oci::ImageReference& rebased) -> Status {
+    if (!r.patch_verify.empty()) {
+      ctx.log.Line("Verifying " + rebased.String() + ": " + r.patch_verify);
+      DD_RETURN_IF_ERROR(Verify(ctx, rebased, r.patch_verify));
+    }
+    return SignRebased(ctx, client, rebased, tags);
+  };
   // Onto the very digest that was checked to be signed, when that matters.
   oci::ImageReference onto = *o.expect_base;
   if (auto d = oci::Digest::Parse(base.digest); d.ok() && !r.trusted_base_keys.empty())

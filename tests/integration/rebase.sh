@@ -99,6 +99,9 @@ assert_eq "$(digest_of base/os:1)" "$(drydock task show -n copy | jq -r '.baseIm
 config_of rb/copy:latest >"$WORK/copy.config"
 assert_eq '["/bin/cat","/app/hello.txt"] ["PATH=/bin","MODE=prod"]' \
   "$(jq -c '.config.Cmd' "$WORK/copy.config") $(jq -c '.config.Env' "$WORK/copy.config")" "its config kept"
+drydock verify "$REG/rb/copy:latest" --key "$DATA/signing-key.pub" --insecure-registry "$REG" >"$WORK/verify.out" 2>&1 ||
+  { cat "$WORK/verify.out" >&2; fail "the rebased image is not signed by the server"; }
+assert_contains "$(cat "$WORK/verify.out")" "ok    image $(digest_of rb/copy:latest): signed" "the rebased image is signed by the server"
 
 log "the rebased tree equals a full rebuild's"
 build ctx/copy --no-cache -t "$REG/rb/copy-rebuilt:1" --push >/dev/null
