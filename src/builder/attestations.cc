@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "base/strings.h"
 #include "builder/rootfs.h"
 #include "builder/stage_runner.h"
 #include "oci/manifest.h"
@@ -26,10 +27,7 @@ Result<std::string> ReadIfThere(const fs::path& root, const std::string& path) {
 std::string DependencyUri(const ImageDependency& d, const std::string& platform) {
   std::string uri = "pkg:docker/" + d.registry + "/" + d.repository;
   if (!d.tag.empty()) uri += "@" + d.tag;
-  std::string escaped = platform;
-  for (size_t i = escaped.find('/'); i != std::string::npos; i = escaped.find('/', i + 3))
-    escaped.replace(i, 1, "%2F");
-  return uri + "?platform=" + escaped;
+  return uri + "?platform=" + PercentEncode(platform);
 }
 
 }  // namespace
