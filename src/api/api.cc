@@ -212,6 +212,10 @@ void Api::Impl::Route(Ctx& c, std::string_view path) {
     c.resp.route = "api_dependents";
     return m == "GET" ? ImageDependents(c) : MethodNotAllowed(c);
   }
+  if (path == "/images/packages") {
+    c.resp.route = "api_packages";
+    return m == "GET" ? ImagesWithPackage(c) : MethodNotAllowed(c);
+  }
   if (StartsWith(path, "/tasks/") && RouteTask(c, path.substr(7))) return;
   if (StartsWith(path, "/runs/") && RouteRun(c, path.substr(6))) return;
   if (StartsWith(path, "/repositories/") && RouteRepository(c, path.substr(14))) return;

@@ -65,7 +65,6 @@ struct Api::Impl {
   // repositories.cc: a manifest with what the dashboard shows of it.
   void ShowManifest(Ctx& c, const std::string& repo, const std::string& reference);
   nlohmann::json BaseOf(const std::string& repo, const std::string& tag, const oci::Digest& d);
-  Result<std::string> ReadBlob(const oci::Digest& d, size_t limit);
 
   // session.cc: the dashboard's sign-in (POST, unauthenticated), and the
   // session itself (GET, DELETE to sign out).
@@ -96,6 +95,9 @@ struct Api::Impl {
   // Authenticated by the task's webhook secret, not by a user.
   void Webhook(http::Request& req, http::Response& resp, const std::string& name);
   void ImageDependents(Ctx& c);
+  // repositories.cc: GET /images/packages?name=N[&version=V]: which images
+  // contain a package, from the SBOMs pushed with them.
+  void ImagesWithPackage(Ctx& c);
   // Admins, the owner, and users who may pull one of its output repositories.
   bool CanReadTask(const auth::Identity& who, const tasks::Task& t);
   // Answers 403 unless the user may push to every repository the task pushes to.

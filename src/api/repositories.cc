@@ -46,6 +46,7 @@ bool CheckRepository(Ctx& c, auth::Authenticator& auth, storage::MetadataStore& 
 }
 
 constexpr size_t kMaxConfigBytes = 4 << 20;
+constexpr size_t kMaxPackageMatches = 10000;
 
 // An index's entries: their platforms (which oci::Descriptor does not keep) and digests.
 json Platforms(const json& index) {
@@ -136,7 +137,7 @@ void Api::Impl::ShowManifest(Ctx& c, const std::string& repo, const std::string&
     for (const auto& l : parsed->layers) total += l.size;
     out["layersSize"] = total;
     if (parsed->config) {
-      auto config = ReadBlob(parsed->config->digest, kMaxConfigBytes);
+      auto config = storage::ReadSmallBlob(blobs, parsed->config->digest, kMaxConfigBytes);
       if (config.ok()) out["config"] = json::parse(*config, nullptr, false);
     }
   }
@@ -153,15 +154,30 @@ void Api::Impl::ShowManifest(Ctx& c, const std::string& repo, const std::string&
   SendJson(c.resp, 200, out);
 }
 
-Result<std::string> Api::Impl::ReadBlob(const oci::Digest& d, size_t limit) {
-  DD_ASSIGN_OR_RETURN(reader, blobs.Open(d));
-  if (reader->size() > limit) return Status(Code::kTooLarge, "blob " + d.str() + " is too large");
-  std::string bytes;
-  DD_RETURN_IF_ERROR(reader->CopyTo(0, reader->size(), [&](const char* p, size_t n) {
-    bytes.append(p, n);
-    return true;
-  }));
-  return bytes;
+void Api::Impl::ImagesWithPackage(Ctx& c) {
+  auto name = c.req.Query("name");
+  if (!name || name->empty())
+    return SendError(c.resp, 400, "INVALID", "give the package as ?name=NAME[&version=VERSION]");
+  std::string version = c.req.Query("version").value_or("");
+  // Read one past the limit to say whether the list was cut; images the
+  // caller may not pull are left out after, so a page may hold fewer.
+  auto found = meta.FindPackage(*name, version, static_cast<int64_t>(kMaxPackageMatches) + 1);
+  if (!found.ok()) return SendStatus(c.resp, found.status());
+  bool truncated = found->size() > kMaxPackageMatches;
+  if (truncated) found->pop_back();
+  json images = json::array();
+  for (const auto& m : *found) {
+    if (!(auth.Allowed(c.who, m.repo) & auth::kPull)) continue;
+    images.push_back({{"repository", m.repo},
+                      {"digest", m.image.str()},
+                      {"tags", m.tags},
+                      {"sbom", m.sbom.str()},
+                      {"name", m.package.name},
+                      {"version", m.package.version},
+                      {"purl", m.package.purl}});
+  }
+  SendJson(c.resp, 200,
+           {{"name", *name}, {"version", version}, {"images", images}, {"truncated", truncated}});
 }
 
 void Api::Impl::ListRepositories(Ctx& c) {

@@ -28,30 +28,37 @@ Result<std::vector<Attestation>> FetchAttestations(remote::Client& client,
   return out;
 }
 
-Status CheckSigned(remote::Client& client, const oci::ImageReference& repo,
-                   const oci::Digest& digest, const std::vector<std::shared_ptr<const Key>>& keys) {
-  DD_ASSIGN_OR_RETURN(bundles, FetchAttestations(client, repo, digest, kBundleMediaType));
+Status CheckSignatures(const std::vector<SignatureBlob>& signatures, const oci::Digest& digest,
+                       const std::vector<std::shared_ptr<const Key>>& keys) {
   std::string why = "no signature";
-  for (const auto& b : bundles) {
-    auto parsed = ParseJson(b.blob);
+  for (const auto& sig : signatures) {
+    auto parsed = ParseJson(sig.bundle);
     if (!parsed.ok()) {
-      why = "signature " + b.referrer.digest.str() + " is not JSON";
+      why = "signature " + sig.referrer.str() + " is not JSON";
       continue;
     }
     for (const auto& key : keys) {
       auto statement = VerifyBundle(*parsed, *key);
       if (!statement.ok()) {
-        why = "signature " + b.referrer.digest.str() + ": " + statement.status().message();
+        why = "signature " + sig.referrer.str() + ": " + statement.status().message();
         continue;
       }
       if (!StatementCovers(*statement, digest)) {
-        why = "signature " + b.referrer.digest.str() + " signs another digest";
+        why = "signature " + sig.referrer.str() + " signs another digest";
         continue;
       }
       return Status::Ok();
     }
   }
   return Invalid(why);
+}
+
+Status CheckSigned(remote::Client& client, const oci::ImageReference& repo,
+                   const oci::Digest& digest, const std::vector<std::shared_ptr<const Key>>& keys) {
+  DD_ASSIGN_OR_RETURN(bundles, FetchAttestations(client, repo, digest, kBundleMediaType));
+  std::vector<SignatureBlob> signatures;
+  for (auto& b : bundles) signatures.push_back({b.referrer.digest, std::move(b.blob)});
+  return CheckSignatures(signatures, digest, keys);
 }
 
 }  // namespace drydock::attest

@@ -25,6 +25,16 @@ Result<std::vector<Attestation>> FetchAttestations(remote::Client& client,
                                                    const oci::Digest& subject,
                                                    const std::string& artifact_type);
 
+// A signature referrer: its digest and its one layer (a Sigstore bundle).
+struct SignatureBlob {
+  oci::Digest referrer;
+  std::string bundle;
+};
+// Ok when one of `signatures` verifies with one of `keys` and signs
+// `digest`; otherwise an error saying what was found.
+Status CheckSignatures(const std::vector<SignatureBlob>& signatures, const oci::Digest& digest,
+                       const std::vector<std::shared_ptr<const Key>>& keys);
+
 // Ok when a signature bundle referring to `digest` verifies with one of
 // `keys` and signs that digest; otherwise an error saying what was found.
 Status CheckSigned(remote::Client& client, const oci::ImageReference& repo,

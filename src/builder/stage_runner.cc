@@ -409,15 +409,16 @@ Result<BuildResult> StageRunner::Finish(StageState& st) {
         return Status(made.status().code(), "attestations: " + made.status().message());
       artifacts = std::move(*made);
     }
-    // Image and attestations by digest first: a tag names an image only
-    // once everything that describes it is there.
+    // Attestations, then the image by digest, then tags: a tag names an
+    // image only once everything that describes it is there, and a
+    // registry refusing unsigned images sees the signature before the image.
     for (const auto& tag : o_.tags) {
       oci::ImageReference by_digest = tag;
       by_digest.tag.clear();
       by_digest.digest = result.manifest_digest;
-      DD_RETURN_IF_ERROR(PushImage(client_, store_, *image, by_digest, st.base_ref));
       for (const auto& [what, a] : artifacts)
         DD_RETURN_IF_ERROR(PushArtifact(client_, by_digest, a));
+      DD_RETURN_IF_ERROR(PushImage(client_, store_, *image, by_digest, st.base_ref));
     }
     for (const auto& [what, a] : artifacts) {
       Log("attached " + what.kind + " " + what.digest.str() + " to " + what.subject.str() + "\n");

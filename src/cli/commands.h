@@ -165,6 +165,13 @@ struct DependentsFlags {
 };
 int ImageDependents(const DependentsFlags& flags);
 
+// `drydock image which-contain PACKAGE[@VERSION]`: the images (and tags)
+// whose SBOM lists it.
+struct WhichContainFlags {
+  std::string server, package, output = "table";
+};
+int ImageWhichContain(const WhichContainFlags& flags);
+
 struct RebaseFlags {
   std::string image, onto, output = "text";
   std::vector<std::string> tags, insecure_registries;

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <limits>
 
+#include "attest/attest.h"
 #include "base/strings.h"
 
 namespace drydock::cli {
@@ -176,6 +177,31 @@ Status ReadS3(const YAML::Node& n, storage::S3Config& out) {
   return Status::Ok();
 }
 
+// registry.require_signed: [patterns], registry.trusted_keys: [PEM files],
+// registry.unsigned_push: untagged (default) | refused.
+Status ReadSigningPolicy(const YAML::Node& n, registry::Options& out) {
+  Read(n, "require_signed", out.require_signed);
+  std::vector<std::string> files;
+  Read(n, "trusted_keys", files);
+  for (const auto& file : files) {
+    std::ifstream in(file);
+    std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in) return Invalid("registry.trusted_keys: cannot read " + file);
+    auto key = attest::Key::FromPem(pem);
+    if (!key.ok()) return Invalid("registry.trusted_keys: " + file + ": " + key.status().message());
+    if (key->has_private())
+      return Invalid("registry.trusted_keys: " + file +
+                     " holds a private key; give the public half (openssl pkey -pubout)");
+    out.trusted_keys.push_back(key->PublicPem());
+  }
+  std::string mode = "untagged";
+  Read(n, "unsigned_push", mode);
+  if (mode != "untagged" && mode != "refused")
+    return Invalid("registry.unsigned_push must be 'untagged' or 'refused', not '" + mode + "'");
+  out.refuse_unsigned = mode == "refused";
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen) {
@@ -220,7 +246,11 @@ Result<Config> LoadConfig(const std::string& path) {
       Read(a, "failed_login_window_seconds", c.auth.failed_login_window_seconds);
       if (c.admin_password.empty()) Read(a, "admin_password", c.admin_password);
     }
-    if (auto r = y["registry"]) Read(r, "max_manifest_bytes", c.registry.max_manifest_bytes);
+    if (auto r = y["registry"]) {
+      Read(r, "max_manifest_bytes", c.registry.max_manifest_bytes);
+      if (auto s = ReadSigningPolicy(r, c.registry); !s.ok())
+        return Invalid(path + ": " + s.message());
+    }
     if (auto g = y["gc"]) {
       Read(g, "interval_seconds", c.gc_interval_seconds);
       Read(g, "delete_untagged", c.gc.delete_untagged);

@@ -310,6 +310,14 @@ int main(int argc, char** argv) {
   imd->add_option("-o,--output", dependents.output, "table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
   imd->add_option("--server", dependents.server, "Server (default: the last login)");
+  WhichContainFlags which;
+  auto* imw = im->add_subcommand(
+      "which-contain", "Images whose SBOM lists a package (the question of the day a CVE lands)");
+  imw->add_option("package", which.package, "NAME or NAME@VERSION (as the SBOM names it)")
+      ->required();
+  imw->add_option("-o,--output", which.output, "table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  imw->add_option("--server", which.server, "Server (default: the last login)");
   RebaseFlags rebase;
   auto* imr = im->add_subcommand(
       "rebase",
@@ -416,6 +424,7 @@ int main(int argc, char** argv) {
   if (tt->parsed()) return TaskTimer(timer_action, task);
   if (tcr->parsed()) return TaskCredential(credential_action, task);
   if (imd->parsed()) return ImageDependents(dependents);
+  if (imw->parsed()) return ImageWhichContain(which);
   if (imr->parsed()) return ImageRebase(rebase);
   if (ims->parsed()) return ImageAttestation(sbom);
   if (imp->parsed()) return ImageAttestation(provenance);

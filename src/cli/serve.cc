@@ -351,8 +351,24 @@ int Serve(const ServeFlags& flags) {
     notifier = std::make_unique<events::WebhookNotifier>(meta, config->notifications, *server_id);
     bus.Subscribe([&notifier] { notifier->Wake(); });
   }
+  std::shared_ptr<const attest::Key> signing_key;
+  if (config->builds.attestations) {
+    auto signing = ImageSigningKey(*config, meta);
+    if (!signing.ok()) {
+      std::cerr << "drydock: " << signing.status().message() << "\n";
+      return 1;
+    }
+    signing_key = *signing;
+    // Where `drydock verify --key` finds it.
+    std::ofstream(std::filesystem::path(config->data_dir) / "signing-key.pub")
+        << signing_key->PublicPem();
+    spdlog::info("images are signed with key {} ({}/signing-key.pub)", signing_key->Hint(),
+                 config->data_dir);
+  }
   registry::Options ropts = config->registry;
   ropts.public_url = config->public_url;
+  // What this server builds it signs: trusted where signatures are required.
+  if (signing_key) ropts.trusted_keys.push_back(signing_key->PublicPem());
   registry::Registry reg(*stores->blobs, meta, authenticator, bus, ropts);
 
   // Created once the server listens (they need its port), but declared
@@ -411,19 +427,7 @@ int Serve(const ServeFlags& flags) {
   }
   std::string registry_host = RegistryHost(*config, addr->first, server.port());
   auto service_options = ServiceOptionsFor(*config, registry_host, *server_id, meta, authenticator);
-  if (config->builds.attestations) {
-    auto signing = ImageSigningKey(*config, meta);
-    if (!signing.ok()) {
-      std::cerr << "drydock: " << signing.status().message() << "\n";
-      return 1;
-    }
-    service_options.signing_key = *signing;
-    // Where `drydock verify --key` finds it.
-    std::ofstream(std::filesystem::path(config->data_dir) / "signing-key.pub")
-        << (*signing)->PublicPem();
-    spdlog::info("images are signed with key {} ({}/signing-key.pub)", (*signing)->Hint(),
-                 config->data_dir);
-  }
+  service_options.signing_key = signing_key;
   if (config->builds.user_namespace) {
     auto users = BuildUserNamespace(*config->builds.user_namespace, service_options);
     if (!users.ok()) {

@@ -8,6 +8,8 @@
 #include <shared_mutex>
 #include <string>
 
+#include "attest/attest.h"
+#include "oci/manifest.h"
 #include "registry/registry.h"
 
 namespace drydock::registry {
@@ -59,9 +61,25 @@ struct Registry::Impl {
   std::map<std::string, std::shared_ptr<UploadSession>> uploads;
   std::shared_ptr<UploadSession> SessionSlot(const std::string& id);  // under uploads_mu
 
+  // options.trusted_keys, parsed (a key that does not parse is left out:
+  // the configuration was checked when it was read).
+  std::vector<std::shared_ptr<const attest::Key>> trusted_keys;
+
   Impl(storage::BlobStore& b, storage::MetadataStore& m, auth::Authenticator& a, events::Bus& e,
        Options o)
-      : blobs(b), meta(m), auth(a), bus(e), options(std::move(o)) {}
+      : blobs(b), meta(m), auth(a), bus(e), options(std::move(o)) {
+    for (const auto& pem : options.trusted_keys)
+      if (auto k = attest::Key::FromPem(pem); k.ok())
+        trusted_keys.push_back(std::make_shared<const attest::Key>(std::move(*k)));
+  }
+
+  // registry/supply_chain.cc: the signing policy and the SBOM index.
+  // Ok unless `repo` requires signed images and `digest` has no signature
+  // referrer there that one of trusted_keys verifies.
+  Status CheckSigningPolicy(const std::string& repo, const oci::Digest& digest);
+  // The packages an SBOM artifact lists; none when `m` is not an SBOM or its
+  // document cannot be read (it is stored all the same).
+  std::vector<storage::PackageRecord> SbomPackages(const oci::Manifest& m);
 
   // Returns false after answering 401/403 when `who` may not do `need`.
   // `also` is a further scope the challenge names (a mount's source).

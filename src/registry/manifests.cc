@@ -123,7 +123,16 @@ void Registry::Impl::PutManifest(Ctx& c, const std::string& ref) {
   }
   auto parsed = oci::ParseManifest(*body, c.req.Header("Content-Type"));
   if (!parsed.ok()) return SendError(c.resp, 400, "MANIFEST_INVALID", parsed.status().message());
+  // Signatures and attestations (referrers) are always accepted: they are
+  // what makes an image acceptable, and are pushed first to a refusing one.
+  if (!parsed->subject && (tag || options.refuse_unsigned)) {
+    if (auto s = CheckSigningPolicy(c.repo, digest); !s.ok()) {
+      if (s.code() != Code::kDenied) return SendStatus(c.resp, s, "MANIFEST_UNKNOWN");
+      return SendError(c.resp, 403, "DENIED", s.message());
+    }
+  }
   storage::ManifestPut put;
+  put.packages = SbomPackages(*parsed);
   put.record = storage::ManifestRecord{
       c.repo,
       digest,

@@ -21,6 +21,14 @@ struct Options {
   // Used for token realms when set ("https://registry.example.com"); else
   // derived from each request's Host header.
   std::string public_url;
+  // Repositories (glob patterns: "prod/*") whose images must be signed: a
+  // Sigstore bundle referrer in the repository, signed by one of
+  // `trusted_keys` (PEM public keys), must sign the digest. An unsigned
+  // image is stored but cannot be tagged there, or with `refuse_unsigned`
+  // is refused outright (push its signature first).
+  std::vector<std::string> require_signed;
+  std::vector<std::string> trusted_keys;
+  bool refuse_unsigned = false;
 };
 
 struct GcOptions {

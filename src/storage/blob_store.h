@@ -81,6 +81,10 @@ class BlobStore {
       const std::function<void(const std::string& id, int64_t mtime)>& fn) = 0;
 };
 
+// A whole blob of at most `limit` bytes (a config, an attestation);
+// kTooLarge when it is bigger.
+Result<std::string> ReadSmallBlob(BlobStore& store, const oci::Digest& d, size_t limit);
+
 // Upload ids the stores accept: 1-64 of [0-9a-f-] (a random UUID), so that
 // an id never names another file or key.
 bool ValidUploadId(std::string_view id);

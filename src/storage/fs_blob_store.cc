@@ -304,6 +304,20 @@ Status BlobReader::CopyTo(uint64_t offset, uint64_t length,
   return Status::Ok();
 }
 
+Result<std::string> ReadSmallBlob(BlobStore& store, const oci::Digest& d, size_t limit) {
+  DD_ASSIGN_OR_RETURN(reader, store.Open(d));
+  if (reader->size() > limit) {
+    return Status(Code::kTooLarge,
+                  "blob " + d.str() + " is larger than " + std::to_string(limit) + " bytes");
+  }
+  std::string bytes;
+  DD_RETURN_IF_ERROR(reader->CopyTo(0, reader->size(), [&](const char* p, size_t n) {
+    bytes.append(p, n);
+    return true;
+  }));
+  return bytes;
+}
+
 bool ValidUploadId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {

@@ -30,8 +30,17 @@ struct ManifestRecord {
   int64_t created = 0;
 };
 
+// A package an SBOM lists: indexed with the SBOM, so that "which images
+// contain X" reads one table, not every SBOM.
+struct PackageRecord {
+  std::string name, version, purl;
+};
+
 struct ManifestPut {
   ManifestRecord record;
+  // When it is an SBOM (an artifact whose subject is an image): the
+  // packages it lists, stored in the same transaction.
+  std::vector<PackageRecord> packages;
   std::vector<oci::Digest> blobs;      // must be linked in the repository
   std::vector<oci::Digest> manifests;  // must exist in the repository
   std::optional<std::string> tag;
@@ -44,6 +53,15 @@ struct Referrer {
   int64_t size = 0;
   std::string artifact_type;
   std::string annotations_json;
+};
+
+// An image whose SBOM lists a package.
+struct PackageMatch {
+  std::string repo;
+  oci::Digest image;  // the SBOM's subject
+  oci::Digest sbom;
+  PackageRecord package;
+  std::vector<std::string> tags;  // of the image, sorted
 };
 
 struct TagChange {
@@ -230,6 +248,12 @@ class RegistryMetadata {
   // leaves the repository's row and blob links behind, but nothing to pull).
   virtual Result<std::vector<std::string>> ListRepositoriesWithManifests(const Page& page) = 0;
   virtual Result<bool> HasManifests(const std::string& repo) = 0;
+  // Images whose SBOM lists a package called `name` (of `version` unless it
+  // is ""), at most `limit`, by repository and image. An image that is gone
+  // is not listed, even while its SBOM waits for garbage collection.
+  virtual Result<std::vector<PackageMatch>> FindPackage(const std::string& name,
+                                                        const std::string& version,
+                                                        int64_t limit) = 0;
   virtual Result<std::vector<Referrer>> ListReferrers(const std::string& repo,
                                                       const oci::Digest& subject) = 0;
 

@@ -116,6 +116,14 @@ UPDATE runs SET trigger_name = CASE
   WHEN jsonb_typeof(request::jsonb #> '{trigger,timer}') = 'object' THEN 'Timer'
   ELSE 'Manual' END;
 )sql",
+    // 3: the packages SBOMs list (SQLite's version 10).
+    R"sql(
+CREATE TABLE image_packages(
+  repo TEXT COLLATE "C" NOT NULL, sbom TEXT NOT NULL, image TEXT NOT NULL, name TEXT NOT NULL,
+  version TEXT COLLATE "C" NOT NULL, purl TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY(repo, sbom, name, version, purl));
+CREATE INDEX image_packages_name ON image_packages(name, version);
+)sql",
 };
 constexpr int64_t kSchemaVersion = std::size(kMigrations);
 
@@ -255,6 +263,8 @@ Result<int64_t> DeleteManifestRows(PgConnection& c, const std::string& repo, con
       c.Exec("DELETE FROM tags WHERE repo=$1 AND digest=$2", {repo, d.str()}).status());
   DD_RETURN_IF_ERROR(
       c.Exec("DELETE FROM manifest_refs WHERE repo=$1 AND parent=$2", {repo, d.str()}).status());
+  DD_RETURN_IF_ERROR(
+      c.Exec("DELETE FROM image_packages WHERE repo=$1 AND sbom=$2", {repo, d.str()}).status());
   DD_ASSIGN_OR_RETURN(gone,
                       c.Exec("DELETE FROM manifests WHERE repo=$1 AND digest=$2", {repo, d.str()}));
   return gone.affected;
@@ -361,6 +371,14 @@ class PgMetadataStore final : public MetadataStore {
                                   {m.repo, m.digest.str(), child})
                                .status());
       }
+      for (const auto& p : put.packages) {
+        if (!m.subject) break;
+        DD_RETURN_IF_ERROR(
+            c.Exec("INSERT INTO image_packages(repo,sbom,image,name,version,purl) "
+                   "VALUES($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING",
+                   {m.repo, m.digest.str(), m.subject->str(), p.name, p.version, p.purl})
+                .status());
+      }
       if (put.tag) {
         DD_ASSIGN_OR_RETURN(
             had, c.Exec("SELECT digest FROM tags WHERE repo=$1 AND tag=$2", {m.repo, *put.tag}));
@@ -462,6 +480,31 @@ class PgMetadataStore final : public MetadataStore {
   Result<bool> HasManifests(const std::string& repo) override {
     DD_ASSIGN_OR_RETURN(r, Query("SELECT 1 FROM manifests WHERE repo=$1 LIMIT 1", {repo}));
     return !r.rows.empty();
+  }
+
+  Result<std::vector<PackageMatch>> FindPackage(const std::string& name, const std::string& version,
+                                                int64_t limit) override {
+    DD_ASSIGN_OR_RETURN(
+        r, Query("SELECT p.repo, p.image, min(p.sbom), p.name, p.version, p.purl "
+                 "FROM image_packages p WHERE p.name=$1 AND ($2='' OR p.version=$2) "
+                 "AND EXISTS(SELECT 1 FROM manifests m WHERE m.repo=p.repo AND m.digest=p.image) "
+                 "GROUP BY p.repo, p.image, p.name, p.version, p.purl "
+                 "ORDER BY p.repo, p.image, p.version, p.purl LIMIT $3",
+                 {name, version, Limit(limit)}));
+    std::vector<PackageMatch> out;
+    for (const auto& row : r.rows) {
+      PackageMatch match{Text(row, 0),
+                         *oci::Digest::Parse(Text(row, 1)),
+                         *oci::Digest::Parse(Text(row, 2)),
+                         PackageRecord{Text(row, 3), Text(row, 4), Text(row, 5)},
+                         {}};
+      DD_ASSIGN_OR_RETURN(tags, Query("SELECT tag FROM tags WHERE repo=$1 AND digest=$2 "
+                                      "ORDER BY tag COLLATE \"C\"",
+                                      {match.repo, match.image.str()}));
+      for (const auto& t : tags.rows) match.tags.push_back(Text(t, 0));
+      out.push_back(std::move(match));
+    }
+    return out;
   }
 
   Result<std::vector<Referrer>> ListReferrers(const std::string& repo,

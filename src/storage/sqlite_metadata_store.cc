@@ -144,6 +144,15 @@ UPDATE runs SET trigger_name = CASE
   ELSE 'Manual' END
 WHERE json_valid(request);
 )sql",
+    // 10: the packages SBOMs list, for "which images contain X". SBOMs
+    // pushed before are not indexed (their bytes are in the blob store).
+    R"sql(
+CREATE TABLE image_packages(
+  repo TEXT NOT NULL, sbom TEXT NOT NULL, image TEXT NOT NULL, name TEXT NOT NULL,
+  version TEXT NOT NULL, purl TEXT NOT NULL,
+  PRIMARY KEY(repo, sbom, name, version, purl)) WITHOUT ROWID;
+CREATE INDEX image_packages_name ON image_packages(name, version);
+)sql",
 };
 constexpr int64_t kSchemaVersion = 1 + std::size(kMigrations);
 
@@ -264,6 +273,14 @@ class SqliteMetadataStore final : public MetadataStore {
       DD_ASSIGN_OR_RETURN(
           s, c->Prepare("INSERT OR IGNORE INTO manifest_refs(repo,parent,child) VALUES(?,?,?)"));
       DD_RETURN_IF_ERROR(s->Bind(1, m.repo).Bind(2, m.digest.str()).Bind(3, child).Run());
+    }
+    for (const auto& p : put.packages) {
+      if (!m.subject) break;
+      DD_ASSIGN_OR_RETURN(s, c->Prepare("INSERT OR IGNORE INTO "
+                                        "image_packages(repo,sbom,image,name,version,purl) "
+                                        "VALUES(?,?,?,?,?,?)"));
+      s->Bind(1, m.repo).Bind(2, m.digest.str()).Bind(3, m.subject->str());
+      DD_RETURN_IF_ERROR(s->Bind(4, p.name).Bind(5, p.version).Bind(6, p.purl).Run());
     }
     TagChange change;
     if (put.tag) {
@@ -394,6 +411,39 @@ class SqliteMetadataStore final : public MetadataStore {
     DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT 1 FROM manifests WHERE repo=? LIMIT 1"));
     s->Bind(1, repo);
     return s->Step();
+  }
+
+  Result<std::vector<PackageMatch>> FindPackage(const std::string& name, const std::string& version,
+                                                int64_t limit) override {
+    DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
+    DD_ASSIGN_OR_RETURN(
+        s, c->Prepare("SELECT p.repo, p.image, min(p.sbom), p.name, p.version, p.purl "
+                      "FROM image_packages p WHERE p.name=? AND (?='' OR p.version=?) "
+                      "AND EXISTS(SELECT 1 FROM manifests m WHERE m.repo=p.repo "
+                      "AND m.digest=p.image) GROUP BY p.repo, p.image, p.name, p.version, p.purl "
+                      "ORDER BY p.repo, p.image, p.version, p.purl LIMIT ?"));
+    s->Bind(1, name).Bind(2, version).Bind(3, version).Bind(4, limit);
+    std::vector<PackageMatch> out;
+    while (true) {
+      DD_ASSIGN_OR_RETURN(row, s->Step());
+      if (!row) break;
+      out.push_back(PackageMatch{s->Text(0),
+                                 *oci::Digest::Parse(s->Text(1)),
+                                 *oci::Digest::Parse(s->Text(2)),
+                                 PackageRecord{s->Text(3), s->Text(4), s->Text(5)},
+                                 {}});
+    }
+    for (auto& match : out) {
+      DD_ASSIGN_OR_RETURN(
+          q, c->Prepare("SELECT tag FROM tags WHERE repo=? AND digest=? ORDER BY tag"));
+      q->Bind(1, match.repo).Bind(2, match.image.str());
+      while (true) {
+        DD_ASSIGN_OR_RETURN(row, q->Step());
+        if (!row) break;
+        match.tags.push_back(q->Text(0));
+      }
+    }
+    return out;
   }
 
   Result<std::vector<Referrer>> ListReferrers(const std::string& repo,
@@ -1322,6 +1372,10 @@ class SqliteMetadataStore final : public MetadataStore {
     }
     {
       DD_ASSIGN_OR_RETURN(s, c.Prepare("DELETE FROM manifest_refs WHERE repo=? AND parent=?"));
+      DD_RETURN_IF_ERROR(s->Bind(1, repo).Bind(2, d.str()).Run());
+    }
+    {
+      DD_ASSIGN_OR_RETURN(s, c.Prepare("DELETE FROM image_packages WHERE repo=? AND sbom=?"));
       DD_RETURN_IF_ERROR(s->Bind(1, repo).Bind(2, d.str()).Run());
     }
     DD_ASSIGN_OR_RETURN(s, c.Prepare("DELETE FROM manifests WHERE repo=? AND digest=?"));

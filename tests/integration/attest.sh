@@ -7,7 +7,9 @@
 # verify` checks them; OpenSSL (over DSSE's PAE) and Sigstore's own library
 # (@sigstore/verify, from npm) check a signature independently;
 # a forged attestation, another key or another source repository fail. A
-# busybox image gets an SBOM with no packages and a note saying why. A task
+# busybox image gets an SBOM with no packages and a note saying why.
+# `drydock image which-contain libc6` finds the app (and the version
+# dpkg-query reports) until the image is deleted. A task
 # with --trusted-base-key: an unsigned base update fails its run (and says
 # why), a signed one goes through.
 . "$(dirname "$0")/lib.sh"
@@ -68,6 +70,16 @@ assert_eq "SPDX-2.3 $REG/base/debian:12 $BASE" \
   "$(jq -r '"\(.spdxVersion) \(.packages[1].name) \(.packages[1].versionInfo)"' "$WORK/sbom.json")" \
   "the SBOM names the base and its digest"
 assert_contains "$(grep -m1 $'^libc6\t' "$WORK/sbom.tsv")" "pkg:deb/debian/libc6@" "package URLs"
+
+log "which-contain answers from the stored SBOMs"
+LIBC=$(awk -F'\t' '$1 == "libc6" { print $2 }' "$WORK/dpkg.list")
+drydock image which-contain libc6 -o json >"$WORK/which.json" || fail "drydock image which-contain libc6"
+assert_eq "deb/app 1 $IMAGE $LIBC" \
+  "$(jq -r '.[] | "\(.repository) \(.tags | join(",")) \(.digest) \(.version)"' "$WORK/which.json")" \
+  "libc6: in deb/app:1, at the version dpkg-query reports"
+assert_contains "$(drydock image which-contain "libc6@$LIBC")" "deb/app" "libc6@$LIBC, as a table"
+assert_contains "$(drydock image which-contain libc6@0.0-not-this)" "no stored SBOM lists" "another version: none"
+assert_eq "[]" "$(drydock image which-contain no-such-package -o json | jq -c .)" "an unknown package: none"
 
 log "the provenance names the commit, the base digest and the run, and no secret"
 drydock image provenance "$REG/deb/app:1" --insecure-registry "$REG" >"$WORK/prov.json" ||
@@ -170,6 +182,12 @@ assert_eq "0" "$(jq '[.packages[] | select(.primaryPackagePurpose != "CONTAINER"
 assert_contains "$(jq -r .comment "$WORK/bb.json")" "no package database" "the note says why"
 drydock verify "$REG/bb:1" --key "$KEY" --require-sbom --insecure-registry "$REG" >/dev/null 2>&1 ||
   fail "a quick build's image verifies"
+drydock image provenance "$REG/bb:1" --insecure-registry "$REG" >"$WORK/bb-prov.json" || fail "image provenance bb:1"
+assert_contains "$(jq -r '.predicate.buildDefinition.externalParameters.source | "\(.uri) \(.digest.sha256)"' "$WORK/bb-prov.json")" \
+  "context:" "an uploaded context's provenance names the upload"
+[[ $(jq -r '.predicate.buildDefinition.externalParameters.source.digest.sha256' "$WORK/bb-prov.json") =~ ^[0-9a-f]{64}$ ]] ||
+  fail "no digest of the uploaded context in the provenance: $(jq -c .predicate.buildDefinition.externalParameters.source "$WORK/bb-prov.json")"
+ok "and its digest"
 log "a task trusting one key: an unsigned base update rebuilds nothing, a signed one goes through"
 openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/base.ec" 2>/dev/null
 openssl pkcs8 -topk8 -nocrypt -in "$WORK/base.ec" -out "$WORK/base.key"
@@ -208,4 +226,8 @@ wait_idle 300
 RUN=$(newest_run guarded)
 assert_eq "Succeeded" "$(run_field "$RUN" .status)" "a signed base update goes through"
 assert_eq 2 "$(file_in deb/guarded:1 version)" "deb/guarded:1 on the signed base"
+log "which-contain stops finding an image once it is deleted"
+req DELETE "/v2/deb/app/manifests/$IMAGE" "${ADMIN[@]}"
+assert_status 202 "$STATUS" "deb/app's image deleted"
+assert_eq "[]" "$(drydock image which-contain libc6 -o json | jq -c .)" "libc6: no image any more"
 ok "supply chain"

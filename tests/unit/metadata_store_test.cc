@@ -185,6 +185,57 @@ TEST_P(RegistryMetadataTest, ReferrersFoundEvenWhenPushedBeforeSubject) {
   EXPECT_TRUE(store_->ListReferrers("other", D("subject"))->empty());
 }
 
+TEST_P(RegistryMetadataTest, PackagesAreFoundThroughTheirImagesSbom) {
+  auto sbom = [&](const std::string& repo, const std::string& image, const std::string& content,
+                  std::vector<PackageRecord> packages) {
+    auto p = Manifest(repo, content, {});
+    p.record.subject = D(image);
+    p.record.artifact_type = "application/spdx+json";
+    p.packages = std::move(packages);
+    return store_->PutManifest(p).status();
+  };
+  PackageRecord ssl1{"libssl3", "3.0.1", "pkg:deb/debian/libssl3@3.0.1?arch=amd64"};
+  PackageRecord ssl2{"libssl3", "3.0.2", "pkg:deb/debian/libssl3@3.0.2?arch=amd64"};
+  PackageRecord zlib{"zlib1g", "1.2", "pkg:deb/debian/zlib1g@1.2?arch=amd64"};
+  ASSERT_TRUE(store_->PutManifest(Manifest("b/app", "app1", {}, "v1")).ok());
+  ASSERT_TRUE(store_->PutManifest(Manifest("b/app", "app1", {}, "latest")).ok());
+  ASSERT_TRUE(store_->PutManifest(Manifest("a/web", "web1", {})).ok());
+  ASSERT_TRUE(sbom("b/app", "app1", "sbom-app1", {ssl1, zlib}).ok());
+  ASSERT_TRUE(sbom("b/app", "app1", "sbom-app1-again", {ssl1}).ok());  // listed once
+  ASSERT_TRUE(sbom("a/web", "web1", "sbom-web1", {ssl2}).ok());
+  ASSERT_TRUE(sbom("a/web", "never-pushed", "sbom-orphan", {ssl2}).ok());  // no image: not listed
+
+  auto all = store_->FindPackage("libssl3", "", -1);
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].repo, "a/web");
+  EXPECT_EQ((*all)[0].image, D("web1"));
+  EXPECT_EQ((*all)[0].sbom, D("sbom-web1"));
+  EXPECT_EQ((*all)[0].package.version, "3.0.2");
+  EXPECT_TRUE((*all)[0].tags.empty());
+  EXPECT_EQ((*all)[1].repo, "b/app");
+  EXPECT_EQ((*all)[1].package.purl, ssl1.purl);
+  EXPECT_EQ((*all)[1].tags, (std::vector<std::string>{"latest", "v1"}));
+
+  auto exact = store_->FindPackage("libssl3", "3.0.1", -1);
+  ASSERT_TRUE(exact.ok());
+  ASSERT_EQ(exact->size(), 1u);
+  EXPECT_EQ((*exact)[0].repo, "b/app");
+  EXPECT_TRUE(store_->FindPackage("libssl3", "9", -1)->empty());
+  EXPECT_TRUE(store_->FindPackage("libssl", "", -1)->empty());  // names match whole
+  EXPECT_EQ(store_->FindPackage("libssl3", "", 1)->size(), 1u);
+
+  // Deleting the image hides it at once; deleting its SBOMs drops their rows.
+  ASSERT_TRUE(store_->DeleteManifest("b/app", D("app1"), "test").ok());
+  EXPECT_EQ(store_->FindPackage("libssl3", "", -1)->size(), 1u);
+  ASSERT_TRUE(store_->PutManifest(Manifest("b/app", "app1", {})).ok());
+  EXPECT_EQ(store_->FindPackage("zlib1g", "", -1)->size(), 1u);  // rows outlived the image
+  ASSERT_TRUE(store_->DeleteManifest("b/app", D("sbom-app1"), "test").ok());
+  EXPECT_TRUE(store_->FindPackage("zlib1g", "", -1)->empty());
+  ASSERT_TRUE(*store_->DeleteManifestIfUnreferenced("a/web", D("sbom-web1")));
+  EXPECT_EQ(store_->FindPackage("libssl3", "", -1)->size(), 1u);  // b/app's second SBOM
+}
+
 TEST_P(RegistryMetadataTest, IndexNeedsChildManifests) {
   auto index = Manifest("r", "index", {});
   index.manifests = {D("child")};

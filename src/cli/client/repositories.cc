@@ -91,7 +91,45 @@ Status Delete(const RepositoryFlags& f) {
   return Status::Ok();
 }
 
+// PACKAGE[@VERSION]: the images whose SBOM lists it.
+Status WhichContain(const WhichContainFlags& f) {
+  auto at = f.package.find('@');
+  std::string name = f.package.substr(0, at);
+  std::string version = at == std::string::npos ? "" : f.package.substr(at + 1);
+  if (name.empty()) return Invalid("give a package as NAME or NAME@VERSION");
+  DD_ASSIGN_OR_RETURN(api, client::ApiClient::Connect(f.server));
+  std::string path = "/api/v1/images/packages?name=" + client::UrlEscape(name);
+  if (!version.empty()) path += "&version=" + client::UrlEscape(version);
+  DD_ASSIGN_OR_RETURN(reply, api.Get(path));
+  json images = reply.value("images", json::array());
+  if (f.output == "json") {
+    std::cout << images.dump(2) << "\n";
+    return Status::Ok();
+  }
+  if (images.empty()) {
+    std::cout << "no stored SBOM lists " << f.package << "\n";
+    return Status::Ok();
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& i : images) {
+    std::string tags;
+    for (const auto& t : i.value("tags", json::array()))
+      tags += (tags.empty() ? "" : ",") + t.get<std::string>();
+    rows.push_back({i.value("repository", ""), tags.empty() ? "(untagged)" : tags,
+                    i.value("digest", "").substr(0, 19), i.value("name", ""),
+                    i.value("version", "")});
+  }
+  client::PrintTable(std::cout, {"REPOSITORY", "TAGS", "DIGEST", "PACKAGE", "VERSION"}, rows);
+  if (reply.value("truncated", false)) std::cout << "(more images match: the list was cut)\n";
+  return Status::Ok();
+}
+
 }  // namespace
+
+int ImageWhichContain(const WhichContainFlags& flags) {
+  Status s = WhichContain(flags);
+  return s.ok() ? 0 : client::Fail("image which-contain", s);
+}
 
 int RepositoryList(const RepositoryFlags& flags) {
   Status s = List(flags);
