@@ -482,11 +482,11 @@ TEST(MetadataStoreSchema, MigrationBackfillsTheTriggersOfOldRuns) {
     ASSERT_TRUE(s.ok()) << s.status().message();
     CreateOldRuns(**s);
   }
-  // The database as the version before the column was: no column, one version back.
+  // The database as version 8 was: no trigger column (version 9), no
+  // package index (10).
   ASSERT_EQ(std::system(("sqlite3 " + path +
-                         " \"ALTER TABLE runs DROP COLUMN trigger_name; PRAGMA user_version=$(( "
-                         "$(sqlite3 " +
-                         path + " 'PRAGMA user_version') - 1 ))\"")
+                         " \"ALTER TABLE runs DROP COLUMN trigger_name; DROP TABLE image_packages; "
+                         "PRAGMA user_version=8\"")
                             .c_str()),
             0);
   auto s = OpenSqliteMetadataStore(path);
@@ -1031,10 +1031,10 @@ TEST(PostgresMetadataStore, MigrationBackfillsTheTriggersOfOldRuns) {
     ASSERT_TRUE(s.ok()) << s.status().message();
     CreateOldRuns(**s);
   }
-  // As the version before the column was: no column, one version back.
+  // As version 1 was: no trigger column (version 2), no package index (3).
   testing::Sh("psql '" + url +
-              "' -qc 'ALTER TABLE runs DROP COLUMN trigger_name; "
-              "UPDATE drydock_schema SET version=version-1'");
+              "' -qc 'ALTER TABLE runs DROP COLUMN trigger_name; DROP TABLE image_packages; "
+              "UPDATE drydock_schema SET version=1'");
   auto s = OpenPostgresMetadataStore(url);
   ASSERT_TRUE(s.ok()) << s.status().message();
   ExpectOldRunsBackfilled(**s);
