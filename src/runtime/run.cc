@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -118,6 +119,31 @@ Status IdmapBinds(ContainerSpec& spec, const fs::path& dir, Attached& attached) 
   return Status::Ok();
 }
 
+// `runc run` with its output on `output_fd`, through posix_spawn: nothing
+// of ours runs in the child of this threaded process (a forked child that
+// allocated could wait forever for a lock another thread held, and so
+// would the RUN step reading its output).
+Result<pid_t> SpawnRunc(const std::string& runc_root, const std::string& bundle,
+                        const std::string& id, int output_fd) {
+  posix_spawn_file_actions_t actions;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  ::posix_spawn_file_actions_adddup2(&actions, output_fd, 1);
+  ::posix_spawn_file_actions_adddup2(&actions, output_fd, 2);
+  // runc outlives a killed server: it must not hold the server's listening
+  // socket (Asio does not open it close-on-exec) or anything else.
+  ::posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  const char* argv[] = {
+      "runc",     "--root",       runc_root.c_str(), "run",  "--keep", "--no-new-keyring",
+      "--bundle", bundle.c_str(), id.c_str(),        nullptr};
+  pid_t pid = 0;
+  int rc = ::posix_spawnp(&pid, "runc", &actions, nullptr, const_cast<char* const*>(argv), environ);
+  ::posix_spawn_file_actions_destroy(&actions);
+  if (rc == ENOENT) return Internal("runc is not installed (apt-get install runc)");
+  if (rc != 0) return Internal(std::string("cannot start runc: ") + std::strerror(rc));
+  return pid;
+}
+
 }  // namespace
 
 Result<RunResult> Run(const ContainerSpec& requested, const RunOptions& options) {
@@ -151,22 +177,9 @@ Result<RunResult> Run(const ContainerSpec& requested, const RunOptions& options)
   if (::pipe2(fds, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + std::strerror(errno));
   UniqueFd read_end(fds[0]), write_end(fds[1]);
   std::string bundle_path = bundle.path().string();
-  pid_t pid = ::fork();
-  if (pid < 0) return Internal(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    int devnull = ::open("/dev/null", O_RDONLY);
-    ::dup2(devnull, 0);
-    ::dup2(write_end.get(), 1);
-    ::dup2(write_end.get(), 2);
-    // runc outlives a killed server: it must not hold the server's
-    // listening socket (Asio does not open it close-on-exec) or anything else.
-    CloseFrom(3);
-    ::execlp("runc", "runc", "--root", runc_root.c_str(), "run", "--keep", "--no-new-keyring",
-             "--bundle", bundle_path.c_str(), id.c_str(), nullptr);
-    const char msg[] = "drydock: cannot execute runc\n";
-    (void)!::write(2, msg, sizeof msg - 1);  // the child exits next; nothing to do if this fails
-    ::_exit(127);
-  }
+  auto spawned = SpawnRunc(runc_root, bundle_path, id, write_end.get());
+  if (!spawned.ok()) return spawned.status();
+  pid_t pid = *spawned;
   write_end.Reset();
   ContainerGuard guard(runc_root, id);
   LimitWatch limits(spec.limits, cgroup, options.writable_dirs);
@@ -203,10 +216,6 @@ Result<RunResult> Run(const ContainerSpec& requested, const RunOptions& options)
   // left its cgroup for this last look; the guard deletes it.
   if (!killed_at) result.limit = limits.Check(/*final=*/true);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  if (result.exit_code == 127 && !killed_at && !fs::exists("/usr/sbin/runc") &&
-      !fs::exists("/usr/bin/runc")) {
-    return Internal("runc is not installed (apt-get install runc)");
-  }
   return result;
 }
 
