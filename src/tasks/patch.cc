@@ -5,7 +5,10 @@
 #include <set>
 
 #include "attest/attest.h"
+#include "attest/referrers.h"
 #include "base/fd.h"
+#include "base/json.h"
+#include "base/time.h"
 #include "builder/builder.h"
 #include "oci/manifest.h"
 #include "rebase/rebase.h"
@@ -101,28 +104,109 @@ std::string DependenciesFor(const std::vector<oci::ImageReference>& tags, const 
 
 // Signs the rebased image (pushed by digest) in each repository it is
 // tagged in, as builds sign theirs (builder/attestations.cc).
-Status SignRebased(RunContext& ctx, remote::Client& client, const oci::ImageReference& rebased,
-                   const std::vector<oci::ImageReference>& tags) {
-  if (!ctx.options.signing_key || !ctx.options.attestations) return Status::Ok();
+// The new base's SBOM, when it has one (Drydock's builds attach one): a
+// rebase only happens when the image's own layers install no package, so
+// the rebased image holds exactly the new base's packages.
+std::optional<nlohmann::json> BaseSbom(remote::Client& client, const std::string& base_name,
+                                       const std::string& base_digest) {
+  auto ref = oci::ParseImageReference(base_name);
+  auto digest = oci::Digest::Parse(base_digest);
+  if (!ref.ok() || !digest.ok()) return std::nullopt;
+  auto found = attest::FetchAttestations(client, *ref, *digest, attest::kSpdxMediaType);
+  if (!found.ok()) return std::nullopt;
+  for (const auto& a : *found)
+    if (auto doc = ParseJson(a.blob); doc.ok() && doc->is_object()) return *doc;
+  return std::nullopt;
+}
+
+// What a built image carries, a rebased one carries too, pushed into each
+// tagged repository before any tag moves: an SBOM (from the new base's),
+// provenance naming the image rebased and the base it now sits on, and the
+// server's signatures of the image and of each (a task downstream may
+// trust only images this server signed).
+Status AttestRebased(RunContext& ctx, remote::Client& client, const oci::ImageReference& rebased,
+                     const oci::ImageReference& from,
+                     const std::vector<oci::ImageReference>& tags) {
+  if (!ctx.options.attestations) return Status::Ok();
   DD_ASSIGN_OR_RETURN(manifest, client.GetManifest(rebased));
-  DD_ASSIGN_OR_RETURN(bundle, attest::SignManifest(*ctx.options.signing_key, manifest.digest));
-  attest::Artifact a = attest::MakeArtifact(
-      attest::kBundleMediaType, attest::kBundleMediaType, bundle.dump(),
-      {manifest.media_type, manifest.digest, static_cast<int64_t>(manifest.bytes.size())},
-      {{attest::kBundleContentAnnotation, "dsse-envelope"},
-       {attest::kBundlePredicateAnnotation, attest::kCosignSign}});
+  DD_ASSIGN_OR_RETURN(old, client.GetManifest(from));
+  const attest::Subject image{manifest.media_type, manifest.digest,
+                              static_cast<int64_t>(manifest.bytes.size())};
+  std::string base_name, base_digest;
+  if (auto m = ParseJson(manifest.bytes);
+      m.ok() && m->is_object() && m->contains("annotations") && (*m)["annotations"].is_object()) {
+    base_name = (*m)["annotations"].value(rebase::kBaseName, "");
+    base_digest = (*m)["annotations"].value(rebase::kBaseDigest, "");
+  }
+  const std::string name = tags.front().String();
+  const std::string now = Rfc3339(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
+  std::vector<attest::Artifact> artifacts;
+  bool is_index =
+      manifest.media_type == oci::kOciIndex || manifest.media_type == oci::kDockerManifestList;
+  if (auto sbom = is_index ? std::nullopt : BaseSbom(client, base_name, base_digest)) {
+    attest::SbomInput in;
+    in.image_name = name;
+    in.image_digest = manifest.digest;
+    in.base_name = base_name;
+    in.base_digest = base_digest;
+    in.created = now;
+    in.tool = std::string("drydock-") + attest::kDrydockVersion;
+    in.packages = attest::SpdxPackages(*sbom);
+    ctx.log.Line("SBOM: " + std::to_string(in.packages.size()) +
+                 " package(s), from the new base's SBOM");
+    artifacts.push_back(attest::MakeArtifact(attest::kSpdxMediaType, attest::kSpdxMediaType,
+                                             attest::SpdxDocument(in).dump(), image, {}));
+  } else {
+    ctx.log.Line(
+        "No SBOM for the rebased image: " +
+        (is_index ? std::string("it is an index") : "its new base " + base_name + " carries none"));
+  }
+  attest::ProvenanceInput in = AttestOptionsFor(ctx).context;
+  in.subject_name = name;
+  in.subject_digest = manifest.digest;
+  in.finished = now;
+  oci::ImageReference old_ref = from;
+  old_ref.tag.clear();
+  old_ref.digest = old.digest;
+  in.materials.push_back({old_ref.String(), old.digest.str()});
+  if (!base_name.empty()) in.materials.push_back({base_name, base_digest});
+  nlohmann::json statement = attest::ProvenanceStatement(in);
+  // Not built from the source: the image's own layers, moved onto the base.
+  statement["predicate"]["buildDefinition"]["externalParameters"]["rebase"] = {
+      {"image", old_ref.String()}, {"onto", base_name + "@" + base_digest}};
+  artifacts.push_back(
+      attest::MakeArtifact(attest::kInTotoMediaType, attest::kInTotoMediaType, statement.dump(),
+                           image, {{attest::kPredicateTypeAnnotation, attest::kSlsaProvenance}}));
+  if (const auto& key = ctx.options.signing_key) {
+    std::vector<attest::Subject> subjects = {image};
+    for (const auto& a : artifacts)
+      subjects.push_back(
+          {std::string(oci::kOciManifest), a.digest(), static_cast<int64_t>(a.manifest.size())});
+    for (const auto& subject : subjects) {
+      DD_ASSIGN_OR_RETURN(bundle, attest::SignManifest(*key, subject.digest));
+      artifacts.push_back(attest::MakeArtifact(
+          attest::kBundleMediaType, attest::kBundleMediaType, bundle.dump(), subject,
+          {{attest::kBundleContentAnnotation, "dsse-envelope"},
+           {attest::kBundlePredicateAnnotation, attest::kCosignSign}}));
+    }
+  }
   std::set<std::string> done;
   for (oci::ImageReference repo : tags) {
     if (!done.insert(repo.RepositoryWithRegistry()).second) continue;
     repo.tag.clear();
-    DD_RETURN_IF_ERROR(
-        client.PushBlobBytes(repo, oci::Digest::Of(attest::kEmptyConfig), attest::kEmptyConfig));
-    DD_RETURN_IF_ERROR(client.PushBlobBytes(repo, a.blob_digest, a.blob));
-    repo.digest = a.digest();
-    DD_RETURN_IF_ERROR(
-        client.PushManifest(repo, a.manifest, std::string(oci::kOciManifest)).status());
+    for (const auto& a : artifacts) {
+      DD_RETURN_IF_ERROR(
+          client.PushBlobBytes(repo, oci::Digest::Of(attest::kEmptyConfig), attest::kEmptyConfig));
+      DD_RETURN_IF_ERROR(client.PushBlobBytes(repo, a.blob_digest, a.blob));
+      repo.digest = a.digest();
+      DD_RETURN_IF_ERROR(
+          client.PushManifest(repo, a.manifest, std::string(oci::kOciManifest)).status());
+    }
   }
-  ctx.log.Line("Signed " + rebased.String() + " with key " + ctx.options.signing_key->Hint());
+  if (ctx.options.signing_key)
+    ctx.log.Line("Signed " + rebased.String() + " with key " + ctx.options.signing_key->Hint());
   return Status::Ok();
 }
 
@@ -165,14 +249,13 @@ std::optional<Outcome> TryRebase(RunContext& ctx, const std::vector<oci::ImageRe
   o.index = ctx.options.layer_index.get();
   o.log = [&](std::string_view s) { ctx.log.Output(s); };
   remote::Client client(RegistryOptions(ctx.options, r, run.id));
-  // Before any tag moves: the verification, then the server's signature
-  // (a task downstream may trust only images this server signed).
+  // Before any tag moves: the verification, then the attestations.
   o.verify = [&](const oci::ImageReference& rebased) -> Status {
     if (!r.patch_verify.empty()) {
       ctx.log.Line("Verifying " + rebased.String() + ": " + r.patch_verify);
       DD_RETURN_IF_ERROR(Verify(ctx, rebased, r.patch_verify));
     }
-    return SignRebased(ctx, client, rebased, tags);
+    return AttestRebased(ctx, client, rebased, *current, tags);
   };
   // Onto the very digest that was checked to be signed, when that matters.
   oci::ImageReference onto = *o.expect_base;

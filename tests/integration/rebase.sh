@@ -75,8 +75,29 @@ assert_eq 1 "$(skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PAS
   jq -r '.annotations["dev.drydock.build.run-steps"]')" "a RUN step is counted"
 VFAIL_BEFORE=$(digest_of rb/vfail:1)
 
-log "the base moves: base/os:1 v2, and base/ep:1 gains an ENTRYPOINT"
-push_base base/os:1 v2
+COPY_BEFORE=$(digest_of rb/copy:latest)
+
+log "the base moves: base/os:1 v2 (with an SBOM), and base/ep:1 gains an ENTRYPOINT"
+# v2's SBOM is pushed first, as a referrer of the digest v2 will have: the
+# rebased images' SBOMs are made from it.
+V2_DIR="$WORK/layouts/os-v2"
+V2=$(make_busybox_layout "$V2_DIR" 1 v2)
+printf '{}' >"$WORK/empty.json"
+EMPTY=$(upload_blob base/os "$WORK/empty.json")
+jq -n '{spdxVersion: "SPDX-2.3", SPDXID: "SPDXRef-DOCUMENT", name: "base/os:1 v2", packages: [{name: "busybox",
+  versionInfo: "1.36.1-9", externalRefs: [{referenceCategory: "PACKAGE-MANAGER", referenceType: "purl",
+  referenceLocator: "pkg:deb/debian/busybox@1.36.1-9?arch=amd64"}]}]}' >"$WORK/os-v2.spdx.json"
+DOC=$(upload_blob base/os "$WORK/os-v2.spdx.json")
+jq -n --arg e "$EMPTY" --arg d "$DOC" --argjson s "$(stat -c %s "$WORK/os-v2.spdx.json")" --arg v2 "$V2" \
+  --argjson vs "$(stat -c %s "$(layout_blob "$V2_DIR" "$V2")")" '{schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json", artifactType: "application/spdx+json",
+    config: {mediaType: "application/vnd.oci.empty.v1+json", digest: $e, size: 2},
+    layers: [{mediaType: "application/spdx+json", digest: $d, size: $s}],
+    subject: {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $v2, size: $vs}}' >"$WORK/os-v2.sbom"
+put_manifest base/os "sha256:$(sha256_of "$WORK/os-v2.sbom")" "$WORK/os-v2.sbom"
+assert_status 201 "$STATUS" "v2's SBOM, before v2"
+push_layout "$V2_DIR" 1 base/os:1
+assert_eq "$V2" "$(digest_of base/os:1)" "base/os:1 is v2"
 context ep2 'FROM @REG@/base/os:1\nLABEL ep=1\nENTRYPOINT ["/bin/echo"]\n'
 build ctx/ep2 -t "$REG/base/ep:1" --push >/dev/null
 for t in "${TASKS[@]}" leaf; do wait_count "$t" 2 120; done
@@ -101,7 +122,21 @@ assert_eq '["/bin/cat","/app/hello.txt"] ["PATH=/bin","MODE=prod"]' \
   "$(jq -c '.config.Cmd' "$WORK/copy.config") $(jq -c '.config.Env' "$WORK/copy.config")" "its config kept"
 drydock verify "$REG/rb/copy:latest" --key "$DATA/signing-key.pub" --insecure-registry "$REG" >"$WORK/verify.out" 2>&1 ||
   { cat "$WORK/verify.out" >&2; fail "the rebased image is not signed by the server"; }
+drydock verify "$REG/rb/copy:latest" --key "$DATA/signing-key.pub" --require-sbom --require-provenance \
+  --insecure-registry "$REG" >"$WORK/verify.out" 2>&1 ||
+  { cat "$WORK/verify.out" >&2; fail "the rebased image's attestations do not verify"; }
 assert_contains "$(cat "$WORK/verify.out")" "ok    image $(digest_of rb/copy:latest): signed" "the rebased image is signed by the server"
+assert_eq 3 "$(grep -c '^ok ' "$WORK/verify.out")" "and so are its SBOM and provenance"
+assert_eq "busybox 1.36.1-9" "$(drydock image sbom "$REG/rb/copy:latest" --insecure-registry "$REG" -o table |
+  tail -n +2 | cut -f1,2 | tr '\t' ' ')" "its SBOM: the new base's packages"
+assert_contains "$(drydock image which-contain busybox@1.36.1-9)" "rb/copy" "which-contain finds the rebased image"
+drydock image provenance "$REG/rb/copy:latest" --insecure-registry "$REG" >"$WORK/copy.prov" || fail "image provenance"
+assert_eq "$REG/rb/copy@$COPY_BEFORE $REG/base/os:1@$V2 $COPY_RUN" \
+  "$(jq -r '.predicate | "\(.buildDefinition.externalParameters.rebase.image) \(.buildDefinition.externalParameters.rebase.onto) \(.buildDefinition.internalParameters.runId)"' "$WORK/copy.prov")" \
+  "its provenance: the image rebased, the base it now sits on, the run"
+assert_eq "${COPY_BEFORE#sha256:} ${V2#sha256:}" \
+  "$(jq -r '[.predicate.buildDefinition.resolvedDependencies[].digest.sha256] | join(" ")' "$WORK/copy.prov")" \
+  "resolved dependencies: the old image and the new base, by digest"
 
 log "the rebased tree equals a full rebuild's"
 build ctx/copy --no-cache -t "$REG/rb/copy-rebuilt:1" --push >/dev/null
