@@ -380,6 +380,7 @@ class Run {
     b.users = o_.users;
     b.allow_host_network = o_.allow_privileged;
     b.allow_private_fetches = o_.allow_private_fetches;
+    b.check_base = o_.check_base;
     b.cancel = &stop_;
     b.log = [this](std::string_view text) { Output(text); };
     DD_ASSIGN_OR_RETURN(built, builder::Build(b));

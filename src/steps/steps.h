@@ -76,6 +76,11 @@ struct ExecOptions {
   // namespace; work_dir must pass its CheckUsable.
   std::shared_ptr<const runtime::UserNamespace> users;
   bool allow_private_fetches = false;  // build steps' ADD <url> (see builder::BuildOptions)
+  // Called with every base image a build step pulls (a task's
+  // --trusted-base-key: it must be signed); an error fails the step.
+  std::function<Status(const oci::ImageReference& base, const std::string& resolved,
+                       const std::string& platform_manifest)>
+      check_base;
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::string_view)> log;  // step lines and container output
 };

@@ -89,6 +89,36 @@ std::string UploadDigest(const fs::path& upload) {
 
 }  // namespace
 
+namespace {
+
+std::string NotSignedByATrustedKey(oci::ImageReference base, const std::string& digest,
+                                   const std::string& why) {
+  base.digest.reset();
+  return "base image " + base.String() + "@" + digest + " is not signed by a trusted key (" + why +
+         ")";
+}
+
+}  // namespace
+
+decltype(builder::BuildOptions::check_base) BaseCheckFor(const RunContext& ctx) {
+  const RunRequest& r = ctx.run.request;
+  if (r.trusted_base_keys.empty()) return nullptr;
+  return [keys = TrustedBaseKeys(r), registry = RegistryOptions(ctx.options, r, ctx.run.id)](
+             const oci::ImageReference& base, const std::string& resolved,
+             const std::string& platform) -> Status {
+    remote::Client client(registry);
+    std::string why;
+    for (const std::string& d : {resolved, platform}) {
+      auto digest = oci::Digest::Parse(d);
+      if (!digest.ok()) continue;
+      Status s = attest::CheckSigned(client, base, *digest, keys);
+      if (s.ok()) return s;
+      why = s.message();
+    }
+    return Invalid(NotSignedByATrustedKey(base, resolved, why));
+  };
+}
+
 builder::AttestOptions AttestOptionsFor(const RunContext& ctx) {
   const RunRequest& r = ctx.run.request;
   builder::AttestOptions a;
@@ -137,25 +167,8 @@ builder::BuildOptions BuildOptionsFor(RunContext& ctx, const fs::path& context,
   b.cancel = ctx.cancel;
   b.log = [&](std::string_view s) { ctx.log.Output(s); };
   b.attest = AttestOptionsFor(ctx);
-  if (!r.trusted_base_keys.empty()) {
-    b.check_base = [keys = TrustedBaseKeys(r), registry = b.registry](
-                       const oci::ImageReference& base, const std::string& resolved,
-                       const std::string& platform) -> Status {
-      remote::Client client(registry);
-      std::string why;
-      for (const std::string& d : {resolved, platform}) {
-        auto digest = oci::Digest::Parse(d);
-        if (!digest.ok()) continue;
-        Status s = attest::CheckSigned(client, base, *digest, keys);
-        if (s.ok()) return s;
-        why = s.message();
-      }
-      oci::ImageReference named = base;
-      named.digest.reset();
-      return Invalid("base image " + named.String() + "@" + resolved +
-                     " is not signed by a trusted key (" + why + ")");
-    };
-  }
+  b.check_base = BaseCheckFor(ctx);
+
   return b;
 }
 
@@ -240,16 +253,11 @@ Status ValidateRequest(const RunRequest& r, const ServiceOptions& o) {
   return images.ok() ? Status::Ok() : images.status();
 }
 
-namespace {
-
-// A base image update whose image no trusted key signed rebuilds nothing:
-// the run fails at once, naming the base and what was wrong.
 std::optional<Outcome> CheckTriggeringBase(RunContext& ctx) {
   const RunRequest& r = ctx.run.request;
   if (r.trusted_base_keys.empty() || r.trigger.image_update.empty()) return std::nullopt;
   const ImageDescriptor& b = r.trigger.image_update.front();
   oci::ImageReference ref{b.registry, b.repository, b.tag, std::nullopt};
-  std::string name = ref.String() + "@" + b.digest;
   auto digest = oci::Digest::Parse(b.digest);
   Status s = digest.status();
   if (digest.ok()) {
@@ -257,15 +265,12 @@ std::optional<Outcome> CheckTriggeringBase(RunContext& ctx) {
     s = attest::CheckSigned(client, ref, *digest, TrustedBaseKeys(r));
   }
   if (s.ok()) {
-    ctx.log.Line("Base image " + name + " is signed by a trusted key");
+    ctx.log.Line("Base image " + ref.String() + "@" + b.digest + " is signed by a trusted key");
     return std::nullopt;
   }
   return Fail(RunStatus::kFailed, ctx.log,
-              "base image " + name + " is not signed by a trusted key (" + s.message() +
-                  "): nothing was rebuilt");
+              NotSignedByATrustedKey(ref, b.digest, s.message()) + ": nothing was rebuilt");
 }
-
-}  // namespace
 
 Outcome ExecuteQuickBuild(RunContext& ctx) {
   Run& run = ctx.run;

@@ -58,6 +58,14 @@ remote::ClientOptions RegistryOptions(const ServiceOptions& options, const RunRe
 // The request's --trusted-base-key keys, parsed.
 std::vector<std::shared_ptr<const attest::Key>> TrustedBaseKeys(const RunRequest& r);
 
+// The builder's check of every base a build of the run pulls, when its
+// task trusts only some keys (--trusted-base-key); empty otherwise.
+decltype(builder::BuildOptions::check_base) BaseCheckFor(const RunContext& ctx);
+
+// A run queued by a base image update that no trusted key signed fails at
+// once (naming the base and what was wrong); nullopt: it may go on.
+std::optional<Outcome> CheckTriggeringBase(RunContext& ctx);
+
 // What the images a run pushes carry: SBOM, provenance naming the run and
 // its source, signatures (builder::AttestOptions).
 builder::AttestOptions AttestOptionsFor(const RunContext& ctx);

@@ -128,6 +128,7 @@ Status ValidateTaskRun(const RunRequest& r, const ServiceOptions& o) {
 Outcome ExecuteTaskRun(RunContext& ctx) {
   Run& run = ctx.run;
   const RunRequest& r = run.request;
+  if (auto blocked = CheckTriggeringBase(ctx)) return *blocked;
   auto work = WorkDir::Create(ctx.options.data_dir / "runs" / run.id);
   if (!work.ok()) return Fail(RunStatus::kError, ctx.log, work.status().message());
 
@@ -155,6 +156,7 @@ Outcome ExecuteTaskRun(RunContext& ctx) {
   e.limits = ctx.options.limits;
   e.users = ctx.options.users;
   e.allow_private_fetches = ctx.options.allow_private_fetches;
+  e.check_base = BaseCheckFor(ctx);
   e.cancel = ctx.cancel;
   e.log = [&](std::string_view s) { ctx.log.Output(s); };
   auto result = steps::RunSteps(*task, e);

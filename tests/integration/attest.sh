@@ -11,7 +11,7 @@
 # `drydock image which-contain libc6` finds the app (and the version
 # dpkg-query reports) until the image is deleted. A task
 # with --trusted-base-key: an unsigned base update fails its run (and says
-# why), a signed one goes through.
+# why), a signed one goes through; a task file's build steps are checked too.
 . "$(dirname "$0")/lib.sh"
 
 log "Debian bookworm minbase (debootstrap)"
@@ -226,6 +226,24 @@ wait_idle 300
 RUN=$(newest_run guarded)
 assert_eq "Succeeded" "$(run_field "$RUN" .status)" "a signed base update goes through"
 assert_eq 2 "$(file_in deb/guarded:1 version)" "deb/guarded:1 on the signed base"
+log "a task file's build steps trust only signed bases too"
+mkdir -p "$WORK/ctx/filetask"
+printf 'version: v1.1.0\nsteps:\n  - build: -t $Registry/deb/filetask:1 .\n  - push: ["$Registry/deb/filetask:1"]\n' \
+  >"$WORK/ctx/filetask/acb.yaml"
+printf 'FROM @REG@/base/trusted:1\nCOPY g /g\n' | dockerfile "$WORK/ctx/filetask/Dockerfile"
+echo g >"$WORK/ctx/filetask/g"
+tar -czf "$WORK/www/filetask.tar.gz" -C "$WORK/ctx/filetask" .
+drydock task create -n filetask -f acb.yaml -c "$WWW_URL/filetask.tar.gz" --trusted-base-key "$WORK/base.pub" \
+  >"$WORK/filetask.out" 2>&1 || { cat "$WORK/filetask.out" >&2; fail "task create filetask"; }
+drydock task run -n filetask >"$WORK/filetask1.out" 2>&1 || true
+assert_eq Succeeded "$(run_field "$(newest_run filetask)" .status)" "a task file's build on a signed base"
+printf 'FROM @REG@/base/busybox:1\nCOPY g /g\n' | dockerfile "$WORK/ctx/filetask/Dockerfile"
+tar -czf "$WORK/www/filetask.tar.gz" -C "$WORK/ctx/filetask" .
+drydock task run -n filetask >"$WORK/filetask2.out" 2>&1 || true
+RUN=$(newest_run filetask)
+assert_eq Failed "$(run_field "$RUN" .status)" "a task file's build on an unsigned base fails"
+assert_contains "$(run_field "$RUN" .runErrorMessage)" "is not signed by a trusted key" "and says why"
+
 log "which-contain stops finding an image once it is deleted"
 req DELETE "/v2/deb/app/manifests/$IMAGE" "${ADMIN[@]}"
 assert_status 202 "$STATUS" "deb/app's image deleted"
