@@ -2,9 +2,10 @@
 # registry.require_signed (issue 17): in repositories matching "prod/*" a tag
 # may only name an image that a trusted key signed (a Sigstore bundle
 # referrer); an unsigned image is stored by digest but cannot be tagged
-# there (skopeo, a local build and the API all hear why), or with
+# there (skopeo and a local build hear why), or with
 # unsigned_push: refused is not stored at all. Signed pushes go through:
-# `drydock build --local --sign-key` pushes the signature before the image,
+# `drydock build --local --sign-key [--sbom --provenance]` pushes the
+# signature (and attestations, which verify) before the image,
 # and the server's own builds are signed by its key, which it trusts.
 # Outside the patterns nothing changes. A private key among trusted_keys is
 # a configuration error.
@@ -65,10 +66,13 @@ assert_status 200 "$STATUS" "the unsigned image is stored by digest"
 req GET "/v2/prod/local/manifests/1" "${ADMIN[@]}"
 assert_status 404 "$STATUS" "but not tagged"
 expect_build_failure ctx "does not verify with" -t "$REG/prod/local:1" --push --sign-key "$WORK/rogue.key"
-DIGEST=$(build ctx -t "$REG/prod/local:1" --push --sign-key "$WORK/ci.key")
+DIGEST=$(build ctx -t "$REG/prod/local:1" --push --sign-key "$WORK/ci.key" --sbom --provenance)
 assert_eq "$DIGEST" "$(digest_of prod/local:1)" "signed by the trusted key: tagged"
-drydock verify "$REG/prod/local:1" --key "$WORK/ci.pub" --insecure-registry "$REG" >/dev/null 2>&1 ||
-  fail "prod/local:1 does not verify"
+drydock verify "$REG/prod/local:1" --key "$WORK/ci.pub" --require-sbom --require-provenance \
+  --insecure-registry "$REG" >"$WORK/verify.out" 2>&1 || { cat "$WORK/verify.out" >&2; fail "prod/local:1 does not verify"; }
+assert_eq 3 "$(grep -c '^ok ' "$WORK/verify.out")" "a local build's image, SBOM and provenance, signed"
+assert_eq "" "$(drydock image provenance "$REG/prod/local:1" --insecure-registry "$REG" |
+  jq -r '.predicate.buildDefinition.internalParameters.runId // empty')" "a local build names no run"
 
 log "the server's own builds are signed by its key, which it trusts"
 drydock build "$WORK/ctx" -t prod/served:1 >"$WORK/served.out" 2>&1 ||
