@@ -323,7 +323,7 @@ Result<Outcome::Kind> RebaseIndex(remote::Client& client, Rebaser& r,
   json& entries = rebased["manifests"];
   if (!entries.is_array() || entries.empty())
     return Invalid("index " + index_ref.String() + " lists no manifests");
-  std::vector<std::pair<size_t, Plan>> plans;
+  std::vector<Plan> plans;
   std::vector<Image> unchanged;
   json kept = json::array();
   for (const auto& entry : entries) {
@@ -352,7 +352,7 @@ Result<Outcome::Kind> RebaseIndex(remote::Client& client, Rebaser& r,
       e["digest"] = plan->digest.str();
       e["size"] = plan->spliced.manifest.size();
       e["mediaType"] = plan->media_type;
-      plans.emplace_back(kept.size(), std::move(*plan));
+      plans.push_back(std::move(*plan));
     } else {
       unchanged.push_back(std::move(image));
     }
@@ -367,7 +367,7 @@ Result<Outcome::Kind> RebaseIndex(remote::Client& client, Rebaser& r,
       out.old_base_digest = base;
       out.new_base_digest = out.new_base_resolved;
       (*a)[kBaseDigest] = out.new_base_resolved;
-      (*a)[kBaseName] = plans.front().second.new_base_name;
+      (*a)[kBaseName] = plans.front().new_base_name;
     }
   }
   out.manifest = rebased.dump();
@@ -377,7 +377,7 @@ Result<Outcome::Kind> RebaseIndex(remote::Client& client, Rebaser& r,
         " platform(s)");
   if (o.dry_run) return Outcome::kDryRun;
   for (const auto& repo : Repositories(tags)) {
-    for (const auto& [i, plan] : plans) DD_RETURN_IF_ERROR(PushPlan(client, r, plan, repo));
+    for (const auto& plan : plans) DD_RETURN_IF_ERROR(PushPlan(client, r, plan, repo));
     for (const auto& image : unchanged) DD_RETURN_IF_ERROR(PushUnchanged(client, r, image, repo));
     DD_RETURN_IF_ERROR(PushByDigest(client, repo, out.digest, out.manifest, out.media_type));
   }
