@@ -87,10 +87,6 @@ std::string UploadDigest(const fs::path& upload) {
   return hasher.Peek().str();
 }
 
-}  // namespace
-
-namespace {
-
 std::string NotSignedByATrustedKey(oci::ImageReference base, const std::string& digest,
                                    const std::string& why) {
   base.digest.reset();
@@ -168,7 +164,6 @@ builder::BuildOptions BuildOptionsFor(RunContext& ctx, const fs::path& context,
   b.log = [&](std::string_view s) { ctx.log.Output(s); };
   b.attest = AttestOptionsFor(ctx);
   b.check_base = BaseCheckFor(ctx);
-
   return b;
 }
 
