@@ -102,8 +102,6 @@ std::string DependenciesFor(const std::vector<oci::ImageReference>& tags, const 
   return builder::DependenciesJson(deps, "");
 }
 
-// Signs the rebased image (pushed by digest) in each repository it is
-// tagged in, as builds sign theirs (builder/attestations.cc).
 // The new base's SBOM, when it has one (Drydock's builds attach one): a
 // rebase only happens when the image's own layers install no package, so
 // the rebased image holds exactly the new base's packages.
@@ -128,6 +126,7 @@ Status AttestRebased(RunContext& ctx, remote::Client& client, const oci::ImageRe
                      const oci::ImageReference& from,
                      const std::vector<oci::ImageReference>& tags) {
   if (!ctx.options.attestations) return Status::Ok();
+  const builder::AttestOptions options = AttestOptionsFor(ctx);
   DD_ASSIGN_OR_RETURN(manifest, client.GetManifest(rebased));
   DD_ASSIGN_OR_RETURN(old, client.GetManifest(from));
   const attest::Subject image{manifest.media_type, manifest.digest,
@@ -152,7 +151,7 @@ Status AttestRebased(RunContext& ctx, remote::Client& client, const oci::ImageRe
     in.base_name = base_name;
     in.base_digest = base_digest;
     in.created = now;
-    in.tool = std::string("drydock-") + attest::kDrydockVersion;
+    in.tool = options.tool;
     in.packages = attest::SpdxPackages(*sbom);
     ctx.log.Line("SBOM: " + std::to_string(in.packages.size()) +
                  " package(s), from the new base's SBOM");
@@ -163,7 +162,7 @@ Status AttestRebased(RunContext& ctx, remote::Client& client, const oci::ImageRe
         "No SBOM for the rebased image: " +
         (is_index ? std::string("it is an index") : "its new base " + base_name + " carries none"));
   }
-  attest::ProvenanceInput in = AttestOptionsFor(ctx).context;
+  attest::ProvenanceInput in = options.context;
   in.subject_name = name;
   in.subject_digest = manifest.digest;
   in.finished = now;
