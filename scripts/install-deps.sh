@@ -14,9 +14,11 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
   libarchive-dev zlib1g-dev libzstd-dev libisal-dev libcrypt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  librpm-dev        # rpm headers of an image's rpmdb.sqlite (SBOMs)
   # real peers used by tests and benchmarks
   skopeo buildah podman runc busybox-static docker-registry
   debootstrap       # a real Debian base image (tests: rebase onto a patched Debian)
+  rpm               # rpmbuild + rpm --root: an image with a real rpm database (SBOM tests)
   curl jq wrk apache2-utils uidmap fuse-overlayfs openssl
   util-linux-extra  # fincore: bench/registry checks the page cache
   openssh-client    # ssh-agent: RUN --mount=type=ssh tests

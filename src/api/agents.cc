@@ -1,6 +1,7 @@
 // The agent API. Build agents (`drydock agent`, authenticated by an agent
 // token) claim runs, renew their leases, ship logs, fetch contexts and
-// report, each only for the runs they hold: /api/v1/agent/…. Users see
+// report, and have their images signed with the server's key, each only
+// for the runs they hold: /api/v1/agent/…. Users see
 // the agents (GET /api/v1/agents); admins create their tokens and revoke
 // them (POST /api/v1/agents/tokens, DELETE /api/v1/agents/{name}).
 #include <sys/stat.h>
@@ -10,6 +11,8 @@
 #include <chrono>
 #include <cstring>
 #include <vector>
+
+#include <spdlog/spdlog.h>
 
 #include "api/impl.h"
 #include "api/run_json.h"
@@ -83,11 +86,13 @@ void Api::Impl::RouteAgent(http::Request& req, http::Response& resp, const std::
   if (path == "/agent/info") {
     resp.route = "api_agent_info";
     // What an agent needs before its first claim: where to push.
-    return SendJson(resp, 200,
-                    {{"agent", agent},
-                     {"registry",
-                      {{"host", options.registry_host},
-                       {"insecure", options.base_url.rfind("http://", 0) == 0}}}});
+    json info = {{"agent", agent},
+                 {"registry",
+                  {{"host", options.registry_host},
+                   {"insecure", options.base_url.rfind("http://", 0) == 0}}},
+                 {"attestations", options.attestations}};
+    if (options.signer) info["signingKey"] = options.signer.hint;
+    return SendJson(resp, 200, info);
   }
   if (path == "/agent/claim") {
     resp.route = "api_agent_claim";
@@ -105,6 +110,7 @@ void Api::Impl::RouteAgent(http::Request& req, http::Response& resp, const std::
       if (action == "log" && m == "POST") return AgentLog(c, id);
       if (action == "report" && m == "POST") return AgentReport(c, id);
       if (action == "context" && m == "GET") return AgentContext(c, id);
+      if (action == "sign" && m == "POST") return AgentSign(c, id);
     }
   }
   resp.route = "api_agent_unknown";
@@ -235,6 +241,31 @@ void Api::Impl::AgentContext(Ctx& c, const std::string& id) {
   };
   src.owner = fd;
   c.resp.source = std::move(src);
+}
+
+// A signature over an image (or attestation) an agent pushes for a run it
+// holds. The server cannot see what the agent built: an agent's token is
+// trusted as the embedded agent is, and every signature is logged.
+void Api::Impl::AgentSign(Ctx& c, const std::string& id) {
+  auto attempt = QueryNumber(c.req, "attempt");
+  if (!attempt.ok()) return SendStatus(c.resp, attempt.status());
+  if (Status s = runs.CheckHolder(id, *attempt, c.who.agent); !s.ok()) return SendStatus(c.resp, s);
+  if (!options.signer)
+    return SendError(c.resp, 409, "CONFLICT",
+                     "this server signs nothing: builds.attestations is off in its configuration");
+  auto body = JsonBody(c.req);
+  if (!body.ok()) return SendStatus(c.resp, body.status());
+  auto text = body->find("digest");
+  if (text == body->end() || !text->is_string())
+    return SendError(c.resp, 400, "INVALID", "the sign body is {digest: \"sha256:…\"}");
+  auto digest = oci::Digest::Parse(text->get<std::string>());
+  if (!digest.ok())
+    return SendError(c.resp, 400, "INVALID", "digest: " + digest.status().message());
+  auto bundle = options.signer.sign(*digest);
+  if (!bundle.ok()) return SendStatus(c.resp, bundle.status());
+  spdlog::info("signed {} for run {} (agent {}) with key {}", digest->str(), id, c.who.agent,
+               options.signer.hint);
+  SendJson(c.resp, 200, {{"bundle", *bundle}, {"key", options.signer.hint}});
 }
 
 void Api::Impl::ListAgents(Ctx& c) {

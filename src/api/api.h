@@ -27,6 +27,10 @@ struct Options {
   uint64_t max_context_bytes = 2ull << 30;
   // How clients reach this server ("http://host:port"): webhook URLs.
   std::string base_url;
+  // Signs what agents build (POST /api/v1/agent/runs/{id}/sign) with the
+  // server's key, which never leaves the server; none: agents sign nothing.
+  attest::Signer signer;
+  bool attestations = true;  // whether agents' images carry SBOM and provenance
 };
 
 class Api {

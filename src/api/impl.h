@@ -56,6 +56,7 @@ struct Api::Impl {
   void AgentLog(Ctx& c, const std::string& id);
   void AgentReport(Ctx& c, const std::string& id);
   void AgentContext(Ctx& c, const std::string& id);
+  void AgentSign(Ctx& c, const std::string& id);
   void ListAgents(Ctx& c);
   void CreateAgentToken(Ctx& c);
   void RevokeAgent(Ctx& c, const std::string& name);

@@ -6,6 +6,7 @@
 // functions over bytes and OpenSSL: fetching and pushing are the caller's.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -31,7 +32,7 @@ struct OsRelease {
 OsRelease ParseOsRelease(std::string_view text);
 
 struct Package {
-  std::string type;  // "deb" or "apk": the package manager that installed it
+  std::string type;  // "deb", "apk" or "rpm": the package manager that installed it
   std::string name, version, arch, source, license;
   std::string purl;  // the package URL, canonical (purl spec) form
 };
@@ -39,14 +40,21 @@ struct Package {
 // The package databases of a root filesystem, as files read from it (a
 // file absent is empty). The paths are the ones the gate of a rebase
 // also knows: /var/lib/dpkg/status, /var/lib/dpkg/status.d/* (distroless
-// images keep one file per package there), /lib/apk/db/installed.
+// images keep one file per package there), /lib/apk/db/installed, and
+// rpm's SQLite database (Fedora 33+, RHEL 9, Amazon Linux 2023; its
+// Berkeley DB and ndb formats are not read).
 struct PackageDatabases {
   std::string os_release, dpkg_status, apk_installed;
   std::vector<std::string> dpkg_status_d;
+  std::string rpmdb_sqlite;  // the file's bytes
 };
 inline constexpr char kDpkgStatus[] = "var/lib/dpkg/status";
 inline constexpr char kDpkgStatusDir[] = "var/lib/dpkg/status.d";
 inline constexpr char kApkInstalled[] = "lib/apk/db/installed";
+// Where rpm keeps it: the first that exists (Fedora 36+ moved it to
+// /usr/lib/sysimage, leaving a symlink behind).
+inline constexpr const char* kRpmDatabases[] = {"usr/lib/sysimage/rpm/rpmdb.sqlite",
+                                                "var/lib/rpm/rpmdb.sqlite"};
 inline constexpr const char* kOsReleaseFiles[] = {"etc/os-release", "usr/lib/os-release"};
 
 // Installed packages (dpkg's "deinstall"/"not-installed" entries are not),
@@ -54,7 +62,8 @@ inline constexpr const char* kOsReleaseFiles[] = {"etc/os-release", "usr/lib/os-
 std::vector<Package> ReadPackages(const PackageDatabases& dbs, OsRelease* os = nullptr);
 
 // purl spec: pkg:deb/debian/NAME@VERSION?arch=A&distro=debian-12, with ':'
-// kept and '+' as %2B, qualifiers sorted.
+// kept and '+' as %2B, qualifiers sorted; an rpm's epoch ("1:2.3-4") is its
+// `epoch` qualifier, as the spec has it.
 std::string PackageUrl(const Package& p, const OsRelease& os);
 
 // ---------------------------------------------------------------- SBOM ---
@@ -148,6 +157,15 @@ Result<nlohmann::json> SignStatement(const Key& key, const nlohmann::json& state
 // and predicate type kCosignSign, signed.
 Result<nlohmann::json> SignManifest(const Key& key, const oci::Digest& digest);
 
+// Who signs: a key held here (KeySigner), or a server asked to (an agent's
+// images are signed by its server's key, which never leaves the server).
+struct Signer {
+  std::function<Result<nlohmann::json>(const oci::Digest&)> sign;  // a bundle, as SignManifest
+  std::string hint;                                                // names the key in logs
+  explicit operator bool() const { return static_cast<bool>(sign); }
+};
+Signer KeySigner(std::shared_ptr<const Key> key);
+
 // Checks a bundle's DSSE signature with `key`; the statement it carries.
 // Errors name what is wrong (media type, payload type, signature).
 Result<nlohmann::json> VerifyBundle(const nlohmann::json& bundle, const Key& key);
@@ -172,6 +190,12 @@ struct Subject {
 Artifact MakeArtifact(const std::string& artifact_type, const std::string& media_type,
                       std::string blob, const Subject& subject,
                       const std::map<std::string, std::string>& annotations);
+// What an artifact is as a subject: an OCI manifest of its size.
+Subject SubjectOf(const Artifact& artifact);
+// Signatures over `subjects` (an image, then its attestations): one bundle
+// artifact each, whose subject is what it signs.
+Result<std::vector<Artifact>> SignatureArtifacts(const Signer& signer,
+                                                 const std::vector<Subject>& subjects);
 inline constexpr char kEmptyConfig[] = "{}";
 inline constexpr char kEmptyConfigMediaType[] = "application/vnd.oci.empty.v1+json";
 inline constexpr char kPredicateTypeAnnotation[] = "in-toto.io/predicate-type";

@@ -1,4 +1,4 @@
-// Installed packages from dpkg's and apk's databases: both are stanzas
+// Installed packages from dpkg's and apk's databases (rpm's: rpmdb.cc): both are stanzas
 // separated by blank lines ("Key: value" with continuation lines for
 // dpkg, "K:value" for apk), read leniently: a database is the image
 // author's, and a line we do not understand is skipped, never fatal.
@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "attest/attest.h"
+#include "attest/rpmdb.h"
 #include "base/strings.h"
 
 namespace drydock::attest {
@@ -122,14 +123,23 @@ OsRelease ParseOsRelease(std::string_view text) {
 }
 
 std::string PackageUrl(const Package& p, const OsRelease& os) {
-  std::string ns = os.id.empty() ? (p.type == "apk" ? "alpine" : "debian") : AsciiLower(os.id);
+  static const std::map<std::string, std::string> kDefaultNamespace = {
+      {"apk", "alpine"}, {"deb", "debian"}, {"rpm", "redhat"}};
+  std::string ns = os.id.empty()
+                       ? kDefaultNamespace.count(p.type) ? kDefaultNamespace.at(p.type) : p.type
+                       : AsciiLower(os.id);
   std::map<std::string, std::string> q;  // sorted, as the spec's canonical form
+  std::string version = p.version;
+  if (size_t colon = version.find(':'); p.type == "rpm" && colon != std::string::npos) {
+    q["epoch"] = version.substr(0, colon);
+    version.erase(0, colon + 1);
+  }
   if (!p.arch.empty()) q["arch"] = p.arch;
   if (!os.id.empty() && !os.version_id.empty())
     q["distro"] = AsciiLower(os.id) + "-" + os.version_id;
   if (!p.source.empty() && p.source != p.name) q["upstream"] = p.source;
   std::string purl = "pkg:" + p.type + "/" + Escape(ns) + "/" + Escape(AsciiLower(p.name));
-  if (!p.version.empty()) purl += "@" + Escape(p.version);
+  if (!version.empty()) purl += "@" + Escape(version);
   char sep = '?';
   for (const auto& [k, v] : q) {
     purl += sep + k + "=" + Escape(v);
@@ -144,6 +154,7 @@ std::vector<Package> ReadPackages(const PackageDatabases& dbs, OsRelease* os_out
   ReadDpkg(dbs.dpkg_status, out);
   for (const auto& file : dbs.dpkg_status_d) ReadDpkg(file, out);
   ReadApk(dbs.apk_installed, out);
+  internal::ReadRpmSqlite(dbs.rpmdb_sqlite, out);
   for (auto& p : out) p.purl = PackageUrl(p, os);
   std::sort(out.begin(), out.end(), [](const Package& a, const Package& b) {
     return std::tie(a.type, a.name, a.arch, a.version) <

@@ -61,4 +61,14 @@ Status CheckSigned(remote::Client& client, const oci::ImageReference& repo,
   return CheckSignatures(signatures, digest, keys);
 }
 
+Status PushArtifact(remote::Client& client, const oci::ImageReference& repo,
+                    const Artifact& artifact) {
+  DD_RETURN_IF_ERROR(client.PushBlobBytes(repo, oci::Digest::Of(kEmptyConfig), kEmptyConfig));
+  DD_RETURN_IF_ERROR(client.PushBlobBytes(repo, artifact.blob_digest, artifact.blob));
+  oci::ImageReference by_digest = repo;
+  by_digest.tag.clear();
+  by_digest.digest = artifact.digest();
+  return client.PushManifest(by_digest, artifact.manifest, std::string(oci::kOciManifest)).status();
+}
+
 }  // namespace drydock::attest

@@ -25,6 +25,11 @@ Result<std::vector<Attestation>> FetchAttestations(remote::Client& client,
                                                    const oci::Digest& subject,
                                                    const std::string& artifact_type);
 
+// An artifact (MakeArtifact) into `repo`'s repository: its empty config,
+// its blob, its manifest by digest.
+Status PushArtifact(remote::Client& client, const oci::ImageReference& repo,
+                    const Artifact& artifact);
+
 // A signature referrer: its digest and its one layer (a Sigstore bundle).
 struct SignatureBlob {
   oci::Digest referrer;

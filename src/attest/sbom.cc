@@ -89,7 +89,7 @@ json SpdxDocument(const SbomInput& in) {
   if (in.packages.empty())
     doc["comment"] =
         "no package database (dpkg's /var/lib/dpkg/status or status.d, apk's "
-        "/lib/apk/db/installed) in the image: it lists no packages";
+        "/lib/apk/db/installed, rpm's rpmdb.sqlite) in the image: it lists no packages";
   return doc;
 }
 

@@ -220,4 +220,28 @@ Artifact MakeArtifact(const std::string& artifact_type, const std::string& media
   return a;
 }
 
+Signer KeySigner(std::shared_ptr<const Key> key) {
+  if (!key) return {};
+  std::string hint = key->Hint();
+  return {[key = std::move(key)](const oci::Digest& d) { return SignManifest(*key, d); },
+          std::move(hint)};
+}
+
+Subject SubjectOf(const Artifact& artifact) {
+  return {"application/vnd.oci.image.manifest.v1+json", artifact.digest(),
+          static_cast<int64_t>(artifact.manifest.size())};
+}
+
+Result<std::vector<Artifact>> SignatureArtifacts(const Signer& signer,
+                                                 const std::vector<Subject>& subjects) {
+  std::vector<Artifact> out;
+  for (const auto& s : subjects) {
+    DD_ASSIGN_OR_RETURN(bundle, signer.sign(s.digest));
+    out.push_back(MakeArtifact(
+        kBundleMediaType, kBundleMediaType, bundle.dump(), s,
+        {{kBundleContentAnnotation, "dsse-envelope"}, {kBundlePredicateAnnotation, kCosignSign}}));
+  }
+  return out;
+}
+
 }  // namespace drydock::attest

@@ -53,6 +53,13 @@ Result<attest::PackageDatabases> StageRunner::ReadPackageDatabases(const StageSt
   dbs.dpkg_status = std::move(status);
   DD_ASSIGN_OR_RETURN(apk, ReadIfThere(root, attest::kApkInstalled));
   dbs.apk_installed = std::move(apk);
+  for (const char* f : attest::kRpmDatabases) {
+    DD_ASSIGN_OR_RETURN(rpmdb, ReadIfThere(root, f));
+    if (!rpmdb.empty()) {
+      dbs.rpmdb_sqlite = std::move(rpmdb);
+      break;
+    }
+  }
   if (auto dir = ResolveDirInRoot(root, attest::kDpkgStatusDir); dir.ok()) {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(*dir, ec)) {
@@ -66,16 +73,15 @@ Result<attest::PackageDatabases> StageRunner::ReadPackageDatabases(const StageSt
   return dbs;
 }
 
-Result<std::vector<std::pair<Attached, attest::Artifact>>> StageRunner::Attest(
-    const StageState& st, const std::string& manifest, const std::string& media_type) {
+Result<std::vector<Attached>> StageRunner::Attest(const StageState& st, const std::string& manifest,
+                                                  const std::string& media_type) {
   const AttestOptions& a = o_.attest;
   const oci::Digest digest = oci::Digest::Of(manifest);
   const attest::Subject image{media_type, digest, static_cast<int64_t>(manifest.size())};
   std::string name = o_.tags.empty() ? digest.str() : o_.tags.front().String();
-  std::vector<std::pair<Attached, attest::Artifact>> out;
-  auto add = [&](const char* kind, const std::string& type, attest::Artifact artifact,
-                 const oci::Digest& subject) {
-    out.push_back({Attached{kind, artifact.digest(), subject, type}, std::move(artifact)});
+  std::vector<Attached> out;
+  auto add = [&](const char* kind, attest::Artifact artifact, const oci::Digest& subject) {
+    out.push_back(Attached{kind, subject, std::move(artifact)});
   };
   if (a.sbom) {
     DD_ASSIGN_OR_RETURN(dbs, ReadPackageDatabases(st));
@@ -90,7 +96,7 @@ Result<std::vector<std::pair<Attached, attest::Artifact>>> StageRunner::Attest(
     in.tool = a.tool;
     in.packages = attest::ReadPackages(dbs, &in.os);
     Log("SBOM: " + std::to_string(in.packages.size()) + " package(s)\n");
-    add("sbom", attest::kSpdxMediaType,
+    add("sbom",
         attest::MakeArtifact(attest::kSpdxMediaType, attest::kSpdxMediaType,
                              attest::SpdxDocument(in).dump(), image, {}),
         digest);
@@ -117,26 +123,19 @@ Result<std::vector<std::pair<Attached, attest::Artifact>>> StageRunner::Attest(
       std::lock_guard lock(inputs_mu_);
       in.materials.insert(in.materials.end(), inputs_.begin(), inputs_.end());
     }
-    add("provenance", attest::kInTotoMediaType,
+    add("provenance",
         attest::MakeArtifact(attest::kInTotoMediaType, attest::kInTotoMediaType,
                              attest::ProvenanceStatement(in).dump(), image,
                              {{attest::kPredicateTypeAnnotation, attest::kSlsaProvenance}}),
         digest);
   }
-  if (a.key) {
+  if (a.signer) {
     // The image, then each attestation: a signature is a referrer of what it signs.
     std::vector<attest::Subject> subjects = {image};
-    for (const auto& [what, artifact] : out)
-      subjects.push_back({std::string(oci::kOciManifest), what.digest,
-                          static_cast<int64_t>(artifact.manifest.size())});
-    for (const auto& s : subjects) {
-      DD_ASSIGN_OR_RETURN(bundle, attest::SignManifest(*a.key, s.digest));
-      add("signature", attest::kBundleMediaType,
-          attest::MakeArtifact(attest::kBundleMediaType, attest::kBundleMediaType, bundle.dump(), s,
-                               {{attest::kBundleContentAnnotation, "dsse-envelope"},
-                                {attest::kBundlePredicateAnnotation, attest::kCosignSign}}),
-          s.digest);
-    }
+    for (const auto& what : out) subjects.push_back(attest::SubjectOf(what.artifact));
+    DD_ASSIGN_OR_RETURN(signatures, attest::SignatureArtifacts(a.signer, subjects));
+    for (size_t i = 0; i < signatures.size(); ++i)
+      add("signature", std::move(signatures[i]), subjects[i].digest);
   }
   return out;
 }

@@ -41,8 +41,8 @@ struct Dependencies {
 // the image (or, for a signature, another attestation).
 struct Attached {
   std::string kind;  // "sbom", "provenance", "signature"
-  oci::Digest digest, subject;
-  std::string artifact_type;
+  oci::Digest subject;
+  attest::Artifact artifact;  // its digest is the referrer's
 };
 
 struct BuildResult {
@@ -52,7 +52,9 @@ struct BuildResult {
   std::string media_type;
   std::string config;  // the image config's bytes
   Dependencies dependencies;
-  std::vector<Attached> attestations;  // in every tagged repository
+  // Made when AttestOptions ask; pushed with the image (by the build when
+  // it pushes, else by PushBuilt), into every repository it is tagged in.
+  std::vector<Attached> attestations;
 };
 
 // What a pushed image carries beside it (issue 17, attest/attest.h): its
@@ -61,7 +63,7 @@ struct BuildResult {
 struct AttestOptions {
   bool sbom = false;
   bool provenance = false;
-  std::shared_ptr<const attest::Key> key;  // signs; none: nothing is signed
+  attest::Signer signer;  // none: nothing is signed
   // What the builder cannot know: who builds, from what source, for which
   // run. The rest (inputs, Dockerfile, arguments) it fills in itself.
   attest::ProvenanceInput context;
@@ -111,7 +113,7 @@ struct BuildOptions {
   // private addresses (source::IsPrivateAddress): a local build's own
   // network is its user's; a server's is not, and servers turn this off.
   bool allow_private_fetches = true;
-  AttestOptions attest;  // when pushing
+  AttestOptions attest;  // what BuildResult::attestations holds
   // Called for each image a FROM or COPY --from pulls, with the digest its
   // reference resolved to and its platform manifest's: an error fails the
   // build (a task's --trusted-base-key: the base must be signed).
@@ -149,7 +151,8 @@ Result<ImageRoot> PullImageRoot(const oci::ImageReference& ref, const std::strin
 // An image this machine just built: every layer is in `state_dir` already.
 Result<ImageRoot> LocalImageRoot(const BuildResult& built, const std::filesystem::path& state_dir,
                                  const std::function<void(std::string_view)>& log);
-// Pushes an image this machine built (blobs from `state_dir`) to `ref`.
+// Pushes an image this machine built (blobs from `state_dir`) to `ref`:
+// its attestations first, then the image.
 Status PushBuilt(const BuildResult& built, const oci::ImageReference& ref,
                  const std::filesystem::path& state_dir, const remote::ClientOptions& registry);
 

@@ -81,17 +81,6 @@ Status PushImage(remote::Client& client, LayerStore& store, const AssembledImage
   return pushed.ok() ? Status::Ok() : pushed.status();
 }
 
-Status PushArtifact(remote::Client& client, const oci::ImageReference& repo,
-                    const attest::Artifact& artifact) {
-  DD_RETURN_IF_ERROR(
-      client.PushBlobBytes(repo, oci::Digest::Of(attest::kEmptyConfig), attest::kEmptyConfig));
-  DD_RETURN_IF_ERROR(client.PushBlobBytes(repo, artifact.blob_digest, artifact.blob));
-  oci::ImageReference by_digest = repo;
-  by_digest.tag.clear();
-  by_digest.digest = artifact.digest();
-  return client.PushManifest(by_digest, artifact.manifest, std::string(oci::kOciManifest)).status();
-}
-
 namespace {
 
 struct ReadDeleter {

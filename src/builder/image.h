@@ -9,7 +9,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "attest/attest.h"
 #include "base/result.h"
 #include "builder/store.h"
 #include "remote/client.h"
@@ -32,11 +31,6 @@ Result<AssembledImage> AssembleImage(const nlohmann::json& config,
 // manifest.
 Status PushImage(remote::Client& client, LayerStore& store, const AssembledImage& image,
                  const oci::ImageReference& tag, const std::optional<oci::ImageReference>& base);
-
-// An attestation artifact (attest::MakeArtifact) into `repo`: its empty
-// config, its blob, its manifest by digest.
-Status PushArtifact(remote::Client& client, const oci::ImageReference& repo,
-                    const attest::Artifact& artifact);
 
 // "oci:DIR" writes (or adds to) an OCI image layout, one index entry per tag.
 // "docker-archive:FILE" writes what `docker save` does (manifest.json,

@@ -1,5 +1,6 @@
 // Images to run rather than to build on: a task file's cmd steps get the
 // image's layers from the builder's store, stacked for an overlay mount.
+#include "attest/referrers.h"
 #include "builder/builder.h"
 #include "builder/cache.h"
 #include "builder/store.h"
@@ -71,6 +72,10 @@ Status PushBuilt(const BuildResult& built, const oci::ImageReference& ref,
   if (!manifest.ok()) return manifest.status();
   remote::Client client(registry);
   LayerStore store(state_dir);
+  // As the build pushes: what describes the image (a signature a refusing
+  // registry looks for) is there before the image is.
+  for (const auto& a : built.attestations)
+    DD_RETURN_IF_ERROR(attest::PushArtifact(client, ref, a.artifact));
   for (const auto& l : manifest->layers)
     DD_RETURN_IF_ERROR(client.PushBlob(ref, l.digest, store.BlobPath(l.digest)));
   DD_RETURN_IF_ERROR(client.PushBlobBytes(ref, built.config_digest, built.config));

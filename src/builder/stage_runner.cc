@@ -7,6 +7,7 @@
 #include <semaphore>
 #include <thread>
 
+#include "attest/referrers.h"
 #include "base/random.h"
 #include "builder/config.h"
 #include "builder/image.h"
@@ -401,14 +402,12 @@ Result<BuildResult> StageRunner::Finish(StageState& st) {
     deps_.images.push_back(tag);
   }
   result.dependencies = deps_;
+  if (o_.attest.sbom || o_.attest.provenance || o_.attest.signer) {
+    auto made = Attest(st, image->manifest, image->media_type);
+    if (!made.ok()) return Status(made.status().code(), "attestations: " + made.status().message());
+    result.attestations = std::move(*made);
+  }
   if (o_.push) {
-    std::vector<std::pair<Attached, attest::Artifact>> artifacts;
-    if (o_.attest.sbom || o_.attest.provenance || o_.attest.key) {
-      auto made = Attest(st, image->manifest, image->media_type);
-      if (!made.ok())
-        return Status(made.status().code(), "attestations: " + made.status().message());
-      artifacts = std::move(*made);
-    }
     // Attestations, then the image by digest, then tags: a tag names an
     // image only once everything that describes it is there, and a
     // registry refusing unsigned images sees the signature before the image.
@@ -416,14 +415,12 @@ Result<BuildResult> StageRunner::Finish(StageState& st) {
       oci::ImageReference by_digest = tag;
       by_digest.tag.clear();
       by_digest.digest = result.manifest_digest;
-      for (const auto& [what, a] : artifacts)
-        DD_RETURN_IF_ERROR(PushArtifact(client_, by_digest, a));
+      for (const auto& a : result.attestations)
+        DD_RETURN_IF_ERROR(attest::PushArtifact(client_, by_digest, a.artifact));
       DD_RETURN_IF_ERROR(PushImage(client_, store_, *image, by_digest, st.base_ref));
     }
-    for (const auto& [what, a] : artifacts) {
-      Log("attached " + what.kind + " " + what.digest.str() + " to " + what.subject.str() + "\n");
-      result.attestations.push_back(what);
-    }
+    for (const auto& a : result.attestations)
+      Log("attached " + a.kind + " " + a.artifact.digest().str() + " to " + a.subject.str() + "\n");
     for (const auto& tag : o_.tags) {
       Log("pushing " + tag.String() + "\n");
       DD_RETURN_IF_ERROR(client_.PushManifest(tag, image->manifest, image->media_type).status());

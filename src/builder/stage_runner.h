@@ -161,9 +161,8 @@ class StageRunner {
   Result<BuildResult> Finish(StageState& st);
   // attestations.cc: the SBOM, provenance and signatures of the image
   // `image` (digest `digest`) built from `st`, as artifacts to push.
-  Result<std::vector<std::pair<Attached, attest::Artifact>>> Attest(const StageState& st,
-                                                                    const std::string& manifest,
-                                                                    const std::string& media_type);
+  Result<std::vector<Attached>> Attest(const StageState& st, const std::string& manifest,
+                                       const std::string& media_type);
   Result<attest::PackageDatabases> ReadPackageDatabases(const StageState& st);
   void RecordInput(attest::Material m);
 

@@ -135,8 +135,9 @@ int BuildLocal(const BuildFlags& flags) {
   o.registry.insecure_registries = flags.insecure_registries;
   o.registry.credentials = client::UserRegistryCredentials();
   o.log = [](std::string_view s) { std::cerr << s << std::flush; };
-  o.attest.sbom = flags.sbom;
-  o.attest.provenance = flags.provenance;
+  // Attestations go with a push; made for nothing else.
+  o.attest.sbom = flags.sbom && flags.push;
+  o.attest.provenance = flags.provenance && flags.push;
   o.attest.tool = std::string("drydock-") + attest::kDrydockVersion;
   o.attest.context.builder_id = "https://drydock.dev/build/local";
   o.attest.context.builder_version = attest::kDrydockVersion;
@@ -149,7 +150,8 @@ int BuildLocal(const BuildFlags& flags) {
                 << (f ? key.status().message() : "cannot read it") << "\n";
       return 2;
     }
-    o.attest.key = std::make_shared<const attest::Key>(std::move(*key));
+    if (flags.push)
+      o.attest.signer = attest::KeySigner(std::make_shared<attest::Key>(std::move(*key)));
   }
   for (const auto& t : flags.tags) {
     auto ref = oci::ParseImageReference(t);

@@ -427,7 +427,8 @@ int Serve(const ServeFlags& flags) {
   }
   std::string registry_host = RegistryHost(*config, addr->first, server.port());
   auto service_options = ServiceOptionsFor(*config, registry_host, *server_id, meta, authenticator);
-  service_options.signing_key = signing_key;
+  const attest::Signer signer = attest::KeySigner(signing_key);
+  if (signer) service_options.signer = [signer](const std::string&) { return signer; };
   if (config->builds.user_namespace) {
     auto users = BuildUserNamespace(*config->builds.user_namespace, service_options);
     if (!users.ok()) {
@@ -463,9 +464,10 @@ int Serve(const ServeFlags& flags) {
           ? std::string(config->tls_cert.empty() ? "http://" : "https://") + registry_host
           : config->public_url;
   while (!base_url.empty() && base_url.back() == '/') base_url.pop_back();
-  rest = std::make_unique<api::Api>(
-      authenticator, *stores->blobs, meta, reg, *runs, *task_service, *trigger_service,
-      api::Options{registry_host, config->builds.max_context_bytes, base_url});
+  rest = std::make_unique<api::Api>(authenticator, *stores->blobs, meta, reg, *runs, *task_service,
+                                    *trigger_service,
+                                    api::Options{registry_host, config->builds.max_context_bytes,
+                                                 base_url, signer, config->builds.attestations});
   Periodic gc(std::chrono::seconds(config->gc_interval_seconds),
               [&] { CollectGarbage(reg, meta, *server_id, config->gc); });
   Periodic prune_events(std::chrono::hours(1), [&] { PruneEvents(meta, config->events); });

@@ -368,6 +368,7 @@ class Run {
       b.tags.push_back(*ref);
     }
     b.no_cache = args.no_cache || s.cache == "disabled";
+    if (PushedLater(b.tags)) b.attest = o_.attest;
     {
       std::lock_guard lock(mu_);
       b.local_images = local_;  // FROM an image an earlier step built, as ACR's docker has it
@@ -390,6 +391,16 @@ class Run {
     for (const auto& t : b.tags) local_[t.String()] = built;
     dependencies_[s.id] = std::move(deps);
     return Status::Ok();
+  }
+
+  // Whether a push step of the task sends one of `tags`: only such images
+  // get attestations.
+  bool PushedLater(const std::vector<oci::ImageReference>& tags) const {
+    for (const auto& s : task_.steps)
+      for (const auto& name : s.push)
+        for (const auto& t : tags)
+          if (Normalized(name) == t.String()) return true;
+    return false;
   }
 
   // A base built earlier in this run is not a base image of the task: the
@@ -434,6 +445,8 @@ class Run {
         Log("push of " + name + " failed: " + pushed.message());
       }
       if (!pushed.ok()) return pushed;
+      for (const auto& a : built->attestations)
+        Log("attached " + a.kind + " " + a.artifact.digest().str() + " to " + a.subject.str());
       Log("Pushed " + ref->String() + "@" + built->manifest_digest.str());
       std::lock_guard lock(mu_);
       pushed_.push_back({ref->registry, ref->repository, ref->tag, built->manifest_digest.str()});

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/result.h"
+#include "builder/builder.h"
 #include "remote/client.h"
 #include "runtime/runtime.h"
 #include "steps/alias.h"
@@ -81,6 +82,9 @@ struct ExecOptions {
   std::function<Status(const oci::ImageReference& base, const std::string& resolved,
                        const std::string& platform_manifest)>
       check_base;
+  // What images push steps send carry (SBOM, provenance, signatures): made
+  // by the build step, where the image's filesystem is at hand.
+  builder::AttestOptions attest;
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::string_view)> log;  // step lines and container output
 };

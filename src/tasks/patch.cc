@@ -178,34 +178,19 @@ Status AttestRebased(RunContext& ctx, remote::Client& client, const oci::ImageRe
   artifacts.push_back(
       attest::MakeArtifact(attest::kInTotoMediaType, attest::kInTotoMediaType, statement.dump(),
                            image, {{attest::kPredicateTypeAnnotation, attest::kSlsaProvenance}}));
-  if (const auto& key = ctx.options.signing_key) {
+  if (options.signer) {
     std::vector<attest::Subject> subjects = {image};
-    for (const auto& a : artifacts)
-      subjects.push_back(
-          {std::string(oci::kOciManifest), a.digest(), static_cast<int64_t>(a.manifest.size())});
-    for (const auto& subject : subjects) {
-      DD_ASSIGN_OR_RETURN(bundle, attest::SignManifest(*key, subject.digest));
-      artifacts.push_back(attest::MakeArtifact(
-          attest::kBundleMediaType, attest::kBundleMediaType, bundle.dump(), subject,
-          {{attest::kBundleContentAnnotation, "dsse-envelope"},
-           {attest::kBundlePredicateAnnotation, attest::kCosignSign}}));
-    }
+    for (const auto& a : artifacts) subjects.push_back(attest::SubjectOf(a));
+    DD_ASSIGN_OR_RETURN(signatures, attest::SignatureArtifacts(options.signer, subjects));
+    artifacts.insert(artifacts.end(), signatures.begin(), signatures.end());
   }
   std::set<std::string> done;
-  for (oci::ImageReference repo : tags) {
+  for (const oci::ImageReference& repo : tags) {
     if (!done.insert(repo.RepositoryWithRegistry()).second) continue;
-    repo.tag.clear();
-    for (const auto& a : artifacts) {
-      DD_RETURN_IF_ERROR(
-          client.PushBlobBytes(repo, oci::Digest::Of(attest::kEmptyConfig), attest::kEmptyConfig));
-      DD_RETURN_IF_ERROR(client.PushBlobBytes(repo, a.blob_digest, a.blob));
-      repo.digest = a.digest();
-      DD_RETURN_IF_ERROR(
-          client.PushManifest(repo, a.manifest, std::string(oci::kOciManifest)).status());
-    }
+    for (const auto& a : artifacts) DD_RETURN_IF_ERROR(attest::PushArtifact(client, repo, a));
   }
-  if (ctx.options.signing_key)
-    ctx.log.Line("Signed " + rebased.String() + " with key " + ctx.options.signing_key->Hint());
+  if (options.signer)
+    ctx.log.Line("Signed " + rebased.String() + " with key " + options.signer.hint);
   return Status::Ok();
 }
 

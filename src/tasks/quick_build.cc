@@ -119,7 +119,7 @@ builder::AttestOptions AttestOptionsFor(const RunContext& ctx) {
   const RunRequest& r = ctx.run.request;
   builder::AttestOptions a;
   a.sbom = a.provenance = ctx.options.attestations;
-  a.key = ctx.options.signing_key;
+  if (ctx.options.signer) a.signer = ctx.options.signer(ctx.run.id);
   a.tool = std::string("drydock-") + attest::kDrydockVersion;
   for (const auto& arg : r.build_args)
     if (arg.secret) a.secret_build_args.push_back(arg.name);
@@ -162,7 +162,7 @@ builder::BuildOptions BuildOptionsFor(RunContext& ctx, const fs::path& context,
   b.allow_private_fetches = ctx.options.allow_private_fetches;
   b.cancel = ctx.cancel;
   b.log = [&](std::string_view s) { ctx.log.Output(s); };
-  b.attest = AttestOptionsFor(ctx);
+  if (b.push) b.attest = AttestOptionsFor(ctx);
   b.check_base = BaseCheckFor(ctx);
   return b;
 }

@@ -157,6 +157,7 @@ Outcome ExecuteTaskRun(RunContext& ctx) {
   e.users = ctx.options.users;
   e.allow_private_fetches = ctx.options.allow_private_fetches;
   e.check_base = BaseCheckFor(ctx);
+  e.attest = AttestOptionsFor(ctx);
   e.cancel = ctx.cancel;
   e.log = [&](std::string_view s) { ctx.log.Output(s); };
   auto result = steps::RunSteps(*task, e);

@@ -46,17 +46,47 @@ class HttpQueue final : public RunQueue {
   HttpQueue(const RemoteAgentOptions& o, internal::LogStore& logs)
       : o_(o), logs_(logs), base_(TrimSlash(o.server) + "/api/v1/agent") {}
 
-  // The server's registry ("host:port", and whether it is plain HTTP);
-  // also checks the token before the first claim.
-  Result<std::pair<std::string, bool>> Info() {
+  // What the server says before the first claim (which also checks the token).
+  struct ServerInfo {
+    std::string registry;   // "host:port"
+    bool insecure = false;  // plain HTTP
+    bool attestations = true;
+    std::string signing_key;  // its hint; "": the server signs nothing
+  };
+  Result<ServerInfo> Info() {
     DD_ASSIGN_OR_RETURN(body, Call("GET", "/info", nullptr, 30));
     try {
       json j = json::parse(body);
-      return std::make_pair(j.at("registry").at("host").get<std::string>(),
-                            j.at("registry").at("insecure").get<bool>());
+      return ServerInfo{j.at("registry").at("host").get<std::string>(),
+                        j.at("registry").at("insecure").get<bool>(), j.value("attestations", true),
+                        j.value("signingKey", "")};
     } catch (const json::exception& e) {
       return Internal(std::string("the server's agent info is not understood: ") + e.what());
     }
+  }
+
+  // The server's signature (a Sigstore bundle) over `digest`, for a run
+  // this agent holds: its key never leaves the server.
+  Result<json> Sign(const std::string& run_id, const oci::Digest& digest) {
+    int64_t attempt = 0;
+    {
+      std::lock_guard lock(mu_);
+      auto it = held_.find(run_id);
+      if (it == held_.end()) return Conflict("run " + run_id + " is not held here");
+      attempt = it->second.attempt;
+    }
+    std::string text = json{{"digest", digest.str()}}.dump();
+    Result<std::string> body = Internal("not sent");
+    for (int i = 0; i < 3; ++i) {  // a server restart or a network blip
+      if (i > 0) std::this_thread::sleep_for(std::chrono::seconds(1));
+      body = Call("POST", RunPath(run_id, "sign", attempt), &text, 60);
+      if (body.ok() || body.status().code() != Code::kUnavailable) break;
+    }
+    if (!body.ok()) return Status(body.status().code(), "signing: " + body.status().message());
+    DD_ASSIGN_OR_RETURN(j, ParseJson(*body));
+    if (!j.is_object() || !j.contains("bundle") || !j["bundle"].is_object())
+      return Internal("the server's signature answer has no bundle");
+    return j["bundle"];
   }
 
   Result<std::optional<ClaimedRun>> Claim(const AgentInfo& agent) override {
@@ -270,9 +300,15 @@ Status RunRemoteAgent(RemoteAgentOptions o, const std::atomic<bool>& stop) {
   DD_RETURN_IF_ERROR(files.Init());
   internal::LogStore logs(files);
   HttpQueue queue(o, logs);
-  DD_ASSIGN_OR_RETURN(registry, queue.Info());
-  o.build.registry_host = registry.first;
-  if (registry.second) o.build.insecure_registries.push_back(registry.first);
+  DD_ASSIGN_OR_RETURN(server, queue.Info());
+  o.build.registry_host = server.registry;
+  if (server.insecure) o.build.insecure_registries.push_back(server.registry);
+  o.build.attestations = server.attestations;
+  if (!server.signing_key.empty())
+    o.build.signer = [&queue, hint = server.signing_key](const std::string& run_id) {
+      return attest::Signer{
+          [&queue, run_id](const oci::Digest& d) { return queue.Sign(run_id, d); }, hint};
+    };
   o.build.credentials = [&queue](const std::string&, const std::string& run_id) {
     return remote::CredentialLookup([&queue, run_id](const std::string& registry) {
       return queue.CredentialFor(run_id, registry);

@@ -233,9 +233,10 @@ struct ServiceOptions {
   std::chrono::milliseconds retry_backoff{2000};
   int max_attempts = 3;
   // What the images runs push carry (attest/attest.h): an SBOM and a
-  // provenance statement, and signatures by `signing_key` when there is one.
+  // provenance statement, and signatures by the signer of the run, when
+  // there is one (the server's key; an agent asks its server).
   bool attestations = true;
-  std::shared_ptr<const attest::Key> signing_key;
+  std::function<attest::Signer(const std::string& run_id)> signer;
 };
 
 // An agent as the queue sees it: what it is called and which runs it takes.

@@ -7,7 +7,10 @@
 # cancel reaches a remote agent's container within 2 s; a revoked agent is
 # refused at its next poll; an agent reads only the runs it holds; runs of
 # a pool wait for an agent of that pool; a multi-step task file runs on a
-# remote agent and `run logs --follow` follows it.
+# remote agent and `run logs --follow` follows it. Agents' images are
+# signed by the server's key, which never leaves the server (an agent asks
+# for each signature of a run it holds), and carry SBOM and provenance;
+# so does an image a task file's push step sends.
 . "$(dirname "$0")/lib.sh"
 
 cat >"$WORK/config.yaml" <<EOF2
@@ -108,6 +111,16 @@ assert_eq "run:${IDS[0]}" "$(jq -r '[.events[] | select(.action == "push" and .r
   "a remote run pushes with its own credential"
 assert_contains "$(run_log "${IDS[0]}")" "start 1" "the remote log reached the server"
 assert_contains "$(run_log "${IDS[0]}")" "was successful after" "the server ended the log"
+KEY="$DATA/signing-key.pub"
+drydock verify "$REG/app:1" --key "$KEY" --require-sbom --require-provenance --insecure-registry "$REG" \
+  >"$WORK/verify.out" 2>&1 || { cat "$WORK/verify.out" >&2; fail "an agent's image does not verify"; }
+assert_eq 3 "$(grep -c '^ok ' "$WORK/verify.out")" "an agent's image: signature, SBOM and provenance verify with the server's key"
+IMAGE1=$(digest_of app:1)
+assert_contains "$(grep "signed $IMAGE1 for run ${IDS[0]} (agent a[12])" "$SERVER_LOG")" "signed $IMAGE1" \
+  "the server logs each signature it makes for an agent"
+drydock image provenance "$REG/app:1" --insecure-registry "$REG" >"$WORK/prov.json" || fail "image provenance app:1"
+assert_contains "$(jq -r .predicate.runDetails.builder.id "$WORK/prov.json")" "/drydock/agents/a" \
+  "the provenance names the agent that built it"
 
 log "an agent killed with SIGKILL mid-RUN: attempt 2 on another agent of its pool"
 agent_token p1
@@ -172,7 +185,7 @@ assert_eq Canceled "$(field "$LONELY" .status)" "a queued run cancels at once"
 log "an agent reads only what its claimed runs need"
 HOLDER=$(queue holder 30 slow)
 wait_for "$HOLDER" '.status == "Running"' 120 "the holder run did not start"
-for what in "POST heartbeat" "POST report" "GET context"; do
+for what in "POST heartbeat" "POST report" "GET context" "POST sign"; do
   set -- $what
   code=$(curl -s -o "$WORK/steal.out" -w '%{http_code}' -X "$1" -H "Authorization: Bearer ${TOKEN[a1]}" \
     -H 'Content-Type: application/json' -d '{"status":"Succeeded"}' \
@@ -225,6 +238,9 @@ done
 assert_eq "run:$STEPS" "$(curl -sS "${ADMIN[@]}" "$URL/api/v1/events?limit=1000" |
   jq -r --arg t "$STEPS" '[.events[] | select(.action == "push" and .repository == "steps" and .tag == $t)][0].actor')" \
   "the task's push names its run"
+drydock verify "$REG/steps:$STEPS" --key "$KEY" --require-sbom --require-provenance --insecure-registry "$REG" \
+  >"$WORK/verify-steps.out" 2>&1 || { cat "$WORK/verify-steps.out" >&2; fail "a push step's image does not verify"; }
+ok "a push step's image carries SBOM, provenance and signatures"
 
 log "a revoked agent is refused at its next poll"
 drydock agent revoke a2 >/dev/null

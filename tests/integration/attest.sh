@@ -11,7 +11,11 @@
 # `drydock image which-contain libc6` finds the app (and the version
 # dpkg-query reports) until the image is deleted. A task
 # with --trusted-base-key: an unsigned base update fails its run (and says
-# why), a signed one goes through; a task file's build steps are checked too.
+# why), a signed one goes through; a task file's build steps are checked
+# too, and the image its push step sends carries SBOM, provenance and
+# signatures like any other. An rpm-based image (packages made with
+# rpmbuild, installed with rpm --root) gets an SBOM that lists exactly what
+# rpm -qa reports, epochs included.
 . "$(dirname "$0")/lib.sh"
 
 log "Debian bookworm minbase (debootstrap)"
@@ -188,6 +192,44 @@ assert_contains "$(jq -r '.predicate.buildDefinition.externalParameters.source |
 [[ $(jq -r '.predicate.buildDefinition.externalParameters.source.digest.sha256' "$WORK/bb-prov.json") =~ ^[0-9a-f]{64}$ ]] ||
   fail "no digest of the uploaded context in the provenance: $(jq -c .predicate.buildDefinition.externalParameters.source "$WORK/bb-prov.json")"
 ok "and its digest"
+log "an rpm-based image: the SBOM lists exactly what rpm -qa reports"
+RPMROOT="$WORK/rpmroot"
+mkdir -p "$RPMROOT/etc"
+printf 'ID=fedora\nVERSION_ID=39\nPRETTY_NAME="Fedora Linux 39"\n' >"$RPMROOT/etc/os-release"
+RPMQ=(rpm --root "$RPMROOT" --dbpath /var/lib/rpm --define '_db_backend sqlite')
+"${RPMQ[@]}" --initdb
+for spec in "hello-drydock 1.2.3 4.fc39 0" "libfoo 2.0 1.fc39 3"; do
+  set -- $spec
+  {
+    printf 'Name: %s\nVersion: %s\nRelease: %s\n' "$1" "$2" "$3"
+    [ "$4" = 0 ] || printf 'Epoch: %s\n' "$4"
+    printf 'Summary: test\nLicense: MIT\nBuildArch: noarch\n%%description\ntest\n'
+    printf '%%install\nmkdir -p %%{buildroot}/usr/share/%s\necho %s >%%{buildroot}/usr/share/%s/f\n' "$1" "$1" "$1"
+    printf '%%files\n/usr/share/%s/f\n' "$1"
+  } >"$WORK/$1.spec"
+  rpmbuild --define "_topdir $WORK/rpmbuild" -bb "$WORK/$1.spec" >"$WORK/rpmbuild-$1.log" 2>&1 ||
+    { tail -n 20 "$WORK/rpmbuild-$1.log" >&2; fail "rpmbuild $1"; }
+done
+"${RPMQ[@]}" -i --nodeps --ignoreos --ignorearch "$WORK"/rpmbuild/RPMS/noarch/*.rpm >"$WORK/rpm-i.log" 2>&1 ||
+  { cat "$WORK/rpm-i.log" >&2; fail "rpm -i into the image's root"; }
+[ -s "$RPMROOT/var/lib/rpm/rpmdb.sqlite" ] || fail "rpm wrote no rpmdb.sqlite"
+"${RPMQ[@]}" -qa --qf '%{NAME}\t%|EPOCH?{%{EPOCH}:}|%{VERSION}-%{RELEASE}\n' | sort >"$WORK/rpm.list"
+assert_eq 2 "$(wc -l <"$WORK/rpm.list")" "rpm -qa lists the two packages"
+push_rootfs base/fedora:39 "$RPMROOT"
+mkdir -p "$WORK/ctx/rpmapp"
+printf 'FROM @REG@/base/fedora:39\nCOPY f /f\n' | dockerfile "$WORK/ctx/rpmapp/Dockerfile"
+echo f >"$WORK/ctx/rpmapp/f"
+drydock build "$WORK/ctx/rpmapp" -t rpm/app:1 >"$WORK/rpmapp.out" 2>&1 || { tail -n 20 "$WORK/rpmapp.out" >&2; fail "quick build rpm/app"; }
+drydock image sbom "$REG/rpm/app:1" --insecure-registry "$REG" -o table >"$WORK/rpm-sbom.tsv" || fail "image sbom rpm/app:1"
+tail -n +2 "$WORK/rpm-sbom.tsv" | cut -f1,2 | sort >"$WORK/rpm-sbom.list"
+diff "$WORK/rpm.list" "$WORK/rpm-sbom.list" >&2 || fail "the SBOM != rpm -qa"
+ok "SBOM: the packages rpm -qa reports, epoch included ($(grep libfoo "$WORK/rpm.list" | cut -f2))"
+assert_contains "$(grep -m1 $'^libfoo\t' "$WORK/rpm-sbom.tsv")" \
+  "pkg:rpm/fedora/libfoo@2.0-1.fc39?arch=noarch&distro=fedora-39&epoch=3&upstream=libfoo-2.0-1.fc39.src.rpm" \
+  "an rpm's package URL: epoch and source rpm as qualifiers"
+assert_eq "rpm/app 1" "$(drydock image which-contain libfoo@3:2.0-1.fc39 -o json | jq -r '.[] | "\(.repository) \(.tags | join(","))"')" \
+  "which-contain finds an rpm by [epoch:]version-release"
+
 log "a task trusting one key: an unsigned base update rebuilds nothing, a signed one goes through"
 openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/base.ec" 2>/dev/null
 openssl pkcs8 -topk8 -nocrypt -in "$WORK/base.ec" -out "$WORK/base.key"
@@ -237,6 +279,12 @@ drydock task create -n filetask -f acb.yaml -c "$WWW_URL/filetask.tar.gz" --trus
   >"$WORK/filetask.out" 2>&1 || { cat "$WORK/filetask.out" >&2; fail "task create filetask"; }
 drydock task run -n filetask >"$WORK/filetask1.out" 2>&1 || true
 assert_eq Succeeded "$(run_field "$(newest_run filetask)" .status)" "a task file's build on a signed base"
+drydock verify "$REG/deb/filetask:1" --key "$KEY" --require-sbom --require-provenance --insecure-registry "$REG" \
+  >"$WORK/filetask-verify.out" 2>&1 || { cat "$WORK/filetask-verify.out" >&2; fail "a push step's image does not verify"; }
+assert_eq 3 "$(grep -c '^ok ' "$WORK/filetask-verify.out")" "a push step's image: signature, SBOM and provenance"
+drydock image sbom "$REG/deb/filetask:1" --insecure-registry "$REG" >"$WORK/filetask-sbom.json" ||
+  fail "image sbom deb/filetask:1"
+assert_eq "$REG/base/trusted:1" "$(jq -r '.packages[1].name' "$WORK/filetask-sbom.json")" "its SBOM names its base"
 printf 'FROM @REG@/base/busybox:1\nCOPY g /g\n' | dockerfile "$WORK/ctx/filetask/Dockerfile"
 tar -czf "$WORK/www/filetask.tar.gz" -C "$WORK/ctx/filetask" .
 drydock task run -n filetask >"$WORK/filetask2.out" 2>&1 || true

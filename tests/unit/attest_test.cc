@@ -1,4 +1,7 @@
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <chrono>
 
 #include "attest/attest.h"
 #include "base/base64.h"
@@ -76,6 +79,54 @@ TEST(AttestPackages, GarbageIsNoPackagesNotACrash) {
   dbs.apk_installed = "X\n:\nP:\n\n";
   dbs.os_release = "=\nID\n";
   EXPECT_TRUE(ReadPackages(dbs).empty());
+}
+
+TEST(AttestPackages, RpmPurlsCarryTheEpochAsAQualifier) {
+  Package p{"rpm",
+            "openssl-libs",
+            "1:3.1.1-4.fc39",
+            "x86_64",
+            "openssl-3.1.1-4.fc39.src.rpm",
+            "Apache-2.0",
+            ""};
+  EXPECT_EQ(PackageUrl(p, ParseOsRelease("ID=fedora\nVERSION_ID=39\n")),
+            "pkg:rpm/fedora/openssl-libs@3.1.1-4.fc39?arch=x86_64&distro=fedora-39&epoch=1&"
+            "upstream=openssl-3.1.1-4.fc39.src.rpm");
+  p.version = "3.1.1-4.fc39";
+  p.source.clear();
+  EXPECT_EQ(PackageUrl(p, {}), "pkg:rpm/redhat/openssl-libs@3.1.1-4.fc39?arch=x86_64");
+}
+
+// An SQLite database made by `sql`, as the bytes of its file.
+std::string SqliteFile(const char* sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(":memory:", &db), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_int64 size = 0;
+  unsigned char* bytes = sqlite3_serialize(db, "main", &size, 0);
+  std::string out(reinterpret_cast<char*>(bytes), static_cast<size_t>(size));
+  sqlite3_free(bytes);
+  sqlite3_close(db);
+  return out;
+}
+
+TEST(AttestPackages, HostileRpmDatabasesListNothingAndEnd) {
+  PackageDatabases dbs;
+  dbs.rpmdb_sqlite = "SQLite format 3";  // truncated
+  EXPECT_TRUE(ReadPackages(dbs).empty());
+  dbs.rpmdb_sqlite = SqliteFile(
+      "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB);"
+      "INSERT INTO Packages (blob) VALUES (x'8eade80100000000'), (x''), (NULL), ('text');");
+  EXPECT_TRUE(ReadPackages(dbs).empty());
+  // A view that never ends: SQLite's steps are bounded.
+  dbs.rpmdb_sqlite = SqliteFile(
+      "CREATE VIEW Packages AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+      "WHERE i > 0) SELECT zeroblob(16) AS blob FROM n WHERE i < 0;");
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(ReadPackages(dbs).empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
 }
 
 SbomInput Input(std::vector<Package> pkgs) {
