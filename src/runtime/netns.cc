@@ -30,13 +30,12 @@ struct Handshake {
 };
 
 // In the forked child of a threaded process: async-signal-safe calls only.
-// The child closes its copies of the ends the parent keeps, or the reads
-// below would never see EOF. With `own_users`, it first moves to a user
-// namespace of its own, waits for the parent to write its maps, and becomes
-// its root, so that the network namespace it makes next belongs to it.
+// The child closes its copies of the ends the parent keeps (and every other
+// fd: CloseAllBut), or the reads below would never see EOF. With `own_users`, it first moves to a
+// user namespace of its own, waits for the parent to write its maps, and becomes its root, so that
+// the network namespace it makes next belongs to it.
 [[noreturn]] void MakeNamespace(const Handshake& h, bool own_users) {
-  ::close(h.release_w);
-  ::close(h.maps_w);
+  CloseAllBut({h.ready_w, h.release_r, h.maps_r});
   char c = 'u';
   if (own_users) {
     if (::unshare(CLONE_NEWUSER) != 0) ::_exit(5);

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <utility>
 
 #include "base/fd.h"
 #include "base/random.h"
@@ -24,6 +25,22 @@ namespace drydock::runtime {
 void CloseFrom(int first) {
   if (::syscall(SYS_close_range, first, ~0U, 0) == 0) return;
   for (int fd = first; fd < 1024; ++fd) ::close(fd);  // a kernel before 5.9
+}
+
+void CloseAllBut(std::initializer_list<int> keep) {
+  int sorted[8];
+  int n = 0;
+  for (int fd : keep)
+    if (n < 8 && fd > 2) sorted[n++] = fd;
+  for (int i = 1; i < n; ++i)
+    for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; --j) std::swap(sorted[j - 1], sorted[j]);
+  int next = 3;
+  for (int i = 0; i < n; ++i) {
+    if (sorted[i] > next && ::syscall(SYS_close_range, next, sorted[i] - 1, 0) != 0)
+      for (int fd = next; fd < sorted[i]; ++fd) ::close(fd);
+    next = sorted[i] + 1;
+  }
+  CloseFrom(next);
 }
 
 int RuncCommand(const std::vector<std::string>& args) {

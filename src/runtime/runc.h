@@ -2,6 +2,8 @@
 // its files.
 #pragma once
 
+#include <initializer_list>
+
 #include <sys/types.h>
 
 #include <chrono>
@@ -22,6 +24,12 @@ int RuncCommand(const std::vector<std::string>& args);
 // In a forked child before exec: closes every descriptor from `first` on
 // (async-signal-safe).
 void CloseFrom(int first);
+// In a forked child that does not exec: closes every fd above 2 but `keep`
+// (at most 8). Another thread's pipes, inherited by this fork, would keep
+// their other ends from seeing EOF while this child lives: two children
+// parked on each other's pipes waited for ever (a two-platform build's
+// RUNs making network namespaces at once). Async-signal-safe.
+void CloseAllBut(std::initializer_list<int> keep);
 
 // "0 <host_id> <size>\n": a uid_map/gid_map line for the mapping.
 std::string MapLines(const IdMapping& mapping);

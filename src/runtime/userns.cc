@@ -36,7 +36,7 @@ Result<UniqueFd> MakeUserNamespace(const std::string& map_lines) {
   if (pid < 0) return Internal(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {  // async-signal-safe calls only
     char c = 'u';
-    out.Reset();
+    CloseAllBut({in.get(), ready_w.get()});
     if (::unshare(CLONE_NEWUSER) != 0) ::_exit(1);
     if (::write(ready_w.get(), &c, 1) != 1) ::_exit(2);
     (void)!::read(in.get(), &c, 1);  // parked until the parent holds the namespace

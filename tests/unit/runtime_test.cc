@@ -6,7 +6,11 @@
 #include <mutex>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <fstream>
+#include <future>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -162,6 +166,32 @@ TEST_F(RuntimeTest, MountIsReleased) {
 // What a multi-step run relies on: a detached service in a namespace of the
 // run's own, reachable by its step id from another container there, gone
 // when stopped, and the namespace gone with its object.
+// Each namespace is made by a forked child that waits on a pipe: a child
+// forked by another thread at the same time once inherited that pipe's
+// other end, and the two children waited for each other for ever.
+TEST_F(RuntimeTest, NamespacesMadeAtOnceDoNotWaitForEachOther) {
+  auto all = std::async(std::launch::async, [this] {
+    std::vector<std::thread> threads;
+    std::atomic<int> made{0};
+    for (int t = 0; t < 4; ++t)
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 15; ++i) {
+          auto ns = NetworkNamespace::Create(dir_.path() /
+                                             ("ns-" + std::to_string(t) + "-" + std::to_string(i)));
+          if (ns.ok()) ++made;
+        }
+      });
+    for (auto& th : threads) th.join();
+    return made.load();
+  });
+  if (all.wait_for(std::chrono::seconds(120)) != std::future_status::ready) {
+    ADD_FAILURE() << "4 threads making 15 network namespaces each did not finish in 120 s";
+    std::fflush(nullptr);
+    ::_exit(1);  // the threads are stuck for good
+  }
+  EXPECT_EQ(all.get(), 60);
+}
+
 TEST_F(RuntimeTest, DetachedServiceIsReachableByNameInASharedNamespace) {
   fs::create_symlink("busybox", base_ / "bin/httpd");
   fs::create_symlink("busybox", base_ / "bin/wget");
