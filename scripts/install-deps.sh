@@ -19,6 +19,7 @@ packages=(
   skopeo buildah podman runc busybox-static docker-registry
   debootstrap       # a real Debian base image (tests: rebase onto a patched Debian)
   rpm               # rpmbuild + rpm --root: an image with a real rpm database (SBOM tests)
+  qemu-user-static  # RUN for other platforms (multi-platform builds): QEMU user-mode emulation
   curl jq wrk apache2-utils uidmap fuse-overlayfs openssl
   util-linux-extra  # fincore: bench/registry checks the page cache
   openssh-client    # ssh-agent: RUN --mount=type=ssh tests
@@ -45,12 +46,26 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
-fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+else
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Multi-platform tests build on a real arm64 busybox: Debian's
+# busybox-static:arm64, downloaded (not installed) into the tests' cache.
+cache=/var/cache/drydock-tests
+if ! ls "$cache"/busybox-static_*_arm64.deb >/dev/null 2>&1; then
+  $SUDO mkdir -p "$cache"
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    $SUDO dpkg --add-architecture arm64
+    $SUDO apt-get update -qq
+  fi
+  (cd "$cache" && $SUDO apt-get download -qq busybox-static:arm64 2>/dev/null) ||
+    { $SUDO apt-get update -qq && (cd "$cache" && $SUDO apt-get download -qq busybox-static:arm64); }
+  echo "install-deps: $(ls "$cache"/busybox-static_*_arm64.deb)"
+fi

@@ -1,8 +1,10 @@
 #include "api/run_json.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "base/time.h"
+#include "oci/platform.h"
 #include "oci/reference.h"
 
 namespace drydock::api {
@@ -71,20 +73,18 @@ Status ParseNamedValues(const json& body, const char* field, std::vector<tasks::
   return Status::Ok();
 }
 
+// One platform, or several separated by commas.
 Status CheckPlatform(const std::string& platform) {
-  size_t parts = 1;
-  for (char ch : platform) parts += ch == '/';
-  if (parts < 2 || parts > 3 || platform.front() == '/' || platform.back() == '/' ||
-      platform.find("//") != std::string::npos) {
-    return Invalid("platform '" + platform + "' must be os/arch[/variant]");
-  }
-  return Status::Ok();
+  auto parsed = oci::ParsePlatforms(platform);
+  return parsed.ok() ? Status::Ok() : parsed.status();
 }
 
+// ACR's one platform object: a multi-platform run's first platform (all of
+// them are in "platforms").
 json PlatformJson(const std::string& platform) {
   std::string parts[3];
   size_t i = 0;
-  for (char ch : platform) {
+  for (char ch : platform.substr(0, platform.find(','))) {
     if (ch == '/') {
       if (++i == 3) break;
     } else {
@@ -92,6 +92,17 @@ json PlatformJson(const std::string& platform) {
     }
   }
   return {{"os", parts[0]}, {"architecture", parts[1]}, {"variant", parts[2]}};
+}
+
+json PlatformsJson(const std::string& platforms) {
+  json out = json::array();
+  size_t start = 0;
+  while (start < platforms.size()) {
+    size_t comma = std::min(platforms.find(',', start), platforms.size());
+    if (comma > start) out.push_back(platforms.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
 }
 
 json ImagesJson(const std::vector<tasks::ImageDescriptor>& images) {
@@ -181,6 +192,7 @@ json RunToJson(const tasks::Run& run) {
       {"runType", run.request.type},
       {"task", run.request.task},
       {"platform", PlatformJson(run.request.platform)},
+      {"platforms", PlatformsJson(run.request.platform)},
       {"outputImages", ImagesJson(run.output_images)},
       {"dependencies", DependenciesJson(run.dependencies_json)},
       {"source",

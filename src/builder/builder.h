@@ -55,6 +55,9 @@ struct BuildResult {
   // Made when AttestOptions ask; pushed with the image (by the build when
   // it pushes, else by PushBuilt), into every repository it is tagged in.
   std::vector<Attached> attestations;
+  // A multi-platform build's images, one per platform in the index's order;
+  // this result is then their index (manifest, media_type, digest; no config).
+  std::vector<BuildResult> platform_images;
 };
 
 // What a pushed image carries beside it (issue 17, attest/attest.h): its
@@ -76,6 +79,8 @@ struct BuildOptions {
   std::filesystem::path dockerfile;  // default: <context>/Dockerfile
   std::map<std::string, std::string> build_args;
   std::string target;  // stage name; default: the last stage
+  // One platform, or several separated by commas: an image for each and an
+  // index of them (QEMU user-mode emulation runs a foreign platform's RUNs).
   std::string platform = "linux/amd64";
   std::vector<oci::ImageReference> tags;
   bool push = false;
@@ -152,7 +157,8 @@ Result<ImageRoot> PullImageRoot(const oci::ImageReference& ref, const std::strin
 Result<ImageRoot> LocalImageRoot(const BuildResult& built, const std::filesystem::path& state_dir,
                                  const std::function<void(std::string_view)>& log);
 // Pushes an image this machine built (blobs from `state_dir`) to `ref`:
-// its attestations first, then the image.
+// its attestations first, then the image; an index's images go by digest
+// before it.
 Status PushBuilt(const BuildResult& built, const oci::ImageReference& ref,
                  const std::filesystem::path& state_dir, const remote::ClientOptions& registry);
 

@@ -245,16 +245,10 @@ std::string DockerRepoTag(const oci::ImageReference& ref) {
   return name + ":" + ref.tag;
 }
 
-Status WriteOutput(LayerStore& store, const AssembledImage& image, const std::string& output,
-                   const std::vector<oci::ImageReference>& tags) {
-  if (output.rfind("docker-archive:", 0) == 0) {
-    std::string file = output.substr(15);
-    if (file.empty()) return Invalid("--output docker-archive: needs a file name");
-    return WriteDockerArchive(store, image, file, tags);
-  }
-  if (output.rfind("oci:", 0) != 0)
-    return Invalid("--output must be oci:DIR or docker-archive:FILE (got '" + output + "')");
-  fs::path dir = output.substr(4);
+namespace {
+
+// An image's layers, config and manifest into an OCI layout's blobs.
+Status WriteImageBlobs(LayerStore& store, const AssembledImage& image, const fs::path& dir) {
   fs::path blobs = dir / "blobs" / "sha256";
   std::error_code ec;
   fs::create_directories(blobs, ec);
@@ -265,8 +259,14 @@ Status WriteOutput(LayerStore& store, const AssembledImage& image, const std::st
     if (ec) return Internal("copy layer into " + dir.string() + ": " + ec.message());
   }
   DD_RETURN_IF_ERROR(WriteFile(blobs / oci::Digest::Of(image.config).hex(), image.config));
-  auto manifest_digest = oci::Digest::Of(image.manifest);
-  DD_RETURN_IF_ERROR(WriteFile(blobs / manifest_digest.hex(), image.manifest));
+  return WriteFile(blobs / oci::Digest::Of(image.manifest).hex(), image.manifest);
+}
+
+// index.json names `manifest` (an image's, or an index) once per tag; a
+// tag already there names it from now on.
+Status AddToLayoutIndex(const fs::path& dir, const std::string& media_type,
+                        const std::string& manifest, const std::vector<oci::ImageReference>& tags) {
+  const oci::Digest manifest_digest = oci::Digest::Of(manifest);
   DD_RETURN_IF_ERROR(WriteFile(dir / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})"));
   json index = {{"schemaVersion", 2},
                 {"mediaType", "application/vnd.oci.image.index.v1+json"},
@@ -279,9 +279,8 @@ Status WriteOutput(LayerStore& store, const AssembledImage& image, const std::st
   for (const auto& t : tags) names.push_back(t.tag);
   if (names.empty()) names.push_back("");
   for (const auto& name : names) {
-    json desc = {{"mediaType", image.media_type},
-                 {"digest", manifest_digest.str()},
-                 {"size", image.manifest.size()}};
+    json desc = {
+        {"mediaType", media_type}, {"digest", manifest_digest.str()}, {"size", manifest.size()}};
     if (!name.empty()) desc["annotations"] = {{"org.opencontainers.image.ref.name", name}};
     auto& list = index["manifests"];
     for (auto it = list.begin(); it != list.end();) {  // a tag names one image
@@ -294,6 +293,33 @@ Status WriteOutput(LayerStore& store, const AssembledImage& image, const std::st
     list.push_back(desc);
   }
   return WriteFile(dir / "index.json", index.dump());
+}
+
+}  // namespace
+
+Status WriteOutput(LayerStore& store, const AssembledImage& image, const std::string& output,
+                   const std::vector<oci::ImageReference>& tags) {
+  if (output.rfind("docker-archive:", 0) == 0) {
+    std::string file = output.substr(15);
+    if (file.empty()) return Invalid("--output docker-archive: needs a file name");
+    return WriteDockerArchive(store, image, file, tags);
+  }
+  if (output.rfind("oci:", 0) != 0)
+    return Invalid("--output must be oci:DIR or docker-archive:FILE (got '" + output + "')");
+  fs::path dir = output.substr(4);
+  DD_RETURN_IF_ERROR(WriteImageBlobs(store, image, dir));
+  return AddToLayoutIndex(dir, image.media_type, image.manifest, tags);
+}
+
+Status WriteIndexOutput(LayerStore& store, const std::vector<AssembledImage>& images,
+                        const std::string& index, const std::string& media_type,
+                        const std::string& output, const std::vector<oci::ImageReference>& tags) {
+  if (output.rfind("oci:", 0) != 0)
+    return Invalid("--output of several platforms must be oci:DIR (got '" + output + "')");
+  fs::path dir = output.substr(4);
+  for (const auto& image : images) DD_RETURN_IF_ERROR(WriteImageBlobs(store, image, dir));
+  DD_RETURN_IF_ERROR(WriteFile(dir / "blobs" / "sha256" / oci::Digest::Of(index).hex(), index));
+  return AddToLayoutIndex(dir, media_type, index, tags);
 }
 
 }  // namespace drydock::builder

@@ -5,6 +5,7 @@
 #include "builder/cache.h"
 #include "builder/store.h"
 #include "oci/manifest.h"
+#include "oci/platform.h"
 
 namespace drydock::builder {
 
@@ -26,8 +27,28 @@ Result<ImageRoot> PullImageRoot(const oci::ImageReference& ref, const std::strin
   return root;
 }
 
-Result<BaseImage> BuiltBase(const BuildResult& built, const LayerStore& store,
-                            const oci::ImageReference& ref) {
+namespace {
+
+// Of a multi-platform build, the image for `platform` (the first when
+// none matches); a single image is itself.
+const BuildResult& ImageForPlatform(const BuildResult& built, const std::string& platform) {
+  auto wanted = oci::ParsePlatform(platform);
+  for (const auto& image : built.platform_images) {
+    auto config = nlohmann::json::parse(image.config, nullptr, false);
+    if (wanted.ok() && config.is_object() &&
+        oci::Platform{config.value("os", ""), config.value("architecture", ""),
+                      config.value("variant", "")}
+            .Matches(*wanted))
+      return image;
+  }
+  return built.platform_images.empty() ? built : built.platform_images.front();
+}
+
+}  // namespace
+
+Result<BaseImage> BuiltBase(const BuildResult& index, const LayerStore& store,
+                            const oci::ImageReference& ref, const std::string& platform) {
+  const BuildResult& built = ImageForPlatform(index, platform);
   auto manifest = oci::ParseManifest(built.manifest, built.media_type);
   if (!manifest.ok()) return manifest.status();
   BaseImage base;
@@ -57,7 +78,7 @@ Result<ImageRoot> LocalImageRoot(const BuildResult& built, const std::filesystem
                                  const std::function<void(std::string_view)>& log) {
   DD_ASSIGN_OR_RETURN(lock, LockState(state_dir, log));
   LayerStore store(state_dir);
-  DD_ASSIGN_OR_RETURN(base, BuiltBase(built, store, {}));
+  DD_ASSIGN_OR_RETURN(base, BuiltBase(built, store, {}, oci::HostPlatform().String()));
   ImageRoot root;
   root.config = base.config.value("config", nlohmann::json::object());
   for (auto it = base.layers.rbegin(); it != base.layers.rend(); ++it)
@@ -68,14 +89,23 @@ Result<ImageRoot> LocalImageRoot(const BuildResult& built, const std::filesystem
 
 Status PushBuilt(const BuildResult& built, const oci::ImageReference& ref,
                  const std::filesystem::path& state_dir, const remote::ClientOptions& registry) {
-  auto manifest = oci::ParseManifest(built.manifest, built.media_type);
-  if (!manifest.ok()) return manifest.status();
   remote::Client client(registry);
-  LayerStore store(state_dir);
+  // An index: its images by digest first.
+  for (const auto& image : built.platform_images) {
+    oci::ImageReference by_digest = ref;
+    by_digest.tag.clear();
+    by_digest.digest = image.manifest_digest;
+    DD_RETURN_IF_ERROR(PushBuilt(image, by_digest, state_dir, registry));
+  }
   // As the build pushes: what describes the image (a signature a refusing
   // registry looks for) is there before the image is.
   for (const auto& a : built.attestations)
     DD_RETURN_IF_ERROR(attest::PushArtifact(client, ref, a.artifact));
+  if (!built.platform_images.empty())
+    return client.PushManifest(ref, built.manifest, built.media_type).status();
+  auto manifest = oci::ParseManifest(built.manifest, built.media_type);
+  if (!manifest.ok()) return manifest.status();
+  LayerStore store(state_dir);
   for (const auto& l : manifest->layers)
     DD_RETURN_IF_ERROR(client.PushBlob(ref, l.digest, store.BlobPath(l.digest)));
   DD_RETURN_IF_ERROR(client.PushBlobBytes(ref, built.config_digest, built.config));

@@ -11,6 +11,7 @@
 #include "base/random.h"
 #include "builder/config.h"
 #include "builder/image.h"
+#include "builder/platforms.h"
 #include "builder/rootfs.h"
 #include "builder/stage_runner.h"
 #include "rebase/rebase.h"
@@ -78,6 +79,7 @@ Result<BuildResult> StageRunner::Run() {
   auto plan = PlanStages(df_, o_.build_args, o_.target, o_.platform);
   if (!plan.ok()) return plan.status();
   plan_ = std::move(*plan);
+  DD_RETURN_IF_ERROR(CheckStagesCanRun());
   auto ignore = LoadIgnore(o_.context_dir, dockerfile);
   if (!ignore.ok()) return ignore.status();
   ignore_ = std::move(*ignore);
@@ -88,6 +90,23 @@ Result<BuildResult> StageRunner::Run() {
     for (auto& d : stage_deps_[i]) deps_.buildtime.push_back(std::move(d));
   }
   return Finish(*states_[plan_.target]);
+}
+
+// Before anything is pulled: each stage that RUNs, for its platform (its
+// FROM --platform, or its parent stage's, or the build's), can run here.
+Status StageRunner::CheckStagesCanRun() const {
+  for (size_t i : plan_.order) {
+    const Stage* s = &plan_.stages[i];
+    auto run = std::find_if(s->body.begin(), s->body.end(),
+                            [](const Instruction* ins) { return ins->keyword == "RUN"; });
+    if (run == s->body.end()) continue;
+    while (s->platform.empty() && s->base_stage >= 0)
+      s = &plan_.stages[static_cast<size_t>(s->base_stage)];
+    auto platform = oci::ParsePlatform(s->platform.empty() ? o_.platform : s->platform);
+    if (!platform.ok()) return LineError(*s->from, platform.status().message());
+    if (Status can = CheckCanRun(*platform); !can.ok()) return LineError(**run, can.message());
+  }
+  return Status::Ok();
 }
 
 // Independent stages build at the same time: each stage gets a thread that
@@ -170,7 +189,7 @@ Result<StageState> StageRunner::FromImage(const std::string& name, const std::st
   auto local = o_.local_images.find(named.String());
   auto base =
       local != o_.local_images.end()
-          ? BuiltBase(local->second, store_, named)
+          ? BuiltBase(local->second, store_, named, platform.empty() ? o_.platform : platform)
           : PullBase(client_, store_, *ref, platform.empty() ? o_.platform : platform, o_.log);
   if (!base.ok()) return base.status();
   if (o_.check_base && local == o_.local_images.end())
@@ -451,10 +470,14 @@ Result<BuildResult> Build(const BuildOptions& options) {
         "--docker-format cannot be used with --compression zstd: Docker schema 2 has no zstd "
         "layer media type (use the OCI format, or gzip)");
   }
+  DD_ASSIGN_OR_RETURN(platforms, oci::ParsePlatforms(options.platform));
+  if (platforms.size() > 1) return BuildIndex(options, platforms);
+  BuildOptions one = options;
+  one.platform = platforms.front().String();  // normalised: linux/aarch64 is linux/arm64
   auto lock = LockState(options.state_dir, options.log);
   if (!lock.ok()) return lock.status();
   // The StageRunner (and every mount it holds) is gone before the prune.
-  Result<BuildResult> result = StageRunner(options).Run();
+  Result<BuildResult> result = StageRunner(one).Run();
   PruneCache(options.state_dir, options.cache_max_bytes, std::move(*lock), options.log);
   return result;
 }

@@ -103,6 +103,7 @@ class StageRunner {
   Status LineError(const Instruction& ins, const std::string& what) const;
   std::string Now() const;
   Result<StageState> FromImage(const std::string& name, const std::string& platform);
+  Status CheckStagesCanRun() const;
   Status RunStages();
   Status RunStage(size_t index);
   // The finished state of `stage`, or null while it is not built.

@@ -5,20 +5,18 @@
 #include <sstream>
 
 #include "base/strings.h"
+#include "oci/platform.h"
 
 namespace drydock::builder {
 namespace {}  // namespace
 
 Env PlatformArgs(const std::string& platform) {
-  std::string os = platform.substr(0, platform.find('/'));
-  std::string rest =
-      platform.find('/') == std::string::npos ? "" : platform.substr(platform.find('/') + 1);
-  std::string arch = rest.substr(0, rest.find('/'));
-  std::string variant = rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/') + 1);
-  return {{"TARGETPLATFORM", platform}, {"TARGETOS", os},
-          {"TARGETARCH", arch},         {"TARGETVARIANT", variant},
-          {"BUILDPLATFORM", platform},  {"BUILDOS", os},
-          {"BUILDARCH", arch},          {"BUILDVARIANT", variant}};
+  oci::Platform target = oci::ParsePlatform(platform).value_or(oci::Platform{"linux", "amd64", ""});
+  oci::Platform build = oci::HostPlatform();
+  return {{"TARGETPLATFORM", target.String()}, {"TARGETOS", target.os},
+          {"TARGETARCH", target.architecture}, {"TARGETVARIANT", target.variant},
+          {"BUILDPLATFORM", build.String()},   {"BUILDOS", build.os},
+          {"BUILDARCH", build.architecture},   {"BUILDVARIANT", build.variant}};
 }
 
 std::optional<int> FindStage(const Plan& plan, const std::string& ref, size_t before) {

@@ -30,7 +30,8 @@ struct Plan {
   std::vector<size_t> order;  // stages the target needs, dependencies first
 };
 
-// Platform args Docker predefines (TARGETPLATFORM, TARGETARCH, BUILDOS, ...).
+// Platform args Docker predefines (TARGETPLATFORM, TARGETARCH, BUILDOS, ...):
+// TARGET* the platform built for, BUILD* this machine's.
 Env PlatformArgs(const std::string& platform);
 
 Result<Plan> PlanStages(const Dockerfile& df, const std::map<std::string, std::string>& build_args,

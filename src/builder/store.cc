@@ -6,6 +6,7 @@
 #include "base/fd.h"
 #include "base/random.h"
 #include "oci/manifest.h"
+#include "oci/platform.h"
 
 namespace drydock::builder {
 
@@ -71,31 +72,37 @@ Status LayerStore::Adopt(const layer::LayerBlob& blob, const oci::Digest& chain,
 
 namespace {
 
-std::string PlatformOf(const json& p) {
-  std::string s = p.value("os", "") + "/" + p.value("architecture", "");
-  if (p.contains("variant")) s += "/" + p.value("variant", "");
-  return s;
+oci::Platform PlatformOf(const json& p) {
+  auto text = [&](const char* key) {
+    auto it = p.find(key);
+    return it != p.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  return {text("os"), text("architecture"), text("variant")};
 }
 
-// From an index, the manifest for `platform` ("linux/amd64", "linux/arm64/v8").
+// From an index, the manifest for `platform` ("linux/amd64", "linux/arm64"),
+// matched as containerd does (linux/arm64 is linux/arm64/v8).
 Result<oci::Digest> PickPlatform(const std::string& index_bytes, const std::string& platform,
                                  const std::string& what) {
   auto parsed = ParseJson(index_bytes);
   if (!parsed.ok()) return Invalid(what + ": the index: " + parsed.status().message());
-  json& j = *parsed;
+  DD_ASSIGN_OR_RETURN(wanted, oci::ParsePlatform(platform));
+  const json& j = *parsed;
   std::vector<std::string> seen;
-  for (const auto& m : j.value("manifests", json::array())) {
-    std::string p = m.contains("platform") ? PlatformOf(m["platform"]) : "";
-    seen.push_back(p);
-    if (p == platform ||
-        (platform.rfind(p, 0) == 0 && !p.empty() && p.find('/') != std::string::npos &&
-         platform.size() > p.size() && platform[p.size()] == '/')) {
-      return oci::Digest::Parse(m.value("digest", ""));
+  auto manifests = j.find("manifests");
+  if (manifests != j.end() && manifests->is_array()) {
+    for (const auto& m : *manifests) {
+      if (!m.is_object() || !m.contains("platform") || !m["platform"].is_object()) continue;
+      oci::Platform p = PlatformOf(m["platform"]);
+      seen.push_back(p.String());
+      if (p.Matches(wanted) && m.contains("digest") && m["digest"].is_string())
+        return oci::Digest::Parse(m["digest"].get<std::string>());
     }
   }
   std::string list;
   for (const auto& s : seen) list += (list.empty() ? "" : ", ") + s;
-  return NotFound(what + " has no image for platform " + platform + " (it has: " + list + ")");
+  return NotFound(what + " has no image for platform " + wanted.String() + " (it has: " + list +
+                  ")");
 }
 
 }  // namespace

@@ -64,8 +64,9 @@ Result<BaseImage> PullBase(remote::Client& client, LayerStore& store,
                            const std::function<void(std::string_view)>& log);
 
 // An image this machine built (BuildResult), whose layers are all in
-// `store` already, as a base: what `ref` names in a later build.
+// `store` already, as a base: what `ref` names in a later build (of a
+// multi-platform build, its image for `platform`).
 Result<BaseImage> BuiltBase(const BuildResult& built, const LayerStore& store,
-                            const oci::ImageReference& ref);
+                            const oci::ImageReference& ref, const std::string& platform);
 
 }  // namespace drydock::builder

@@ -10,6 +10,7 @@
 #include "attest/referrers.h"
 #include "base/time.h"
 #include "builder/builder.h"
+#include "oci/platform.h"
 #include "tasks/context.h"
 #include "tasks/materialize.h"
 #include "tasks/run_record.h"
@@ -241,7 +242,8 @@ Status ValidateRequest(const RunRequest& r, const ServiceOptions& o) {
     return Invalid("the " + std::string(IsTaskRun(r) ? "task file" : "Dockerfile") + " path '" +
                    r.dockerfile + "' must be relative to the context");
   DD_RETURN_IF_ERROR(CheckNames(r.build_args, "build argument"));
-  if (r.platform.empty()) return Invalid("the platform is empty");
+  if (auto platforms = oci::ParsePlatforms(r.platform); !platforms.ok())
+    return Invalid("--platform: " + platforms.status().message());
   DD_RETURN_IF_ERROR(CheckAgentPool(r.agent_pool));
   // Any id will do: only the syntax of the names is checked here.
   auto images = ParseImages(r.images, RunId(1), o.registry_host);

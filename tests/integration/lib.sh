@@ -486,10 +486,10 @@ make_multiarch_layout() {
   echo "sha256:$idx"
 }
 
-# push_rootfs REPO:TAG DIR: pushes the root filesystem DIR (as root, owners
-# kept) as a one-layer linux/amd64 image.
+# push_rootfs REPO:TAG DIR [ARCH]: pushes the root filesystem DIR (as root,
+# owners kept) as a one-layer linux/ARCH (default amd64) image.
 push_rootfs() {
-  local dir="$WORK/layouts/${1//[:\/]/_}-rootfs" layer diff cfg man
+  local dir="$WORK/layouts/${1//[:\/]/_}-rootfs" arch=${3:-amd64} layer diff cfg man
   rm -rf "$dir"
   _layout_init "$dir"
   tar --sort=name --numeric-owner -cf "$dir/.l.tar" -C "$2" .
@@ -497,7 +497,7 @@ push_rootfs() {
   gzip -n -1 -c "$dir/.l.tar" >"$dir/.l"
   rm -f "$dir/.l.tar"
   layer=$(_blob_put "$dir" "$dir/.l")
-  jq -cn --arg d "sha256:$diff" '{created: "1970-01-01T00:00:00Z", architecture: "amd64", os: "linux",
+  jq -cn --arg d "sha256:$diff" --arg arch "$arch" '{created: "1970-01-01T00:00:00Z", architecture: $arch, os: "linux",
       config: {Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], Cmd: ["bash"]},
       rootfs: {type: "layers", diff_ids: [$d]},
       history: [{created: "1970-01-01T00:00:00Z", created_by: "push_rootfs"}]}' >"$dir/.cfg"

@@ -16,6 +16,12 @@ using nlohmann::json;
 std::string RunPath(const std::string& id) { return "/api/v1/runs/" + client::UrlEscape(id); }
 
 std::string Platform(const json& run) {
+  if (auto all = run.find("platforms"); all != run.end() && all->is_array() && all->size() > 1) {
+    std::string out;
+    for (const auto& p : *all)
+      if (p.is_string()) out += (out.empty() ? "" : ",") + p.get<std::string>();
+    return out;
+  }
   if (!run.contains("platform") || !run["platform"].is_object()) return "";
   const json& p = run["platform"];
   std::string out = p.value("os", "");

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Multi-platform images (issue 18): a base image index of a real amd64 and a
+# real arm64 busybox (Debian's busybox-static and busybox-static:arm64); a
+# `--platform linux/amd64,linux/arm64` build pushes one index whose arm64
+# image ran its RUN under QEMU user-mode emulation (binfmt_misc, F flag):
+# `uname -m` says x86_64 and aarch64. skopeo shows the index, podman pulls
+# the arm64 image by --arch, TARGETARCH picks what COPY copies, a stage FROM
+# --platform=$BUILDPLATFORM runs natively, layers the platforms share are
+# stored once, an oci: layout holds the index and docker-archive is refused;
+# a platform nothing can run fails before anything is pulled, saying what to
+# install; a quick build and a task build both platforms on the server,
+# each platform's image with its own SBOM, provenance and signature.
+. "$(dirname "$0")/lib.sh"
+
+log "QEMU for arm64, registered with binfmt_misc (F flag)"
+BINFMT=/proc/sys/fs/binfmt_misc
+[ -e "$BINFMT/status" ] || mount -t binfmt_misc binfmt_misc "$BINFMT" || fail "cannot mount $BINFMT"
+if [ ! -e "$BINFMT/qemu-aarch64" ]; then
+  [ -f /usr/lib/binfmt.d/qemu-aarch64.conf ] || fail "qemu-user-static is not installed (scripts/install-deps.sh)"
+  grep -v '^#' /usr/lib/binfmt.d/qemu-aarch64.conf >"$BINFMT/register" || fail "cannot register qemu-aarch64"
+fi
+assert_contains "$(cat "$BINFMT/qemu-aarch64")" "flags: POF" "qemu-aarch64 is registered with the F flag"
+
+log "a base index: amd64 and arm64 busybox"
+DEB=$(ls /var/cache/drydock-tests/busybox-static_*_arm64.deb 2>/dev/null | head -n1)
+[ -n "$DEB" ] || fail "no busybox-static arm64 package in /var/cache/drydock-tests (scripts/install-deps.sh)"
+start_server
+client_login
+use_build_env
+ARM_ROOT="$WORK/arm-root"
+mkdir -p "$ARM_ROOT/bin" "$ARM_ROOT/etc" "$ARM_ROOT/tmp"
+dpkg-deb --fsys-tarfile "$DEB" | tar -xO ./bin/busybox >"$ARM_ROOT/bin/busybox"
+chmod 755 "$ARM_ROOT/bin/busybox"
+for tool in sh echo cat ls uname mkdir; do ln -s busybox "$ARM_ROOT/bin/$tool"; done
+echo "root:x:0:0:root:/root:/bin/sh" >"$ARM_ROOT/etc/passwd"
+push_rootfs base/busybox:arm64 "$ARM_ROOT" arm64
+make_busybox_layout "$WORK/layouts/amd" 1 >/dev/null
+push_layout "$WORK/layouts/amd" 1 base/busybox:amd64
+# index_of REPO:TAG (platform image tags) ...: an index manifest of them.
+index_of() {
+  local entries="[]" t arch digest size
+  for t in "$@"; do
+    arch=${t##*:}
+    skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/$t" >"$WORK/.m"
+    digest="sha256:$(sha256_of "$WORK/.m")"
+    size=$(stat -c %s "$WORK/.m")
+    entries=$(jq -c --arg d "$digest" --argjson s "$size" --arg a "$arch" \
+      '. + [{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $d, size: $s,
+             platform: {architecture: $a, os: "linux"}}]' <<<"$entries")
+  done
+  jq -cn --argjson m "$entries" '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: $m}'
+}
+index_of base/busybox:amd64 base/busybox:arm64 >"$WORK/base-index.json"
+put_manifest base/busybox multi "$WORK/base-index.json" application/vnd.oci.image.index.v1+json
+assert_status 201 "$STATUS" "the base index is pushed"
+
+log "--platform linux/amd64,linux/arm64: one index, RUN under emulation for arm64"
+mkdir -p "$WORK/ctx/app/files/amd64" "$WORK/ctx/app/files/arm64"
+echo "for amd64" >"$WORK/ctx/app/files/amd64/payload"
+echo "for arm64" >"$WORK/ctx/app/files/arm64/payload"
+echo shared >"$WORK/ctx/app/shared.txt"
+dockerfile "$WORK/ctx/app/Dockerfile" <<'EOF'
+FROM --platform=$BUILDPLATFORM @REG@/base/busybox:multi AS tools
+ARG TARGETARCH
+ARG BUILDPLATFORM
+RUN uname -m >/built-on && echo "$TARGETARCH from $BUILDPLATFORM" >/cross
+FROM @REG@/base/busybox:multi
+ARG TARGETARCH
+ARG TARGETPLATFORM
+COPY shared.txt /shared.txt
+COPY files/$TARGETARCH/payload /payload
+COPY --from=tools /built-on /cross /
+RUN uname -m >/arch && echo "$TARGETPLATFORM" >/platform
+EOF
+build ctx/app --platform linux/amd64,linux/arm64 -t "$REG/mp/app:1" --push >/dev/null
+assert_contains "$(cat "$WORK/ctx/app.log")" "[linux/arm64] " "the log names each platform's lines"
+skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/mp/app:1" >"$WORK/index.json"
+assert_eq "application/vnd.oci.image.index.v1+json" "$(jq -r .mediaType "$WORK/index.json")" "mp/app:1 is an OCI index"
+assert_eq "linux/amd64 linux/arm64" "$(jq -r '[.manifests[].platform | "\(.os)/\(.architecture)"] | join(" ")' "$WORK/index.json")" \
+  "one entry per platform, in order"
+# image_file ARCH PATH: a file of mp/app:1's image for ARCH.
+image_file() {
+  local dir="$WORK/pull-$1"
+  rm -rf "$dir" "$dir.oci"
+  skopeo copy -q --override-arch "$1" --src-tls-verify=false --src-creds "admin:$ADMIN_PASS" \
+    "docker://$REG/mp/app:1" "oci:$dir.oci:x" >/dev/null || fail "skopeo copy --override-arch $1"
+  mkdir -p "$dir"
+  local manifest
+  manifest=$(layout_blob "$dir.oci" "$(layout_digest "$dir.oci" x)")
+  for layer in $(jq -r '.layers[].digest' "$manifest"); do tar -xzf "$(layout_blob "$dir.oci" "$layer")" -C "$dir"; done
+  cat "$dir/$2"
+}
+assert_eq x86_64 "$(image_file amd64 arch)" "RUN uname -m in the amd64 image"
+assert_eq aarch64 "$(image_file arm64 arch)" "RUN uname -m in the arm64 image: emulated"
+assert_eq linux/arm64 "$(image_file arm64 platform)" "TARGETPLATFORM in the arm64 image"
+assert_eq "for arm64" "$(image_file arm64 payload)" "COPY files/\$TARGETARCH picks arm64's"
+assert_eq "for amd64" "$(image_file amd64 payload)" "and amd64's"
+assert_eq x86_64 "$(image_file arm64 built-on)" "a FROM --platform=\$BUILDPLATFORM stage runs natively"
+assert_eq "arm64 from linux/amd64" "$(image_file arm64 cross)" "and knows its target"
+AMD=$(jq -r '.manifests[0].digest' "$WORK/index.json")
+ARM=$(jq -r '.manifests[1].digest' "$WORK/index.json")
+skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/mp/app@$AMD" >"$WORK/amd.json"
+skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/mp/app@$ARM" >"$WORK/arm.json"
+assert_eq "$(jq -r '.layers[-4].digest' "$WORK/amd.json")" "$(jq -r '.layers[-4].digest' "$WORK/arm.json")" \
+  "COPY of the same file: one layer blob shared by both platforms"
+assert_eq arm64 "$(skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/mp/app@$ARM" |
+  jq -r .config.digest | xargs -I{} curl -sS "${ADMIN[@]}" "$URL/v2/mp/app/blobs/{}" | jq -r .architecture)" \
+  "the arm64 image's config says arm64"
+
+log "podman pull --arch arm64 gets the arm64 image"
+podman pull -q --tls-verify=false --creds "admin:$ADMIN_PASS" --arch arm64 "$REG/mp/app:1" >"$WORK/podman.out" 2>"$WORK/podman.err" ||
+  { cat "$WORK/podman.err" >&2; fail "podman pull --arch arm64"; }
+assert_eq "$(jq -r '.config.digest | ltrimstr("sha256:")' "$WORK/arm.json")" \
+  "$(podman image inspect --format '{{.Id}}' "$REG/mp/app:1")" "podman has the arm64 image (its config's id)"
+assert_eq arm64 "$(podman image inspect --format '{{.Architecture}}' "$REG/mp/app:1")" "of architecture arm64"
+podman rmi -f "$REG/mp/app:1" >/dev/null 2>&1 || true
+
+log "outputs: an oci: layout holds the index, docker-archive is refused"
+build ctx/app --platform linux/amd64,linux/arm64 -t mp/app:1 --output "oci:$WORK/out-layout" >/dev/null
+INDEX=$(jq -r '.manifests[0].digest' "$WORK/out-layout/index.json")
+assert_eq "application/vnd.oci.image.index.v1+json" "$(jq -r '.manifests[0].mediaType' "$WORK/out-layout/index.json")" \
+  "the layout's tag names an index"
+assert_eq 2 "$(jq '.manifests | length' "$WORK/out-layout/blobs/sha256/${INDEX#sha256:}")" "of both platforms"
+skopeo copy -q --override-arch arm64 "oci:$WORK/out-layout:1" "oci:$WORK/out-arm:x" >/dev/null ||
+  fail "skopeo reads the layout's arm64 image"
+ok "skopeo reads the layout's arm64 image"
+expect_build_failure ctx/app "docker-archive output holds one platform's image" \
+  --platform linux/amd64,linux/arm64 -t mp/app:1 --output "docker-archive:$WORK/app.tar"
+
+log "a platform nothing here can run fails first, saying what to install"
+expect_build_failure ctx/app "needs QEMU user-mode emulation" --platform linux/wasm -t mp/app:2 --push
+assert_contains "$(cat "$WORK/ctx/app.log")" "qemu-user-static" "it names the package"
+assert_not_contains "$(cat "$WORK/ctx/app.log")" "FROM" "before any stage starts"
+expect_build_failure ctx/app "linux/wasm: line 11: RUN: RUN for linux/wasm needs QEMU" \
+  --platform linux/amd64,linux/wasm -t mp/app:2 --push
+expect_build_failure ctx/app "platform 'linux' is not os/architecture" --platform linux -t mp/app:2
+
+log "a quick build and a task for both platforms, on the server"
+drydock build "$WORK/ctx/app" --platform linux/amd64,linux/arm64 -t mp/quick:1 >"$WORK/quick.out" 2>&1 ||
+  { tail -n 30 "$WORK/quick.out" >&2; fail "quick build of two platforms"; }
+assert_eq "linux/amd64 linux/arm64" "$(skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/mp/quick:1" |
+  jq -r '[.manifests[].platform | "\(.os)/\(.architecture)"] | join(" ")')" "the quick build pushed an index of both"
+RUN=$(drydock run list --top 1 -o json | jq -r '.[0].runId')
+assert_eq "linux/amd64,linux/arm64" "$(run_field "$RUN" '.platforms | join(",")')" "the run records its platforms"
+drydock verify "$REG/mp/quick:1" --key "$DATA/signing-key.pub" --insecure-registry "$REG" >"$WORK/verify.out" 2>&1 ||
+  { cat "$WORK/verify.out" >&2; fail "the quick build's index does not verify"; }
+ok "the index is signed by the server"
+QARM=$(skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/mp/quick:1" | jq -r '.manifests[1].digest')
+drydock verify "$REG/mp/quick@$QARM" --key "$DATA/signing-key.pub" --require-sbom --require-provenance \
+  --insecure-registry "$REG" >"$WORK/verify-arm.out" 2>&1 || { cat "$WORK/verify-arm.out" >&2; fail "the arm64 image does not verify"; }
+assert_eq 3 "$(grep -c '^ok ' "$WORK/verify-arm.out")" "the arm64 image has its own SBOM, provenance and signature"
+drydock image provenance "$REG/mp/quick@$QARM" --insecure-registry "$REG" >"$WORK/prov-arm.json" || fail "provenance of the arm64 image"
+assert_eq linux/arm64 "$(jq -r .predicate.buildDefinition.externalParameters.platform "$WORK/prov-arm.json")" \
+  "its provenance names its platform"
+serve_www
+tar -czf "$WORK/www/app.tar.gz" -C "$WORK/ctx/app" .
+drydock task create -n mp -c "$WWW_URL/app.tar.gz" -t mp/task:1 --platform linux/amd64,linux/arm64 \
+  >"$WORK/task.out" 2>&1 || { cat "$WORK/task.out" >&2; fail "task create --platform a,b"; }
+drydock task run -n mp >"$WORK/taskrun.out" 2>&1 || { tail -n 30 "$WORK/taskrun.out" >&2; fail "task run mp"; }
+assert_eq 2 "$(skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/mp/task:1" | jq '.manifests | length')" \
+  "the task pushed an index of two images"
+ok "multi-platform builds"
