@@ -770,7 +770,9 @@ class PgMetadataStore final : public MetadataStore {
                         "lease_expires=$4::bigint, cancel_requested=false, "
                         "start_time=CASE WHEN start_time=0 THEN $2::bigint ELSE start_time END "
                         "WHERE seq=(SELECT seq FROM runs WHERE status='Queued' AND pool=$1 AND "
-                        "not_before<=$2::bigint AND ($5='' OR strpos($5, ','||platform||',')>0) "
+                        "not_before<=$2::bigint AND ($5='' OR string_to_array(replace(platform,' "
+                        "',''),',') "
+                        "<@ string_to_array(trim(both ',' from $5),',')) "
                         "ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) "
                         "AND status='Queued' RETURNING " DD_RUN_COLUMNS,
                         {f.pool, Int(now_ms), f.agent, Int(now_ms + lease_ms),

@@ -158,6 +158,20 @@ constexpr int64_t kSchemaVersion = 1 + std::size(kMigrations);
 
 int64_t Now() { return internal::NowSeconds(); }
 
+// The oldest queued run of pool ?1 due by ?2 whose every platform (one, or
+// several for a multi-platform build: "linux/amd64,linux/arm64") is in the
+// agent's set ?3 (",a,b,"; "" takes any). The list is split through JSON
+// (platforms are [a-z0-9/._-] only, checked when queued; a row that is not
+// is never claimable by platform, and cannot make the query fail).
+#define DD_PLATFORMS_JSON "'[\"'||replace(replace(platform,' ',''),',','\",\"')||'\"]'"
+constexpr char kClaimableSql[] =
+    "SELECT id FROM runs WHERE status='Queued' AND pool=?1 AND not_before<=?2 AND (?3='' OR "
+    "NOT EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(" DD_PLATFORMS_JSON
+    ") THEN " DD_PLATFORMS_JSON
+    " ELSE '[\"?\"]' END) WHERE instr(?3, ','||value||',')=0)) "
+    "ORDER BY seq LIMIT 1";
+#undef DD_PLATFORMS_JSON
+
 class SqliteMetadataStore final : public MetadataStore {
  public:
   explicit SqliteMetadataStore(std::string path) : pool_(std::move(path)) {}
@@ -818,9 +832,7 @@ class SqliteMetadataStore final : public MetadataStore {
     DD_RETURN_IF_ERROR(tx.status());
     std::string id;
     {
-      DD_ASSIGN_OR_RETURN(
-          s, c->Prepare("SELECT id FROM runs WHERE status='Queued' AND pool=?1 AND not_before<=?2 "
-                        "AND (?3='' OR instr(?3, ','||platform||',')>0) ORDER BY seq LIMIT 1"));
+      DD_ASSIGN_OR_RETURN(s, c->Prepare(kClaimableSql));
       s->Bind(1, f.pool).Bind(2, now_ms).Bind(3, CommaSet(f.platforms));
       DD_ASSIGN_OR_RETURN(found, s->Step());
       if (!found) return std::optional<RunRow>();

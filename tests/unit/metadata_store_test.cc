@@ -540,6 +540,26 @@ TEST_P(RunQueueStoreTest, ClaimTakesTheOldestRunTheAgentMatches) {
   EXPECT_FALSE(store_->ClaimRun({"any", "", {}}, 10'000, 30'000)->has_value());
 }
 
+// A multi-platform run goes whole to an agent that builds every one of its
+// platforms, in whatever order either names them.
+TEST_P(RunQueueStoreTest, AMultiPlatformRunNeedsAnAgentOfEveryPlatform) {
+  ASSERT_TRUE(Create(QueuedFor("", "linux/amd64,linux/arm64")).ok());
+  ASSERT_TRUE(Create(QueuedFor("", "linux/amd64, linux/arm64")).ok());
+  EXPECT_FALSE(store_->ClaimRun({"amd", "", {"linux/amd64"}}, 10'000, 30'000)->has_value());
+  EXPECT_FALSE(store_->ClaimRun({"arm", "", {"linux/arm64"}}, 10'000, 30'000)->has_value());
+  RunClaimFilter both{"both", "", {"linux/arm64", "linux/386", "linux/amd64"}};
+  EXPECT_EQ((*store_->ClaimRun(both, 10'000, 30'000))->id, "r1");
+  EXPECT_EQ((*store_->ClaimRun(both, 10'000, 30'000))->id, "r2");
+  EXPECT_FALSE(store_->ClaimRun(both, 10'000, 30'000)->has_value());
+  // A platform no queue check would pass (an older server's row) never
+  // breaks the claim query, nor matches.
+  ASSERT_TRUE(Create(QueuedFor("", "linux/\"amd64\\")).ok());
+  ASSERT_TRUE(Create(QueuedFor("", "linux/amd64")).ok());
+  auto claimed = store_->ClaimRun(both, 10'000, 30'000);
+  ASSERT_TRUE(claimed.ok()) << claimed.status().message();
+  EXPECT_EQ((*claimed)->id, "r4");
+}
+
 // A lease is renewed by its attempt only; a lost attempt is fenced out
 // once the run is requeued, and the retry waits out its backoff.
 TEST_P(RunQueueStoreTest, LeasesExpireAndOnlyTheCurrentAttemptMayReport) {
