@@ -1,6 +1,5 @@
 #include "api/run_json.h"
 
-#include <algorithm>
 #include <ctime>
 
 #include "base/time.h"
@@ -96,12 +95,8 @@ json PlatformJson(const std::string& platform) {
 
 json PlatformsJson(const std::string& platforms) {
   json out = json::array();
-  size_t start = 0;
-  while (start < platforms.size()) {
-    size_t comma = std::min(platforms.find(',', start), platforms.size());
-    if (comma > start) out.push_back(platforms.substr(start, comma - start));
-    start = comma + 1;
-  }
+  if (auto parsed = oci::ParsePlatforms(platforms); parsed.ok())
+    for (const auto& p : *parsed) out.push_back(p.String());
   return out;
 }
 

@@ -125,9 +125,11 @@ OsRelease ParseOsRelease(std::string_view text) {
 std::string PackageUrl(const Package& p, const OsRelease& os) {
   static const std::map<std::string, std::string> kDefaultNamespace = {
       {"apk", "alpine"}, {"deb", "debian"}, {"rpm", "redhat"}};
-  std::string ns = os.id.empty()
-                       ? kDefaultNamespace.count(p.type) ? kDefaultNamespace.at(p.type) : p.type
-                       : AsciiLower(os.id);
+  std::string ns = AsciiLower(os.id);
+  if (ns.empty()) {
+    auto it = kDefaultNamespace.find(p.type);
+    ns = it != kDefaultNamespace.end() ? it->second : p.type;
+  }
   std::map<std::string, std::string> q;  // sorted, as the spec's canonical form
   std::string version = p.version;
   if (size_t colon = version.find(':'); p.type == "rpm" && colon != std::string::npos) {

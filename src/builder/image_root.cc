@@ -34,11 +34,8 @@ namespace {
 const BuildResult& ImageForPlatform(const BuildResult& built, const std::string& platform) {
   auto wanted = oci::ParsePlatform(platform);
   for (const auto& image : built.platform_images) {
-    auto config = nlohmann::json::parse(image.config, nullptr, false);
-    if (wanted.ok() && config.is_object() &&
-        oci::Platform{config.value("os", ""), config.value("architecture", ""),
-                      config.value("variant", "")}
-            .Matches(*wanted))
+    if (wanted.ok() &&
+        oci::PlatformOf(nlohmann::json::parse(image.config, nullptr, false)).Matches(*wanted))
       return image;
   }
   return built.platform_images.empty() ? built : built.platform_images.front();
@@ -106,8 +103,11 @@ Status PushBuilt(const BuildResult& built, const oci::ImageReference& ref,
   auto manifest = oci::ParseManifest(built.manifest, built.media_type);
   if (!manifest.ok()) return manifest.status();
   LayerStore store(state_dir);
+  // The base's layers are mounted from its repository on the same registry.
+  const auto& base = built.dependencies.runtime;
+  std::string mount_from = base && base->registry == ref.registry ? base->repository : "";
   for (const auto& l : manifest->layers)
-    DD_RETURN_IF_ERROR(client.PushBlob(ref, l.digest, store.BlobPath(l.digest)));
+    DD_RETURN_IF_ERROR(client.PushBlob(ref, l.digest, store.BlobPath(l.digest), mount_from));
   DD_RETURN_IF_ERROR(client.PushBlobBytes(ref, built.config_digest, built.config));
   return client.PushManifest(ref, built.manifest, built.media_type).status();
 }

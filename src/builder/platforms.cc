@@ -69,10 +69,8 @@ AssembledImage Assembled(const BuildResult& built) {
 // (a single-platform base) would give another platform's binaries.
 Status CheckBuiltFor(const BuildResult& built, const oci::Platform& wanted) {
   auto config = ParseJson(built.config);
-  if (!config.ok() || !config->is_object())
-    return Internal("the built image's config is unreadable");
-  oci::Platform got{config->value("os", ""), config->value("architecture", ""),
-                    config->value("variant", "")};
+  if (!config.ok()) return Internal("the built image's config is unreadable");
+  oci::Platform got = oci::PlatformOf(*config);
   if (got.Matches(wanted)) return Status::Ok();
   std::string base =
       built.dependencies.runtime ? built.dependencies.runtime->repository : "its base";

@@ -72,14 +72,6 @@ Status LayerStore::Adopt(const layer::LayerBlob& blob, const oci::Digest& chain,
 
 namespace {
 
-oci::Platform PlatformOf(const json& p) {
-  auto text = [&](const char* key) {
-    auto it = p.find(key);
-    return it != p.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  return {text("os"), text("architecture"), text("variant")};
-}
-
 // From an index, the manifest for `platform` ("linux/amd64", "linux/arm64"),
 // matched as containerd does (linux/arm64 is linux/arm64/v8).
 Result<oci::Digest> PickPlatform(const std::string& index_bytes, const std::string& platform,
@@ -93,7 +85,7 @@ Result<oci::Digest> PickPlatform(const std::string& index_bytes, const std::stri
   if (manifests != j.end() && manifests->is_array()) {
     for (const auto& m : *manifests) {
       if (!m.is_object() || !m.contains("platform") || !m["platform"].is_object()) continue;
-      oci::Platform p = PlatformOf(m["platform"]);
+      oci::Platform p = oci::PlatformOf(m["platform"]);
       seen.push_back(p.String());
       if (p.Matches(wanted) && m.contains("digest") && m["digest"].is_string())
         return oci::Digest::Parse(m["digest"].get<std::string>());

@@ -84,6 +84,15 @@ Result<std::vector<Platform>> ParsePlatforms(std::string_view text) {
   return out;
 }
 
+Platform PlatformOf(const nlohmann::json& object) {
+  auto text = [&](const char* key) {
+    auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  if (!object.is_object()) return {};
+  return {text("os"), text("architecture"), text("variant")};
+}
+
 Platform HostPlatform() {
   utsname u{};
   ::uname(&u);

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "base/result.h"
 
 namespace drydock::oci {
@@ -25,6 +27,10 @@ struct Platform {
 Result<Platform> ParsePlatform(std::string_view text);
 // A comma-separated list ("linux/amd64,linux/arm64"), each once, in order.
 Result<std::vector<Platform>> ParsePlatforms(std::string_view text);
+
+// The os, architecture and variant an index entry's "platform" or an image
+// config names (a field missing or not a string is "").
+Platform PlatformOf(const nlohmann::json& object);
 
 // The platform this process runs on natively (uname's machine).
 Platform HostPlatform();

@@ -129,7 +129,8 @@ void Agent::Execute(ClaimedRun claimed) {
   Outcome outcome;
   {
     auto log = parts_.logs.OpenWriter(run.id, SecretsOf(run.request));
-    auto upload = parts_.context ? parts_.context(claimed) : Result<fs::path>(fs::path());
+    auto upload =
+        parts_.context ? parts_.context(claimed) : Result<UploadedContext>(UploadedContext{});
     if (!log.ok()) {
       outcome.error = log.status().message();
     } else if (!upload.ok()) {
@@ -139,7 +140,7 @@ void Agent::Execute(ClaimedRun claimed) {
       if (claimed.attempt > 1)
         (*log)->Line("Attempt " + std::to_string(claimed.attempt) + " on agent " +
                      parts_.info.name + ".");
-      RunContext ctx{parts_.options, run, **log, &a->cancel, *upload, nullptr};
+      RunContext ctx{parts_.options, run, **log, &a->cancel, upload->path, nullptr, upload->digest};
       ctx.on_running = [&] {
         run.status = RunStatus::kRunning;
         // Only the displayed status; the final report is the one that counts.

@@ -23,6 +23,13 @@
 
 namespace drydock::tasks::internal {
 
+// A claimed run's uploaded context: where it is here, and the sha256 of the
+// tarball (what provenance names), known without reading it again.
+struct UploadedContext {
+  std::filesystem::path path;
+  std::string digest;
+};
+
 struct AgentParts {
   // How it builds (data_dir/runs holds the work dirs); concurrency is the
   // number of workers, heartbeat how often leases are renewed.
@@ -30,8 +37,8 @@ struct AgentParts {
   AgentInfo info;
   RunQueue& queue;
   LogStore& logs;  // the runs' logs are written here
-  // The uploaded context a claimed "context:" run reads; "" for other sources.
-  std::function<Result<std::filesystem::path>(const ClaimedRun&)> context;
+  // The uploaded context a claimed "context:" run reads; none for other sources.
+  std::function<Result<UploadedContext>(const ClaimedRun&)> context;
   // Called with the run's id when it is done here (reported or lost).
   std::function<void(const std::string&)> done;
 };

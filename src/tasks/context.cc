@@ -122,6 +122,11 @@ Status ContextStore::ImportFiles() {
   return Status::Ok();
 }
 
+Result<oci::Digest> ContextStore::UploadDigest(const std::string& id) {
+  DD_ASSIGN_OR_RETURN(found, Find(id));
+  return found.first;
+}
+
 Result<std::pair<oci::Digest, int64_t>> ContextStore::Find(const std::string& id) {
   auto missing = NotFound("build context " + id +
                           " does not exist (contexts expire after an hour and can be used once)");

@@ -43,6 +43,8 @@ class ContextStore {
   // A local copy of a claimed upload (fetched from the blob store when this
   // server has none yet); "" for a malformed id.
   Result<std::filesystem::path> ClaimedPath(const std::string& id);
+  // The sha256 of upload `id`'s tarball, recorded when it was stored.
+  Result<oci::Digest> UploadDigest(const std::string& id);
   void Release(const std::string& id);
 
   // Removes uploads not claimed within `ttl`, claimed uploads older than

@@ -76,18 +76,6 @@ std::vector<std::shared_ptr<const attest::Key>> TrustedBaseKeys(const RunRequest
 
 namespace {
 
-// The uploaded context's digest (sha256 of the tarball `drydock build`
-// sent): what provenance names for a source with no URL or commit.
-std::string UploadDigest(const fs::path& upload) {
-  std::ifstream in(upload, std::ios::binary);
-  if (!in) return "";
-  oci::Hasher hasher;
-  std::vector<char> buf(1 << 16);
-  while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0)
-    hasher.Update(buf.data(), static_cast<size_t>(in.gcount()));
-  return hasher.Peek().str();
-}
-
 std::string NotSignedByATrustedKey(oci::ImageReference base, const std::string& digest,
                                    const std::string& why) {
   base.digest.reset();
@@ -130,7 +118,7 @@ builder::AttestOptions AttestOptionsFor(const RunContext& ctx) {
   p.builder_version = attest::kDrydockVersion;
   p.source_uri = ctx.run.source.url.empty() ? r.source : ctx.run.source.url;
   p.source_commit = ctx.run.source.commit;
-  if (p.source_commit.empty() && !ctx.upload.empty()) p.source_digest = UploadDigest(ctx.upload);
+  if (p.source_commit.empty()) p.source_digest = ctx.upload_digest;
   p.run_id = ctx.run.id;
   p.task = r.task;
   p.trigger = TriggerName(r.trigger);

@@ -23,6 +23,7 @@ struct RunContext {
   const std::atomic<bool>* cancel = nullptr;  // set on cancel and on timeout
   std::filesystem::path upload;               // the claimed upload for "context:" sources
   std::function<void()> on_running;           // the source is ready, the build starts
+  std::string upload_digest;                  // sha256 of the upload, as it was stored
 };
 
 struct Outcome {

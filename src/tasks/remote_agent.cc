@@ -152,10 +152,11 @@ class HttpQueue final : public RunQueue {
     return sent;
   }
 
-  // The run's uploaded context, fetched into the agent's state dir.
-  Result<fs::path> FetchContext(const ClaimedRun& c) {
+  // The run's uploaded context, fetched into the agent's state dir and
+  // hashed as it arrives.
+  Result<internal::UploadedContext> FetchContext(const ClaimedRun& c) {
     const std::string& source = c.run.request.source;
-    if (source.rfind("context:", 0) != 0) return fs::path();
+    if (source.rfind("context:", 0) != 0) return internal::UploadedContext{};
     fs::path dir = o_.build.data_dir / "contexts";
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -165,7 +166,9 @@ class HttpQueue final : public RunQueue {
       return Internal("cannot create " + path.string() + ": " + std::strerror(errno));
     remote::HttpRequest req = Request("GET", RunPath(c.run.id, "context", c.attempt), 3600);
     bool write_failed = false;
+    oci::Hasher hasher;
     req.sink = [&](const char* data, size_t n) {
+      hasher.Update(data, n);
       write_failed = !WriteAll(fd.get(), data, n);
       return !write_failed;
     };
@@ -173,7 +176,7 @@ class HttpQueue final : public RunQueue {
     if (write_failed)
       return Internal("cannot write " + path.string() + ": " + std::strerror(errno));
     if (resp.status != 200) return ErrorOf(resp);
-    return path;
+    return internal::UploadedContext{path, hasher.Peek().str()};
   }
 
   void Forget(const std::string& run_id) {

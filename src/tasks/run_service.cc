@@ -110,8 +110,12 @@ Status RunService::Start() {
   DD_RETURN_IF_ERROR(impl_->contexts.ImportFiles());
   DD_RETURN_IF_ERROR(impl_->Recover());
   if (impl_->options.concurrency > 0) {
-    auto context = [this](const ClaimedRun& c) -> Result<fs::path> {
-      return impl_->contexts.ClaimedPath(impl_->UploadOf(c.run));
+    auto context = [this](const ClaimedRun& c) -> Result<internal::UploadedContext> {
+      std::string id = impl_->UploadOf(c.run);
+      if (id.empty()) return internal::UploadedContext{};
+      DD_ASSIGN_OR_RETURN(path, impl_->contexts.ClaimedPath(id));
+      DD_ASSIGN_OR_RETURN(digest, impl_->contexts.UploadDigest(id));
+      return internal::UploadedContext{path, digest.str()};
     };
     impl_->agent = std::make_unique<internal::Agent>(
         internal::AgentParts{impl_->options, AgentInfo{impl_->options.agent_name, "", {}}, *this,

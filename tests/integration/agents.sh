@@ -241,6 +241,11 @@ assert_eq "run:$STEPS" "$(curl -sS "${ADMIN[@]}" "$URL/api/v1/events?limit=1000"
 drydock verify "$REG/steps:$STEPS" --key "$KEY" --require-sbom --require-provenance --insecure-registry "$REG" \
   >"$WORK/verify-steps.out" 2>&1 || { cat "$WORK/verify-steps.out" >&2; fail "a push step's image does not verify"; }
 ok "a push step's image carries SBOM, provenance and signatures"
+drydock image provenance "$REG/steps:$STEPS" --insecure-registry "$REG" >"$WORK/prov-steps.json" ||
+  fail "image provenance steps:$STEPS"
+[[ $(jq -r .predicate.buildDefinition.externalParameters.source.digest.sha256 "$WORK/prov-steps.json") =~ ^[0-9a-f]{64}$ ]] ||
+  fail "no digest of the uploaded context in a remote run's provenance: $(jq -c .predicate.buildDefinition.externalParameters.source "$WORK/prov-steps.json")"
+ok "a remote run's provenance names its uploaded context's digest"
 
 log "a revoked agent is refused at its next poll"
 drydock agent revoke a2 >/dev/null
