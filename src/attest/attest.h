@@ -174,19 +174,20 @@ bool StatementCovers(const nlohmann::json& statement, const oci::Digest& digest)
 
 // --------------------------------------------------------- OCI artifacts ---
 
-// An OCI 1.1 artifact manifest: the empty config, one layer (`blob` with
-// `media_type`), `subject`, `artifact_type` and `annotations`.
+// A manifest to push by digest with the blobs it references.
 struct Artifact {
-  std::string manifest;  // the bytes to push (by digest)
-  std::string blob;      // its one layer
-  oci::Digest blob_digest;
+  std::string manifest;
+  std::vector<std::string> blobs;  // its config, then its layers
   oci::Digest digest() const { return oci::Digest::Of(manifest); }
+  const std::string& layer() const { return blobs.back(); }  // an OCI artifact's one layer
 };
 struct Subject {
   std::string media_type;
   oci::Digest digest;
   int64_t size = 0;
 };
+// An OCI 1.1 artifact manifest: the empty config, one layer (`blob` with
+// `media_type`), `subject`, `artifact_type` and `annotations`.
 Artifact MakeArtifact(const std::string& artifact_type, const std::string& media_type,
                       std::string blob, const Subject& subject,
                       const std::map<std::string, std::string>& annotations);
@@ -201,5 +202,24 @@ inline constexpr char kEmptyConfigMediaType[] = "application/vnd.oci.empty.v1+js
 inline constexpr char kPredicateTypeAnnotation[] = "in-toto.io/predicate-type";
 inline constexpr char kBundleContentAnnotation[] = "dev.sigstore.bundle.content";
 inline constexpr char kBundlePredicateAnnotation[] = "dev.sigstore.bundle.predicateType";
+
+// An in-toto Statement v1 of `predicate` about the manifest `digest`.
+nlohmann::json Statement(const std::string& subject_name, const oci::Digest& digest,
+                         const std::string& predicate_type, nlohmann::json predicate);
+
+// ------------------------------------------ Docker's attestation layout ---
+
+// BuildKit's layout, which `docker buildx imagetools inspect` and Docker
+// Scout read: the attestations of one image of an index in an image
+// manifest of their own (config: an image config for unknown/unknown;
+// layers: in-toto statements annotated with their predicate type), listed
+// in the index beside that image for platform unknown/unknown with these
+// annotations naming it.
+inline constexpr char kDockerReferenceType[] = "vnd.docker.reference.type";
+inline constexpr char kDockerReferenceDigest[] = "vnd.docker.reference.digest";
+inline constexpr char kDockerAttestationManifest[] = "attestation-manifest";
+Artifact DockerAttestationManifest(const std::vector<nlohmann::json>& statements);
+// Its entry in the index: `image` is the manifest it describes.
+nlohmann::json DockerAttestationEntry(const Artifact& manifest, const oci::Digest& image);
 
 }  // namespace drydock::attest

@@ -56,13 +56,16 @@ json ProvenanceStatement(const ProvenanceInput& in) {
       {"runDetails",
        {{"builder", {{"id", in.builder_id}, {"version", {{"drydock", in.builder_version}}}}},
         {"metadata", metadata}}}};
+  return Statement(in.subject_name, in.subject_digest, kSlsaProvenance, std::move(predicate));
+}
+
+json Statement(const std::string& subject_name, const oci::Digest& digest,
+               const std::string& predicate_type, json predicate) {
   return {{"_type", kInTotoStatement},
-          {"subject",
-           json::array(
-               {{{"name", in.subject_name},
-                 {"digest", {{in.subject_digest.algorithm_name(), in.subject_digest.hex()}}}}})},
-          {"predicateType", kSlsaProvenance},
-          {"predicate", predicate}};
+          {"subject", json::array({{{"name", subject_name},
+                                    {"digest", {{digest.algorithm_name(), digest.hex()}}}}})},
+          {"predicateType", predicate_type},
+          {"predicate", std::move(predicate)}};
 }
 
 }  // namespace drydock::attest

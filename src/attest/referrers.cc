@@ -63,8 +63,8 @@ Status CheckSigned(remote::Client& client, const oci::ImageReference& repo,
 
 Status PushArtifact(remote::Client& client, const oci::ImageReference& repo,
                     const Artifact& artifact) {
-  DD_RETURN_IF_ERROR(client.PushBlobBytes(repo, oci::Digest::Of(kEmptyConfig), kEmptyConfig));
-  DD_RETURN_IF_ERROR(client.PushBlobBytes(repo, artifact.blob_digest, artifact.blob));
+  for (const auto& blob : artifact.blobs)
+    DD_RETURN_IF_ERROR(client.PushBlobBytes(repo, oci::Digest::Of(blob), blob));
   oci::ImageReference by_digest = repo;
   by_digest.tag.clear();
   by_digest.digest = artifact.digest();

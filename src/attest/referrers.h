@@ -25,8 +25,8 @@ Result<std::vector<Attestation>> FetchAttestations(remote::Client& client,
                                                    const oci::Digest& subject,
                                                    const std::string& artifact_type);
 
-// An artifact (MakeArtifact) into `repo`'s repository: its empty config,
-// its blob, its manifest by digest.
+// An artifact into `repo`'s repository: its blobs, then its manifest by
+// digest.
 Status PushArtifact(remote::Client& client, const oci::ImageReference& repo,
                     const Artifact& artifact);
 

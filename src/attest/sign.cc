@@ -198,7 +198,7 @@ Artifact MakeArtifact(const std::string& artifact_type, const std::string& media
                       std::string blob, const Subject& subject,
                       const std::map<std::string, std::string>& annotations) {
   Artifact a;
-  a.blob_digest = oci::Digest::Of(blob);
+  const oci::Digest blob_digest = oci::Digest::Of(blob);
   json m = {
       {"schemaVersion", 2},
       {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
@@ -209,14 +209,14 @@ Artifact MakeArtifact(const std::string& artifact_type, const std::string& media
         {"size", 2}}},
       {"layers",
        json::array(
-           {{{"mediaType", media_type}, {"digest", a.blob_digest.str()}, {"size", blob.size()}}})},
+           {{{"mediaType", media_type}, {"digest", blob_digest.str()}, {"size", blob.size()}}})},
       {"subject",
        {{"mediaType", subject.media_type},
         {"digest", subject.digest.str()},
         {"size", subject.size}}}};
   if (!annotations.empty()) m["annotations"] = annotations;
   a.manifest = m.dump();
-  a.blob = std::move(blob);
+  a.blobs = {kEmptyConfig, std::move(blob)};
   return a;
 }
 

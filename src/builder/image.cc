@@ -312,12 +312,15 @@ Status WriteOutput(LayerStore& store, const AssembledImage& image, const std::st
 }
 
 Status WriteIndexOutput(LayerStore& store, const std::vector<AssembledImage>& images,
-                        const std::string& index, const std::string& media_type,
-                        const std::string& output, const std::vector<oci::ImageReference>& tags) {
+                        const std::vector<std::string>& blobs, const std::string& index,
+                        const std::string& media_type, const std::string& output,
+                        const std::vector<oci::ImageReference>& tags) {
   if (output.rfind("oci:", 0) != 0)
     return Invalid("--output of several platforms must be oci:DIR (got '" + output + "')");
   fs::path dir = output.substr(4);
   for (const auto& image : images) DD_RETURN_IF_ERROR(WriteImageBlobs(store, image, dir));
+  for (const auto& blob : blobs)
+    DD_RETURN_IF_ERROR(WriteFile(dir / "blobs" / "sha256" / oci::Digest::Of(blob).hex(), blob));
   DD_RETURN_IF_ERROR(WriteFile(dir / "blobs" / "sha256" / oci::Digest::Of(index).hex(), index));
   return AddToLayoutIndex(dir, media_type, index, tags);
 }

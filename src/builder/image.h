@@ -39,11 +39,12 @@ Status PushImage(remote::Client& client, LayerStore& store, const AssembledImage
 Status WriteOutput(LayerStore& store, const AssembledImage& image, const std::string& output,
                    const std::vector<oci::ImageReference>& tags);
 
-// "oci:DIR" of a multi-platform build: each image's blobs, then `index`
-// (their index) named by each tag.
+// "oci:DIR" of a multi-platform build: each image's blobs and `blobs`
+// (what else the index refers to), then `index` named by each tag.
 Status WriteIndexOutput(LayerStore& store, const std::vector<AssembledImage>& images,
-                        const std::string& index, const std::string& media_type,
-                        const std::string& output, const std::vector<oci::ImageReference>& tags);
+                        const std::vector<std::string>& blobs, const std::string& index,
+                        const std::string& media_type, const std::string& output,
+                        const std::vector<oci::ImageReference>& tags);
 
 // The name `docker save` gives a reference in RepoTags ("busybox:1",
 // "localhost:5000/app:1"); "" for a reference without a tag.

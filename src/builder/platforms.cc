@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -79,8 +80,28 @@ Status CheckBuiltFor(const BuildResult& built, const oci::Platform& wanted) {
                  "must be an index with each of them)");
 }
 
+// Docker's attestation manifest of a built image (attest.h): its SBOM and
+// provenance as in-toto statements; none when it has neither.
+std::optional<Attached> DockerAttestations(const BuildResult& image) {
+  std::vector<json> statements;
+  for (const auto& a : image.attestations) {
+    auto doc = ParseJson(a.artifact.layer());
+    if (!doc.ok()) continue;  // made by this build: always JSON
+    if (a.kind == "sbom") {
+      const std::string name = doc->value("name", "");  // before the document moves
+      statements.push_back(
+          attest::Statement(name, image.manifest_digest, attest::kSpdxPredicate, std::move(*doc)));
+    } else if (a.kind == "provenance")
+      statements.push_back(std::move(*doc));
+  }
+  if (statements.empty()) return std::nullopt;
+  return Attached{"attestation-manifest", image.manifest_digest,
+                  attest::DockerAttestationManifest(statements)};
+}
+
 std::string IndexOf(const std::vector<BuildResult>& images,
-                    const std::vector<oci::Platform>& platforms, bool docker) {
+                    const std::vector<oci::Platform>& platforms,
+                    const std::vector<Attached>& docker_attestations, bool docker) {
   json manifests = json::array();
   for (size_t i = 0; i < images.size(); ++i) {
     json platform = {{"architecture", platforms[i].architecture}, {"os", platforms[i].os}};
@@ -90,6 +111,8 @@ std::string IndexOf(const std::vector<BuildResult>& images,
                          {"size", images[i].manifest.size()},
                          {"platform", platform}});
   }
+  for (const auto& a : docker_attestations)
+    manifests.push_back(attest::DockerAttestationEntry(a.artifact, a.subject));
   return json{{"schemaVersion", 2},
               {"mediaType", std::string(docker ? oci::kDockerManifestList : oci::kOciIndex)},
               {"manifests", manifests}}
@@ -203,7 +226,13 @@ Result<BuildResult> BuildIndex(const BuildOptions& o, const std::vector<oci::Pla
                       built[static_cast<size_t>(i)].status().message());
   BuildResult index;
   for (auto& image : built) index.platform_images.push_back(std::move(*image));
-  index.manifest = IndexOf(index.platform_images, platforms, o.docker_media_types);
+  // Docker's layout, beside the OCI referrers, for clients that read only
+  // it; a Docker manifest list cannot hold OCI manifests, so not there.
+  if (!o.docker_media_types)
+    for (const auto& image : index.platform_images)
+      if (auto a = DockerAttestations(image)) index.attestations.push_back(std::move(*a));
+  index.manifest =
+      IndexOf(index.platform_images, platforms, index.attestations, o.docker_media_types);
   index.media_type = std::string(o.docker_media_types ? oci::kDockerManifestList : oci::kOciIndex);
   index.manifest_digest = oci::Digest::Of(index.manifest);
   index.dependencies = index.platform_images.front().dependencies;
@@ -224,8 +253,13 @@ Result<BuildResult> BuildIndex(const BuildOptions& o, const std::vector<oci::Pla
     LayerStore store(o.state_dir);
     std::vector<AssembledImage> images;
     for (const auto& image : index.platform_images) images.push_back(Assembled(image));
+    std::vector<std::string> blobs;
+    for (const auto& a : index.attestations) {
+      blobs.push_back(a.artifact.manifest);
+      blobs.insert(blobs.end(), a.artifact.blobs.begin(), a.artifact.blobs.end());
+    }
     DD_RETURN_IF_ERROR(
-        WriteIndexOutput(store, images, index.manifest, index.media_type, o.output, o.tags));
+        WriteIndexOutput(store, images, blobs, index.manifest, index.media_type, o.output, o.tags));
   }
   if (o.log) o.log("built index " + index.manifest_digest.str() + "\n");
   PruneCache(o.state_dir, o.cache_max_bytes, std::move(lock), o.log);

@@ -6,10 +6,12 @@
 # `uname -m` says x86_64 and aarch64. skopeo shows the index, podman pulls
 # the arm64 image by --arch, TARGETARCH picks what COPY copies, a stage FROM
 # --platform=$BUILDPLATFORM runs natively, layers the platforms share are
-# stored once, an oci: layout holds the index and docker-archive is refused;
+# stored once, an oci: layout holds the index (with every blob it refers to)
+# and docker-archive is refused;
 # a platform nothing can run fails before anything is pulled, saying what to
 # install; a quick build and a task build both platforms on the server,
-# each platform's image with its own SBOM, provenance and signature.
+# each platform's image with its own SBOM, provenance and signature, also
+# in Docker's attestation layout (issue 17), which podman passes over.
 . "$(dirname "$0")/lib.sh"
 
 log "QEMU for arm64, registered with binfmt_misc (F flag)"
@@ -118,14 +120,20 @@ assert_eq arm64 "$(podman image inspect --format '{{.Architecture}}' "$REG/mp/ap
 podman rmi -f "$REG/mp/app:1" >/dev/null 2>&1 || true
 
 log "outputs: an oci: layout holds the index, docker-archive is refused"
-build ctx/app --platform linux/amd64,linux/arm64 -t mp/app:1 --output "oci:$WORK/out-layout" >/dev/null
+build ctx/app --platform linux/amd64,linux/arm64 -t "$REG/mp/layout:1" --output "oci:$WORK/out-layout" \
+  --push --sbom --provenance >/dev/null
 INDEX=$(jq -r '.manifests[0].digest' "$WORK/out-layout/index.json")
 assert_eq "application/vnd.oci.image.index.v1+json" "$(jq -r '.manifests[0].mediaType' "$WORK/out-layout/index.json")" \
   "the layout's tag names an index"
-assert_eq 2 "$(jq '.manifests | length' "$WORK/out-layout/blobs/sha256/${INDEX#sha256:}")" "of both platforms"
+assert_eq "linux/amd64 linux/arm64 unknown/unknown unknown/unknown" \
+  "$(jq -r '[.manifests[].platform | "\(.os)/\(.architecture)"] | join(" ")' "$WORK/out-layout/blobs/sha256/${INDEX#sha256:}")" \
+  "of both platforms, and Docker's attestation manifest of each"
 skopeo copy -q --override-arch arm64 "oci:$WORK/out-layout:1" "oci:$WORK/out-arm:x" >/dev/null ||
   fail "skopeo reads the layout's arm64 image"
 ok "skopeo reads the layout's arm64 image"
+skopeo copy -q --all "oci:$WORK/out-layout:1" "oci:$WORK/out-all:x" >/dev/null ||
+  fail "skopeo copy --all of the layout: a blob the index refers to is missing"
+ok "the layout holds every blob its index refers to (skopeo copy --all)"
 expect_build_failure ctx/app "docker-archive output holds one platform's image" \
   --platform linux/amd64,linux/arm64 -t mp/app:1 --output "docker-archive:$WORK/app.tar"
 
@@ -140,8 +148,10 @@ expect_build_failure ctx/app "platform 'linux' is not os/architecture" --platfor
 log "a quick build and a task for both platforms, on the server"
 drydock build "$WORK/ctx/app" --platform linux/amd64,linux/arm64 -t mp/quick:1 >"$WORK/quick.out" 2>&1 ||
   { tail -n 30 "$WORK/quick.out" >&2; fail "quick build of two platforms"; }
-assert_eq "linux/amd64 linux/arm64" "$(skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/mp/quick:1" |
-  jq -r '[.manifests[].platform | "\(.os)/\(.architecture)"] | join(" ")')" "the quick build pushed an index of both"
+skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/mp/quick:1" >"$WORK/quick-index.json"
+assert_eq "linux/amd64 linux/arm64 unknown/unknown unknown/unknown" \
+  "$(jq -r '[.manifests[].platform | "\(.os)/\(.architecture)"] | join(" ")' "$WORK/quick-index.json")" \
+  "the quick build pushed an index of both, and Docker's attestation manifest of each"
 RUN=$(drydock run list --top 1 -o json | jq -r '.[0].runId')
 assert_eq "linux/amd64,linux/arm64" "$(run_field "$RUN" '.platforms | join(",")')" "the run records its platforms"
 drydock verify "$REG/mp/quick:1" --key "$DATA/signing-key.pub" --insecure-registry "$REG" >"$WORK/verify.out" 2>&1 ||
@@ -154,11 +164,36 @@ assert_eq 3 "$(grep -c '^ok ' "$WORK/verify-arm.out")" "the arm64 image has its 
 drydock image provenance "$REG/mp/quick@$QARM" --insecure-registry "$REG" >"$WORK/prov-arm.json" || fail "provenance of the arm64 image"
 assert_eq linux/arm64 "$(jq -r .predicate.buildDefinition.externalParameters.platform "$WORK/prov-arm.json")" \
   "its provenance names its platform"
+
+log "Docker's attestation layout (BuildKit's, read by buildx imagetools and Scout), beside the referrers"
+assert_eq "attestation-manifest $QARM" \
+  "$(jq -r --arg d "$QARM" '.manifests[] | select(.annotations["vnd.docker.reference.digest"] == $d) |
+     "\(.annotations["vnd.docker.reference.type"]) \(.annotations["vnd.docker.reference.digest"])"' "$WORK/quick-index.json")" \
+  "an attestation-manifest entry names the arm64 image"
+QATT=$(jq -r --arg d "$QARM" '.manifests[] | select(.annotations["vnd.docker.reference.digest"] == $d) | .digest' "$WORK/quick-index.json")
+skopeo copy -q --src-tls-verify=false --src-creds "admin:$ADMIN_PASS" "docker://$REG/mp/quick@$QATT" "oci:$WORK/att:x" >/dev/null ||
+  fail "skopeo copies the attestation manifest"
+ATT_MANIFEST="$WORK/att/blobs/sha256/$(jq -r '.manifests[0].digest | ltrimstr("sha256:")' "$WORK/att/index.json")"
+assert_eq "unknown/unknown" "$(jq -r '"\(.os)/\(.architecture)"' "$WORK/att/blobs/sha256/$(jq -r '.config.digest | ltrimstr("sha256:")' "$ATT_MANIFEST")")" \
+  "its config is an image config for unknown/unknown"
+assert_eq "https://spdx.dev/Document https://slsa.dev/provenance/v1" \
+  "$(jq -r '[.layers[] | select(.mediaType == "application/vnd.in-toto+json") | .annotations["in-toto.io/predicate-type"]] | join(" ")' "$ATT_MANIFEST")" \
+  "its layers are in-toto statements: the SBOM, the provenance"
+att_layer() { echo "$WORK/att/blobs/sha256/$(jq -r ".layers[$1].digest | ltrimstr(\"sha256:\")" "$ATT_MANIFEST")"; }
+assert_eq "${QARM#sha256:}" "$(jq -r '.subject[0].digest.sha256' "$(att_layer 0)")" "the SBOM statement's subject is the arm64 image"
+drydock image sbom "$REG/mp/quick@$QARM" --insecure-registry "$REG" >"$WORK/sbom-arm.json" || fail "SBOM of the arm64 image"
+assert_eq "$(jq -S . "$WORK/sbom-arm.json")" "$(jq -S .predicate "$(att_layer 0)")" "its predicate is the SBOM the referrers API gives"
+assert_eq "$(jq -S . "$WORK/prov-arm.json")" "$(jq -S . "$(att_layer 1)")" "the provenance is the referrers API's"
+podman pull -q --tls-verify=false --creds "admin:$ADMIN_PASS" --arch arm64 "$REG/mp/quick:1" >/dev/null ||
+  fail "podman pull --arch arm64 of an index with attestation manifests"
+assert_eq "$(jq -r '.config.digest | ltrimstr("sha256:")' <(skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/mp/quick@$QARM"))" \
+  "$(podman image inspect --format '{{.Id}}' "$REG/mp/quick:1")" "podman passes over the attestation manifests"
+podman rmi -f "$REG/mp/quick:1" >/dev/null 2>&1 || true
 serve_www
 tar -czf "$WORK/www/app.tar.gz" -C "$WORK/ctx/app" .
 drydock task create -n mp -c "$WWW_URL/app.tar.gz" -t mp/task:1 --platform linux/amd64,linux/arm64 \
   >"$WORK/task.out" 2>&1 || { cat "$WORK/task.out" >&2; fail "task create --platform a,b"; }
 drydock task run -n mp >"$WORK/taskrun.out" 2>&1 || { tail -n 30 "$WORK/taskrun.out" >&2; fail "task run mp"; }
-assert_eq 2 "$(skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/mp/task:1" | jq '.manifests | length')" \
-  "the task pushed an index of two images"
+assert_eq 2 "$(skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/mp/task:1" |
+  jq '[.manifests[] | select(.platform.os == "linux")] | length')" "the task pushed an index of two images"
 ok "multi-platform builds"

@@ -274,9 +274,44 @@ TEST(AttestArtifact, ManifestReferencesItsSubject) {
   EXPECT_EQ(m["config"]["mediaType"], kEmptyConfigMediaType);
   EXPECT_EQ(m["config"]["digest"],
             "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
-  EXPECT_EQ(m["layers"][0]["digest"], a.blob_digest.str());
+  EXPECT_EQ(m["layers"][0]["digest"], oci::Digest::Of(a.layer()).str());
   EXPECT_EQ(m["annotations"]["k"], "v");
   EXPECT_EQ(a.digest(), oci::Digest::Of(a.manifest));
+  ASSERT_EQ(a.blobs.size(), 2u);  // what a push sends: its config and its layer
+  EXPECT_EQ(oci::Digest::Of(a.blobs[0]).str(), m["config"]["digest"]);
+}
+
+TEST(AttestDockerLayout, StatementsAreLayersOfAnUnknownPlatformImage) {
+  const oci::Digest image = oci::Digest::Of("image");
+  json sbom = Statement("app", image, kSpdxPredicate, {{"spdxVersion", "SPDX-2.3"}});
+  json provenance = Statement("app", image, kSlsaProvenance, json::object());
+  Artifact a = DockerAttestationManifest({sbom, provenance});
+  json m = json::parse(a.manifest);
+  EXPECT_EQ(m["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+  EXPECT_FALSE(m.contains("subject"));  // the index links them, not the referrers API
+  ASSERT_EQ(a.blobs.size(), 3u);
+  json config = json::parse(a.blobs[0]);
+  EXPECT_EQ(config["os"], "unknown");
+  EXPECT_EQ(config["architecture"], "unknown");
+  EXPECT_EQ(m["config"]["digest"], oci::Digest::Of(a.blobs[0]).str());
+  ASSERT_EQ(m["layers"].size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const json& layer = m["layers"][i];
+    json statement = json::parse(a.blobs[i + 1]);
+    EXPECT_EQ(layer["mediaType"], kInTotoMediaType);
+    EXPECT_EQ(layer["digest"], oci::Digest::Of(a.blobs[i + 1]).str());
+    EXPECT_EQ(config["rootfs"]["diff_ids"][i], layer["digest"]);
+    EXPECT_EQ(layer["annotations"][kPredicateTypeAnnotation], statement["predicateType"]);
+    EXPECT_TRUE(StatementCovers(statement, image));
+  }
+  EXPECT_EQ(json::parse(a.blobs[1])["predicate"]["spdxVersion"], "SPDX-2.3");
+
+  json entry = DockerAttestationEntry(a, image);
+  EXPECT_EQ(entry["digest"], a.digest().str());
+  EXPECT_EQ(entry["size"], a.manifest.size());
+  EXPECT_EQ(entry["platform"]["os"], "unknown");
+  EXPECT_EQ(entry["annotations"][kDockerReferenceType], "attestation-manifest");
+  EXPECT_EQ(entry["annotations"][kDockerReferenceDigest], image.str());
 }
 
 }  // namespace
