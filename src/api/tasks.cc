@@ -215,9 +215,10 @@ void Api::Impl::ImageDependents(Ctx& c) {
                    {"depth", d.depth},
                    {"type", d.kind},
                    {"baseImage", d.base},
+                   {"platform", d.platform},
                    {"builtFrom", d.built_from},
                    {"current", d.current},
-                   {"upToDate", !d.built_from.empty() && d.built_from == d.current},
+                   {"upToDate", d.up_to_date},
                    {"images", d.images}});
   }
   SendJson(c.resp, 200, {{"ref", *ref}, {"dependents", std::move(out)}});

@@ -27,7 +27,13 @@
 namespace drydock::builder {
 
 struct ImageDependency {
-  std::string registry, repository, tag, digest;
+  std::string registry, repository, tag;
+  std::string digest;  // what the reference resolved to (an index, for a multi-platform image)
+  // The platform the build used and its image's manifest (the digest
+  // itself for a single-platform image): a base-image trigger compares
+  // that platform's entry only. "" when not pulled (scanned from a
+  // Dockerfile).
+  std::string platform, manifest;
 };
 
 // One record per built image, in ACR's dependency-document shape.
@@ -175,5 +181,8 @@ Result<ContainerUser> ResolveContainerUser(const std::filesystem::path& rootfs,
 // ACR-compatible JSON:
 // [{"image":{…},"runtime-dependency":{…},"buildtime-dependency":[…],"git":{…}}].
 std::string DependenciesJson(const Dependencies& deps, const std::string& git_head = "");
+// A build's: for an index, the entries of each of its images (each
+// platform's bases).
+std::string DependenciesJson(const BuildResult& built, const std::string& git_head = "");
 
 }  // namespace drydock::builder

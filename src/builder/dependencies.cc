@@ -12,17 +12,20 @@ using nlohmann::json;
 namespace {
 
 ImageDependency FromReference(const oci::ImageReference& r) {
-  return {r.registry, r.repository, r.tag, r.digest ? r.digest->str() : ""};
+  return {r.registry, r.repository, r.tag, r.digest ? r.digest->str() : "", "", ""};
 }
 
 json ToJson(const ImageDependency& d) {
   std::string reference = d.registry + "/" + d.repository + (d.tag.empty() ? "" : ":" + d.tag);
   if (!d.digest.empty()) reference += "@" + d.digest;
-  return {{"registry", d.registry},
-          {"repository", d.repository},
-          {"tag", d.tag},
-          {"digest", d.digest},
-          {"reference", reference}};
+  json j = {{"registry", d.registry},
+            {"repository", d.repository},
+            {"tag", d.tag},
+            {"digest", d.digest},
+            {"reference", reference}};
+  if (!d.platform.empty()) j["platform"] = d.platform;
+  if (!d.manifest.empty()) j["manifestDigest"] = d.manifest;
+  return j;
 }
 
 }  // namespace
@@ -87,6 +90,15 @@ std::string DependenciesJson(const Dependencies& deps, const std::string& git_he
     entry["git"] = {{"git-head-revision", git_head}};
     list.push_back(entry);
   }
+  return list.dump(2);
+}
+
+std::string DependenciesJson(const BuildResult& built, const std::string& git_head) {
+  if (built.platform_images.empty()) return DependenciesJson(built.dependencies, git_head);
+  json list = json::array();
+  for (const auto& image : built.platform_images)
+    for (auto& entry : json::parse(DependenciesJson(image.dependencies, git_head)))
+      list.push_back(std::move(entry));
   return list.dump(2);
 }
 

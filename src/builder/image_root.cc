@@ -50,7 +50,13 @@ Result<BaseImage> BuiltBase(const BuildResult& index, const LayerStore& store,
   if (!manifest.ok()) return manifest.status();
   BaseImage base;
   base.ref = ref;
-  base.dependency = {ref.registry, ref.repository, ref.tag, built.manifest_digest.str()};
+  auto wanted = oci::ParsePlatform(platform);
+  base.dependency = {ref.registry,
+                     ref.repository,
+                     ref.tag,
+                     index.manifest_digest.str(),
+                     wanted.ok() ? wanted->String() : platform,
+                     built.manifest_digest.str()};
   base.manifest_digest = built.manifest_digest.str();
   base.config = nlohmann::json::parse(built.config, nullptr, false);
   if (!base.config.is_object()) return Internal("the built image's config is not JSON");

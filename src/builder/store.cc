@@ -70,35 +70,6 @@ Status LayerStore::Adopt(const layer::LayerBlob& blob, const oci::Digest& chain,
   return Status::Ok();
 }
 
-namespace {
-
-// From an index, the manifest for `platform` ("linux/amd64", "linux/arm64"),
-// matched as containerd does (linux/arm64 is linux/arm64/v8).
-Result<oci::Digest> PickPlatform(const std::string& index_bytes, const std::string& platform,
-                                 const std::string& what) {
-  auto parsed = ParseJson(index_bytes);
-  if (!parsed.ok()) return Invalid(what + ": the index: " + parsed.status().message());
-  DD_ASSIGN_OR_RETURN(wanted, oci::ParsePlatform(platform));
-  const json& j = *parsed;
-  std::vector<std::string> seen;
-  auto manifests = j.find("manifests");
-  if (manifests != j.end() && manifests->is_array()) {
-    for (const auto& m : *manifests) {
-      if (!m.is_object() || !m.contains("platform") || !m["platform"].is_object()) continue;
-      oci::Platform p = oci::PlatformOf(m["platform"]);
-      seen.push_back(p.String());
-      if (p.Matches(wanted) && m.contains("digest") && m["digest"].is_string())
-        return oci::Digest::Parse(m["digest"].get<std::string>());
-    }
-  }
-  std::string list;
-  for (const auto& s : seen) list += (list.empty() ? "" : ", ") + s;
-  return NotFound(what + " has no image for platform " + wanted.String() + " (it has: " + list +
-                  ")");
-}
-
-}  // namespace
-
 Result<BaseImage> PullBase(remote::Client& client, LayerStore& store,
                            const oci::ImageReference& ref, const std::string& platform,
                            const std::function<void(std::string_view)>& log) {
@@ -108,10 +79,10 @@ Result<BaseImage> PullBase(remote::Client& client, LayerStore& store,
   if (!top.ok())
     return Status(top.status().code(),
                   "pulling base image " + ref.String() + ": " + top.status().message());
-  base.dependency = {ref.registry, ref.repository, ref.tag, top->digest.str()};
+  DD_ASSIGN_OR_RETURN(wanted, oci::ParsePlatform(platform));
   remote::Manifest image_manifest = *top;
   if (oci::IsIndexMediaType(top->media_type)) {
-    auto pick = PickPlatform(top->bytes, platform, ref.String());
+    auto pick = oci::PickPlatform(top->bytes, wanted, ref.String());
     if (!pick.ok()) return pick.status();
     oci::ImageReference by_digest = ref;
     by_digest.digest = *pick;
@@ -120,6 +91,8 @@ Result<BaseImage> PullBase(remote::Client& client, LayerStore& store,
     image_manifest = *m;
   }
   base.manifest_digest = image_manifest.digest.str();
+  base.dependency = {ref.registry,      ref.repository,  ref.tag,
+                     top->digest.str(), wanted.String(), base.manifest_digest};
   auto parsed = oci::ParseManifest(image_manifest.bytes, image_manifest.media_type);
   if (!parsed.ok()) return Invalid("base image " + ref.String() + ": " + parsed.status().message());
   if (!parsed->config)

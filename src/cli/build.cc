@@ -183,8 +183,7 @@ int BuildLocal(const BuildFlags& flags) {
     return 1;
   }
   std::cout << result->manifest_digest.str() << "\n";
-  if (flags.print_dependencies)
-    std::cout << builder::DependenciesJson(result->dependencies) << "\n";
+  if (flags.print_dependencies) std::cout << builder::DependenciesJson(*result) << "\n";
   return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "base/json.h"
 #include "base/strings.h"
 
 namespace drydock::oci {
@@ -98,6 +99,28 @@ Platform HostPlatform() {
   ::uname(&u);
   auto p = ParsePlatform(std::string("linux/") + u.machine);
   return p.ok() ? *p : Platform{"linux", "amd64", ""};
+}
+
+Result<Digest> PickPlatform(std::string_view index, const Platform& platform,
+                            const std::string& what) {
+  auto parsed = ParseJson(index);
+  if (!parsed.ok()) return Invalid(what + ": the index: " + parsed.status().message());
+  std::vector<std::string> seen;
+  auto manifests = parsed->find("manifests");
+  if (manifests != parsed->end() && manifests->is_array()) {
+    for (const auto& m : *manifests) {
+      if (!m.is_object() || !m.contains("platform") || !m["platform"].is_object()) continue;
+      Platform p = PlatformOf(m["platform"]);
+      if (p.os == "unknown") continue;  // Docker's attestation manifests
+      seen.push_back(p.String());
+      if (p.Matches(platform) && m.contains("digest") && m["digest"].is_string())
+        return Digest::Parse(m["digest"].get<std::string>());
+    }
+  }
+  std::string list;
+  for (const auto& s : seen) list += (list.empty() ? "" : ", ") + s;
+  return NotFound(what + " has no image for platform " + platform.String() + " (it has: " + list +
+                  ")");
 }
 
 }  // namespace drydock::oci

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/result.h"
+#include "oci/digest.h"
 
 namespace drydock::oci {
 
@@ -31,6 +32,11 @@ Result<std::vector<Platform>> ParsePlatforms(std::string_view text);
 // The os, architecture and variant an index entry's "platform" or an image
 // config names (a field missing or not a string is "").
 Platform PlatformOf(const nlohmann::json& object);
+
+// From an index's bytes, the manifest for `platform`; an error names
+// `what` and the platforms it has.
+Result<Digest> PickPlatform(std::string_view index, const Platform& platform,
+                            const std::string& what);
 
 // The platform this process runs on natively (uname's machine).
 Platform HostPlatform();

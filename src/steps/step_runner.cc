@@ -385,7 +385,7 @@ class Run {
     b.cancel = &stop_;
     b.log = [this](std::string_view text) { Output(text); };
     DD_ASSIGN_OR_RETURN(built, builder::Build(b));
-    auto deps = nlohmann::json::parse(builder::DependenciesJson(built.dependencies, o_.commit));
+    auto deps = nlohmann::json::parse(builder::DependenciesJson(built, o_.commit));
     WithoutLocalBases(deps, b.local_images);
     std::lock_guard lock(mu_);
     for (const auto& t : b.tags) local_[t.String()] = built;

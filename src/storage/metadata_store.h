@@ -209,6 +209,10 @@ struct DependencyRow {
   std::string kind;  // "Runtime" (the final stage's base) or "BuildTime"
   std::string registry, repository, tag;
   std::string digest;  // what the task last built from; "" when not known yet
+  // The platform built from it and its image's manifest, when the task's
+  // last run reported them: a base-image trigger then compares only that
+  // platform's entry of an index. One row per platform.
+  std::string platform, manifest;
 };
 
 // The metadata store is split by consumer: each component sees (and each

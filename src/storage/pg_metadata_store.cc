@@ -124,6 +124,13 @@ CREATE TABLE image_packages(
   PRIMARY KEY(repo, sbom, name, version, purl));
 CREATE INDEX image_packages_name ON image_packages(name, version);
 )sql",
+    // 4: a row per platform of a base (SQLite's version 11).
+    R"sql(
+ALTER TABLE task_dependencies ADD COLUMN platform TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE task_dependencies ADD COLUMN manifest TEXT NOT NULL DEFAULT '';
+ALTER TABLE task_dependencies DROP CONSTRAINT task_dependencies_pkey;
+ALTER TABLE task_dependencies ADD PRIMARY KEY(task, kind, registry, repository, tag, platform);
+)sql",
 };
 constexpr int64_t kSchemaVersion = std::size(kMigrations);
 
@@ -218,7 +225,8 @@ std::vector<std::string> Column(const PgRows& rows) {
 std::vector<DependencyRow> ReadDependencies(const PgRows& rows) {
   std::vector<DependencyRow> out;
   for (const auto& r : rows.rows)
-    out.push_back({Text(r, 0), Text(r, 1), Text(r, 2), Text(r, 3), Text(r, 4), Text(r, 5)});
+    out.push_back({Text(r, 0), Text(r, 1), Text(r, 2), Text(r, 3), Text(r, 4), Text(r, 5),
+                   Text(r, 6), Text(r, 7)});
   return out;
 }
 
@@ -919,10 +927,12 @@ class PgMetadataStore final : public MetadataStore {
       DD_RETURN_IF_ERROR(c.Exec("DELETE FROM task_dependencies WHERE task=$1", {task}).status());
       for (const auto& r : rows) {
         DD_RETURN_IF_ERROR(
-            c.Exec("INSERT INTO task_dependencies(task,kind,registry,repository,tag,digest) "
-                   "VALUES($1,$2,$3,$4,$5,$6) ON CONFLICT(task,kind,registry,repository,tag) DO "
-                   "UPDATE SET digest=excluded.digest",
-                   {task, r.kind, r.registry, r.repository, r.tag, r.digest})
+            c.Exec(
+                 "INSERT INTO task_dependencies(task,kind,registry,repository,tag,digest,"
+                 "platform,manifest) VALUES($1,$2,$3,$4,$5,$6,$7,$8) "
+                 "ON CONFLICT(task,kind,registry,repository,tag,platform) DO "
+                 "UPDATE SET digest=excluded.digest, manifest=excluded.manifest",
+                 {task, r.kind, r.registry, r.repository, r.tag, r.digest, r.platform, r.manifest})
                 .status());
       }
       return Status::Ok();
@@ -930,9 +940,9 @@ class PgMetadataStore final : public MetadataStore {
   }
 
   Result<std::vector<DependencyRow>> Dependencies(const std::string& task) override {
-    DD_ASSIGN_OR_RETURN(r, Query("SELECT task,kind,registry,repository,tag,digest FROM "
-                                 "task_dependencies WHERE $1='' OR task=$1 "
-                                 "ORDER BY task, kind DESC, registry, repository, tag",
+    DD_ASSIGN_OR_RETURN(r, Query("SELECT task,kind,registry,repository,tag,digest,platform,"
+                                 "manifest FROM task_dependencies WHERE $1='' OR task=$1 "
+                                 "ORDER BY task, kind DESC, registry, repository, tag, platform",
                                  {task}));
     return ReadDependencies(r);
   }
@@ -940,9 +950,9 @@ class PgMetadataStore final : public MetadataStore {
   Result<std::vector<DependencyRow>> Dependents(const std::string& registry,
                                                 const std::string& repository,
                                                 const std::string& tag) override {
-    DD_ASSIGN_OR_RETURN(r, Query("SELECT task,kind,registry,repository,tag,digest FROM "
-                                 "task_dependencies WHERE registry=$1 AND repository=$2 AND "
-                                 "tag=$3 ORDER BY task, kind DESC",
+    DD_ASSIGN_OR_RETURN(r, Query("SELECT task,kind,registry,repository,tag,digest,platform,"
+                                 "manifest FROM task_dependencies WHERE registry=$1 AND "
+                                 "repository=$2 AND tag=$3 ORDER BY task, kind DESC, platform",
                                  {registry, repository, tag}));
     return ReadDependencies(r);
   }

@@ -153,6 +153,19 @@ CREATE TABLE image_packages(
   PRIMARY KEY(repo, sbom, name, version, purl)) WITHOUT ROWID;
 CREATE INDEX image_packages_name ON image_packages(name, version);
 )sql",
+    // 11: a row per platform of a base (its manifest for that platform), so
+    // that an index whose arm64 entry changed triggers only arm64 builds.
+    R"sql(
+CREATE TABLE task_dependencies_11(
+  task TEXT NOT NULL, kind TEXT NOT NULL, registry TEXT NOT NULL, repository TEXT NOT NULL,
+  tag TEXT NOT NULL, platform TEXT NOT NULL, digest TEXT NOT NULL, manifest TEXT NOT NULL,
+  PRIMARY KEY(task, kind, registry, repository, tag, platform)) WITHOUT ROWID;
+INSERT INTO task_dependencies_11
+  SELECT task, kind, registry, repository, tag, '', digest, '' FROM task_dependencies;
+DROP TABLE task_dependencies;
+ALTER TABLE task_dependencies_11 RENAME TO task_dependencies;
+CREATE INDEX task_dependencies_image ON task_dependencies(registry, repository, tag);
+)sql",
 };
 constexpr int64_t kSchemaVersion = 1 + std::size(kMigrations);
 
@@ -1056,18 +1069,20 @@ class SqliteMetadataStore final : public MetadataStore {
     }
     for (const auto& r : rows) {
       DD_ASSIGN_OR_RETURN(s, c->Prepare("INSERT OR REPLACE INTO task_dependencies(task,kind,"
-                                        "registry,repository,tag,digest) VALUES(?,?,?,?,?,?)"));
+                                        "registry,repository,tag,digest,platform,manifest) "
+                                        "VALUES(?,?,?,?,?,?,?,?)"));
       s->Bind(1, task).Bind(2, r.kind).Bind(3, r.registry).Bind(4, r.repository).Bind(5, r.tag);
-      DD_RETURN_IF_ERROR(s->Bind(6, r.digest).Run());
+      DD_RETURN_IF_ERROR(s->Bind(6, r.digest).Bind(7, r.platform).Bind(8, r.manifest).Run());
     }
     return tx.Commit();
   }
 
   Result<std::vector<DependencyRow>> Dependencies(const std::string& task) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT task,kind,registry,repository,tag,digest FROM "
-                                      "task_dependencies WHERE ?1='' OR task=?1 "
-                                      "ORDER BY task, kind DESC, registry, repository, tag"));
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT task,kind,registry,repository,tag,digest,platform,"
+                                      "manifest FROM task_dependencies WHERE ?1='' OR task=?1 "
+                                      "ORDER BY task, kind DESC, registry, repository, tag, "
+                                      "platform"));
     s->Bind(1, task);
     return ReadDependencies(*s);
   }
@@ -1076,9 +1091,9 @@ class SqliteMetadataStore final : public MetadataStore {
                                                 const std::string& repository,
                                                 const std::string& tag) override {
     DD_ASSIGN_OR_RETURN(c, pool_.Acquire());
-    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT task,kind,registry,repository,tag,digest FROM "
-                                      "task_dependencies WHERE registry=? AND repository=? AND "
-                                      "tag=? ORDER BY task, kind DESC"));
+    DD_ASSIGN_OR_RETURN(s, c->Prepare("SELECT task,kind,registry,repository,tag,digest,platform,"
+                                      "manifest FROM task_dependencies WHERE registry=? AND "
+                                      "repository=? AND tag=? ORDER BY task, kind DESC, platform"));
     s->Bind(1, registry).Bind(2, repository).Bind(3, tag);
     return ReadDependencies(*s);
   }
@@ -1345,8 +1360,8 @@ class SqliteMetadataStore final : public MetadataStore {
     while (true) {
       DD_ASSIGN_OR_RETURN(row, s.Step());
       if (!row) break;
-      out.push_back(
-          DependencyRow{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5)});
+      out.push_back(DependencyRow{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5),
+                                  s.Text(6), s.Text(7)});
     }
     return out;
   }

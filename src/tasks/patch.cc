@@ -98,7 +98,8 @@ std::string DependenciesFor(const std::vector<oci::ImageReference>& tags, const 
     t.digest = digest;
     deps.images.push_back(t);
   }
-  deps.runtime = builder::ImageDependency{base.registry, base.repository, base.tag, base.digest};
+  deps.runtime =
+      builder::ImageDependency{base.registry, base.repository, base.tag, base.digest, "", ""};
   return builder::DependenciesJson(deps, "");
 }
 

@@ -288,7 +288,7 @@ Outcome ExecuteQuickBuild(RunContext& ctx) {
   ctx.log.Line("Step ID: build marked as successful (elapsed time in seconds: " + elapsed + ")");
   RecordImages(ctx, *result, options.push);
   ctx.log.Line("Populating digests for step ID: build...");
-  run.dependencies_json = builder::DependenciesJson(result->dependencies, run.source.commit);
+  run.dependencies_json = builder::DependenciesJson(*result, run.source.commit);
   ctx.log.Line("The following dependencies were found:");
   ctx.log.Output(run.dependencies_json + "\n");
   ctx.log.Flush();

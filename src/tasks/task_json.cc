@@ -104,12 +104,15 @@ json ToJson(const Task& t, bool secrets) {
   for (const auto& tm : t.timers)
     timers.push_back({{"name", tm.name}, {"schedule", tm.schedule}, {"enabled", tm.enabled}});
   json deps = json::array();
-  for (const auto& d : t.dependencies)
+  for (const auto& d : t.dependencies) {
     deps.push_back({{"type", d.kind},
                     {"registry", d.registry},
                     {"repository", d.repository},
                     {"tag", d.tag},
                     {"digest", d.digest}});
+    if (!d.platform.empty()) deps.back()["platform"] = d.platform;
+    if (!d.manifest.empty()) deps.back()["manifestDigest"] = d.manifest;
+  }
   json values = json::object();
   for (const auto& [k, v] : t.values) values[k] = v;
   json j = {{"name", t.name},
@@ -211,6 +214,8 @@ Result<Task> FromJson(const json& j) {
     a.Get("repository", d.repository);
     a.Get("tag", d.tag);
     a.Get("digest", d.digest);
+    a.Get("platform", d.platform);
+    a.Get("manifestDigest", d.manifest);
     t.dependencies.push_back(std::move(d));
   });
   r.Get("baseImageDependenciesError", t.dependencies_error);

@@ -94,18 +94,25 @@ std::vector<storage::DependencyRow> RowsOf(const std::string& task,
                                            const std::vector<TaskDependency>& deps) {
   std::vector<storage::DependencyRow> rows;
   for (const auto& d : deps)
-    rows.push_back({task, d.kind, d.registry, d.repository, d.tag, d.digest});
+    rows.push_back(
+        {task, d.kind, d.registry, d.repository, d.tag, d.digest, d.platform, d.manifest});
   return rows;
 }
 
 TaskDependency FromJsonDep(const std::string& kind, const json& j) {
-  return {kind, j.value("registry", ""), j.value("repository", ""), j.value("tag", ""),
-          j.value("digest", "")};
+  return {kind,
+          j.value("registry", ""),
+          j.value("repository", ""),
+          j.value("tag", ""),
+          j.value("digest", ""),
+          j.value("platform", ""),
+          j.value("manifestDigest", "")};
 }
 
 // The builder's dependency document ([{"runtime-dependency":…,
-// "buildtime-dependency":[…]}, …]) as index rows (one entry is enough: every
-// image of a build has the same bases).
+// "buildtime-dependency":[…]}, …]) as index rows: one per base and
+// platform (every tag of an image repeats its entry; an index has one per
+// platform).
 std::vector<TaskDependency> FromDocument(const std::string& document) {
   json doc = json::parse(document, nullptr, false);
   std::vector<TaskDependency> out;
@@ -114,7 +121,7 @@ std::vector<TaskDependency> FromDocument(const std::string& document) {
     TaskDependency d = FromJsonDep(kind, j);
     for (const auto& o : out) {
       if (o.kind == d.kind && o.registry == d.registry && o.repository == d.repository &&
-          o.tag == d.tag)
+          o.tag == d.tag && o.platform == d.platform)
         return;
     }
     out.push_back(std::move(d));
@@ -245,7 +252,7 @@ void TaskService::Scan(Task& t) {
   auto deps = builder::ScanDependencies(*text, args, t.target);
   if (!deps.ok()) return fail(deps.status().message());
   auto add = [&](const std::string& kind, const builder::ImageDependency& d) {
-    t.dependencies.push_back({kind, d.registry, d.repository, d.tag, ""});
+    t.dependencies.push_back({kind, d.registry, d.repository, d.tag, "", "", ""});
   };
   if (deps->runtime) add("Runtime", *deps->runtime);
   for (const auto& b : deps->buildtime) add("BuildTime", b);
@@ -266,7 +273,8 @@ Result<Task> TaskService::Load(const storage::TaskRow& row) {
   DD_ASSIGN_OR_RETURN(rows, store_.Dependencies(row.name));
   task.dependencies.clear();
   for (const auto& r : rows)
-    task.dependencies.push_back({r.kind, r.registry, r.repository, r.tag, r.digest});
+    task.dependencies.push_back(
+        {r.kind, r.registry, r.repository, r.tag, r.digest, r.platform, r.manifest});
   return task;
 }
 
@@ -294,14 +302,19 @@ Result<Task> TaskService::Update(Task t) {
   Normalize(t, options_.allow_local_git);
   DD_RETURN_IF_ERROR(Validate(t));
   Scan(t);
-  // Digests already known for the same images stay: they say what was built
-  // (the tag may have moved since, which is an update still to build).
-  for (auto& d : t.dependencies) {
+  // What is already known of the same images stays (per platform): it says
+  // what was built (the tag may have moved since, which is an update still
+  // to build).
+  std::vector<TaskDependency> scanned = std::move(t.dependencies);
+  t.dependencies.clear();
+  for (auto& d : scanned) {
+    size_t known = t.dependencies.size();
     for (const auto& o : old.dependencies) {
       if (!o.digest.empty() && o.kind == d.kind && o.registry == d.registry &&
           o.repository == d.repository && o.tag == d.tag)
-        d.digest = o.digest;
+        t.dependencies.push_back(o);
     }
+    if (t.dependencies.size() == known) t.dependencies.push_back(std::move(d));
   }
   DD_RETURN_IF_ERROR(store_.UpdateTask({t.name, TaskToJson(t, true), "", 0, t.update_time_ms}));
   DD_RETURN_IF_ERROR(store_.SetDependencies(t.name, RowsOf(t.name, t.dependencies)));
@@ -420,7 +433,7 @@ Status TaskService::RecordDigest(const std::string& task, const TaskDependency& 
   DD_ASSIGN_OR_RETURN(rows, store_.Dependencies(task));
   for (auto& r : rows) {
     if (r.kind == dep.kind && r.registry == dep.registry && r.repository == dep.repository &&
-        r.tag == dep.tag)
+        r.tag == dep.tag && r.platform == dep.platform)
       r.digest = dep.digest;
   }
   return store_.SetDependencies(task, rows);

@@ -28,6 +28,9 @@ struct Timer {
 struct TaskDependency {
   std::string kind;  // "Runtime" | "BuildTime"
   std::string registry, repository, tag, digest;
+  // The platform built from it and that platform's image (builder.h's
+  // ImageDependency): "" until a run reports them.
+  std::string platform, manifest;
 };
 
 struct Task {

@@ -10,6 +10,8 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "oci/manifest.h"
+#include "oci/platform.h"
 #include "oci/reference.h"
 #include "remote/http_client.h"
 #include "triggers/triggers.h"
@@ -31,6 +33,21 @@ bool Covers(const tasks::Task& task, const storage::DependencyRow& row) {
   return task.base_image_trigger_type == "All" || row.kind == "Runtime";
 }
 
+// Whether the base now at `digest` (`index`: its bytes when an index) is
+// not what `row` was built from: for a row that knows its platform, only
+// that platform's image counts, so a change to an index's arm64 entry
+// leaves its amd64 builds alone.
+bool Outdated(const storage::DependencyRow& row, const std::string& digest,
+              const std::string& index) {
+  if (row.digest == digest) return false;
+  if (row.manifest.empty()) return true;             // recorded before platforms were
+  if (index.empty()) return row.manifest != digest;  // a single image now
+  auto platform = oci::ParsePlatform(row.platform);
+  if (!platform.ok()) return true;
+  auto now = oci::PickPlatform(index, *platform, row.repository);
+  return !now.ok() || now->str() != row.manifest;  // gone for the platform: a run says so
+}
+
 }  // namespace
 
 Status Service::HandlePush(const events::ManifestEvent& e) {
@@ -43,7 +60,20 @@ Status Service::HandlePush(const events::ManifestEvent& e) {
   if (rows.empty()) return Status::Ok();
   std::this_thread::sleep_for(options_.test_handle_delay);
   tasks::ImageDescriptor image{options_.own_registries.front(), e.repository, e.tag, e.digest};
-  return OnBaseUpdated(rows, image, CascadeOf(e.actor), "event:" + std::to_string(e.id));
+  DD_ASSIGN_OR_RETURN(index, IndexBytes(e.repository, e.digest));
+  return OnBaseUpdated(rows, image, CascadeOf(e.actor), "event:" + std::to_string(e.id), index);
+}
+
+// The bytes of a manifest of this registry when it is an index, else "".
+Result<std::string> Service::IndexBytes(const std::string& repository, const std::string& digest) {
+  auto d = oci::Digest::Parse(digest);
+  if (!d.ok()) return std::string();
+  auto m = store_.GetManifest(repository, *d);
+  if (!m.ok()) {
+    if (m.status().code() == Code::kNotFound) return std::string();  // deleted since
+    return m.status();
+  }
+  return oci::IsIndexMediaType(m->media_type) ? m->content : std::string();
 }
 
 // The tasks whose runs led to this push: when a run of a task pushed it
@@ -72,7 +102,7 @@ bool Service::HasQueuedRun(const std::string& task) {
 // a task that cannot be queued for a reason of its own is skipped.
 Status Service::OnBaseUpdated(const std::vector<storage::DependencyRow>& rows,
                               const tasks::ImageDescriptor& image, std::vector<std::string> cascade,
-                              const std::string& cause_id) {
+                              const std::string& cause_id, const std::string& index) {
   std::lock_guard lock(handle_mu_);
   Status retry = Status::Ok();
   std::set<std::string> done;
@@ -82,9 +112,11 @@ Status Service::OnBaseUpdated(const std::vector<storage::DependencyRow>& rows,
     if (!task.ok() || !task->enabled || !task->base_image_trigger) continue;
     bool outdated = false;
     for (const auto& r : rows) {
-      if (r.task == row.task && Covers(*task, r) && r.digest != image.digest) outdated = true;
+      if (r.task == row.task && Covers(*task, r) && Outdated(r, image.digest, index))
+        outdated = true;
     }
-    if (!outdated) continue;  // same digest, or only a build-time base under Runtime
+    // Same image (for each platform built), or only a build-time base under Runtime.
+    if (!outdated) continue;
     if (std::find(cascade.begin(), cascade.end(), row.task) != cascade.end() ||
         cascade.size() >= kMaxCascade) {
       spdlog::warn("base-image trigger: {} not queued for {}: it is already in this cascade ({})",
@@ -151,7 +183,7 @@ void Service::Notify(const tasks::Task& task, const tasks::Run& run,
 Result<std::vector<Dependent>> Service::Dependents(const std::string& text) {
   DD_ASSIGN_OR_RETURN(ref, oci::ParseImageReference(text, options_.own_registries.front()));
   std::vector<Dependent> out;
-  std::set<std::string> seen_tasks;
+  std::set<std::string> seen_tasks, seen_rows;
   // (rows depending on one image, depth)
   std::deque<std::pair<std::vector<storage::DependencyRow>, int>> frontier;
   if (ref.digest) {
@@ -170,15 +202,26 @@ Result<std::vector<Dependent>> Service::Dependents(const std::string& text) {
     auto [rows, depth] = std::move(frontier.front());
     frontier.pop_front();
     for (const auto& row : rows) {
-      if (!seen_tasks.insert(row.task).second) continue;
+      // A row per platform built from the base; the task's images once.
+      if (!seen_rows.insert(row.task + "\n" + row.platform).second) continue;
       DD_ASSIGN_OR_RETURN(task, tasks_.Get(row.task));
-      Dependent d{
-          row.task,   depth, row.kind,   row.registry + "/" + row.repository + ":" + row.tag,
-          row.digest, "",    task.images};
+      Dependent d;
+      d.task = row.task;
+      d.depth = depth;
+      d.kind = row.kind;
+      d.base = row.registry + "/" + row.repository + ":" + row.tag;
+      d.platform = row.platform;
+      d.built_from = row.digest;
+      d.images = task.images;
       if (IsOwn(row.registry)) {
-        if (auto now = store_.ResolveTag(row.repository, row.tag); now.ok()) d.current = now->str();
+        if (auto now = store_.ResolveTag(row.repository, row.tag); now.ok()) {
+          d.current = now->str();
+          DD_ASSIGN_OR_RETURN(index, IndexBytes(row.repository, d.current));
+          d.up_to_date = !row.digest.empty() && !Outdated(row, d.current, index);
+        }
       }
       out.push_back(std::move(d));
+      if (!seen_tasks.insert(row.task).second) continue;
       for (const auto& image : task.images) {
         auto built = oci::ParseImageReference(image);
         if (!built.ok()) continue;  // "{{.Run.ID}}" tags are never anyone's base

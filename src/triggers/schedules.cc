@@ -1,8 +1,11 @@
 // Timers (cron schedules) and the polling of base images kept in other
 // registries, which cannot tell us when they change.
+#include <map>
+
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "oci/manifest.h"
 #include "oci/reference.h"
 #include "triggers/triggers.h"
 
@@ -63,60 +66,77 @@ void Service::PollBaseImages(SystemClock::time_point now) {
   if (!all.ok()) return;
   for (const auto& task : *all) {
     if (!task.enabled || !task.base_image_trigger) continue;
+    // A base is polled once for all its rows (one per platform built from it).
+    std::map<std::string, std::vector<tasks::TaskDependency>> bases;
     for (const auto& dep : task.dependencies) {
       if (IsOwn(dep.registry) || dep.tag.empty()) continue;
       if (task.base_image_trigger_type == "Runtime" && dep.kind != "Runtime") continue;
-      std::string name = dep.registry + "/" + dep.repository + ":" + dep.tag;
-      std::string key = "base:" + task.name + ":" + name;
-      {
-        std::lock_guard lock(mu_);
-        if (now < polls_[key].due) continue;
-        polls_[key].due = now + options_.base_image_poll_interval;
-      }
-      remote::ClientOptions o;
-      o.insecure_registries = options_.insecure_registries;
-      o.max_attempts = 1;
-      o.timeout_seconds = 30;
-      o.credentials = [creds = task.credentials](
-                          const std::string& registry) -> std::optional<remote::Credential> {
-        for (const auto& c : creds) {
-          if (c.login_server == registry) return remote::Credential{c.username, c.password};
-        }
-        return std::nullopt;
-      };
-      remote::Client client(o);
-      auto digest = client.ResolveDigest({dep.registry, dep.repository, dep.tag, std::nullopt});
-      int failures = 0;
-      {
-        std::lock_guard lock(mu_);
-        auto& slot = polls_[key];
-        slot.failures = digest.ok() ? 0 : slot.failures + 1;
-        failures = slot.failures;
-        if (failures > 0) {
-          auto backoff = std::min<std::chrono::seconds>(
-              options_.base_image_poll_interval * (1 << std::min(failures, 12)), kMaxBackoff);
-          slot.due = now + std::max(backoff, options_.base_image_poll_interval);
-        }
-      }
-      json record = {{"checkedAt", UnixSeconds(now)},
-                     {"failures", failures},
-                     {"error", digest.ok() ? "" : digest.status().message()}};
-      if (digest.ok()) record["digest"] = digest->str();
-      (void)MergeState(task.name, "basePoll", json{{name, record}}.dump());  // display state
-      if (!digest.ok() || digest->str() == dep.digest) continue;
-      if (dep.digest.empty()) {
-        // Never built and never seen: this is where the tag starts from.
-        tasks::TaskDependency seen = dep;
-        seen.digest = digest->str();
-        (void)tasks_.RecordDigest(task.name, seen);  // unrecorded: the next poll starts here again
-        continue;
-      }
-      storage::DependencyRow row{task.name,      dep.kind, dep.registry,
-                                 dep.repository, dep.tag,  dep.digest};
-      // A failure is logged there; the next poll sees the same new digest.
-      (void)OnBaseUpdated({row}, {dep.registry, dep.repository, dep.tag, digest->str()}, {});
+      bases[dep.registry + "/" + dep.repository + ":" + dep.tag].push_back(dep);
+    }
+    for (const auto& [name, deps] : bases) PollBaseImage(task, name, deps, now);
+  }
+}
+
+void Service::PollBaseImage(const tasks::Task& task, const std::string& name,
+                            const std::vector<tasks::TaskDependency>& deps,
+                            SystemClock::time_point now) {
+  const tasks::TaskDependency& dep = deps.front();
+  std::string key = "base:" + task.name + ":" + name;
+  {
+    std::lock_guard lock(mu_);
+    if (now < polls_[key].due) return;
+    polls_[key].due = now + options_.base_image_poll_interval;
+  }
+  remote::ClientOptions o;
+  o.insecure_registries = options_.insecure_registries;
+  o.max_attempts = 1;
+  o.timeout_seconds = 30;
+  o.credentials =
+      [creds = task.credentials](const std::string& registry) -> std::optional<remote::Credential> {
+    for (const auto& c : creds) {
+      if (c.login_server == registry) return remote::Credential{c.username, c.password};
+    }
+    return std::nullopt;
+  };
+  remote::Client client(o);
+  // The manifest, not only its digest: an index is compared per platform.
+  auto manifest = client.GetManifest({dep.registry, dep.repository, dep.tag, std::nullopt});
+  int failures = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto& slot = polls_[key];
+    slot.failures = manifest.ok() ? 0 : slot.failures + 1;
+    failures = slot.failures;
+    if (failures > 0) {
+      auto backoff = std::min<std::chrono::seconds>(
+          options_.base_image_poll_interval * (1 << std::min(failures, 12)), kMaxBackoff);
+      slot.due = now + std::max(backoff, options_.base_image_poll_interval);
     }
   }
+  json record = {{"checkedAt", UnixSeconds(now)},
+                 {"failures", failures},
+                 {"error", manifest.ok() ? "" : manifest.status().message()}};
+  if (manifest.ok()) record["digest"] = manifest->digest.str();
+  (void)MergeState(task.name, "basePoll", json{{name, record}}.dump());  // display state
+  if (!manifest.ok()) return;
+  const std::string digest = manifest->digest.str();
+  std::vector<storage::DependencyRow> rows;
+  for (const auto& d : deps) {
+    if (d.digest == digest) continue;
+    if (d.digest.empty()) {
+      // Never built and never seen: this is where the tag starts from.
+      tasks::TaskDependency seen = d;
+      seen.digest = digest;
+      (void)tasks_.RecordDigest(task.name, seen);  // unrecorded: the next poll starts here again
+      continue;
+    }
+    rows.push_back(
+        {task.name, d.kind, d.registry, d.repository, d.tag, d.digest, d.platform, d.manifest});
+  }
+  if (rows.empty()) return;
+  std::string index = oci::IsIndexMediaType(manifest->media_type) ? manifest->bytes : "";
+  // A failure is logged there; the next poll sees the same new digest.
+  (void)OnBaseUpdated(rows, {dep.registry, dep.repository, dep.tag, digest}, {}, "", index);
 }
 
 }  // namespace drydock::triggers

@@ -59,8 +59,10 @@ struct Dependent {
   int depth = 1;                    // 1: builds FROM the image itself
   std::string kind;                 // Runtime | BuildTime
   std::string base;                 // the image it depends on, registry/repo:tag
+  std::string platform;             // the platform built from it ("" not known yet)
   std::string built_from;           // the digest it was last built from ("" never built)
   std::string current;              // what the base tag points at now ("" unknown)
+  bool up_to_date = false;          // `current` has the image (of `platform`) built from
   std::vector<std::string> images;  // what the task builds
 };
 
@@ -107,14 +109,19 @@ class Service {
   struct Update;
   void TimerLoop();
   void PollLoop();
-  // `cause_id`: what queues the runs, with the task name for their cause.
+  // `cause_id`: what queues the runs, with the task name for their cause;
+  // `index`: the image's bytes when it is an index, whose entry for a row's
+  // platform is what that row is compared with.
   Status OnBaseUpdated(const std::vector<storage::DependencyRow>& rows,
                        const tasks::ImageDescriptor& image, std::vector<std::string> cascade,
-                       const std::string& cause_id = "");
+                       const std::string& cause_id = "", const std::string& index = "");
+  void PollBaseImage(const tasks::Task& task, const std::string& name,
+                     const std::vector<tasks::TaskDependency>& deps, SystemClock::time_point now);
   std::vector<std::string> CascadeOf(const std::string& actor);
   bool HasQueuedRun(const std::string& task);
   void Notify(const tasks::Task& task, const tasks::Run& run, const tasks::ImageDescriptor& image);
   bool IsOwn(const std::string& registry) const;
+  Result<std::string> IndexBytes(const std::string& repository, const std::string& digest);
   std::chrono::seconds PollInterval(int64_t seconds) const;
   Status MergeState(const std::string& task, const std::string& key, const std::string& json);
 

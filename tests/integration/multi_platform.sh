@@ -11,7 +11,10 @@
 # a platform nothing can run fails before anything is pulled, saying what to
 # install; a quick build and a task build both platforms on the server,
 # each platform's image with its own SBOM, provenance and signature, also
-# in Docker's attestation layout (issue 17), which podman passes over.
+# in Docker's attestation layout (issue 17), which podman passes over. A
+# base index whose arm64 image alone changes rebuilds the tasks that build
+# for arm64 (the two-platform one and an arm64 one), not an amd64-only one,
+# and `image dependents` shows each platform up to date again.
 . "$(dirname "$0")/lib.sh"
 
 log "QEMU for arm64, registered with binfmt_misc (F flag)"
@@ -196,4 +199,32 @@ drydock task create -n mp -c "$WWW_URL/app.tar.gz" -t mp/task:1 --platform linux
 drydock task run -n mp >"$WORK/taskrun.out" 2>&1 || { tail -n 30 "$WORK/taskrun.out" >&2; fail "task run mp"; }
 assert_eq 2 "$(skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/mp/task:1" |
   jq '[.manifests[] | select(.platform.os == "linux")] | length')" "the task pushed an index of two images"
+
+log "base-image triggers per platform: only the arm64 entry of the base changes"
+for p in amd64 arm64; do
+  drydock task create -n "mp-$p" -c "$WWW_URL/app.tar.gz" -t "mp/$p:1" --platform "linux/$p" \
+    >"$WORK/task-$p.out" 2>&1 || { cat "$WORK/task-$p.out" >&2; fail "task create mp-$p"; }
+  drydock task run -n "mp-$p" >"$WORK/taskrun-$p.out" 2>&1 || { tail -n 30 "$WORK/taskrun-$p.out" >&2; fail "task run mp-$p"; }
+done
+assert_eq "linux/amd64 linux/arm64" \
+  "$(drydock image dependents "$REG/base/busybox:multi" -o json | jq -r '[.[] | select(.task == "mp" and .type == "Runtime") | .platform] | join(" ")')" \
+  "image dependents shows a row per platform the two-platform task built"
+echo "patched" >"$ARM_ROOT/etc/patched"
+push_rootfs base/busybox:arm64 "$ARM_ROOT" arm64
+index_of base/busybox:amd64 base/busybox:arm64 >"$WORK/base-index2.json"
+assert_eq "$(jq -c '.manifests[0]' "$WORK/base-index.json")" "$(jq -c '.manifests[0]' "$WORK/base-index2.json")" \
+  "the new base index has the same amd64 image"
+put_manifest base/busybox multi "$WORK/base-index2.json" application/vnd.oci.image.index.v1+json
+assert_status 201 "$STATUS" "the base index with a new arm64 image is pushed"
+wait_count mp-arm64 2 30
+wait_count mp 2 30
+wait_idle 180
+all_succeeded mp-arm64
+all_succeeded mp
+assert_eq 1 "$(run_count mp-amd64)" "the amd64-only task was not triggered by the same push"
+assert_eq "Image Update" "$(run_field "$(newest_run mp-arm64)" .trigger)" "the arm64 task's run was an image update"
+assert_eq "mp linux/amd64 true, mp linux/arm64 true, mp-amd64 linux/amd64 true, mp-arm64 linux/arm64 true" \
+  "$(drydock image dependents "$REG/base/busybox:multi" -o json |
+     jq -r '[.[] | select(.type == "Runtime") | "\(.task) \(.platform) \(.upToDate)"] | join(", ")')" \
+  "image dependents: each task is up to date again, per platform"
 ok "multi-platform builds"

@@ -474,6 +474,22 @@ void ExpectOldRunsBackfilled(MetadataStore& s) {
   }
 }
 
+// A dependency row of before platforms keeps its digest with no platform;
+// rows per platform of the same base can join it.
+void ExpectOldDependenciesKept(MetadataStore& s) {
+  auto rows = s.Dependents("r:5000", "base", "1");
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].digest, "sha256:aa");
+  EXPECT_EQ((*rows)[0].platform, "");
+  EXPECT_EQ((*rows)[0].manifest, "");
+  ASSERT_TRUE(s.SetDependencies("t", {(*rows)[0],
+                                      {"t", "Runtime", "r:5000", "base", "1", "sha256:ix",
+                                       "linux/arm64", "sha256:arm"}})
+                  .ok());
+  EXPECT_EQ(s.Dependents("r:5000", "base", "1")->size(), 2u);
+}
+
 TEST(MetadataStoreSchema, MigrationBackfillsTheTriggersOfOldRuns) {
   TempDir dir = testing::MakeTestDir();
   std::string path = (dir.path() / "old.db").string();
@@ -483,15 +499,22 @@ TEST(MetadataStoreSchema, MigrationBackfillsTheTriggersOfOldRuns) {
     CreateOldRuns(**s);
   }
   // The database as version 8 was: no trigger column (version 9), no
-  // package index (10).
-  ASSERT_EQ(std::system(("sqlite3 " + path +
-                         " \"ALTER TABLE runs DROP COLUMN trigger_name; DROP TABLE image_packages; "
-                         "PRAGMA user_version=8\"")
-                            .c_str()),
-            0);
+  // package index (10), a dependency row per base without platforms (11).
+  ASSERT_EQ(
+      std::system(("sqlite3 " + path +
+                   " \"ALTER TABLE runs DROP COLUMN trigger_name; DROP TABLE image_packages; "
+                   "DROP TABLE task_dependencies; CREATE TABLE task_dependencies(task TEXT NOT "
+                   "NULL, kind TEXT NOT NULL, registry TEXT NOT NULL, repository TEXT NOT NULL, "
+                   "tag TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY(task, kind, registry, "
+                   "repository, tag)) WITHOUT ROWID; INSERT INTO task_dependencies "
+                   "VALUES('t','Runtime','r:5000','base','1','sha256:aa'); "
+                   "PRAGMA user_version=8\"")
+                      .c_str()),
+      0);
   auto s = OpenSqliteMetadataStore(path);
   ASSERT_TRUE(s.ok()) << s.status().message();
   ExpectOldRunsBackfilled(**s);
+  ExpectOldDependenciesKept(**s);
 }
 
 RunRow NewRun(const std::string& status, const std::string& task = "",
@@ -883,11 +906,13 @@ TEST_P(TaskStoreTest, ConcurrentStateUpdatesAllLand) {
 TEST_P(TaskStoreTest, DependencyIndexIsReplacedPerTaskAndDroppedWithIt) {
   ASSERT_TRUE(store_->CreateTask({"a", "{}", "", 1, 1}).ok());
   ASSERT_TRUE(store_->CreateTask({"b", "{}", "", 1, 1}).ok());
-  ASSERT_TRUE(store_
-                  ->SetDependencies("a", {{"", "Runtime", "r:5000", "base", "1", "sha256:aa"},
-                                          {"", "BuildTime", "r:5000", "sdk", "2", ""}})
-                  .ok());
-  ASSERT_TRUE(store_->SetDependencies("b", {{"", "Runtime", "r:5000", "base", "1", ""}}).ok());
+  ASSERT_TRUE(
+      store_
+          ->SetDependencies("a", {{"", "Runtime", "r:5000", "base", "1", "sha256:aa", "", ""},
+                                  {"", "BuildTime", "r:5000", "sdk", "2", "", "", ""}})
+          .ok());
+  ASSERT_TRUE(
+      store_->SetDependencies("b", {{"", "Runtime", "r:5000", "base", "1", "", "", ""}}).ok());
   auto on_base = store_->Dependents("r:5000", "base", "1");
   ASSERT_TRUE(on_base.ok());
   ASSERT_EQ(on_base->size(), 2u);
@@ -898,12 +923,38 @@ TEST_P(TaskStoreTest, DependencyIndexIsReplacedPerTaskAndDroppedWithIt) {
   EXPECT_TRUE(store_->Dependents("other:5000", "base", "1")->empty());
   // Replaced, not merged.
   ASSERT_TRUE(
-      store_->SetDependencies("a", {{"", "Runtime", "r:5000", "sdk", "2", "sha256:bb"}}).ok());
+      store_->SetDependencies("a", {{"", "Runtime", "r:5000", "sdk", "2", "sha256:bb", "", ""}})
+          .ok());
   EXPECT_EQ(store_->Dependencies("a")->size(), 1u);
   EXPECT_EQ(store_->Dependencies("")->size(), 2u);
   ASSERT_TRUE(store_->DeleteTask("a").ok());
   EXPECT_TRUE(store_->Dependencies("a")->empty());
   EXPECT_EQ(store_->DeleteTask("a").code(), Code::kNotFound);
+}
+
+// A task built for two platforms from one index has a row per platform,
+// each with the manifest of its platform, in platform order.
+TEST_P(TaskStoreTest, DependencyIndexKeepsARowPerPlatform) {
+  ASSERT_TRUE(store_->CreateTask({"mp", "{}", "", 1, 1}).ok());
+  ASSERT_TRUE(
+      store_
+          ->SetDependencies(
+              "mp",
+              {{"", "Runtime", "r:5000", "base", "1", "sha256:ix", "linux/arm64", "sha256:arm"},
+               {"", "Runtime", "r:5000", "base", "1", "sha256:ix", "linux/amd64", "sha256:amd"}})
+          .ok());
+  auto rows = store_->Dependents("r:5000", "base", "1");
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].platform, "linux/amd64");
+  EXPECT_EQ((*rows)[0].manifest, "sha256:amd");
+  EXPECT_EQ((*rows)[0].digest, "sha256:ix");
+  EXPECT_EQ((*rows)[1].platform, "linux/arm64");
+  EXPECT_EQ((*rows)[1].manifest, "sha256:arm");
+  auto by_task = store_->Dependencies("mp");
+  ASSERT_TRUE(by_task.ok());
+  ASSERT_EQ(by_task->size(), 2u);
+  EXPECT_EQ((*by_task)[1].manifest, "sha256:arm");
 }
 
 // A log read back whole and in slices; an agent's resent append is
@@ -1051,13 +1102,19 @@ TEST(PostgresMetadataStore, MigrationBackfillsTheTriggersOfOldRuns) {
     ASSERT_TRUE(s.ok()) << s.status().message();
     CreateOldRuns(**s);
   }
-  // As version 1 was: no trigger column (version 2), no package index (3).
+  // As version 1 was: no trigger column (version 2), no package index (3),
+  // a dependency row per base without platforms (4).
   testing::Sh("psql '" + url +
-              "' -qc 'ALTER TABLE runs DROP COLUMN trigger_name; DROP TABLE image_packages; "
-              "UPDATE drydock_schema SET version=1'");
+              "' -qc \"ALTER TABLE runs DROP COLUMN trigger_name; DROP TABLE image_packages; "
+              "ALTER TABLE task_dependencies DROP COLUMN platform, DROP COLUMN manifest; "
+              "ALTER TABLE task_dependencies ADD PRIMARY KEY(task, kind, registry, repository, "
+              "tag); INSERT INTO task_dependencies "
+              "VALUES('t', 'Runtime', 'r:5000', 'base', '1', 'sha256:aa'); "
+              "UPDATE drydock_schema SET version=1\"");
   auto s = OpenPostgresMetadataStore(url);
   ASSERT_TRUE(s.ok()) << s.status().message();
   ExpectOldRunsBackfilled(**s);
+  ExpectOldDependenciesKept(**s);
 }
 
 // A database restart (here: an immediate stop, as a crash) breaks every

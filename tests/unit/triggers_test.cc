@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "base/fd.h"
 #include "storage/blob_store.h"
 #include "storage/metadata_store.h"
@@ -96,9 +98,58 @@ class TriggersTest : public ::testing::Test {
   std::unique_ptr<Service> service_;
 };
 
+// An index of two platforms pushed where only its arm64 image changed:
+// the tasks that built for arm64 are queued, a task that built only for
+// amd64 is not (and `image dependents` says it is up to date); a row from
+// before platforms were recorded compares the whole index.
+TEST_F(TriggersTest, AnIndexUpdateQueuesOnlyTheTasksOfThePlatformsThatChanged) {
+  auto digest = [](char c) { return "sha256:" + std::string(64, c); };
+  const std::string amd = digest('1'), arm_old = digest('2'), arm_new = digest('3');
+  auto index = [](const std::string& amd64, const std::string& arm64) {
+    auto entry = [](const std::string& d, const char* arch) {
+      return R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" + d +
+             R"(","size":1,"platform":{"os":"linux","architecture":")" + arch + R"("}})";
+    };
+    return R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",)"
+           R"("manifests":[)" +
+           entry(amd64, "amd64") + "," + entry(arm64, "arm64") + "]}";
+  };
+  const std::string before = index(amd, arm_old), after = index(amd, arm_new);
+  const std::string was = oci::Digest::Of(before).str(), now = oci::Digest::Of(after).str();
+  storage::ManifestPut put;
+  put.record.repo = "base";
+  put.record.digest = oci::Digest::Of(after);
+  put.record.media_type = "application/vnd.oci.image.index.v1+json";
+  put.record.content = after;
+  put.tag = "1";
+  ASSERT_TRUE(store_->PutManifest(put).ok());
+
+  for (const char* name : {"amd", "arm", "both", "old"}) MakeTask(name, {std::string(name) + ":1"});
+  DependsOn("amd", {{"", "Runtime", kRegistry, "base", "1", was, "linux/amd64", amd}});
+  DependsOn("arm", {{"", "Runtime", kRegistry, "base", "1", was, "linux/arm64/v8", arm_old}});
+  DependsOn("both", {{"", "Runtime", kRegistry, "base", "1", was, "linux/amd64", amd},
+                     {"", "Runtime", kRegistry, "base", "1", was, "linux/arm64", arm_old}});
+  DependsOn("old", {{"", "Runtime", kRegistry, "base", "1", was, "", ""}});
+  Handle(Push("base", "1", now));
+  EXPECT_TRUE(Queued("amd").empty());
+  EXPECT_EQ(Queued("arm").size(), 1u);
+  EXPECT_EQ(Queued("both").size(), 1u);
+  EXPECT_EQ(Queued("old").size(), 1u);
+
+  auto dependents = service_->Dependents(std::string(kRegistry) + "/base:1");
+  ASSERT_TRUE(dependents.ok()) << dependents.status().message();
+  std::map<std::string, bool> up_to_date;
+  for (const auto& d : *dependents) up_to_date[d.task + " " + d.platform] = d.up_to_date;
+  EXPECT_EQ(up_to_date, (std::map<std::string, bool>{{"amd linux/amd64", true},
+                                                     {"arm linux/arm64/v8", false},
+                                                     {"both linux/amd64", true},
+                                                     {"both linux/arm64", false},
+                                                     {"old ", false}}));
+}
+
 TEST_F(TriggersTest, ANewDigestUnderATrackedTagQueuesOneRunNamingTheUpdate) {
   MakeTask("app");
-  DependsOn("app", {{"", "Runtime", kRegistry, "base", "1", kOld}});
+  DependsOn("app", {{"", "Runtime", kRegistry, "base", "1", kOld, "", ""}});
   Handle(Push("base", "1", kOld));  // what it was built from
   Handle(Push("base", "2", kNew));  // another tag
   Handle(Push("other", "1", kNew));
@@ -126,7 +177,7 @@ TEST_F(TriggersTest, ANewDigestUnderATrackedTagQueuesOneRunNamingTheUpdate) {
 // its base yet, the same event must not queue a second run: one per cause.
 TEST_F(TriggersTest, AnEventHandledTwiceQueuesOneRun) {
   MakeTask("app");
-  DependsOn("app", {{"", "Runtime", kRegistry, "base", "1", kOld}});
+  DependsOn("app", {{"", "Runtime", kRegistry, "base", "1", kOld, "", ""}});
   auto push = Push("base", "1", kNew);
   Handle(push);
   auto queued = Queued("app");
@@ -149,10 +200,10 @@ TEST_F(TriggersTest, AnEventHandledTwiceQueuesOneRun) {
 TEST_F(TriggersTest, RuntimeTriggersIgnoreBuildTimeBasesAndAllDoesNot) {
   MakeTask("runtime-only");
   MakeTask("all", {}, "All");
-  DependsOn("runtime-only", {{"", "Runtime", kRegistry, "base", "1", kOld},
-                             {"", "BuildTime", kRegistry, "sdk", "1", kOld}});
-  DependsOn("all", {{"", "Runtime", kRegistry, "base", "1", kOld},
-                    {"", "BuildTime", kRegistry, "sdk", "1", kOld}});
+  DependsOn("runtime-only", {{"", "Runtime", kRegistry, "base", "1", kOld, "", ""},
+                             {"", "BuildTime", kRegistry, "sdk", "1", kOld, "", ""}});
+  DependsOn("all", {{"", "Runtime", kRegistry, "base", "1", kOld, "", ""},
+                    {"", "BuildTime", kRegistry, "sdk", "1", kOld, "", ""}});
   Handle(Push("sdk", "1", kNew));
   EXPECT_TRUE(Queued("runtime-only").empty());
   EXPECT_EQ(Queued("all").size(), 1u);
@@ -165,8 +216,8 @@ TEST_F(TriggersTest, DisabledTasksAndTasksWithTheTriggerOffAreNotQueued) {
   auto disabled = MakeTask("disabled");
   disabled.enabled = false;
   ASSERT_TRUE(tasks_->Update(disabled).ok());
-  DependsOn("off", {{"", "Runtime", kRegistry, "base", "1", kOld}});
-  DependsOn("disabled", {{"", "Runtime", kRegistry, "base", "1", kOld}});
+  DependsOn("off", {{"", "Runtime", kRegistry, "base", "1", kOld, "", ""}});
+  DependsOn("disabled", {{"", "Runtime", kRegistry, "base", "1", kOld, "", ""}});
   Handle(Push("base", "1", kNew));
   EXPECT_TRUE(Queued().empty());
 }
@@ -176,7 +227,7 @@ TEST_F(TriggersTest, TwentyTasksOnOneBaseEachGetOneRun) {
     std::string name = "app" + std::to_string(i);
     MakeTask(name);
     // Some were never built: an unknown digest is outdated too.
-    DependsOn(name, {{"", "Runtime", "localhost:5999", "base", "1", i % 2 ? kOld : ""}});
+    DependsOn(name, {{"", "Runtime", "localhost:5999", "base", "1", i % 2 ? kOld : "", "", ""}});
   }
   for (int burst = 0; burst < 3; ++burst) Handle(Push("base", "1", kNew));
   auto queued = Queued();
@@ -255,9 +306,9 @@ TEST_F(TriggersTest, DependentsFollowChainsOfTasksWithWhatEachWasBuiltFrom) {
   MakeTask("framework", {std::string(kRegistry) + "/framework:1"});
   MakeTask("app", {std::string(kRegistry) + "/app:1"});
   MakeTask("unrelated", {std::string(kRegistry) + "/x:1"});
-  DependsOn("framework", {{"", "Runtime", kRegistry, "base", "1", kOld}});
-  DependsOn("app", {{"", "Runtime", kRegistry, "framework", "1", kNew}});
-  DependsOn("unrelated", {{"", "Runtime", kRegistry, "other", "1", kOld}});
+  DependsOn("framework", {{"", "Runtime", kRegistry, "base", "1", kOld, "", ""}});
+  DependsOn("app", {{"", "Runtime", kRegistry, "framework", "1", kNew, "", ""}});
+  DependsOn("unrelated", {{"", "Runtime", kRegistry, "other", "1", kOld, "", ""}});
   auto deps = service_->Dependents("base:1");
   ASSERT_TRUE(deps.ok()) << deps.status().message();
   ASSERT_EQ(deps->size(), 2u);

@@ -355,11 +355,13 @@ Status Dependents(const DependentsFlags& f) {
     std::string built = d.value("builtFrom", "");
     rows.push_back({std::string(2 * (d.value("depth", 1) - 1), ' ') + d.value("task", ""),
                     d.value("type", ""), d.value("baseImage", ""),
+                    d.value("platform", "").empty() ? "-" : d.value("platform", ""),
                     built.empty() ? "(never built)" : Short(built),
                     d.value("upToDate", false) ? "yes" : "NO", images});
   }
-  client::PrintTable(std::cout,
-                     {"TASK", "TYPE", "BASE IMAGE", "BUILT FROM", "UP TO DATE", "IMAGES"}, rows);
+  client::PrintTable(
+      std::cout, {"TASK", "TYPE", "BASE IMAGE", "PLATFORM", "BUILT FROM", "UP TO DATE", "IMAGES"},
+      rows);
   return Status::Ok();
 }
 
