@@ -121,7 +121,7 @@ void Api::Impl::RouteAgent(http::Request& req, http::Response& resp, const std::
 void Api::Impl::AgentClaim(Ctx& c) {
   auto body = JsonBody(c.req);
   if (!body.ok()) return SendStatus(c.resp, body.status());
-  tasks::AgentInfo info{c.who.agent, "", {}};
+  tasks::AgentInfo info{c.who.agent, "", {}, {}};
   std::string version;
   bool restarted = false;
   int64_t wait = 20;
@@ -132,15 +132,20 @@ void Api::Impl::AgentClaim(Ctx& c) {
     wait = std::clamp<int64_t>(body->value("wait", int64_t{20}), 0, kMaxClaimWaitSeconds);
     for (const auto& p : body->value("platforms", json::array()))
       info.platforms.push_back(p.get<std::string>());
+    for (const auto& p : body->value("emulatedPlatforms", json::array()))
+      info.emulated.push_back(p.get<std::string>());
   } catch (const json::exception&) {
     return SendError(c.resp, 400, "INVALID",
-                     "the claim body is {pool: string, platforms: [string], version: string, "
-                     "restarted: bool, wait: seconds}");
+                     "the claim body is {pool: string, platforms: [string], emulatedPlatforms: "
+                     "[string], version: string, restarted: bool, wait: seconds}");
   }
   if (Status s = tasks::CheckAgentPool(info.pool); !s.ok()) return SendStatus(c.resp, s);
-  if (info.platforms.size() > 16 || version.size() > 64)
+  if (info.platforms.size() + info.emulated.size() > 16 || version.size() > 64)
     return SendError(c.resp, 400, "INVALID", "at most 16 platforms and a version of 64 bytes");
-  Status touched = meta.TouchAgent({info.name, info.pool, Join(info.platforms), version, NowMs()});
+  // As `agent list` shows it: "linux/amd64,linux/arm64 (emulated)".
+  std::vector<std::string> shown = info.platforms;
+  for (const auto& p : info.emulated) shown.push_back(p + " (emulated)");
+  Status touched = meta.TouchAgent({info.name, info.pool, Join(shown), version, NowMs()});
   if (!touched.ok()) return SendStatus(c.resp, touched);
   if (restarted) {
     Status s =

@@ -61,6 +61,7 @@ int AgentRun(const AgentFlags& f) {
   o.token = *token;
   o.pool = f.pool;
   o.platforms = f.platforms;
+  o.emulated = f.emulated;
   o.version = kVersion;
   Config defaults;  // the server's default limits apply to agents' builds too
   o.build.data_dir = f.state;

@@ -77,7 +77,7 @@ int TokenRevoke(const TokenFlags& flags);
 struct AgentFlags {
   std::string server, token, token_file, name, pool, output = "table", description;
   std::string state = "/var/lib/drydock-agent";
-  std::vector<std::string> platforms;
+  std::vector<std::string> platforms, emulated;
   int concurrency = 1;
   bool allow_private_fetches = false;
 };

@@ -263,6 +263,9 @@ Result<Config> LoadConfig(const std::string& path) {
           ReadBounded(b, "builds", "agent_lease_seconds", 3, 3600, c.builds.agent_lease_seconds);
       if (s.ok())
         s = ReadBounded(b, "builds", "agent_max_attempts", 1, 100, c.builds.agent_max_attempts);
+      if (s.ok())
+        s = ReadBounded(b, "builds", "agent_emulated_wait_seconds", 0, 86400,
+                        c.builds.agent_emulated_wait_seconds);
       if (!s.ok()) return Invalid(path + ": " + s.message());
       Read(b, "state_dir", c.builds.state_dir);
       Read(b, "max_context_bytes", c.builds.max_context_bytes);

@@ -32,6 +32,9 @@ struct BuildsConfig {
   // long has lost it; the run is retried up to agent_max_attempts times.
   int64_t agent_lease_seconds = 30;
   int64_t agent_max_attempts = 3;
+  // A run waits this long for an agent building its platforms natively
+  // before an agent that emulates them (`drydock agent --emulate`) takes it.
+  int64_t agent_emulated_wait_seconds = 30;
   std::string state_dir;                    // the builder's cache; "" = <data>/build
   uint64_t max_context_bytes = 2ull << 30;  // uploaded contexts and tarball sources
   uint64_t cache_max_bytes = 20ull << 30;   // the builder's state dir, LRU; 0 = unbounded

@@ -373,7 +373,11 @@ int main(int argc, char** argv) {
   ag->add_option("--token", agent.token, "The agent token (visible to ps: prefer the file)");
   ag->add_option("--name", agent.name, "How its logs name it (default: agent)");
   ag->add_option("--pool", agent.pool, "Take only runs of this agent pool");
-  ag->add_option("--platform", agent.platforms, "os/arch it builds (repeatable; default any)");
+  ag->add_option("--platform", agent.platforms,
+                 "os/arch it builds natively (repeatable; default any)");
+  ag->add_option("--emulate", agent.emulated,
+                 "os/arch it builds under QEMU emulation (repeatable): its runs wait "
+                 "builds.agent_emulated_wait_seconds for a native agent first");
   ag->add_option("--concurrency", agent.concurrency, "Runs building at once (default 1)");
   ag->add_flag(
       "--allow-private-fetches", agent.allow_private_fetches,

@@ -186,6 +186,7 @@ tasks::ServiceOptions ServiceOptionsFor(const Config& config, const std::string&
                                                   : std::filesystem::path(config.builds.state_dir);
   o.concurrency = config.builds.concurrency;
   o.lease = std::chrono::seconds(config.builds.agent_lease_seconds);
+  o.emulated_wait = std::chrono::seconds(config.builds.agent_emulated_wait_seconds);
   o.max_attempts = static_cast<int>(config.builds.agent_max_attempts);
   o.registry_host = registry_host;
   // Its own registry over plain HTTP is fine for the builder, loopback or not.

@@ -54,6 +54,19 @@ inline std::string CommaSet(const std::vector<std::string>& items) {
   return set;
 }
 
+// A claim's platform sets for the queue's SQL: what the agent builds
+// natively (",a,b,"; "" = anything, unless it names only emulated ones:
+// then "," matches nothing), and that plus what it emulates ("" = none).
+inline std::string NativeSet(const RunClaimFilter& f) {
+  return f.platforms.empty() && !f.emulated.empty() ? "," : CommaSet(f.platforms);
+}
+inline std::string EmulatedSet(const RunClaimFilter& f) {
+  if (f.emulated.empty()) return "";
+  std::vector<std::string> all = f.platforms;
+  all.insert(all.end(), f.emulated.begin(), f.emulated.end());
+  return CommaSet(all);
+}
+
 inline Status BlobBeingDeleted(const oci::Digest& d) {
   return Status(Code::kUnavailable,
                 "blob " + d.str() + " is being deleted by garbage collection: upload it again");

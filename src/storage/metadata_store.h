@@ -175,7 +175,12 @@ struct AgentRow {
 struct RunClaimFilter {
   std::string agent;                   // its name, recorded as the holder
   std::string pool;                    // "" = the default pool
-  std::vector<std::string> platforms;  // empty = any
+  std::vector<std::string> platforms;  // what it builds natively; empty = any
+  // What it builds only under emulation: a run needing one of these is
+  // left to agents building it natively until it was queued
+  // `emulated_after_ms` ago (the queue prefers native agents).
+  std::vector<std::string> emulated = {};
+  int64_t emulated_after_ms = 0;
 };
 
 struct CreatedRun {

@@ -20,7 +20,9 @@ namespace drydock::storage {
 namespace {
 
 using internal::CommaSet;
+using internal::EmulatedSet;
 using internal::Isolation;
+using internal::NativeSet;
 using internal::PgConnection;
 using internal::PgPool;
 using internal::PgRows;
@@ -767,6 +769,10 @@ class PgMetadataStore final : public MetadataStore {
     return Update(row, {}, attempt);
   }
 
+  // The run's platforms (a comma list) all in `set` (",a,b,").
+#define DD_ALL_PLATFORMS_IN(set)                      \
+  "string_to_array(replace(platform,' ',''),',') <@ " \
+  "string_to_array(trim(both ',' from " set "),',')"
   Result<std::optional<RunRow>> ClaimRun(const RunClaimFilter& f, int64_t now_ms,
                                          int64_t lease_ms) override {
     std::optional<RunRow> claimed;
@@ -778,13 +784,14 @@ class PgMetadataStore final : public MetadataStore {
                         "lease_expires=$4::bigint, cancel_requested=false, "
                         "start_time=CASE WHEN start_time=0 THEN $2::bigint ELSE start_time END "
                         "WHERE seq=(SELECT seq FROM runs WHERE status='Queued' AND pool=$1 AND "
-                        "not_before<=$2::bigint AND ($5='' OR string_to_array(replace(platform,' "
-                        "',''),',') "
-                        "<@ string_to_array(trim(both ',' from $5),',')) "
-                        "ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) "
-                        "AND status='Queued' RETURNING " DD_RUN_COLUMNS,
-                        {f.pool, Int(now_ms), f.agent, Int(now_ms + lease_ms),
-                         CommaSet(f.platforms)}));
+                        "not_before<=$2::bigint AND ($5='' OR " DD_ALL_PLATFORMS_IN(
+                            "$5") " OR "
+                                  "($6<>'' AND create_time<=$7::bigint AND " DD_ALL_PLATFORMS_IN(
+                                      "$6") ")) "
+                                            "ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) "
+                                            "AND status='Queued' RETURNING " DD_RUN_COLUMNS,
+                        {f.pool, Int(now_ms), f.agent, Int(now_ms + lease_ms), NativeSet(f),
+                         EmulatedSet(f), Int(now_ms - f.emulated_after_ms)}));
           if (r.rows.empty()) return Status::Ok();
           claimed = ReadRun(r.rows[0]);
           return InsertEvent(c, RunEvent(claimed->id, "Started"));
@@ -792,6 +799,7 @@ class PgMetadataStore final : public MetadataStore {
         Isolation::kReadCommitted));
     return claimed;
   }
+#undef DD_ALL_PLATFORMS_IN
 
   Result<bool> RenewRunLease(const std::string& id, int64_t attempt, int64_t now_ms,
                              int64_t lease_ms) override {

@@ -15,6 +15,8 @@ namespace {
 
 using internal::BlobBeingDeleted;
 using internal::CommaSet;
+using internal::EmulatedSet;
+using internal::NativeSet;
 using internal::RegistryEvent;
 using internal::RunEvent;
 using sqlite::Pool;
@@ -173,16 +175,19 @@ int64_t Now() { return internal::NowSeconds(); }
 
 // The oldest queued run of pool ?1 due by ?2 whose every platform (one, or
 // several for a multi-platform build: "linux/amd64,linux/arm64") is in the
-// agent's set ?3 (",a,b,"; "" takes any). The list is split through JSON
-// (platforms are [a-z0-9/._-] only, checked when queued; a row that is not
-// is never claimable by platform, and cannot make the query fail).
+// agent's native set ?3 (",a,b,"; "" takes any), or in its set ?4 with
+// the platforms it emulates when queued by ?5. The list is split through
+// JSON (platforms are [a-z0-9/._-] only, checked when queued; a row that is
+// not is never claimable by platform, and cannot make the query fail).
 #define DD_PLATFORMS_JSON "'[\"'||replace(replace(platform,' ',''),',','\",\"')||'\"]'"
+#define DD_ALL_PLATFORMS_IN(set)                                                \
+  "NOT EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(" DD_PLATFORMS_JSON \
+  ") THEN " DD_PLATFORMS_JSON " ELSE '[\"?\"]' END) WHERE instr(" set ", ','||value||',')=0)"
 constexpr char kClaimableSql[] =
-    "SELECT id FROM runs WHERE status='Queued' AND pool=?1 AND not_before<=?2 AND (?3='' OR "
-    "NOT EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(" DD_PLATFORMS_JSON
-    ") THEN " DD_PLATFORMS_JSON
-    " ELSE '[\"?\"]' END) WHERE instr(?3, ','||value||',')=0)) "
-    "ORDER BY seq LIMIT 1";
+    "SELECT id FROM runs WHERE status='Queued' AND pool=?1 AND not_before<=?2 AND (?3='' "
+    "OR " DD_ALL_PLATFORMS_IN("?3") " OR (?4<>'' AND create_time<=?5 AND " DD_ALL_PLATFORMS_IN(
+        "?4") ")) ORDER BY seq LIMIT 1";
+#undef DD_ALL_PLATFORMS_IN
 #undef DD_PLATFORMS_JSON
 
 class SqliteMetadataStore final : public MetadataStore {
@@ -846,7 +851,8 @@ class SqliteMetadataStore final : public MetadataStore {
     std::string id;
     {
       DD_ASSIGN_OR_RETURN(s, c->Prepare(kClaimableSql));
-      s->Bind(1, f.pool).Bind(2, now_ms).Bind(3, CommaSet(f.platforms));
+      s->Bind(1, f.pool).Bind(2, now_ms).Bind(3, NativeSet(f)).Bind(4, EmulatedSet(f));
+      s->Bind(5, now_ms - f.emulated_after_ms);
       DD_ASSIGN_OR_RETURN(found, s->Step());
       if (!found) return std::optional<RunRow>();
       id = s->Text(0);

@@ -112,7 +112,8 @@ void RunService::Impl::ReaperLoop() {
 }
 
 Result<std::optional<ClaimedRun>> RunService::Claim(const AgentInfo& agent) {
-  storage::RunClaimFilter filter{agent.name, agent.pool, agent.platforms};
+  storage::RunClaimFilter filter{agent.name, agent.pool, agent.platforms, agent.emulated,
+                                 impl_->options.emulated_wait.count()};
   while (true) {
     DD_ASSIGN_OR_RETURN(row, impl_->store.ClaimRun(filter, NowMs(), impl_->options.lease.count()));
     if (!row) return std::optional<ClaimedRun>();

@@ -92,6 +92,7 @@ class HttpQueue final : public RunQueue {
   Result<std::optional<ClaimedRun>> Claim(const AgentInfo& agent) override {
     json req = {{"pool", agent.pool},
                 {"platforms", agent.platforms},
+                {"emulatedPlatforms", agent.emulated},
                 {"version", o_.version},
                 {"restarted", first_claim_.exchange(false)},
                 {"wait", kClaimWaitSeconds}};
@@ -317,10 +318,10 @@ Status RunRemoteAgent(RemoteAgentOptions o, const std::atomic<bool>& stop) {
       return queue.CredentialFor(run_id, registry);
     });
   };
-  internal::Agent agent(
-      internal::AgentParts{o.build, AgentInfo{o.build.agent_name, o.pool, o.platforms}, queue, logs,
-                           [&queue](const ClaimedRun& c) { return queue.FetchContext(c); },
-                           [&queue](const std::string& id) { queue.Forget(id); }});
+  internal::Agent agent(internal::AgentParts{
+      o.build, AgentInfo{o.build.agent_name, o.pool, o.platforms, o.emulated}, queue, logs,
+      [&queue](const ClaimedRun& c) { return queue.FetchContext(c); },
+      [&queue](const std::string& id) { queue.Forget(id); }});
   DD_RETURN_IF_ERROR(agent.Start());
   while (!stop) {
     if (Status refused = queue.refused(); !refused.ok()) return refused;

@@ -118,8 +118,8 @@ Status RunService::Start() {
       return internal::UploadedContext{path, digest.str()};
     };
     impl_->agent = std::make_unique<internal::Agent>(
-        internal::AgentParts{impl_->options, AgentInfo{impl_->options.agent_name, "", {}}, *this,
-                             impl_->logs, std::move(context), nullptr});
+        internal::AgentParts{impl_->options, AgentInfo{impl_->options.agent_name, "", {}, {}},
+                             *this, impl_->logs, std::move(context), nullptr});
     DD_RETURN_IF_ERROR(impl_->agent->Start());
   }
   impl_->reaper = std::thread([this] { impl_->ReaperLoop(); });

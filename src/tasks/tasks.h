@@ -232,6 +232,9 @@ struct ServiceOptions {
   std::chrono::milliseconds heartbeat{1000};
   std::chrono::milliseconds retry_backoff{2000};
   int max_attempts = 3;
+  // How long a run waits for an agent building its platforms natively
+  // before one that emulates them may take it.
+  std::chrono::milliseconds emulated_wait{30000};
   // What the images runs push carry (attest/attest.h): an SBOM and a
   // provenance statement, and signatures by the signer of the run, when
   // there is one (the server's key; an agent asks its server).
@@ -243,7 +246,10 @@ struct ServiceOptions {
 struct AgentInfo {
   std::string name;
   std::string pool;                    // "" = the default pool
-  std::vector<std::string> platforms;  // "linux/amd64", …; empty = any
+  std::vector<std::string> platforms;  // "linux/amd64", … it builds natively; empty = any
+  // What it builds under QEMU emulation: runs needing these wait
+  // ServiceOptions::emulated_wait for a native agent first.
+  std::vector<std::string> emulated = {};
 };
 
 // A run an agent claimed, with everything it needs to build it (secrets
@@ -354,7 +360,8 @@ struct RemoteAgentOptions {
   std::string server;                  // "http(s)://host:port" of `drydock serve`
   std::string token;                   // an agent token (`drydock agent token create NAME`)
   std::string pool;                    // "" = the default pool
-  std::vector<std::string> platforms;  // what it builds; empty = any
+  std::vector<std::string> platforms;  // what it builds natively; empty = any
+  std::vector<std::string> emulated;   // what it builds under emulation (AgentInfo)
   std::string version;
   // How it builds: data_dir is its state dir (work dirs, logs, fetched
   // contexts), build_state its own cache, concurrency its workers,

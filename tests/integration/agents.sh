@@ -142,7 +142,14 @@ wait_for "$SLOW" '.attempt == 2 and .agent == "p2"' 60 "the run was not retried 
 assert_contains "$(run_log "$SLOW")" "Attempt 1 was lost: agent p1 stopped renewing its lease" \
   "the log says why attempt 1 ended"
 log "p1 starts again: what the killed agent left is released"
-start_agent p1 --pool slow
+start_agent p1 --pool slow --platform linux/amd64 --emulate linux/arm64
+for _ in $(seq 1 100); do
+  drydock agent list -o json | jq -e '.[] | select(.name == "p1") | .platforms | index("linux/arm64 (emulated)")' >/dev/null && break
+  sleep 0.1
+done
+assert_eq "linux/amd64,linux/arm64 (emulated)" \
+  "$(drydock agent list -o json | jq -r '.[] | select(.name == "p1") | .platforms | join(",")')" \
+  "agent list shows what p1 builds natively and what under emulation"
 for _ in $(seq 1 100); do
   grep -q " $WORK/agent-p1/" /proc/mounts || break
   sleep 0.1

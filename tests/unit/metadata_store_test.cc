@@ -583,6 +583,29 @@ TEST_P(RunQueueStoreTest, AMultiPlatformRunNeedsAnAgentOfEveryPlatform) {
   EXPECT_EQ((*claimed)->id, "r4");
 }
 
+// An agent that only emulates a run's platform takes it once it has
+// waited `emulated_after_ms` (create time 1000 here): until then it is left
+// to agents building it natively. An agent naming only emulated platforms
+// takes nothing else.
+TEST_P(RunQueueStoreTest, AnEmulatingAgentTakesARunOnlyAfterNativeAgentsHadItsWait) {
+  ASSERT_TRUE(Create(QueuedFor("", "linux/arm64")).ok());
+  ASSERT_TRUE(Create(QueuedFor("", "linux/amd64")).ok());
+  ASSERT_TRUE(Create(QueuedFor("", "linux/amd64,linux/arm64")).ok());
+  RunClaimFilter emulating{"x86", "", {"linux/amd64"}, {"linux/arm64"}, 30'000};
+  // Before the wait: only what it builds natively.
+  EXPECT_EQ((*store_->ClaimRun(emulating, 10'000, 30'000))->id, "r2");
+  EXPECT_FALSE(store_->ClaimRun(emulating, 30'999, 30'000)->has_value());
+  RunClaimFilter only_emulating{"qemu", "", {}, {"linux/arm64"}, 30'000};
+  EXPECT_FALSE(store_->ClaimRun(only_emulating, 10'000, 30'000)->has_value());
+  // A native agent is not made to wait.
+  RunClaimFilter native{"arm", "", {"linux/arm64"}, {}, 0};
+  EXPECT_EQ((*store_->ClaimRun(native, 10'000, 30'000))->id, "r1");
+  // After it: the multi-platform run, half native and half emulated.
+  EXPECT_EQ((*store_->ClaimRun(emulating, 31'000, 30'000))->id, "r3");
+  ASSERT_TRUE(Create(QueuedFor("", "linux/amd64")).ok());
+  EXPECT_FALSE(store_->ClaimRun(only_emulating, 1'000'000, 30'000)->has_value());
+}
+
 // A lease is renewed by its attempt only; a lost attempt is fenced out
 // once the run is requeued, and the retry waits out its backoff.
 TEST_P(RunQueueStoreTest, LeasesExpireAndOnlyTheCurrentAttemptMayReport) {
