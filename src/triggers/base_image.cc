@@ -190,7 +190,8 @@ Result<std::vector<Dependent>> Service::Dependents(const std::string& text) {
     DD_ASSIGN_OR_RETURN(all, store_.Dependencies(""));
     std::vector<storage::DependencyRow> built;
     for (const auto& r : all) {
-      if (r.digest == ref.digest->str()) built.push_back(r);
+      // The digest a tag resolved to, or one platform's image of an index.
+      if (r.digest == ref.digest->str() || r.manifest == ref.digest->str()) built.push_back(r);
     }
     frontier.emplace_back(std::move(built), 1);
   } else {

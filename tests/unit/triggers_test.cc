@@ -145,6 +145,15 @@ TEST_F(TriggersTest, AnIndexUpdateQueuesOnlyTheTasksOfThePlatformsThatChanged) {
                                                      {"both linux/amd64", true},
                                                      {"both linux/arm64", false},
                                                      {"old ", false}}));
+  // By digest: the index, or one platform's image of it.
+  auto by_index = service_->Dependents(std::string(kRegistry) + "/base@" + was);
+  ASSERT_TRUE(by_index.ok()) << by_index.status().message();
+  EXPECT_EQ(by_index->size(), 5u);
+  auto by_arm64 = service_->Dependents(std::string(kRegistry) + "/base@" + arm_old);
+  ASSERT_TRUE(by_arm64.ok()) << by_arm64.status().message();
+  std::vector<std::string> built_from_arm64;
+  for (const auto& d : *by_arm64) built_from_arm64.push_back(d.task + " " + d.platform);
+  EXPECT_EQ(built_from_arm64, (std::vector<std::string>{"arm linux/arm64/v8", "both linux/arm64"}));
 }
 
 TEST_F(TriggersTest, ANewDigestUnderATrackedTagQueuesOneRunNamingTheUpdate) {
