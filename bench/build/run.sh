@@ -20,14 +20,7 @@
 # removed on exit.
 set -euo pipefail
 shopt -s inherit_errexit
-MODE=full KEEP=0
-for a in "$@"; do
-  case $a in
-    --quick) MODE=quick ;;
-    --keep) KEEP=1 ;;
-    *) echo "usage: bench/build/run.sh [--quick] [--keep]" >&2; exit 2 ;;
-  esac
-done
+. "$(dirname "${BASH_SOURCE[0]}")/../flags.sh" "$@"
 if [[ $MODE == full ]]; then : "${REPEAT:=3}" "${FILES:=3000}" "${RUN_FILES:=3000}"; else : "${REPEAT:=1}" "${FILES:=500}" "${RUN_FILES:=500}"; fi
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 bench_workdir build

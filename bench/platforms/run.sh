@@ -20,14 +20,7 @@
 # registers qemu-aarch64 (F flag) when missing.
 set -euo pipefail
 shopt -s inherit_errexit
-MODE=full KEEP=0
-for a in "$@"; do
-  case $a in
-    --quick) MODE=quick ;;
-    --keep) KEEP=1 ;;
-    *) echo "usage: bench/platforms/run.sh [--quick] [--keep]" >&2; exit 2 ;;
-  esac
-done
+. "$(dirname "${BASH_SOURCE[0]}")/../flags.sh" "$@"
 if [[ $MODE == full ]]; then : "${REPEAT:=3}" "${FILES:=2000}" "${LOOP:=100000}"; else : "${REPEAT:=1}" "${FILES:=300}" "${LOOP:=20000}"; fi
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 

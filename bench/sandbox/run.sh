@@ -19,14 +19,7 @@
 # Needs root, slirp4netns, buildah and containernetworking-plugins.
 set -euo pipefail
 shopt -s inherit_errexit
-MODE=full KEEP=0
-for a in "$@"; do
-  case $a in
-    --quick) MODE=quick ;;
-    --keep) KEEP=1 ;;
-    *) echo "usage: bench/sandbox/run.sh [--quick] [--keep]" >&2; exit 2 ;;
-  esac
-done
+. "$(dirname "${BASH_SOURCE[0]}")/../flags.sh" "$@"
 if [[ $MODE == full ]]; then : "${REPEAT:=3}" "${STEPS:=20}" "${DOWNLOAD_MIB:=256}"; else : "${REPEAT:=1}" "${STEPS:=5}" "${DOWNLOAD_MIB:=32}"; fi
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 bench_workdir sandbox

@@ -1,5 +1,7 @@
 // Base-image dependencies: scanned from a Dockerfile without building, and
 // written in ACR's dependency-document shape.
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "builder/builder.h"
@@ -26,6 +28,21 @@ json ToJson(const ImageDependency& d) {
   if (!d.platform.empty()) j["platform"] = d.platform;
   if (!d.manifest.empty()) j["manifestDigest"] = d.manifest;
   return j;
+}
+
+// One entry per tagged image (or one without "image").
+void AppendEntries(const Dependencies& deps, const std::string& git_head, json& list) {
+  std::vector<std::optional<oci::ImageReference>> images(deps.images.begin(), deps.images.end());
+  if (images.empty()) images.push_back(std::nullopt);
+  for (const auto& image : images) {
+    json entry;
+    if (image) entry["image"] = ToJson(FromReference(*image));
+    if (deps.runtime) entry["runtime-dependency"] = ToJson(*deps.runtime);
+    entry["buildtime-dependency"] = json::array();
+    for (const auto& b : deps.buildtime) entry["buildtime-dependency"].push_back(ToJson(b));
+    entry["git"] = {{"git-head-revision", git_head}};
+    list.push_back(entry);
+  }
 }
 
 }  // namespace
@@ -79,26 +96,14 @@ Result<Dependencies> ScanDependencies(const std::string& text,
 
 std::string DependenciesJson(const Dependencies& deps, const std::string& git_head) {
   json list = json::array();
-  std::vector<std::optional<oci::ImageReference>> images(deps.images.begin(), deps.images.end());
-  if (images.empty()) images.push_back(std::nullopt);
-  for (const auto& image : images) {
-    json entry;
-    if (image) entry["image"] = ToJson(FromReference(*image));
-    if (deps.runtime) entry["runtime-dependency"] = ToJson(*deps.runtime);
-    entry["buildtime-dependency"] = json::array();
-    for (const auto& b : deps.buildtime) entry["buildtime-dependency"].push_back(ToJson(b));
-    entry["git"] = {{"git-head-revision", git_head}};
-    list.push_back(entry);
-  }
+  AppendEntries(deps, git_head, list);
   return list.dump(2);
 }
 
 std::string DependenciesJson(const BuildResult& built, const std::string& git_head) {
   if (built.platform_images.empty()) return DependenciesJson(built.dependencies, git_head);
   json list = json::array();
-  for (const auto& image : built.platform_images)
-    for (auto& entry : json::parse(DependenciesJson(image.dependencies, git_head)))
-      list.push_back(std::move(entry));
+  for (const auto& image : built.platform_images) AppendEntries(image.dependencies, git_head, list);
   return list.dump(2);
 }
 

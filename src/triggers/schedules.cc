@@ -99,13 +99,13 @@ void Service::PollBaseImage(const tasks::Task& task, const std::string& name,
     return std::nullopt;
   };
   remote::Client client(o);
-  // The manifest, not only its digest: an index is compared per platform.
-  auto manifest = client.GetManifest({dep.registry, dep.repository, dep.tag, std::nullopt});
+  oci::ImageReference ref{dep.registry, dep.repository, dep.tag, std::nullopt};
+  auto digest = client.ResolveDigest(ref);
   int failures = 0;
   {
     std::lock_guard lock(mu_);
     auto& slot = polls_[key];
-    slot.failures = manifest.ok() ? 0 : slot.failures + 1;
+    slot.failures = digest.ok() ? 0 : slot.failures + 1;
     failures = slot.failures;
     if (failures > 0) {
       auto backoff = std::min<std::chrono::seconds>(
@@ -115,18 +115,17 @@ void Service::PollBaseImage(const tasks::Task& task, const std::string& name,
   }
   json record = {{"checkedAt", UnixSeconds(now)},
                  {"failures", failures},
-                 {"error", manifest.ok() ? "" : manifest.status().message()}};
-  if (manifest.ok()) record["digest"] = manifest->digest.str();
+                 {"error", digest.ok() ? "" : digest.status().message()}};
+  if (digest.ok()) record["digest"] = digest->str();
   (void)MergeState(task.name, "basePoll", json{{name, record}}.dump());  // display state
-  if (!manifest.ok()) return;
-  const std::string digest = manifest->digest.str();
+  if (!digest.ok()) return;
   std::vector<storage::DependencyRow> rows;
   for (const auto& d : deps) {
-    if (d.digest == digest) continue;
+    if (d.digest == digest->str()) continue;
     if (d.digest.empty()) {
       // Never built and never seen: this is where the tag starts from.
       tasks::TaskDependency seen = d;
-      seen.digest = digest;
+      seen.digest = digest->str();
       (void)tasks_.RecordDigest(task.name, seen);  // unrecorded: the next poll starts here again
       continue;
     }
@@ -134,9 +133,14 @@ void Service::PollBaseImage(const tasks::Task& task, const std::string& name,
         {task.name, d.kind, d.registry, d.repository, d.tag, d.digest, d.platform, d.manifest});
   }
   if (rows.empty()) return;
+  // Changed: its bytes too, as an index is compared per platform (a failure
+  // leaves the rows as they were, for the next poll).
+  ref.digest = *digest;
+  auto manifest = client.GetManifest(ref);
+  if (!manifest.ok()) return;
   std::string index = oci::IsIndexMediaType(manifest->media_type) ? manifest->bytes : "";
   // A failure is logged there; the next poll sees the same new digest.
-  (void)OnBaseUpdated(rows, {dep.registry, dep.repository, dep.tag, digest}, {}, "", index);
+  (void)OnBaseUpdated(rows, {dep.registry, dep.repository, dep.tag, digest->str()}, {}, "", index);
 }
 
 }  // namespace drydock::triggers
