@@ -219,6 +219,12 @@ json RunToJson(const tasks::Run& run) {
                   {"reasons", run.patch->reasons},
                   {"milliseconds", run.patch->milliseconds}};
   }
+  if (!run.parts.empty()) {
+    j["parts"] = json::array();
+    for (const auto& p : run.parts)
+      j["parts"].push_back({{"platform", p.platform}, {"runId", p.run_id}});
+  }
+  if (!run.request.parent.empty()) j["partOf"] = run.request.parent;
   // Times not reached yet are left out (null to jq, absent to nlohmann's value()).
   if (!run.agent.empty()) j["agent"] = run.agent;
   if (!run.request.user.empty()) j["queuedBy"] = run.request.user;

@@ -45,14 +45,18 @@ Status RunService::Impl::Finalize(Run& run, const std::vector<std::string>& if_s
   Status saved = Store(run, if_status, attempt);
   logs.Changed(run.id);
   DD_RETURN_IF_ERROR(saved);
+  // A part's upload and outcome are its split run's, which ends last.
+  if (!run.request.parent.empty()) return Status::Ok();
   contexts.Release(UploadOf(run));
-  if (attempt > 0 && on_finished) on_finished(run);
+  if ((attempt > 0 || !run.parts.empty()) && on_finished) on_finished(run);
   return Status::Ok();
 }
 
 Status RunService::Impl::LoseAttempt(const storage::RunRow& row, const std::string& why) {
   auto read = internal::FromRow(row);
   Run run = read.ok() ? std::move(*read) : internal::Unreadable(row, read.status());
+  // No agent holds a split run (its lease is always expired): it advances.
+  if (!run.parts.empty()) return AdvanceSplit(row);
   if (row.cancel_requested) {
     run.status = RunStatus::kCanceled;
     run.error = "the run was canceled";

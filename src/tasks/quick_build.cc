@@ -5,6 +5,7 @@
 #include <ctime>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <system_error>
 
 #include "attest/referrers.h"
@@ -156,6 +157,24 @@ builder::BuildOptions BuildOptionsFor(RunContext& ctx, const fs::path& context,
   return b;
 }
 
+// A part of a split run (RunRequest::parent) pushes its image by digest
+// into each repository the run tags, where the index will name it.
+Status PushPart(RunContext& ctx, const builder::BuildResult& result,
+                const builder::BuildOptions& options) {
+  std::set<std::string> repos;
+  for (oci::ImageReference ref : options.tags) {
+    if (!repos.insert(ref.RepositoryWithRegistry()).second) continue;
+    ref.tag.clear();
+    ref.digest = result.manifest_digest;
+    ctx.log.Line("Pushing " + ref.String() + " (" + ctx.run.request.platform + ", part of run " +
+                 ctx.run.request.parent + ")");
+    DD_RETURN_IF_ERROR(builder::PushBuilt(result, ref, options.state_dir, options.registry));
+    ctx.run.output_images.push_back(
+        ImageDescriptor{ref.registry, ref.repository, "", result.manifest_digest.str()});
+  }
+  return Status::Ok();
+}
+
 void RecordImages(RunContext& ctx, const builder::BuildResult& result, bool pushed) {
   if (!pushed) return;
   for (const auto& tag : result.dependencies.images) {
@@ -263,7 +282,10 @@ Outcome ExecuteQuickBuild(RunContext& ctx) {
   auto tags = ParseImages(r.images, run.id, ctx.options.registry_host);
   if (!tags.ok()) return Fail(RunStatus::kFailed, ctx.log, tags.status().message());
   if (auto blocked = CheckTriggeringBase(ctx)) return *blocked;
-  if (auto rebased = TryRebase(ctx, *tags)) return *rebased;
+  // A part builds: its run's index is assembled from what its parts push.
+  const bool part = !r.parent.empty();
+  if (!part)
+    if (auto rebased = TryRebase(ctx, *tags)) return *rebased;
   auto work = WorkDir::Create(ctx.options.data_dir / "runs" / run.id);
   if (!work.ok()) return Fail(RunStatus::kError, ctx.log, work.status().message());
 
@@ -277,9 +299,12 @@ Outcome ExecuteQuickBuild(RunContext& ctx) {
                ", Working directory: '', Network: ''");
   if (!r.push || tags->empty()) ctx.log.Line("Skipping image push");
   auto options = BuildOptionsFor(ctx, fetched->context, *dockerfile, *tags);
+  if (part) options.push = false;  // PushPart: by digest, with the attestations
   auto started = Clock::now();
   auto result = builder::Build(options);
   ctx.log.Flush();
+  if (result.ok() && part && r.push && !tags->empty())
+    if (Status pushed = PushPart(ctx, *result, options); !pushed.ok()) result = pushed;
   std::string elapsed = Seconds(Clock::now() - started);
   if (!result.ok()) {
     ctx.log.Line("Step ID: build marked as failed (elapsed time in seconds: " + elapsed + ")");

@@ -108,7 +108,8 @@ json RequestToJson(const RunRequest& r) {
           {"patch_mode", r.patch_mode},
           {"patch_verify", r.patch_verify},
           {"patch_verify_failure", r.patch_verify_failure},
-          {"trusted_base_keys", r.trusted_base_keys}};
+          {"trusted_base_keys", r.trusted_base_keys},
+          {"parent", r.parent}};
 }
 
 RunRequest RequestFromJson(const json& j) {
@@ -138,6 +139,7 @@ RunRequest RequestFromJson(const json& j) {
   r.patch_verify = j.value("patch_verify", "");
   r.patch_verify_failure = j.value("patch_verify_failure", r.patch_verify_failure);
   r.trusted_base_keys = j.value("trusted_base_keys", std::vector<std::string>{});
+  r.parent = j.value("parent", "");
   return r;
 }
 
@@ -166,6 +168,11 @@ json ResultToJson(const Run& run) {
       {"source",
        {{"url", run.source.url}, {"commit", run.source.commit}, {"branch", run.source.branch}}}};
   if (run.patch) j["patch"] = PatchToJson(*run.patch);
+  if (!run.parts.empty()) {
+    j["parts"] = json::array();
+    for (const auto& p : run.parts)
+      j["parts"].push_back({{"platform", p.platform}, {"run", p.run_id}});
+  }
   return j;
 }
 
@@ -175,6 +182,9 @@ void ResultFromJson(const json& j, Run& run) {
   json source = j.value("source", json::object());
   run.source = {source.value("url", ""), source.value("commit", ""), source.value("branch", "")};
   if (auto p = j.find("patch"); p != j.end() && p->is_object()) run.patch = PatchFromJson(*p);
+  if (auto parts = j.find("parts"); parts != j.end() && parts->is_array())
+    for (const auto& p : *parts)
+      if (p.is_object()) run.parts.push_back({p.value("platform", ""), p.value("run", "")});
 }
 
 void AddLine(std::string& text, const std::string& name) { text += name + "\n"; }

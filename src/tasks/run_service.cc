@@ -4,6 +4,7 @@
 #include <set>
 #include <system_error>
 
+#include "oci/platform.h"
 #include "runtime/runtime.h"
 #include "tasks/materialize.h"
 #include "tasks/quick_build.h"
@@ -146,18 +147,35 @@ Result<Run> RunService::Queue(RunRequest request) {
   Run run;
   run.request = std::move(request);
   run.create_time_ms = NowMs();
-  auto created = impl_->store.CreateRun(run.request.cause, [&](int64_t seq) {
-    run.seq = seq;
-    run.id = RunId(seq);
-    run.request.images = internal::ExpandImages(run.request.images, run.id);
-    return impl_->RowOf(run);
-  });
+  if (impl_->ShouldSplit(run.request)) {
+    // Its parts are what agents claim; it is running from the start.
+    run.status = RunStatus::kRunning;
+    run.start_time_ms = run.create_time_ms;
+    auto platforms = oci::ParsePlatforms(run.request.platform);  // ok: ShouldSplit parsed it
+    if (platforms.ok())
+      for (const auto& p : *platforms) run.parts.push_back({p.String(), ""});
+  }
+  auto created = impl_->Insert(run);
   if (!created.ok() || !created->created) impl_->contexts.Release(upload);
   if (!created.ok()) return created.status();
   if (!created->created) return Get(RunId(created->seq));  // queued for this cause already
   impl_->SignalQueued();
+  if (!run.parts.empty()) {
+    // Else the reaper queues them at its next tick.
+    if (auto row = impl_->store.GetRun(run.id); row.ok()) (void)impl_->AdvanceSplit(*row);
+    return Get(run.id);
+  }
   run.request = internal::Scrubbed(std::move(run.request));
   return run;
+}
+
+Result<storage::CreatedRun> RunService::Impl::Insert(Run& run) {
+  return store.CreateRun(run.request.cause, [&](int64_t seq) {
+    run.seq = seq;
+    run.id = RunId(seq);
+    run.request.images = internal::ExpandImages(run.request.images, run.id);
+    return RowOf(run);
+  });
 }
 
 Result<Run> RunService::Get(const std::string& id) {
@@ -182,25 +200,27 @@ Result<std::vector<Run>> RunService::List(const RunFilter& filter) {
   return out;
 }
 
-Status RunService::Cancel(const std::string& id) {
+Status RunService::Cancel(const std::string& id) { return impl_->CancelRun(id); }
+
+Status RunService::Impl::CancelRun(const std::string& id) {
   // A few rounds: the run may be claimed, or requeued, between two looks.
   for (int round = 0; round < 3; ++round) {
-    DD_ASSIGN_OR_RETURN(row, impl_->store.GetRun(id));
+    DD_ASSIGN_OR_RETURN(row, store.GetRun(id));
     DD_ASSIGN_OR_RETURN(run, internal::FromRow(row));
     if (IsFinal(run.status))
       return Conflict("run " + id + " is already " + std::string(StatusName(run.status)));
     if (run.status == RunStatus::kQueued) {
       run.status = RunStatus::kCanceled;
       run.error = "the run was canceled";
-      Status canceled = impl_->Finalize(run, {row.status}, 0);
+      Status canceled = Finalize(run, {row.status}, 0);
       if (canceled.code() != Code::kConflict) return canceled;
       continue;  // an agent claimed it first
     }
-    DD_ASSIGN_OR_RETURN(asked, impl_->store.RequestRunCancel(id));
+    DD_ASSIGN_OR_RETURN(asked, store.RequestRunCancel(id));
     if (!asked) continue;
     // The embedded agent's own runs stop at once; a remote agent learns of
     // it at its next heartbeat.
-    if (impl_->agent) impl_->agent->Cancel(id);
+    if (agent) agent->Cancel(id);
     return Status::Ok();
   }
   return Status(Code::kUnavailable,

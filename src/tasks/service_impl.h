@@ -52,6 +52,26 @@ struct RunService::Impl {
   // queue.cc: every second, ExpireLeases until the service stops.
   void ReaperLoop();
 
+  // run_service.cc. Stores a new run (its images expanded for its id) unless
+  // one with its cause exists; returns the seq of the run stored for it.
+  Result<storage::CreatedRun> Insert(Run& run);
+  // RunService::Cancel.
+  Status CancelRun(const std::string& id);
+
+  // split.cc: multi-platform runs split into a part per platform.
+  // Whether to split `r`: it builds and pushes several platforms, the
+  // embedded agent does not serve its pool, and no agent of its pool seen
+  // lately builds all of them natively (agents naming no platforms build
+  // any).
+  bool ShouldSplit(const RunRequest& r);
+  // A split run (the reaper's tick, and once when it is queued): queues its
+  // missing parts; once a part failed or a cancel was asked, cancels the
+  // others; once all are final, pushes the index of their images and tags
+  // it (all succeeded), and ends the run.
+  Status AdvanceSplit(const storage::RunRow& row);
+  // Queues the parts `run` lacks; true when it queued any.
+  Result<bool> QueueParts(Run& run);
+
   storage::MetadataStore& store;
   const ServiceOptions options;
   internal::LogStore logs;

@@ -130,6 +130,10 @@ struct RunRequest {
   // PEM public keys: every base image the run builds on (or rebases onto)
   // must carry a signature by one of them, else the run fails saying so.
   std::vector<std::string> trusted_base_keys;
+  // A part of a run split by platform (Run::parts): that run's id. The part
+  // builds `platform` alone and pushes its image by digest only; the run it
+  // is part of tags the index of its parts' images.
+  std::string parent = {};
 };
 
 // How a base image update reached a run's image: rebased in place of a
@@ -163,6 +167,14 @@ struct Run {
   std::string agent;
   int64_t attempt = 0;
   std::optional<PatchRecord> patch;  // Image Update runs of AutoBuild tasks
+  // A multi-platform build that no agent of its pool builds natively whole
+  // is split when queued: one part run per platform, each claimed by an
+  // agent building that platform natively (the queue prefers them). The
+  // server then pushes the index of the parts' images under the tags.
+  struct Part {
+    std::string platform, run_id;  // run_id "" until the part is queued
+  };
+  std::vector<Part> parts = {};
 };
 
 // "ca1" for seq 1: "c" + base 36 of (seq + 360), so ids look like ACR's.

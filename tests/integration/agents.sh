@@ -25,22 +25,6 @@ client_login
 push_base base/busybox:1 v1
 JSON=(-H 'Content-Type: application/json')
 
-declare -A TOKEN AGENT_PID
-agent_token() { # agent_token NAME: an admin makes the agent's token
-  TOKEN[$1]=$(drydock agent token create "$1" --description "test agent $1" 2>"$WORK/token-$1.err") ||
-    { cat "$WORK/token-$1.err" >&2; fail "agent token create $1"; }
-}
-# start_agent NAME [drydock agent args...]: its log is a server.*.log, so
-# that sanitizer reports in it fail the test.
-start_agent() {
-  local name=$1
-  shift
-  DRYDOCK_AGENT_TOKEN="${TOKEN[$name]}" "$DRYDOCK_BIN" agent --server "$URL" --name "$name" \
-    --state "$WORK/agent-$name" --allow-private-fetches "$@" >>"$WORK/server.agent-$name.log" 2>&1 &
-  AGENT_PID[$name]=$!
-  BG_PIDS+=($!)
-}
-
 # A context any number of runs can use: a tarball URL.
 mkdir -p "$WORK/www" "$WORK/ctx"
 cat >"$WORK/ctx/Dockerfile" <<EOF2

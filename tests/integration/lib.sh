@@ -634,6 +634,22 @@ push_base() {
 # ------------------------------------------------------------ task runs ---
 # digest_of REPO:TAG: the manifest digest of an image in the test registry.
 digest_of() { skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/$1" | sha256sum | cut -d' ' -f1 | sed 's/^/sha256:/'; }
+# Build agents (`drydock agent`) of the server started by start_server.
+declare -A TOKEN AGENT_PID
+agent_token() { # agent_token NAME: an admin makes the agent's token
+  TOKEN[$1]=$(drydock agent token create "$1" --description "test agent $1" 2>"$WORK/token-$1.err") ||
+    { cat "$WORK/token-$1.err" >&2; fail "agent token create $1"; }
+}
+# start_agent NAME [drydock agent args...]: its log is a server.*.log, so
+# that sanitizer reports in it fail the test.
+start_agent() {
+  local name=$1
+  shift
+  DRYDOCK_AGENT_TOKEN="${TOKEN[$name]}" "$DRYDOCK_BIN" agent --server "$URL" --name "$name" \
+    --state "$WORK/agent-$name" --allow-private-fetches "$@" >>"$WORK/server.agent-$name.log" 2>&1 &
+  AGENT_PID[$name]=$!
+  BG_PIDS+=($!)
+}
 runs_json() { drydock run list --top 200 -o json ${1:+--task "$1"}; }
 run_count() { runs_json "$1" | jq length; }
 newest_run() { runs_json "$1" | jq -r '.[0].runId // empty'; }

@@ -14,7 +14,10 @@
 # in Docker's attestation layout (issue 17), which podman passes over. A
 # base index whose arm64 image alone changes rebuilds the tasks that build
 # for arm64 (the two-platform one and an arm64 one), not an amd64-only one,
-# and `image dependents` shows each platform up to date again.
+# and `image dependents` shows each platform up to date again. Agents of a
+# pool building one platform each natively get a part each of a split run
+# (its index signed by the server); a failing part fails the run and
+# cancels the other.
 . "$(dirname "$0")/lib.sh"
 
 log "QEMU for arm64, registered with binfmt_misc (F flag)"
@@ -85,12 +88,12 @@ skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$R
 assert_eq "application/vnd.oci.image.index.v1+json" "$(jq -r .mediaType "$WORK/index.json")" "mp/app:1 is an OCI index"
 assert_eq "linux/amd64 linux/arm64" "$(jq -r '[.manifests[].platform | "\(.os)/\(.architecture)"] | join(" ")' "$WORK/index.json")" \
   "one entry per platform, in order"
-# image_file ARCH PATH: a file of mp/app:1's image for ARCH.
+# image_file ARCH PATH [IMAGE]: a file of IMAGE's (mp/app:1's) image for ARCH.
 image_file() {
   local dir="$WORK/pull-$1"
   rm -rf "$dir" "$dir.oci"
   skopeo copy -q --override-arch "$1" --src-tls-verify=false --src-creds "admin:$ADMIN_PASS" \
-    "docker://$REG/mp/app:1" "oci:$dir.oci:x" >/dev/null || fail "skopeo copy --override-arch $1"
+    "docker://$REG/${3:-mp/app:1}" "oci:$dir.oci:x" >/dev/null || fail "skopeo copy --override-arch $1"
   mkdir -p "$dir"
   local manifest
   manifest=$(layout_blob "$dir.oci" "$(layout_digest "$dir.oci" x)")
@@ -227,4 +230,60 @@ assert_eq "mp linux/amd64 true, mp linux/arm64 true, mp-amd64 linux/amd64 true, 
   "$(drydock image dependents "$REG/base/busybox:multi" -o json |
      jq -r '[.[] | select(.type == "Runtime") | "\(.task) \(.platform) \(.upToDate)"] | join(", ")')" \
   "image dependents: each task is up to date again, per platform"
+log "agents of a pool building one platform each natively: the run is split into a part per platform"
+agent_token amd
+agent_token arm
+start_agent amd --pool split --platform linux/amd64 --emulate linux/arm64
+start_agent arm --pool split --platform linux/arm64
+for _ in $(seq 1 60); do
+  [ "$(drydock agent list -o json | jq '[.[] | select(.pool == "split")] | length')" = 2 ] && break
+  sleep 0.5
+done
+assert_eq 2 "$(drydock agent list -o json | jq '[.[] | select(.pool == "split")] | length')" "both agents called in"
+drydock build "$WORK/ctx/app" --platform linux/amd64,linux/arm64 -t mp/split:1 --agent-pool split \
+  >"$WORK/split.out" 2>&1 || { tail -n 30 "$WORK/split.out" >&2; fail "a split quick build"; }
+SPLIT=$(drydock run list --top 5 -o json | jq -r '[.[] | select(.parts)][0].runId')
+assert_eq "linux/amd64 linux/arm64" "$(run_field "$SPLIT" '[.parts[].platform] | join(" ")')" "the run has a part per platform"
+part_of() { run_field "$1" ".parts[] | select(.platform == \"$2\") | .runId"; }
+SPLIT_AMD=$(part_of "$SPLIT" linux/amd64)
+SPLIT_ARM=$(part_of "$SPLIT" linux/arm64)
+assert_eq "amd Succeeded $SPLIT" "$(run_field "$SPLIT_AMD" '"\(.agent) \(.status) \(.partOf)"')" \
+  "the amd64 part ran on the agent building amd64 natively"
+assert_eq "arm Succeeded $SPLIT" "$(run_field "$SPLIT_ARM" '"\(.agent) \(.status) \(.partOf)"')" \
+  "the arm64 part ran on the agent building arm64 natively, not on the one emulating it"
+assert_contains "$(cat "$WORK/split.out")" "[linux/arm64] " "following the run shows each part's log"
+skopeo inspect --raw --tls-verify=false --creds "admin:$ADMIN_PASS" "docker://$REG/mp/split:1" >"$WORK/split-index.json"
+assert_eq "linux/amd64=$(run_field "$SPLIT_AMD" '.outputImages[0].digest') linux/arm64=$(run_field "$SPLIT_ARM" '.outputImages[0].digest')" \
+  "$(jq -r '[.manifests[] | "\(.platform.os)/\(.platform.architecture)=\(.digest)"] | join(" ")' "$WORK/split-index.json")" \
+  "mp/split:1 is the index of the images the parts pushed"
+assert_eq "sha256:$(sha256_of "$WORK/split-index.json")" "$(run_field "$SPLIT" '.outputImages[0].digest')" \
+  "the run's output image is the index"
+assert_eq aarch64 "$(image_file arm64 arch mp/split:1)" "RUN uname -m in the split arm64 image"
+assert_eq x86_64 "$(image_file amd64 arch mp/split:1)" "and in the amd64 one"
+drydock verify "$REG/mp/split:1" --key "$DATA/signing-key.pub" --insecure-registry "$REG" >"$WORK/verify-split.out" 2>&1 ||
+  { cat "$WORK/verify-split.out" >&2; fail "the split run's index does not verify"; }
+ok "the split run's index is signed by the server"
+SPLIT_ARM_IMAGE=$(jq -r '.manifests[1].digest' "$WORK/split-index.json")
+drydock verify "$REG/mp/split@$SPLIT_ARM_IMAGE" --key "$DATA/signing-key.pub" --require-sbom --require-provenance \
+  --insecure-registry "$REG" >"$WORK/verify-split-arm.out" 2>&1 ||
+  { cat "$WORK/verify-split-arm.out" >&2; fail "the arm64 part's image does not verify"; }
+ok "the arm64 part's image has its SBOM, provenance and signature"
+
+log "a part failing fails the split run, naming it, and cancels the other part"
+mkdir -p "$WORK/ctx/armfail"
+dockerfile "$WORK/ctx/armfail/Dockerfile" <<'EOF'
+FROM @REG@/base/busybox:multi
+RUN if [ "$(uname -m)" = x86_64 ]; then sleep 60; else echo "no arm64 here"; exit 3; fi
+EOF
+START=$(date +%s)
+drydock build "$WORK/ctx/armfail" --platform linux/amd64,linux/arm64 -t mp/armfail:1 --agent-pool split \
+  >"$WORK/armfail.out" 2>&1 && fail "the build whose arm64 part fails succeeded"
+FAILED=$(drydock run list --top 10 -o json | jq -r '[.[] | select(.parts)][0].runId')
+assert_eq Failed "$(run_field "$FAILED" .status)" "the split run failed"
+assert_contains "$(run_field "$FAILED" .runErrorMessage)" "linux/arm64 (run $(part_of "$FAILED" linux/arm64)) failed:" \
+  "its error names the part"
+assert_eq Canceled "$(run_field "$(part_of "$FAILED" linux/amd64)" .status)" "the amd64 part was canceled"
+[ $(($(date +%s) - START)) -lt 55 ] || fail "the amd64 part's 60 s RUN was not stopped"
+ok "in $(($(date +%s) - START)) s, not after the amd64 part's 60 s RUN"
+
 ok "multi-platform builds"

@@ -627,6 +627,72 @@ TEST_F(TasksTest, RunsOfLostAgentsEndAfterTheirLastAttempt) {
   EXPECT_EQ(WaitFinal(canceled->id, seconds(20)).status, RunStatus::kCanceled);
 }
 
+// A two-platform build that no agent of its pool builds natively whole is
+// split when queued: a part per platform, each claimed by an agent building
+// it natively. A part failing cancels the other and fails the run, naming
+// the part. With an agent building both natively, nothing is split.
+TEST_F(TasksTest, AMultiPlatformRunIsSplitForAgentsBuildingEachPlatformNatively) {
+  auto o = Options();
+  o.concurrency = 0;
+  Service(o);
+  int64_t now =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  ASSERT_TRUE(
+      store_->TouchAgent({"amd", "split", "linux/amd64,linux/arm64 (emulated)", "t", now}).ok());
+  ASSERT_TRUE(store_->TouchAgent({"arm", "split", "linux/arm64", "t", now}).ok());
+  RunRequest r = Request("/dev/null");
+  r.platform = "linux/amd64,linux/arm64";
+  r.agent_pool = "split";
+  r.images = {registry_.address() + "/app:{{.Run.ID}}"};
+  auto queued = service_->Queue(r);
+  ASSERT_TRUE(queued.ok()) << queued.status().message();
+  EXPECT_EQ(queued->status, RunStatus::kRunning);
+  ASSERT_EQ(queued->parts.size(), 2u);
+  EXPECT_EQ(queued->parts[0].platform, "linux/amd64");
+  EXPECT_EQ(queued->parts[1].platform, "linux/arm64");
+
+  auto arm = service_->Claim({"arm", "split", {"linux/arm64"}});
+  ASSERT_TRUE(arm.ok() && arm->has_value()) << arm.status().message();
+  EXPECT_EQ((*arm)->run.id, queued->parts[1].run_id);
+  EXPECT_EQ((*arm)->run.request.platform, "linux/arm64");
+  EXPECT_EQ((*arm)->run.request.parent, queued->id);
+  // The run's tags, named by the run itself: the part pushes where its index goes.
+  EXPECT_EQ((*arm)->run.request.images,
+            std::vector<std::string>{registry_.address() + "/app:" + queued->id});
+  // The emulating agent takes the amd64 part, not the arm64 one.
+  auto amd = service_->Claim({"amd", "split", {"linux/amd64"}, {"linux/arm64"}});
+  ASSERT_TRUE(amd.ok() && amd->has_value()) << amd.status().message();
+  EXPECT_EQ((*amd)->run.id, queued->parts[0].run_id);
+
+  RunRecord failed = (*arm)->run;
+  failed.status = RunStatus::kFailed;
+  failed.error = "exec format error";
+  ASSERT_TRUE(service_->Report(failed, 1).ok());
+  // At the reaper's next tick the other part is asked to stop.
+  bool cancel = false;
+  for (int i = 0; i < 100 && !cancel; ++i) {
+    std::this_thread::sleep_for(milliseconds(100));
+    cancel = *service_->Heartbeat((*amd)->run.id, 1);
+  }
+  ASSERT_TRUE(cancel) << "the amd64 part was not asked to stop";
+  EXPECT_EQ(service_->Get(queued->id)->status, RunStatus::kRunning);  // until both parts end
+  RunRecord canceled = (*amd)->run;
+  canceled.status = RunStatus::kCanceled;
+  canceled.error = "the run was canceled";
+  ASSERT_TRUE(service_->Report(canceled, 1).ok());
+  RunRecord done = WaitFinal(queued->id, seconds(20));
+  EXPECT_EQ(done.status, RunStatus::kFailed);
+  EXPECT_EQ(done.error, "linux/arm64 (run " + failed.id + ") failed: exec format error");
+  EXPECT_NE(Log(done.id).find("[linux/arm64] "), std::string::npos) << Log(done.id);
+
+  ASSERT_TRUE(store_->TouchAgent({"both", "split", "linux/amd64,linux/arm64", "t", now}).ok());
+  auto whole = service_->Queue(r);
+  ASSERT_TRUE(whole.ok()) << whole.status().message();
+  EXPECT_EQ(whole->status, RunStatus::kQueued);
+  EXPECT_TRUE(whole->parts.empty());
+}
+
 TEST_F(TasksTest, ConcurrentRuns) {
   auto o = Options();
   o.concurrency = 2;
