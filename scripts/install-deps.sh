@@ -15,6 +15,7 @@ packages=(
   libarchive-dev zlib1g-dev libzstd-dev libisal-dev libcrypt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   librpm-dev        # rpm headers of an image's rpmdb.sqlite (SBOMs)
+  prometheus-cpp-dev  # /metrics: Prometheus families and the text format (metrics/)
   # real peers used by tests and benchmarks
   skopeo buildah podman runc busybox-static docker-registry
   debootstrap       # a real Debian base image (tests: rebase onto a patched Debian)
@@ -34,6 +35,8 @@ packages=(
   postgresql libpq-dev
   # a real load balancer in front of a cluster's replicas (start-cluster.sh --balancer)
   haproxy
+  # promtool: the metrics test parses /metrics with Prometheus's own checker
+  prometheus
   # the web dashboard's end-to-end tests: Playwright drives Debian's Chromium
   chromium
 )

@@ -106,6 +106,7 @@ void Api::Impl::RouteAgent(http::Request& req, http::Response& resp, const std::
       std::string id(rest.substr(0, slash));
       std::string_view action = rest.substr(slash + 1);
       resp.route = "api_agent_run";
+      resp.run = id;
       if (action == "heartbeat" && m == "POST") return AgentHeartbeat(c, id);
       if (action == "log" && m == "POST") return AgentLog(c, id);
       if (action == "report" && m == "POST") return AgentReport(c, id);

@@ -208,6 +208,10 @@ void Api::Impl::Route(Ctx& c, std::string_view path) {
     c.resp.route = "api_agent";
     return m == "DELETE" ? RevokeAgent(c, std::string(path.substr(8))) : MethodNotAllowed(c);
   }
+  if (path == "/admin/log-level") {
+    c.resp.route = "api_log_level";
+    return LogLevel(c);
+  }
   if (path == "/images/dependents") {
     c.resp.route = "api_dependents";
     return m == "GET" ? ImageDependents(c) : MethodNotAllowed(c);
@@ -229,6 +233,7 @@ bool Api::Impl::RouteRun(Ctx& c, std::string_view rest) {
   std::string id(rest.substr(0, slash));
   std::string_view action = slash == std::string_view::npos ? "" : rest.substr(slash);
   if (id.empty()) return false;
+  c.resp.run = id;
   if (action.empty()) {
     c.resp.route = "api_run";
     m == "GET" ? GetRun(c, id) : MethodNotAllowed(c);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "auth/auth.h"
 #include "http/server.h"
@@ -32,6 +33,11 @@ struct Options {
   attest::Signer signer;
   bool attestations = true;  // whether agents' images carry SBOM and provenance
 };
+
+// Sets the server log's level by name (trace, debug, info, warn, error,
+// critical, off): PUT /api/v1/admin/log-level, and the config's `log_level`,
+// read again on SIGHUP. kInvalid naming the levels for another name.
+Status SetLogLevel(std::string_view level);
 
 class Api {
  public:

@@ -58,6 +58,7 @@ struct Api::Impl {
   void AgentContext(Ctx& c, const std::string& id);
   void AgentSign(Ctx& c, const std::string& id);
   void ListAgents(Ctx& c);
+  void LogLevel(Ctx& c);  // admin.cc
   void CreateAgentToken(Ctx& c);
   void RevokeAgent(Ctx& c, const std::string& name);
   // "{id}[/cancel|/log]" and "{name}[/tags[/{tag}]]"; false when no route matches.

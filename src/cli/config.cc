@@ -231,6 +231,7 @@ Result<Config> LoadConfig(const std::string& path) {
     Read(y, "data", c.data_dir);
     Read(y, "public_url", c.public_url);
     Read(y, "access_log", c.access_log);
+    Read(y, "log_level", c.log_level);
     if (auto t = y["tls"]) {
       Read(t, "cert", c.tls_cert);
       Read(t, "key", c.tls_key);

@@ -88,6 +88,8 @@ struct Config {
   std::string tls_cert, tls_key;
   std::string admin_password;  // first start only
   bool access_log = true;
+  // The server log's level (trace … off); SIGHUP reads it again.
+  std::string log_level = "info";
   // Limits and timeouts for clients (the `http` section); address, port and
   // TLS files come from `listen` and `tls`.
   http::ServerOptions http;

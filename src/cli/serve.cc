@@ -2,9 +2,11 @@
 // the build service and its REST API into an HTTP server, and runs online
 // GC when configured.
 #include <signal.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -20,11 +22,13 @@
 #include <thread>
 
 #include "api/api.h"
+#include "base/log_context.h"
 #include "base/random.h"
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/stores.h"
-#include "http/metrics.h"
+#include "http/access_log.h"
+#include "metrics/metrics.h"
 #include "tasks/task_service.h"
 #include "tasks/tasks.h"
 #include "triggers/triggers.h"
@@ -174,6 +178,54 @@ Result<std::shared_ptr<const attest::Key>> ImageSigningKey(const Config& config,
   return std::make_shared<const attest::Key>(std::move(*key));
 }
 
+// Log lines name the request (and run) their thread serves, after the
+// level: "[info] [request=9f2c…] text".
+class ContextFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg&, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const std::string& context = LogContext();
+    if (context.empty()) return;
+    dest.push_back(' ');
+    dest.push_back('[');
+    dest.append(context.data(), context.data() + context.size());
+    dest.push_back(']');
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<ContextFlag>();
+  }
+};
+
+void UseContextInLogLines() {
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<ContextFlag>('*').set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l]%* %v");
+  spdlog::set_formatter(std::move(formatter));
+}
+
+// The queue as /metrics shows it: per pool (the default one always, so
+// that every family has a series), the runs queued and how long the oldest
+// has waited, and the agents that called in within the last minute.
+void QueueSnapshot(storage::MetadataStore& meta, metrics::Metrics::Snapshot& s) {
+  constexpr int64_t kAgentSeenMs = 60'000;
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  s.queued[""] = 0;
+  s.oldest_queued_seconds[""] = 0;
+  s.agents[""] = 0;
+  if (auto queued = meta.RunsWithStatus({"Queued"}, -1); queued.ok()) {
+    for (const auto& run : *queued) {
+      ++s.queued[run.pool];
+      double& oldest = s.oldest_queued_seconds[run.pool];
+      oldest = std::max(oldest, static_cast<double>(now - run.create_time_ms) / 1000);
+    }
+  }
+  if (auto agents = meta.ListAgents(); agents.ok()) {
+    for (const auto& agent : *agents)
+      if (now - agent.last_seen_ms <= kAgentSeenMs) ++s.agents[agent.pool];
+  }
+}
+
 tasks::ServiceOptions ServiceOptionsFor(const Config& config, const std::string& registry_host,
                                         const std::string& server_id, storage::MetadataStore& meta,
                                         auth::Authenticator& auth) {
@@ -308,10 +360,16 @@ int Serve(const ServeFlags& flags) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);  // reads the config's log_level again
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   auto config = LoadConfig(flags.config);
   if (!config.ok()) {
     std::cerr << "drydock: " << config.status().message() << "\n";
+    return 2;
+  }
+  UseContextInLogLines();
+  if (Status s = api::SetLogLevel(config->log_level); !s.ok()) {
+    std::cerr << "drydock: log_level: " << s.message() << "\n";
     return 2;
   }
   if (!flags.listen.empty()) config->listen = flags.listen;
@@ -376,15 +434,18 @@ int Serve(const ServeFlags& flags) {
   // before it: connections following a run's log end before these go.
   // The task service outlives the runs (their workers report to it) and
   // the triggers (which queue through both).
+  metrics::Metrics metrics;  // before the components that count into it
   std::unique_ptr<tasks::TaskService> task_service;
   std::unique_ptr<tasks::RunService> runs;
   std::unique_ptr<triggers::Service> trigger_service;
   std::unique_ptr<api::Api> rest;
 
-  http::Metrics metrics;
-  metrics.AddGauge("drydock_uploads_in_progress", "Blob upload sessions open in this process.",
-                   [&reg] { return static_cast<double>(reg.uploads_in_progress()); });
   auto handler = [&](http::Request& req, http::Response& resp) {
+    metrics.HttpInFlight(1);
+    struct Done {
+      metrics::Metrics& m;
+      ~Done() { m.HttpInFlight(-1); }
+    } done{metrics};
     if (reg.Handle(req, resp)) return;
     if (rest && rest->Handle(req, resp)) return;
     if (req.path == "/metrics") {
@@ -405,7 +466,8 @@ int Serve(const ServeFlags& flags) {
   };
   bool access_log = config->access_log;
   auto on_complete = [&metrics, access_log](const http::Completion& c) {
-    metrics.Record(c);
+    metrics.HttpRequest(c.response.route, c.request.method, c.response.status, c.seconds,
+                        c.bytes_in, c.bytes_out);
     if (access_log) std::fprintf(stderr, "%s\n", http::AccessLogLine(c).c_str());
   };
 
@@ -428,6 +490,12 @@ int Serve(const ServeFlags& flags) {
   }
   std::string registry_host = RegistryHost(*config, addr->first, server.port());
   auto service_options = ServiceOptionsFor(*config, registry_host, *server_id, meta, authenticator);
+  service_options.metrics = &metrics;
+  metrics.OnScrape([&reg, &server, &meta](metrics::Metrics::Snapshot& s) {
+    s.uploads_open = static_cast<int64_t>(reg.uploads_in_progress());
+    s.http_connections = static_cast<int64_t>(server.open_connections());
+    QueueSnapshot(meta, s);
+  });
   const attest::Signer signer = attest::KeySigner(signing_key);
   if (signer) service_options.signer = [signer](const std::string&) { return signer; };
   if (config->builds.user_namespace) {
@@ -474,8 +542,14 @@ int Serve(const ServeFlags& flags) {
   Periodic prune_events(std::chrono::hours(1), [&] { PruneEvents(meta, config->events); });
 
   std::thread signals([&] {
-    int sig = 0;
-    sigwait(&set, &sig);
+    for (int sig = 0; sigwait(&set, &sig) == 0 && sig == SIGHUP;) {
+      auto reread = LoadConfig(flags.config);
+      Status s = reread.ok() ? api::SetLogLevel(reread->log_level) : reread.status();
+      if (s.ok())
+        spdlog::warn("SIGHUP: log level {}", reread->log_level);
+      else
+        spdlog::error("SIGHUP: the log level stays: {}", s.message());
+    }
     server.Stop();
   });
   signals.detach();

@@ -9,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -21,6 +22,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "base/log_context.h"
+#include "base/random.h"
 #include "base/strings.h"
 
 namespace drydock::http {
@@ -31,6 +34,16 @@ namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
 
 namespace {
+
+// The client's request id when it is one a log can hold as it is, else a
+// new one.
+std::string RequestId(const std::string& sent) {
+  bool usable = !sent.empty() && sent.size() <= 64;
+  for (char c : sent)
+    usable =
+        usable && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+  return usable ? sent : RandomHex(8);
+}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -248,6 +261,11 @@ class ConnectionTable {
     if (live_.erase(c) == 0) return;
     auto it = per_client_.find(client);
     if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
+  }
+
+  size_t Size() {
+    std::lock_guard lock(mu_);
+    return live_.size();
   }
 
   std::vector<std::shared_ptr<ConnectionBase>> Snapshot() {
@@ -738,6 +756,8 @@ class Connection final : public ConnectionBase,
   After ServeOne(WatchedStream<Stream>& io) {
     auto started = Clock::now();
     Request req = ParseRequest();
+    req.id = RequestId(req.Header("X-Request-Id"));
+    ScopedLogContext log_context("request=" + req.id);
     bool expect = EqualsIgnoreCase(req.Header("Expect"), "100-continue");
     ParserBody<WatchedStream<Stream>> body(io, buf_, *parser_, expect && !parser_->is_done());
     req.body = &body;
@@ -754,6 +774,7 @@ class Connection final : public ConnectionBase,
     // A HEAD response never has a body, whichever handler (or error) built it;
     // stray bytes would be read as the next response on a kept-alive connection.
     if (req.method == "HEAD") resp.head_only = true;
+    resp.Set("X-Request-Id", req.id);
     bool keep = parser_->get().keep_alive() && !server_.stopping && DrainBody(body);
     uint64_t out = 0;
     bool wrote = Write(io, resp, keep, out);
@@ -962,6 +983,8 @@ Status Server::Listen() {
 }
 
 uint16_t Server::port() const { return impl_->port; }
+
+size_t Server::open_connections() const { return impl_->shared.connections.Size(); }
 
 void Server::Run() {
   auto& i = *impl_;

@@ -42,6 +42,10 @@ struct Request {
   std::string remote_addr;
   bool tls = false;
   BodyReader* body = nullptr;
+  // X-Request-Id: the client's when it sent a usable one (1 to 64 letters,
+  // digits, '.', '_', '-'), else made here; the response, the access log
+  // and the server's log lines while it is handled carry it.
+  std::string id;
 
   std::optional<std::string> Query(std::string_view key) const;
   std::vector<std::string> QueryAll(std::string_view key) const;
@@ -83,6 +87,7 @@ struct Response {
   BodyStream stream;       // when set, wins over `body` and `source`
   bool head_only = false;  // HEAD: headers (with Content-Length) but no body
   std::string route;       // label for metrics and the access log
+  std::string run;         // the run the request was about, for the access log; "" none
 
   void Set(std::string name, std::string value);
 };
@@ -130,6 +135,8 @@ class Server {
   // Binds and listens; after this port() is the real port (useful with 0).
   Status Listen();
   uint16_t port() const;
+  // Connections open now (for metrics).
+  size_t open_connections() const;
   // Accepts until Stop(); blocks.
   void Run();
   void Stop();

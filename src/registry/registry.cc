@@ -134,6 +134,9 @@ bool Registry::Handle(http::Request& req, http::Response& resp) {
     }
   }
   const std::string& m = req.method;
+  // The route labels metrics: a method no client uses names no series.
+  const std::string route_method =
+      m == "GET" || m == "HEAD" || m == "PUT" || m == "PATCH" || m == "DELETE" ? m : "other";
   auto method_not_allowed = [&] {
     SendError(resp, 405, "UNSUPPORTED", "method " + m + " is not allowed on " + req.path);
   };
@@ -154,13 +157,13 @@ bool Registry::Handle(http::Request& req, http::Response& resp) {
       if (m != "GET") return method_not_allowed(), true;
       return impl_->Referrers(c, route.arg), true;
     case Route::kManifest:
-      resp.route = "manifest_" + m;
+      resp.route = "manifest_" + route_method;
       if (m == "GET" || m == "HEAD") return impl_->GetManifest(c, route.arg), true;
       if (m == "PUT") return impl_->PutManifest(c, route.arg), true;
       if (m == "DELETE") return impl_->DeleteManifest(c, route.arg), true;
       return method_not_allowed(), true;
     case Route::kBlob:
-      resp.route = "blob_" + m;
+      resp.route = "blob_" + route_method;
       if (m == "GET" || m == "HEAD") return impl_->GetBlob(c, route.arg), true;
       if (m == "DELETE") return impl_->DeleteBlob(c, route.arg), true;
       return method_not_allowed(), true;
@@ -169,7 +172,7 @@ bool Registry::Handle(http::Request& req, http::Response& resp) {
       if (m == "POST") return impl_->StartUpload(c), true;
       return method_not_allowed(), true;
     case Route::kUpload:
-      resp.route = "upload_" + m;
+      resp.route = "upload_" + route_method;
       if (m == "PATCH") return impl_->PatchUpload(c, route.arg), true;
       if (m == "PUT") return impl_->PutUpload(c, route.arg), true;
       if (m == "GET" || m == "HEAD") return impl_->UploadStatus(c, route.arg), true;

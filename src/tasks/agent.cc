@@ -4,6 +4,7 @@
 
 #include <system_error>
 
+#include "base/log_context.h"
 #include "runtime/runtime.h"
 #include "tasks/quick_build.h"
 #include "tasks/run_record.h"
@@ -128,6 +129,7 @@ void Agent::Execute(ClaimedRun claimed) {
   }
   Outcome outcome;
   {
+    ScopedLogContext log_context("run=" + run.id);
     auto log = parts_.logs.OpenWriter(run.id, SecretsOf(run.request));
     auto upload =
         parts_.context ? parts_.context(claimed) : Result<UploadedContext>(UploadedContext{});

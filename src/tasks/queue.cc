@@ -47,6 +47,11 @@ Status RunService::Impl::Finalize(Run& run, const std::vector<std::string>& if_s
   DD_RETURN_IF_ERROR(saved);
   // A part's upload and outcome are its split run's, which ends last.
   if (!run.request.parent.empty()) return Status::Ok();
+  if (options.metrics)
+    options.metrics->RunFinished(
+        run.request.type, StatusName(run.status),
+        run.start_time_ms > 0 ? static_cast<double>(run.finish_time_ms - run.start_time_ms) / 1000
+                              : -1);
   contexts.Release(UploadOf(run));
   if ((attempt > 0 || !run.parts.empty()) && on_finished) on_finished(run);
   return Status::Ok();
@@ -67,6 +72,7 @@ Status RunService::Impl::LoseAttempt(const storage::RunRow& row, const std::stri
     backoff = std::clamp<int64_t>(backoff, 0, kMaxBackoffMs);
     run.status = RunStatus::kQueued;
     DD_RETURN_IF_ERROR(Store(run, {row.status}, row.attempt, NowMs() + backoff));
+    if (options.metrics) options.metrics->RunRetried();
     if (auto log = logs.OpenWriter(run.id, {}); log.ok()) {
       (*log)->Line("Attempt " + std::to_string(row.attempt) + " was lost: " + why +
                    ". The run is queued again (retry in " + std::to_string(backoff / 1000) + "s).");
@@ -89,6 +95,8 @@ void RunService::Impl::ExpireLeases() {
   auto expired = store.ExpiredRunLeases(NowMs());
   if (!expired.ok()) return;  // the next tick tries again
   for (const auto& row : *expired) {
+    // A split run (attempt 0) is never held: its lease is not one that expired.
+    if (row.attempt > 0 && options.metrics) options.metrics->LeaseExpired();
     std::string agent = row.agent.empty() ? "its agent" : "agent " + row.agent;
     (void)LoseAttempt(row, agent + " stopped renewing its lease");
   }
@@ -122,6 +130,10 @@ Result<std::optional<ClaimedRun>> RunService::Claim(const AgentInfo& agent) {
     DD_ASSIGN_OR_RETURN(row, impl_->store.ClaimRun(filter, NowMs(), impl_->options.lease.count()));
     if (!row) return std::optional<ClaimedRun>();
     auto run = internal::FromRow(*row);
+    if (run.ok() && impl_->options.metrics)
+      impl_->options.metrics->RunStarted(
+          run->request.type,
+          row->attempt == 1 ? static_cast<double>(NowMs() - run->create_time_ms) / 1000 : -1);
     if (run.ok()) return std::optional<ClaimedRun>(ClaimedRun{std::move(*run), row->attempt});
     // A record this version cannot read would block the queue forever.
     Run broken = internal::Unreadable(*row, run.status());

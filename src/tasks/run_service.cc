@@ -170,12 +170,15 @@ Result<Run> RunService::Queue(RunRequest request) {
 }
 
 Result<storage::CreatedRun> RunService::Impl::Insert(Run& run) {
-  return store.CreateRun(run.request.cause, [&](int64_t seq) {
+  auto created = store.CreateRun(run.request.cause, [&](int64_t seq) {
     run.seq = seq;
     run.id = RunId(seq);
     run.request.images = internal::ExpandImages(run.request.images, run.id);
     return RowOf(run);
   });
+  if (created.ok() && created->created && options.metrics)
+    options.metrics->RunQueued(run.request.type, TriggerName(run.request.trigger));
+  return created;
 }
 
 Result<Run> RunService::Get(const std::string& id) {

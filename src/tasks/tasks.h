@@ -17,6 +17,7 @@
 
 #include "attest/attest.h"
 #include "base/result.h"
+#include "metrics/metrics.h"
 #include "rebase/rebase.h"
 #include "remote/client.h"
 #include "runtime/runtime.h"
@@ -252,6 +253,9 @@ struct ServiceOptions {
   // there is one (the server's key; an agent asks its server).
   bool attestations = true;
   std::function<attest::Signer(const std::string& run_id)> signer;
+  // Where the queue counts runs queued, started and finished (and their
+  // waits and durations), leases expired and retries; none: not counted.
+  metrics::Metrics* metrics = nullptr;
 };
 
 // An agent as the queue sees it: what it is called and which runs it takes.

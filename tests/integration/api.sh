@@ -29,7 +29,7 @@ assert_eq "{}" "$LAST_BODY" "GET /v2/ body"
 assert_eq "registry/2.0" "$(header Docker-Distribution-API-Version)" "Docker-Distribution-API-Version"
 req GET /v2/
 assert_status 401 "$STATUS" "GET /v2/ anonymous"
-MANIFEST_GETS_BEFORE=$(metric 'drydock_http_requests_total{route="manifest_GET",method="GET",status="200"}')
+MANIFEST_GETS_BEFORE=$(metric 'drydock_http_requests_total{method="GET",route="manifest_GET",status="200"}')
 UPLOADS_BEFORE=$(metric drydock_uploads_in_progress)
 # assert_uploads EXPECTED MESSAGE: the uploads_in_progress gauge. It counts
 # the sessions a process holds; behind the cluster's balancer a replica keeps
@@ -585,12 +585,12 @@ assert_eq "[]" "$(jq -c .manifests <<<"$LAST_BODY")" "no referrers left"
 
 log "metrics"
 for i in 1 2 3; do req GET "/v2/$R/manifests/v1" "${ADMIN[@]}"; done
-AFTER=$(metric 'drydock_http_requests_total{route="manifest_GET",method="GET",status="200"}')
+AFTER=$(metric 'drydock_http_requests_total{method="GET",route="manifest_GET",status="200"}')
 [ "$AFTER" -ge "$((MANIFEST_GETS_BEFORE + 3))" ] || fail "manifest_GET 200 counter: $MANIFEST_GETS_BEFORE -> $AFTER"
 ok "manifest_GET 200 counter moved $MANIFEST_GETS_BEFORE -> $AFTER"
-N=$(metric 'drydock_http_requests_total{route="manifest_GET",method="GET",status="200"}')
+N=$(metric 'drydock_http_requests_total{method="GET",route="manifest_GET",status="200"}')
 req GET "/v2/$R/manifests/v1" "${ADMIN[@]}"
-assert_eq "$((N + 1))" "$(metric 'drydock_http_requests_total{route="manifest_GET",method="GET",status="200"}')" \
+assert_eq "$((N + 1))" "$(metric 'drydock_http_requests_total{method="GET",route="manifest_GET",status="200"}')" \
   "manifest_GET counter after exactly one more GET"
 BYTES_IN=$(metric drydock_http_received_bytes_total)
 [ "$BYTES_IN" -ge "$((BYTES_IN_BEFORE + 4000000))" ] || fail "received bytes: $BYTES_IN_BEFORE -> $BYTES_IN"

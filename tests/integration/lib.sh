@@ -182,7 +182,7 @@ ADMIN=()  # curl auth args, set once the server runs
 metric() {
   local u total=0 v
   for u in ${CLUSTER_URLS:-$URL}; do
-    v=$(curl -sS "$u/metrics" | awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }')
+    v=$(curl -sS "$u/metrics" | awk -v k="$1" '$1 == k { v = $2 } END { printf "%d\n", v + 0 }')
     total=$((total + v))
   done
   echo "$total"

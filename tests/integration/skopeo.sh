@@ -94,7 +94,7 @@ copy "${SRC[@]}" "docker://$REG/skopeo/docker:v2" "oci:$WORK/out3:v2"
 ok "schema2 image copied back to an OCI layout"
 
 log "cross-repository copy (blob mount)"
-MOUNTED_KEY='drydock_http_requests_total{route="upload_start",method="POST",status="201"}'
+MOUNTED_KEY='drydock_http_requests_total{method="POST",route="upload_start",status="201"}'
 MOUNTS_BEFORE=$(metric "$MOUNTED_KEY")
 copy "${SRC[@]}" "${DST[@]}" "docker://$REG/skopeo/busybox:v1" "docker://$REG/skopeo/mounted:v1"
 assert_eq "$D1" "$(skopeo inspect "${SK[@]}" "docker://$REG/skopeo/mounted:v1" | jq -r .Digest)" "digest after cross-repo copy"
