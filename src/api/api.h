@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "auth/auth.h"
 #include "http/server.h"
 #include "registry/registry.h"
@@ -52,6 +54,11 @@ class Api {
 
   // True when the request is under /api/v1/ (and has been answered).
   bool Handle(http::Request& req, http::Response& resp);
+
+  // A run as its notifications describe it (events::RunDescriber): id,
+  // status, task, trigger and its cause, the failing step, the error, a
+  // link to the log, and the record GET /api/v1/runs/{id} answers.
+  Result<nlohmann::json> DescribeRun(const std::string& run_id);
 
  private:
   struct Impl;

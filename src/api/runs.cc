@@ -174,3 +174,58 @@ void Api::Impl::CancelRun(Ctx& c, const std::string& id) {
 }
 
 }  // namespace drydock::api
+
+namespace drydock::api {
+
+namespace {
+
+// What set the run going, in words: the base image update, the commit, the
+// timer, or who queued it.
+std::string CauseOf(const tasks::Run& run) {
+  const tasks::RunTrigger& t = run.request.trigger;
+  if (!t.image_update.empty()) {
+    const auto& b = t.image_update.front();
+    return "base image " + b.registry + "/" + b.repository + (b.tag.empty() ? "" : ":" + b.tag) +
+           (b.digest.empty() ? "" : "@" + b.digest) + " was updated";
+  }
+  if (t.source) {
+    std::string what = t.source->event_type == "pullrequest"
+                           ? "pull request " + t.source->pull_request_id
+                           : "commit " + t.source->commit_id;
+    if (!t.source->branch.empty()) what += " on " + t.source->branch;
+    return what + " (" + t.source->provider + ")";
+  }
+  if (t.timer) return "timer " + t.timer->name;
+  return run.request.user.empty() ? "queued by hand" : "queued by " + run.request.user;
+}
+
+// The step a failed run failed in: a task file's step names itself in the
+// error; a build's one step is "build".
+std::string FailedStepOf(const tasks::Run& run) {
+  if (run.status == tasks::RunStatus::kSucceeded || run.status == tasks::RunStatus::kCanceled ||
+      !tasks::IsFinal(run.status))
+    return "";
+  constexpr std::string_view kStep = "failed to run step ID: ";
+  if (auto at = run.error.find(kStep); at != std::string::npos) {
+    size_t start = at + kStep.size();
+    return run.error.substr(start, run.error.find(':', start) - start);
+  }
+  return run.request.type.ends_with("Build") ? "build" : "";
+}
+
+}  // namespace
+
+Result<nlohmann::json> Api::DescribeRun(const std::string& run_id) {
+  DD_ASSIGN_OR_RETURN(run, impl_->runs.Get(run_id));
+  return nlohmann::json{{"id", run.id},
+                        {"status", tasks::StatusName(run.status)},
+                        {"task", run.request.task},
+                        {"trigger", tasks::TriggerName(run.request.trigger)},
+                        {"cause", CauseOf(run)},
+                        {"failedStep", FailedStepOf(run)},
+                        {"error", run.error},
+                        {"logUrl", impl_->options.base_url + "/api/v1/runs/" + run.id + "/log"},
+                        {"record", RunToJson(run)}};
+}
+
+}  // namespace drydock::api

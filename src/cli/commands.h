@@ -127,6 +127,7 @@ struct TaskFlags {
   std::string agent_pool;
   std::vector<std::string> images, args, secret_args, sets, secret_sets, schedules;
   std::string values_file, git_token, branch, update_endpoint, trigger_type;
+  std::string notify_url, notify_on, notify_secret;
   std::string patch_mode, patch_verify, patch_verify_failure;
   std::vector<std::string> trusted_base_keys;            // PEM public key files
   std::string commit_trigger, pr_trigger, base_trigger;  // "true" | "false"

@@ -220,6 +220,20 @@ Result<std::pair<std::string, uint16_t>> SplitListen(const std::string& listen) 
   return std::pair{host, static_cast<uint16_t>(std::stoul(port))};
 }
 
+constexpr char kNotificationNames[] =
+    "manifest.push, manifest.delete, run.queued, run.started, run.running, run.succeeded, "
+    "run.failed, run.canceled, run.timedout, run.error";
+
+bool IsNotificationName(const std::string& name) {
+  std::string_view names = kNotificationNames;
+  for (size_t start = 0; start < names.size();) {
+    size_t end = std::min(names.find(", ", start), names.size());
+    if (names.substr(start, end - start) == name) return true;
+    start = end + 2;
+  }
+  return false;
+}
+
 Result<Config> LoadConfig(const std::string& path) {
   Config c;
   if (const char* d = std::getenv("DRYDOCK_DATA"); d && *d) c.data_dir = d;
@@ -309,7 +323,15 @@ Result<Config> LoadConfig(const std::string& path) {
         Read(n, "timeout_ms", e.timeout_ms);
         Read(n, "max_attempts", e.max_attempts);
         Read(n, "backoff_ms", e.backoff_ms);
+        Read(n, "events", e.events);
+        Read(n, "repositories", e.repositories);
+        Read(n, "tasks", e.tasks);
+        Read(n, "secret", e.secret);
         if (e.url.empty()) return Invalid(path + ": every notifications entry needs a url");
+        for (const auto& name : e.events)
+          if (!IsNotificationName(name))
+            return Invalid(path + ": notifications " + (e.name.empty() ? e.url : e.name) +
+                           ": unknown event '" + name + "' (" + kNotificationNames + ")");
         if (e.name.empty()) e.name = e.url;
         c.notifications.push_back(std::move(e));
       }

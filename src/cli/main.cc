@@ -238,6 +238,12 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"Runtime", "All"}));
     sub->add_option("--update-trigger-endpoint", task.update_endpoint,
                     "URL notified when a base-image update queues a run");
+    sub->add_option("--notify-url", task.notify_url,
+                    "URL sent a signed notification when a run ends (\"\": none)");
+    sub->add_option("--notify-on", task.notify_on, "failure (default), success or always")
+        ->check(CLI::IsMember({"failure", "success", "always"}));
+    sub->add_option("--notify-secret", task.notify_secret,
+                    "Signs the notifications (X-Drydock-Signature: HMAC-SHA256)");
     sub->add_option("--patch-mode", task.patch_mode,
                     "A base update: auto (default: rebase when safe, else rebuild), rebase (also "
                     "after RUN steps) or rebuild")

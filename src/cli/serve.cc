@@ -27,6 +27,7 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/stores.h"
+#include "events/events.h"
 #include "http/access_log.h"
 #include "metrics/metrics.h"
 #include "tasks/task_service.h"
@@ -200,6 +201,20 @@ void UseContextInLogLines() {
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   formatter->add_flag<ContextFlag>('*').set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l]%* %v");
   spdlog::set_formatter(std::move(formatter));
+}
+
+// A task's --notify-url as a webhook endpoint for its runs' events.
+std::optional<events::Endpoint> TaskEndpoint(tasks::TaskService& tasks, const std::string& name) {
+  auto task = tasks.Get(name);
+  if (!task.ok() || task->notify_url.empty()) return std::nullopt;
+  events::Endpoint ep;
+  ep.name = "task " + name;
+  ep.url = task->notify_url;
+  ep.secret = task->notify_secret;
+  if (task->notify_on != "success") ep.events = {"run.failed", "run.timedout", "run.error"};
+  if (task->notify_on != "failure") ep.events.push_back("run.succeeded");
+  if (task->notify_on == "always") ep.events.push_back("run.canceled");
+  return ep;
 }
 
 // The queue as /metrics shows it: per pool (the default one always, so
@@ -405,11 +420,6 @@ int Serve(const ServeFlags& flags) {
   }
 
   events::Bus bus;
-  std::unique_ptr<events::WebhookNotifier> notifier;
-  if (!config->notifications.empty()) {
-    notifier = std::make_unique<events::WebhookNotifier>(meta, config->notifications, *server_id);
-    bus.Subscribe([&notifier] { notifier->Wake(); });
-  }
   std::shared_ptr<const attest::Key> signing_key;
   if (config->builds.attestations) {
     auto signing = ImageSigningKey(*config, meta);
@@ -439,6 +449,8 @@ int Serve(const ServeFlags& flags) {
   std::unique_ptr<tasks::RunService> runs;
   std::unique_ptr<triggers::Service> trigger_service;
   std::unique_ptr<api::Api> rest;
+  // After the API, which describes the runs it notifies of, and gone first.
+  std::unique_ptr<events::WebhookNotifier> notifier;
 
   auto handler = [&](http::Request& req, http::Response& resp) {
     metrics.HttpInFlight(1);
@@ -537,6 +549,13 @@ int Serve(const ServeFlags& flags) {
                                     *trigger_service,
                                     api::Options{registry_host, config->builds.max_context_bytes,
                                                  base_url, signer, config->builds.attestations});
+  notifier = std::make_unique<events::WebhookNotifier>(
+      meta, config->notifications, *server_id,
+      [&rest](const std::string& run_id) { return rest->DescribeRun(run_id); },
+      [&task_service](const std::string& task) { return TaskEndpoint(*task_service, task); });
+  bus.Subscribe([&notifier] {
+    if (notifier) notifier->Wake();
+  });
   Periodic gc(std::chrono::seconds(config->gc_interval_seconds),
               [&] { CollectGarbage(reg, meta, *server_id, config->gc); });
   Periodic prune_events(std::chrono::hours(1), [&] { PruneEvents(meta, config->events); });

@@ -1,19 +1,60 @@
 #include "events/events.h"
 
 #include <curl/curl.h>
+#include <fnmatch.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
 
 #include <chrono>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "base/hmac.h"
 #include "base/random.h"
 
 namespace drydock::events {
 
 ManifestEvent FromStored(const storage::Event& e) {
-  return {e.id, e.action, e.repo, e.tag, e.digest, e.media_type, e.size, e.actor, e.time};
+  return {e.id,   e.action, e.repo, e.tag, e.digest, e.media_type,
+          e.size, e.actor,  e.time, e.run, e.status};
+}
+
+std::string NotificationName(const ManifestEvent& e) {
+  if (e.action != "run") return "manifest." + e.action;
+  if (e.status == "Timeout") return "run.timedout";
+  std::string status = e.status;
+  for (char& c : status) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return "run." + status;
+}
+
+namespace {
+
+bool MatchesAny(const std::vector<std::string>& patterns, const std::string& name) {
+  if (patterns.empty()) return true;
+  for (const auto& p : patterns)
+    if (::fnmatch(p.c_str(), name.c_str(), 0) == 0) return true;
+  return false;
+}
+
+// Whether `ep` takes events of `e`'s kind, whatever their repository or task.
+bool WantsKind(const Endpoint& ep, const ManifestEvent& e) {
+  if (ep.events.empty()) return e.action != "run";
+  return std::find(ep.events.begin(), ep.events.end(), NotificationName(e)) != ep.events.end();
+}
+
+}  // namespace
+
+bool Wants(const Endpoint& ep, const ManifestEvent& e, const std::string& task) {
+  if (!WantsKind(ep, e)) return false;
+  if (e.action == "run") return ep.tasks.empty() || (!task.empty() && MatchesAny(ep.tasks, task));
+  return MatchesAny(ep.repositories, e.repository);
+}
+
+std::string Signature(const std::string& secret, const std::string& body) {
+  return "sha256=" + HmacSha256Hex(secret, body);
 }
 
 void Bus::Subscribe(Subscriber s) {
@@ -127,14 +168,28 @@ static nlohmann::json ActorJson(const std::string& actor) {
   return {{"name", actor}};
 }
 
+static std::string Timestamp(int64_t time) {
+  char ts[32];
+  std::time_t t = time;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return ts;
+}
+
+std::string RunEnvelopeJson(const ManifestEvent& e, const nlohmann::json& run) {
+  nlohmann::json event = {{"id", std::to_string(e.id)},
+                          {"timestamp", Timestamp(e.time)},
+                          {"action", NotificationName(e)},
+                          {"run", run},
+                          {"source", {{"addr", ""}, {"instanceID", "drydock"}}}};
+  return nlohmann::json{{"events", nlohmann::json::array({event})}}.dump();
+}
+
 std::string EnvelopeJson(const std::vector<ManifestEvent>& events) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& e : events) {
-    char ts[32];
-    std::time_t t = e.time;
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    const std::string ts = Timestamp(e.time);
     nlohmann::json target = {{"mediaType", e.media_type},
                              {"digest", e.digest},
                              {"repository", e.repository},
@@ -151,12 +206,19 @@ std::string EnvelopeJson(const std::vector<ManifestEvent>& events) {
 }
 
 WebhookNotifier::WebhookNotifier(storage::MetadataStore& store, std::vector<Endpoint> endpoints,
-                                 std::string server) {
+                                 std::string server, RunDescriber describe,
+                                 TaskEndpoint task_endpoint)
+    : describe_(std::move(describe)), task_endpoint_(std::move(task_endpoint)) {
   for (auto& ep : endpoints) {
     std::string consumer = "webhook:" + ep.name;
     followers_.push_back(std::make_unique<LogFollower>(
         store, consumer,
         [this, ep = std::move(ep)](const ManifestEvent& e) { return Deliver(ep, e); },
+        std::chrono::seconds(1), server));
+  }
+  if (describe_ && task_endpoint_) {
+    followers_.push_back(std::make_unique<LogFollower>(
+        store, "webhook-tasks", [this](const ManifestEvent& e) { return DeliverToTask(e); },
         std::chrono::seconds(1), server));
   }
 }
@@ -182,6 +244,9 @@ bool Post(const Endpoint& ep, const std::string& body, std::string& error) {
   curl_slist* headers = curl_slist_append(
       nullptr, "Content-Type: application/vnd.docker.distribution.events.v1+json");
   for (const auto& h : ep.headers) headers = curl_slist_append(headers, h.c_str());
+  if (!ep.secret.empty())
+    headers =
+        curl_slist_append(headers, ("X-Drydock-Signature: " + Signature(ep.secret, body)).c_str());
   curl_easy_setopt(curl, CURLOPT_URL, ep.url.c_str());
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
   curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
@@ -208,10 +273,44 @@ bool Post(const Endpoint& ep, const std::string& body, std::string& error) {
 
 // Ok once delivered or given up on (after max_attempts): the follower
 // moves on. An error only when stopping, so that the event is sent again.
+namespace {
+
+// The run of a run event as the describer tells it; nullopt: nothing to
+// send (the error is logged), an error: try the event again later.
+Result<std::optional<nlohmann::json>> Describe(const RunDescriber& describe, const std::string& who,
+                                               const ManifestEvent& e) {
+  auto run = describe(e.run);
+  if (run.ok()) return std::optional<nlohmann::json>(std::move(*run));
+  // Not there yet (a replica starting): later. Else there is nothing to say.
+  if (run.status().code() == Code::kUnavailable) return run.status();
+  spdlog::warn("{}: run {} of event {}: {}", who, e.run, e.id, run.status().message());
+  return std::optional<nlohmann::json>();
+}
+
+}  // namespace
+
 Status WebhookNotifier::Deliver(const Endpoint& ep, const ManifestEvent& e) {
-  if (e.action != "push" && e.action != "delete")
-    return Status::Ok();  // a run's, not the registry's
-  std::string body = EnvelopeJson({e}), error;
+  if (!WantsKind(ep, e)) return Status::Ok();
+  if (e.action != "run") return Wants(ep, e, "") ? Send(ep, e, EnvelopeJson({e})) : Status::Ok();
+  if (!describe_) return Status::Ok();
+  DD_ASSIGN_OR_RETURN(run, Describe(describe_, "webhook " + ep.name, e));
+  if (!run || !Wants(ep, e, run->value("task", ""))) return Status::Ok();
+  return Send(ep, e, RunEnvelopeJson(e, *run));
+}
+
+Status WebhookNotifier::DeliverToTask(const ManifestEvent& e) {
+  if (e.action != "run") return Status::Ok();
+  DD_ASSIGN_OR_RETURN(run, Describe(describe_, "task notifications", e));
+  if (!run) return Status::Ok();
+  std::string task = run->value("task", "");
+  if (task.empty()) return Status::Ok();
+  std::optional<Endpoint> ep = task_endpoint_(task);
+  if (!ep || !Wants(*ep, e, task)) return Status::Ok();
+  return Send(*ep, e, RunEnvelopeJson(e, *run));
+}
+
+Status WebhookNotifier::Send(const Endpoint& ep, const ManifestEvent& e, const std::string& body) {
+  std::string error;
   auto delay = std::chrono::milliseconds(ep.backoff_ms);
   for (int attempt = 1; attempt <= ep.max_attempts; ++attempt) {
     if (Post(ep, body, error)) return Status::Ok();

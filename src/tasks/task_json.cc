@@ -137,6 +137,8 @@ json ToJson(const Task& t, bool secrets) {
             {"baseImageTriggerEnabled", t.base_image_trigger},
             {"baseImageTriggerType", t.base_image_trigger_type},
             {"updateTriggerEndpoint", t.update_trigger_endpoint},
+            {"notifyUrl", t.notify_url},
+            {"notifyOn", t.notify_on},
             {"patchMode", t.patch_mode},
             {"patchVerify", t.patch_verify},
             {"patchVerifyFailure", t.patch_verify_failure},
@@ -149,6 +151,7 @@ json ToJson(const Task& t, bool secrets) {
             {"baseImageDependencies", deps},
             {"baseImageDependenciesError", t.dependencies_error}};
   if (secrets) j["gitAccessToken"] = t.git_token;
+  if (secrets) j["notifySecret"] = t.notify_secret;
   return j;
 }
 
@@ -186,6 +189,9 @@ Result<Task> FromJson(const json& j) {
   r.Get("baseImageTriggerEnabled", t.base_image_trigger);
   r.Get("baseImageTriggerType", t.base_image_trigger_type);
   r.Get("updateTriggerEndpoint", t.update_trigger_endpoint);
+  r.Get("notifyUrl", t.notify_url);
+  r.Get("notifyOn", t.notify_on);
+  r.Get("notifySecret", t.notify_secret);
   r.Get("patchMode", t.patch_mode);
   r.Get("patchVerify", t.patch_verify);
   r.Get("patchVerifyFailure", t.patch_verify_failure);

@@ -195,6 +195,11 @@ Status TaskService::Validate(const Task& t) const {
   const auto& endpoint = t.update_trigger_endpoint;
   if (!endpoint.empty() && !endpoint.starts_with("http://") && !endpoint.starts_with("https://"))
     return Invalid("the update trigger endpoint must be an http(s) URL");
+  if (!t.notify_url.empty() && !t.notify_url.starts_with("http://") &&
+      !t.notify_url.starts_with("https://"))
+    return Invalid("the notify URL must be an http(s) URL");
+  if (t.notify_on != "failure" && t.notify_on != "success" && t.notify_on != "always")
+    return Invalid("notify-on '" + t.notify_on + "' must be failure, success or always");
   std::set<std::string> timer_names;
   for (const auto& tm : t.timers) {
     if (tm.schedule.empty()) return Invalid("timer '" + tm.name + "' has no schedule");

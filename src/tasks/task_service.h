@@ -63,6 +63,13 @@ struct Task {
   bool base_image_trigger = true;
   std::string base_image_trigger_type = "Runtime";  // or "All"
   std::string update_trigger_endpoint;
+  // Notifications of this task's runs (task update --notify-url), sent as
+  // the config's webhooks send them (docs/operations.md) when a run ends as
+  // `notify_on` says: "failure" (Failed, Timeout, Error), "success" or
+  // "always"; signed with `notify_secret` when set (never shown).
+  std::string notify_url = {};
+  std::string notify_on = "failure";
+  std::string notify_secret = {};
   // How a base image update reaches the task's image (RunRequest::patch_mode
   // and its verification).
   std::string patch_mode = "auto";  // auto | rebase | rebuild

@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "base/hmac.h"  // HmacSha256Hex: what the providers sign with
 #include "base/result.h"
 
 namespace drydock::triggers {
@@ -47,8 +48,5 @@ struct GitEvent {
 // Secrets and signatures are compared in constant time.
 Result<GitEvent> ParseWebhook(const Headers& headers, const std::string& body,
                               const std::string& secret);
-
-// HMAC-SHA256 of `body` keyed with `secret`, as lower-case hex.
-std::string HmacSha256Hex(const std::string& secret, const std::string& body);
 
 }  // namespace drydock::triggers

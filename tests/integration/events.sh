@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # Webhook notifications: drydock POSTs manifest push/delete events to the
 # endpoints in its config. The receiver is busybox httpd (busybox-static)
-# running a CGI script that appends each request body to a file.
+# running a CGI script that appends each request body to a file. Run
+# notifications (issue 19): a failed task run gives exactly one signed
+# run.failed delivery naming the task, trigger, cause, failing step and log
+# to an endpoint that asks for them (runs of other tasks and quick builds
+# are filtered out), and a receiver that was down gets it once it is up.
 . "$(dirname "$0")/lib.sh"
 
 HOOK_PORT=$(free_port)
+LATE_PORT=$(free_port)
 mkdir -p "$WORK/www/cgi-bin"
-# hook: records every body; flaky: answers 500 to its first request.
-for name in hook flaky; do
+# hook: records every body; flaky: answers 500 to its first request; runs,
+# late and taskhook (a task's own --notify-url): run notifications. Each body is also kept as it came
+# ($name.body.N) with its X-Drydock-Signature ($name.sigs).
+for name in hook flaky runs late taskhook; do
   cat >"$WORK/www/cgi-bin/$name" <<EOF
 #!/bin/sh
 n=\$(cat "$WORK/$name.count" 2>/dev/null || echo 0)
 n=\$((n + 1))
 echo "\$n" >"$WORK/$name.count"
-body=\$(head -c "\${CONTENT_LENGTH:-0}")
+head -c "\${CONTENT_LENGTH:-0}" >"$WORK/$name.body.\$n"
+body=\$(cat "$WORK/$name.body.\$n")
+printf '%s\n' "\${HTTP_X_DRYDOCK_SIGNATURE:-none}" >>"$WORK/$name.sigs"
 printf '%s %s %s\n' "\$REQUEST_METHOD" "\$CONTENT_TYPE" "\${HTTP_X_DRYDOCK_TEST:-none}" >>"$WORK/$name.meta"
 if [ "$name" = flaky ] && [ "\$n" = 1 ]; then
   printf 'Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\nnot yet\n'
@@ -40,6 +49,19 @@ notifications:
     url: http://127.0.0.1:$HOOK_PORT/cgi-bin/flaky
     backoff_ms: 100
     max_attempts: 3
+  - name: runs
+    url: http://127.0.0.1:$HOOK_PORT/cgi-bin/runs
+    events: [run.failed]
+    tasks: ["notify-*"]
+    secret: s3cr3t-for-runs
+  - name: late
+    url: http://127.0.0.1:$LATE_PORT/cgi-bin/late
+    events: [run.failed]
+    tasks: [notify-app]
+    backoff_ms: 500
+    max_attempts: 8
+builds:
+  allow_private_fetches: true  # the task's context is on the receiver's loopback server
 EOF
 start_server --config "$WORK/config.yaml"
 
@@ -132,4 +154,72 @@ start_server --config "$WORK/config.yaml"
 wait_events "$WORK/hook.events" 4
 assert_eq "push|v2|$DIGEST" "$(event 4 | jq -r '"\(.action)|\(.target.tag)|\(.target.digest)"')" \
   "the push made while the receiver was down, delivered by the restarted server"
+log "run notifications: one signed run.failed delivery per failed run of a matching task"
+client_login
+push_base base/busybox:1 v1
+mkdir -p "$WORK/ctx-fail"
+dockerfile "$WORK/ctx-fail/Dockerfile" <<'EOF'
+FROM @REG@/base/busybox:1
+RUN echo "about to fail" && exit 3
+EOF
+tar -czf "$WORK/www/fail.tar.gz" -C "$WORK/ctx-fail" .
+for task in notify-app other-app; do
+  drydock task create -n "$task" -c "http://127.0.0.1:$HOOK_PORT/fail.tar.gz" -t "notify/$task:1" \
+    >"$WORK/task-$task.out" 2>&1 || { cat "$WORK/task-$task.out" >&2; fail "task create $task"; }
+done
+drydock task run -n notify-app >"$WORK/run1.out" 2>&1 && fail "the failing task run succeeded"
+RUN1=$(newest_run notify-app)
+assert_eq Failed "$(run_field "$RUN1" .status)" "notify-app's run failed"
+wait_events "$WORK/runs.events" 1
+E=$(sed -n 1p "$WORK/runs.events" | jq -c '.events[0]')
+assert_eq "run.failed $RUN1 Failed notify-app Manual" \
+  "$(jq -r '"\(.action) \(.run.id) \(.run.status) \(.run.task) \(.run.trigger)"' <<<"$E")" \
+  "action, run, status, task and trigger"
+assert_eq "queued by admin" "$(jq -r .run.cause <<<"$E")" "the cause"
+assert_eq build "$(jq -r .run.failedStep <<<"$E")" "the failing step"
+assert_eq "$URL/api/v1/runs/$RUN1/log" "$(jq -r .run.logUrl <<<"$E")" "a link to its log"
+assert_ne "" "$(jq -r .run.error <<<"$E")" "the error"
+assert_eq "$RUN1" "$(jq -r .run.record.runId <<<"$E")" "the run record"
+curl -sS "${ADMIN[@]}" "$(jq -r .run.logUrl <<<"$E")" | grep -q "about to fail" || fail "the log link does not give the log"
+ok "the log link gives the run's log"
+SIGNED="sha256=$(openssl dgst -sha256 -hmac s3cr3t-for-runs -r "$WORK/runs.body.1" | cut -d' ' -f1)"
+assert_eq "$SIGNED" "$(sed -n 1p "$WORK/runs.sigs")" "X-Drydock-Signature: HMAC-SHA256 of the body under the endpoint's secret"
+assert_ne "$(openssl dgst -sha256 -hmac another-secret -r "$WORK/runs.body.1" | cut -d' ' -f1)" \
+  "$(sed -n 1p "$WORK/runs.sigs" | cut -d= -f2)" "which another secret does not give"
+
+log "a receiver that is down gets the delivery once it is up"
+for _ in $(seq 1 100); do
+  grep -q "webhook late: delivery of event .* failed (attempt 2/8)" "$SERVER_LOG" && break
+  sleep 0.1
+done
+assert_contains "$(cat "$SERVER_LOG")" "webhook late: delivery of event" "deliveries to the stopped receiver failed"
+busybox httpd -f -p "127.0.0.1:$LATE_PORT" -h "$WORK/www" &
+BG_PIDS+=($!)
+for _ in $(seq 1 300); do [ -f "$WORK/late.events" ] && break; sleep 0.1; done
+wait_events "$WORK/late.events" 1
+assert_eq "run.failed $RUN1" "$(jq -r '.events[0] | "\(.action) \(.run.id)"' "$WORK/late.events")" \
+  "the receiver that came back got the run.failed delivery"
+assert_eq none "$(sed -n 1p "$WORK/late.sigs")" "an endpoint without a secret sends no signature"
+
+log "filters: another task's failure and a quick build's are not sent; the next notify-app failure is"
+drydock task update -n other-app --notify-url "http://127.0.0.1:$HOOK_PORT/cgi-bin/taskhook" \
+  --notify-secret task-secret-1 >"$WORK/notify.out" 2>&1 || { cat "$WORK/notify.out" >&2; fail "task update --notify-url"; }
+assert_eq "failure false" "$(curl -sS "${ADMIN[@]}" "$URL/api/v1/tasks/other-app" | jq -r '"\(.notifyOn) \(has("notifySecret"))"')" \
+  "the task notifies on failure; its secret is never shown"
+drydock task update -n other-app --notify-url ftp://example.com/x >"$WORK/notify-bad.out" 2>&1 &&
+  fail "an ftp notify URL was accepted"
+assert_contains "$(cat "$WORK/notify-bad.out")" "the notify URL must be an http(s) URL" "a bad notify URL is refused, saying why"
+drydock task run -n other-app >"$WORK/run2.out" 2>&1 && fail "other-app's run succeeded"
+drydock build "$WORK/ctx-fail" -t notify/quick:1 >"$WORK/quick.out" 2>&1 && fail "the failing quick build succeeded"
+drydock task run -n notify-app >"$WORK/run3.out" 2>&1 && fail "the second notify-app run succeeded"
+RUN3=$(newest_run notify-app)
+wait_events "$WORK/runs.events" 2
+assert_eq "$RUN1 $RUN3" "$(jq -r '.events[0].run.id' "$WORK/runs.events" | paste -sd' ')" \
+  "exactly one delivery per notify-app failure, none for other-app or the quick build"
+wait_events "$WORK/taskhook.events" 1
+assert_eq "run.failed other-app build" \
+  "$(jq -r '.events[0] | "\(.action) \(.run.task) \(.run.failedStep)"' "$WORK/taskhook.events")" \
+  "other-app's own --notify-url got its failure"
+assert_eq "sha256=$(openssl dgst -sha256 -hmac task-secret-1 -r "$WORK/taskhook.body.1" | cut -d' ' -f1)" \
+  "$(sed -n 1p "$WORK/taskhook.sigs")" "signed with the task's --notify-secret"
 stop_server

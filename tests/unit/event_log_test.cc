@@ -63,6 +63,44 @@ class EventLogTest : public ::testing::Test {
   int refused_ = 0;
 };
 
+// Which endpoints get which events: by kind (manifest events unless an
+// endpoint lists others), by repository or task pattern; and the signature
+// receivers check (RFC 4231's second HMAC-SHA256 test case).
+TEST(NotificationTest, EndpointsGetTheKindsRepositoriesAndTasksTheyAskFor) {
+  ManifestEvent push;
+  push.action = "push";
+  push.repository = "prod/app";
+  ManifestEvent failed;
+  failed.action = "run";
+  failed.run = "ca4";
+  failed.status = "Failed";
+  ManifestEvent timeout = failed;
+  timeout.status = "Timeout";
+  EXPECT_EQ(NotificationName(push), "manifest.push");
+  EXPECT_EQ(NotificationName(failed), "run.failed");
+  EXPECT_EQ(NotificationName(timeout), "run.timedout");
+
+  Endpoint all;  // no events: the manifest events, as before run events
+  EXPECT_TRUE(Wants(all, push, ""));
+  EXPECT_FALSE(Wants(all, failed, "app"));
+  Endpoint runs;
+  runs.events = {"run.failed"};
+  runs.tasks = {"prod-*"};
+  EXPECT_TRUE(Wants(runs, failed, "prod-api"));
+  EXPECT_FALSE(Wants(runs, failed, "dev-api"));
+  EXPECT_FALSE(Wants(runs, failed, ""));  // a quick run has no task
+  EXPECT_FALSE(Wants(runs, timeout, "prod-api"));
+  EXPECT_FALSE(Wants(runs, push, ""));
+  Endpoint prod;
+  prod.repositories = {"prod/*"};
+  EXPECT_TRUE(Wants(prod, push, ""));
+  push.repository = "dev/app";
+  EXPECT_FALSE(Wants(prod, push, ""));
+
+  EXPECT_EQ(Signature("Jefe", "what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
 TEST_F(EventLogTest, ANewConsumerStartsAtTheEndThenFollowsInOrder) {
   Push("old");
   {

@@ -19,16 +19,23 @@ TEST(MetricsTest, HttpRequestsCountByRouteMethodAndStatusClass) {
   m.HttpRequest("manifest_GET", "GET", 404, 0.001, 0, 100);
   m.HttpRequest("manifest_GET", "BREW", 405, 0.001, 10, 0);
   std::string text = m.Render();
-  EXPECT_TRUE(Has(text, R"(drydock_http_requests_total{method="GET",route="manifest_GET",status="200"} 1)"))
+  EXPECT_TRUE(
+      Has(text, R"(drydock_http_requests_total{method="GET",route="manifest_GET",status="200"} 1)"))
       << text;
   // A method no client uses names no series of its own.
-  EXPECT_TRUE(Has(text, R"(drydock_http_requests_total{method="other",route="manifest_GET",status="405"} 1)"))
+  EXPECT_TRUE(Has(
+      text, R"(drydock_http_requests_total{method="other",route="manifest_GET",status="405"} 1)"))
       << text;
-  EXPECT_TRUE(Has(text, R"(drydock_http_request_duration_seconds_count{code="4xx",route="manifest_GET"} 2)"))
+  EXPECT_TRUE(Has(
+      text, R"(drydock_http_request_duration_seconds_count{code="4xx",route="manifest_GET"} 2)"))
       << text;
-  EXPECT_TRUE(Has(text, R"(drydock_http_request_duration_seconds_bucket{code="2xx",route="manifest_GET",le="0.025"} 1)"))
+  EXPECT_TRUE(Has(
+      text,
+      R"(drydock_http_request_duration_seconds_bucket{code="2xx",route="manifest_GET",le="0.025"} 1)"))
       << text;
-  EXPECT_TRUE(Has(text, R"(drydock_http_request_duration_seconds_bucket{code="2xx",route="manifest_GET",le="0.01"} 0)"))
+  EXPECT_TRUE(Has(
+      text,
+      R"(drydock_http_request_duration_seconds_bucket{code="2xx",route="manifest_GET",le="0.01"} 0)"))
       << text;
   EXPECT_TRUE(Has(text, "drydock_http_received_bytes_total 10")) << text;
   EXPECT_TRUE(Has(text, "drydock_http_sent_bytes_total 612")) << text;
@@ -43,10 +50,12 @@ TEST(MetricsTest, RunsCountAndTimeOnlyWhatHappened) {
   m.RunFinished("QuickBuild", "Succeeded", 42);
   m.RunFinished("QuickBuild", "Canceled", -1);  // never started: no duration
   std::string text = m.Render();
-  EXPECT_TRUE(Has(text, R"(drydock_runs_queued_total{trigger="Manual",type="QuickBuild"} 2)")) << text;
+  EXPECT_TRUE(Has(text, R"(drydock_runs_queued_total{trigger="Manual",type="QuickBuild"} 2)"))
+      << text;
   EXPECT_TRUE(Has(text, R"(drydock_runs_started_total{type="QuickBuild"} 2)")) << text;
   EXPECT_TRUE(Has(text, R"(drydock_run_wait_seconds_count{type="QuickBuild"} 1)")) << text;
-  EXPECT_TRUE(Has(text, R"(drydock_runs_finished_total{status="Canceled",type="QuickBuild"} 1)")) << text;
+  EXPECT_TRUE(Has(text, R"(drydock_runs_finished_total{status="Canceled",type="QuickBuild"} 1)"))
+      << text;
   EXPECT_TRUE(Has(text, R"(drydock_run_duration_seconds_count{type="QuickBuild"} 1)")) << text;
   EXPECT_TRUE(Has(text, R"(drydock_run_duration_seconds_sum{type="QuickBuild"} 42)")) << text;
 }

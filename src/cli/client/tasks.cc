@@ -136,6 +136,9 @@ Result<json> Body(const TaskFlags& f, bool all) {
   if (Given(f, "branch")) j["branch"] = f.branch;
   if (Given(f, "source-poll-interval")) j["sourcePollSeconds"] = f.source_poll;
   if (Given(f, "update-trigger-endpoint")) j["updateTriggerEndpoint"] = f.update_endpoint;
+  if (Given(f, "notify-url")) j["notifyUrl"] = f.notify_url;
+  if (Given(f, "notify-on")) j["notifyOn"] = f.notify_on;
+  if (Given(f, "notify-secret")) j["notifySecret"] = f.notify_secret;
   if (want("schedule")) {
     json timers = json::array();
     for (const auto& s : f.schedules) timers.push_back(Timer(s));
