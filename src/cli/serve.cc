@@ -288,9 +288,11 @@ Result<std::shared_ptr<const runtime::UserNamespace>> BuildUserNamespace(
 // The names a Dockerfile may use for this server's registry: its public
 // host, and on loopback both 127.0.0.1 and localhost with the port.
 triggers::Options TriggerOptionsFor(const Config& config, const std::string& registry_host,
-                                    uint16_t port, const std::string& server_id) {
+                                    uint16_t port, const std::string& server_id,
+                                    metrics::Metrics& metrics) {
   triggers::Options o;
   o.server_id = server_id;
+  o.metrics = &metrics;
   o.own_registries = {registry_host};
   for (std::string host : {"127.0.0.1", "localhost"}) {
     std::string name = host + ":" + std::to_string(port);
@@ -339,13 +341,25 @@ class Periodic {
 
 // Online GC runs on one server at a time: the one holding the "gc" lease.
 void CollectGarbage(registry::Registry& r, storage::LeaseStore& leases,
-                    const std::string& server_id, const registry::GcOptions& o) {
+                    const std::string& server_id, const registry::GcOptions& o,
+                    metrics::Metrics& metrics) {
   constexpr int64_t kGcLeaseMs = 3600'000;  // a GC taking longer loses it
   int64_t now = static_cast<int64_t>(::time(nullptr)) * 1000;
   auto held = leases.TakeLease("gc", server_id, now, kGcLeaseMs);
   if (!held.ok() || !*held) return;
+  auto started = std::chrono::steady_clock::now();
   auto report = r.CollectGarbage(o);
   (void)leases.DropLease("gc", server_id);
+  metrics::Metrics::GcPass pass;
+  pass.ok = report.ok();
+  pass.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (report.ok()) {
+    pass.blobs_deleted = report->blobs_deleted;
+    pass.bytes_freed = report->bytes_freed;
+    pass.blobs_kept = report->blobs_kept;
+    pass.bytes_kept = report->bytes_kept;
+  }
+  metrics.GcFinished(pass);
   if (report.ok()) {
     spdlog::info("gc: {} manifests, {} links, {} blobs ({} bytes), {} uploads removed",
                  report->manifests_deleted, report->links_removed, report->blobs_deleted,
@@ -527,7 +541,7 @@ int Serve(const ServeFlags& flags) {
   }
   trigger_service = std::make_unique<triggers::Service>(
       meta, *task_service, *runs,
-      TriggerOptionsFor(*config, registry_host, server.port(), *server_id));
+      TriggerOptionsFor(*config, registry_host, server.port(), *server_id, metrics));
   trigger_service->Start(bus);
   // Runs queued and events written by other replicas wake this one at once.
   meta.OnChange([&bus, &runs](storage::ChangeNotices::Change change) {
@@ -557,7 +571,7 @@ int Serve(const ServeFlags& flags) {
     if (notifier) notifier->Wake();
   });
   Periodic gc(std::chrono::seconds(config->gc_interval_seconds),
-              [&] { CollectGarbage(reg, meta, *server_id, config->gc); });
+              [&] { CollectGarbage(reg, meta, *server_id, config->gc, metrics); });
   Periodic prune_events(std::chrono::hours(1), [&] { PruneEvents(meta, config->events); });
 
   std::thread signals([&] {

@@ -133,6 +133,51 @@ struct Metrics::Impl {
                               .Register(registry)
                               .Add({});
 
+  Histogram::BucketBoundaries trigger_buckets = {0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900};
+  Histogram& base_image_latency = BuildHistogram()
+                                      .Name("drydock_trigger_base_image_seconds")
+                                      .Help("Time from a base image push to the runs it queued.")
+                                      .Register(registry)
+                                      .Add({}, trigger_buckets);
+  Family<Counter>& webhook_deliveries =
+      BuildCounter()
+          .Name("drydock_webhook_deliveries_total")
+          .Help("Source webhook deliveries, by provider and verdict.")
+          .Register(registry);
+  Family<Counter>& poll_errors = BuildCounter()
+                                     .Name("drydock_trigger_poll_errors_total")
+                                     .Help("Failed polls of other registries and git remotes.")
+                                     .Register(registry);
+  Family<Counter>& gc_runs = BuildCounter()
+                                 .Name("drydock_gc_runs_total")
+                                 .Help("Garbage collection passes, by result.")
+                                 .Register(registry);
+  Counter& gc_blobs = BuildCounter()
+                          .Name("drydock_gc_blobs_deleted_total")
+                          .Help("Blobs garbage collection deleted.")
+                          .Register(registry)
+                          .Add({});
+  Counter& gc_bytes = BuildCounter()
+                          .Name("drydock_gc_bytes_freed_total")
+                          .Help("Bytes garbage collection freed.")
+                          .Register(registry)
+                          .Add({});
+  Histogram& gc_duration = BuildHistogram()
+                               .Name("drydock_gc_duration_seconds")
+                               .Help("Time a garbage collection pass took.")
+                               .Register(registry)
+                               .Add({}, kRunBuckets);
+  Gauge& blobs = BuildGauge()
+                     .Name("drydock_storage_blobs")
+                     .Help("Blobs in the blob store, as the last garbage collection counted.")
+                     .Register(registry)
+                     .Add({});
+  Gauge& blob_bytes = BuildGauge()
+                          .Name("drydock_storage_blob_bytes")
+                          .Help("Bytes in the blob store, as the last garbage collection counted.")
+                          .Register(registry)
+                          .Add({});
+
   PoolGauge queue_depth{registry, "drydock_runs_queue_depth",
                         "Runs waiting for an agent, by pool."};
   PoolGauge oldest_queued{registry, "drydock_runs_oldest_queued_seconds",
@@ -149,7 +194,13 @@ struct Metrics::Impl {
   std::vector<std::function<void(Snapshot&)>> refreshers;
 };
 
-Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
+Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
+  // Shown before the first pass, so that alerts on them have a series.
+  impl_->gc_runs.Add({{"result", "ok"}});
+  impl_->gc_runs.Add({{"result", "error"}});
+  impl_->poll_errors.Add({{"kind", "registry"}});
+  impl_->poll_errors.Add({{"kind", "git"}});
+}
 Metrics::~Metrics() = default;
 
 void Metrics::HttpRequest(std::string_view route, std::string_view method, int status,
@@ -190,6 +241,28 @@ void Metrics::StepFinished(std::string_view kind, double seconds) {
 
 void Metrics::LeaseExpired() { impl_->leases_expired.Increment(); }
 void Metrics::RunRetried() { impl_->runs_retried.Increment(); }
+
+void Metrics::BaseImageTriggered(double seconds) { impl_->base_image_latency.Observe(seconds); }
+
+void Metrics::WebhookDelivery(std::string_view provider, std::string_view verdict) {
+  impl_->webhook_deliveries
+      .Add({{"provider", std::string(provider)}, {"verdict", std::string(verdict)}})
+      .Increment();
+}
+
+void Metrics::PollError(std::string_view kind) {
+  impl_->poll_errors.Add({{"kind", std::string(kind)}}).Increment();
+}
+
+void Metrics::GcFinished(const GcPass& pass) {
+  impl_->gc_runs.Add({{"result", pass.ok ? "ok" : "error"}}).Increment();
+  impl_->gc_duration.Observe(pass.seconds);
+  if (!pass.ok) return;
+  impl_->gc_blobs.Increment(static_cast<double>(pass.blobs_deleted));
+  impl_->gc_bytes.Increment(static_cast<double>(pass.bytes_freed));
+  impl_->blobs.Set(static_cast<double>(pass.blobs_kept));
+  impl_->blob_bytes.Set(static_cast<double>(pass.bytes_kept));
+}
 
 void Metrics::OnScrape(std::function<void(Snapshot&)> refresh) {
   std::lock_guard lock(impl_->mu);

@@ -44,6 +44,28 @@ class Metrics {
   void LeaseExpired();
   void RunRetried();
 
+  // Triggers. A pushed base image queued a run `seconds` after the push.
+  void BaseImageTriggered(double seconds);
+  // A source webhook delivery: its provider (github, gitlab, gitea,
+  // bitbucket, unknown) and verdict (accepted, duplicate, ignored,
+  // bad_signature, invalid, error).
+  void WebhookDelivery(std::string_view provider, std::string_view verdict);
+  // Polling for changes failed: `kind` "registry" (a base image in another
+  // registry) or "git" (a task's source branch).
+  void PollError(std::string_view kind);
+
+  // Garbage collection: one pass, what it removed, and what the blob store
+  // holds after it.
+  struct GcPass {
+    bool ok = true;
+    double seconds = 0;
+    int64_t blobs_deleted = 0;
+    uint64_t bytes_freed = 0;
+    int64_t blobs_kept = 0;
+    uint64_t bytes_kept = 0;
+  };
+  void GcFinished(const GcPass& pass);
+
   // Scrape-time values: `refresh` is called on each Render and sets them.
   struct Snapshot {
     // By agent pool ("" is the default pool): runs queued, and how long

@@ -3,6 +3,7 @@
 // manifest needs, then blob files no repository links, then abandoned
 // uploads. Every deletion re-checks its condition in the same transaction
 // or under the commit lock, so it cannot race a concurrent push.
+#include <algorithm>
 #include <ctime>
 #include <map>
 #include <set>
@@ -124,6 +125,8 @@ class Collector {
   Status SweepBlobs() {
     std::vector<std::pair<oci::Digest, storage::BlobInfo>> candidates;
     DD_RETURN_IF_ERROR(blobs_.ForEachBlob([&](const oci::Digest& d, const storage::BlobInfo& info) {
+      ++report_.blobs_kept;
+      report_.bytes_kept += info.size;
       if (info.mtime < cutoff()) candidates.emplace_back(d, info);
     }));
     for (const auto& [d, info] : candidates) {
@@ -150,6 +153,10 @@ class Collector {
       if (!doomed) continue;
       report_.blobs_deleted++;
       report_.bytes_freed += fresh->size;
+      if (!o_.dry_run) {
+        --report_.blobs_kept;
+        report_.bytes_kept -= std::min<uint64_t>(report_.bytes_kept, fresh->size);
+      }
       report_.actions.push_back("delete blob " + d.str() + " (" + std::to_string(fresh->size) +
                                 " bytes)");
     }

@@ -44,6 +44,9 @@ struct GcReport {
   int64_t blobs_deleted = 0;
   uint64_t bytes_freed = 0;
   int64_t uploads_removed = 0;
+  // What the blob store holds after the pass (with dry_run: before it).
+  int64_t blobs_kept = 0;
+  uint64_t bytes_kept = 0;
   std::vector<std::string> actions;  // one human-readable line per removal
 };
 

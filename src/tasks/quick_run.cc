@@ -79,6 +79,13 @@ Result<steps::RenderInput> RenderInputFor(const ServiceOptions& o, const Run& ru
   return in;
 }
 
+// A step's kind as /metrics labels its duration: build, cmd or push.
+std::string KindOf(const steps::TaskFile& task, const std::string& id) {
+  for (const auto& s : task.steps)
+    if (s.id == id) return !s.build.empty() ? "build" : !s.push.empty() ? "push" : "cmd";
+  return "cmd";
+}
+
 void RecordResult(Run& run, const steps::ExecResult& result) {
   for (const auto& p : result.pushed)
     run.output_images.push_back(ImageDescriptor{p.registry, p.repository, p.tag, p.digest});
@@ -164,6 +171,9 @@ Outcome ExecuteTaskRun(RunContext& ctx) {
   ctx.log.Flush();
   if (!result.ok()) return Fail(RunStatus::kError, ctx.log, result.status().message());
   RecordResult(run, *result);
+  if (ctx.options.metrics)
+    for (const auto& step : result->steps)
+      ctx.options.metrics->StepFinished(KindOf(*task, step.id), step.seconds);
   if (!result->succeeded) return Fail(RunStatus::kFailed, ctx.log, result->error);
   if (!run.dependencies_json.empty()) {
     ctx.log.Line("The following dependencies were found:");

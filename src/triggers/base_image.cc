@@ -61,7 +61,8 @@ Status Service::HandlePush(const events::ManifestEvent& e) {
   std::this_thread::sleep_for(options_.test_handle_delay);
   tasks::ImageDescriptor image{options_.own_registries.front(), e.repository, e.tag, e.digest};
   DD_ASSIGN_OR_RETURN(index, IndexBytes(e.repository, e.digest));
-  return OnBaseUpdated(rows, image, CascadeOf(e.actor), "event:" + std::to_string(e.id), index);
+  return OnBaseUpdated(rows, image, CascadeOf(e.actor), "event:" + std::to_string(e.id), index,
+                       e.time * 1000);
 }
 
 // The bytes of a manifest of this registry when it is an index, else "".
@@ -102,7 +103,8 @@ bool Service::HasQueuedRun(const std::string& task) {
 // a task that cannot be queued for a reason of its own is skipped.
 Status Service::OnBaseUpdated(const std::vector<storage::DependencyRow>& rows,
                               const tasks::ImageDescriptor& image, std::vector<std::string> cascade,
-                              const std::string& cause_id, const std::string& index) {
+                              const std::string& cause_id, const std::string& index,
+                              int64_t pushed_at_ms) {
   std::lock_guard lock(handle_mu_);
   Status retry = Status::Ok();
   std::set<std::string> done;
@@ -137,6 +139,9 @@ Status Service::OnBaseUpdated(const std::vector<storage::DependencyRow>& rows,
         retry = run.status();
       continue;
     }
+    if (pushed_at_ms > 0 && options_.metrics)
+      options_.metrics->BaseImageTriggered(static_cast<double>(run->create_time_ms - pushed_at_ms) /
+                                           1000);
     spdlog::info("base-image trigger: {} updated, queued {} of task {}", Name(image), run->id,
                  row.task);
     if (!task->update_trigger_endpoint.empty()) Notify(*task, *run, image);

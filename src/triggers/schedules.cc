@@ -101,6 +101,7 @@ void Service::PollBaseImage(const tasks::Task& task, const std::string& name,
   remote::Client client(o);
   oci::ImageReference ref{dep.registry, dep.repository, dep.tag, std::nullopt};
   auto digest = client.ResolveDigest(ref);
+  if (!digest.ok() && options_.metrics) options_.metrics->PollError("registry");
   int failures = 0;
   {
     std::lock_guard lock(mu_);

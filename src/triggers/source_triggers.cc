@@ -45,8 +45,34 @@ int HttpStatusOf(Code code) {
 
 }  // namespace
 
+// How /metrics counts a delivery: which provider's headers it has (as
+// ParseWebhook tells them apart, also when the signature is bad) and what
+// became of it.
+static std::string ProviderOf(const Headers& h) {
+  if (h.count("x-gitea-event") || h.count("x-forgejo-event")) return "gitea";
+  if (h.count("x-github-event")) return "github";
+  if (h.count("x-gitlab-event")) return "gitlab";
+  if (h.count("x-event-key")) return "bitbucket";
+  return "unknown";
+}
+
+static std::string Verdict(const WebhookOutcome& out) {
+  if (out.run) return "accepted";
+  if (out.http_status == 401) return "bad_signature";
+  if (out.message.starts_with("duplicate")) return "duplicate";
+  if (out.message.starts_with("ignored")) return "ignored";
+  return out.http_status >= 500 ? "error" : "invalid";
+}
+
 WebhookOutcome Service::OnWebhook(const std::string& name, const Headers& headers,
                                   const std::string& body) {
+  WebhookOutcome out = HandleWebhook(name, headers, body);
+  if (options_.metrics) options_.metrics->WebhookDelivery(ProviderOf(headers), Verdict(out));
+  return out;
+}
+
+WebhookOutcome Service::HandleWebhook(const std::string& name, const Headers& headers,
+                                      const std::string& body) {
   // An unknown task answers as a bad signature does: the answer must not
   // tell an unauthenticated caller which task names exist.
   auto task = tasks_.Get(name);
@@ -110,6 +136,7 @@ void Service::PollSources(SystemClock::time_point now) {
     o.timeout = std::chrono::seconds(60);
     o.allow_private = options_.allow_private_fetches;
     auto head = source::ResolveGitBranch(git->url, task.branch, o);
+    if (!head.ok() && options_.metrics) options_.metrics->PollError("git");
     auto state = tasks_.State(task.name);
     json seen = json::parse(state.ok() ? *state : "{}", nullptr, false);
     std::string last =

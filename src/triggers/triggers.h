@@ -21,6 +21,7 @@
 #include "base/result.h"
 #include "cron/cron.h"
 #include "events/events.h"
+#include "metrics/metrics.h"
 #include "remote/client.h"
 #include "storage/metadata_store.h"
 #include "tasks/task_service.h"
@@ -51,6 +52,8 @@ struct Options {
   // push from the event log and queueing its rebuilds, the window a crash
   // test kills the server in.
   std::chrono::milliseconds test_handle_delay{0};
+  // Where trigger latency, webhook verdicts and poll errors are counted.
+  metrics::Metrics* metrics = nullptr;
 };
 
 // One task that depends, directly or through other tasks, on an image.
@@ -112,9 +115,14 @@ class Service {
   // `cause_id`: what queues the runs, with the task name for their cause;
   // `index`: the image's bytes when it is an index, whose entry for a row's
   // platform is what that row is compared with.
+  // `pushed_at_ms`: when the image was pushed here (0: found by a poll).
   Status OnBaseUpdated(const std::vector<storage::DependencyRow>& rows,
                        const tasks::ImageDescriptor& image, std::vector<std::string> cascade,
-                       const std::string& cause_id = "", const std::string& index = "");
+                       const std::string& cause_id = "", const std::string& index = "",
+                       int64_t pushed_at_ms = 0);
+  // OnWebhook's answer (OnWebhook counts it).
+  WebhookOutcome HandleWebhook(const std::string& task, const Headers& headers,
+                               const std::string& body);
   void PollBaseImage(const tasks::Task& task, const std::string& name,
                      const std::vector<tasks::TaskDependency>& deps, SystemClock::time_point now);
   std::vector<std::string> CascadeOf(const std::string& actor);

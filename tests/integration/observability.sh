@@ -72,6 +72,14 @@ assert_eq 2 "$(value 'drydock_run_duration_seconds_count{type="QuickBuild"}')" \
   "a run that never started has no duration"
 assert_eq 0 "$(value 'drydock_runs_queue_depth{pool="gpu"}')" "pool gpu: none queued"
 
+log "a webhook delivery with no valid signature counts as bad_signature, by provider"
+curl -sS -o /dev/null -X POST -H 'X-GitHub-Event: push' -H 'X-Hub-Signature-256: sha256=00' \
+  -H 'Content-Type: application/json' -d '{}' "$URL/api/v1/webhooks/no-such-task"
+scrape
+assert_eq 1 "$(value 'drydock_webhook_deliveries_total{provider="github",verdict="bad_signature"}')" \
+  "one GitHub delivery with a bad signature"
+assert_eq 0 "$(value 'drydock_gc_runs_total{result="error"}')" "no failed GC pass"
+
 log "promtool check metrics accepts the exposition"
 promtool check metrics <"$WORK/metrics.txt" >"$WORK/promtool.out" 2>&1 ||
   { cat "$WORK/promtool.out" >&2; fail "promtool check metrics"; }
