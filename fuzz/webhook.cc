@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Provider& p = kProviders[data[0] % kProviders.size()];
   const std::string& event = p.events[data[1] % p.events.size()];
   std::string body(reinterpret_cast<const char*>(data + 2), size - 2);
-  std::string hmac = HmacSha256Hex(kSecret, body);
+  std::string hmac = drydock::HmacSha256Hex(kSecret, body);
   Headers h = {{p.event_header, event}, {"x-github-delivery", "d1"}, {"x-request-uuid", "d2"}};
   if (p.event_header == "x-github-event") h["x-hub-signature-256"] = "sha256=" + hmac;
   if (p.event_header == "x-gitea-event") h["x-gitea-signature"] = hmac;

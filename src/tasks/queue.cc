@@ -45,13 +45,13 @@ Status RunService::Impl::Finalize(Run& run, const std::vector<std::string>& if_s
   Status saved = Store(run, if_status, attempt);
   logs.Changed(run.id);
   DD_RETURN_IF_ERROR(saved);
-  // A part's upload and outcome are its split run's, which ends last.
-  if (!run.request.parent.empty()) return Status::Ok();
   if (options.metrics)
     options.metrics->RunFinished(
         run.request.type, StatusName(run.status),
         run.start_time_ms > 0 ? static_cast<double>(run.finish_time_ms - run.start_time_ms) / 1000
                               : -1);
+  // A part's upload and outcome are its split run's, which ends last.
+  if (!run.request.parent.empty()) return Status::Ok();
   contexts.Release(UploadOf(run));
   if ((attempt > 0 || !run.parts.empty()) && on_finished) on_finished(run);
   return Status::Ok();
