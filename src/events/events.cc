@@ -14,6 +14,7 @@
 
 #include "base/hmac.h"
 #include "base/random.h"
+#include "base/time.h"
 
 namespace drydock::events {
 
@@ -168,18 +169,9 @@ static nlohmann::json ActorJson(const std::string& actor) {
   return {{"name", actor}};
 }
 
-static std::string Timestamp(int64_t time) {
-  char ts[32];
-  std::time_t t = time;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return ts;
-}
-
 std::string RunEnvelopeJson(const ManifestEvent& e, const nlohmann::json& run) {
   nlohmann::json event = {{"id", std::to_string(e.id)},
-                          {"timestamp", Timestamp(e.time)},
+                          {"timestamp", Rfc3339(e.time * 1000)},
                           {"action", NotificationName(e)},
                           {"run", run},
                           {"source", {{"addr", ""}, {"instanceID", "drydock"}}}};
@@ -189,7 +181,7 @@ std::string RunEnvelopeJson(const ManifestEvent& e, const nlohmann::json& run) {
 std::string EnvelopeJson(const std::vector<ManifestEvent>& events) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& e : events) {
-    const std::string ts = Timestamp(e.time);
+    const std::string ts = Rfc3339(e.time * 1000);
     nlohmann::json target = {{"mediaType", e.media_type},
                              {"digest", e.digest},
                              {"repository", e.repository},

@@ -21,6 +21,17 @@ using prometheus::Family;
 using prometheus::Gauge;
 using prometheus::Histogram;
 
+// A family registered in `r`: the builders' chain, once.
+Family<Counter>& Counters(prometheus::Registry& r, const char* name, const char* help) {
+  return BuildCounter().Name(name).Help(help).Register(r);
+}
+Family<Gauge>& Gauges(prometheus::Registry& r, const char* name, const char* help) {
+  return BuildGauge().Name(name).Help(help).Register(r);
+}
+Family<Histogram>& Histograms(prometheus::Registry& r, const char* name, const char* help) {
+  return BuildHistogram().Name(name).Help(help).Register(r);
+}
+
 // Seconds: a registry request takes milliseconds, a blob upload minutes.
 const Histogram::BucketBoundaries kRequestBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                      1,     2.5,  5,     10,   30,  60,   300};
@@ -47,8 +58,8 @@ std::string Pool(const std::string& pool) { return pool.empty() ? "default" : po
 // sets every pool seen so far (0 when it is gone) so none goes stale.
 class PoolGauge {
  public:
-  PoolGauge(prometheus::Registry& r, const std::string& name, const std::string& help)
-      : family_(BuildGauge().Name(name).Help(help).Register(r)) {}
+  PoolGauge(prometheus::Registry& r, const char* name, const char* help)
+      : family_(Gauges(r, name, help)) {}
   template <typename T>
   void Set(const std::map<std::string, T>& by_pool) {
     for (auto& [pool, gauge] : seen_) gauge->Set(0);
@@ -68,114 +79,65 @@ class PoolGauge {
 
 struct Metrics::Impl {
   prometheus::Registry registry;
-  Family<Counter>& http_requests = BuildCounter()
-                                       .Name("drydock_http_requests_total")
-                                       .Help("HTTP requests by route, method and status.")
-                                       .Register(registry);
+  Family<Counter>& http_requests = Counters(registry, "drydock_http_requests_total",
+                                            "HTTP requests by route, method and status.");
   Family<Histogram>& http_duration =
-      BuildHistogram()
-          .Name("drydock_http_request_duration_seconds")
-          .Help("Time to serve an HTTP request, by route and status class.")
-          .Register(registry);
-  Gauge& http_in_flight = BuildGauge()
-                              .Name("drydock_http_requests_in_flight")
-                              .Help("HTTP requests being handled now.")
-                              .Register(registry)
-                              .Add({});
-  Gauge& http_connections = BuildGauge()
-                                .Name("drydock_http_open_connections")
-                                .Help("HTTP connections open now.")
-                                .Register(registry)
-                                .Add({});
-  Counter& bytes_in = BuildCounter()
-                          .Name("drydock_http_received_bytes_total")
-                          .Help("Request body bytes received.")
-                          .Register(registry)
-                          .Add({});
-  Counter& bytes_out = BuildCounter()
-                           .Name("drydock_http_sent_bytes_total")
-                           .Help("Response bytes sent.")
-                           .Register(registry)
-                           .Add({});
+      Histograms(registry, "drydock_http_request_duration_seconds",
+                 "Time to serve an HTTP request, by route and status class.");
+  Gauge& http_in_flight =
+      Gauges(registry, "drydock_http_requests_in_flight", "HTTP requests being handled now.")
+          .Add({});
+  Gauge& http_connections =
+      Gauges(registry, "drydock_http_open_connections", "HTTP connections open now.").Add({});
+  Counter& bytes_in =
+      Counters(registry, "drydock_http_received_bytes_total", "Request body bytes received.")
+          .Add({});
+  Counter& bytes_out =
+      Counters(registry, "drydock_http_sent_bytes_total", "Response bytes sent.").Add({});
 
-  Family<Counter>& runs_queued = BuildCounter()
-                                     .Name("drydock_runs_queued_total")
-                                     .Help("Runs queued, by type and trigger.")
-                                     .Register(registry);
-  Family<Counter>& runs_started = BuildCounter()
-                                      .Name("drydock_runs_started_total")
-                                      .Help("Runs an agent claimed, by type.")
-                                      .Register(registry);
-  Family<Counter>& runs_finished = BuildCounter()
-                                       .Name("drydock_runs_finished_total")
-                                       .Help("Runs that ended, by type and status.")
-                                       .Register(registry);
-  Family<Histogram>& run_wait = BuildHistogram()
-                                    .Name("drydock_run_wait_seconds")
-                                    .Help("Time from queued to claimed by an agent, by run type.")
-                                    .Register(registry);
-  Family<Histogram>& run_duration = BuildHistogram()
-                                        .Name("drydock_run_duration_seconds")
-                                        .Help("Time from started to finished, by run type.")
-                                        .Register(registry);
-  Family<Histogram>& step_duration = BuildHistogram()
-                                         .Name("drydock_run_step_duration_seconds")
-                                         .Help("Time a step of a multi-step run took, by kind.")
-                                         .Register(registry);
-  Counter& leases_expired = BuildCounter()
-                                .Name("drydock_run_leases_expired_total")
-                                .Help("Runs whose agent stopped renewing the lease.")
-                                .Register(registry)
+  Family<Counter>& runs_queued =
+      Counters(registry, "drydock_runs_queued_total", "Runs queued, by type and trigger.");
+  Family<Counter>& runs_started =
+      Counters(registry, "drydock_runs_started_total", "Runs an agent claimed, by type.");
+  Family<Counter>& runs_finished =
+      Counters(registry, "drydock_runs_finished_total", "Runs that ended, by type and status.");
+  Family<Histogram>& run_wait = Histograms(registry, "drydock_run_wait_seconds",
+                                           "Time from queued to claimed by an agent, by run type.");
+  Family<Histogram>& run_duration = Histograms(registry, "drydock_run_duration_seconds",
+                                               "Time from started to finished, by run type.");
+  Family<Histogram>& step_duration = Histograms(registry, "drydock_run_step_duration_seconds",
+                                                "Time a step of a multi-step run took, by kind.");
+  Counter& leases_expired = Counters(registry, "drydock_run_leases_expired_total",
+                                     "Runs whose agent stopped renewing the lease.")
                                 .Add({});
-  Counter& runs_retried = BuildCounter()
-                              .Name("drydock_runs_retried_total")
-                              .Help("Runs queued again for another attempt.")
-                              .Register(registry)
-                              .Add({});
+  Counter& runs_retried =
+      Counters(registry, "drydock_runs_retried_total", "Runs queued again for another attempt.")
+          .Add({});
 
   Histogram::BucketBoundaries trigger_buckets = {0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900};
-  Histogram& base_image_latency = BuildHistogram()
-                                      .Name("drydock_trigger_base_image_seconds")
-                                      .Help("Time from a base image push to the runs it queued.")
-                                      .Register(registry)
+  Histogram& base_image_latency = Histograms(registry, "drydock_trigger_base_image_seconds",
+                                             "Time from a base image push to the runs it queued.")
                                       .Add({}, trigger_buckets);
   Family<Counter>& webhook_deliveries =
-      BuildCounter()
-          .Name("drydock_webhook_deliveries_total")
-          .Help("Source webhook deliveries, by provider and verdict.")
-          .Register(registry);
-  Family<Counter>& poll_errors = BuildCounter()
-                                     .Name("drydock_trigger_poll_errors_total")
-                                     .Help("Failed polls of other registries and git remotes.")
-                                     .Register(registry);
-  Family<Counter>& gc_runs = BuildCounter()
-                                 .Name("drydock_gc_runs_total")
-                                 .Help("Garbage collection passes, by result.")
-                                 .Register(registry);
-  Counter& gc_blobs = BuildCounter()
-                          .Name("drydock_gc_blobs_deleted_total")
-                          .Help("Blobs garbage collection deleted.")
-                          .Register(registry)
-                          .Add({});
-  Counter& gc_bytes = BuildCounter()
-                          .Name("drydock_gc_bytes_freed_total")
-                          .Help("Bytes garbage collection freed.")
-                          .Register(registry)
-                          .Add({});
-  Histogram& gc_duration = BuildHistogram()
-                               .Name("drydock_gc_duration_seconds")
-                               .Help("Time a garbage collection pass took.")
-                               .Register(registry)
-                               .Add({}, kRunBuckets);
-  Gauge& blobs = BuildGauge()
-                     .Name("drydock_storage_blobs")
-                     .Help("Blobs in the blob store, as the last garbage collection counted.")
-                     .Register(registry)
+      Counters(registry, "drydock_webhook_deliveries_total",
+               "Source webhook deliveries, by provider and verdict.");
+  Family<Counter>& poll_errors = Counters(registry, "drydock_trigger_poll_errors_total",
+                                          "Failed polls of other registries and git remotes.");
+  Family<Counter>& gc_runs =
+      Counters(registry, "drydock_gc_runs_total", "Garbage collection passes, by result.");
+  Counter& gc_blobs =
+      Counters(registry, "drydock_gc_blobs_deleted_total", "Blobs garbage collection deleted.")
+          .Add({});
+  Counter& gc_bytes =
+      Counters(registry, "drydock_gc_bytes_freed_total", "Bytes garbage collection freed.").Add({});
+  Histogram& gc_duration =
+      Histograms(registry, "drydock_gc_duration_seconds", "Time a garbage collection pass took.")
+          .Add({}, kRunBuckets);
+  Gauge& blobs = Gauges(registry, "drydock_storage_blobs",
+                        "Blobs in the blob store, as the last garbage collection counted.")
                      .Add({});
-  Gauge& blob_bytes = BuildGauge()
-                          .Name("drydock_storage_blob_bytes")
-                          .Help("Bytes in the blob store, as the last garbage collection counted.")
-                          .Register(registry)
+  Gauge& blob_bytes = Gauges(registry, "drydock_storage_blob_bytes",
+                             "Bytes in the blob store, as the last garbage collection counted.")
                           .Add({});
 
   PoolGauge queue_depth{registry, "drydock_runs_queue_depth",
