@@ -140,8 +140,12 @@ void Service::PollBaseImage(const tasks::Task& task, const std::string& name,
   auto manifest = client.GetManifest(ref);
   if (!manifest.ok()) return;
   std::string index = oci::IsIndexMediaType(manifest->media_type) ? manifest->bytes : "";
-  // A failure is logged there; the next poll sees the same new digest.
-  (void)OnBaseUpdated(rows, {dep.registry, dep.repository, dep.tag, digest->str()}, {}, "", index);
+  // A failure is logged there; the next poll sees the same new digest. The
+  // cause names the change: a poll seeing it again while the run it queued
+  // still builds (the task's rows are written when that run ends) finds
+  // that run instead of queueing a second one.
+  (void)OnBaseUpdated(rows, {dep.registry, dep.repository, dep.tag, digest->str()}, {},
+                      "poll:" + rows.front().digest + ">" + digest->str(), index);
 }
 
 }  // namespace drydock::triggers
